@@ -1,0 +1,412 @@
+/* config.c - the configuration key table, the GKeyFile loader and the value
+ * parsers. Each key appears once, in config_keys[], with its type, bounds and
+ * default; defaults, file loading, command-line overrides and the dump all
+ * walk that table. Unknown groups and keys are errors, never ignored. */
+#include "config/config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK (sg-config-error-quark, sg_config_error)
+
+typedef enum {
+  KEY_STRING,   /* char* */
+  KEY_HOSTPORT, /* char* checked as HOST:PORT */
+  KEY_ENUM,     /* char* from choices */
+  KEY_LIST,     /* char** comma or semicolon separated */
+  KEY_UINT,     /* guint */
+  KEY_SIZE,     /* guint64 bytes */
+  KEY_DURATION, /* guint seconds */
+} KeyType;
+
+typedef struct {
+  const char *group;
+  const char *key;
+  KeyType     type;
+  gsize       offset;
+  const char *def_str;        /* string types; NULL = computed or empty */
+  guint64     def_num;        /* numeric types */
+  guint64     min, max;
+  const char *const *choices; /* KEY_ENUM */
+} ConfigKey;
+
+static const char *const policy_choices[] = { "strict", "standard", "permissive", NULL };
+
+#define OFF(field) offsetof (SgConfig, field)
+static const ConfigKey config_keys[] = {
+  { "server", "listen", KEY_HOSTPORT, OFF (listen), SG_DEF_LISTEN },
+  { "server", "hostname", KEY_STRING, OFF (hostname), NULL },
+  { "spool", "dir", KEY_STRING, OFF (spool_dir), SG_DEF_SPOOL_DIR },
+  { "limits", "max_message_size", KEY_SIZE, OFF (max_message_size), NULL, SG_DEF_MAX_MESSAGE_SIZE, 1024, G_GUINT64_CONSTANT (1) << 32 },
+  { "limits", "max_recipients", KEY_UINT, OFF (max_recipients), NULL, SG_DEF_MAX_RECIPIENTS, 1, 100000 },
+  { "limits", "max_command_line", KEY_UINT, OFF (max_command_line), NULL, SG_DEF_MAX_COMMAND_LINE, SG_MIN_MAX_COMMAND_LINE, 65536 },
+  { "limits", "command_timeout", KEY_DURATION, OFF (command_timeout), NULL, SG_DEF_COMMAND_TIMEOUT, 1, 86400 },
+  { "limits", "data_timeout", KEY_DURATION, OFF (data_timeout), NULL, SG_DEF_DATA_TIMEOUT, 1, 86400 },
+  { "limits", "max_errors", KEY_UINT, OFF (max_errors), NULL, SG_DEF_MAX_ERRORS, 1, 100000 },
+  { "limits", "max_connections", KEY_UINT, OFF (max_connections), NULL, SG_DEF_MAX_CONNECTIONS, 0, 1000000 },
+  { "limits", "max_connections_per_ip", KEY_UINT, OFF (max_connections_per_ip), NULL, SG_DEF_MAX_CONNECTIONS_PER_IP, 0, 1000000 },
+  { "limits", "max_pipeline_buffer", KEY_SIZE, OFF (max_pipeline_buffer), NULL, SG_DEF_MAX_PIPELINE_BUFFER, 4096, 16u << 20 },
+  { "validation", "policy", KEY_ENUM, OFF (validation_policy), SG_DEF_VALIDATION_POLICY, 0, 0, 0, policy_choices },
+  { "validation", "reject", KEY_LIST, OFF (validation_reject), NULL },
+  { "validation", "accept", KEY_LIST, OFF (validation_accept), NULL },
+  { "validation", "max_mime_depth", KEY_UINT, OFF (max_mime_depth), NULL, SG_DEF_MAX_MIME_DEPTH, 1, 1000 },
+  { "validation", "max_mime_parts", KEY_UINT, OFF (max_mime_parts), NULL, SG_DEF_MAX_MIME_PARTS, 1, 1000000 },
+};
+#undef OFF
+
+/* Groups that exist; the ones without keys yet are filled by later features. */
+static const char *const config_groups[] = {
+  "server", "spool", "tls", "limits", "access", "smarthost", "queue", "validation", "metrics", NULL,
+};
+
+#define FIELD(config, k, type) ((type *) (void *) ((char *) (config) + (k)->offset))
+
+/* machine_fqdn - the canonical name of this host, or its plain name. */
+static char *
+machine_fqdn (void)
+{
+  char name[256] = "";
+  if (gethostname (name, sizeof name - 1) != 0 || name[0] == '\0')
+    return g_strdup ("localhost");
+  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_flags = AI_CANONNAME };
+  struct addrinfo *res = NULL;
+  char *fqdn = NULL;
+  if (getaddrinfo (name, NULL, &hints, &res) == 0 && res && res->ai_canonname
+      && strchr (res->ai_canonname, '.'))
+    fqdn = g_strdup (res->ai_canonname);
+  if (res)
+    freeaddrinfo (res);
+  return fqdn ? fqdn : g_strdup (name);
+}
+
+gboolean
+sg_config_parse_duration (const char *text, guint64 *seconds, GError **error)
+{
+  char *end = NULL;
+  if (!g_ascii_isdigit (*text))
+    goto bad;
+  errno = 0;
+  guint64 n = g_ascii_strtoull (text, &end, 10);
+  guint64 mult = 1;
+  if (errno != 0)
+    goto bad;
+  switch (*end)
+    {
+    case '\0': break;
+    case 's': mult = 1; end++; break;
+    case 'm': mult = 60; end++; break;
+    case 'h': mult = 3600; end++; break;
+    case 'd': mult = 86400; end++; break;
+    default: goto bad;
+    }
+  if (*end != '\0' || n > G_MAXUINT64 / mult)
+    goto bad;
+  *seconds = n * mult;
+  return TRUE;
+bad:
+  g_set_error (error, SG_CONFIG_ERROR, SG_CONFIG_ERROR_VALUE,
+               "\"%s\" is not a duration (a number of seconds, or with suffix s, m, h or d)", text);
+  return FALSE;
+}
+
+gboolean
+sg_config_parse_size (const char *text, guint64 *bytes, GError **error)
+{
+  static const struct { const char *suffix; guint64 mult; } units[] = {
+    { "", 1 }, { "K", 1000 }, { "M", 1000000 }, { "G", 1000000000 },
+    { "KiB", 1024 }, { "MiB", 1 << 20 }, { "GiB", 1 << 30 },
+  };
+  char *end = NULL;
+  if (g_ascii_isdigit (*text))
+    {
+      errno = 0;
+      guint64 n = g_ascii_strtoull (text, &end, 10);
+      if (errno == 0)
+        for (guint i = 0; i < G_N_ELEMENTS (units); i++)
+          if (g_ascii_strcasecmp (end, units[i].suffix) == 0 && n <= G_MAXUINT64 / units[i].mult)
+            {
+              *bytes = n * units[i].mult;
+              return TRUE;
+            }
+    }
+  g_set_error (error, SG_CONFIG_ERROR, SG_CONFIG_ERROR_VALUE,
+               "\"%s\" is not a size (bytes, or with suffix K, M, G, KiB, MiB or GiB)", text);
+  return FALSE;
+}
+
+gboolean
+sg_config_parse_hostport (const char *text, char **host, guint16 *port, GError **error)
+{
+  const char *colon;
+  g_autofree char *h = NULL;
+  if (text[0] == '[')
+    {
+      const char *close = strchr (text, ']');
+      if (!close || close[1] != ':')
+        goto bad;
+      h = g_strndup (text + 1, close - text - 1);
+      colon = close + 1;
+    }
+  else
+    {
+      colon = strrchr (text, ':');
+      if (!colon || strchr (text, ':') != colon)
+        goto bad;
+      h = g_strndup (text, colon - text);
+    }
+  char *end = NULL;
+  guint64 p = g_ascii_strtoull (colon + 1, &end, 10);
+  if (h[0] == '\0' || colon[1] == '\0' || *end != '\0' || p == 0 || p > 65535)
+    goto bad;
+  *host = g_steal_pointer (&h);
+  *port = (guint16) p;
+  return TRUE;
+bad:
+  g_set_error (error, SG_CONFIG_ERROR, SG_CONFIG_ERROR_VALUE,
+               "\"%s\" is not HOST:PORT (e.g. 127.0.0.1:2525 or [::1]:2525)", text);
+  return FALSE;
+}
+
+/* key_set - parse value into the field for k; error text names what is allowed. */
+static gboolean
+key_set (SgConfig *config, const ConfigKey *k, const char *value, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  guint64 n = 0;
+
+  switch (k->type)
+    {
+    case KEY_HOSTPORT:
+      {
+        g_autofree char *host = NULL;
+        guint16 port;
+        if (!sg_config_parse_hostport (value, &host, &port, &local))
+          break;
+        g_free (config->listen_host);
+        config->listen_host = g_steal_pointer (&host);
+        config->listen_port = port;
+      }
+      G_GNUC_FALLTHROUGH;
+    case KEY_STRING:
+      if (!local && k->type == KEY_STRING && value[0] == '\0')
+        g_set_error (&local, SG_CONFIG_ERROR, SG_CONFIG_ERROR_VALUE, "must not be empty");
+      if (!local)
+        {
+          g_free (*FIELD (config, k, char *));
+          *FIELD (config, k, char *) = g_strdup (value);
+        }
+      break;
+    case KEY_ENUM:
+      if (!g_strv_contains (k->choices, value))
+        {
+          g_autofree char *allowed = g_strjoinv (", ", (char **) k->choices);
+          g_set_error (&local, SG_CONFIG_ERROR, SG_CONFIG_ERROR_VALUE,
+                       "\"%s\" is not one of: %s", value, allowed);
+          break;
+        }
+      g_free (*FIELD (config, k, char *));
+      *FIELD (config, k, char *) = g_strdup (value);
+      break;
+    case KEY_LIST:
+      {
+        g_auto(GStrv) parts = g_strsplit_set (value, ",;", -1);
+        GPtrArray *items = g_ptr_array_new ();
+        for (guint i = 0; parts[i]; i++)
+          {
+            char *item = g_strstrip (parts[i]);
+            if (*item)
+              g_ptr_array_add (items, g_strdup (item));
+          }
+        g_ptr_array_add (items, NULL);
+        g_strfreev (*FIELD (config, k, char **));
+        *FIELD (config, k, char **) = (char **) g_ptr_array_free (items, FALSE);
+      }
+      break;
+    case KEY_UINT:
+    case KEY_SIZE:
+    case KEY_DURATION:
+      if (k->type == KEY_SIZE ? !sg_config_parse_size (value, &n, &local)
+          : k->type == KEY_DURATION ? !sg_config_parse_duration (value, &n, &local)
+          : !g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT64, &n, &local))
+        break;
+      if (n < k->min || n > k->max)
+        {
+          g_set_error (&local, SG_CONFIG_ERROR, SG_CONFIG_ERROR_VALUE,
+                       "%s is out of range (allowed %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT ")",
+                       value, k->min, k->max);
+          break;
+        }
+      if (k->type == KEY_SIZE)
+        *FIELD (config, k, guint64) = n;
+      else
+        *FIELD (config, k, guint) = (guint) n;
+      break;
+    }
+  if (local)
+    {
+      g_set_error (error, SG_CONFIG_ERROR, SG_CONFIG_ERROR_VALUE, "%s%s[%s] %s: %s",
+                   config->path ? config->path : "", config->path ? ": " : "",
+                   k->group, k->key, local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static const ConfigKey *
+key_find (const char *group, const char *key)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (config_keys); i++)
+    if (strcmp (config_keys[i].group, group) == 0 && strcmp (config_keys[i].key, key) == 0)
+      return &config_keys[i];
+  return NULL;
+}
+
+/* keys_in_group - "a, b, c" or "(none yet)" (transfer full). */
+static char *
+keys_in_group (const char *group)
+{
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (config_keys); i++)
+    if (strcmp (config_keys[i].group, group) == 0)
+      g_string_append_printf (s, "%s%s", s->len ? ", " : "", config_keys[i].key);
+  if (s->len == 0)
+    g_string_append (s, "none yet");
+  return g_string_free (s, FALSE);
+}
+
+gboolean
+sg_config_set (SgConfig *config, const char *group, const char *key, const char *value,
+               GError **error)
+{
+  const char *where = config->path ? config->path : "";
+  const char *sep = config->path ? ": " : "";
+  if (!g_strv_contains (config_groups, group))
+    {
+      g_autofree char *groups = g_strjoinv (", ", (char **) config_groups);
+      g_set_error (error, SG_CONFIG_ERROR, SG_CONFIG_ERROR_UNKNOWN,
+                   "%s%sunknown group [%s] (groups: %s)", where, sep, group, groups);
+      return FALSE;
+    }
+  const ConfigKey *k = key_find (group, key);
+  if (!k)
+    {
+      g_autofree char *keys = keys_in_group (group);
+      g_set_error (error, SG_CONFIG_ERROR, SG_CONFIG_ERROR_UNKNOWN,
+                   "%s%sunknown key \"%s\" in [%s] (keys: %s)", where, sep, key, group, keys);
+      return FALSE;
+    }
+  return key_set (config, k, value, error);
+}
+
+SgConfig *
+sg_config_new (void)
+{
+  SgConfig *config = g_new0 (SgConfig, 1);
+  for (guint i = 0; i < G_N_ELEMENTS (config_keys); i++)
+    {
+      const ConfigKey *k = &config_keys[i];
+      g_autofree char *num = g_strdup_printf ("%" G_GUINT64_FORMAT, k->def_num);
+      const char *def = k->type >= KEY_UINT ? num : k->def_str ? k->def_str : "";
+      if (k->type == KEY_STRING && *def == '\0')
+        continue;
+      if (!key_set (config, k, def, NULL))
+        g_assert_not_reached (); /* the built-in defaults are valid by construction */
+    }
+  config->hostname = machine_fqdn ();
+  return config;
+}
+
+SgConfig *
+sg_config_load (const char *path, GError **error)
+{
+  g_autoptr(SgConfig) config = sg_config_new ();
+  if (path == NULL)
+    return g_steal_pointer (&config);
+
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autoptr(GError) local = NULL;
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local))
+    {
+      g_set_error (error, SG_CONFIG_ERROR, SG_CONFIG_ERROR_FILE, "%s: %s", path, local->message);
+      return NULL;
+    }
+  config->path = g_strdup (path);
+  g_auto(GStrv) groups = g_key_file_get_groups (kf, NULL);
+  for (guint g = 0; groups[g]; g++)
+    {
+      g_auto(GStrv) keys = g_key_file_get_keys (kf, groups[g], NULL, NULL);
+      if (!g_strv_contains (config_groups, groups[g]) || !keys[0])
+        {
+          /* Report unknown groups even when empty. */
+          if (!sg_config_set (config, groups[g], keys[0] ? keys[0] : "", "", error)
+              && !g_strv_contains (config_groups, groups[g]))
+            return NULL;
+          g_clear_error (error);
+          continue;
+        }
+      for (guint i = 0; keys[i]; i++)
+        {
+          g_autofree char *value = g_key_file_get_value (kf, groups[g], keys[i], NULL);
+          if (!sg_config_set (config, groups[g], keys[i], g_strstrip (value), error))
+            return NULL;
+        }
+    }
+  return g_steal_pointer (&config);
+}
+
+char *
+sg_config_dump (const SgConfig *config)
+{
+  GString *out = g_string_new (NULL);
+  const char *group = NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (config_keys); i++)
+    {
+      const ConfigKey *k = &config_keys[i];
+      if (g_strcmp0 (group, k->group) != 0)
+        g_string_append_printf (out, "%s[%s]\n", group ? "\n" : "", k->group);
+      group = k->group;
+      g_string_append_printf (out, "%s = ", k->key);
+      switch (k->type)
+        {
+        case KEY_STRING: case KEY_HOSTPORT: case KEY_ENUM:
+          g_string_append (out, *FIELD (config, k, char *) ? *FIELD (config, k, char *) : "");
+          break;
+        case KEY_LIST:
+          {
+            char **v = *FIELD (config, k, char **);
+            g_autofree char *joined = v ? g_strjoinv (", ", v) : g_strdup ("");
+            g_string_append (out, joined);
+          }
+          break;
+        case KEY_SIZE:
+          g_string_append_printf (out, "%" G_GUINT64_FORMAT, *FIELD (config, k, guint64));
+          break;
+        case KEY_UINT: case KEY_DURATION:
+          g_string_append_printf (out, "%u", *FIELD (config, k, guint));
+          break;
+        }
+      g_string_append_c (out, '\n');
+    }
+  return g_string_free (out, FALSE);
+}
+
+void
+sg_config_free (SgConfig *config)
+{
+  if (!config)
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (config_keys); i++)
+    {
+      const ConfigKey *k = &config_keys[i];
+      if (k->type == KEY_LIST)
+        g_strfreev (*FIELD (config, k, char **));
+      else if (k->type <= KEY_ENUM)
+        g_free (*FIELD (config, k, char *));
+    }
+  g_free (config->listen_host);
+  g_free (config->path);
+  g_free (config);
+}

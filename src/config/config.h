@@ -1,0 +1,66 @@
+/* config.h - spoolgate's configuration: built-in defaults (limits.h), a
+ * GKeyFile file on top, command-line flags on top of that.
+ *
+ * Every key lives in one table in config.c with its type, bounds and default;
+ * unknown groups or keys and bad values are errors naming file, key and what
+ * is allowed. Groups: [server] [spool] [tls] [limits] [access] [smarthost]
+ * [queue] [validation] [metrics].
+ */
+#pragma once
+#include <glib.h>
+#include "config/limits.h"
+
+G_BEGIN_DECLS
+
+#define SG_CONFIG_ERROR (sg_config_error_quark ())
+GQuark sg_config_error_quark (void);
+typedef enum { SG_CONFIG_ERROR_FILE, SG_CONFIG_ERROR_UNKNOWN, SG_CONFIG_ERROR_VALUE } SgConfigError;
+
+typedef struct {
+  char    *path;                 /* (nullable) file the values came from */
+  /* [server] */
+  char    *listen;               /* HOST:PORT as given */
+  char    *listen_host;          /* parsed from listen */
+  guint16  listen_port;
+  char    *hostname;             /* our name in the greeting and Received */
+  /* [spool] */
+  char    *spool_dir;
+  /* [limits] */
+  guint64  max_message_size;
+  guint    max_recipients;
+  guint    max_command_line;
+  guint    command_timeout;      /* seconds */
+  guint    data_timeout;         /* seconds */
+  guint    max_errors;
+  guint    max_connections;      /* 0 = unlimited */
+  guint    max_connections_per_ip; /* 0 = unlimited */
+  guint64  max_pipeline_buffer;
+  /* [validation] */
+  char    *validation_policy;    /* strict | standard | permissive */
+  char   **validation_reject;    /* rule ids, NULL-terminated, maybe empty */
+  char   **validation_accept;
+  guint    max_mime_depth;
+  guint    max_mime_parts;
+} SgConfig;
+
+/* sg_config_new - the built-in defaults (transfer full). */
+SgConfig *sg_config_new (void);
+/* sg_config_load - defaults, then the file at path when not NULL (transfer full). */
+SgConfig *sg_config_load (const char *path, GError **error);
+/* sg_config_set - set one key from its string form, as a file would. */
+gboolean  sg_config_set (SgConfig *config, const char *group, const char *key,
+                         const char *value, GError **error);
+void      sg_config_free (SgConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgConfig, sg_config_free)
+
+/* sg_config_parse_duration - "30", "30s", "5m", "2h", "5d" to seconds. */
+gboolean sg_config_parse_duration (const char *text, guint64 *seconds, GError **error);
+/* sg_config_parse_size - "1000", "64K", "25M", "1G" (powers of 1000; KiB/MiB/GiB powers of 1024). */
+gboolean sg_config_parse_size (const char *text, guint64 *bytes, GError **error);
+/* sg_config_parse_hostport - "127.0.0.1:2525", "[::1]:2525". */
+gboolean sg_config_parse_hostport (const char *text, char **host, guint16 *port, GError **error);
+
+/* sg_config_dump - every key with its current value, as a config file (transfer full). */
+char *sg_config_dump (const SgConfig *config);
+
+G_END_DECLS

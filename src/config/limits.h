@@ -1,0 +1,26 @@
+/* limits.h - every limit and default in one place. Each SG_DEF_* has a config
+ * key (config.c's key table names it) and is documented in spoolgate.conf(5). */
+#pragma once
+
+/* [server] */
+#define SG_DEF_LISTEN                 "127.0.0.1:2525"
+#define SG_DEF_SPOOL_DIR              "spool"   /* relative to the working directory */
+
+/* [limits] */
+#define SG_DEF_MAX_MESSAGE_SIZE       (25u * 1000u * 1000u)  /* 25 MB, SIZE advertised in EHLO */
+#define SG_DEF_MAX_RECIPIENTS         100u      /* RFC 5321 4.5.3.1.8 asks for at least 100 */
+#define SG_DEF_MAX_COMMAND_LINE       512u      /* octets incl. CRLF, RFC 5321 4.5.3.1.4 */
+#define SG_DEF_COMMAND_TIMEOUT        300u      /* seconds, RFC 5321 4.5.3.2.7 */
+#define SG_DEF_DATA_TIMEOUT           600u      /* seconds without data during DATA */
+#define SG_DEF_MAX_ERRORS             20u       /* bad commands per session, then 421 */
+#define SG_DEF_MAX_CONNECTIONS        10000u
+#define SG_DEF_MAX_CONNECTIONS_PER_IP 50u
+#define SG_DEF_MAX_PIPELINE_BUFFER    (64u * 1024u) /* unprocessed input held per session */
+
+/* [validation] */
+#define SG_DEF_VALIDATION_POLICY      "strict"
+#define SG_DEF_MAX_MIME_DEPTH         32u
+#define SG_DEF_MAX_MIME_PARTS         1000u
+
+/* Lower bounds no configuration may go under. */
+#define SG_MIN_MAX_COMMAND_LINE       512u

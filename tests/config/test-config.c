@@ -1,0 +1,161 @@
+/* test-config.c - defaults, file loading, errors naming file and key, and
+ * the value parsers. Real files in a temporary directory. */
+#include "config/config.h"
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *
+write_config (const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  char *path = NULL;
+  int fd = g_file_open_tmp ("sg-config-XXXXXX.conf", &path, &error);
+  g_assert_no_error (error);
+  close (fd);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  return path;
+}
+
+static void
+test_defaults (void)
+{
+  g_autoptr(SgConfig) c = sg_config_new ();
+  g_assert_cmpstr (c->listen, ==, "127.0.0.1:2525");
+  g_assert_cmpstr (c->listen_host, ==, "127.0.0.1");
+  g_assert_cmpuint (c->listen_port, ==, 2525);
+  g_assert_cmpstr (c->spool_dir, ==, "spool");
+  g_assert_cmpuint (c->max_message_size, ==, SG_DEF_MAX_MESSAGE_SIZE);
+  g_assert_cmpuint (c->max_recipients, ==, SG_DEF_MAX_RECIPIENTS);
+  g_assert_cmpstr (c->validation_policy, ==, "strict");
+  g_assert_nonnull (c->validation_reject);
+  g_assert_null (c->validation_reject[0]);
+  g_assert_nonnull (c->hostname);
+  g_assert_cmpstr (c->hostname, !=, "");
+}
+
+static void
+test_load (void)
+{
+  g_autofree char *path = write_config (
+    "# comment\n[server]\nlisten = [::1]:2600\nhostname = mx.example.test\n"
+    "[spool]\ndir = /var/spool/x\n[limits]\nmax_message_size = 10M\ncommand_timeout = 5m\n"
+    "[validation]\npolicy = standard\naccept = header.message-id.missing, mime.qp.invalid\n[tls]\n");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SgConfig) c = sg_config_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (c->listen_host, ==, "::1");
+  g_assert_cmpuint (c->listen_port, ==, 2600);
+  g_assert_cmpstr (c->hostname, ==, "mx.example.test");
+  g_assert_cmpstr (c->spool_dir, ==, "/var/spool/x");
+  g_assert_cmpuint (c->max_message_size, ==, 10000000);
+  g_assert_cmpuint (c->command_timeout, ==, 300);
+  g_assert_cmpstr (c->validation_policy, ==, "standard");
+  g_assert_cmpuint (g_strv_length (c->validation_accept), ==, 2);
+  g_assert_cmpstr (c->validation_accept[1], ==, "mime.qp.invalid");
+  g_unlink (path);
+}
+
+static void
+test_errors (void)
+{
+  static const struct { const char *text; const char *want[3]; } cases[] = {
+    { "[bogus]\nx = 1\n", { "unknown group [bogus]", NULL } },
+    { "[bogus]\n", { "unknown group [bogus]", NULL } },
+    { "[server]\nlistne = 1.2.3.4:25\n", { "unknown key \"listne\" in [server]", "listen", NULL } },
+    { "[server]\nlisten = 1.2.3.4\n", { "[server] listen", "HOST:PORT", NULL } },
+    { "[limits]\nmax_recipients = 0\n", { "[limits] max_recipients", "out of range", NULL } },
+    { "[limits]\nmax_recipients = lots\n", { "[limits] max_recipients", NULL } },
+    { "[limits]\nmax_command_line = 100\n", { "out of range (allowed 512", NULL } },
+    { "[limits]\ncommand_timeout = 5x\n", { "not a duration", NULL } },
+    { "[validation]\npolicy = lax\n", { "strict, standard, permissive", NULL } },
+    { "[smarthost]\nhost = x\n", { "unknown key \"host\" in [smarthost]", NULL } },
+    { "not an ini file", { "sg-config-", NULL } },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *path = write_config (cases[i].text);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(SgConfig) c = sg_config_load (path, &error);
+      g_assert_null (c);
+      g_assert_nonnull (error);
+      if (!strstr (error->message, path))
+        g_error ("case %u: error \"%s\" does not name the file", i, error->message);
+      for (guint j = 0; cases[i].want[j]; j++)
+        if (!strstr (error->message, cases[i].want[j]))
+          g_error ("case %u: got \"%s\", want it to contain \"%s\"", i, error->message, cases[i].want[j]);
+      g_unlink (path);
+    }
+  g_autoptr(GError) error = NULL;
+  g_assert_null (sg_config_load ("/nonexistent/spoolgate.conf", &error));
+  g_assert_error (error, SG_CONFIG_ERROR, SG_CONFIG_ERROR_FILE);
+}
+
+static void
+test_parsers (void)
+{
+  static const struct { const char *in; gboolean ok; guint64 want; } durations[] = {
+    { "30", TRUE, 30 }, { "30s", TRUE, 30 }, { "5m", TRUE, 300 }, { "2h", TRUE, 7200 },
+    { "5d", TRUE, 432000 }, { "", FALSE }, { "-1", FALSE }, { "1w", FALSE }, { "m", FALSE },
+    { "1.5h", FALSE }, { "99999999999999999999d", FALSE },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (durations); i++)
+    {
+      guint64 v = 0;
+      gboolean ok = sg_config_parse_duration (durations[i].in, &v, NULL);
+      if (ok != durations[i].ok || (ok && v != durations[i].want))
+        g_error ("duration \"%s\": got %d/%" G_GUINT64_FORMAT, durations[i].in, ok, v);
+    }
+  static const struct { const char *in; gboolean ok; guint64 want; } sizes[] = {
+    { "1000", TRUE, 1000 }, { "25M", TRUE, 25000000 }, { "64KiB", TRUE, 65536 },
+    { "1G", TRUE, 1000000000 }, { "1T", FALSE }, { "x", FALSE }, { "", FALSE },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      guint64 v = 0;
+      gboolean ok = sg_config_parse_size (sizes[i].in, &v, NULL);
+      if (ok != sizes[i].ok || (ok && v != sizes[i].want))
+        g_error ("size \"%s\": got %d/%" G_GUINT64_FORMAT, sizes[i].in, ok, v);
+    }
+  static const struct { const char *in; gboolean ok; const char *host; guint port; } hp[] = {
+    { "127.0.0.1:2525", TRUE, "127.0.0.1", 2525 }, { "[::1]:25", TRUE, "::1", 25 },
+    { "localhost:1", TRUE, "localhost", 1 }, { "::1:25", FALSE }, { "host", FALSE },
+    { "host:0", FALSE }, { "host:65536", FALSE }, { ":25", FALSE }, { "[::1]25", FALSE },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (hp); i++)
+    {
+      g_autofree char *host = NULL;
+      guint16 port = 0;
+      gboolean ok = sg_config_parse_hostport (hp[i].in, &host, &port, NULL);
+      if (ok != hp[i].ok || (ok && (g_strcmp0 (host, hp[i].host) != 0 || port != hp[i].port)))
+        g_error ("hostport \"%s\": got %d %s:%u", hp[i].in, ok, host, port);
+    }
+}
+
+static void
+test_dump (void)
+{
+  g_autoptr(SgConfig) c = sg_config_new ();
+  g_autofree char *dump = sg_config_dump (c);
+  g_assert_nonnull (strstr (dump, "[limits]\n"));
+  g_assert_nonnull (strstr (dump, "max_recipients = 100\n"));
+  /* the dump is itself a valid configuration */
+  g_autofree char *path = write_config (dump);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SgConfig) again = sg_config_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (again->max_message_size, ==, c->max_message_size);
+  g_unlink (path);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/config/defaults", test_defaults);
+  g_test_add_func ("/config/load", test_load);
+  g_test_add_func ("/config/errors", test_errors);
+  g_test_add_func ("/config/parsers", test_parsers);
+  g_test_add_func ("/config/dump", test_dump);
+  return g_test_run ();
+}
