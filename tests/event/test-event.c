@@ -1,0 +1,116 @@
+/* test-event.c - the epoll GSource and the timer wheel, on real sockets and
+ * a real main loop. */
+#include "event/poller.h"
+#include "event/timer_wheel.h"
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct {
+  GMainLoop *loop;
+  guint      reads;
+  SgPollFd  *other;
+  gboolean   removed_other;
+} PollData;
+
+static void
+on_ready (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
+{
+  PollData *d = user_data;
+  char buf[16];
+  g_assert_true (ready & G_IO_IN);
+  g_assert_cmpint (read (sg_poller_fd (pfd), buf, sizeof buf), >, 0);
+  d->reads++;
+  /* removing another ready fd from inside dispatch must be safe */
+  if (d->other && !d->removed_other)
+    {
+      sg_poller_remove (d->other);
+      d->removed_other = TRUE;
+    }
+  if (d->reads == 1)
+    g_main_loop_quit (d->loop);
+}
+
+static void
+test_poller (void)
+{
+  int a[2], b[2];
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, a), ==, 0);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, b), ==, 0);
+  PollData d = { .loop = g_main_loop_new (NULL, FALSE) };
+  g_autoptr(SgPoller) p = sg_poller_new (NULL, NULL);
+  SgPollFd *pa = sg_poller_add (p, a[0], G_IO_IN, on_ready, &d, NULL);
+  SgPollFd *pb = sg_poller_add (p, b[0], G_IO_IN, on_ready, &d, NULL);
+  g_assert_nonnull (pa);
+  g_assert_nonnull (pb);
+  /* both ready at once: whichever runs first removes the other */
+  g_assert_cmpint (write (a[1], "x", 1), ==, 1);
+  g_assert_cmpint (write (b[1], "y", 1), ==, 1);
+  d.other = pb;
+  /* make pa the first: remove of pb while pa runs; if pb runs first it removes itself */
+  g_main_loop_run (d.loop);
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (d.reads, ==, 1);
+  /* interest in nothing: no callback even though data is there */
+  sg_poller_modify (pa, 0);
+  g_assert_cmpint (write (a[1], "z", 1), ==, 1);
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (d.reads, ==, 1);
+  sg_poller_remove (pa);
+  close (a[0]); close (a[1]); close (b[0]); close (b[1]);
+  g_main_loop_unref (d.loop);
+}
+
+typedef struct {
+  GMainLoop *loop;
+  guint      fired;
+  gint64     armed_at;
+  gint64     fired_at;
+} TimerData;
+
+static void
+on_timer (SgTimer *t, gpointer user_data)
+{
+  TimerData *d = user_data;
+  d->fired++;
+  d->fired_at = g_get_monotonic_time ();
+  g_main_loop_quit (d->loop);
+}
+
+static void
+test_wheel (void)
+{
+  TimerData d = { .loop = g_main_loop_new (NULL, FALSE) };
+  SgTimerWheel *w = sg_timer_wheel_new (NULL);
+  SgTimer t, never;
+  sg_timer_init (&t, on_timer, &d);
+  sg_timer_init (&never, on_timer, &d);
+  sg_timer_arm (w, &never, 1);
+  sg_timer_arm (w, &t, 1);
+  sg_timer_disarm (w, &never);
+  g_assert_cmpuint (sg_timer_wheel_count (w), ==, 1);
+  /* re-arming moves, never duplicates */
+  sg_timer_arm (w, &t, 1);
+  g_assert_cmpuint (sg_timer_wheel_count (w), ==, 1);
+  d.armed_at = g_get_monotonic_time ();
+  g_main_loop_run (d.loop);
+  g_assert_cmpuint (d.fired, ==, 1);
+  g_assert_cmpint (d.fired_at - d.armed_at, >=, 1 * G_USEC_PER_SEC);
+  g_assert_false (t.armed);
+  g_assert_cmpuint (sg_timer_wheel_count (w), ==, 0);
+  /* a timer far beyond one turn of the wheel stays armed through ticks */
+  sg_timer_arm (w, &t, 5000);
+  sg_timer_wheel_free (w);  /* frees with a timer armed: unlinks it */
+  g_assert_false (t.armed);
+  g_main_loop_unref (d.loop);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/event/poller", test_poller);
+  g_test_add_func ("/event/timer-wheel", test_wheel);
+  return g_test_run ();
+}
