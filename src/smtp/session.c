@@ -1,0 +1,582 @@
+/* session.c - the inbound SMTP state machine (RFC 5321, RFC 2920 pipelining,
+ * RFC 2034 enhanced codes). Verbs live in verb_table[] with the states they
+ * are allowed in; session_enter_state() is the only place the state changes.
+ * Message content goes to smtp_data.c; validation and spooling happen behind
+ * the submit hook. Every reply carries an RFC 3463 enhanced status code. */
+#include "smtp/session.h"
+#include "smtp/smtp_data.h"
+#include "smtp/received.h"
+#include "common/log.h"
+
+#include <string.h>
+
+#define SESSION_CLIENT_TEXT_MAX 64  /* untrusted text echoed into logs */
+
+struct _SgSession {
+  const SgConfig      *config;
+  const SgSessionHooks *hooks;
+  gpointer             user_data;
+  SgSessionState       state;
+  char                *client_address;
+  guint16              client_port;
+  char                *helo;
+  gboolean             esmtp;
+  guint                errors;
+  gboolean             skipping_long_line;
+  gboolean             processing;  /* inside process(): no re-entry */
+  GByteArray          *in;       /* received, not yet processed */
+  GString             *out;      /* replies not yet sent */
+  /* the transaction */
+  char                 queue_id[SG_QUEUE_ID_LEN + 1];
+  SgSmtpPath           mail;
+  GPtrArray           *recipients;
+  SgDataReader         data;
+};
+
+typedef void (*VerbHandler) (SgSession *s, const char *arg);
+
+typedef enum {
+  VERB_ARG_NONE     = 1 << 0,  /* any argument is a syntax error */
+  VERB_ARG_REQUIRED = 1 << 1,
+} VerbFlags;
+
+#define IN(st) (1u << (st))
+#define ANY_IDLE (IN (SG_SESSION_CONNECTED) | IN (SG_SESSION_READY) | IN (SG_SESSION_MAIL) | IN (SG_SESSION_RCPT))
+
+typedef struct {
+  const char *verb;
+  VerbHandler handler;
+  guint       states;     /* allowed states; otherwise 503 5.5.1 */
+  VerbFlags   flags;
+} Verb;
+
+static void smtp_ehlo (SgSession *s, const char *arg);
+static void smtp_helo (SgSession *s, const char *arg);
+static void smtp_mail (SgSession *s, const char *arg);
+static void smtp_rcpt (SgSession *s, const char *arg);
+static void smtp_data (SgSession *s, const char *arg);
+static void smtp_rset (SgSession *s, const char *arg);
+static void smtp_noop (SgSession *s, const char *arg);
+static void smtp_quit (SgSession *s, const char *arg);
+static void smtp_help (SgSession *s, const char *arg);
+static void smtp_vrfy (SgSession *s, const char *arg);
+static void smtp_expn (SgSession *s, const char *arg);
+
+static const Verb verb_table[] = {
+  { "EHLO", smtp_ehlo, ANY_IDLE, VERB_ARG_REQUIRED },
+  { "HELO", smtp_helo, ANY_IDLE, VERB_ARG_REQUIRED },
+  { "MAIL", smtp_mail, IN (SG_SESSION_READY), VERB_ARG_REQUIRED },
+  { "RCPT", smtp_rcpt, IN (SG_SESSION_MAIL) | IN (SG_SESSION_RCPT), VERB_ARG_REQUIRED },
+  { "DATA", smtp_data, IN (SG_SESSION_RCPT), VERB_ARG_NONE },
+  { "RSET", smtp_rset, ANY_IDLE, VERB_ARG_NONE },
+  { "NOOP", smtp_noop, ANY_IDLE, 0 },
+  { "QUIT", smtp_quit, ANY_IDLE, VERB_ARG_NONE },
+  { "HELP", smtp_help, ANY_IDLE, 0 },
+  { "VRFY", smtp_vrfy, ANY_IDLE, VERB_ARG_REQUIRED },
+  { "EXPN", smtp_expn, ANY_IDLE, 0 },
+};
+
+static const char *const state_names[] = {
+  "CONNECTED", "READY", "MAIL", "RCPT", "DATA", "SUBMITTED", "CLOSING",
+};
+
+const char *
+sg_session_state_name (SgSessionState state)
+{
+  return state_names[state];
+}
+
+/* session_enter_state - the one place the state changes. */
+static void
+session_enter_state (SgSession *s, SgSessionState next)
+{
+  if (s->state == next)
+    return;
+  g_debug ("%s: session %s[%s]: %s -> %s", s->queue_id[0] ? s->queue_id : "-",
+           s->helo ? s->helo : "unknown", s->client_address,
+           state_names[s->state], state_names[next]);
+  s->state = next;
+}
+
+/* reply - one reply line (RFC 5321 4.2) with its enhanced code (RFC 2034). */
+static void G_GNUC_PRINTF (4, 5)
+reply (SgSession *s, guint code, const char *enhanced, const char *fmt, ...)
+{
+  va_list ap;
+  g_string_append_printf (s->out, "%03u %s ", code, enhanced);
+  va_start (ap, fmt);
+  g_string_append_vprintf (s->out, fmt, ap);
+  va_end (ap);
+  g_string_append (s->out, "\r\n");
+}
+
+/* reply_error - a reply to a bad command; too many of them end the session. */
+static void G_GNUC_PRINTF (4, 5)
+reply_error (SgSession *s, guint code, const char *enhanced, const char *fmt, ...)
+{
+  va_list ap;
+  g_string_append_printf (s->out, "%03u %s ", code, enhanced);
+  va_start (ap, fmt);
+  g_string_append_vprintf (s->out, fmt, ap);
+  va_end (ap);
+  g_string_append (s->out, "\r\n");
+  if (++s->errors >= s->config->max_errors)
+    {
+      g_message ("too many errors from %s[%s]: %u", s->helo ? s->helo : "unknown",
+                 s->client_address, s->errors);
+      reply (s, 421, "4.7.0", "%s Error: too many errors; closing connection", s->config->hostname);
+      session_enter_state (s, SG_SESSION_CLOSING);
+    }
+}
+
+/* transaction_reset - forget MAIL, RCPT and content (RSET, EHLO, after DATA). */
+static void
+transaction_reset (SgSession *s)
+{
+  sg_smtp_path_clear (&s->mail);
+  g_ptr_array_set_size (s->recipients, 0);
+  sg_data_reader_clear (&s->data);
+  s->queue_id[0] = '\0';
+  if (s->state != SG_SESSION_CONNECTED && s->state != SG_SESSION_CLOSING)
+    session_enter_state (s, SG_SESSION_READY);
+}
+
+static void
+greet (SgSession *s, const char *arg, gboolean esmtp)
+{
+  if (!sg_smtp_domain_valid (arg, FALSE))
+    {
+      reply_error (s, 501, "5.5.4", "Invalid %s hostname (RFC 5321 4.1.1.1)", esmtp ? "EHLO" : "HELO");
+      return;
+    }
+  g_free (s->helo);
+  s->helo = g_strdup (arg);
+  s->esmtp = esmtp;
+  session_enter_state (s, SG_SESSION_READY);
+  transaction_reset (s);
+}
+
+static void
+smtp_ehlo (SgSession *s, const char *arg)
+{
+  greet (s, arg, TRUE);
+  if (s->state != SG_SESSION_READY)
+    return;
+  g_string_append_printf (s->out, "250-%s\r\n", s->config->hostname);
+  g_string_append (s->out, "250-PIPELINING\r\n");
+  g_string_append_printf (s->out, "250-SIZE %" G_GUINT64_FORMAT "\r\n", s->config->max_message_size);
+  g_string_append (s->out, "250-8BITMIME\r\n");
+  g_string_append (s->out, "250-SMTPUTF8\r\n");
+  g_string_append (s->out, "250 ENHANCEDSTATUSCODES\r\n");
+}
+
+static void
+smtp_helo (SgSession *s, const char *arg)
+{
+  greet (s, arg, FALSE);
+  if (s->state == SG_SESSION_READY)
+    g_string_append_printf (s->out, "250 %s\r\n", s->config->hostname);
+}
+
+/* smtp_error_reply - the reply for a parse error from smtp_command.c. */
+static void
+smtp_error_reply (SgSession *s, const GError *error)
+{
+  static const struct { guint code; const char *enhanced; } map[] = {
+    [SG_SMTP_ERROR_SYNTAX] = { 501, "5.5.4" },
+    [SG_SMTP_ERROR_BAD_SENDER] = { 501, "5.1.7" },
+    [SG_SMTP_ERROR_BAD_RECIPIENT] = { 501, "5.1.3" },
+    [SG_SMTP_ERROR_UNKNOWN_PARAM] = { 555, "5.5.4" },
+  };
+  guint i = (guint) error->code < G_N_ELEMENTS (map) ? (guint) error->code : SG_SMTP_ERROR_SYNTAX;
+  reply_error (s, map[i].code, map[i].enhanced, "%s", error->message);
+}
+
+static void
+smtp_mail (SgSession *s, const char *arg)
+{
+  g_autoptr(GError) error = NULL;
+  SgSmtpPath path = { .size = -1 };
+
+  if (!sg_smtp_parse_mail (arg, &path, &error))
+    {
+      sg_smtp_path_clear (&path);
+      smtp_error_reply (s, error);
+      return;
+    }
+  if (!s->esmtp && (path.size >= 0 || path.body != SG_BODY_NONE || path.smtputf8))
+    {
+      sg_smtp_path_clear (&path);
+      reply_error (s, 555, "5.5.4", "MAIL parameters need EHLO (RFC 5321 4.1.1.11)");
+      return;
+    }
+  if (path.size >= 0 && (guint64) path.size > s->config->max_message_size)
+    {
+      sg_smtp_path_clear (&path);
+      reply (s, 552, "5.3.4", "Message size exceeds fixed maximum message size of %" G_GUINT64_FORMAT
+             " bytes (RFC 1870)", s->config->max_message_size);
+      return;
+    }
+  s->mail = path;
+  sg_queue_id_generate (s->queue_id);
+  session_enter_state (s, SG_SESSION_MAIL);
+  reply (s, 250, "2.1.0", "Sender OK");
+}
+
+static void
+smtp_rcpt (SgSession *s, const char *arg)
+{
+  g_autoptr(GError) error = NULL;
+  SgSmtpPath path = { .size = -1 };
+
+  if (!sg_smtp_parse_rcpt (arg, s->mail.smtputf8, &path, &error))
+    {
+      sg_smtp_path_clear (&path);
+      smtp_error_reply (s, error);
+      return;
+    }
+  g_autofree char *address = g_steal_pointer (&path.address);
+  for (guint i = 0; i < s->recipients->len; i++)
+    if (g_ascii_strcasecmp (g_ptr_array_index (s->recipients, i), address) == 0)
+      {
+        reply (s, 250, "2.1.5", "Recipient OK (duplicate)");
+        return;
+      }
+  if (s->recipients->len >= s->config->max_recipients)
+    {
+      reply (s, 452, "4.5.3", "Too many recipients (at most %u per message)", s->config->max_recipients);
+      return;
+    }
+  g_ptr_array_add (s->recipients, g_steal_pointer (&address));
+  session_enter_state (s, SG_SESSION_RCPT);
+  reply (s, 250, "2.1.5", "Recipient OK");
+}
+
+static void
+smtp_data (SgSession *s, const char *arg)
+{
+  sg_data_reader_init (&s->data, s->config->max_message_size);
+  session_enter_state (s, SG_SESSION_DATA);
+  g_string_append (s->out, "354 End data with <CR><LF>.<CR><LF>\r\n");
+}
+
+static void
+smtp_rset (SgSession *s, const char *arg)
+{
+  transaction_reset (s);
+  reply (s, 250, "2.0.0", "OK");
+}
+
+static void
+smtp_noop (SgSession *s, const char *arg)
+{
+  reply (s, 250, "2.0.0", "OK");
+}
+
+static void
+smtp_quit (SgSession *s, const char *arg)
+{
+  reply (s, 221, "2.0.0", "%s closing connection", s->config->hostname);
+  session_enter_state (s, SG_SESSION_CLOSING);
+}
+
+static void
+smtp_help (SgSession *s, const char *arg)
+{
+  g_string_append (s->out, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY\r\n");
+  reply (s, 214, "2.0.0", "End of HELP");
+}
+
+static void
+smtp_vrfy (SgSession *s, const char *arg)
+{
+  /* RFC 5321 3.5.3: we relay, so we cannot verify; say so without refusing. */
+  reply (s, 252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void
+smtp_expn (SgSession *s, const char *arg)
+{
+  reply_error (s, 502, "5.5.1", "EXPN not implemented");
+}
+
+/* finish_data - end of data seen: reject framing faults, else submit. */
+static void
+finish_data (SgSession *s)
+{
+  SgDataReader *r = &s->data;
+  const char *id = s->queue_id;
+
+  if (r->bare_lf_line || r->bare_cr_line)
+    {
+      gboolean lf = r->bare_lf_line && (!r->bare_cr_line || r->bare_lf_line <= r->bare_cr_line);
+      guint64 line = lf ? r->bare_lf_line : r->bare_cr_line;
+      g_message ("%s: reject: DATA from %s[%s]: 550 5.5.2 bare %s at line %" G_GUINT64_FORMAT,
+                 id, s->helo, s->client_address, lf ? "LF" : "CR", line);
+      reply (s, 550, "5.5.2", "Message rejected: bare %s at line %" G_GUINT64_FORMAT
+             "; lines must end with CRLF (RFC 5321 2.3.8) [line.bare-%s]",
+             lf ? "LF" : "CR", line, lf ? "lf" : "cr");
+      transaction_reset (s);
+      return;
+    }
+  if (r->too_big)
+    {
+      g_message ("%s: reject: DATA from %s[%s]: 552 5.3.4 message size %" G_GUINT64_FORMAT
+                 " exceeds %" G_GUINT64_FORMAT, id, s->helo, s->client_address, r->size, r->max_size);
+      reply (s, 552, "5.3.4", "Message size exceeds fixed maximum message size of %"
+             G_GUINT64_FORMAT " bytes", r->max_size);
+      transaction_reset (s);
+      return;
+    }
+
+  SgEnvelope *env = g_new0 (SgEnvelope, 1);
+  memcpy (env->queue_id, s->queue_id, sizeof env->queue_id);
+  env->mail = s->mail;
+  env->mail.address = g_steal_pointer (&s->mail.address);
+  env->recipients = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < s->recipients->len; i++)
+    g_ptr_array_add (env->recipients, g_strdup (g_ptr_array_index (s->recipients, i)));
+  env->helo = g_strdup (s->helo);
+  env->protocol = s->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+  env->client_address = g_strdup (s->client_address);
+  env->client_port = s->client_port;
+  env->arrival_us = g_get_real_time ();
+  env->content = sg_data_reader_steal (r);
+  env->received = sg_received_header (s->config->hostname, env, NULL);
+  session_enter_state (s, SG_SESSION_SUBMITTED);
+  s->hooks->submit (s, env, s->user_data);
+}
+
+void
+sg_session_submit_done (SgSession *s, guint code, const char *enhanced, const char *text)
+{
+  g_return_if_fail (s->state == SG_SESSION_SUBMITTED);
+  reply (s, code, enhanced, "%s", text);
+  transaction_reset (s);
+  /* Commands pipelined after the end of data were held; answer them now,
+   * unless the answer came synchronously from inside process(). */
+  if (!s->processing)
+    sg_session_input (s, NULL, 0);
+}
+
+/* dispatch - look the verb up, check its state and argument, call it;
+ * line is NUL-terminated and free of NUL. */
+static void
+dispatch (SgSession *s, const char *line, gsize len)
+{
+  char verb[SG_SMTP_VERB_MAX + 1];
+  const char *arg = NULL;
+
+  if (!sg_smtp_split_verb (line, len, verb, &arg))
+    {
+      reply_error (s, 500, "5.5.2", "Command unrecognized");
+      return;
+    }
+  const Verb *v = NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (verb_table); i++)
+    if (strcmp (verb_table[i].verb, verb) == 0)
+      v = &verb_table[i];
+  if (v == NULL)
+    {
+      reply_error (s, 500, "5.5.2", "Command unrecognized");
+      return;
+    }
+  if (!(v->states & IN (s->state)))
+    {
+      const char *why = s->state == SG_SESSION_CONNECTED ? "send EHLO or HELO first"
+                      : v->handler == smtp_mail ? "nested MAIL command"
+                      : v->handler == smtp_data && s->state == SG_SESSION_MAIL ? "no valid recipients"
+                      : "need MAIL before RCPT and DATA";
+      reply_error (s, 503, "5.5.1", "Bad sequence of commands: %s", why);
+      return;
+    }
+  if ((v->flags & VERB_ARG_NONE) && *arg != '\0')
+    {
+      reply_error (s, 501, "5.5.4", "Syntax: %s takes no argument", v->verb);
+      return;
+    }
+  if ((v->flags & VERB_ARG_REQUIRED) && *arg == '\0')
+    {
+      reply_error (s, 501, "5.5.4", "Syntax: %s needs an argument", v->verb);
+      return;
+    }
+  v->handler (s, arg);
+}
+
+/* process - answer every complete command in the input buffer; feed DATA. */
+static void
+process (SgSession *s)
+{
+  gsize pos = 0;
+  GByteArray *in = s->in;
+
+  s->processing = TRUE;
+  while (pos < in->len && s->state != SG_SESSION_SUBMITTED && s->state != SG_SESSION_CLOSING)
+    {
+      if (s->state == SG_SESSION_DATA)
+        {
+          pos += sg_data_reader_feed (&s->data, (const char *) in->data + pos, in->len - pos);
+          if (s->data.state == SG_DATA_DONE)
+            finish_data (s);
+          continue;
+        }
+      const guint8 *start = in->data + pos;
+      const guint8 *lf = memchr (start, '\n', in->len - pos);
+      if (lf == NULL)
+        {
+          /* No line end yet. A partial line over the limit is dropped now and
+           * the rest of it skipped, to keep the buffer bounded. */
+          if (s->skipping_long_line || in->len - pos > s->config->max_command_line)
+            {
+              s->skipping_long_line = TRUE;
+              pos = in->len;
+            }
+          break;
+        }
+      gsize len = lf - start + 1;
+      pos += len;
+      if (s->skipping_long_line || len > s->config->max_command_line)
+        {
+          s->skipping_long_line = FALSE;
+          reply_error (s, 500, "5.5.2", "Line too long (at most %u octets, RFC 5321 4.5.3.1.4)",
+                       s->config->max_command_line);
+          continue;
+        }
+      if (len < 2 || start[len - 2] != '\r')
+        {
+          reply_error (s, 500, "5.5.2", "Command line must end with CRLF, not bare LF (RFC 5321 2.3.8)");
+          continue;
+        }
+      g_autofree char *cmd = g_strndup ((const char *) start, len - 2);
+      if (memchr (start, '\0', len - 2))
+        reply_error (s, 500, "5.5.2", "NUL character in command");
+      else
+        dispatch (s, cmd, len - 2);
+    }
+  g_byte_array_remove_range (in, 0, MIN (pos, in->len));
+  s->processing = FALSE;
+}
+
+void
+sg_session_input (SgSession *s, const char *data, gsize len)
+{
+  if (s->state == SG_SESSION_CLOSING)
+    return;
+  /* In DATA with nothing buffered, read straight from the caller's buffer. */
+  if (s->state == SG_SESSION_DATA && s->in->len == 0 && len > 0)
+    {
+      gsize used = sg_data_reader_feed (&s->data, data, len);
+      data += used;
+      len -= used;
+      if (s->data.state == SG_DATA_DONE)
+        finish_data (s);
+    }
+  if (len > 0)
+    g_byte_array_append (s->in, (const guint8 *) data, len);
+  process (s);
+}
+
+void
+sg_session_eof (SgSession *s)
+{
+  if (s->state == SG_SESSION_DATA)
+    g_message ("%s: lost connection after DATA from %s[%s]", s->queue_id,
+               s->helo ? s->helo : "unknown", s->client_address);
+  session_enter_state (s, SG_SESSION_CLOSING);
+}
+
+void
+sg_session_abort (SgSession *s, const char *enhanced, const char *text)
+{
+  if (s->state == SG_SESSION_CLOSING)
+    return;
+  reply (s, 421, enhanced, "%s %s", s->config->hostname, text);
+  session_enter_state (s, SG_SESSION_CLOSING);
+}
+
+void
+sg_session_start (SgSession *s)
+{
+  reply (s, 220, "2.0.0", "%s ESMTP spoolgate", s->config->hostname);
+}
+
+SgSession *
+sg_session_new (const SgConfig *config, const char *client_address, guint16 client_port,
+                const SgSessionHooks *hooks, gpointer user_data)
+{
+  SgSession *s = g_new0 (SgSession, 1);
+  s->config = config;
+  s->hooks = hooks;
+  s->user_data = user_data;
+  s->state = SG_SESSION_CONNECTED;
+  s->client_address = g_strdup (client_address);
+  s->client_port = client_port;
+  s->in = g_byte_array_new ();
+  s->out = g_string_sized_new (256);
+  s->mail.size = -1;
+  s->recipients = g_ptr_array_new_with_free_func (g_free);
+  return s;
+}
+
+void
+sg_session_free (SgSession *s)
+{
+  if (!s)
+    return;
+  sg_smtp_path_clear (&s->mail);
+  g_ptr_array_unref (s->recipients);
+  sg_data_reader_clear (&s->data);
+  g_byte_array_unref (s->in);
+  g_string_free (s->out, TRUE);
+  g_free (s->helo);
+  g_free (s->client_address);
+  g_free (s);
+}
+
+GString *
+sg_session_output (SgSession *s)
+{
+  return s->out;
+}
+
+gboolean
+sg_session_wants_input (const SgSession *s)
+{
+  if (s->state == SG_SESSION_CLOSING)
+    return FALSE;
+  if (s->state == SG_SESSION_DATA)
+    return TRUE;
+  return s->in->len < s->config->max_pipeline_buffer;
+}
+
+SgSessionState
+sg_session_state (const SgSession *s)
+{
+  return s->state;
+}
+
+gboolean
+sg_session_finished (const SgSession *s)
+{
+  return s->state == SG_SESSION_CLOSING && s->out->len == 0;
+}
+
+gboolean
+sg_session_in_data (const SgSession *s)
+{
+  return s->state == SG_SESSION_DATA;
+}
+
+void
+sg_envelope_free (SgEnvelope *env)
+{
+  if (!env)
+    return;
+  sg_smtp_path_clear (&env->mail);
+  g_clear_pointer (&env->recipients, g_ptr_array_unref);
+  g_free (env->helo);
+  g_free (env->client_address);
+  g_clear_pointer (&env->received, g_bytes_unref);
+  g_clear_pointer (&env->content, g_bytes_unref);
+  g_free (env);
+}

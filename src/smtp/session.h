@@ -1,0 +1,82 @@
+/* session.h - one inbound SMTP session as a protocol engine without I/O.
+ *
+ * The network layer feeds received bytes in with sg_session_input() and sends
+ * whatever sg_session_output() holds; the session never touches a socket, so
+ * it is driven the same way by the server, the unit tests and the fuzzer.
+ * A complete message leaves through the submit hook; the reply comes back
+ * through sg_session_submit_done(). */
+#pragma once
+#include <glib.h>
+#include <gio/gio.h>
+#include "config/config.h"
+#include "smtp/smtp_command.h"
+#include "spool/queue_id.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  SG_SESSION_CONNECTED, /* greeting sent; EHLO or HELO expected */
+  SG_SESSION_READY,     /* greeted, no transaction */
+  SG_SESSION_MAIL,      /* MAIL accepted */
+  SG_SESSION_RCPT,      /* at least one RCPT accepted */
+  SG_SESSION_DATA,      /* reading message content */
+  SG_SESSION_SUBMITTED, /* content complete; waiting for validation and spool */
+  SG_SESSION_CLOSING,   /* last reply queued; close after output drains */
+} SgSessionState;
+
+typedef struct _SgSession SgSession;
+
+/* What the session hands over at the end of DATA. All fields owned. */
+typedef struct {
+  char        queue_id[SG_QUEUE_ID_LEN + 1];
+  SgSmtpPath  mail;          /* reverse-path and its ESMTP parameters */
+  GPtrArray  *recipients;    /* char* forward-paths, in order, no duplicates */
+  char       *helo;
+  const char *protocol;      /* "SMTP", "ESMTP", "UTF8SMTP" (static) */
+  char       *client_address;
+  guint16     client_port;
+  GBytes     *received;      /* our Received header, CRLF-terminated */
+  GBytes     *content;       /* the message as received, dot-unstuffed */
+  gint64      arrival_us;    /* when the end of data was seen */
+} SgEnvelope;
+
+void sg_envelope_free (SgEnvelope *env);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgEnvelope, sg_envelope_free)
+
+typedef struct {
+  /* submit - validate and spool env (transfer full); answer later with
+   * sg_session_submit_done(). */
+  void (*submit) (SgSession *session, SgEnvelope *env, gpointer user_data);
+} SgSessionHooks;
+
+/* sg_session_new - config is borrowed and must outlive the session. */
+SgSession *sg_session_new (const SgConfig *config, const char *client_address,
+                           guint16 client_port, const SgSessionHooks *hooks,
+                           gpointer user_data);
+void       sg_session_free (SgSession *session);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSession, sg_session_free)
+
+/* sg_session_start - queue the 220 greeting. */
+void sg_session_start (SgSession *session);
+/* sg_session_input - take received bytes and answer every complete command. */
+void sg_session_input (SgSession *session, const char *data, gsize len);
+/* sg_session_eof - the client closed its side. */
+void sg_session_eof (SgSession *session);
+/* sg_session_submit_done - the reply to the message handed to submit. */
+void sg_session_submit_done (SgSession *session, guint code, const char *enhanced,
+                             const char *text);
+/* sg_session_abort - queue a 421 with this text and close (timeouts, shutdown). */
+void sg_session_abort (SgSession *session, const char *enhanced, const char *text);
+
+/* sg_session_output - bytes to send; the caller removes what it sent. */
+GString       *sg_session_output (SgSession *session);
+/* sg_session_wants_input - FALSE while input is held back (submitted, buffer full). */
+gboolean       sg_session_wants_input (const SgSession *session);
+SgSessionState sg_session_state (const SgSession *session);
+/* sg_session_finished - closing and nothing left to send. */
+gboolean       sg_session_finished (const SgSession *session);
+/* sg_session_in_data - in DATA (for the data timeout). */
+gboolean       sg_session_in_data (const SgSession *session);
+const char    *sg_session_state_name (SgSessionState state);
+
+G_END_DECLS
