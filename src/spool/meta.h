@@ -1,0 +1,68 @@
+/* meta.h - a spooled message's metadata (<ID>.json): envelope and queueing
+ * state, and its JSON form described by schemas/spool-metadata.schema.json. */
+#pragma once
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define SG_META_VERSION 1
+
+#define SG_META_ERROR (sg_meta_error_quark ())
+GQuark sg_meta_error_quark (void);
+typedef enum { SG_META_ERROR_PARSE, SG_META_ERROR_VERSION, SG_META_ERROR_INVALID } SgMetaError;
+
+typedef enum {
+  SG_RCPT_PENDING, SG_RCPT_DEFERRED, SG_RCPT_DELIVERED, SG_RCPT_FAILED,
+} SgRcptStatus;
+
+typedef enum {
+  SG_MSG_QUEUED, SG_MSG_DEFERRED, SG_MSG_HELD, SG_MSG_DELIVERED, SG_MSG_FAILED,
+} SgMsgState;
+
+typedef struct {
+  char        *address;
+  SgRcptStatus status;
+  char        *delay_reason;   /* (nullable) last reply or error for this recipient */
+  gint64       updated;        /* epoch seconds, 0 = never */
+} SgMetaRecipient;
+
+typedef struct {
+  char      *queue_id;
+  gint64     arrival_time_us;  /* microseconds since the epoch */
+  char      *sender;           /* "" for the null reverse-path */
+  GPtrArray *recipients;       /* SgMetaRecipient* */
+  gint64     esmtp_size;       /* SIZE= value, -1 when not given */
+  char      *esmtp_body;       /* (nullable) "7BIT" or "8BITMIME" */
+  gboolean   smtputf8;
+  char      *client_address;
+  guint16    client_port;
+  char      *helo_name;        /* (nullable) */
+  char      *protocol;         /* "SMTP", "ESMTP", "ESMTPS" */
+  char      *tls_protocol;     /* (nullable) */
+  char      *tls_cipher;       /* (nullable) */
+  guint64    message_size;     /* bytes of the .eml, Received header included */
+  char      *sha256;           /* hex SHA-256 of the .eml */
+  SgMsgState state;
+  guint      attempts;
+  gint64     next_attempt;     /* epoch seconds, 0 = now */
+  char      *last_error;       /* (nullable) */
+  JsonNode  *validation;       /* (nullable) from sg_validation_to_json() */
+  JsonNode  *attempt_history;  /* (nullable) JSON array, filled by the queue runner */
+} SgMeta;
+
+SgMeta *sg_meta_new (void);
+void    sg_meta_free (SgMeta *meta);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgMeta, sg_meta_free)
+
+void sg_meta_add_recipient (SgMeta *meta, const char *address);
+
+const char *sg_meta_state_name (SgMsgState state);
+const char *sg_meta_rcpt_status_name (SgRcptStatus status);
+
+/* sg_meta_to_json - serialise, pretty-printed, ending in "\n" (transfer full). */
+char   *sg_meta_to_json (const SgMeta *meta, gsize *length);
+/* sg_meta_from_json - parse and check version and required fields (transfer full). */
+SgMeta *sg_meta_from_json (const char *data, gssize length, GError **error);
+
+G_END_DECLS

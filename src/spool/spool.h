@@ -1,0 +1,91 @@
+/* spool.h - the durable spool: <ID>.eml beside <ID>.json, group commit, and
+ * start-up recovery.
+ *
+ * Layout under the spool directory:
+ *   tmp/         files being written; everything here is purged at start-up
+ *   queue/       <ID>.eml + <ID>.json: accepted, not finished
+ *   quarantine/  anything unreadable found by recovery; never deleted by us
+ *   .lock        the daemon lock (flock, held by sg_spool_open for the
+ *                SgSpool's lifetime); readers such as admin commands need no
+ *                lock, since files only ever appear in queue/ by rename
+ * A message exists once its .json is in queue/; the .eml is always renamed
+ * into place first, and sg_spool_remove deletes the .json first.
+ */
+#pragma once
+#include <glib.h>
+#include "spool/meta.h"
+
+G_BEGIN_DECLS
+
+#define SG_SPOOL_ERROR (sg_spool_error_quark ())
+GQuark sg_spool_error_quark (void);
+typedef enum {
+  SG_SPOOL_ERROR_IO,       /* reply 451 4.3.0 */
+  SG_SPOOL_ERROR_NOSPACE,  /* ENOSPC/EDQUOT: reply 452 4.3.1 */
+  SG_SPOOL_ERROR_EXISTS,
+  SG_SPOOL_ERROR_NOT_FOUND,
+  SG_SPOOL_ERROR_LOCKED,   /* sg_spool_open: another daemon holds the spool */
+} SgSpoolError;
+
+#define SG_SPOOL_LOCK_FILE ".lock"
+
+typedef struct _SgSpool SgSpool;
+
+typedef struct {
+  guint messages;        /* complete messages found in queue/ */
+  guint removed_partial; /* unacknowledged leftovers removed (tmp/ files, .eml without .json) */
+  guint quarantined;     /* files moved to quarantine/ */
+} SgSpoolRecovery;
+
+/* sg_spool_open - create the layout if needed and lock it; no recovery.
+ * Fails with SG_SPOOL_ERROR_LOCKED if another daemon has the spool. */
+SgSpool *sg_spool_open (const char *dir, GError **error);
+/* sg_spool_free - wait until every queued async commit is durable or failed
+ * (its callback is then dispatched in its context as usual, the next time
+ * that context is iterated), stop the committer thread, release the lock. */
+void     sg_spool_free (SgSpool *spool);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSpool, sg_spool_free)
+/* sg_spool_dir - the directory given to sg_spool_open. */
+const char *sg_spool_dir (const SgSpool *spool);
+
+/* sg_spool_recover - clean up after a crash; logs each action (g_message/g_warning).
+ * Call once after sg_spool_open, before any commit. Checks each .eml's size
+ * against its metadata (not its SHA-256, to keep start-up fast). */
+gboolean sg_spool_recover (SgSpool *spool, SgSpoolRecovery *report, GError **error);
+
+/* sg_spool_commit - make header+body and meta durable as <ID>.eml and
+ * <ID>.json in queue/ (write, fsync, rename, fsync dir). Fills
+ * meta->message_size and meta->sha256; a NULL meta->queue_id is filled with
+ * a fresh ID and a zero arrival_time_us with the ID's time. Fails with
+ * SG_SPOOL_ERROR_EXISTS if the ID is taken (retry with a fresh ID),
+ * SG_SPOOL_ERROR_NOSPACE on ENOSPC/EDQUOT, else SG_SPOOL_ERROR_IO; on failure
+ * nothing of this message is left behind. Thread-safe. */
+gboolean sg_spool_commit (SgSpool *spool, SgMeta *meta, GBytes *header,
+                          GBytes *body, GError **error);
+
+/* Called in the GMainContext given to sg_spool_commit_async; error is NULL on
+ * success. meta is the committed metadata (borrowed for the call). */
+typedef void (*SgSpoolCommitFunc) (SgMeta *meta, const GError *error, gpointer user_data);
+
+/* sg_spool_commit_async - the same, off the caller's thread; commits that
+ * arrive together share their flushes (group commit). Takes ownership of meta.
+ * context NULL means the caller's thread-default context. The callback always
+ * runs later, from context, never from within this call. If too many commits
+ * are already waiting it fails fast (SG_SPOOL_ERROR_IO, "queue full") rather
+ * than block the caller. */
+void sg_spool_commit_async (SgSpool *spool, SgMeta *meta, GBytes *header, GBytes *body,
+                            GMainContext *context, SgSpoolCommitFunc callback,
+                            gpointer user_data);
+
+/* sg_spool_load_meta - read queue/<ID>.json (transfer full). */
+SgMeta *sg_spool_load_meta (SgSpool *spool, const char *queue_id, GError **error);
+/* sg_spool_update_meta - atomically replace queue/<ID>.json (tmp, fsync, rename, fsync dir). */
+gboolean sg_spool_update_meta (SgSpool *spool, const SgMeta *meta, GError **error);
+/* sg_spool_remove - delete a finished message (.json, then .eml, fsync queue/). */
+gboolean sg_spool_remove (SgSpool *spool, const char *queue_id, GError **error);
+/* sg_spool_message_path - path of queue/<ID>.eml (transfer full). */
+char *sg_spool_message_path (SgSpool *spool, const char *queue_id);
+/* sg_spool_flush_rounds - queue/ fsyncs done by commits so far (statistics, tests). */
+guint sg_spool_flush_rounds (SgSpool *spool);
+
+G_END_DECLS

@@ -1,0 +1,405 @@
+/* spool_commit.c - making messages durable: one commit job per message, the
+ * batch that writes, syncs and publishes several jobs under a single fsync of
+ * queue/, and the committer thread behind sg_spool_commit_async (group
+ * commit). sg_spool_commit (spool.c) runs a batch of one on the caller's
+ * thread; recovery of half-done commits is spool_recover.c's business. */
+#include "spool/spool_private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Group commit, and why it is crash-safe:
+ *  1. every job writes tmp/<ID>.eml and tmp/<ID>.json (O_EXCL, 0600) and
+ *     starts their write-back at once (sync_file_range), so the device sees
+ *     the whole batch before we wait for any of it;
+ *  2. every file is fdatasync()ed. For a freshly written file fdatasync covers
+ *     the data and the size, which is all the file itself needs; its name is
+ *     the directory's business. Only then is anything renamed, so nothing
+ *     reaches queue/ before its bytes are on stable storage;
+ *  3. each job renames .eml then .json into queue/ with RENAME_NOREPLACE
+ *     (an ID collision fails instead of overwriting);
+ *  4. ONE fsync() of queue/ makes all those names durable; only after it
+ *     succeeds does any job report success, and only then may SMTP say 250.
+ * We prefer per-file fdatasync to syncfs(): syncfs flushes every dirty page of
+ * the whole file system (slow on a shared disk) and reports write-back errors
+ * less precisely. A crash before step 4 may leave any subset of the batch's
+ * names; none of those messages was acknowledged, and recovery removes a
+ * lone .eml and quarantines a lone .json, so nothing acknowledged is lost.
+ * tmp/ itself is never fsynced: a crash may leave a file's old tmp/ name as
+ * well as its queue/ name, and recovery's purge of tmp/ only drops that link.
+ *
+ * The queue in front of the committer is bounded (SG_SPOOL_MAX_PENDING jobs,
+ * SG_SPOOL_MAX_PENDING_BYTES of message data): beyond that a commit fails
+ * fast with SG_SPOOL_ERROR_IO, which the session turns into a 451, rather than
+ * blocking the main loop that every session shares. */
+
+/* sg_commit_job_new - a job for one message; owns meta only if owns_meta. */
+SgCommitJob *
+sg_commit_job_new (SgMeta *meta, gboolean owns_meta, GBytes *header, GBytes *body)
+{
+  SgCommitJob *job = g_new0 (SgCommitJob, 1);
+
+  job->meta = meta;
+  job->owns_meta = owns_meta;
+  job->header = header ? g_bytes_ref (header) : g_bytes_new_static ("", 0);
+  job->body = body ? g_bytes_ref (body) : g_bytes_new_static ("", 0);
+  job->eml_fd = job->json_fd = -1;
+  return job;
+}
+
+/* sg_commit_job_free - free a finished job (its files are already dealt with). */
+void
+sg_commit_job_free (SgCommitJob *job)
+{
+  if (job == NULL)
+    return;
+  if (job->eml_fd >= 0)
+    close (job->eml_fd);
+  if (job->json_fd >= 0)
+    close (job->json_fd);
+  if (job->owns_meta)
+    sg_meta_free (job->meta);
+  g_bytes_unref (job->header);
+  g_bytes_unref (job->body);
+  g_free (job->json);
+  g_clear_error (&job->error);
+  g_clear_pointer (&job->context, g_main_context_unref);
+  g_free (job);
+}
+
+/* job_prepare - fill in ID, arrival time, size and SHA-256, and serialise. */
+static gboolean
+job_prepare (SgCommitJob *job)
+{
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  SgMeta *meta = job->meta;
+  gsize hlen, blen;
+  const guint8 *h = g_bytes_get_data (job->header, &hlen);
+  const guint8 *b = g_bytes_get_data (job->body, &blen);
+
+  if (meta->queue_id == NULL)
+    {
+      sg_queue_id_generate (job->id);
+      meta->queue_id = g_strdup (job->id);
+    }
+  else if (!sg_queue_id_valid (meta->queue_id))
+    {
+      g_set_error (&job->error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO,
+                   "invalid queue ID \"%s\"", meta->queue_id);
+      return FALSE;
+    }
+  g_strlcpy (job->id, meta->queue_id, sizeof job->id);
+  if (meta->arrival_time_us == 0)
+    meta->arrival_time_us = sg_queue_id_time (job->id);
+
+  g_checksum_update (sum, h, (gssize) hlen);
+  g_checksum_update (sum, b, (gssize) blen);
+  g_free (meta->sha256);
+  meta->sha256 = g_strdup (g_checksum_get_string (sum));
+  meta->message_size = (guint64) hlen + (guint64) blen;
+  job->json = sg_meta_to_json (meta, &job->json_len);
+  return TRUE;
+}
+
+/* job_create - create tmp/<ID><suffix> exclusively and write a then b. */
+static int
+job_create (SgSpool *spool, SgCommitJob *job, const char *suffix, gboolean *created,
+            const guint8 *a, gsize a_len, const guint8 *b, gsize b_len)
+{
+  g_autofree char *name = sg_spool_file_name (job->id, suffix);
+  int fd, errsv = 0;
+
+  fd = openat (spool->tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, SG_SPOOL_FILE_MODE);
+  if (fd < 0)
+    {
+      sg_spool_set_errno (&job->error, errno, "create tmp/%s", name);
+      return -1;
+    }
+  *created = TRUE;
+  if (!sg_spool_write_all (fd, a, a_len, &errsv) || !sg_spool_write_all (fd, b, b_len, &errsv))
+    {
+      close (fd);
+      sg_spool_set_errno (&job->error, errsv, "write tmp/%s", name);
+      return -1;
+    }
+  /* Start write-back now so the batch's files go to the device together;
+   * fdatasync() below waits for it and reports any error. */
+  (void) sync_file_range (fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  return fd;
+}
+
+/* job_write - write tmp/<ID>.eml (header then body) and tmp/<ID>.json. */
+static gboolean
+job_write (SgSpool *spool, SgCommitJob *job)
+{
+  gsize hlen, blen;
+  const guint8 *h = g_bytes_get_data (job->header, &hlen);
+  const guint8 *b = g_bytes_get_data (job->body, &blen);
+
+  job->eml_fd = job_create (spool, job, SG_SPOOL_EML_SUFFIX, &job->eml_in_tmp, h, hlen, b, blen);
+  if (job->eml_fd < 0)
+    return FALSE;
+  job->json_fd = job_create (spool, job, SG_SPOOL_JSON_SUFFIX, &job->json_in_tmp,
+                             NULL, 0, (const guint8 *) job->json, job->json_len);
+  return job->json_fd >= 0;
+}
+
+/* job_sync_fd - fdatasync and close one of the job's files. */
+static gboolean
+job_sync_fd (SgCommitJob *job, int *fd, const char *suffix)
+{
+  int rc = fdatasync (*fd), errsv = errno;
+
+  if (rc == 0)
+    {
+      rc = close (*fd);
+      errsv = errno;
+      if (rc != 0 && errsv == EINTR)
+        rc = 0;         /* Linux has closed it anyway, and the data is synced */
+    }
+  else
+    close (*fd);
+  *fd = -1;
+  if (rc != 0)
+    return sg_spool_set_errno (&job->error, errsv, "sync tmp/%s%s", job->id, suffix);
+  return TRUE;
+}
+
+/* job_publish - rename both files into queue/, .eml first. */
+static gboolean
+job_publish (SgSpool *spool, SgCommitJob *job)
+{
+  static const char *const suffixes[] = { SG_SPOOL_EML_SUFFIX, SG_SPOOL_JSON_SUFFIX };
+  gboolean *in_tmp[] = { &job->eml_in_tmp, &job->json_in_tmp };
+  gboolean *in_queue[] = { &job->eml_in_queue, &job->json_in_queue };
+
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *name = sg_spool_file_name (job->id, suffixes[i]);
+      int errsv = sg_spool_rename_noreplace (spool->tmp_fd, name, spool->queue_fd, name);
+
+      if (errsv != 0)
+        return sg_spool_set_errno (&job->error, errsv, "rename tmp/%s to queue/%s", name, name);
+      *in_tmp[i] = FALSE;
+      *in_queue[i] = TRUE;
+    }
+  return TRUE;
+}
+
+/* job_abort - remove whatever this job created, .json before .eml. */
+static void
+job_abort (SgSpool *spool, SgCommitJob *job)
+{
+  g_autofree char *eml = sg_spool_file_name (job->id, SG_SPOOL_EML_SUFFIX);
+  g_autofree char *json = sg_spool_file_name (job->id, SG_SPOOL_JSON_SUFFIX);
+
+  if (job->eml_fd >= 0)
+    close (job->eml_fd);
+  if (job->json_fd >= 0)
+    close (job->json_fd);
+  job->eml_fd = job->json_fd = -1;
+  if (job->json_in_queue && unlinkat (spool->queue_fd, json, 0) != 0)
+    g_warning ("spool: cannot remove queue/%s of a failed commit: %s", json, g_strerror (errno));
+  if (job->eml_in_queue && unlinkat (spool->queue_fd, eml, 0) != 0)
+    g_warning ("spool: cannot remove queue/%s of a failed commit: %s", eml, g_strerror (errno));
+  if (job->json_in_tmp)
+    unlinkat (spool->tmp_fd, json, 0);
+  if (job->eml_in_tmp)
+    unlinkat (spool->tmp_fd, eml, 0);
+  job->eml_in_tmp = job->json_in_tmp = job->eml_in_queue = job->json_in_queue = FALSE;
+  g_debug ("%s: commit failed: %s", job->id, job->error ? job->error->message : "?");
+}
+
+/* sg_spool_commit_batch - commit jobs together: write all, sync all, publish
+ * all, then one fsync of queue/. Afterwards each job has error set or is
+ * durable in queue/. */
+void
+sg_spool_commit_batch (SgSpool *spool, SgCommitJob **jobs, guint n_jobs)
+{
+  g_autoptr(GError) dir_error = NULL;
+  gboolean any_published = FALSE;
+
+  for (guint i = 0; i < n_jobs; i++)
+    if (!job_prepare (jobs[i]) || !job_write (spool, jobs[i]))
+      job_abort (spool, jobs[i]);
+  for (guint i = 0; i < n_jobs; i++)
+    if (jobs[i]->error == NULL &&
+        (!job_sync_fd (jobs[i], &jobs[i]->eml_fd, SG_SPOOL_EML_SUFFIX) ||
+         !job_sync_fd (jobs[i], &jobs[i]->json_fd, SG_SPOOL_JSON_SUFFIX)))
+      job_abort (spool, jobs[i]);
+  for (guint i = 0; i < n_jobs; i++)
+    {
+      if (jobs[i]->error != NULL)
+        continue;
+      if (job_publish (spool, jobs[i]))
+        any_published = TRUE;
+      else
+        job_abort (spool, jobs[i]);
+    }
+  if (!any_published)
+    return;
+
+  g_atomic_int_inc (&spool->flush_rounds);
+  if (sg_spool_fsync_dir (spool->queue_fd, SG_SPOOL_QUEUE_DIR, &dir_error))
+    return;
+  /* The names' durability is unknown: none of these was acknowledged, so
+   * take them all back rather than risk a half-visible message. */
+  for (guint i = 0; i < n_jobs; i++)
+    if (jobs[i]->error == NULL)
+      {
+        jobs[i]->error = g_error_copy (dir_error);
+        job_abort (spool, jobs[i]);
+      }
+  (void) fsync (spool->queue_fd);
+}
+
+/* ---- the committer thread ---- */
+
+/* job_dispatch - run one job's callback in its main context. */
+static gboolean
+job_dispatch (gpointer data)
+{
+  SgCommitJob *job = data;
+
+  if (job->callback != NULL)
+    job->callback (job->meta, job->error, job->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* job_finish - hand a finished job to its context; the source owns it now. */
+static void
+job_finish (SgCommitJob *job)
+{
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  /* An explicit source, not g_main_context_invoke(): that would run the
+   * callback on this thread whenever the context happens to be free. */
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, job_dispatch, job, (GDestroyNotify) sg_commit_job_free);
+  g_source_set_static_name (source, "sg-spool-commit");
+  g_source_attach (source, job->context);
+}
+
+/* commit_worker - take everything queued (up to a batch), commit it, repeat;
+ * drains the queue before it stops. */
+static gpointer
+commit_worker (gpointer data)
+{
+  SgSpool *spool = data;
+  SgCommitJob *batch[SG_SPOOL_MAX_BATCH];
+
+  g_mutex_lock (&spool->lock);
+  for (;;)
+    {
+      guint n = 0;
+
+      while (!spool->stopping && (spool->held || g_queue_is_empty (&spool->pending)))
+        g_cond_wait (&spool->cond, &spool->lock);
+      if (g_queue_is_empty (&spool->pending))
+        break;          /* stopping, and nothing left */
+      while (n < SG_SPOOL_MAX_BATCH && !g_queue_is_empty (&spool->pending))
+        {
+          SgCommitJob *job = g_queue_pop_head (&spool->pending);
+
+          spool->pending_bytes -= g_bytes_get_size (job->header) + g_bytes_get_size (job->body);
+          batch[n++] = job;
+        }
+      g_mutex_unlock (&spool->lock);
+
+      sg_spool_commit_batch (spool, batch, n);
+      for (guint i = 0; i < n; i++)
+        job_finish (batch[i]);
+
+      g_mutex_lock (&spool->lock);
+    }
+  g_mutex_unlock (&spool->lock);
+  return NULL;
+}
+
+/* sg_spool_worker_start - start the committer thread. */
+gboolean
+sg_spool_worker_start (SgSpool *spool, GError **error)
+{
+  spool->worker = g_thread_try_new ("sg-spool-commit", commit_worker, spool, error);
+  return spool->worker != NULL;
+}
+
+/* sg_spool_worker_stop - let the committer finish every queued job, then join it. */
+void
+sg_spool_worker_stop (SgSpool *spool)
+{
+  if (spool->worker == NULL)
+    return;
+  g_mutex_lock (&spool->lock);
+  spool->stopping = TRUE;
+  g_cond_broadcast (&spool->cond);
+  g_mutex_unlock (&spool->lock);
+  g_thread_join (g_steal_pointer (&spool->worker));
+}
+
+/* sg_spool_commit_async - the same, off the caller's thread; commits that
+ * arrive together share their flushes (group commit). Takes ownership of meta. */
+void
+sg_spool_commit_async (SgSpool *spool, SgMeta *meta, GBytes *header, GBytes *body,
+                       GMainContext *context, SgSpoolCommitFunc callback,
+                       gpointer user_data)
+{
+  SgCommitJob *job;
+  gsize bytes;
+
+  g_return_if_fail (spool != NULL && meta != NULL);
+  job = sg_commit_job_new (meta, TRUE, header, body);
+  job->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
+  job->callback = callback;
+  job->user_data = user_data;
+  bytes = g_bytes_get_size (job->header) + g_bytes_get_size (job->body);
+
+  g_mutex_lock (&spool->lock);
+  if (spool->worker == NULL || spool->stopping)
+    g_set_error_literal (&job->error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO,
+                         "spool is shutting down");
+  else if (spool->pending.length >= spool->max_pending ||
+           (spool->pending.length > 0 && spool->pending_bytes + bytes > spool->max_pending_bytes))
+    g_set_error (&job->error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO,
+                 "spool commit queue full (%u messages, %" G_GSIZE_FORMAT " bytes pending)",
+                 spool->pending.length, spool->pending_bytes);
+  if (job->error == NULL)
+    {
+      g_queue_push_tail (&spool->pending, job);
+      spool->pending_bytes += bytes;
+      g_cond_signal (&spool->cond);
+    }
+  g_mutex_unlock (&spool->lock);
+  if (job->error != NULL)
+    job_finish (job);   /* fail fast, but still through the context, never re-entrantly */
+}
+
+/* sg_spool_flush_rounds - how many queue/ fsyncs commits have done so far. */
+guint
+sg_spool_flush_rounds (SgSpool *spool)
+{
+  return (guint) g_atomic_int_get (&spool->flush_rounds);
+}
+
+/* sg_spool_commit_hold - test hook: while held the committer takes no batch,
+ * so a test can queue several commits and see them share one flush. */
+void
+sg_spool_commit_hold (SgSpool *spool, gboolean hold)
+{
+  g_mutex_lock (&spool->lock);
+  spool->held = hold;
+  g_cond_broadcast (&spool->cond);
+  g_mutex_unlock (&spool->lock);
+}
+
+/* sg_spool_set_commit_limits - override the queue bounds (tests, config). */
+void
+sg_spool_set_commit_limits (SgSpool *spool, guint max_pending, gsize max_pending_bytes)
+{
+  g_mutex_lock (&spool->lock);
+  spool->max_pending = MAX (max_pending, 1u);
+  spool->max_pending_bytes = MAX (max_pending_bytes, 1u);
+  g_mutex_unlock (&spool->lock);
+}

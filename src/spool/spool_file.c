@@ -1,0 +1,215 @@
+/* spool_file.c - the spool's file-system primitives: errno to GError, full
+ * writes, no-replace renames, directory fsync, bounded reads and the durable
+ * replace used for metadata rewrites. Everything works relative to the
+ * spool's directory fds, so a renamed spool directory cannot split a commit.
+ * Knows nothing about messages or metadata. */
+#include "spool/spool_private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#define REPLACE_TMP_ATTEMPTS 16
+
+/* sg_spool_set_errno - set a spool GError for errsv (ENOSPC/EDQUOT → NOSPACE,
+ * EEXIST → EXISTS, anything else → IO); the message is "<format>: strerror".
+ * Always returns FALSE. */
+gboolean
+sg_spool_set_errno (GError **error, int errsv, const char *format, ...)
+{
+  g_autofree char *what = NULL;
+  SgSpoolError code = SG_SPOOL_ERROR_IO;
+  va_list args;
+
+  va_start (args, format);
+  what = g_strdup_vprintf (format, args);
+  va_end (args);
+  if (errsv == ENOSPC || errsv == EDQUOT)
+    code = SG_SPOOL_ERROR_NOSPACE;
+  else if (errsv == EEXIST)
+    code = SG_SPOOL_ERROR_EXISTS;
+  g_set_error (error, SG_SPOOL_ERROR, code, "%s: %s", what, g_strerror (errsv));
+  return FALSE;
+}
+
+/* sg_spool_write_all - write all of data, retrying on EINTR and short
+ * writes; on failure *errsv holds the errno. */
+gboolean
+sg_spool_write_all (int fd, const guint8 *data, gsize len, int *errsv)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, data, len);
+
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          *errsv = errno;
+          return FALSE;
+        }
+      if (n == 0)
+        {
+          /* A regular file never does this; do not spin on it. */
+          *errsv = EIO;
+          return FALSE;
+        }
+      data += n;
+      len -= (gsize) n;
+    }
+  return TRUE;
+}
+
+/* sg_spool_rename_noreplace - rename that fails with EEXIST rather than
+ * replace; returns 0 or an errno value. Falls back to link()+unlink() on
+ * file systems without RENAME_NOREPLACE. */
+int
+sg_spool_rename_noreplace (int from_dir, const char *from, int to_dir, const char *to)
+{
+  if (renameat2 (from_dir, from, to_dir, to, RENAME_NOREPLACE) == 0)
+    return 0;
+  if (errno != EINVAL && errno != ENOSYS)
+    return errno;
+  if (linkat (from_dir, from, to_dir, to, 0) != 0)
+    return errno;
+  /* The new name exists; a stale old name is only a tmp/ leftover. */
+  if (unlinkat (from_dir, from, 0) != 0)
+    g_debug ("spool: unlink %s after link: %s", from, g_strerror (errno));
+  return 0;
+}
+
+/* sg_spool_fsync_dir - make the entries of a directory durable. */
+gboolean
+sg_spool_fsync_dir (int dir_fd, const char *what, GError **error)
+{
+  if (fsync (dir_fd) != 0)
+    return sg_spool_set_errno (error, errno, "fsync %s/", what);
+  return TRUE;
+}
+
+/* sg_spool_read_at - read a whole regular file of at most max bytes,
+ * NUL-terminated (transfer full). ENOENT becomes SG_SPOOL_ERROR_NOT_FOUND. */
+char *
+sg_spool_read_at (int dir_fd, const char *name, gsize max, gsize *length, GError **error)
+{
+  g_autofree char *buf = NULL;
+  struct stat st;
+  gsize got = 0;
+  int fd;
+
+  fd = openat (dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0)
+    {
+      if (errno == ENOENT)
+        {
+          g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "%s: no such file", name);
+          return NULL;
+        }
+      sg_spool_set_errno (error, errno, "open %s", name);
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0)
+    {
+      int errsv = errno;
+
+      close (fd);
+      sg_spool_set_errno (error, errsv, "stat %s", name);
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode) || (guint64) st.st_size > max)
+    {
+      close (fd);
+      g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO,
+                   "%s: not a regular file of at most %" G_GSIZE_FORMAT " bytes", name, max);
+      return NULL;
+    }
+  buf = g_malloc ((gsize) st.st_size + 1);
+  while (got < (gsize) st.st_size)
+    {
+      ssize_t n = read (fd, buf + got, (gsize) st.st_size - got);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int errsv = errno;
+
+          close (fd);
+          sg_spool_set_errno (error, errsv, "read %s", name);
+          return NULL;
+        }
+      if (n == 0)
+        break;              /* shrank under us: take what is there */
+      got += (gsize) n;
+    }
+  close (fd);
+  buf[got] = '\0';
+  if (length != NULL)
+    *length = got;
+  return g_steal_pointer (&buf);
+}
+
+/* sg_spool_replace_at - atomically and durably replace queue/<name> with
+ * data: write a uniquely named file in tmp/, fdatasync, rename over the old
+ * one, fsync queue/. A crash leaves either the old or the new file, plus at
+ * most a tmp/ leftover that recovery purges. */
+gboolean
+sg_spool_replace_at (SgSpool *spool, const char *name, const char *data, gsize len,
+                     GError **error)
+{
+  g_autofree char *tmp_name = NULL;
+  int fd = -1, errsv = 0;
+
+  for (guint i = 0; i < REPLACE_TMP_ATTEMPTS && fd < 0; i++)
+    {
+      g_free (tmp_name);
+      tmp_name = g_strdup_printf ("%s.%08x.upd", name, g_random_int ());
+      fd = openat (spool->tmp_fd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                   SG_SPOOL_FILE_MODE);
+      if (fd < 0 && errno != EEXIST)
+        break;
+    }
+  if (fd < 0)
+    return sg_spool_set_errno (error, errno, "create tmp/%s", tmp_name);
+
+  if (!sg_spool_write_all (fd, (const guint8 *) data, len, &errsv))
+    {
+      sg_spool_set_errno (error, errsv, "write tmp/%s", tmp_name);
+      goto fail_open;
+    }
+  if (fdatasync (fd) != 0)
+    {
+      sg_spool_set_errno (error, errno, "fdatasync tmp/%s", tmp_name);
+      goto fail_open;
+    }
+  if (close (fd) != 0 && errno != EINTR)
+    {
+      fd = -1;
+      sg_spool_set_errno (error, errno, "close tmp/%s", tmp_name);
+      goto fail_open;
+    }
+  fd = -1;
+  if (renameat (spool->tmp_fd, tmp_name, spool->queue_fd, name) != 0)
+    {
+      sg_spool_set_errno (error, errno, "rename tmp/%s to queue/%s", tmp_name, name);
+      goto fail_open;
+    }
+  return sg_spool_fsync_dir (spool->queue_fd, SG_SPOOL_QUEUE_DIR, error);
+
+fail_open:
+  if (fd >= 0)
+    close (fd);
+  unlinkat (spool->tmp_fd, tmp_name, 0);
+  return FALSE;
+}
+
+/* sg_spool_file_name - "<id><suffix>" (transfer full). */
+char *
+sg_spool_file_name (const char *id, const char *suffix)
+{
+  return g_strconcat (id, suffix, NULL);
+}

@@ -1,0 +1,83 @@
+/* spool_private.h - what the spool's own files share: the SgSpool structure,
+ * one commit job, file-system helpers (spool_file.c), the batch commit
+ * (spool_commit.c) and test hooks. Not for use outside src/spool/ and
+ * tests/spool/. */
+#pragma once
+#include <gio/gio.h>
+#include "spool/spool.h"
+#include "spool/queue_id.h"
+
+G_BEGIN_DECLS
+
+#define SG_SPOOL_TMP_DIR        "tmp"
+#define SG_SPOOL_QUEUE_DIR      "queue"
+#define SG_SPOOL_QUARANTINE_DIR "quarantine"
+#define SG_SPOOL_DIR_MODE       0700
+#define SG_SPOOL_FILE_MODE      0600
+#define SG_SPOOL_EML_SUFFIX     ".eml"
+#define SG_SPOOL_JSON_SUFFIX    ".json"
+#define SG_SPOOL_MAX_META_SIZE  (16u * 1024u * 1024u)  /* refuse bigger <ID>.json */
+
+/* Group-commit bounds: see spool_commit.c for the design. */
+#define SG_SPOOL_MAX_BATCH         64u    /* messages per flush round (2 fds each) */
+#define SG_SPOOL_MAX_PENDING       1024u  /* queued async commits before failing fast */
+#define SG_SPOOL_MAX_PENDING_BYTES (256u * 1024u * 1024u)
+
+struct _SgSpool {
+  char *dir;
+  int   dir_fd, tmp_fd, queue_fd, quarantine_fd, lock_fd;
+
+  /* The committer thread and its queue; all guarded by lock. */
+  GMutex   lock;
+  GCond    cond;
+  GQueue   pending;          /* SgCommitJob* */
+  gsize    pending_bytes;
+  guint    max_pending;
+  gsize    max_pending_bytes;
+  gboolean stopping;
+  gboolean held;             /* test hook: worker takes no batch while set */
+  GThread *worker;
+
+  gint flush_rounds;         /* atomic: directory fsyncs done by commits */
+};
+
+/* One message being committed, synchronously or by the committer thread. */
+typedef struct {
+  SgMeta  *meta;
+  gboolean owns_meta;
+  GBytes  *header, *body;
+  char     id[SG_QUEUE_ID_LEN + 1];
+  char    *json;
+  gsize    json_len;
+  int      eml_fd, json_fd;              /* open tmp/ files, -1 when closed */
+  gboolean eml_in_tmp, json_in_tmp;      /* what we created and must clean up */
+  gboolean eml_in_queue, json_in_queue;
+  GError  *error;                        /* set once the job has failed */
+  /* async only */
+  GMainContext     *context;
+  SgSpoolCommitFunc callback;
+  gpointer          user_data;
+} SgCommitJob;
+
+/* spool_file.c */
+gboolean sg_spool_set_errno (GError **error, int errsv, const char *format, ...) G_GNUC_PRINTF (3, 4);
+gboolean sg_spool_write_all (int fd, const guint8 *data, gsize len, int *errsv);
+int      sg_spool_rename_noreplace (int from_dir, const char *from, int to_dir, const char *to);
+gboolean sg_spool_fsync_dir (int dir_fd, const char *what, GError **error);
+char    *sg_spool_read_at (int dir_fd, const char *name, gsize max, gsize *length, GError **error);
+gboolean sg_spool_replace_at (SgSpool *spool, const char *name, const char *data, gsize len,
+                              GError **error);
+char    *sg_spool_file_name (const char *id, const char *suffix);
+
+/* spool_commit.c */
+SgCommitJob *sg_commit_job_new (SgMeta *meta, gboolean owns_meta, GBytes *header, GBytes *body);
+void         sg_commit_job_free (SgCommitJob *job);
+void         sg_spool_commit_batch (SgSpool *spool, SgCommitJob **jobs, guint n_jobs);
+gboolean     sg_spool_worker_start (SgSpool *spool, GError **error);
+void         sg_spool_worker_stop (SgSpool *spool);
+
+/* Test hooks. */
+void sg_spool_commit_hold (SgSpool *spool, gboolean hold);
+void sg_spool_set_commit_limits (SgSpool *spool, guint max_pending, gsize max_pending_bytes);
+
+G_END_DECLS
