@@ -1,0 +1,108 @@
+/* gmime_check.c - a second reading of the message by GMime's parser: its
+ * warning callback reports what GMime found odd, mapped onto our rule ids.
+ * Our own scanners (rules_*.c) are precise about location and run first; a
+ * GMime finding is added only when no violation of that rule exists yet.
+ * Owns g_mime_init(), done once for the process.
+ */
+#include "validate/validate-private.h"
+
+#include <gmime/gmime.h>
+#include <string.h>
+
+/* sg_validate_gmime_init - g_mime_init() exactly once, thread-safe. */
+void
+sg_validate_gmime_init (void)
+{
+  static gsize done = 0;
+  if (g_once_init_enter (&done))
+    {
+      g_mime_init ();
+      g_once_init_leave (&done, 1);
+    }
+}
+
+typedef struct {
+  SgVctx *ctx;
+  guint32 seen;          /* bit per GMimeParserWarning already mapped */
+  gboolean structural;   /* our own scan already found a fault */
+} GmimeRun;
+
+/* GMime's warning codes that mean a real malformation, and our rule for each.
+ * The WARN_* codes not listed overlap our own, more precise checks. */
+static gboolean
+map_warning (GMimeParserWarning code, SgRule *rule)
+{
+  switch (code)
+    {
+    case GMIME_CRIT_INVALID_HEADER_NAME:            *rule = SG_RULE_HEADER_NAME_INVALID; return TRUE;
+    case GMIME_CRIT_CONFLICTING_HEADER:             *rule = SG_RULE_MIME_HEADER_DUPLICATE; return TRUE;
+    case GMIME_CRIT_CONFLICTING_PARAMETER:          *rule = SG_RULE_MIME_PARAM_DUPLICATE; return TRUE;
+    case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:     *rule = SG_RULE_MIME_BOUNDARY_MISSING; return TRUE;
+    case GMIME_CRIT_NESTING_OVERFLOW:               *rule = SG_RULE_MIME_LIMIT_DEPTH; return TRUE;
+    case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT: *rule = SG_RULE_MIME_PART_EMPTY; return TRUE;
+    case GMIME_WARN_TRUNCATED_MESSAGE:              *rule = SG_RULE_MIME_BOUNDARY_UNTERMINATED; return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+static void
+on_warning (gint64 offset, GMimeParserWarning code, const gchar *item, gpointer user_data)
+{
+  GmimeRun *run = user_data;
+  SgRule rule;
+
+  if (!map_warning (code, &rule) || (code < 32 && (run->seen & (1u << code))))
+    return;
+  if (code < 32)
+    run->seen |= 1u << code;
+  /* Duplicate Date, From, Subject... are rules_header.c's, not MIME's. */
+  if (code == GMIME_CRIT_CONFLICTING_HEADER &&
+      (item == NULL || g_ascii_strncasecmp (item, "Content-", 8) != 0))
+    return;
+  if (sg_vctx_has (run->ctx, rule) || run->structural)
+    return;
+  gssize where = offset >= 0 && (guint64) offset <= run->ctx->len ? (gssize) offset : -1;
+  g_autofree char *q = item ? sg_quote ((const guint8 *) item, strlen (item),
+                                        SG_VALIDATE_MAX_QUOTE) : NULL;
+  sg_vctx_report (run->ctx, rule, NULL, NULL, where, "MIME parser: %s%s%s",
+                  code == GMIME_WARN_TRUNCATED_MESSAGE ? "message truncated" : "critical warning",
+                  q ? " at " : "", q ? q : "");
+}
+
+/* sg_check_gmime - parse with GMime, straight from the caller's buffer. */
+void
+sg_check_gmime (SgVctx *c)
+{
+  if (c->len > G_MAXUINT)
+    return;
+
+  /* A GByteArray that borrows the message: the stream does not own it and
+   * only reads, so nothing is copied and the caller's bytes stay untouched. */
+  GByteArray *borrowed = g_byte_array_new_take ((guint8 *) c->data, c->len);
+  GMimeStream *stream = g_mime_stream_mem_new_with_byte_array (borrowed);
+  g_mime_stream_mem_set_owner (GMIME_STREAM_MEM (stream), FALSE);
+
+  GmimeRun run = { c, 0, FALSE };
+  /* A fault found by our scan usually makes GMime complain
+   * about its consequences (a body line taken for a header, and so on);
+   * those would only repeat the same problem at a vaguer location. */
+  for (guint i = 0; i < c->violations->len && !run.structural; i++)
+    {
+      const SgViolation *v = g_ptr_array_index (c->violations, i);
+      int rule = sg_rule_lookup (v->rule);
+      run.structural = rule >= 0 && sg_rule_info ((SgRule) rule)->klass != SG_CLASS_ADVISORY;
+    }
+  GMimeParserOptions *options = g_mime_parser_options_new ();
+  g_mime_parser_options_set_warning_callback (options, on_warning, &run);
+  GMimeParser *parser = g_mime_parser_new_with_stream (stream);
+  /* As a bare entity: the MIME structure is what we want GMime to read;
+   * a GMimeMessage would also build address objects we never look at. */
+  GMimeObject *message = g_mime_parser_construct_part (parser, options);
+
+  g_clear_object (&message);
+  g_object_unref (parser);
+  g_mime_parser_options_free (options);
+  g_object_unref (stream);
+  g_byte_array_free (borrowed, FALSE);
+}
