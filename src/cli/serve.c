@@ -1,0 +1,64 @@
+/* serve.c - `spoolgate serve [--config FILE] [--listen HOST:PORT] [--spool DIR]`:
+ * foreground daemon logging to stderr. Flags override the file, which
+ * overrides the built-in defaults. */
+#include "cli/cli.h"
+#include "common/log.h"
+#include "server/server.h"
+
+#include <gmime/gmime.h>
+
+SgConfig *
+sg_cli_load_config (const char *config_path, const char *spool_dir, GError **error)
+{
+  g_autoptr(SgConfig) config = sg_config_load (config_path, error);
+  if (!config)
+    return NULL;
+  if (spool_dir && !sg_config_set (config, "spool", "dir", spool_dir, error))
+    return NULL;
+  return g_steal_pointer (&config);
+}
+
+int
+sg_cli_serve (int argc, char **argv)
+{
+  g_autofree char *config_path = NULL, *listen = NULL, *spool = NULL, *log_level = NULL;
+  const GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE" },
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Listen address (default " SG_DEF_LISTEN ")", "HOST:PORT" },
+    { "spool", 's', 0, G_OPTION_ARG_FILENAME, &spool, "Spool directory (default ./" SG_DEF_SPOOL_DIR ")", "DIR" },
+    { "log-level", 0, 0, G_OPTION_ARG_STRING, &log_level, "error, warning, info (default) or debug", "LEVEL" },
+    { NULL }
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GOptionContext) ctx = g_option_context_new ("- receive mail over SMTP into the spool");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc > 1)
+    {
+      g_printerr ("spoolgate serve: %s\n", error ? error->message : "unexpected argument");
+      return 2;
+    }
+  SgLogLevel level = SG_LOG_INFO;
+  if (log_level && !sg_log_level_parse (log_level, &level))
+    {
+      g_printerr ("spoolgate serve: unknown log level \"%s\"\n", log_level);
+      return 2;
+    }
+  sg_log_init (level);
+
+  g_autoptr(SgConfig) config = sg_cli_load_config (config_path, spool, &error);
+  if (config && listen && !sg_config_set (config, "server", "listen", listen, &error))
+    g_clear_pointer (&config, sg_config_free);
+  if (!config)
+    {
+      g_printerr ("spoolgate serve: %s\n", error->message);
+      return 2;
+    }
+  g_mime_init ();
+  g_autoptr(SgServer) server = sg_server_new (config, &error);
+  if (!server)
+    {
+      g_printerr ("spoolgate serve: %s\n", error->message);
+      return 1;
+    }
+  return sg_server_run (server);
+}

@@ -1,0 +1,203 @@
+/* intake.c - validation workers and the hand-off to the spool. A job lives
+ * from sg_intake_submit() until its done callback has run in the main
+ * context; rejections never touch the spool. Logs the Postfix-style
+ * "ID: from=<...>, size=N, nrcpt=N" line once the message is durable. */
+#include "intake/intake.h"
+#include "common/log.h"
+
+#include <string.h>
+
+struct _SgIntake {
+  const SgConfig *config;
+  SgSpool        *spool;
+  GMainContext   *context;
+  SgPolicy       *policy;
+  GThreadPool    *pool;
+  gint            pending;   /* atomic */
+};
+
+typedef struct {
+  SgIntake        *intake;
+  SgEnvelope      *env;
+  SgIntakeDoneFunc done;
+  gpointer         user_data;
+  guint            code;
+  const char      *enhanced;
+  char            *text;
+} Job;
+
+static void
+job_free (Job *job)
+{
+  sg_envelope_free (job->env);
+  g_free (job->text);
+  g_free (job);
+}
+
+/* job_reply_idle - main context: deliver the reply and end the job. */
+static gboolean
+job_reply_idle (gpointer data)
+{
+  Job *job = data;
+  job->done (job->code, job->enhanced, job->text, job->user_data);
+  g_atomic_int_dec_and_test (&job->intake->pending);
+  job_free (job);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+job_reply (Job *job, guint code, const char *enhanced, char *text)
+{
+  job->code = code;
+  job->enhanced = enhanced;
+  job->text = text;
+  g_main_context_invoke (job->intake->context, job_reply_idle, job);
+}
+
+/* commit_done - main context: the spool has answered for this message. */
+static void
+commit_done (SgMeta *meta, const GError *error, gpointer user_data)
+{
+  Job *job = user_data;
+  if (error)
+    {
+      gboolean full = g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOSPACE);
+      g_warning ("%s: spool commit failed: %s", job->env->queue_id, error->message);
+      job->code = full ? 452 : 451;
+      job->enhanced = full ? "4.3.1" : "4.3.0";
+      job->text = g_strdup (full ? "Insufficient system storage; try again later"
+                                 : "Local error in processing; try again later");
+    }
+  else
+    {
+      g_autofree char *sender = sg_log_sanitize (meta->sender, -1, 256);
+      g_message ("%s: from=<%s>, size=%" G_GUINT64_FORMAT ", nrcpt=%u, client=%s[%s]",
+                 meta->queue_id, sender, meta->message_size, meta->recipients->len,
+                 meta->helo_name ? meta->helo_name : "unknown", meta->client_address);
+      job->code = 250;
+      job->enhanced = "2.0.0";
+      job->text = g_strdup_printf ("Ok: queued as %s", meta->queue_id);
+    }
+  job_reply_idle (job);
+}
+
+/* meta_from_envelope - the metadata of an accepted message (transfer full). */
+static SgMeta *
+meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
+{
+  SgMeta *meta = sg_meta_new ();
+  meta->queue_id = g_strdup (env->queue_id);
+  meta->arrival_time_us = env->arrival_us;
+  meta->sender = g_strdup (env->mail.address);
+  for (guint i = 0; i < env->recipients->len; i++)
+    sg_meta_add_recipient (meta, g_ptr_array_index (env->recipients, i));
+  meta->esmtp_size = env->mail.size;
+  meta->esmtp_body = env->mail.body == SG_BODY_8BITMIME ? g_strdup ("8BITMIME")
+                   : env->mail.body == SG_BODY_7BIT ? g_strdup ("7BIT") : NULL;
+  meta->smtputf8 = env->mail.smtputf8;
+  meta->client_address = g_strdup (env->client_address);
+  meta->client_port = env->client_port;
+  meta->helo_name = g_strdup (env->helo);
+  meta->protocol = g_strdup (env->protocol);
+  meta->state = SG_MSG_QUEUED;
+  meta->validation = sg_validation_to_json (validation);
+  return meta;
+}
+
+/* worker - pool thread: validate, then reject or hand over to the spool. */
+static void
+worker (gpointer data, gpointer pool_data)
+{
+  Job *job = data;
+  SgIntake *in = job->intake;
+  SgEnvelope *env = job->env;
+  gsize len = 0;
+  const guint8 *bytes = g_bytes_get_data (env->content, &len);
+  SgValidateOptions opts = {
+    .smtputf8 = env->mail.smtputf8,
+    .eightbitmime = env->mail.body == SG_BODY_8BITMIME,
+    .max_mime_depth = in->config->max_mime_depth,
+    .max_mime_parts = in->config->max_mime_parts,
+    .policy = in->policy,
+  };
+  g_autoptr(SgValidation) v = sg_validate (bytes ? bytes : (const guint8 *) "", len, &opts);
+
+  for (guint i = 0; i < v->violations->len; i++)
+    {
+      const SgViolation *viol = g_ptr_array_index (v->violations, i);
+      if (viol != v->first_reject && !viol->reject)
+        {
+          g_autofree char *why = sg_violation_describe (viol);
+          g_message ("%s: warning: accepted by policy %s: %s", env->queue_id, v->policy, why);
+        }
+    }
+  if (v->first_reject)
+    {
+      g_autofree char *why = sg_violation_describe (v->first_reject);
+      g_message ("%s: reject: DATA from %s[%s]: 550 %s %s", env->queue_id,
+                 env->helo ? env->helo : "unknown", env->client_address,
+                 v->first_reject->enhanced, why);
+      job_reply (job, 550, v->first_reject->enhanced, g_strdup_printf ("Message rejected: %s", why));
+      return;
+    }
+  SgMeta *meta = meta_from_envelope (env, v);
+  sg_spool_commit_async (in->spool, meta, env->received, env->content, in->context,
+                         commit_done, job);
+}
+
+SgIntake *
+sg_intake_new (const SgConfig *config, SgSpool *spool, GMainContext *context,
+               guint workers, GError **error)
+{
+  g_autoptr(SgPolicy) policy = sg_policy_new (config->validation_policy,
+                                              (const char *const *) config->validation_reject,
+                                              (const char *const *) config->validation_accept, error);
+  if (!policy)
+    return NULL;
+  SgIntake *in = g_new0 (SgIntake, 1);
+  in->config = config;
+  in->spool = spool;
+  in->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
+  in->policy = g_steal_pointer (&policy);
+  in->pool = g_thread_pool_new (worker, in, workers ? (gint) workers : (gint) g_get_num_processors (),
+                                FALSE, error);
+  if (!in->pool)
+    {
+      sg_intake_free (in);
+      return NULL;
+    }
+  return in;
+}
+
+void
+sg_intake_free (SgIntake *in)
+{
+  if (!in)
+    return;
+  if (in->pool)
+    g_thread_pool_free (in->pool, FALSE, TRUE);
+  /* Commits and replies still on their way arrive through the context. */
+  while (g_atomic_int_get (&in->pending) > 0)
+    g_main_context_iteration (in->context, TRUE);
+  sg_policy_free (in->policy);
+  g_main_context_unref (in->context);
+  g_free (in);
+}
+
+void
+sg_intake_submit (SgIntake *in, SgEnvelope *env, SgIntakeDoneFunc done, gpointer user_data)
+{
+  Job *job = g_new0 (Job, 1);
+  job->intake = in;
+  job->env = env;
+  job->done = done;
+  job->user_data = user_data;
+  g_atomic_int_inc (&in->pending);
+  g_thread_pool_push (in->pool, job, NULL);
+}
+
+guint
+sg_intake_pending (const SgIntake *in)
+{
+  return (guint) g_atomic_int_get (&in->pending);
+}

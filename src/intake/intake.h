@@ -1,0 +1,31 @@
+/* intake.h - the path from a complete message to its SMTP reply: validation
+ * on worker threads, then the spool's durable group commit, then the reply
+ * delivered back on the main loop. Never answers 250 before the commit. */
+#pragma once
+#include <glib.h>
+#include "config/config.h"
+#include "smtp/session.h"
+#include "spool/spool.h"
+#include "validate/validate.h"
+
+G_BEGIN_DECLS
+
+typedef struct _SgIntake SgIntake;
+
+/* The reply for one message, called in the intake's main context. */
+typedef void (*SgIntakeDoneFunc) (guint code, const char *enhanced, const char *text,
+                                  gpointer user_data);
+
+/* sg_intake_new - config and spool are borrowed; workers = 0 means one per CPU. */
+SgIntake *sg_intake_new (const SgConfig *config, SgSpool *spool, GMainContext *context,
+                         guint workers, GError **error);
+/* sg_intake_free - waits for every message in flight to get its reply. */
+void      sg_intake_free (SgIntake *intake);
+
+/* sg_intake_submit - validate and spool env (transfer full); done is called exactly once. */
+void sg_intake_submit (SgIntake *intake, SgEnvelope *env, SgIntakeDoneFunc done,
+                       gpointer user_data);
+/* sg_intake_pending - messages submitted and not yet answered. */
+guint sg_intake_pending (const SgIntake *intake);
+
+G_END_DECLS

@@ -1,0 +1,154 @@
+/* server.c - start-up (spool recovery, intake, listener), the main loop, and
+ * a clean stop on SIGTERM/SIGINT: stop accepting, say 421 to idle sessions,
+ * let transactions in flight finish for up to SG_SHUTDOWN_GRACE seconds, and
+ * drain every spool commit before exit. */
+#include "server/server_private.h"
+#include "server/connection.h"
+
+#include <glib-unix.h>
+#include <signal.h>
+#include <unistd.h>
+#include "sg-build.h"
+
+static gboolean
+stop_when_idle (gpointer data)
+{
+  SgServer *server = data;
+  GHashTableIter it;
+  gpointer conn;
+  guint busy = 0;
+  g_hash_table_iter_init (&it, server->connections);
+  while (g_hash_table_iter_next (&it, &conn, NULL))
+    if (sg_connection_busy (conn))
+      busy++;
+  if (busy == 0 && sg_intake_pending (server->intake) == 0)
+    {
+      g_main_loop_quit (server->loop);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+shutdown_deadline (gpointer data)
+{
+  SgServer *server = data;
+  g_message ("shutdown grace of %u s over; closing remaining sessions", SG_SHUTDOWN_GRACE);
+  g_main_loop_quit (server->loop);
+  return G_SOURCE_REMOVE;
+}
+
+void
+sg_server_stop (SgServer *server)
+{
+  if (server->stopping)
+    return;
+  server->stopping = TRUE;
+  g_message ("stopping: no new connections; finishing %u session(s)",
+             g_hash_table_size (server->connections));
+  sg_listener_close (server);
+  GList *conns = g_hash_table_get_keys (server->connections);
+  for (GList *l = conns; l; l = l->next)
+    sg_connection_shutdown (l->data);
+  g_list_free (conns);
+  g_timeout_add (100, stop_when_idle, server);
+  server->stop_timer = g_timeout_add_seconds (SG_SHUTDOWN_GRACE, shutdown_deadline, server);
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  sg_server_stop (data);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+sg_server_connection_closed (SgServer *server, SgConnection *conn)
+{
+  const char *addr = sg_connection_address (conn);
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, addr));
+  if (n <= 1)
+    g_hash_table_remove (server->per_ip, addr);
+  else
+    g_hash_table_insert (server->per_ip, g_strdup (addr), GUINT_TO_POINTER (n - 1));
+  g_hash_table_remove (server->connections, conn);
+}
+
+SgServer *
+sg_server_new (const SgConfig *config, GError **error)
+{
+  g_autoptr(SgServer) server = g_new0 (SgServer, 1);
+  server->config = config;
+  server->listen_fd = -1;
+  server->context = g_main_context_ref_thread_default ();
+  server->loop = g_main_loop_new (server->context, FALSE);
+  server->connections = g_hash_table_new (NULL, NULL);
+  server->per_ip = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  server->read_buffer = g_malloc (SG_READ_CHUNK);
+
+  server->spool = sg_spool_open (config->spool_dir, error);
+  if (!server->spool)
+    return NULL;
+  SgSpoolRecovery report = { 0 };
+  if (!sg_spool_recover (server->spool, &report, error))
+    return NULL;
+  g_message ("spool %s: %u message(s) queued; recovery removed %u partial write(s), "
+             "quarantined %u file(s)", config->spool_dir, report.messages,
+             report.removed_partial, report.quarantined);
+  server->intake = sg_intake_new (config, server->spool, server->context, 0, error);
+  if (!server->intake)
+    return NULL;
+  server->poller = sg_poller_new (server->context, error);
+  if (!server->poller)
+    return NULL;
+  server->wheel = sg_timer_wheel_new (server->context);
+  if (!sg_listener_open (server, error))
+    return NULL;
+  return g_steal_pointer (&server);
+}
+
+int
+sg_server_run (SgServer *server)
+{
+  signal (SIGPIPE, SIG_IGN);
+  server->signal_ids[0] = g_unix_signal_add (SIGTERM, on_signal, server);
+  server->signal_ids[1] = g_unix_signal_add (SIGINT, on_signal, server);
+  g_message ("spoolgate %s ready: hostname %s, spool %s, policy %s", SG_VERSION_STRING,
+             server->config->hostname, server->config->spool_dir,
+             server->config->validation_policy);
+  g_main_loop_run (server->loop);
+  g_message ("stopped");
+  return 0;
+}
+
+void
+sg_server_free (SgServer *server)
+{
+  if (!server)
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (server->signal_ids); i++)
+    if (server->signal_ids[i])
+      g_source_remove (server->signal_ids[i]);
+  if (server->stop_timer)
+    g_source_remove (server->stop_timer);
+  sg_listener_close (server);
+  /* Messages in flight get their replies (or are dropped if the socket is
+   * gone) before the spool is closed; nothing acknowledged is lost. */
+  g_clear_pointer (&server->intake, sg_intake_free);
+  if (server->connections)
+    {
+      GList *conns = g_hash_table_get_keys (server->connections);
+      for (GList *l = conns; l; l = l->next)
+        sg_connection_shutdown (l->data);
+      g_list_free (conns);
+      g_hash_table_unref (server->connections);
+    }
+  g_clear_pointer (&server->wheel, sg_timer_wheel_free);
+  g_clear_pointer (&server->poller, sg_poller_free);
+  g_clear_pointer (&server->spool, sg_spool_free);
+  g_clear_pointer (&server->per_ip, g_hash_table_unref);
+  g_clear_pointer (&server->loop, g_main_loop_unref);
+  g_clear_pointer (&server->context, g_main_context_unref);
+  g_free (server->read_buffer);
+  g_free (server);
+}

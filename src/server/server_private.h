@@ -1,0 +1,40 @@
+/* server_private.h - the server's state shared by server.c, listener.c and
+ * connection.c; nothing outside src/server/ includes it. */
+#pragma once
+#include <glib.h>
+#include "config/config.h"
+#include "event/poller.h"
+#include "event/timer_wheel.h"
+#include "intake/intake.h"
+#include "server/server.h"
+#include "spool/spool.h"
+
+typedef struct _SgConnection SgConnection;
+
+struct _SgServer {
+  const SgConfig *config;
+  GMainContext   *context;
+  GMainLoop      *loop;
+  SgPoller       *poller;
+  SgTimerWheel   *wheel;
+  SgSpool        *spool;
+  SgIntake       *intake;
+  int             listen_fd;
+  SgPollFd       *listen_pfd;
+  GHashTable     *connections;   /* SgConnection* set */
+  GHashTable     *per_ip;        /* address -> GUINT count */
+  guint8         *read_buffer;   /* shared: the loop is single-threaded */
+  gboolean        stopping;
+  guint           stop_timer;
+  guint           signal_ids[2];
+};
+
+#define SG_READ_CHUNK       (64 * 1024)  /* bytes per read() */
+#define SG_SHUTDOWN_GRACE   30           /* seconds for transactions in flight at SIGTERM */
+
+/* listener.c */
+gboolean sg_listener_open (SgServer *server, GError **error);
+void     sg_listener_close (SgServer *server);
+
+/* connection.c, called back by the server */
+void sg_server_connection_closed (SgServer *server, SgConnection *conn);
