@@ -1,0 +1,303 @@
+/* harness.c - see harness.h. Everything real: processes, sockets, files. */
+#include "harness.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MS 15000
+
+const char *
+sg_test_spoolgate (void)
+{
+  const char *p = g_getenv ("SPOOLGATE");
+  g_assert_nonnull (p);
+  return p;
+}
+
+static guint16
+free_port (void)
+{
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t len = sizeof a;
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &a, sizeof a), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &a, &len), ==, 0);
+  close (fd);
+  return ntohs (a.sin_port);
+}
+
+/* process_exited - whether the child is gone (a zombie) without reaping it. */
+static gboolean
+process_exited (GSubprocess *p)
+{
+  const char *pid = g_subprocess_get_identifier (p);
+  if (!pid)
+    return TRUE;
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", pid);
+  g_autofree char *stat = NULL;
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return TRUE;
+  const char *close = strrchr (stat, ')');
+  return close && close[1] == ' ' && close[2] == 'Z';
+}
+
+static void
+launch (SgTestServer *s)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", s->port);
+  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_set_stderr_file_path (l, NULL);
+  /* append, so a restart keeps the earlier log */
+  int fd = open (s->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  g_assert_cmpint (fd, >=, 0);
+  g_subprocess_launcher_take_stderr_fd (l, fd);
+  const char *argv[10] = { sg_test_spoolgate (), "serve", "--listen", listen, "--spool", s->spool };
+  int n = 6;
+  if (s->config)
+    {
+      argv[n++] = "--config";
+      argv[n++] = s->config;
+    }
+  argv[n] = NULL;
+  s->proc = g_subprocess_launcher_spawnv (l, argv, &error);
+  g_assert_no_error (error);
+
+  gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_MS * 1000;
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GSocketClient) c = g_socket_client_new ();
+      g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host (c, "127.0.0.1", s->port, NULL, NULL);
+      if (conn)
+        return;
+      if (process_exited (s->proc))
+        break;
+      g_usleep (20000);
+    }
+  g_autofree char *log = sg_test_server_log (s);
+  g_error ("spoolgate did not start on port %u; log:\n%s", s->port, log);
+}
+
+void
+sg_test_server_start (SgTestServer *s, const char *config_text)
+{
+  memset (s, 0, sizeof *s);
+  s->dir = g_dir_make_tmp ("sg-it-XXXXXX", NULL);
+  g_assert_nonnull (s->dir);
+  s->spool = g_build_filename (s->dir, "spool", NULL);
+  s->log = g_build_filename (s->dir, "server.log", NULL);
+  if (config_text)
+    {
+      s->config = g_build_filename (s->dir, "spoolgate.conf", NULL);
+      g_assert_true (g_file_set_contents (s->config, config_text, -1, NULL));
+    }
+  s->port = free_port ();
+  launch (s);
+}
+
+void
+sg_test_server_restart (SgTestServer *s)
+{
+  g_assert_null (s->proc);
+  launch (s);
+}
+
+int
+sg_test_server_stop (SgTestServer *s)
+{
+  if (!s->proc)
+    return -1;
+  g_subprocess_send_signal (s->proc, SIGTERM);
+  g_subprocess_wait (s->proc, NULL, NULL);
+  int status = g_subprocess_get_if_exited (s->proc) ? g_subprocess_get_exit_status (s->proc) : -1;
+  g_clear_object (&s->proc);
+  return status;
+}
+
+void
+sg_test_server_kill (SgTestServer *s)
+{
+  if (!s->proc)
+    return;
+  g_subprocess_force_exit (s->proc);
+  g_subprocess_wait (s->proc, NULL, NULL);
+  g_clear_object (&s->proc);
+}
+
+static void
+rm_rf (const char *path)
+{
+  const char *argv[] = { "rm", "-rf", path, NULL };
+  sg_test_run (argv, NULL, NULL);
+}
+
+void
+sg_test_server_free (SgTestServer *s)
+{
+  if (s->proc)
+    sg_test_server_kill (s);
+  if (g_test_failed ())
+    g_test_message ("keeping %s for inspection", s->dir);
+  else
+    rm_rf (s->dir);
+  g_free (s->dir);
+  g_free (s->spool);
+  g_free (s->log);
+  g_free (s->config);
+}
+
+char *
+sg_test_server_log (SgTestServer *s)
+{
+  char *text = NULL;
+  if (!g_file_get_contents (s->log, &text, NULL, NULL))
+    text = g_strdup ("");
+  return text;
+}
+
+static gint
+cmp_str (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+GPtrArray *
+sg_test_spool_files (SgTestServer *s)
+{
+  g_autofree char *q = g_build_filename (s->spool, "queue", NULL);
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GDir) d = g_dir_open (q, 0, NULL);
+  if (d)
+    for (const char *n; (n = g_dir_read_name (d)); )
+      g_ptr_array_add (names, g_strdup (n));
+  g_ptr_array_sort (names, cmp_str);
+  return names;
+}
+
+GPtrArray *
+sg_test_spool_ids (SgTestServer *s)
+{
+  g_autoptr(GPtrArray) files = sg_test_spool_files (s);
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < files->len; i++)
+    {
+      const char *n = g_ptr_array_index (files, i);
+      if (g_str_has_suffix (n, ".json"))
+        g_ptr_array_add (ids, g_strndup (n, strlen (n) - 5));
+    }
+  return ids;
+}
+
+SgTestClient *
+sg_test_client_connect (guint16 port, char **greeting)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketClient) sc = g_socket_client_new ();
+  g_socket_client_set_timeout (sc, 60);
+  SgTestClient *c = g_new0 (SgTestClient, 1);
+  c->conn = g_socket_client_connect_to_host (sc, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  c->in = g_io_stream_get_input_stream (G_IO_STREAM (c->conn));
+  c->out = g_io_stream_get_output_stream (G_IO_STREAM (c->conn));
+  c->buf = g_string_new (NULL);
+  char *g = sg_test_client_reply (c);
+  if (greeting)
+    *greeting = g;
+  else
+    g_free (g);
+  return c;
+}
+
+void
+sg_test_client_send (SgTestClient *c, const char *data, gssize len)
+{
+  g_autoptr(GError) error = NULL;
+  gsize n = len < 0 ? strlen (data) : (gsize) len;
+  g_output_stream_write_all (c->out, data, n, NULL, NULL, &error);
+  g_assert_no_error (error);
+}
+
+char *
+sg_test_client_reply (SgTestClient *c)
+{
+  g_autoptr(GString) reply = g_string_new (NULL);
+  for (;;)
+    {
+      char *eol = strstr (c->buf->str, "\r\n");
+      if (eol)
+        {
+          gsize len = eol - c->buf->str;
+          if (reply->len)
+            g_string_append_c (reply, '\n');
+          g_string_append_len (reply, c->buf->str, len);
+          gboolean last = len < 4 || c->buf->str[3] != '-';
+          g_string_erase (c->buf, 0, len + 2);
+          if (last)
+            return g_string_free (g_steal_pointer (&reply), FALSE);
+          continue;
+        }
+      char tmp[4096];
+      gssize n = g_input_stream_read (c->in, tmp, sizeof tmp, NULL, NULL);
+      if (n <= 0)
+        return reply->len ? g_string_free (g_steal_pointer (&reply), FALSE) : NULL;
+      g_string_append_len (c->buf, tmp, n);
+    }
+}
+
+char *
+sg_test_client_command (SgTestClient *c, const char *line)
+{
+  sg_test_client_send (c, line, -1);
+  sg_test_client_send (c, "\r\n", 2);
+  return sg_test_client_reply (c);
+}
+
+void
+sg_test_client_free (SgTestClient *c)
+{
+  if (!c)
+    return;
+  g_io_stream_close (G_IO_STREAM (c->conn), NULL, NULL);
+  g_object_unref (c->conn);
+  g_string_free (c->buf, TRUE);
+  g_free (c);
+}
+
+int
+sg_test_run (const char *const *argv, char **out, char **err)
+{
+  g_autoptr(GError) error = NULL;
+  GSubprocessFlags flags = (out ? G_SUBPROCESS_FLAGS_STDOUT_PIPE : 0)
+                         | (err ? G_SUBPROCESS_FLAGS_STDERR_PIPE : 0);
+  g_autoptr(GSubprocess) p = g_subprocess_newv (argv, flags, &error);
+  if (!p)
+    {
+      if (out)
+        *out = g_strdup ("");
+      if (err)
+        *err = g_strdup (error->message);
+      return 127;
+    }
+  g_subprocess_communicate_utf8 (p, NULL, NULL, out, err, &error);
+  g_assert_no_error (error);
+  g_subprocess_wait (p, NULL, NULL);
+  return g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : 128;
+}
+
+int
+sg_test_python (const char *script, const char *const *args, char **out, char **err)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "tools", script, NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) (g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3"));
+  g_ptr_array_add (argv, path);
+  for (guint i = 0; args && args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  return sg_test_run ((const char *const *) argv->pdata, out, err);
+}
