@@ -5,6 +5,7 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <netdb.h>
 #include <stddef.h>
 #include <string.h>
@@ -34,6 +35,7 @@ typedef struct {
 } ConfigKey;
 
 static const char *const policy_choices[] = { "strict", "standard", "permissive", NULL };
+static const char *const tls_choices[] = { "none", "opportunistic", "required", "verify", NULL };
 
 #define OFF(field) offsetof (SgConfig, field)
 static const ConfigKey config_keys[] = {
@@ -54,6 +56,31 @@ static const ConfigKey config_keys[] = {
   { "validation", "accept", KEY_LIST, OFF (validation_accept), NULL },
   { "validation", "max_mime_depth", KEY_UINT, OFF (max_mime_depth), NULL, SG_DEF_MAX_MIME_DEPTH, 1, 1000 },
   { "validation", "max_mime_parts", KEY_UINT, OFF (max_mime_parts), NULL, SG_DEF_MAX_MIME_PARTS, 1, 1000000 },
+  { "smarthost", "host", KEY_STRING, OFF (smarthost_host), NULL },
+  { "smarthost", "port", KEY_UINT, OFF (smarthost_port), NULL, SG_DEF_SMARTHOST_PORT, 1, 65535 },
+  { "smarthost", "tls", KEY_ENUM, OFF (smarthost_tls), SG_DEF_SMARTHOST_TLS, 0, 0, 0, tls_choices },
+  { "smarthost", "ca_file", KEY_STRING, OFF (smarthost_ca_file), NULL },
+  { "smarthost", "ca_path", KEY_STRING, OFF (smarthost_ca_path), NULL },
+  { "smarthost", "server_name", KEY_STRING, OFF (smarthost_server_name), NULL },
+  { "smarthost", "client_cert", KEY_STRING, OFF (smarthost_client_cert), NULL },
+  { "smarthost", "client_key", KEY_STRING, OFF (smarthost_client_key), NULL },
+  { "smarthost", "username", KEY_STRING, OFF (smarthost_username), NULL },
+  { "smarthost", "password_file", KEY_STRING, OFF (smarthost_password_file), NULL },
+  { "smarthost", "helo_name", KEY_STRING, OFF (smarthost_helo_name), NULL },
+  { "smarthost", "connect_timeout", KEY_DURATION, OFF (smarthost_connect_timeout), NULL, SG_DEF_CONNECT_TIMEOUT, 1, 3600 },
+  { "smarthost", "tls_timeout", KEY_DURATION, OFF (smarthost_tls_timeout), NULL, SG_DEF_TLS_TIMEOUT, 1, 3600 },
+  { "smarthost", "greeting_timeout", KEY_DURATION, OFF (smarthost_greeting_timeout), NULL, SG_DEF_GREETING_TIMEOUT, 1, 3600 },
+  { "smarthost", "mail_timeout", KEY_DURATION, OFF (smarthost_mail_timeout), NULL, SG_DEF_MAIL_TIMEOUT, 1, 3600 },
+  { "smarthost", "rcpt_timeout", KEY_DURATION, OFF (smarthost_rcpt_timeout), NULL, SG_DEF_RCPT_TIMEOUT, 1, 3600 },
+  { "smarthost", "data_init_timeout", KEY_DURATION, OFF (smarthost_data_init_timeout), NULL, SG_DEF_DATA_INIT_TIMEOUT, 1, 3600 },
+  { "smarthost", "data_block_timeout", KEY_DURATION, OFF (smarthost_data_block_timeout), NULL, SG_DEF_DATA_BLOCK_TIMEOUT, 1, 3600 },
+  { "smarthost", "data_term_timeout", KEY_DURATION, OFF (smarthost_data_term_timeout), NULL, SG_DEF_DATA_TERM_TIMEOUT, 1, 3600 },
+  { "queue", "min_backoff", KEY_DURATION, OFF (queue_min_backoff), NULL, SG_DEF_MIN_BACKOFF, 1, 30 * 86400 },
+  { "queue", "max_backoff", KEY_DURATION, OFF (queue_max_backoff), NULL, SG_DEF_MAX_BACKOFF, 1, 30 * 86400 },
+  { "queue", "max_lifetime", KEY_DURATION, OFF (queue_max_lifetime), NULL, SG_DEF_MAX_LIFETIME, 1, 365 * 86400 },
+  { "queue", "concurrency", KEY_UINT, OFF (queue_concurrency), NULL, SG_DEF_QUEUE_CONCURRENCY, 1, 100 },
+  { "queue", "keep_delivered", KEY_DURATION, OFF (queue_keep_delivered), NULL, SG_DEF_KEEP_DELIVERED, 0, 365 * 86400 },
+  { "queue", "scan_interval", KEY_DURATION, OFF (queue_scan_interval), NULL, SG_DEF_SCAN_INTERVAL, 1, 86400 },
 };
 #undef OFF
 
@@ -354,7 +381,40 @@ sg_config_load (const char *path, GError **error)
             return NULL;
         }
     }
+  if (!sg_config_check (config, error))
+    return NULL;
   return g_steal_pointer (&config);
+}
+
+/* conflict - set a cross-key error naming the file. Returns FALSE. */
+static gboolean G_GNUC_PRINTF (3, 4)
+conflict (const SgConfig *config, GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (error, SG_CONFIG_ERROR, SG_CONFIG_ERROR_VALUE, "%s%s%s",
+               config->path ? config->path : "", config->path ? ": " : "", msg);
+  return FALSE;
+}
+
+gboolean
+sg_config_check (const SgConfig *c, GError **error)
+{
+  gboolean creds = c->smarthost_username || c->smarthost_password_file;
+  if (creds && !(c->smarthost_username && c->smarthost_password_file))
+    return conflict (c, error, "[smarthost] username and password_file go together");
+  if (creds && (g_strcmp0 (c->smarthost_tls, "none") == 0
+                || g_strcmp0 (c->smarthost_tls, "opportunistic") == 0))
+    return conflict (c, error, "[smarthost] credentials need tls = required or verify "
+                     "(AUTH is only ever sent inside TLS), not tls = %s", c->smarthost_tls);
+  if (!c->smarthost_client_cert != !c->smarthost_client_key)
+    return conflict (c, error, "[smarthost] client_cert and client_key go together");
+  if (c->queue_min_backoff > c->queue_max_backoff)
+    return conflict (c, error, "[queue] min_backoff (%u) is larger than max_backoff (%u)",
+                     c->queue_min_backoff, c->queue_max_backoff);
+  return TRUE;
 }
 
 char *
@@ -368,6 +428,11 @@ sg_config_dump (const SgConfig *config)
       if (g_strcmp0 (group, k->group) != 0)
         g_string_append_printf (out, "%s[%s]\n", group ? "\n" : "", k->group);
       group = k->group;
+      if (k->type <= KEY_ENUM && *FIELD (config, k, char *) == NULL)
+        {
+          g_string_append_printf (out, "# %s = (not set)\n", k->key);
+          continue;
+        }
       g_string_append_printf (out, "%s = ", k->key);
       switch (k->type)
         {

@@ -41,12 +41,41 @@ typedef struct {
   char   **validation_accept;
   guint    max_mime_depth;
   guint    max_mime_parts;
+  /* [smarthost] (host NULL: no forwarding, mail stays queued) */
+  char    *smarthost_host;
+  guint    smarthost_port;
+  char    *smarthost_tls;        /* none | opportunistic | required | verify */
+  char    *smarthost_ca_file;    /* (nullable) default: system store */
+  char    *smarthost_ca_path;    /* (nullable) */
+  char    *smarthost_server_name;/* (nullable) default: host */
+  char    *smarthost_client_cert;/* (nullable) */
+  char    *smarthost_client_key; /* (nullable) */
+  char    *smarthost_username;   /* (nullable) */
+  char    *smarthost_password_file; /* (nullable) */
+  char    *smarthost_helo_name;  /* (nullable) default: [server] hostname */
+  guint    smarthost_connect_timeout;
+  guint    smarthost_tls_timeout;
+  guint    smarthost_greeting_timeout;
+  guint    smarthost_mail_timeout;
+  guint    smarthost_rcpt_timeout;
+  guint    smarthost_data_init_timeout;
+  guint    smarthost_data_block_timeout;
+  guint    smarthost_data_term_timeout;
+  /* [queue] */
+  guint    queue_min_backoff;    /* seconds */
+  guint    queue_max_backoff;
+  guint    queue_max_lifetime;
+  guint    queue_concurrency;
+  guint    queue_keep_delivered;
+  guint    queue_scan_interval;
 } SgConfig;
 
 /* sg_config_new - the built-in defaults (transfer full). */
 SgConfig *sg_config_new (void);
 /* sg_config_load - defaults, then the file at path when not NULL (transfer full). */
 SgConfig *sg_config_load (const char *path, GError **error);
+/* sg_config_check - rules between keys (credentials need TLS, min <= max...). */
+gboolean  sg_config_check (const SgConfig *config, GError **error);
 /* sg_config_set - set one key from its string form, as a file would. */
 gboolean  sg_config_set (SgConfig *config, const char *group, const char *key,
                          const char *value, GError **error);

@@ -22,5 +22,25 @@
 #define SG_DEF_MAX_MIME_DEPTH         32u
 #define SG_DEF_MAX_MIME_PARTS         1000u
 
+/* [smarthost] - client timeouts of RFC 5321 4.5.3.2, in seconds */
+#define SG_DEF_SMARTHOST_PORT         25u
+#define SG_DEF_SMARTHOST_TLS          "verify"
+#define SG_DEF_CONNECT_TIMEOUT        30u
+#define SG_DEF_TLS_TIMEOUT            60u       /* STARTTLS handshake */
+#define SG_DEF_GREETING_TIMEOUT       300u      /* 4.5.3.2.1 */
+#define SG_DEF_MAIL_TIMEOUT           300u      /* 4.5.3.2.2 */
+#define SG_DEF_RCPT_TIMEOUT           300u      /* 4.5.3.2.3 */
+#define SG_DEF_DATA_INIT_TIMEOUT      120u      /* 4.5.3.2.4 */
+#define SG_DEF_DATA_BLOCK_TIMEOUT     180u      /* 4.5.3.2.5 */
+#define SG_DEF_DATA_TERM_TIMEOUT      600u      /* 4.5.3.2.6 */
+
+/* [queue] */
+#define SG_DEF_MIN_BACKOFF            300u      /* seconds */
+#define SG_DEF_MAX_BACKOFF            4000u
+#define SG_DEF_MAX_LIFETIME           (5u * 86400u)
+#define SG_DEF_QUEUE_CONCURRENCY      4u        /* parallel smarthost connections */
+#define SG_DEF_KEEP_DELIVERED         0u        /* seconds delivered mail is kept */
+#define SG_DEF_SCAN_INTERVAL          60u       /* full rescan of the spool, seconds */
+
 /* Lower bounds no configuration may go under. */
 #define SG_MIN_MAX_COMMAND_LINE       512u

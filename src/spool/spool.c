@@ -72,9 +72,11 @@ take_lock (SgSpool *spool, GError **error)
   return TRUE;
 }
 
-/* sg_spool_open - create the layout if needed and lock it; no recovery. */
-SgSpool *
-sg_spool_open (const char *dir, GError **error)
+/* spool_open - the daemon's open (create, lock, start the committer) or an
+ * administrator's (the spool must exist; no lock, no committer: admin
+ * commands serialise with the daemon per message, see spool_admin.c). */
+static SgSpool *
+spool_open (const char *dir, gboolean daemon, GError **error)
 {
   g_autoptr(SgSpool) spool = NULL;
   gboolean created = FALSE;
@@ -89,12 +91,20 @@ sg_spool_open (const char *dir, GError **error)
   spool->max_pending = SG_SPOOL_MAX_PENDING;
   spool->max_pending_bytes = SG_SPOOL_MAX_PENDING_BYTES;
 
-  if (g_mkdir_with_parents (dir, SG_SPOOL_DIR_MODE) != 0)
+  if (daemon && g_mkdir_with_parents (dir, SG_SPOOL_DIR_MODE) != 0)
     return sg_spool_set_errno (error, errno, "create spool directory %s", dir), NULL;
   spool->dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (spool->dir_fd < 0)
-    return sg_spool_set_errno (error, errno, "open spool directory %s", dir), NULL;
-  if (!take_lock (spool, error))
+    {
+      if (!daemon && errno == ENOENT)
+        {
+          g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND,
+                       "no spool at %s", dir);
+          return NULL;
+        }
+      return sg_spool_set_errno (error, errno, "open spool directory %s", dir), NULL;
+    }
+  if (daemon && !take_lock (spool, error))
     return NULL;
   if ((spool->tmp_fd = open_subdir (spool->dir_fd, dir, SG_SPOOL_TMP_DIR, &created, error)) < 0 ||
       (spool->queue_fd = open_subdir (spool->dir_fd, dir, SG_SPOOL_QUEUE_DIR, &created, error)) < 0 ||
@@ -103,10 +113,24 @@ sg_spool_open (const char *dir, GError **error)
     return NULL;
   if (created && !sg_spool_fsync_dir (spool->dir_fd, dir, error))
     return NULL;
-  if (!sg_spool_worker_start (spool, error))
+  if (daemon && !sg_spool_worker_start (spool, error))
     return NULL;
-  g_debug ("spool: opened %s", dir);
+  g_debug ("spool: opened %s%s", dir, daemon ? "" : " for administration");
   return g_steal_pointer (&spool);
+}
+
+/* sg_spool_open - create the layout if needed and lock it; no recovery. */
+SgSpool *
+sg_spool_open (const char *dir, GError **error)
+{
+  return spool_open (dir, TRUE, error);
+}
+
+/* sg_spool_open_admin - open an existing spool beside a running daemon. */
+SgSpool *
+sg_spool_open_admin (const char *dir, GError **error)
+{
+  return spool_open (dir, FALSE, error);
 }
 
 /* close_fd - close a directory or lock fd if open. */

@@ -25,6 +25,7 @@ typedef enum {
   SG_SPOOL_ERROR_EXISTS,
   SG_SPOOL_ERROR_NOT_FOUND,
   SG_SPOOL_ERROR_LOCKED,   /* sg_spool_open: another daemon holds the spool */
+  SG_SPOOL_ERROR_BUSY,     /* sg_spool_lock_message: someone else holds the message */
 } SgSpoolError;
 
 #define SG_SPOOL_LOCK_FILE ".lock"
@@ -87,5 +88,29 @@ gboolean sg_spool_remove (SgSpool *spool, const char *queue_id, GError **error);
 char *sg_spool_message_path (SgSpool *spool, const char *queue_id);
 /* sg_spool_flush_rounds - queue/ fsyncs done by commits so far (statistics, tests). */
 guint sg_spool_flush_rounds (SgSpool *spool);
+
+/* --- Administration and the queue runner (spool_admin.c) ---
+ *
+ * Message states (queued, deferred, held, delivered, failed) live in the
+ * metadata, not in directories: a state change is one atomic rename of the
+ * .json, so there is no moment where a message is in two places or none.
+ *
+ * Whoever changes a message takes its lock first: an exclusive flock() on
+ * queue/<ID>.eml. The queue runner holds it for a whole delivery attempt;
+ * admin commands take it without waiting and refuse when it is busy. */
+
+/* sg_spool_open_admin - open an existing spool without the daemon lock and
+ * without a committer (no commits); SG_SPOOL_ERROR_NOT_FOUND if absent. */
+SgSpool *sg_spool_open_admin (const char *dir, GError **error);
+
+/* sg_spool_list - IDs of complete messages in queue/, sorted (arrival order). (transfer full) */
+GPtrArray *sg_spool_list (SgSpool *spool, GError **error);
+
+/* sg_spool_lock_message - lock one message; returns the lock fd (>= 0) or -1
+ * with SG_SPOOL_ERROR_NOT_FOUND (no such message) or, when !wait,
+ * SG_SPOOL_ERROR_BUSY (someone else holds it). */
+int  sg_spool_lock_message (SgSpool *spool, const char *queue_id, gboolean wait, GError **error);
+/* sg_spool_unlock_message - release a lock from sg_spool_lock_message. */
+void sg_spool_unlock_message (int lock_fd);
 
 G_END_DECLS

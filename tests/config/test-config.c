@@ -69,7 +69,12 @@ test_errors (void)
     { "[limits]\nmax_command_line = 100\n", { "out of range (allowed 512", NULL } },
     { "[limits]\ncommand_timeout = 5x\n", { "not a duration", NULL } },
     { "[validation]\npolicy = lax\n", { "strict, standard, permissive", NULL } },
-    { "[smarthost]\nhost = x\n", { "unknown key \"host\" in [smarthost]", NULL } },
+    { "[smarthost]\nhots = x\n", { "unknown key \"hots\" in [smarthost]", "host, port", NULL } },
+    { "[smarthost]\ntls = maybe\n", { "none, opportunistic, required, verify", NULL } },
+    { "[smarthost]\nhost = mx\nusername = u\npassword_file = /p\ntls = opportunistic\n", { "AUTH is only ever sent inside TLS", NULL } },
+    { "[smarthost]\nusername = u\n", { "username and password_file go together", NULL } },
+    { "[queue]\nmin_backoff = 2h\nmax_backoff = 1h\n", { "min_backoff (7200) is larger than max_backoff (3600)", NULL } },
+    { "[metrics]\nlisten = x\n", { "unknown key \"listen\" in [metrics] (keys: none yet)", NULL } },
     { "not an ini file", { "sg-config-", NULL } },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -1,0 +1,101 @@
+/* spool_admin.c - what the queue runner and the admin commands share:
+ * listing the messages and the per-message lock (flock on queue/<ID>.eml).
+ * flock locks belong to the open file, so two threads of the daemon and an
+ * admin process all exclude each other; the lock dies with its holder. */
+#include "spool/spool_private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
+
+static gint
+compare_ids (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+GPtrArray *
+sg_spool_list (SgSpool *spool, GError **error)
+{
+  int fd = dup (spool->queue_fd);
+  DIR *d = fd >= 0 ? fdopendir (fd) : NULL;
+  if (!d)
+    {
+      int e = errno;
+      if (fd >= 0)
+        close (fd);
+      sg_spool_set_errno (error, e, "read %s/%s", spool->dir, SG_SPOOL_QUEUE_DIR);
+      return NULL;
+    }
+  rewinddir (d);
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  struct dirent *de;
+  while ((de = readdir (d)) != NULL)
+    {
+      gsize len = strlen (de->d_name);
+      gsize slen = strlen (SG_SPOOL_JSON_SUFFIX);
+      if (len != SG_QUEUE_ID_LEN + slen || !g_str_has_suffix (de->d_name, SG_SPOOL_JSON_SUFFIX))
+        continue;
+      g_autofree char *id = g_strndup (de->d_name, SG_QUEUE_ID_LEN);
+      if (sg_queue_id_valid (id))
+        g_ptr_array_add (ids, g_steal_pointer (&id));
+    }
+  closedir (d);
+  g_ptr_array_sort (ids, compare_ids);
+  return ids;
+}
+
+int
+sg_spool_lock_message (SgSpool *spool, const char *queue_id, gboolean wait, GError **error)
+{
+  if (!sg_queue_id_valid (queue_id))
+    {
+      g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "%s is not a queue ID", queue_id);
+      return -1;
+    }
+  g_autofree char *name = sg_spool_file_name (queue_id, SG_SPOOL_EML_SUFFIX);
+  int fd = openat (spool->queue_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    {
+      if (errno == ENOENT)
+        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no message %s in %s",
+                     queue_id, spool->dir);
+      else
+        sg_spool_set_errno (error, errno, "open %s/%s/%s", spool->dir, SG_SPOOL_QUEUE_DIR, name);
+      return -1;
+    }
+  while (flock (fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0)
+    {
+      int e = errno;
+      if (e == EINTR)
+        continue;
+      close (fd);
+      if (e == EWOULDBLOCK)
+        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_BUSY,
+                     "message %s is locked (being delivered or changed right now)", queue_id);
+      else
+        sg_spool_set_errno (error, e, "lock %s", name);
+      return -1;
+    }
+  /* Removed between open and lock? Then it is gone for us too. */
+  struct stat st;
+  if (fstat (fd, &st) != 0 || st.st_nlink == 0)
+    {
+      close (fd);
+      g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no message %s in %s",
+                   queue_id, spool->dir);
+      return -1;
+    }
+  return fd;
+}
+
+void
+sg_spool_unlock_message (int lock_fd)
+{
+  if (lock_fd >= 0)
+    close (lock_fd);
+}
