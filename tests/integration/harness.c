@@ -141,7 +141,8 @@ sg_test_server_free (SgTestServer *s)
 {
   if (s->proc)
     sg_test_server_kill (s);
-  if (g_test_failed ())
+  const char *path = g_test_get_path ();
+  if (g_test_failed () && path && *path)
     g_test_message ("keeping %s for inspection", s->dir);
   else
     rm_rf (s->dir);

@@ -314,6 +314,48 @@ test_restart_keeps_spool (void)
 }
 
 static void
+test_dkim_fidelity (void)
+{
+  SgTestServer s;
+  sg_test_server_start (&s, NULL);
+  g_autofree char *port = g_strdup_printf ("%u", s.port);
+  g_autofree char *plain = g_build_filename (s.dir, "plain.eml", NULL);
+  g_autofree char *signed_ = g_build_filename (s.dir, "signed.eml", NULL);
+  const char *gen[] = { "gen", "attachment", plain, NULL };
+  const char *keygen[] = { "keygen", s.dir, NULL };
+  const char *sign[] = { "sign", s.dir, plain, signed_, NULL };
+  g_assert_cmpint (sg_test_python ("smtp_client.py", gen, NULL, NULL), ==, 0);
+  g_assert_cmpint (sg_test_python ("dkim_tool.py", keygen, NULL, NULL), ==, 0);
+  g_assert_cmpint (sg_test_python ("dkim_tool.py", sign, NULL, NULL), ==, 0);
+  const char *verify_sent[] = { "verify", s.dir, signed_, NULL };
+  g_assert_cmpint (sg_test_python ("dkim_tool.py", verify_sent, NULL, NULL), ==, 0);
+
+  const char *send[] = { "send", port, signed_, NULL };
+  g_autofree char *out = NULL;
+  g_assert_cmpint (sg_test_python ("smtp_client.py", send, &out, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "\"code\": 250"));
+  g_autofree char *id = queued_id (out);
+  g_autofree char *eml = g_strdup_printf ("%s/queue/%s.eml", s.spool, id);
+  /* the spooled file, our Received header included, still verifies */
+  const char *verify[] = { "verify", s.dir, eml, NULL };
+  g_autofree char *vout = NULL;
+  g_assert_cmpint (sg_test_python ("dkim_tool.py", verify, &vout, NULL), ==, 0);
+  g_assert_cmpstr (vout, ==, "pass\n");
+  /* and the check can fail: one changed body byte breaks it */
+  g_autofree char *data = NULL;
+  gsize len;
+  g_assert_true (g_file_get_contents (eml, &data, &len, NULL));
+  data[len - 3] ^= 1;
+  g_autofree char *tampered = g_build_filename (s.dir, "tampered.eml", NULL);
+  g_assert_true (g_file_set_contents (tampered, data, len, NULL));
+  const char *verify_bad[] = { "verify", s.dir, tampered, NULL };
+  g_autofree char *bad_out = NULL;
+  g_assert_cmpint (sg_test_python ("dkim_tool.py", verify_bad, &bad_out, NULL), !=, 0);
+  g_assert_cmpstr (bad_out, ==, "fail\n");
+  sg_test_server_free (&s);
+}
+
+static void
 test_bad_config (void)
 {
   g_autofree char *dir = g_dir_make_tmp ("sg-it-XXXXXX", NULL);
@@ -351,6 +393,7 @@ main (int argc, char **argv)
   g_test_add_func ("/intake/reject/size", test_reject_size);
   g_test_add_func ("/intake/reject/smuggling", test_smuggling);
   g_test_add_func ("/intake/restart", test_restart_keeps_spool);
+  g_test_add_func ("/intake/accept/dkim-fidelity", test_dkim_fidelity);
   g_test_add_func ("/cli/serve/bad-config", test_bad_config);
   return g_test_run ();
 }
