@@ -3,6 +3,7 @@
 
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -31,6 +32,12 @@ free_port (void)
   return ntohs (a.sin_port);
 }
 
+static void
+server_dies_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 /* process_exited - whether the child is gone (a zombie) without reaping it. */
 static gboolean
 process_exited (GSubprocess *p)
@@ -51,7 +58,10 @@ launch (SgTestServer *s)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", s->port);
-  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  /* stdout silenced: a server outliving a crashed test must not hold the
+   * test runner's pipe open; and it dies with the test (PDEATHSIG). */
+  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_set_child_setup (l, server_dies_with_parent, NULL, NULL);
   g_subprocess_launcher_set_stderr_file_path (l, NULL);
   /* append, so a restart keeps the earlier log */
   int fd = open (s->log, O_WRONLY | O_CREAT | O_APPEND, 0600);

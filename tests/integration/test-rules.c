@@ -1,8 +1,11 @@
 /* test-rules.c - every validation rule over SMTP: each bad sample under
  * tests/data/validate/bad/ sent to the real server must be refused naming
  * exactly its rule id (or, for advisory rules, accepted with the violation
- * recorded in the metadata), and each good near-miss must be accepted. */
+ * recorded in the metadata), and each good near-miss must be accepted. The
+ * same samples go through `spoolgate check --json`, the offline path. */
 #include "harness.h"
+
+#include <json-glib/json-glib.h>
 
 #include <string.h>
 
@@ -13,18 +16,29 @@ typedef struct {
 
 static Fixture fixture;
 
-/* Samples whose client must declare SMTPUTF8/8BITMIME for the rule to be the one seen. */
-static const struct { const char *rule; const char *mail_params; } declared[] = {
-  { "header.utf8.invalid", " SMTPUTF8 BODY=8BITMIME" },
-  { "mime.8bit.in-7bit", " BODY=8BITMIME" },
+/* Samples whose client must declare SMTPUTF8/8BITMIME for the rule to be
+ * the one seen: the MAIL parameters, and the same for `spoolgate check`. */
+static const struct { const char *rule; const char *mail_params; const char *check_flags[3]; } declared[] = {
+  { "header.utf8.invalid", " SMTPUTF8 BODY=8BITMIME", { "--smtputf8", "--8bitmime", NULL } },
+  { "mime.8bit.in-7bit", " BODY=8BITMIME", { "--8bitmime", NULL } },
 };
+
+/* declared_index - the row of declared[] for rule, or -1. */
+static int
+declared_index (const char *rule)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (declared); i++)
+    if (strcmp (declared[i].rule, rule) == 0)
+      return (int) i;
+  return -1;
+}
 
 static const char *
 mail_params (const char *rule, gboolean good)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (declared); i++)
-    if (strcmp (declared[i].rule, rule) == 0)
-      return declared[i].mail_params;
+  int d = declared_index (rule);
+  if (d >= 0)
+    return declared[d].mail_params;
   /* near-misses may carry 8-bit text legitimately: declare what would allow it,
    * except where the declaration is what the rule is about */
   if (good && strcmp (rule, "header.8bit") != 0 && strcmp (rule, "mime.8bit.undeclared") != 0)
@@ -114,6 +128,75 @@ test_good (gconstpointer data)
     g_error ("good/%s.eml over SMTP: got \"%s\", want 250", rule, reply);
 }
 
+/* check_all - `spoolgate check --json` over every sample of kind at once;
+ * bad ones must name their own rule, good ones must be accepted. */
+static void
+check_all (const char *kind, const char *const *flags, const char *only)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (argv, g_strdup (sg_test_spoolgate ()));
+  g_ptr_array_add (argv, g_strdup ("check"));
+  g_ptr_array_add (argv, g_strdup ("--json"));
+  for (guint i = 0; flags && flags[i]; i++)
+    g_ptr_array_add (argv, g_strdup (flags[i]));
+  guint want = 0;
+  for (guint i = 0; i < fixture.rules->len; i++)
+    {
+      const char *rule = g_ptr_array_index (fixture.rules, i);
+      if (only ? strcmp (rule, only) != 0 : declared_index (rule) >= 0)
+        continue;
+      want++;
+      g_autofree char *name = g_strconcat (rule, ".eml", NULL);
+      g_ptr_array_add (argv, g_test_build_filename (G_TEST_DIST, "data", "validate", kind, name, NULL));
+    }
+  g_ptr_array_add (argv, NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = sg_test_run ((const char *const *) argv->pdata, &out, &err);
+  int want_rc = strcmp (kind, "bad") == 0 ? 1 : 0;
+  if (rc != want_rc)
+    g_error ("check %s samples: exit %d, want %d\n%s%s", kind, rc, want_rc, out, err);
+  g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
+  guint seen = 0;
+  for (guint i = 0; lines[i] && *lines[i]; i++, seen++)
+    {
+      g_autoptr(JsonParser) p = json_parser_new ();
+      g_assert_true (json_parser_load_from_data (p, lines[i], -1, NULL));
+      JsonObject *o = json_node_get_object (json_parser_get_root (p));
+      g_autofree char *file = g_path_get_basename (json_object_get_string_member (o, "file"));
+      file[strlen (file) - 4] = '\0';
+      const char *verdict = json_object_get_string_member (o, "verdict");
+      gboolean found = FALSE;
+      JsonArray *vs = json_object_get_array_member (o, "violations");
+      for (guint j = 0; j < json_array_get_length (vs); j++)
+        if (strcmp (json_object_get_string_member (json_array_get_object_element (vs, j), "rule"), file) == 0)
+          found = TRUE;
+      if (strcmp (kind, "good") == 0 && strcmp (verdict, "accepted") != 0)
+        g_error ("check good/%s.eml: %s", file, lines[i]);
+      if (strcmp (kind, "bad") == 0 && (!found || (strcmp (verdict, "rejected") != 0
+                                                   && strcmp (file, "header.message-id.missing") != 0)))
+        g_error ("check bad/%s.eml does not reject naming %s: %s", file, file, lines[i]);
+    }
+  g_assert_cmpuint (seen, ==, want);
+}
+
+static void
+test_check_bad (void)
+{
+  check_all ("bad", NULL, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (declared); i++)
+    check_all ("bad", declared[i].check_flags, declared[i].rule);
+}
+
+static void
+test_check_good (void)
+{
+  /* near-misses may use 8-bit text that a declaring client may send */
+  static const char *const flags[] = { "--8bitmime", NULL };
+  check_all ("good", flags, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (declared); i++)
+    check_all ("good", declared[i].check_flags, declared[i].rule);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -134,6 +217,8 @@ main (int argc, char **argv)
       g_test_add_data_func (bad, rule, test_bad);
       g_test_add_data_func (good, rule, test_good);
     }
+  g_test_add_func ("/rules/check/bad", test_check_bad);
+  g_test_add_func ("/rules/check/good", test_check_good);
   sg_test_server_start (&fixture.server, NULL);
   int rc = g_test_run ();
   sg_test_server_free (&fixture.server);
