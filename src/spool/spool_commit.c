@@ -365,14 +365,17 @@ sg_spool_commit_async (SgSpool *spool, SgMeta *meta, GBytes *header, GBytes *bod
     g_set_error (&job->error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO,
                  "spool commit queue full (%u messages, %" G_GSIZE_FORMAT " bytes pending)",
                  spool->pending.length, spool->pending_bytes);
-  if (job->error == NULL)
+  /* Decide under the lock: once queued, the committer may finish and the
+   * context free the job before we get past the unlock. */
+  gboolean queued = job->error == NULL;
+  if (queued)
     {
       g_queue_push_tail (&spool->pending, job);
       spool->pending_bytes += bytes;
       g_cond_signal (&spool->cond);
     }
   g_mutex_unlock (&spool->lock);
-  if (job->error != NULL)
+  if (!queued)
     job_finish (job);   /* fail fast, but still through the context, never re-entrantly */
 }
 
