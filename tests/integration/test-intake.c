@@ -355,6 +355,67 @@ test_dkim_fidelity (void)
   sg_test_server_free (&s);
 }
 
+/* test_disk_full - a spool on a 256 KiB tmpfs: once it is full every
+ * message gets 452 4.3.1 (never 250), nothing half-written is visible, the
+ * server keeps serving, and mail is accepted again once space is freed. */
+static void
+test_disk_full (void)
+{
+  SgTestServer s;
+  sg_test_server_start (&s, NULL);
+  g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
+  const char *mount[] = { "mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", s.spool, NULL };
+  g_autofree char *merr = NULL;
+  if (sg_test_run (mount, NULL, &merr) != 0)
+    {
+      g_test_skip_printf ("cannot mount a tmpfs here (%s); needs root", g_strstrip (merr));
+      sg_test_server_free (&s);
+      return;
+    }
+  sg_test_server_restart (&s);
+  GString *big = g_string_new (GOOD);
+  while (big->len < 40 * 1024)
+    g_string_append (big, "0123456789012345678901234567890123456789012345678901234567890123456789\r\n");
+  guint accepted = 0, full = 0;
+  for (int i = 0; i < 12; i++)
+    {
+      g_autofree char *r = transaction (s.port, big->str, big->len);
+      if (g_str_has_prefix (r, "250 2.0.0 "))
+        accepted++;
+      else if (g_str_has_prefix (r, "452 4.3.1 "))
+        full++;
+      else
+        g_error ("message %d on a full disk: got \"%s\"", i, r);
+    }
+  g_assert_cmpuint (accepted, >, 0);
+  g_assert_cmpuint (full, >, 0);
+  /* every acknowledged message is complete; no stray partial files */
+  g_autoptr(GPtrArray) files = sg_test_spool_files (&s);
+  g_autoptr(GPtrArray) ids = sg_test_spool_ids (&s);
+  g_assert_cmpuint (ids->len, ==, accepted);
+  g_assert_cmpuint (files->len, ==, 2 * accepted);
+  /* still serving; after freeing space, accepting again */
+  SgTestClient *c = sg_test_client_connect (s.port, NULL);
+  g_autofree char *noop = sg_test_client_command (c, "NOOP");
+  g_assert_true (g_str_has_prefix (noop, "250 "));
+  sg_test_client_free (c);
+  for (guint i = 0; i < ids->len; i++)
+    for (const char *const *ext = (const char *const[]) { ".json", ".eml", NULL }; *ext; ext++)
+      {
+        g_autofree char *f = g_strdup_printf ("%s/queue/%s%s", s.spool, (char *) g_ptr_array_index (ids, i), *ext);
+        g_unlink (f);
+      }
+  g_autofree char *again = transaction (s.port, GOOD, strlen (GOOD));
+  g_assert_true (g_str_has_prefix (again, "250 2.0.0 "));
+  g_autofree char *log = sg_test_server_log (&s);
+  g_assert_nonnull (strstr (log, "spool commit failed"));
+  sg_test_server_stop (&s);
+  const char *umount[] = { "umount", s.spool, NULL };
+  sg_test_run (umount, NULL, NULL);
+  g_string_free (big, TRUE);
+  sg_test_server_free (&s);
+}
+
 static void
 test_bad_config (void)
 {
@@ -394,6 +455,7 @@ main (int argc, char **argv)
   g_test_add_func ("/intake/reject/smuggling", test_smuggling);
   g_test_add_func ("/intake/restart", test_restart_keeps_spool);
   g_test_add_func ("/intake/accept/dkim-fidelity", test_dkim_fidelity);
+  g_test_add_func ("/intake/disk-full", test_disk_full);
   g_test_add_func ("/cli/serve/bad-config", test_bad_config);
   return g_test_run ();
 }
