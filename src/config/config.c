@@ -21,6 +21,7 @@ typedef enum {
   KEY_UINT,     /* guint */
   KEY_SIZE,     /* guint64 bytes */
   KEY_DURATION, /* guint seconds */
+  KEY_BOOL,     /* gboolean: true/false, yes/no, on/off, 1/0 */
 } KeyType;
 
 typedef struct {
@@ -42,6 +43,9 @@ static const ConfigKey config_keys[] = {
   { "server", "listen", KEY_HOSTPORT, OFF (listen), SG_DEF_LISTEN },
   { "server", "hostname", KEY_STRING, OFF (hostname), NULL },
   { "spool", "dir", KEY_STRING, OFF (spool_dir), SG_DEF_SPOOL_DIR },
+  { "tls", "cert_file", KEY_STRING, OFF (tls_cert_file), NULL },
+  { "tls", "key_file", KEY_STRING, OFF (tls_key_file), NULL },
+  { "tls", "require", KEY_BOOL, OFF (tls_require), NULL, FALSE, 0, 1 },
   { "limits", "max_message_size", KEY_SIZE, OFF (max_message_size), NULL, SG_DEF_MAX_MESSAGE_SIZE, 1024, G_GUINT64_CONSTANT (1) << 32 },
   { "limits", "max_recipients", KEY_UINT, OFF (max_recipients), NULL, SG_DEF_MAX_RECIPIENTS, 1, 100000 },
   { "limits", "max_command_line", KEY_UINT, OFF (max_command_line), NULL, SG_DEF_MAX_COMMAND_LINE, SG_MIN_MAX_COMMAND_LINE, 65536 },
@@ -252,6 +256,20 @@ key_set (SgConfig *config, const ConfigKey *k, const char *value, GError **error
         *FIELD (config, k, char **) = (char **) g_ptr_array_free (items, FALSE);
       }
       break;
+    case KEY_BOOL:
+      {
+        static const char *const yes[] = { "true", "yes", "on", "1", NULL };
+        static const char *const no[] = { "false", "no", "off", "0", NULL };
+        g_autofree char *lower = g_ascii_strdown (value, -1);
+        if (g_strv_contains (yes, lower))
+          *FIELD (config, k, gboolean) = TRUE;
+        else if (g_strv_contains (no, lower))
+          *FIELD (config, k, gboolean) = FALSE;
+        else
+          g_set_error (&local, SG_CONFIG_ERROR, SG_CONFIG_ERROR_VALUE,
+                       "\"%s\" is not a boolean (true or false)", value);
+      }
+      break;
     case KEY_UINT:
     case KEY_SIZE:
     case KEY_DURATION:
@@ -337,6 +355,8 @@ sg_config_new (void)
       const ConfigKey *k = &config_keys[i];
       g_autofree char *num = g_strdup_printf ("%" G_GUINT64_FORMAT, k->def_num);
       const char *def = k->type >= KEY_UINT ? num : k->def_str ? k->def_str : "";
+      if (k->type == KEY_BOOL)
+        def = k->def_num ? "true" : "false";
       if (k->type == KEY_STRING && *def == '\0')
         continue;
       if (!key_set (config, k, def, NULL))
@@ -409,6 +429,10 @@ sg_config_check (const SgConfig *c, GError **error)
                 || g_strcmp0 (c->smarthost_tls, "opportunistic") == 0))
     return conflict (c, error, "[smarthost] credentials need tls = required or verify "
                      "(AUTH is only ever sent inside TLS), not tls = %s", c->smarthost_tls);
+  if (!c->tls_cert_file != !c->tls_key_file)
+    return conflict (c, error, "[tls] cert_file and key_file go together");
+  if (c->tls_require && !c->tls_cert_file)
+    return conflict (c, error, "[tls] require = true needs cert_file and key_file");
   if (!c->smarthost_client_cert != !c->smarthost_client_key)
     return conflict (c, error, "[smarthost] client_cert and client_key go together");
   if (c->queue_min_backoff > c->queue_max_backoff)
@@ -451,6 +475,9 @@ sg_config_dump (const SgConfig *config)
           break;
         case KEY_UINT: case KEY_DURATION:
           g_string_append_printf (out, "%u", *FIELD (config, k, guint));
+          break;
+        case KEY_BOOL:
+          g_string_append (out, *FIELD (config, k, gboolean) ? "true" : "false");
           break;
         }
       g_string_append_c (out, '\n');

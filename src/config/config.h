@@ -25,6 +25,10 @@ typedef struct {
   char    *hostname;             /* our name in the greeting and Received */
   /* [spool] */
   char    *spool_dir;
+  /* [tls] inbound STARTTLS (RFC 3207), offered when both files are set */
+  char    *tls_cert_file;        /* (nullable) PEM chain */
+  char    *tls_key_file;         /* (nullable) PEM key */
+  gboolean tls_require;          /* MAIL before STARTTLS gets 530 5.7.0 */
   /* [limits] */
   guint64  max_message_size;
   guint    max_recipients;

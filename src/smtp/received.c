@@ -14,8 +14,8 @@ sg_received_header (const char *hostname, const SgEnvelope *env, const char *tls
   g_string_append_printf (h, "Received: from %s ([%s%s])\r\n",
                           env->helo ? env->helo : "unknown", v6 ? "IPv6:" : "",
                           env->client_address);
-  g_string_append_printf (h, "\tby %s (spoolgate) with %s%s id %s", hostname, env->protocol,
-                          tls ? "S" : "", env->queue_id);
+  g_string_append_printf (h, "\tby %s (spoolgate) with %s id %s", hostname, env->protocol,
+                          env->queue_id);
   if (tls)
     g_string_append_printf (h, "\r\n\t(using %s)", tls);
   if (env->recipients && env->recipients->len == 1)

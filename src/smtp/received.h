@@ -5,7 +5,7 @@
 G_BEGIN_DECLS
 
 /* sg_received_header - "Received: from HELO ([addr]) by HOST (spoolgate) with
- * PROTO id ID for <rcpt>; DATE" folded over lines, CRLF-terminated; tls is
+ * PROTO id ID (using TLS) for <rcpt>; DATE" folded over lines, CRLF-terminated; tls is
  * (nullable) e.g. "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384". (transfer full) */
 GBytes *sg_received_header (const char *hostname, const SgEnvelope *env, const char *tls);
 

@@ -24,6 +24,9 @@ struct _SgSession {
   guint                errors;
   gboolean             skipping_long_line;
   gboolean             processing;  /* inside process(): no re-entry */
+  gboolean             discard_input; /* STARTTLS accepted: drop the rest (CVE-2011-0411) */
+  char                *tls_protocol;  /* (nullable) set once TLS is on */
+  char                *tls_cipher;
   GByteArray          *in;       /* received, not yet processed */
   GString             *out;      /* replies not yet sent */
   /* the transaction */
@@ -61,6 +64,7 @@ static void smtp_quit (SgSession *s, const char *arg);
 static void smtp_help (SgSession *s, const char *arg);
 static void smtp_vrfy (SgSession *s, const char *arg);
 static void smtp_expn (SgSession *s, const char *arg);
+static void smtp_starttls (SgSession *s, const char *arg);
 
 static const Verb verb_table[] = {
   { "EHLO", smtp_ehlo, ANY_IDLE, VERB_ARG_REQUIRED },
@@ -74,10 +78,11 @@ static const Verb verb_table[] = {
   { "HELP", smtp_help, ANY_IDLE, 0 },
   { "VRFY", smtp_vrfy, ANY_IDLE, VERB_ARG_REQUIRED },
   { "EXPN", smtp_expn, ANY_IDLE, 0 },
+  { "STARTTLS", smtp_starttls, IN (SG_SESSION_READY), VERB_ARG_NONE },
 };
 
 static const char *const state_names[] = {
-  "CONNECTED", "READY", "MAIL", "RCPT", "DATA", "SUBMITTED", "CLOSING",
+  "CONNECTED", "READY", "MAIL", "RCPT", "DATA", "SUBMITTED", "STARTTLS", "CLOSING",
 };
 
 const char *
@@ -167,6 +172,8 @@ smtp_ehlo (SgSession *s, const char *arg)
   g_string_append_printf (s->out, "250-SIZE %" G_GUINT64_FORMAT "\r\n", s->config->max_message_size);
   g_string_append (s->out, "250-8BITMIME\r\n");
   g_string_append (s->out, "250-SMTPUTF8\r\n");
+  if (s->config->tls_cert_file && !s->tls_protocol)
+    g_string_append (s->out, "250-STARTTLS\r\n");
   g_string_append (s->out, "250 ENHANCEDSTATUSCODES\r\n");
 }
 
@@ -198,6 +205,11 @@ smtp_mail (SgSession *s, const char *arg)
   g_autoptr(GError) error = NULL;
   SgSmtpPath path = { .size = -1 };
 
+  if (s->config->tls_require && !s->tls_protocol)
+    {
+      reply_error (s, 530, "5.7.0", "Must issue a STARTTLS command first");
+      return;
+    }
   if (!sg_smtp_parse_mail (arg, &path, &error))
     {
       sg_smtp_path_clear (&path);
@@ -300,6 +312,46 @@ smtp_expn (SgSession *s, const char *arg)
   reply_error (s, 502, "5.5.1", "EXPN not implemented");
 }
 
+static void
+smtp_starttls (SgSession *s, const char *arg)
+{
+  if (!s->config->tls_cert_file)
+    {
+      reply_error (s, 502, "5.5.1", "STARTTLS not available");
+      return;
+    }
+  if (s->tls_protocol)
+    {
+      reply_error (s, 503, "5.5.1", "TLS already active");
+      return;
+    }
+  reply (s, 220, "2.0.0", "Ready to start TLS");
+  /* RFC 3207 4.2 and CVE-2011-0411: nothing sent before the handshake may
+   * be read as a command after it. */
+  s->discard_input = TRUE;
+  session_enter_state (s, SG_SESSION_STARTTLS);
+}
+
+void
+sg_session_tls_started (SgSession *s, const char *protocol, const char *cipher)
+{
+  g_return_if_fail (s->state == SG_SESSION_STARTTLS);
+  g_free (s->tls_protocol);
+  g_free (s->tls_cipher);
+  s->tls_protocol = g_strdup (protocol);
+  s->tls_cipher = g_strdup (cipher);
+  g_clear_pointer (&s->helo, g_free);
+  s->esmtp = FALSE;
+  transaction_reset (s);
+  session_enter_state (s, SG_SESSION_CONNECTED);
+}
+
+gboolean
+sg_session_tls_active (const SgSession *s)
+{
+  return s->tls_protocol != NULL;
+}
+
 /* finish_data - end of data seen: reject framing faults, else submit. */
 static void
 finish_data (SgSession *s)
@@ -337,12 +389,19 @@ finish_data (SgSession *s)
   for (guint i = 0; i < s->recipients->len; i++)
     g_ptr_array_add (env->recipients, g_strdup (g_ptr_array_index (s->recipients, i)));
   env->helo = g_strdup (s->helo);
-  env->protocol = s->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+  if (s->tls_protocol)
+    env->protocol = s->mail.smtputf8 ? "UTF8SMTPS" : "ESMTPS";
+  else
+    env->protocol = s->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+  env->tls_protocol = g_strdup (s->tls_protocol);
+  env->tls_cipher = g_strdup (s->tls_cipher);
   env->client_address = g_strdup (s->client_address);
   env->client_port = s->client_port;
   env->arrival_us = g_get_real_time ();
   env->content = sg_data_reader_steal (r);
-  env->received = sg_received_header (s->config->hostname, env, NULL);
+  g_autofree char *tls = s->tls_protocol ? g_strdup_printf ("%s with cipher %s", s->tls_protocol,
+                                                            s->tls_cipher) : NULL;
+  env->received = sg_received_header (s->config->hostname, env, tls);
   session_enter_state (s, SG_SESSION_SUBMITTED);
   s->hooks->submit (s, env, s->user_data);
 }
@@ -411,7 +470,8 @@ process (SgSession *s)
   GByteArray *in = s->in;
 
   s->processing = TRUE;
-  while (pos < in->len && s->state != SG_SESSION_SUBMITTED && s->state != SG_SESSION_CLOSING)
+  while (pos < in->len && s->state != SG_SESSION_SUBMITTED && s->state != SG_SESSION_CLOSING
+         && s->state != SG_SESSION_STARTTLS)
     {
       if (s->state == SG_SESSION_DATA)
         {
@@ -452,6 +512,15 @@ process (SgSession *s)
         reply_error (s, 500, "5.5.2", "NUL character in command");
       else
         dispatch (s, cmd, len - 2);
+    }
+  if (s->discard_input)
+    {
+      s->discard_input = FALSE;
+      if (in->len > pos)
+        g_message ("%s[%s]: discarding %u byte(s) sent with STARTTLS (command injection, "
+                   "CVE-2011-0411)", s->helo ? s->helo : "unknown", s->client_address,
+                   (guint) (in->len - pos));
+      pos = in->len;
     }
   g_byte_array_remove_range (in, 0, MIN (pos, in->len));
   s->processing = FALSE;
@@ -530,6 +599,8 @@ sg_session_free (SgSession *s)
   g_string_free (s->out, TRUE);
   g_free (s->helo);
   g_free (s->client_address);
+  g_free (s->tls_protocol);
+  g_free (s->tls_cipher);
   g_free (s);
 }
 
@@ -542,7 +613,7 @@ sg_session_output (SgSession *s)
 gboolean
 sg_session_wants_input (const SgSession *s)
 {
-  if (s->state == SG_SESSION_CLOSING)
+  if (s->state == SG_SESSION_CLOSING || s->state == SG_SESSION_STARTTLS)
     return FALSE;
   if (s->state == SG_SESSION_DATA)
     return TRUE;
@@ -576,6 +647,8 @@ sg_envelope_free (SgEnvelope *env)
   g_clear_pointer (&env->recipients, g_ptr_array_unref);
   g_free (env->helo);
   g_free (env->client_address);
+  g_free (env->tls_protocol);
+  g_free (env->tls_cipher);
   g_clear_pointer (&env->received, g_bytes_unref);
   g_clear_pointer (&env->content, g_bytes_unref);
   g_free (env);

@@ -21,6 +21,7 @@ typedef enum {
   SG_SESSION_RCPT,      /* at least one RCPT accepted */
   SG_SESSION_DATA,      /* reading message content */
   SG_SESSION_SUBMITTED, /* content complete; waiting for validation and spool */
+  SG_SESSION_STARTTLS,  /* 220 to STARTTLS queued; the transport does the handshake */
   SG_SESSION_CLOSING,   /* last reply queued; close after output drains */
 } SgSessionState;
 
@@ -32,7 +33,9 @@ typedef struct {
   SgSmtpPath  mail;          /* reverse-path and its ESMTP parameters */
   GPtrArray  *recipients;    /* char* forward-paths, in order, no duplicates */
   char       *helo;
-  const char *protocol;      /* "SMTP", "ESMTP", "UTF8SMTP" (static) */
+  const char *protocol;      /* "SMTP", "ESMTP", "ESMTPS", "UTF8SMTP", "UTF8SMTPS" (static) */
+  char       *tls_protocol;  /* (nullable) e.g. "TLSv1.3" */
+  char       *tls_cipher;    /* (nullable) */
   char       *client_address;
   guint16     client_port;
   GBytes     *received;      /* our Received header, CRLF-terminated */
@@ -65,6 +68,12 @@ void sg_session_eof (SgSession *session);
 /* sg_session_submit_done - the reply to the message handed to submit. */
 void sg_session_submit_done (SgSession *session, guint code, const char *enhanced,
                              const char *text);
+/* sg_session_tls_started - the STARTTLS handshake succeeded: back to the
+ * state before EHLO (RFC 3207 4.2), remembering protocol and cipher. */
+void sg_session_tls_started (SgSession *session, const char *protocol, const char *cipher);
+/* sg_session_tls_active - TLS is on. */
+gboolean sg_session_tls_active (const SgSession *session);
+
 /* sg_session_abort - queue a 421 with this text and close (timeouts, shutdown). */
 void sg_session_abort (SgSession *session, const char *enhanced, const char *text);
 

@@ -74,6 +74,9 @@ test_errors (void)
     { "[smarthost]\nhost = mx\nusername = u\npassword_file = /p\ntls = opportunistic\n", { "AUTH is only ever sent inside TLS", NULL } },
     { "[smarthost]\nusername = u\n", { "username and password_file go together", NULL } },
     { "[queue]\nmin_backoff = 2h\nmax_backoff = 1h\n", { "min_backoff (7200) is larger than max_backoff (3600)", NULL } },
+    { "[tls]\nrequire = maybe\n", { "[tls] require", "not a boolean", NULL } },
+    { "[tls]\nrequire = yes\n", { "require = true needs cert_file and key_file", NULL } },
+    { "[tls]\ncert_file = /c.pem\n", { "cert_file and key_file go together", NULL } },
     { "[metrics]\nlisten = x\n", { "unknown key \"listen\" in [metrics] (keys: none yet)", NULL } },
     { "not an ini file", { "sg-config-", NULL } },
   };

@@ -1,0 +1,50 @@
+/* fuzz-smtp-session.c - libFuzzer target: arbitrary client bytes into an
+ * SMTP session (command parser, verb table, DATA framing, pipelining). The
+ * input is cut into chunks at 0xFF bytes, each fed as one read. Submitted
+ * messages are answered at once, alternating 250 and 550. */
+#include "smtp/session.h"
+
+#include <gmime/gmime.h>
+#include <string.h>
+
+static guint submits;
+
+static void
+submit (SgSession *session, SgEnvelope *env, gpointer user_data)
+{
+  sg_envelope_free (env);
+  if (submits++ & 1)
+    sg_session_submit_done (session, 550, "5.6.0", "rejected");
+  else
+    sg_session_submit_done (session, 250, "2.0.0", "Ok");
+}
+
+static const SgSessionHooks hooks = { .submit = submit };
+
+int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
+{
+  static SgConfig *config;
+  if (!config)
+    {
+      config = sg_config_new ();
+      sg_config_set (config, "server", "hostname", "fuzz.test", NULL);
+      sg_config_set (config, "limits", "max_message_size", "65536", NULL);
+      sg_config_set (config, "limits", "max_recipients", "5", NULL);
+    }
+  SgSession *s = sg_session_new (config, "192.0.2.1", 1, &hooks, NULL);
+  sg_session_start (s);
+  gsize start = 0;
+  for (gsize i = 0; i <= size; i++)
+    if (i == size || data[i] == 0xFF)
+      {
+        sg_session_input (s, (const char *) data + start, i - start);
+        g_string_truncate (sg_session_output (s), 0);
+        start = i + 1;
+      }
+  sg_session_eof (s);
+  sg_session_free (s);
+  return 0;
+}
