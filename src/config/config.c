@@ -3,6 +3,7 @@
  * default; defaults, file loading, command-line overrides and the dump all
  * walk that table. Unknown groups and keys are errors, never ignored. */
 #include "config/config.h"
+#include "common/netlist.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -43,6 +44,9 @@ static const ConfigKey config_keys[] = {
   { "server", "listen", KEY_HOSTPORT, OFF (listen), SG_DEF_LISTEN },
   { "server", "hostname", KEY_STRING, OFF (hostname), NULL },
   { "spool", "dir", KEY_STRING, OFF (spool_dir), SG_DEF_SPOOL_DIR },
+  { "spool", "min_free", KEY_SIZE, OFF (min_free), NULL, SG_DEF_MIN_FREE, 0, G_GUINT64_CONSTANT (1) << 50 },
+  { "access", "allowed_networks", KEY_LIST, OFF (allowed_networks), SG_DEF_ALLOWED_NETWORKS },
+  { "access", "accepted_domains", KEY_LIST, OFF (accepted_domains), NULL },
   { "tls", "cert_file", KEY_STRING, OFF (tls_cert_file), NULL },
   { "tls", "key_file", KEY_STRING, OFF (tls_key_file), NULL },
   { "tls", "require", KEY_BOOL, OFF (tls_require), NULL, FALSE, 0, 1 },
@@ -55,6 +59,7 @@ static const ConfigKey config_keys[] = {
   { "limits", "max_connections", KEY_UINT, OFF (max_connections), NULL, SG_DEF_MAX_CONNECTIONS, 0, 1000000 },
   { "limits", "max_connections_per_ip", KEY_UINT, OFF (max_connections_per_ip), NULL, SG_DEF_MAX_CONNECTIONS_PER_IP, 0, 1000000 },
   { "limits", "max_pipeline_buffer", KEY_SIZE, OFF (max_pipeline_buffer), NULL, SG_DEF_MAX_PIPELINE_BUFFER, 4096, 16u << 20 },
+  { "limits", "connection_rate_per_ip", KEY_UINT, OFF (connection_rate_per_ip), NULL, SG_DEF_CONNECTION_RATE_PER_IP, 0, 1000000 },
   { "validation", "policy", KEY_ENUM, OFF (validation_policy), SG_DEF_VALIDATION_POLICY, 0, 0, 0, policy_choices },
   { "validation", "reject", KEY_LIST, OFF (validation_reject), NULL },
   { "validation", "accept", KEY_LIST, OFF (validation_accept), NULL },
@@ -429,6 +434,14 @@ sg_config_check (const SgConfig *c, GError **error)
                 || g_strcmp0 (c->smarthost_tls, "opportunistic") == 0))
     return conflict (c, error, "[smarthost] credentials need tls = required or verify "
                      "(AUTH is only ever sent inside TLS), not tls = %s", c->smarthost_tls);
+  g_autoptr(GError) net_error = NULL;
+  g_autoptr(SgNetList) nets = sg_netlist_parse ((const char *const *) c->allowed_networks, &net_error);
+  if (!nets)
+    return conflict (c, error, "[access] allowed_networks: %s", net_error->message);
+  for (guint i = 0; c->accepted_domains && c->accepted_domains[i]; i++)
+    if (strchr (c->accepted_domains[i], '@') || strchr (c->accepted_domains[i], ' '))
+      return conflict (c, error, "[access] accepted_domains: \"%s\" is not a domain",
+                       c->accepted_domains[i]);
   if (!c->tls_cert_file != !c->tls_key_file)
     return conflict (c, error, "[tls] cert_file and key_file go together");
   if (c->tls_require && !c->tls_cert_file)

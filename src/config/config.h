@@ -25,6 +25,10 @@ typedef struct {
   char    *hostname;             /* our name in the greeting and Received */
   /* [spool] */
   char    *spool_dir;
+  guint64  min_free;             /* bytes */
+  /* [access] */
+  char   **allowed_networks;     /* CIDR list: may relay anywhere */
+  char   **accepted_domains;     /* recipient domains anyone may send to */
   /* [tls] inbound STARTTLS (RFC 3207), offered when both files are set */
   char    *tls_cert_file;        /* (nullable) PEM chain */
   char    *tls_key_file;         /* (nullable) PEM key */
@@ -39,6 +43,7 @@ typedef struct {
   guint    max_connections;      /* 0 = unlimited */
   guint    max_connections_per_ip; /* 0 = unlimited */
   guint64  max_pipeline_buffer;
+  guint    connection_rate_per_ip; /* per minute; 0 = off */
   /* [validation] */
   char    *validation_policy;    /* strict | standard | permissive */
   char   **validation_reject;    /* rule ids, NULL-terminated, maybe empty */

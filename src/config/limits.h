@@ -44,3 +44,13 @@
 
 /* Lower bounds no configuration may go under. */
 #define SG_MIN_MAX_COMMAND_LINE       512u
+
+/* [limits], continued */
+#define SG_DEF_CONNECTION_RATE_PER_IP 0u        /* connections per minute per address; 0 = off, as in Postfix */
+#define SG_RATE_WINDOW                60        /* seconds: the sliding window of connection_rate_per_ip */
+
+/* [spool] */
+#define SG_DEF_MIN_FREE               (50u * 1000u * 1000u) /* bytes free below which MAIL gets 452 4.3.1 */
+
+/* [access] */
+#define SG_DEF_ALLOWED_NETWORKS       "127.0.0.0/8, ::1/128"

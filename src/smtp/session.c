@@ -27,6 +27,7 @@ struct _SgSession {
   gboolean             discard_input; /* STARTTLS accepted: drop the rest (CVE-2011-0411) */
   char                *tls_protocol;  /* (nullable) set once TLS is on */
   char                *tls_cipher;
+  gboolean             relay_allowed; /* client in [access] allowed_networks */
   GByteArray          *in;       /* received, not yet processed */
   GString             *out;      /* replies not yet sent */
   /* the transaction */
@@ -210,6 +211,11 @@ smtp_mail (SgSession *s, const char *arg)
       reply_error (s, 530, "5.7.0", "Must issue a STARTTLS command first");
       return;
     }
+  if (s->hooks->mail_room && !s->hooks->mail_room (s, s->user_data))
+    {
+      reply (s, 452, "4.3.1", "Insufficient system storage; try again later");
+      return;
+    }
   if (!sg_smtp_parse_mail (arg, &path, &error))
     {
       sg_smtp_path_clear (&path);
@@ -235,6 +241,20 @@ smtp_mail (SgSession *s, const char *arg)
   reply (s, 250, "2.1.0", "Sender OK");
 }
 
+/* recipient_accepted - postmaster, or a domain in [access] accepted_domains
+ * (exact, case-insensitive). */
+static gboolean
+recipient_accepted (SgSession *s, const char *address)
+{
+  const char *at = strrchr (address, '@');
+  if (!at)
+    return TRUE;   /* <postmaster>, RFC 5321 4.5.1 */
+  for (guint i = 0; s->config->accepted_domains && s->config->accepted_domains[i]; i++)
+    if (g_ascii_strcasecmp (at + 1, s->config->accepted_domains[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 static void
 smtp_rcpt (SgSession *s, const char *arg)
 {
@@ -248,6 +268,14 @@ smtp_rcpt (SgSession *s, const char *arg)
       return;
     }
   g_autofree char *address = g_steal_pointer (&path.address);
+  if (!s->relay_allowed && !recipient_accepted (s, address))
+    {
+      g_autofree char *safe = sg_log_sanitize (address, -1, 256);
+      g_message ("%s: reject: RCPT from %s[%s]: 550 5.7.1 <%s>: relay access denied",
+                 s->queue_id, s->helo, s->client_address, safe);
+      reply_error (s, 550, "5.7.1", "Relay access denied");
+      return;
+    }
   for (guint i = 0; i < s->recipients->len; i++)
     if (g_ascii_strcasecmp (g_ptr_array_index (s->recipients, i), address) == 0)
       {
@@ -584,7 +612,14 @@ sg_session_new (const SgConfig *config, const char *client_address, guint16 clie
   s->out = g_string_sized_new (256);
   s->mail.size = -1;
   s->recipients = g_ptr_array_new_with_free_func (g_free);
+  s->relay_allowed = TRUE;
   return s;
+}
+
+void
+sg_session_set_relay_allowed (SgSession *s, gboolean allowed)
+{
+  s->relay_allowed = allowed;
 }
 
 void

@@ -50,6 +50,8 @@ typedef struct {
   /* submit - validate and spool env (transfer full); answer later with
    * sg_session_submit_done(). */
   void (*submit) (SgSession *session, SgEnvelope *env, gpointer user_data);
+  /* mail_room - (nullable) FALSE when the spool is below [spool] min_free. */
+  gboolean (*mail_room) (SgSession *session, gpointer user_data);
 } SgSessionHooks;
 
 /* sg_session_new - config is borrowed and must outlive the session. */
@@ -58,6 +60,10 @@ SgSession *sg_session_new (const SgConfig *config, const char *client_address,
                            gpointer user_data);
 void       sg_session_free (SgSession *session);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSession, sg_session_free)
+
+/* sg_session_set_relay_allowed - the client is in [access] allowed_networks
+ * (default TRUE); otherwise RCPT only for [access] accepted_domains. */
+void sg_session_set_relay_allowed (SgSession *session, gboolean allowed);
 
 /* sg_session_start - queue the 220 greeting. */
 void sg_session_start (SgSession *session);

@@ -77,6 +77,8 @@ test_errors (void)
     { "[tls]\nrequire = maybe\n", { "[tls] require", "not a boolean", NULL } },
     { "[tls]\nrequire = yes\n", { "require = true needs cert_file and key_file", NULL } },
     { "[tls]\ncert_file = /c.pem\n", { "cert_file and key_file go together", NULL } },
+    { "[access]\nallowed_networks = 10.0.0.0/33\n", { "[access] allowed_networks", "10.0.0.0/33", NULL } },
+    { "[access]\nallowed_networks = localhost\n", { "\"localhost\" is not a network", NULL } },
     { "[metrics]\nlisten = x\n", { "unknown key \"listen\" in [metrics] (keys: none yet)", NULL } },
     { "not an ini file", { "sg-config-", NULL } },
   };

@@ -105,13 +105,14 @@ run_dialogue (const char *path, gboolean bytewise)
       const char *line = lines[i];
       if (line[0] == '\0' || line[0] == '#' || g_str_has_prefix (line, "O: "))
         continue;
-      g_autofree char *arg = g_strcompress (line + 3);
+      const char *body = strlen (line) >= 3 ? line + 3 : "";  /* "C:" alone is an empty line */
+      g_autofree char *arg = g_strcompress (body);
       gsize arg_len = strlen (arg);
-      if (strstr (line + 3, "\\0"))  /* g_strcompress stops at an escaped NUL: rebuild */
+      if (strstr (body, "\\0"))  /* g_strcompress stops at an escaped NUL: rebuild */
         {
           g_free (arg);
           GString *raw = g_string_new (NULL);
-          for (const char *p = line + 3; *p; p++)
+          for (const char *p = body; *p; p++)
             if (p[0] == '\\' && p[1] == '0')
               g_string_append_c (raw, '\0'), p++;
             else if (p[0] == '\\' && p[1] == 'r')
