@@ -14,6 +14,8 @@ struct _SgIntake {
   SgPolicy       *policy;
   GThreadPool    *pool;
   gint            pending;   /* atomic */
+  SgIntakeCommittedFunc committed;    /* (nullable) */
+  gpointer        committed_data;
 };
 
 typedef struct {
@@ -77,6 +79,8 @@ commit_done (SgMeta *meta, const GError *error, gpointer user_data)
       job->code = 250;
       job->enhanced = "2.0.0";
       job->text = g_strdup_printf ("Ok: queued as %s", meta->queue_id);
+      if (job->intake->committed)
+        job->intake->committed (meta->queue_id, job->intake->committed_data);
     }
   job_reply_idle (job);
 }
@@ -99,6 +103,8 @@ meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
   meta->client_port = env->client_port;
   meta->helo_name = g_strdup (env->helo);
   meta->protocol = g_strdup (env->protocol);
+  meta->tls_protocol = g_strdup (env->tls_protocol);
+  meta->tls_cipher = g_strdup (env->tls_cipher);
   meta->state = SG_MSG_QUEUED;
   meta->validation = sg_validation_to_json (validation);
   return meta;
@@ -200,4 +206,11 @@ guint
 sg_intake_pending (const SgIntake *in)
 {
   return (guint) g_atomic_int_get (&in->pending);
+}
+
+void
+sg_intake_set_committed_hook (SgIntake *in, SgIntakeCommittedFunc func, gpointer user_data)
+{
+  in->committed = func;
+  in->committed_data = user_data;
 }

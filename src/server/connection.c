@@ -1,9 +1,11 @@
 /* connection.c - a client connection: reads into its session, writes the
  * session's replies, keeps its timeout in the server's timer wheel and
  * carries messages to the intake pipeline. A connection whose message is in
- * flight outlives its socket until the pipeline answers. */
+ * flight outlives its socket until the pipeline answers. After STARTTLS the
+ * same reads and writes go through OpenSSL (conn_recv/conn_send). */
 #include "server/connection.h"
 #include "smtp/session.h"
+#include "tls/tls_server.h"
 
 #include <errno.h>
 #include <string.h>
@@ -23,9 +25,81 @@ struct _SgConnection {
   guint16    port;
   guint      refs;          /* 1 for the socket + 1 while a message is in flight */
   gboolean   closed;
+  SSL       *ssl;           /* (nullable) once STARTTLS began */
+  gboolean   handshaking;
+  GIOCondition tls_want;    /* what OpenSSL waits for, while it waits */
 };
 
+typedef enum { IO_OK, IO_AGAIN, IO_EOF, IO_ERROR } IoResult;
+
+/* conn_recv - one read, plain or TLS. */
+static IoResult
+conn_recv (SgConnection *conn, guint8 *buf, gsize len, gsize *n)
+{
+  if (conn->ssl)
+    {
+      g_autoptr(GError) error = NULL;
+      switch (sg_tls_read (conn->ssl, buf, len, n, &error))
+        {
+        case SG_TLS_OK: return IO_OK;
+        case SG_TLS_WANT_READ: conn->tls_want = G_IO_IN; return IO_AGAIN;
+        case SG_TLS_WANT_WRITE: conn->tls_want = G_IO_OUT; return IO_AGAIN;
+        case SG_TLS_CLOSED: return IO_EOF;
+        case SG_TLS_FAILED:
+          g_message ("TLS read from [%s]: %s", conn->address, error->message);
+          return IO_ERROR;
+        }
+    }
+  for (;;)
+    {
+      ssize_t r = recv (conn->fd, buf, len, 0);
+      if (r > 0)
+        {
+          *n = (gsize) r;
+          return IO_OK;
+        }
+      if (r == 0)
+        return IO_EOF;
+      if (errno == EINTR)
+        continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? IO_AGAIN : IO_ERROR;
+    }
+}
+
+/* conn_send - one write, plain or TLS. */
+static IoResult
+conn_send (SgConnection *conn, const char *buf, gsize len, gsize *n)
+{
+  if (conn->ssl)
+    {
+      g_autoptr(GError) error = NULL;
+      switch (sg_tls_write (conn->ssl, buf, len, n, &error))
+        {
+        case SG_TLS_OK: return IO_OK;
+        case SG_TLS_WANT_READ: conn->tls_want = G_IO_IN; return IO_AGAIN;
+        case SG_TLS_WANT_WRITE: conn->tls_want = G_IO_OUT; return IO_AGAIN;
+        case SG_TLS_CLOSED: return IO_EOF;
+        case SG_TLS_FAILED:
+          g_debug ("TLS write to [%s]: %s", conn->address, error->message);
+          return IO_ERROR;
+        }
+    }
+  for (;;)
+    {
+      ssize_t r = send (conn->fd, buf, len, MSG_NOSIGNAL);
+      if (r >= 0)
+        {
+          *n = (gsize) r;
+          return IO_OK;
+        }
+      if (errno == EINTR)
+        continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? IO_AGAIN : IO_ERROR;
+    }
+}
+
 static void connection_update (SgConnection *conn);
+static void connection_start_tls (SgConnection *conn);
 
 static void
 connection_unref (SgConnection *conn)
@@ -47,6 +121,12 @@ connection_close (SgConnection *conn)
   SgServer *server = conn->server;
   sg_timer_disarm (server->wheel, &conn->timer);
   g_clear_pointer (&conn->pfd, sg_poller_remove);
+  if (conn->ssl)
+    {
+      if (!conn->handshaking)
+        SSL_shutdown (conn->ssl);  /* best effort close_notify; never waits */
+      g_clear_pointer (&conn->ssl, SSL_free);
+    }
   close (conn->fd);
   g_message ("disconnect from [%s]:%u", conn->address, conn->port);
   sg_server_connection_closed (server, conn);
@@ -59,21 +139,22 @@ connection_flush (SgConnection *conn)
 {
   GString *out = sg_session_output (conn->session);
   gsize sent = 0;
+  if (conn->handshaking)
+    return TRUE;
   while (sent < out->len)
     {
-      ssize_t n = send (conn->fd, out->str + sent, out->len - sent, MSG_NOSIGNAL);
-      if (n < 0)
+      gsize n = 0;
+      IoResult r = conn_send (conn, out->str + sent, out->len - sent, &n);
+      if (r == IO_AGAIN)
+        break;
+      if (r != IO_OK)
         {
-          if (errno == EINTR)
-            continue;
-          if (errno == EAGAIN || errno == EWOULDBLOCK)
-            break;
-          g_debug ("send to [%s]: %s", conn->address, g_strerror (errno));
+          g_debug ("send to [%s] failed", conn->address);
           g_string_truncate (out, 0);
           connection_close (conn);
           return FALSE;
         }
-      sent += (gsize) n;
+      sent += n;
     }
   g_string_erase (out, 0, sent);
   return TRUE;
@@ -107,13 +188,26 @@ connection_update (SgConnection *conn)
       connection_close (conn);
       return;
     }
+  if (sg_session_state (s) == SG_SESSION_STARTTLS && !conn->ssl && sg_session_output (s)->len == 0)
+    {
+      connection_start_tls (conn);
+      return;
+    }
   GIOCondition want = (sg_session_wants_input (s) ? G_IO_IN : 0)
                     | (sg_session_output (s)->len ? G_IO_OUT : 0);
+  if (conn->handshaking)
+    want = conn->tls_want;
+  else if (conn->ssl && want && conn->tls_want)
+    want = conn->tls_want;   /* OpenSSL needs the other direction first */
   sg_poller_modify (conn->pfd, want);
   switch (sg_session_state (s))
     {
     case SG_SESSION_SUBMITTED:
       sg_timer_disarm (conn->server->wheel, &conn->timer); /* waiting on us, not the client */
+      break;
+    case SG_SESSION_STARTTLS:
+      if (!conn->timer.armed)
+        sg_timer_arm (conn->server->wheel, &conn->timer, conn->server->config->command_timeout);
       break;
     case SG_SESSION_CLOSING:
       if (!conn->timer.armed)
@@ -128,29 +222,89 @@ connection_update (SgConnection *conn)
     }
 }
 
+/* connection_handshake - advance the STARTTLS handshake; FALSE if closed. */
+static gboolean
+connection_handshake (SgConnection *conn)
+{
+  g_autoptr(GError) error = NULL;
+  switch (sg_tls_handshake (conn->ssl, &error))
+    {
+    case SG_TLS_OK:
+      {
+        conn->handshaking = FALSE;
+        conn->tls_want = 0;
+        const char *proto = SSL_get_version (conn->ssl);
+        const char *cipher = SSL_CIPHER_get_name (SSL_get_current_cipher (conn->ssl));
+        g_message ("STARTTLS with [%s]:%u: %s with cipher %s", conn->address, conn->port, proto, cipher);
+        sg_session_tls_started (conn->session, proto, cipher);
+        return TRUE;
+      }
+    case SG_TLS_WANT_READ:
+      conn->tls_want = G_IO_IN;
+      return TRUE;
+    case SG_TLS_WANT_WRITE:
+      conn->tls_want = G_IO_OUT;
+      return TRUE;
+    case SG_TLS_CLOSED:
+    case SG_TLS_FAILED:
+      g_message ("STARTTLS with [%s]:%u failed: %s", conn->address, conn->port,
+                 error ? error->message : "connection closed");
+      sg_session_eof (conn->session);
+      connection_close (conn);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* connection_start_tls - the 220 is out: begin the server handshake. */
+static void
+connection_start_tls (SgConnection *conn)
+{
+  conn->ssl = sg_tls_server_accept (conn->server->tls, conn->fd);
+  if (!conn->ssl)
+    {
+      g_warning ("STARTTLS with [%s]: cannot create a TLS session", conn->address);
+      connection_close (conn);
+      return;
+    }
+  conn->handshaking = TRUE;
+  if (connection_handshake (conn))
+    connection_update (conn);
+}
+
 static void
 on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
 {
   SgConnection *conn = user_data;
   SgServer *server = conn->server;
 
+  if (conn->handshaking)
+    {
+      if (connection_handshake (conn) && connection_flush (conn))
+        connection_update (conn);
+      return;
+    }
+  conn->tls_want = 0;
+
   if (ready & (G_IO_IN | G_IO_HUP | G_IO_ERR))
-    for (int i = 0; i < READS_PER_WAKEUP && sg_session_wants_input (conn->session); i++)
+    /* With TLS, keep reading while OpenSSL holds decrypted bytes: epoll
+     * cannot see those. */
+    for (int i = 0; sg_session_wants_input (conn->session)
+                    && (i < READS_PER_WAKEUP || (conn->ssl && SSL_pending (conn->ssl) > 0)); i++)
       {
-        ssize_t n = recv (conn->fd, server->read_buffer, SG_READ_CHUNK, 0);
-        if (n < 0 && errno == EINTR)
-          continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        gsize n = 0;
+        IoResult r = conn_recv (conn, server->read_buffer, SG_READ_CHUNK, &n);
+        if (r == IO_AGAIN)
           break;
-        if (n <= 0)
+        if (r != IO_OK)
           {
             sg_session_eof (conn->session);
             connection_close (conn);
             return;
           }
-        sg_session_input (conn->session, (const char *) server->read_buffer, (gsize) n);
+        sg_session_input (conn->session, (const char *) server->read_buffer, n);
         sg_timer_disarm (server->wheel, &conn->timer); /* activity: re-armed below */
-        if ((gsize) n < SG_READ_CHUNK)
+        if (n < SG_READ_CHUNK && !(conn->ssl && SSL_pending (conn->ssl) > 0))
           break;
       }
   if (connection_flush (conn))
@@ -169,6 +323,9 @@ on_submit_done (guint code, const char *enhanced, const char *text, gpointer use
         sg_session_abort (conn->session, "4.3.2", "Service shutting down");
       if (connection_flush (conn))
         connection_update (conn);
+      /* Input held back while we worked may sit decrypted inside OpenSSL. */
+      if (!conn->closed && conn->ssl && SSL_pending (conn->ssl) > 0)
+        on_io (conn->pfd, G_IO_IN, conn);
     }
   connection_unref (conn);
 }
@@ -181,12 +338,21 @@ on_submit (SgSession *session, SgEnvelope *env, gpointer user_data)
   sg_intake_submit (conn->server->intake, env, on_submit_done, conn);
 }
 
+static gboolean
+on_mail_room (SgSession *session, gpointer user_data)
+{
+  SgConnection *conn = user_data;
+  return sg_server_spool_has_room (conn->server);
+}
+
 static const SgSessionHooks session_hooks = {
   .submit = on_submit,
+  .mail_room = on_mail_room,
 };
 
 SgConnection *
-sg_connection_new (SgServer *server, int fd, const char *address, guint16 port)
+sg_connection_new (SgServer *server, int fd, const char *address, guint16 port,
+                   gboolean relay_allowed)
 {
   g_autoptr(GError) error = NULL;
   SgConnection *conn = g_new0 (SgConnection, 1);
@@ -196,6 +362,7 @@ sg_connection_new (SgServer *server, int fd, const char *address, guint16 port)
   conn->port = port;
   conn->refs = 1;
   conn->session = sg_session_new (server->config, address, port, &session_hooks, conn);
+  sg_session_set_relay_allowed (conn->session, relay_allowed);
   sg_timer_init (&conn->timer, on_timeout, conn);
   conn->pfd = sg_poller_add (server->poller, fd, G_IO_IN, on_io, conn, &error);
   if (!conn->pfd)

@@ -8,7 +8,8 @@
 G_BEGIN_DECLS
 
 /* sg_connection_new - take ownership of fd (non-blocking) and greet the client. */
-SgConnection *sg_connection_new (SgServer *server, int fd, const char *address, guint16 port);
+SgConnection *sg_connection_new (SgServer *server, int fd, const char *address, guint16 port,
+                                 gboolean relay_allowed);
 /* sg_connection_shutdown - server stopping: 421 now unless mid-transaction. */
 void          sg_connection_shutdown (SgConnection *conn);
 /* sg_connection_busy - in DATA or waiting for the spool. */

@@ -1,5 +1,7 @@
-/* listener.c - the listening socket and accept(): connection limits are
- * checked here, before a session exists (RFC 5321 3.1: 421 at greeting). */
+/* listener.c - the listening socket and accept(): access by network,
+ * connection limits and the per-address rate window are checked here,
+ * before a session exists (RFC 5321 3.1: 554 or 421 at the greeting); also
+ * the spool's free-space check that MAIL consults. */
 #include "server/server_private.h"
 #include "server/connection.h"
 
@@ -9,6 +11,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <gio/gio.h>
 
@@ -24,6 +27,82 @@ refuse (int fd, const SgConfig *config, const char *why)
   ssize_t unused = send (fd, line, strlen (line), MSG_NOSIGNAL | MSG_DONTWAIT);
   (void) unused;
   close (fd);
+}
+
+/* rate_exceeded - record a connection from addr in its sliding window of
+ * SG_RATE_WINDOW seconds; TRUE if that makes more than the limit. */
+static gboolean
+rate_exceeded (SgServer *server, const char *addr)
+{
+  guint limit = server->config->connection_rate_per_ip;
+  if (limit == 0)
+    return FALSE;
+  gint64 now = g_get_monotonic_time ();
+  GQueue *times = g_hash_table_lookup (server->rate, addr);
+  if (!times)
+    {
+      times = g_queue_new ();
+      g_hash_table_insert (server->rate, g_strdup (addr), times);
+    }
+  while (!g_queue_is_empty (times)
+         && now - *(gint64 *) g_queue_peek_head (times) >= SG_RATE_WINDOW * G_USEC_PER_SEC)
+    g_free (g_queue_pop_head (times));
+  if (g_queue_get_length (times) >= limit)
+    return TRUE;   /* refused attempts are not counted: the window stays bounded */
+  gint64 *t = g_new (gint64, 1);
+  *t = now;
+  g_queue_push_tail (times, t);
+  return FALSE;
+}
+
+/* rate_sweep - drop addresses whose window is empty, so the table stays bounded. */
+static gboolean
+rate_sweep (gpointer data)
+{
+  SgServer *server = data;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter it;
+  gpointer key, value;
+  g_hash_table_iter_init (&it, server->rate);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    {
+      GQueue *times = value;
+      if (g_queue_is_empty (times)
+          || now - *(gint64 *) g_queue_peek_tail (times) >= SG_RATE_WINDOW * G_USEC_PER_SEC)
+        g_hash_table_iter_remove (&it);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+free_times (gpointer data)
+{
+  g_queue_free_full (data, g_free);
+}
+
+/* sg_server_spool_has_room - free space at least [spool] min_free (checked at most once a second). */
+gboolean
+sg_server_spool_has_room (SgServer *server)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (server->config->min_free == 0)
+    return TRUE;
+  if (now - server->free_checked >= G_USEC_PER_SEC)
+    {
+      struct statvfs st;
+      server->free_checked = now;
+      if (statvfs (server->config->spool_dir, &st) == 0)
+        {
+          guint64 avail = (guint64) st.f_bavail * st.f_frsize;
+          gboolean low = avail < server->config->min_free;
+          if (low && !server->spool_low)
+            g_warning ("spool %s: %" G_GUINT64_FORMAT " bytes free, below [spool] min_free %"
+                       G_GUINT64_FORMAT ": refusing new mail with 452", server->config->spool_dir,
+                       avail, server->config->min_free);
+          server->spool_low = low;
+        }
+    }
+  return !server->spool_low;
 }
 
 static void
@@ -52,8 +131,24 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
       guint per_ip = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, addr));
       guint total = g_hash_table_size (server->connections);
 
+      gboolean trusted = sg_netlist_contains (server->allowed, addr);
       if (server->stopping)
         refuse (fd, config, "server shutting down");
+      else if (!trusted && !(config->accepted_domains && config->accepted_domains[0]))
+        {
+          /* RFC 5321 3.1: a 554 greeting; nothing here is for this client */
+          g_message ("reject: connect from [%s]: 554 5.7.1 not in [access] allowed_networks", addr);
+          g_autofree char *line = g_strdup_printf ("554 5.7.1 %s Access denied\r\n", config->hostname);
+          ssize_t unused = send (fd, line, strlen (line), MSG_NOSIGNAL | MSG_DONTWAIT);
+          (void) unused;
+          close (fd);
+        }
+      else if (rate_exceeded (server, addr))
+        {
+          g_message ("refused %s: more than %u connections in %d s", addr,
+                     config->connection_rate_per_ip, SG_RATE_WINDOW);
+          refuse (fd, config, "too many connections from your address");
+        }
       else if (config->max_connections && total >= config->max_connections)
         {
           g_message ("refused %s: too many connections (%u)", addr, total);
@@ -65,7 +160,7 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
           refuse (fd, config, "too many connections from your address");
         }
       else
-        sg_connection_new (server, fd, addr, (guint16) atoi (port));
+        sg_connection_new (server, fd, addr, (guint16) atoi (port), trusted);
     }
 }
 
@@ -99,6 +194,14 @@ sg_listener_open (SgServer *server, GError **error)
       return FALSE;
     }
   freeaddrinfo (res);
+  server->allowed = sg_netlist_parse ((const char *const *) config->allowed_networks, error);
+  if (!server->allowed)
+    {
+      close (fd);
+      return FALSE;
+    }
+  server->rate = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, free_times);
+  server->rate_sweep_id = g_timeout_add_seconds (SG_RATE_WINDOW, rate_sweep, server);
   server->listen_fd = fd;
   server->listen_pfd = sg_poller_add (server->poller, fd, G_IO_IN, on_accept, server, error);
   if (!server->listen_pfd)
@@ -118,4 +221,7 @@ sg_listener_close (SgServer *server)
   if (server->listen_fd >= 0)
     close (server->listen_fd);
   server->listen_fd = -1;
+  g_clear_handle_id (&server->rate_sweep_id, g_source_remove);
+  g_clear_pointer (&server->rate, g_hash_table_unref);
+  g_clear_pointer (&server->allowed, sg_netlist_free);
 }

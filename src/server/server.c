@@ -74,6 +74,13 @@ sg_server_connection_closed (SgServer *server, SgConnection *conn)
   g_hash_table_remove (server->connections, conn);
 }
 
+/* on_committed - new mail is durable: the runner picks it up at once. */
+static void
+on_committed (const char *queue_id, gpointer runner)
+{
+  sg_queue_runner_notify (runner, queue_id);
+}
+
 SgServer *
 sg_server_new (const SgConfig *config, GError **error)
 {
@@ -98,6 +105,19 @@ sg_server_new (const SgConfig *config, GError **error)
   server->intake = sg_intake_new (config, server->spool, server->context, 0, error);
   if (!server->intake)
     return NULL;
+  if (!config->smarthost_host)
+    g_message ("no [smarthost] host configured: mail stays queued");
+  else if (!(server->runner = sg_queue_runner_new (config, server->spool, server->context, error)))
+    return NULL;
+  else
+    sg_intake_set_committed_hook (server->intake, on_committed, server->runner);
+  if (config->tls_cert_file)
+    {
+      server->tls = sg_tls_server_new (config->tls_cert_file, config->tls_key_file, error);
+      if (!server->tls)
+        return NULL;
+      g_message ("STARTTLS offered%s", config->tls_require ? " and required" : "");
+    }
   server->poller = sg_poller_new (server->context, error);
   if (!server->poller)
     return NULL;
@@ -135,6 +155,8 @@ sg_server_free (SgServer *server)
   /* Messages in flight get their replies (or are dropped if the socket is
    * gone) before the spool is closed; nothing acknowledged is lost. */
   g_clear_pointer (&server->intake, sg_intake_free);
+  /* Deliveries in flight are interrupted; they stay in the queue. */
+  g_clear_pointer (&server->runner, sg_queue_runner_free);
   if (server->connections)
     {
       GList *conns = g_hash_table_get_keys (server->connections);
@@ -146,6 +168,7 @@ sg_server_free (SgServer *server)
   g_clear_pointer (&server->wheel, sg_timer_wheel_free);
   g_clear_pointer (&server->poller, sg_poller_free);
   g_clear_pointer (&server->spool, sg_spool_free);
+  g_clear_pointer (&server->tls, sg_tls_server_free);
   g_clear_pointer (&server->per_ip, g_hash_table_unref);
   g_clear_pointer (&server->loop, g_main_loop_unref);
   g_clear_pointer (&server->context, g_main_context_unref);

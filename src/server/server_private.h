@@ -6,8 +6,11 @@
 #include "event/poller.h"
 #include "event/timer_wheel.h"
 #include "intake/intake.h"
+#include "queue/runner.h"
 #include "server/server.h"
 #include "spool/spool.h"
+#include "tls/tls_server.h"
+#include "common/netlist.h"
 
 typedef struct _SgConnection SgConnection;
 
@@ -19,6 +22,13 @@ struct _SgServer {
   SgTimerWheel   *wheel;
   SgSpool        *spool;
   SgIntake       *intake;
+  SgTlsServer    *tls;           /* (nullable) inbound STARTTLS */
+  SgNetList      *allowed;       /* [access] allowed_networks */
+  GHashTable     *rate;          /* address -> GQueue of connect times (connection_rate_per_ip) */
+  guint           rate_sweep_id;
+  gint64          free_checked;  /* monotonic µs of the last statvfs of the spool */
+  gboolean        spool_low;     /* below [spool] min_free at that check */
+  SgQueueRunner  *runner;        /* (nullable) without a [smarthost] host */
   int             listen_fd;
   SgPollFd       *listen_pfd;
   GHashTable     *connections;   /* SgConnection* set */
@@ -35,6 +45,9 @@ struct _SgServer {
 /* listener.c */
 gboolean sg_listener_open (SgServer *server, GError **error);
 void     sg_listener_close (SgServer *server);
+
+/* listener.c */
+gboolean sg_server_spool_has_room (SgServer *server);
 
 /* connection.c, called back by the server */
 void sg_server_connection_closed (SgServer *server, SgConnection *conn);

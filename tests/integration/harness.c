@@ -312,3 +312,145 @@ sg_test_python (const char *script, const char *const *args, char **out, char **
   g_ptr_array_add (argv, NULL);
   return sg_test_run ((const char *const *) argv->pdata, out, err);
 }
+
+/* admin tests */
+
+int
+sg_test_run_in (const char *cwd, const char *const *argv, char **out, char **err)
+{
+  g_autoptr(GError) error = NULL;
+  GSubprocessFlags flags = (out ? G_SUBPROCESS_FLAGS_STDOUT_PIPE : 0)
+                         | (err ? G_SUBPROCESS_FLAGS_STDERR_PIPE : 0);
+  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new (flags);
+  if (cwd)
+    g_subprocess_launcher_set_cwd (l, cwd);
+  g_autoptr(GSubprocess) p = g_subprocess_launcher_spawnv (l, argv, &error);
+  if (!p)
+    {
+      if (out)
+        *out = g_strdup ("");
+      if (err)
+        *err = g_strdup (error->message);
+      return 127;
+    }
+  g_subprocess_communicate_utf8 (p, NULL, NULL, out, err, &error);
+  g_assert_no_error (error);
+  g_subprocess_wait (p, NULL, NULL);
+  return g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : 128;
+}
+
+char *
+sg_test_send (guint16 port, const char *sender, const char *const *rcpts,
+              const char *body, gssize len)
+{
+  SgTestClient *c = sg_test_client_connect (port, NULL);
+  g_autofree char *ehlo = sg_test_client_command (c, "EHLO client.example");
+  g_autofree char *mail_cmd = g_strdup_printf ("MAIL FROM:<%s>", sender);
+  g_autofree char *mail = sg_test_client_command (c, mail_cmd);
+  g_assert_true (g_str_has_prefix (mail, "250 "));
+  for (guint i = 0; rcpts[i]; i++)
+    {
+      g_autofree char *cmd = g_strdup_printf ("RCPT TO:<%s>", rcpts[i]);
+      g_autofree char *r = sg_test_client_command (c, cmd);
+      g_assert_true (g_str_has_prefix (r, "250 "));
+    }
+  g_autofree char *data = sg_test_client_command (c, "DATA");
+  g_assert_true (g_str_has_prefix (data, "354 "));
+  sg_test_client_send (c, body, len);
+  sg_test_client_send (c, ".\r\n", 3);
+  g_autofree char *reply = sg_test_client_reply (c);
+  g_autofree char *quit = sg_test_client_command (c, "QUIT");
+  sg_test_client_free (c);
+  const char *p = reply ? strstr (reply, "queued as ") : NULL;
+  if (!reply || !g_str_has_prefix (reply, "250 ") || !p)
+    {
+      g_test_message ("not queued: %s", reply ? reply : "(connection closed)");
+      return NULL;
+    }
+  p += strlen ("queued as ");
+  gsize n = 0;
+  while (g_ascii_isalnum (p[n]))
+    n++;
+  return g_strndup (p, n);
+}
+
+char *
+sg_test_read_file (const char *path, gsize *len)
+{
+  char *text = NULL;
+  gsize n = 0;
+  if (!g_file_get_contents (path, &text, &n, NULL))
+    text = g_strdup ("");
+  if (len)
+    *len = n;
+  return text;
+}
+
+/* relay tests */
+#include <sys/prctl.h>
+
+guint16
+sg_test_free_port (void)
+{
+  return free_port ();
+}
+
+/* die_with_parent - child setup: a test that aborts leaves no server behind. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+GSubprocess *
+sg_test_spawn (const char *const *argv, const char *log_path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_child_setup (l, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_stdout_file_path (l, log_path);
+  GSubprocess *p = g_subprocess_launcher_spawnv (l, argv, &error);
+  g_assert_no_error (error);
+  return p;
+}
+
+void
+sg_test_stop_process (GSubprocess *p)
+{
+  if (!p)
+    return;
+  g_subprocess_send_signal (p, SIGTERM);
+  g_subprocess_wait (p, NULL, NULL);
+  g_object_unref (p);
+}
+
+gboolean
+sg_test_wait_file (const char *path, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  while (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (20000);
+    }
+  return TRUE;
+}
+
+gboolean
+sg_test_wait_log (SgTestServer *s, const char *needle, guint count, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  for (;;)
+    {
+      g_autofree char *log = sg_test_server_log (s);
+      guint n = 0;
+      for (const char *p = log; (p = strstr (p, needle)); p += strlen (needle))
+        n++;
+      if (n >= count)
+        return TRUE;
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (50000);
+    }
+}

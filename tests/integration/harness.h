@@ -50,3 +50,26 @@ int  sg_test_run (const char *const *argv, char **out, char **err);
 /* sg_test_python - Debian's python3 running tests/tools/SCRIPT with args. */
 int  sg_test_python (const char *script, const char *const *args, char **out, char **err);
 const char *sg_test_spoolgate (void);
+
+/* admin tests */
+/* sg_test_run_in - sg_test_run with cwd as the working directory (nullable: ours). */
+int   sg_test_run_in (const char *cwd, const char *const *argv, char **out, char **err);
+/* sg_test_send - one SMTP transaction of body (CRLF, without the final dot)
+ * from sender to the NULL-terminated rcpts; returns the queued ID, or NULL
+ * if the final reply was not 250 (transfer full). */
+char *sg_test_send (guint16 port, const char *sender, const char *const *rcpts,
+                    const char *body, gssize len);
+/* sg_test_read_file - a file's whole contents, "" if unreadable (transfer full). */
+char *sg_test_read_file (const char *path, gsize *len);
+
+/* relay tests */
+/* sg_test_free_port - a loopback TCP port nobody listens on right now. */
+guint16      sg_test_free_port (void);
+/* sg_test_spawn - start argv in the background, stdout and stderr to log_path (transfer full). */
+GSubprocess *sg_test_spawn (const char *const *argv, const char *log_path);
+/* sg_test_stop_process - SIGTERM, wait, unref; NULL is fine. */
+void         sg_test_stop_process (GSubprocess *p);
+/* sg_test_wait_file - poll until path exists; FALSE after timeout_ms. */
+gboolean     sg_test_wait_file (const char *path, guint timeout_ms);
+/* sg_test_wait_log - poll until the server log holds needle at least count times. */
+gboolean     sg_test_wait_log (SgTestServer *s, const char *needle, guint count, guint timeout_ms);

@@ -362,7 +362,8 @@ static void
 test_disk_full (void)
 {
   SgTestServer s;
-  sg_test_server_start (&s, NULL);
+  /* min_free = 0: exercise the write failure itself, not the early check */
+  sg_test_server_start (&s, "[spool]\nmin_free = 0\n");
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
   const char *mount[] = { "mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", s.spool, NULL };
   g_autofree char *merr = NULL;

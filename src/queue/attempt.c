@@ -1,0 +1,259 @@
+/* attempt.c - the queue's rules for one message, applied to its metadata:
+ * per-recipient outcomes (2xx delivered, 4xx deferred, 5xx failed), the
+ * attempt history, exponential backoff, expiry after max_lifetime, and
+ * finishing (non-delivery report, then delivered/failed or removal). Does
+ * no network I/O and takes no locks; worker.c holds the message lock. */
+#include "queue/queue_private.h"
+#include "queue/dsn.h"
+#include "common/log.h"
+
+void
+sg_job_result_free (SgJobResult *r)
+{
+  if (!r)
+    return;
+  g_free (r->queue_id);
+  g_free (r->dsn_id);
+  g_free (r);
+}
+
+guint
+sg_queue_backoff (const SgConfig *c, guint attempts)
+{
+  guint64 delay = c->queue_min_backoff;
+  for (guint i = 1; i < attempts && delay < c->queue_max_backoff; i++)
+    delay *= 2;
+  return (guint) MIN (delay, (guint64) c->queue_max_backoff);
+}
+
+GPtrArray *
+sg_queue_pending (const SgMeta *meta)
+{
+  GPtrArray *p = g_ptr_array_new ();
+  for (guint i = 0; i < meta->recipients->len; i++)
+    {
+      SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
+      if (r->status == SG_RCPT_PENDING || r->status == SG_RCPT_DEFERRED)
+        g_ptr_array_add (p, r);
+    }
+  return p;
+}
+
+/* log_recipient - the Postfix-style delivery line for one recipient. */
+static void
+log_recipient (const SgMeta *meta, const SgMetaRecipient *r, const char *relay,
+               const char *tls, gint64 now)
+{
+  static const char *const status[] = {
+    [SG_RCPT_PENDING] = "deferred", [SG_RCPT_DEFERRED] = "deferred",
+    [SG_RCPT_DELIVERED] = "sent", [SG_RCPT_FAILED] = "bounced",
+  };
+  g_autofree char *addr = sg_log_sanitize (r->address, -1, 256);
+  gint64 delay = MAX (0, now - meta->arrival_time_us / G_USEC_PER_SEC);
+  g_message ("%s: to=<%s>, relay=%s, delay=%" G_GINT64_FORMAT ", tls=%s, status=%s (%s)",
+             meta->queue_id, addr, relay ? relay : "none", delay, tls ? tls : "none",
+             status[r->status], r->delay_reason ? r->delay_reason : "");
+}
+
+/* history_add - append one attempt object to attempt_history, keeping at
+ * most SG_QUEUE_MAX_HISTORY (schema: $defs/attempt). */
+static void
+history_add (SgMeta *meta, JsonNode *entry)
+{
+  if (!meta->attempt_history || !JSON_NODE_HOLDS_ARRAY (meta->attempt_history))
+    {
+      g_clear_pointer (&meta->attempt_history, json_node_unref);
+      meta->attempt_history = json_node_new (JSON_NODE_ARRAY);
+      json_node_take_array (meta->attempt_history, json_array_new ());
+    }
+  JsonArray *a = json_node_get_array (meta->attempt_history);
+  json_array_add_element (a, entry);
+  while (json_array_get_length (a) > SG_QUEUE_MAX_HISTORY)
+    json_array_remove_element (a, 0);
+}
+
+static void
+set_nullable (JsonBuilder *b, const char *name, const char *value)
+{
+  json_builder_set_member_name (b, name);
+  if (value)
+    json_builder_add_string_value (b, value);
+  else
+    json_builder_add_null_value (b);
+}
+
+/* history_entry - {time, relay, tls_protocol, tls_cipher, result, reply,
+ * recipients: [{address, status, reply}]} for the recipients in rcpts. */
+static JsonNode *
+history_entry (gint64 time, const char *relay, const char *proto, const char *cipher,
+               const char *result, const char *reply, GPtrArray *rcpts)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "time");
+  json_builder_add_int_value (b, time);
+  set_nullable (b, "relay", relay);
+  set_nullable (b, "tls_protocol", proto);
+  set_nullable (b, "tls_cipher", cipher);
+  set_nullable (b, "result", result);
+  set_nullable (b, "reply", reply);
+  json_builder_set_member_name (b, "recipients");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < rcpts->len; i++)
+    {
+      const SgMetaRecipient *r = g_ptr_array_index (rcpts, i);
+      json_builder_begin_object (b);
+      set_nullable (b, "address", r->address);
+      set_nullable (b, "status", sg_meta_rcpt_status_name (r->status));
+      set_nullable (b, "reply", r->delay_reason);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+/* schedule - after an attempt that left recipients pending: the next try
+ * after the backoff, but no later than the expiry time. */
+static void
+schedule (SgMeta *meta, const SgConfig *c, gint64 now, gboolean interrupted)
+{
+  gint64 next = now + (interrupted ? 0 : sg_queue_backoff (c, meta->attempts));
+  gint64 expiry = meta->arrival_time_us / G_USEC_PER_SEC + c->queue_max_lifetime;
+  meta->state = SG_MSG_DEFERRED;
+  meta->next_attempt = MAX (now, MIN (next, expiry));
+}
+
+void
+sg_queue_apply (SgMeta *meta, const SgAttempt *a, const SgConfig *c, gint64 now)
+{
+  guint delivered = 0, deferred = 0, failed = 0;
+  const char *first_problem = NULL;
+  meta->attempts++;
+  for (guint i = 0; i < a->recipients->len; i++)
+    {
+      SgMetaRecipient *r = g_ptr_array_index (a->recipients, i);
+      const SgRcptOutcome *o = g_ptr_array_index (a->outcomes, i);
+      g_free (r->delay_reason);
+      if (a->error)
+        {
+          r->status = SG_RCPT_DEFERRED;
+          r->delay_reason = g_strdup (a->error);
+        }
+      else
+        {
+          r->status = o->code / 100 == 2 ? SG_RCPT_DELIVERED
+                    : o->code / 100 == 5 ? SG_RCPT_FAILED : SG_RCPT_DEFERRED;
+          r->delay_reason = g_strdup (o->reply ? o->reply : "no reply from the smarthost");
+        }
+      r->updated = now;
+      delivered += r->status == SG_RCPT_DELIVERED;
+      deferred += r->status == SG_RCPT_DEFERRED;
+      failed += r->status == SG_RCPT_FAILED;
+      if (r->status != SG_RCPT_DELIVERED && !first_problem)
+        first_problem = r->delay_reason;
+      log_recipient (meta, r, a->relay, a->tls_protocol, now);
+    }
+  const char *result = a->interrupted ? "interrupted"
+                     : delivered == a->recipients->len ? "sent"
+                     : deferred == a->recipients->len ? "deferred"
+                     : failed == a->recipients->len ? "bounced" : "mixed";
+  history_add (meta, history_entry (a->time, a->relay, a->tls_protocol, a->tls_cipher, result,
+                                    a->error, a->recipients));
+  if (first_problem)
+    {
+      g_free (meta->last_error);
+      meta->last_error = g_strdup (first_problem);
+    }
+  g_autoptr(GPtrArray) pending = sg_queue_pending (meta);
+  if (pending->len > 0)
+    schedule (meta, c, now, a->interrupted);
+  else
+    meta->next_attempt = 0;   /* finished: sg_queue_finish() comes next */
+}
+
+gboolean
+sg_queue_expired (const SgMeta *meta, const SgConfig *c, gint64 now)
+{
+  return meta->arrival_time_us / G_USEC_PER_SEC + (gint64) c->queue_max_lifetime <= now;
+}
+
+void
+sg_queue_expire (SgMeta *meta, gint64 now)
+{
+  g_autoptr(GPtrArray) pending = sg_queue_pending (meta);
+  for (guint i = 0; i < pending->len; i++)
+    {
+      SgMetaRecipient *r = g_ptr_array_index (pending, i);
+      const char *last = r->delay_reason ? r->delay_reason
+                       : meta->last_error ? meta->last_error : "never attempted";
+      char *why = g_strdup_printf ("expired after %u attempt%s: %s", meta->attempts,
+                                   meta->attempts == 1 ? "" : "s", last);
+      g_free (r->delay_reason);
+      r->delay_reason = why;
+      r->status = SG_RCPT_FAILED;
+      r->updated = now;
+      log_recipient (meta, r, NULL, NULL, now);
+    }
+  history_add (meta, history_entry (now, NULL, NULL, NULL, "expired", "message expired", pending));
+  g_free (meta->last_error);
+  meta->last_error = g_strdup ("expired");
+  meta->next_attempt = 0;
+}
+
+gint64
+sg_queue_next_look (const SgMeta *meta, const SgConfig *c)
+{
+  switch (meta->state)
+    {
+    case SG_MSG_QUEUED:
+    case SG_MSG_DEFERRED:
+      return MAX (meta->next_attempt, 0);
+    case SG_MSG_DELIVERED:
+      {
+        gint64 last = 0;
+        for (guint i = 0; i < meta->recipients->len; i++)
+          last = MAX (last, ((SgMetaRecipient *) g_ptr_array_index (meta->recipients, i))->updated);
+        return last + c->queue_keep_delivered;
+      }
+    default:
+      return -1;   /* held or failed: the administrator's */
+    }
+}
+
+gboolean
+sg_queue_finish (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 now, char **dsn_id,
+                 gboolean *removed, GError **error)
+{
+  gboolean failed = FALSE;
+  *removed = FALSE;
+  for (guint i = 0; i < meta->recipients->len; i++)
+    failed |= ((SgMetaRecipient *) g_ptr_array_index (meta->recipients, i))->status == SG_RCPT_FAILED;
+  /* The report is durable before the original is marked finished, so a
+   * crash in between can duplicate it but never lose it. A bounce (sender
+   * <>) never bounces (RFC 5321 4.5.5). */
+  if (failed && meta->sender[0] != '\0')
+    {
+      *dsn_id = sg_dsn_queue (spool, meta, c->hostname, now, error);
+      if (!*dsn_id)
+        return FALSE;
+      g_message ("%s: sender non-delivery notification: %s", meta->queue_id, *dsn_id);
+    }
+  else if (failed)
+    g_message ("%s: no non-delivery notification: the sender is <>", meta->queue_id);
+  meta->state = failed ? SG_MSG_FAILED : SG_MSG_DELIVERED;
+  meta->next_attempt = 0;
+  if (!failed && c->queue_keep_delivered == 0)
+    {
+      if (!sg_spool_remove (spool, meta->queue_id, error))
+        return FALSE;
+      *removed = TRUE;
+      g_message ("%s: removed", meta->queue_id);
+      return TRUE;
+    }
+  if (!sg_spool_update_meta (spool, meta, error))
+    return FALSE;
+  if (failed)
+    g_message ("%s: failed; kept in the queue for the administrator", meta->queue_id);
+  return TRUE;
+}

@@ -1,0 +1,217 @@
+/* dsn.c - the bounce message: RFC 3464 delivery status in an RFC 6522
+ * multipart/report with a human-readable part, a message/delivery-status
+ * part and the original header section as text/rfc822-headers. It is sent
+ * from <> (RFC 5321 4.5.5), so it can never itself bounce. */
+#include "queue/dsn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DSN_REASON_MAX  700   /* keep each header line well under 998 octets */
+
+static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+                                      "Aug", "Sep", "Oct", "Nov", "Dec" };
+
+/* rfc5322_date - "Sat, 21 Nov 2026 10:00:00 +0000" (RFC 5322 3.3), locale-free. */
+static char *
+rfc5322_date (gint64 t)
+{
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (t);
+  return g_strdup_printf ("%s, %d %s %d %02d:%02d:%02d +0000",
+                          days[g_date_time_get_day_of_week (dt) % 7],
+                          g_date_time_get_day_of_month (dt),
+                          months[g_date_time_get_month (dt) - 1], g_date_time_get_year (dt),
+                          g_date_time_get_hour (dt), g_date_time_get_minute (dt),
+                          g_date_time_get_second (dt));
+}
+
+/* status_of - the RFC 3463 code for a failure reason: the one the smarthost
+ * gave, 4.4.7 for an expiry, else 5.0.0. */
+static char *
+status_of (const char *reason)
+{
+  if (!reason)
+    return g_strdup ("5.0.0");
+  if (g_str_has_prefix (reason, "expired"))
+    return g_strdup ("4.4.7");   /* RFC 3463: delivery time expired */
+  if (g_ascii_isdigit (reason[0]) && strlen (reason) > 9 && reason[3] == ' '
+      && (reason[4] == '4' || reason[4] == '5') && reason[5] == '.')
+    {
+      const char *p = reason + 6;
+      gsize n = strspn (p, "0123456789");
+      if (n >= 1 && n <= 3 && p[n] == '.')
+        {
+          gsize m = strspn (p + n + 1, "0123456789");
+          if (m >= 1 && m <= 3)
+            return g_strndup (reason + 4, 2 + n + 1 + m);
+        }
+    }
+  return g_strdup (reason[0] == '4' ? "4.0.0" : "5.0.0");
+}
+
+/* clip - a copy of s, at most DSN_REASON_MAX bytes, on one line. */
+static char *
+clip (const char *s)
+{
+  char *c = g_strndup (s ? s : "unknown error", DSN_REASON_MAX);
+  g_strdelimit (c, "\r\n", ' ');
+  return c;
+}
+
+GBytes *
+sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header, gsize header_len,
+              gint64 now)
+{
+  GString *m = g_string_new (NULL);
+  g_autofree char *date = rfc5322_date (now);
+  g_autofree char *arrival = rfc5322_date (meta->arrival_time_us / G_USEC_PER_SEC);
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *boundary = g_strdup_printf ("=_%s/%s", meta->queue_id, uuid);
+  gboolean eightbit = FALSE;
+  for (gsize i = 0; i < header_len && !eightbit; i++)
+    eightbit = (guchar) header[i] >= 0x80;
+
+  /* RFC 5322 3.6 header, RFC 3834 Auto-Submitted, RFC 6522 multipart/report. */
+  g_string_append_printf (m, "Date: %s\r\n", date);
+  g_string_append_printf (m, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", hostname);
+  g_string_append_printf (m, "To: <%s>\r\n", meta->sender);
+  g_string_append (m, "Subject: Undelivered Mail Returned to Sender\r\n");
+  g_string_append_printf (m, "Message-ID: <%s.%s@%s>\r\n", meta->queue_id, uuid, hostname);
+  g_string_append (m, "Auto-Submitted: auto-replied\r\n");
+  g_string_append (m, "MIME-Version: 1.0\r\n");
+  g_string_append_printf (m, "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+                          "\tboundary=\"%s\"\r\n", boundary);
+  g_string_append (m, "\r\nThis is a MIME-encapsulated message.\r\n\r\n");
+
+  /* Part 1: for people. */
+  g_string_append_printf (m, "--%s\r\nContent-Type: text/plain; charset=us-ascii\r\n"
+                          "Content-Description: Notification\r\n\r\n", boundary);
+  g_string_append_printf (m, "This is the mail system at host %s.\r\n\r\n"
+                          "Your message (queue ID %s, received %s) could not be delivered\r\n"
+                          "to one or more recipients. The mail system said:\r\n\r\n",
+                          hostname, meta->queue_id, arrival);
+  for (guint i = 0; i < meta->recipients->len; i++)
+    {
+      const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
+      if (r->status != SG_RCPT_FAILED)
+        continue;
+      g_autofree char *why = clip (r->delay_reason);
+      g_string_append_printf (m, "<%s>: %s\r\n", r->address, why);
+    }
+  g_string_append (m, "\r\n");
+
+  /* Part 2: RFC 3464 section 2.2 per-message, 2.3 per-recipient fields. */
+  g_string_append_printf (m, "--%s\r\nContent-Type: message/delivery-status\r\n"
+                          "Content-Description: Delivery report\r\n\r\n", boundary);
+  g_string_append_printf (m, "Reporting-MTA: dns; %s\r\n", hostname);
+  g_string_append_printf (m, "X-Spoolgate-Queue-ID: %s\r\n", meta->queue_id);
+  g_string_append_printf (m, "Arrival-Date: %s\r\n", arrival);
+  for (guint i = 0; i < meta->recipients->len; i++)
+    {
+      const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
+      if (r->status != SG_RCPT_FAILED)
+        continue;
+      g_autofree char *status = status_of (r->delay_reason);
+      g_autofree char *why = clip (r->delay_reason);
+      gboolean smtp = r->delay_reason && g_ascii_isdigit (r->delay_reason[0]);
+      g_autofree char *when = rfc5322_date (r->updated ? r->updated : now);
+      g_string_append_printf (m, "\r\nFinal-Recipient: rfc822; %s\r\n", r->address);
+      g_string_append (m, "Action: failed\r\n");
+      g_string_append_printf (m, "Status: %s\r\n", status);
+      g_string_append_printf (m, "Diagnostic-Code: %s; %s\r\n", smtp ? "smtp" : "X-Spoolgate", why);
+      g_string_append_printf (m, "Last-Attempt-Date: %s\r\n", when);
+    }
+  g_string_append (m, "\r\n");
+
+  /* Part 3: RFC 6522 section 4, the original header section. */
+  g_string_append_printf (m, "--%s\r\nContent-Type: text/rfc822-headers\r\n", boundary);
+  if (eightbit)
+    g_string_append (m, "Content-Transfer-Encoding: 8bit\r\n");
+  g_string_append (m, "Content-Description: Undelivered Message Headers\r\n\r\n");
+  g_string_append_len (m, header, (gssize) header_len);
+  if (header_len < 2 || header[header_len - 1] != '\n')
+    g_string_append (m, "\r\n");
+  g_string_append_printf (m, "\r\n--%s--\r\n", boundary);
+  return g_string_free_to_bytes (m);
+}
+
+char *
+sg_dsn_header_section (const char *path, gsize *len, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "open %s: %s",
+                   path, g_strerror (errno));
+      return NULL;
+    }
+  char *buf = g_malloc (SG_DSN_MAX_HEADER_BYTES + 1);
+  gsize got = 0;
+  while (got < SG_DSN_MAX_HEADER_BYTES)
+    {
+      ssize_t n = read (fd, buf + got, SG_DSN_MAX_HEADER_BYTES - got);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      got += (gsize) n;
+    }
+  close (fd);
+  buf[got] = '\0';
+  /* RFC 5322 2.1: the header section ends at the first empty line. */
+  char *end = g_strstr_len (buf, (gssize) got, "\r\n\r\n");
+  *len = end ? (gsize) (end - buf) + 2 : got;
+  /* cut a truncated section back to its last whole line */
+  if (!end)
+    {
+      char *last = g_strrstr_len (buf, (gssize) got, "\r\n");
+      *len = last ? (gsize) (last - buf) + 2 : 0;
+    }
+  buf[*len] = '\0';
+  return buf;
+}
+
+char *
+sg_dsn_queue (SgSpool *spool, const SgMeta *meta, const char *hostname, gint64 now,
+              GError **error)
+{
+  g_autofree char *path = sg_spool_message_path (spool, meta->queue_id);
+  gsize hlen = 0;
+  g_autofree char *header = sg_dsn_header_section (path, &hlen, error);
+  if (!header)
+    return NULL;
+  g_autoptr(GBytes) body = sg_dsn_build (meta, hostname, header, hlen, now);
+  g_autoptr(SgMeta) dsn = sg_meta_new ();
+  dsn->sender = g_strdup ("");                  /* RFC 5321 4.5.5: bounces come from <> */
+  sg_meta_add_recipient (dsn, meta->sender);
+  dsn->esmtp_size = -1;
+  gsize blen = 0;
+  const guchar *b = g_bytes_get_data (body, &blen);
+  gboolean eightbit = FALSE;
+  for (gsize i = 0; i < blen && !eightbit; i++)
+    eightbit = b[i] >= 0x80;
+  dsn->esmtp_body = g_strdup (eightbit ? "8BITMIME" : "7BIT");
+  for (const char *p = meta->sender; *p; p++)
+    dsn->smtputf8 |= (guchar) *p >= 0x80;
+  dsn->client_address = g_strdup ("127.0.0.1");
+  dsn->helo_name = g_strdup (hostname);
+  dsn->protocol = g_strdup (dsn->smtputf8 ? "UTF8SMTP" : "ESMTP");
+  dsn->state = SG_MSG_QUEUED;
+  for (guint tries = 0; ; tries++)
+    {
+      g_autoptr(GError) local = NULL;
+      g_clear_pointer (&dsn->queue_id, g_free);
+      dsn->arrival_time_us = 0;
+      if (sg_spool_commit (spool, dsn, NULL, body, &local))
+        return g_strdup (dsn->queue_id);
+      if (!g_error_matches (local, SG_SPOOL_ERROR, SG_SPOOL_ERROR_EXISTS) || tries >= 3)
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local),
+                                      "queue non-delivery report: ");
+          return NULL;
+        }
+    }
+}

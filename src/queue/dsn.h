@@ -1,0 +1,26 @@
+/* dsn.h - non-delivery reports (RFC 3464 delivery status notifications in
+ * an RFC 6522 multipart/report) for messages with failed recipients, and
+ * their hand-off to the spool as new mail from <> to the original sender.
+ * Deciding whether a report is due (never for <>) is the caller's job. */
+#pragma once
+#include <glib.h>
+#include "spool/spool.h"
+
+G_BEGIN_DECLS
+
+/* Most of the original header section quoted in text/rfc822-headers. */
+#define SG_DSN_MAX_HEADER_BYTES  (256 * 1024)
+
+/* sg_dsn_build - the report for meta's failed recipients, quoting header
+ * (the original header section); now is epoch seconds (transfer full). */
+GBytes *sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header,
+                      gsize header_len, gint64 now);
+/* sg_dsn_header_section - the header section of the message file at path,
+ * up to SG_DSN_MAX_HEADER_BYTES, blank line excluded (transfer full). */
+char   *sg_dsn_header_section (const char *path, gsize *len, GError **error);
+/* sg_dsn_queue - build the report and commit it durably to the spool (sync);
+ * returns its queue ID (transfer full). */
+char   *sg_dsn_queue (SgSpool *spool, const SgMeta *meta, const char *hostname, gint64 now,
+                      GError **error);
+
+G_END_DECLS

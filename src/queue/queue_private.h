@@ -1,0 +1,81 @@
+/* queue_private.h - what runner.c (scheduling), worker.c (delivery threads)
+ * and attempt.c (applying an attempt to the metadata) share inside src/queue/.
+ * Nothing outside src/queue/ and its tests includes it. */
+#pragma once
+#include <glib.h>
+#include "config/config.h"
+#include "smarthost/client.h"
+#include "spool/spool.h"
+
+/* Seconds an idle worker keeps its smarthost session for more mail, then QUIT. */
+#define SG_QUEUE_IDLE_REUSE      5
+/* Seconds before a message an admin had locked is looked at again. */
+#define SG_QUEUE_BUSY_RETRY      2
+/* Entries kept in attempt_history; older ones are dropped first. */
+#define SG_QUEUE_MAX_HISTORY     100
+/* Jobs handed to the workers at once, per connection. */
+#define SG_QUEUE_JOBS_PER_WORKER 2
+
+/* What a worker learned about one message (passed to the runner). */
+typedef enum {
+  SG_JOB_DONE,   /* looked at; next_look says when to look again */
+  SG_JOB_BUSY,   /* someone else holds its lock */
+  SG_JOB_GONE,   /* no longer in the queue */
+} SgJobOutcome;
+
+typedef struct {
+  char        *queue_id;
+  SgJobOutcome outcome;
+  gint64       next_look;  /* epoch seconds; -1: not ours to schedule (held, failed) */
+  char        *dsn_id;     /* (nullable) a non-delivery report just queued */
+} SgJobResult;
+
+void sg_job_result_free (SgJobResult *r);
+
+/* --- attempt.c: the queue's rules applied to one message's metadata --- */
+
+/* One delivery attempt as seen by the worker. */
+typedef struct {
+  gint64      time;          /* epoch seconds at the start */
+  const char *relay;         /* (nullable) "host[ip]:port" */
+  const char *tls_protocol;  /* (nullable) */
+  const char *tls_cipher;    /* (nullable) */
+  const char *error;         /* (nullable) session failure: every recipient deferred */
+  gboolean    interrupted;   /* shutdown: defer without backoff */
+  GPtrArray  *outcomes;      /* SgRcptOutcome*, parallel to recipients */
+  GPtrArray  *recipients;    /* SgMetaRecipient* (borrowed from the meta) */
+} SgAttempt;
+
+/* sg_queue_backoff - seconds to wait after the n-th failed attempt:
+ * min_backoff doubled per attempt, capped at max_backoff. */
+guint    sg_queue_backoff (const SgConfig *config, guint attempts);
+/* sg_queue_pending - recipients still to deliver (transfer container). */
+GPtrArray *sg_queue_pending (const SgMeta *meta);
+/* sg_queue_apply - record attempt a in meta: recipient statuses, history,
+ * attempts, state, next_attempt, last_error; logs one line per recipient. */
+void     sg_queue_apply (SgMeta *meta, const SgAttempt *a, const SgConfig *config, gint64 now);
+/* sg_queue_expired - whether meta has outlived max_lifetime. */
+gboolean sg_queue_expired (const SgMeta *meta, const SgConfig *config, gint64 now);
+/* sg_queue_expire - fail every pending recipient of an expired message. */
+void     sg_queue_expire (SgMeta *meta, gint64 now);
+/* sg_queue_next_look - when the runner should look at meta again (-1: never). */
+gint64   sg_queue_next_look (const SgMeta *meta, const SgConfig *config);
+/* sg_queue_finish - a message without pending recipients: queue the DSN if
+ * due, then mark it delivered/failed or remove it; logs. *dsn_id gets the
+ * report's ID (transfer full). FALSE: try again later (nothing lost). */
+gboolean sg_queue_finish (SgSpool *spool, SgMeta *meta, const SgConfig *config, gint64 now,
+                          char **dsn_id, gboolean *removed, GError **error);
+
+/* --- worker.c: delivery threads, each with at most one smarthost session --- */
+
+typedef struct _SgQueueWorkers SgQueueWorkers;
+/* Called on a worker thread for each job; takes the result (transfer full). */
+typedef void (*SgJobReportFunc) (SgJobResult *result, gpointer user_data);
+
+/* sg_queue_workers_new - start config's concurrency workers (transfer full). */
+SgQueueWorkers *sg_queue_workers_new (const SgConfig *config, SgSpool *spool,
+                                      SgJobReportFunc report, gpointer user_data, GError **error);
+/* sg_queue_workers_push - look at queue_id on the next free worker. */
+void sg_queue_workers_push (SgQueueWorkers *w, const char *queue_id);
+/* sg_queue_workers_free - interrupt and join every worker. */
+void sg_queue_workers_free (SgQueueWorkers *w);

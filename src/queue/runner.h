@@ -1,0 +1,25 @@
+/* runner.h - the queue runner inside `spoolgate serve`: finds due messages
+ * in the spool, hands them to delivery workers that forward them to the one
+ * configured smarthost, and retires finished ones. Only created when
+ * [smarthost] host is set. */
+#pragma once
+#include <glib.h>
+#include "config/config.h"
+#include "spool/spool.h"
+
+G_BEGIN_DECLS
+
+typedef struct _SgQueueRunner SgQueueRunner;
+
+/* sg_queue_runner_new - start workers and scan the spool; config and spool
+ * are borrowed and must outlive the runner. Fails on an unusable TLS set-up
+ * or an unreadable password_file (transfer full). */
+SgQueueRunner *sg_queue_runner_new (const SgConfig *config, SgSpool *spool,
+                                    GMainContext *context, GError **error);
+/* sg_queue_runner_free - interrupt deliveries in flight (they stay queued:
+ * at-least-once), join the workers. */
+void           sg_queue_runner_free (SgQueueRunner *runner);
+/* sg_queue_runner_notify - queue_id was just committed: look at it now. */
+void           sg_queue_runner_notify (SgQueueRunner *runner, const char *queue_id);
+
+G_END_DECLS

@@ -1,0 +1,317 @@
+/* worker.c - the delivery threads. Each worker owns at most one smarthost
+ * session, reused for the next job while more are waiting (RSET between)
+ * and closed with QUIT after SG_QUEUE_IDLE_REUSE idle seconds. A job is one
+ * message: take its lock (never waiting), re-read its metadata, deliver or
+ * expire or retire it, write the result atomically, unlock, report. */
+#include "queue/queue_private.h"
+#include "smarthost/tls_client.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct _SgQueueWorkers {
+  const SgConfig *config;
+  SgSpool        *spool;
+  SgTlsClient    *tls;
+  char           *password;   /* (nullable) never logged */
+  GAsyncQueue    *jobs;       /* char* queue IDs, or STOP */
+  GPtrArray      *threads;
+  int             cancel_fd;  /* eventfd, readable once stopping */
+  SgJobReportFunc report;
+  gpointer        report_data;
+  gint            stopping;   /* atomic */
+};
+
+/* The job that tells a worker to end; compared by address. */
+static char STOP[] = "stop";
+
+typedef struct {
+  SgQueueWorkers *w;
+  SgSmtpClient   *client;   /* (nullable) the session kept for reuse */
+} Worker;
+
+/* read_password - the first line of [smarthost] password_file (transfer full). */
+static char *
+read_password (const char *path, GError **error)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents (path, &data, &len, error))
+    {
+      g_prefix_error (error, "[smarthost] password_file: ");
+      return NULL;
+    }
+  char *nl = strpbrk (data, "\r\n");
+  char *pw = g_strndup (data, nl ? (gsize) (nl - data) : len);
+  memset (data, 0, len);
+  if (!*pw)
+    {
+      g_free (pw);
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                   "[smarthost] password_file %s is empty", path);
+      return NULL;
+    }
+  return pw;
+}
+
+/* open_session - a new smarthost session; the opportunistic policy retries
+ * in plaintext when STARTTLS was offered but failed. */
+static SgSmtpClient *
+open_session (Worker *wk, GError **error)
+{
+  SgQueueWorkers *w = wk->w;
+  g_autoptr(GError) local = NULL;
+  SgSmtpClient *c = sg_smtp_client_open (w->config, w->tls, FALSE, w->password, w->cancel_fd, &local);
+  if (!c && g_error_matches (local, SG_SMTP_CLIENT_ERROR, SG_SMTP_CLIENT_ERROR_STARTTLS))
+    {
+      g_message ("smarthost %s: %s; tls = opportunistic, retrying without TLS",
+                 w->config->smarthost_host, local->message);
+      g_clear_error (&local);
+      c = sg_smtp_client_open (w->config, w->tls, TRUE, w->password, w->cancel_fd, &local);
+    }
+  if (!c)
+    g_propagate_error (error, g_steal_pointer (&local));
+  return c;
+}
+
+/* ready_session - the worker's session, reset for reuse or freshly opened. */
+static SgSmtpClient *
+ready_session (Worker *wk, GError **error)
+{
+  if (wk->client && sg_smtp_client_transactions (wk->client) > 0)
+    {
+      g_autoptr(GError) stale = NULL;
+      if (!sg_smtp_client_reset (wk->client, &stale))
+        {
+          /* The smarthost dropped the idle session; nothing of this message
+           * was sent yet, so a new session is safe. */
+          g_debug ("smarthost session not reusable: %s", stale->message);
+          g_clear_pointer (&wk->client, sg_smtp_client_close);
+        }
+    }
+  if (!wk->client)
+    wk->client = open_session (wk, error);
+  return wk->client;
+}
+
+/* deliver - one attempt for meta's pending recipients, recorded in meta. */
+static void
+deliver (Worker *wk, SgMeta *meta, gint64 now)
+{
+  SgQueueWorkers *w = wk->w;
+  g_autoptr(GPtrArray) pending = sg_queue_pending (meta);
+  g_autoptr(GPtrArray) outcomes = g_ptr_array_new_with_free_func ((GDestroyNotify) sg_rcpt_outcome_free);
+  for (guint i = 0; i < pending->len; i++)
+    g_ptr_array_add (outcomes, sg_rcpt_outcome_new (((SgMetaRecipient *) g_ptr_array_index (pending, i))->address));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *relay = NULL;
+  SgAttempt a = { .time = now, .outcomes = outcomes, .recipients = pending };
+  SgSmtpClient *c = ready_session (wk, &error);
+  if (c)
+    {
+      g_autofree char *path = sg_spool_message_path (w->spool, meta->queue_id);
+      SgSmtpMessage msg = { meta->queue_id, meta->sender, path, meta->smtputf8 };
+      relay = g_strdup (sg_smtp_client_relay (c));
+      sg_smtp_client_tls (c, &a.tls_protocol, &a.tls_cipher);
+      a.tls_protocol = g_intern_string (a.tls_protocol);
+      a.tls_cipher = g_intern_string (a.tls_cipher);
+      sg_smtp_client_send (c, &msg, outcomes, &error);
+      if (!sg_smtp_client_usable (c))
+        g_clear_pointer (&wk->client, sg_smtp_client_close);
+    }
+  a.relay = relay;
+  a.error = error ? error->message : NULL;
+  a.interrupted = error && g_atomic_int_get (&w->stopping);
+  sg_queue_apply (meta, &a, w->config, now);
+}
+
+/* process - one job: everything happens under the message lock. The order
+ * of writes is what makes a crash safe (see README "Crash safety"): the
+ * delivery result is written right after the smarthost's reply, before the
+ * report or the removal, so the window for a duplicate is only the time
+ * between the final 250 and one metadata rename. */
+static SgJobResult *
+process (Worker *wk, const char *id)
+{
+  SgQueueWorkers *w = wk->w;
+  SgJobResult *res = g_new0 (SgJobResult, 1);
+  res->queue_id = g_strdup (id);
+  res->outcome = SG_JOB_DONE;
+  res->next_look = -1;
+  g_autoptr(GError) error = NULL;
+  int lock = sg_spool_lock_message (w->spool, id, FALSE, &error);
+  if (lock < 0)
+    {
+      res->outcome = g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_BUSY)
+                   ? SG_JOB_BUSY : SG_JOB_GONE;
+      if (res->outcome == SG_JOB_GONE && !g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND))
+        g_warning ("%s: cannot lock: %s", id, error->message);
+      return res;
+    }
+  /* Re-read under the lock: an admin may have changed it since we looked. */
+  g_autoptr(SgMeta) meta = sg_spool_load_meta (w->spool, id, &error);
+  if (!meta)
+    {
+      g_warning ("%s: cannot read metadata: %s", id, error->message);
+      res->outcome = SG_JOB_GONE;
+      sg_spool_unlock_message (lock);
+      return res;
+    }
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gboolean active = meta->state == SG_MSG_QUEUED || meta->state == SG_MSG_DEFERRED;
+  if (active && meta->next_attempt <= now && !g_atomic_int_get (&w->stopping))
+    {
+      g_autoptr(GPtrArray) pending = sg_queue_pending (meta);
+      gboolean write = TRUE;
+      if (pending->len > 0 && sg_queue_expired (meta, w->config, now))
+        sg_queue_expire (meta, now);
+      else if (pending->len > 0)
+        deliver (wk, meta, now);
+      else
+        write = FALSE;   /* finished earlier, crashed before retiring it */
+      g_autoptr(GPtrArray) left = sg_queue_pending (meta);
+      if (write && !sg_spool_update_meta (w->spool, meta, &error))
+        {
+          /* Not recorded: it stays due and is tried again (at-least-once). */
+          g_warning ("%s: cannot record the delivery attempt: %s", id, error->message);
+          g_clear_error (&error);
+          res->next_look = now + w->config->queue_min_backoff;
+        }
+      else if (left->len == 0)
+        {
+          gboolean removed = FALSE;
+          now = g_get_real_time () / G_USEC_PER_SEC;
+          if (!sg_queue_finish (w->spool, meta, w->config, now, &res->dsn_id, &removed, &error))
+            {
+              g_warning ("%s: cannot finish: %s; trying again later", id, error->message);
+              res->next_look = now + w->config->queue_min_backoff;
+            }
+          else
+            res->next_look = removed ? -1 : sg_queue_next_look (meta, w->config);
+        }
+      else
+        res->next_look = sg_queue_next_look (meta, w->config);
+    }
+  else if (meta->state == SG_MSG_DELIVERED
+           && sg_queue_next_look (meta, w->config) <= now)
+    {
+      /* keep_delivered is over */
+      if (sg_spool_remove (w->spool, id, &error))
+        g_message ("%s: removed", id);
+      else
+        {
+          g_warning ("%s: cannot remove: %s", id, error->message);
+          res->next_look = now + w->config->queue_min_backoff;
+        }
+    }
+  else
+    res->next_look = sg_queue_next_look (meta, w->config);
+  sg_spool_unlock_message (lock);
+  return res;
+}
+
+/* worker_main - take jobs until STOP; keep the session while work comes in. */
+static gpointer
+worker_main (gpointer data)
+{
+  Worker *wk = data;
+  SgQueueWorkers *w = wk->w;
+  for (;;)
+    {
+      char *id = wk->client
+        ? g_async_queue_timeout_pop (w->jobs, (guint64) SG_QUEUE_IDLE_REUSE * G_USEC_PER_SEC)
+        : g_async_queue_pop (w->jobs);
+      if (!id)
+        {
+          g_clear_pointer (&wk->client, sg_smtp_client_close);   /* idle: QUIT */
+          continue;
+        }
+      if (id == STOP)
+        break;
+      SgJobResult *res = process (wk, id);
+      g_free (id);
+      w->report (res, w->report_data);
+    }
+  g_clear_pointer (&wk->client, sg_smtp_client_close);
+  g_free (wk);
+  return NULL;
+}
+
+SgQueueWorkers *
+sg_queue_workers_new (const SgConfig *config, SgSpool *spool, SgJobReportFunc report,
+                      gpointer user_data, GError **error)
+{
+  g_autoptr(SgTlsClient) tls = sg_tls_client_new (config, error);
+  if (!tls)
+    return NULL;
+  g_autofree char *password = NULL;
+  if (config->smarthost_password_file
+      && !(password = read_password (config->smarthost_password_file, error)))
+    return NULL;
+  int cancel_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (cancel_fd < 0)
+    {
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "eventfd: %s",
+                   g_strerror (errno));
+      return NULL;
+    }
+  SgQueueWorkers *w = g_new0 (SgQueueWorkers, 1);
+  w->config = config;
+  w->spool = spool;
+  w->tls = g_steal_pointer (&tls);
+  w->password = g_steal_pointer (&password);
+  w->jobs = g_async_queue_new ();
+  w->threads = g_ptr_array_new ();
+  w->cancel_fd = cancel_fd;
+  w->report = report;
+  w->report_data = user_data;
+  for (guint i = 0; i < config->queue_concurrency; i++)
+    {
+      Worker *wk = g_new0 (Worker, 1);
+      wk->w = w;
+      g_autofree char *name = g_strdup_printf ("sg-deliver-%u", i);
+      GThread *t = g_thread_try_new (name, worker_main, wk, error);
+      if (!t)
+        {
+          g_free (wk);
+          sg_queue_workers_free (w);
+          return NULL;
+        }
+      g_ptr_array_add (w->threads, t);
+    }
+  return w;
+}
+
+void
+sg_queue_workers_push (SgQueueWorkers *w, const char *queue_id)
+{
+  g_async_queue_push (w->jobs, g_strdup (queue_id));
+}
+
+void
+sg_queue_workers_free (SgQueueWorkers *w)
+{
+  if (!w)
+    return;
+  g_atomic_int_set (&w->stopping, 1);
+  guint64 one = 1;
+  if (write (w->cancel_fd, &one, sizeof one) != sizeof one)
+    g_warning ("queue: cannot signal the delivery workers: %s", g_strerror (errno));
+  for (guint i = 0; i < w->threads->len; i++)
+    g_async_queue_push_front (w->jobs, STOP);
+  for (guint i = 0; i < w->threads->len; i++)
+    g_thread_join (g_ptr_array_index (w->threads, i));
+  for (char *id; (id = g_async_queue_try_pop (w->jobs)); )
+    if (id != STOP)
+      g_free (id);
+  g_async_queue_unref (w->jobs);
+  g_ptr_array_unref (w->threads);
+  close (w->cancel_fd);
+  sg_tls_client_free (w->tls);
+  if (w->password)
+    memset (w->password, 0, strlen (w->password));
+  g_free (w->password);
+  g_free (w);
+}

@@ -1,0 +1,78 @@
+/* client.h - the SMTP client that forwards spooled mail to the smarthost:
+ * one session (greeting, EHLO, STARTTLS, EHLO again, AUTH) reused for
+ * several transactions (MAIL, RCPT..., DATA, RSET between), with PIPELINING
+ * (RFC 2920) when offered. It reports per-recipient replies and leaves
+ * every decision about the queue (defer, fail, retry) to src/queue/. */
+#pragma once
+#include <glib.h>
+#include "config/config.h"
+#include "smarthost/tls_client.h"
+
+G_BEGIN_DECLS
+
+#define SG_SMTP_CLIENT_ERROR (sg_smtp_client_error_quark ())
+GQuark sg_smtp_client_error_quark (void);
+typedef enum {
+  SG_SMTP_CLIENT_ERROR_REPLY,      /* unexpected reply in the session set-up or RSET */
+  SG_SMTP_CLIENT_ERROR_PROTOCOL,   /* a reply that is not SMTP */
+  SG_SMTP_CLIENT_ERROR_TLS_POLICY, /* TLS required, STARTTLS not offered or refused */
+  SG_SMTP_CLIENT_ERROR_AUTH,       /* no usable mechanism or credentials refused */
+  SG_SMTP_CLIENT_ERROR_STARTTLS,   /* opportunistic STARTTLS failed: plaintext may be retried */
+} SgSmtpClientError;
+
+/* The client's state, changed only by client_enter_state() in client.c. */
+typedef enum {
+  SG_CLIENT_BANNER, SG_CLIENT_EHLO, SG_CLIENT_STARTTLS, SG_CLIENT_TLS_EHLO, SG_CLIENT_AUTH,
+  SG_CLIENT_READY, SG_CLIENT_MAIL, SG_CLIENT_RCPT, SG_CLIENT_DATA, SG_CLIENT_RSET,
+  SG_CLIENT_QUIT, SG_CLIENT_BROKEN,
+} SgClientState;
+
+/* The smarthost's answer for one recipient. code 0: not tried. */
+typedef struct {
+  char  *address;
+  guint  code;
+  char  *reply;     /* (nullable) sanitised one-line reply, e.g. "550 5.1.1 unknown user" */
+} SgRcptOutcome;
+
+/* sg_rcpt_outcome_new - an untried outcome for address (transfer full). */
+SgRcptOutcome *sg_rcpt_outcome_new (const char *address);
+void           sg_rcpt_outcome_free (SgRcptOutcome *o);
+
+/* What to send: the envelope and the spooled file, sent byte for byte. */
+typedef struct {
+  const char *queue_id;   /* for log lines only */
+  const char *sender;     /* "" for <> */
+  const char *path;       /* queue/<ID>.eml */
+  gboolean    smtputf8;
+} SgSmtpMessage;
+
+typedef struct _SgSmtpClient SgSmtpClient;
+
+/* sg_smtp_client_open - connect and set up a session by config's [smarthost]
+ * and tls's policy (skip_tls: plaintext, for the opportunistic fallback);
+ * password is used only for AUTH; cancel_fd (or -1) interrupts any wait.
+ * Fails without sending any mail command when the policy needs TLS that is
+ * missing or fails (transfer full). */
+SgSmtpClient *sg_smtp_client_open (const SgConfig *config, SgTlsClient *tls, gboolean skip_tls,
+                                   const char *password, int cancel_fd, GError **error);
+/* sg_smtp_client_close - QUIT (best effort) and free. */
+void          sg_smtp_client_close (SgSmtpClient *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSmtpClient, sg_smtp_client_close)
+
+/* sg_smtp_client_send - one transaction; fills each SgRcptOutcome of rcpts.
+ * FALSE: the connection failed (the outcomes are meaningless and the client
+ * is broken); the caller defers everything. */
+gboolean sg_smtp_client_send (SgSmtpClient *c, const SgSmtpMessage *msg, GPtrArray *rcpts,
+                              GError **error);
+/* sg_smtp_client_reset - RSET before reusing the session (RFC 5321 4.1.1.5). */
+gboolean sg_smtp_client_reset (SgSmtpClient *c, GError **error);
+/* sg_smtp_client_usable - not broken, ready for another transaction. */
+gboolean sg_smtp_client_usable (const SgSmtpClient *c);
+/* sg_smtp_client_relay - "host[ip]:port". */
+const char *sg_smtp_client_relay (const SgSmtpClient *c);
+/* sg_smtp_client_tls - TLS protocol and cipher, NULLs for plaintext (static). */
+void     sg_smtp_client_tls (const SgSmtpClient *c, const char **protocol, const char **cipher);
+/* sg_smtp_client_transactions - transactions sent on this session so far. */
+guint    sg_smtp_client_transactions (const SgSmtpClient *c);
+
+G_END_DECLS

@@ -1,0 +1,624 @@
+/* test-relay.c - the queue runner and smarthost client end to end: the real
+ * `spoolgate serve` forwarding to independent servers on loopback started
+ * here (tests/tools/smarthost.py on python3-aiosmtpd, with a test CA and
+ * certificates made now by openssl; Postfix's smtp-sink), checked on what
+ * those servers recorded and on the spool. */
+#include "harness.h"
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#define WAIT_MS  30000   /* generous bound for anything to happen */
+
+static const char *const BODY =
+  "Date: Sat, 21 Nov 2026 10:00:00 +0000\r\n"
+  "From: Alice <alice@example.com>\r\n"
+  "To: bob@example.org\r\n"
+  "Subject: relay test\r\n"
+  "Message-ID: <relay1@example.com>\r\n"
+  "\r\n"
+  "Hello.\r\n"
+  ".a line that starts with a dot\r\n"
+  "..and one with two\r\n"
+  ".\tdot tab\r\n"
+  "Bye.\r\n";
+
+/* One test's world: spoolgate plus one smarthost. */
+typedef struct {
+  SgTestServer s;
+  char        *dir;      /* smarthost side: certs, out/, logs */
+  char        *out;      /* what the smarthost recorded */
+  guint16      port;     /* smarthost port */
+  GSubprocess *sh;       /* (nullable) the smarthost process */
+  gboolean     started;
+} Relay;
+
+/* have_aiosmtpd - python3-aiosmtpd and openssl present, else skip. */
+static gboolean
+have_aiosmtpd (void)
+{
+  const char *py = g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3";
+  const char *argv[] = { py, "-c", "import aiosmtpd", NULL };
+  if (sg_test_run (argv, NULL, NULL) != 0)
+    {
+      g_test_skip ("python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)");
+      return FALSE;
+    }
+  if (!g_file_test ("/usr/bin/openssl", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("openssl is not installed");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+relay_init (Relay *r)
+{
+  memset (r, 0, sizeof *r);
+  r->dir = g_dir_make_tmp ("sg-relay-XXXXXX", NULL);
+  g_assert_nonnull (r->dir);
+  r->out = g_build_filename (r->dir, "out", NULL);
+  r->port = sg_test_free_port ();
+}
+
+/* mkcert - a CA and a certificate for name, as dir/PREFIX-{ca,cert,key}.pem. */
+static void
+mkcert (Relay *r, const char *prefix, const char *name)
+{
+  const char *args[] = { "mkcert", r->dir, prefix, name, NULL };
+  g_autofree char *err = NULL;
+  if (sg_test_python ("smarthost.py", args, NULL, &err) != 0)
+    g_error ("mkcert failed: %s", err);
+}
+
+/* smarthost - start smarthost.py serve; cert_prefix NULL: no STARTTLS. */
+static void
+smarthost (Relay *r, const char *cert_prefix, const char *auth, const char *const *replies)
+{
+  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "smarthost.py", NULL);
+  g_autofree char *port = g_strdup_printf ("%u", r->port);
+  g_autofree char *cert = cert_prefix ? g_strdup_printf ("%s/%s-cert.pem", r->dir, cert_prefix) : NULL;
+  g_autofree char *key = cert_prefix ? g_strdup_printf ("%s/%s-key.pem", r->dir, cert_prefix) : NULL;
+  g_autofree char *log = g_build_filename (r->dir, "smarthost.log", NULL);
+  g_autofree char *ready = g_build_filename (r->out, "ready", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) (g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3"));
+  g_ptr_array_add (argv, script);
+  g_ptr_array_add (argv, "serve");
+  g_ptr_array_add (argv, "--port");
+  g_ptr_array_add (argv, port);
+  g_ptr_array_add (argv, "--dir");
+  g_ptr_array_add (argv, r->out);
+  if (cert)
+    {
+      g_ptr_array_add (argv, "--cert");
+      g_ptr_array_add (argv, cert);
+      g_ptr_array_add (argv, "--key");
+      g_ptr_array_add (argv, key);
+    }
+  if (auth)
+    {
+      g_ptr_array_add (argv, "--auth");
+      g_ptr_array_add (argv, (gpointer) auth);
+    }
+  for (guint i = 0; replies && replies[i]; i++)
+    {
+      g_ptr_array_add (argv, "--reply");
+      g_ptr_array_add (argv, (gpointer) replies[i]);
+    }
+  g_ptr_array_add (argv, NULL);
+  r->sh = sg_test_spawn ((const char *const *) argv->pdata, log);
+  if (!sg_test_wait_file (ready, 15000))
+    {
+      g_autofree char *text = sg_test_read_file (log, NULL);
+      g_error ("smarthost did not start:\n%s", text);
+    }
+}
+
+/* start - spoolgate with [smarthost] pointing at r plus extra config lines. */
+static void
+start (Relay *r, const char *tls, const char *extra)
+{
+  g_autofree char *conf = g_strdup_printf (
+    "[server]\nhostname = gate.example\n"
+    "[smarthost]\nhost = 127.0.0.1\nport = %u\ntls = %s\nconnect_timeout = 5\n"
+    "greeting_timeout = 10\n%s%s"
+    "[queue]\nmin_backoff = 1\nmax_backoff = 2\nscan_interval = 30\n",
+    r->port, tls, extra ? extra : "", extra && strstr (extra, "[queue]") ? "" : "");
+  sg_test_server_start (&r->s, conf);
+  r->started = TRUE;
+}
+
+static void
+relay_free (Relay *r)
+{
+  if (r->started)
+    {
+      if (g_test_failed ())
+        {
+          g_autofree char *log = sg_test_server_log (&r->s);
+          g_test_message ("server log:\n%s", log);
+        }
+      sg_test_server_free (&r->s);
+    }
+  sg_test_stop_process (r->sh);
+  if (!g_test_failed ())
+    {
+      const char *argv[] = { "rm", "-rf", r->dir, NULL };
+      sg_test_run (argv, NULL, NULL);
+    }
+  else
+    g_test_message ("keeping %s", r->dir);
+  g_free (r->dir);
+  g_free (r->out);
+}
+
+/* send - queue BODY (or body) from sender to rcpts; the queue ID (transfer full). */
+static char *
+send_mail (Relay *r, const char *sender, const char *const *rcpts, const char *body)
+{
+  char *id = sg_test_send (r->s.port, sender, rcpts, body ? body : BODY, -1);
+  g_assert_nonnull (id);
+  return id;
+}
+
+/* wait_log - the server log holds needle (count times), or fail showing the log. */
+static void
+wait_log (Relay *r, const char *needle, guint count)
+{
+  if (!sg_test_wait_log (&r->s, needle, count, WAIT_MS))
+    {
+      g_autofree char *log = sg_test_server_log (&r->s);
+      g_error ("never saw \"%s\" x%u in the log:\n%s", needle, count, log);
+    }
+}
+
+/* record - the smarthost's JSON record msg-NNN.json, waiting for it (transfer full). */
+static JsonObject *
+record (Relay *r, guint n)
+{
+  g_autofree char *path = g_strdup_printf ("%s/msg-%03u.json", r->out, n);
+  if (!sg_test_wait_file (path, WAIT_MS))
+    {
+      g_autofree char *log = sg_test_server_log (&r->s);
+      g_error ("the smarthost never got message %u; log:\n%s", n, log);
+    }
+  g_autoptr(JsonParser) p = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  json_parser_load_from_file (p, path, &error);
+  g_assert_no_error (error);
+  return json_object_ref (json_node_get_object (json_parser_get_root (p)));
+}
+
+/* meta - the spooled metadata of id, as a JSON object (transfer full). */
+static JsonObject *
+meta (Relay *r, const char *id)
+{
+  g_autofree char *path = g_strdup_printf ("%s/queue/%s.json", r->s.spool, id);
+  g_autoptr(JsonParser) p = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  json_parser_load_from_file (p, path, &error);
+  g_assert_no_error (error);
+  return json_object_ref (json_node_get_object (json_parser_get_root (p)));
+}
+
+/* check_schema - queue/<id>.json validates against the published schema. */
+static void
+check_schema (Relay *r, const char *id)
+{
+  g_autofree char *schema = g_test_build_filename (G_TEST_DIST, "..", "schemas",
+                                                   "spool-metadata.schema.json", NULL);
+  g_autofree char *path = g_strdup_printf ("%s/queue/%s.json", r->s.spool, id);
+  const char *args[] = { schema, path, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  if (sg_test_python ("validate_schema.py", args, &out, &err) != 0)
+    g_error ("%s does not validate: %s%s", path, out, err);
+}
+
+/* events - the smarthost's command log (transfer full). */
+static char *
+events (Relay *r)
+{
+  g_autofree char *path = g_build_filename (r->out, "events.jsonl", NULL);
+  return sg_test_read_file (path, NULL);
+}
+
+static guint
+count_msgs (Relay *r)
+{
+  guint n = 0;
+  g_autoptr(GDir) d = g_dir_open (r->out, 0, NULL);
+  for (const char *name; d && (name = g_dir_read_name (d)); )
+    n += g_str_has_prefix (name, "msg-") && g_str_has_suffix (name, ".eml");
+  return n;
+}
+
+static const char *const BOB[] = { "bob@example.org", NULL };
+
+static void
+test_verified_byte_exact (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Relay r;
+  relay_init (&r);
+  mkcert (&r, "good", "smarthost.test");
+  smarthost (&r, "good", NULL, NULL);
+  g_autofree char *extra = g_strdup_printf ("ca_file = %s/good-ca.pem\nserver_name = smarthost.test\n"
+                                            "[queue]\nkeep_delivered = 1h\n", r.dir);
+  start (&r, "verify", extra);
+  g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
+  g_autoptr(JsonObject) rec = record (&r, 1);
+  g_assert_cmpstr (json_object_get_string_member (rec, "mail_from"), ==, "alice@example.com");
+  g_assert_cmpstr (json_object_get_string_member (rec, "sni"), ==, "smarthost.test");
+  const char *version = json_object_get_string_member (rec, "tls_version");
+  g_assert_true (g_strcmp0 (version, "TLSv1.2") == 0 || g_strcmp0 (version, "TLSv1.3") == 0);
+  /* byte for byte: the smarthost got exactly the spooled .eml */
+  g_autofree char *got_path = g_build_filename (r.out, "msg-001.eml", NULL);
+  g_autofree char *eml_path = g_strdup_printf ("%s/queue/%s.eml", r.s.spool, id);
+  gsize got_len = 0, eml_len = 0;
+  g_autofree char *got = sg_test_read_file (got_path, &got_len);
+  g_autofree char *eml = sg_test_read_file (eml_path, &eml_len);
+  g_assert_cmpuint (eml_len, >, strlen (BODY));
+  g_assert_cmpmem (got, got_len, eml, eml_len);
+  g_autofree char *sent = g_strdup_printf ("%s: to=<bob@example.org>, relay=127.0.0.1[127.0.0.1]:%u, delay=",
+                                           id, r.port);
+  wait_log (&r, sent, 1);
+  g_autofree char *status = g_strdup_printf (", tls=%s, status=sent (250 2.0.0 Ok: stored as msg-001)", version);
+  wait_log (&r, status, 1);
+  /* kept as delivered for keep_delivered, with the attempt recorded */
+  g_autoptr(JsonObject) m = meta (&r, id);
+  g_assert_cmpstr (json_object_get_string_member (m, "state"), ==, "delivered");
+  JsonArray *hist = json_object_get_array_member (m, "attempt_history");
+  g_assert_cmpuint (json_array_get_length (hist), ==, 1);
+  JsonObject *a = json_array_get_object_element (hist, 0);
+  g_assert_cmpstr (json_object_get_string_member (a, "tls_protocol"), ==, version);
+  g_assert_nonnull (json_object_get_string_member (a, "tls_cipher"));
+  g_assert_cmpstr (json_object_get_string_member (a, "result"), ==, "sent");
+  check_schema (&r, id);
+  relay_free (&r);
+}
+
+/* nothing_sent - the smarthost saw no MAIL, RCPT, AUTH or DATA. */
+static void
+assert_nothing_sent (Relay *r)
+{
+  g_autofree char *ev = events (r);
+  g_assert_null (strstr (ev, "\"MAIL\""));
+  g_assert_null (strstr (ev, "\"RCPT\""));
+  g_assert_null (strstr (ev, "\"AUTH\""));
+  g_assert_cmpuint (count_msgs (r), ==, 0);
+}
+
+static void
+test_required_without_starttls (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Relay r;
+  relay_init (&r);
+  smarthost (&r, NULL, NULL, NULL);
+  start (&r, "required", NULL);
+  g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
+  wait_log (&r, "does not offer STARTTLS; nothing sent", 2);   /* two attempts */
+  wait_log (&r, "status=deferred", 2);
+  assert_nothing_sent (&r);
+  g_autoptr(JsonObject) m = meta (&r, id);
+  g_assert_cmpstr (json_object_get_string_member (m, "state"), ==, "deferred");
+  g_assert_nonnull (strstr (json_object_get_string_member (m, "last_error"), "STARTTLS"));
+  check_schema (&r, id);
+  relay_free (&r);
+}
+
+static void
+test_verify_wrong_ca (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Relay r;
+  relay_init (&r);
+  mkcert (&r, "good", "smarthost.test");
+  mkcert (&r, "evil", "smarthost.test");
+  smarthost (&r, "evil", NULL, NULL);
+  g_autofree char *extra = g_strdup_printf ("ca_file = %s/good-ca.pem\nserver_name = smarthost.test\n", r.dir);
+  start (&r, "verify", extra);
+  g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
+  wait_log (&r, "certificate verification failed", 1);
+  wait_log (&r, "status=deferred", 1);
+  assert_nothing_sent (&r);
+  g_autofree char *ev = events (&r);
+  g_assert_null (strstr (ev, "\"tls\": true"));   /* no command ever arrived inside TLS */
+  g_autoptr(JsonObject) m = meta (&r, id);
+  g_assert_nonnull (strstr (json_object_get_string_member (m, "last_error"), "nothing sent"));
+  relay_free (&r);
+}
+
+static void
+test_down_then_up (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Relay r;
+  relay_init (&r);
+  start (&r, "none", NULL);
+  g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
+  g_autofree char *deferred = g_strdup_printf ("%s: to=<bob@example.org>, relay=none, delay=", id);
+  wait_log (&r, deferred, 2);   /* tried twice while down */
+  wait_log (&r, "Connection refused", 2);
+  smarthost (&r, NULL, NULL, NULL);
+  g_autoptr(JsonObject) rec = record (&r, 1);
+  g_assert_cmpstr (json_object_get_string_member (rec, "mail_from"), ==, "alice@example.com");
+  g_autofree char *removed = g_strdup_printf ("%s: removed", id);
+  wait_log (&r, removed, 1);
+  g_autoptr(GPtrArray) ids = sg_test_spool_ids (&r.s);
+  g_assert_cmpuint (ids->len, ==, 0);
+  relay_free (&r);
+}
+
+/* find_rcpt - the status of address in a metadata object. */
+static const char *
+rcpt_status (JsonObject *m, const char *address)
+{
+  JsonArray *a = json_object_get_array_member (m, "recipients");
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    {
+      JsonObject *o = json_array_get_object_element (a, i);
+      if (g_strcmp0 (json_object_get_string_member (o, "address"), address) == 0)
+        return json_object_get_string_member (o, "status");
+    }
+  return NULL;
+}
+
+static void
+test_mixed_replies_and_dsn (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Relay r;
+  relay_init (&r);
+  const char *replies[] = { "ok@example.org=250", "later@example.org=451,250",
+                            "bad@example.org=550", NULL };
+  smarthost (&r, NULL, NULL, replies);
+  start (&r, "none", NULL);
+  const char *rcpts[] = { "ok@example.org", "later@example.org", "bad@example.org", NULL };
+  g_autofree char *id = send_mail (&r, "alice@example.com", rcpts, NULL);
+  /* first attempt: ok delivered, later deferred, bad failed */
+  g_autoptr(JsonObject) first = record (&r, 1);
+  JsonArray *to = json_object_get_array_member (first, "rcpt_tos");
+  g_assert_cmpuint (json_array_get_length (to), ==, 1);
+  g_assert_cmpstr (json_array_get_string_element (to, 0), ==, "ok@example.org");
+  wait_log (&r, "to=<later@example.org>, relay=127.0.0.1", 1);
+  wait_log (&r, "status=deferred (451 4.3.0 Temporary failure", 1);
+  wait_log (&r, "to=<bad@example.org>, relay=127.0.0.1", 1);
+  wait_log (&r, "status=bounced (550 5.1.1 No such user here)", 1);
+  /* after the backoff: later delivered, alone */
+  g_autoptr(JsonObject) second = record (&r, 2);
+  to = json_object_get_array_member (second, "rcpt_tos");
+  g_assert_cmpuint (json_array_get_length (to), ==, 1);
+  g_assert_cmpstr (json_array_get_string_element (to, 0), ==, "later@example.org");
+  /* finished with a failure: the DSN goes to alice from <> */
+  g_autofree char *notify = g_strdup_printf ("%s: sender non-delivery notification: ", id);
+  wait_log (&r, notify, 1);
+  g_autoptr(JsonObject) dsn = record (&r, 3);
+  g_assert_cmpstr (json_object_get_string_member (dsn, "mail_from"), ==, "<>");
+  to = json_object_get_array_member (dsn, "rcpt_tos");
+  g_assert_cmpstr (json_array_get_string_element (to, 0), ==, "alice@example.com");
+  g_autofree char *dsn_path = g_build_filename (r.out, "msg-003.eml", NULL);
+  g_autofree char *text = sg_test_read_file (dsn_path, NULL);
+  g_assert_nonnull (strstr (text, "Content-Type: multipart/report; report-type=delivery-status;"));
+  g_assert_nonnull (strstr (text, "Content-Type: message/delivery-status"));
+  g_assert_nonnull (strstr (text, "Final-Recipient: rfc822; bad@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n"));
+  g_assert_nonnull (strstr (text, "Diagnostic-Code: smtp; 550 5.1.1 No such user here"));
+  g_assert_null (strstr (text, "Final-Recipient: rfc822; later@example.org"));
+  g_assert_nonnull (strstr (text, "Content-Type: text/rfc822-headers"));
+  g_assert_nonnull (strstr (text, "Subject: relay test\r\n"));
+  g_assert_null (strstr (text, "Hello."));   /* headers only, not the body */
+  /* the original stays as failed, for the administrator */
+  g_autoptr(JsonObject) m = meta (&r, id);
+  g_assert_cmpstr (json_object_get_string_member (m, "state"), ==, "failed");
+  g_assert_cmpstr (rcpt_status (m, "ok@example.org"), ==, "delivered");
+  g_assert_cmpstr (rcpt_status (m, "later@example.org"), ==, "delivered");
+  g_assert_cmpstr (rcpt_status (m, "bad@example.org"), ==, "failed");
+  g_assert_cmpuint (json_object_get_int_member (m, "attempts"), ==, 2);
+  check_schema (&r, id);
+  /* the DSN itself was delivered and removed; a bounce never bounces */
+  wait_log (&r, ": removed", 1);
+  g_autofree char *log = sg_test_server_log (&r.s);
+  g_assert_null (strstr (strstr (log, notify) + strlen (notify), "sender non-delivery notification"));
+  relay_free (&r);
+}
+
+static void
+test_null_sender_no_dsn (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Relay r;
+  relay_init (&r);
+  const char *replies[] = { "bad@example.org=550", NULL };
+  smarthost (&r, NULL, NULL, replies);
+  start (&r, "none", NULL);
+  const char *rcpts[] = { "bad@example.org", NULL };
+  g_autofree char *id = send_mail (&r, "", rcpts, NULL);
+  g_autofree char *none = g_strdup_printf ("%s: no non-delivery notification: the sender is <>", id);
+  wait_log (&r, none, 1);
+  g_autofree char *log = sg_test_server_log (&r.s);
+  g_assert_null (strstr (log, "sender non-delivery notification"));
+  g_autoptr(GPtrArray) ids = sg_test_spool_ids (&r.s);
+  g_assert_cmpuint (ids->len, ==, 1);   /* only the failed original */
+  relay_free (&r);
+}
+
+static void
+test_auth_inside_tls (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Relay r;
+  relay_init (&r);
+  mkcert (&r, "good", "smarthost.test");
+  smarthost (&r, "good", "relayuser:s3cret-Pw", NULL);
+  g_autofree char *pwfile = g_build_filename (r.dir, "password", NULL);
+  g_assert_true (g_file_set_contents (pwfile, "s3cret-Pw\n", -1, NULL));
+  g_autofree char *extra = g_strdup_printf ("ca_file = %s/good-ca.pem\nserver_name = smarthost.test\n"
+                                            "username = relayuser\npassword_file = %s\n", r.dir, pwfile);
+  start (&r, "verify", extra);
+  g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
+  g_autoptr(JsonObject) rec = record (&r, 1);
+  g_assert_true (json_object_get_boolean_member (rec, "authenticated"));
+  g_assert_cmpstr (json_object_get_string_member (rec, "auth_user"), ==, "relayuser");
+  g_autofree char *ev = events (&r);
+  const char *auth = strstr (ev, "\"cmd\": \"AUTH\"");
+  g_assert_nonnull (auth);
+  g_assert_nonnull (strstr (auth, "\"tls\": true"));
+  g_autofree char *removed = g_strdup_printf ("%s: removed", id);
+  wait_log (&r, removed, 1);
+  g_autofree char *log = sg_test_server_log (&r.s);
+  g_assert_null (strstr (log, "s3cret-Pw"));
+  relay_free (&r);
+}
+
+static void
+test_expiry (void)
+{
+  Relay r;
+  relay_init (&r);
+  g_autofree char *conf = g_strdup_printf (
+    "[server]\nhostname = gate.example\n"
+    "[smarthost]\nhost = 127.0.0.1\nport = %u\ntls = none\nconnect_timeout = 2\n"
+    "[queue]\nmin_backoff = 1\nmax_backoff = 1\nmax_lifetime = 3\n", r.port);
+  sg_test_server_start (&r.s, conf);
+  r.started = TRUE;
+  g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
+  g_autofree char *expired = g_strdup_printf ("%s: to=<bob@example.org>, relay=none, delay=", id);
+  wait_log (&r, "status=bounced (expired after ", 1);
+  g_autofree char *notify = g_strdup_printf ("%s: sender non-delivery notification: ", id);
+  wait_log (&r, notify, 1);
+  g_autoptr(JsonObject) m = meta (&r, id);
+  g_assert_cmpstr (json_object_get_string_member (m, "state"), ==, "failed");
+  g_assert_cmpstr (rcpt_status (m, "bob@example.org"), ==, "failed");
+  g_assert_cmpuint (json_object_get_int_member (m, "attempts"), >=, 2);
+  check_schema (&r, id);
+  /* the DSN is queued (the smarthost is still down) from <> to alice */
+  g_autoptr(GPtrArray) ids = sg_test_spool_ids (&r.s);
+  g_assert_cmpuint (ids->len, ==, 2);
+  const char *dsn_id = g_strcmp0 (g_ptr_array_index (ids, 0), id) == 0
+                     ? g_ptr_array_index (ids, 1) : g_ptr_array_index (ids, 0);
+  g_autoptr(JsonObject) d = meta (&r, dsn_id);
+  g_assert_cmpstr (json_object_get_string_member (d, "sender"), ==, "");
+  g_assert_cmpstr (rcpt_status (d, "alice@example.com"), !=, NULL);
+  check_schema (&r, dsn_id);
+  g_autofree char *dsn_eml = g_strdup_printf ("%s/queue/%s.eml", r.s.spool, dsn_id);
+  g_autofree char *text = sg_test_read_file (dsn_eml, NULL);
+  g_assert_nonnull (strstr (text, "Status: 4.4.7\r\n"));
+  relay_free (&r);
+}
+
+static void
+test_connection_reuse (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Relay r;
+  relay_init (&r);
+  mkcert (&r, "good", "smarthost.test");
+  smarthost (&r, "good", NULL, NULL);
+  g_autofree char *extra = g_strdup_printf ("ca_file = %s/good-ca.pem\nserver_name = smarthost.test\n"
+                                            "[queue]\nconcurrency = 1\n", r.dir);
+  start (&r, "verify", extra);
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
+    }
+  gint64 port = -1;
+  for (guint i = 1; i <= 4; i++)
+    {
+      g_autoptr(JsonObject) rec = record (&r, i);
+      gint64 p = json_object_get_int_member (rec, "peer_port");
+      if (port < 0)
+        port = p;
+      g_assert_cmpint (p, ==, port);   /* one connection for all four */
+    }
+  g_autofree char *ev = events (&r);
+  guint ehlos = 0;
+  for (const char *p = ev; (p = strstr (p, "\"cmd\": \"EHLO\"")); p++)
+    ehlos++;
+  g_assert_cmpuint (ehlos, ==, 2);   /* before and after STARTTLS, once */
+  relay_free (&r);
+}
+
+static void
+test_plain_smtp_sink (void)
+{
+  if (!g_file_test ("/usr/sbin/smtp-sink", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("smtp-sink is not installed (apt-get install postfix)");
+      return;
+    }
+  Relay r;
+  relay_init (&r);
+  g_assert_cmpint (g_mkdir (r.out, 0777), ==, 0);
+  g_assert_cmpint (g_chmod (r.out, 0777), ==, 0);
+  g_assert_cmpint (g_chmod (r.dir, 0755), ==, 0);
+  g_autofree char *tmpl = g_strdup_printf ("%s/sink.", r.out);
+  g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", r.port);
+  g_autofree char *log = g_build_filename (r.dir, "smtp-sink.log", NULL);
+  const char *argv[] = { "/usr/sbin/smtp-sink", "-u", "nobody", "-d", tmpl, listen, "16", NULL };
+  r.sh = sg_test_spawn (argv, log);
+  g_usleep (300000);
+  start (&r, "none", "[queue]\nconcurrency = 2\n");
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
+    }
+  wait_log (&r, ", tls=none, status=sent (250 ", 4);
+  wait_log (&r, ": removed", 4);
+  guint dumps = 0;
+  g_autoptr(GDir) d = g_dir_open (r.out, 0, NULL);
+  for (const char *name; d && (name = g_dir_read_name (d)); )
+    {
+      g_autofree char *path = g_build_filename (r.out, name, NULL);
+      g_autofree char *text = sg_test_read_file (path, NULL);
+      g_assert_nonnull (strstr (text, "X-Mail-Args: <alice@example.com>"));
+      g_assert_nonnull (strstr (text, "X-Rcpt-Args: <bob@example.org>"));
+      g_assert_nonnull (strstr (text, "Subject: relay test"));
+      g_assert_nonnull (strstr (text, "\nHello.\n"));   /* smtp-sink drops leading dots when dumping */
+      dumps++;
+    }
+  g_assert_cmpuint (dumps, ==, 4);
+  relay_free (&r);
+}
+
+static void
+test_no_smarthost (void)
+{
+  SgTestServer s;
+  sg_test_server_start (&s, NULL);
+  g_autofree char *id = sg_test_send (s.port, "alice@example.com", BOB, BODY, -1);
+  g_assert_nonnull (id);
+  g_assert_true (sg_test_wait_log (&s, "no [smarthost] host configured: mail stays queued", 1, WAIT_MS));
+  g_usleep (500000);
+  g_autoptr(GPtrArray) ids = sg_test_spool_ids (&s);
+  g_assert_cmpuint (ids->len, ==, 1);
+  sg_test_server_free (&s);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/relay/tls/verified-byte-exact", test_verified_byte_exact);
+  g_test_add_func ("/relay/tls/required-without-starttls", test_required_without_starttls);
+  g_test_add_func ("/relay/tls/verify-other-ca", test_verify_wrong_ca);
+  g_test_add_func ("/relay/queue/down-then-up", test_down_then_up);
+  g_test_add_func ("/relay/queue/mixed-replies-dsn", test_mixed_replies_and_dsn);
+  g_test_add_func ("/relay/queue/null-sender-no-dsn", test_null_sender_no_dsn);
+  g_test_add_func ("/relay/auth/inside-tls", test_auth_inside_tls);
+  g_test_add_func ("/relay/queue/expiry", test_expiry);
+  g_test_add_func ("/relay/session/reuse", test_connection_reuse);
+  g_test_add_func ("/relay/plain/smtp-sink", test_plain_smtp_sink);
+  g_test_add_func ("/relay/startup/no-smarthost", test_no_smarthost);
+  return g_test_run ();
+}

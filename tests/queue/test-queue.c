@@ -1,0 +1,153 @@
+/* test-queue.c - unit tests of src/queue/ without a network: the backoff
+ * table, applying attempts to metadata, expiry, and the non-delivery report
+ * (which must pass our own validator under the strict policy). */
+#include "queue/queue_private.h"
+#include "queue/dsn.h"
+#include "validate/validate.h"
+
+#include <string.h>
+
+static SgConfig *
+config (void)
+{
+  SgConfig *c = sg_config_new ();
+  c->queue_min_backoff = 300;
+  c->queue_max_backoff = 4000;
+  c->queue_max_lifetime = 5 * 86400;
+  return c;
+}
+
+static void
+test_backoff (void)
+{
+  g_autoptr(SgConfig) c = config ();
+  static const struct { guint attempts, want; } cases[] = {
+    { 1, 300 }, { 2, 600 }, { 3, 1200 }, { 4, 2400 }, { 5, 4000 }, { 50, 4000 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      guint got = sg_queue_backoff (c, cases[i].attempts);
+      if (got != cases[i].want)
+        g_error ("attempt %u: got %u, want %u", cases[i].attempts, got, cases[i].want);
+    }
+}
+
+static SgMeta *
+message (void)
+{
+  SgMeta *m = sg_meta_new ();
+  m->queue_id = g_strdup ("1K0SZASGDY8VSFY00000");
+  m->arrival_time_us = (gint64) 1800000000 * G_USEC_PER_SEC;
+  m->sender = g_strdup ("alice@example.com");
+  sg_meta_add_recipient (m, "ok@example.org");
+  sg_meta_add_recipient (m, "later@example.org");
+  sg_meta_add_recipient (m, "bad@example.org");
+  m->state = SG_MSG_QUEUED;
+  return m;
+}
+
+static void
+test_apply_mixed (void)
+{
+  g_autoptr(SgConfig) c = config ();
+  g_autoptr(SgMeta) m = message ();
+  g_autoptr(GPtrArray) pending = sg_queue_pending (m);
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) sg_rcpt_outcome_free);
+  static const struct { guint code; const char *reply; } r[] = {
+    { 250, "250 2.0.0 Ok" }, { 451, "451 4.3.0 later" }, { 550, "550 5.1.1 no such user" },
+  };
+  for (guint i = 0; i < 3; i++)
+    {
+      SgRcptOutcome *o = sg_rcpt_outcome_new (((SgMetaRecipient *) pending->pdata[i])->address);
+      o->code = r[i].code;
+      o->reply = g_strdup (r[i].reply);
+      g_ptr_array_add (out, o);
+    }
+  gint64 now = 1800000100;
+  SgAttempt a = { .time = now, .relay = "mx[192.0.2.1]:25", .tls_protocol = "TLSv1.3",
+                  .tls_cipher = "TLS_AES_256_GCM_SHA384", .outcomes = out, .recipients = pending };
+  sg_queue_apply (m, &a, c, now);
+  g_assert_cmpint (((SgMetaRecipient *) m->recipients->pdata[0])->status, ==, SG_RCPT_DELIVERED);
+  g_assert_cmpint (((SgMetaRecipient *) m->recipients->pdata[1])->status, ==, SG_RCPT_DEFERRED);
+  g_assert_cmpint (((SgMetaRecipient *) m->recipients->pdata[2])->status, ==, SG_RCPT_FAILED);
+  g_assert_cmpint (m->state, ==, SG_MSG_DEFERRED);
+  g_assert_cmpint (m->next_attempt, ==, now + 300);
+  g_assert_cmpuint (m->attempts, ==, 1);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (m->attempt_history)), ==, 1);
+  JsonObject *h = json_array_get_object_element (json_node_get_array (m->attempt_history), 0);
+  g_assert_cmpstr (json_object_get_string_member (h, "result"), ==, "mixed");
+  g_assert_cmpstr (json_object_get_string_member (h, "tls_protocol"), ==, "TLSv1.3");
+
+  /* a session failure defers everyone still pending, with the error */
+  g_autoptr(GPtrArray) left = sg_queue_pending (m);
+  g_assert_cmpuint (left->len, ==, 1);
+  g_autoptr(GPtrArray) out2 = g_ptr_array_new_with_free_func ((GDestroyNotify) sg_rcpt_outcome_free);
+  g_ptr_array_add (out2, sg_rcpt_outcome_new ("later@example.org"));
+  SgAttempt b = { .time = now + 300, .error = "connect to mx: Connection refused",
+                  .outcomes = out2, .recipients = left };
+  sg_queue_apply (m, &b, c, now + 300);
+  g_assert_cmpint (m->next_attempt, ==, now + 300 + 600);
+  g_assert_cmpstr (m->last_error, ==, "connect to mx: Connection refused");
+}
+
+static void
+test_expire (void)
+{
+  g_autoptr(SgConfig) c = config ();
+  g_autoptr(SgMeta) m = message ();
+  gint64 arrival = m->arrival_time_us / G_USEC_PER_SEC;
+  g_assert_false (sg_queue_expired (m, c, arrival + 5 * 86400 - 1));
+  g_assert_true (sg_queue_expired (m, c, arrival + 5 * 86400));
+  sg_queue_expire (m, arrival + 5 * 86400);
+  g_autoptr(GPtrArray) left = sg_queue_pending (m);
+  g_assert_cmpuint (left->len, ==, 0);
+  g_assert_true (g_str_has_prefix (((SgMetaRecipient *) m->recipients->pdata[0])->delay_reason,
+                                   "expired after 0 attempts: never attempted"));
+}
+
+static void
+test_dsn_validates (void)
+{
+  g_autoptr(SgMeta) m = message ();
+  SgMetaRecipient *bad = m->recipients->pdata[2];
+  bad->status = SG_RCPT_FAILED;
+  bad->delay_reason = g_strdup ("550 5.1.1 <bad@example.org>: no such user");
+  SgMetaRecipient *old = m->recipients->pdata[1];
+  old->status = SG_RCPT_FAILED;
+  old->delay_reason = g_strdup ("expired after 9 attempts: 451 4.3.0 later");
+  const char *header = "Received: from client.example ([127.0.0.1])\r\n\tby gate.example\r\n"
+                       "Date: Sat, 21 Nov 2026 10:00:00 +0000\r\nFrom: alice@example.com\r\n"
+                       "Subject: hello\r\n";
+  g_autoptr(GBytes) dsn = sg_dsn_build (m, "gate.example", header, strlen (header), 1800000200);
+  gsize len;
+  const char *text = g_bytes_get_data (dsn, &len);
+  g_autofree char *s = g_strndup (text, len);
+  g_assert_nonnull (strstr (s, "Content-Type: multipart/report; report-type=delivery-status;"));
+  g_assert_nonnull (strstr (s, "Reporting-MTA: dns; gate.example\r\n"));
+  g_assert_nonnull (strstr (s, "Arrival-Date: "));
+  g_assert_nonnull (strstr (s, "Final-Recipient: rfc822; bad@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+                               "Diagnostic-Code: smtp; 550 5.1.1 <bad@example.org>: no such user\r\n"));
+  g_assert_nonnull (strstr (s, "Final-Recipient: rfc822; later@example.org\r\nAction: failed\r\nStatus: 4.4.7\r\n"));
+  g_assert_null (strstr (s, "Final-Recipient: rfc822; ok@example.org"));
+  g_assert_nonnull (strstr (s, "Content-Type: text/rfc822-headers"));
+  g_assert_nonnull (strstr (s, "Subject: hello\r\n"));
+  SgValidateOptions opts = { 0 };
+  g_autoptr(SgValidation) v = sg_validate ((const guint8 *) text, len, &opts);
+  if (v->first_reject)
+    {
+      g_autofree char *why = sg_violation_describe (v->first_reject);
+      g_error ("our own DSN is rejected: %s\n%s", why, s);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL);
+  g_test_add_func ("/queue/backoff", test_backoff);
+  g_test_add_func ("/queue/apply/mixed", test_apply_mixed);
+  g_test_add_func ("/queue/expire", test_expire);
+  g_test_add_func ("/queue/dsn/validates", test_dsn_validates);
+  return g_test_run ();
+}
