@@ -18,6 +18,13 @@ static int cmd_help (int argc, char **argv);
 static const Subcommand subcommands[] = {
   { "serve", sg_cli_serve, "serve [--config FILE] [--listen HOST:PORT] [--spool DIR]   receive mail (foreground)" },
   { "check", sg_cli_check, "check [--json] [--smtputf8] [--8bitmime] [--config FILE] FILE...   validate message files" },
+  { "queue", sg_cli_queue, "queue [--json] [--state STATE]   list the spool's messages (like mailq)" },
+  { "show", sg_cli_show, "show [--json | --body] ID   one message: metadata, MIME tree, header" },
+  { "hold", sg_cli_hold, "hold ID... | --all   keep messages from being delivered" },
+  { "release", sg_cli_release, "release ID... | --all   return held messages to the queue" },
+  { "retry", sg_cli_retry, "retry ID... | --all   make queued or deferred messages due now" },
+  { "delete", sg_cli_delete, "delete ID... | --all   remove messages from the spool" },
+  { "requeue", sg_cli_requeue, "requeue ID... | --all   put failed messages back in the queue" },
   { "version", cmd_version, "version   print the version" },
   { "help", cmd_help, "help   this text" },
 };
@@ -35,7 +42,9 @@ cmd_help (int argc, char **argv)
   g_print ("usage: spoolgate COMMAND [OPTIONS]\n\ncommands:\n");
   for (guint i = 0; i < G_N_ELEMENTS (subcommands); i++)
     g_print ("  %s\n", subcommands[i].usage);
-  g_print ("\n`spoolgate COMMAND --help` describes each command's options.\n");
+  g_print ("\nThe spool commands (queue ... requeue) also take --spool DIR or --config FILE\n"
+           "and are safe while `serve` runs.\n"
+           "`spoolgate COMMAND --help` describes each command's options; see spoolgate(8).\n");
   return 0;
 }
 

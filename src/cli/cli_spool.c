@@ -1,0 +1,157 @@
+/* cli_spool.c - shared by the spool administration subcommands: their
+ * --spool/--config options, opening the spool beside a running daemon
+ * without creating anything, queue ID arguments and terminal-safe output.
+ * What each command does to a message is queue.c's, show.c's and admin.c's;
+ * how messages are stored and locked is src/spool/'s. */
+#include "cli/cli_spool.h"
+#include "cli/cli.h"
+#include "spool/queue_id.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define TIME_FORMAT "%Y-%m-%d %H:%M:%S %z"
+
+/* sg_cli_spool_args_clear - free what the option parser stored. */
+void
+sg_cli_spool_args_clear (SgCliSpoolArgs *args)
+{
+  g_clear_pointer (&args->spool_dir, g_free);
+  g_clear_pointer (&args->config_path, g_free);
+}
+
+/* sg_cli_spool_context_new - option context with --spool, --config and entries. */
+GOptionContext *
+sg_cli_spool_context_new (const char *name, const char *parameter, const char *summary,
+                          const GOptionEntry *entries, SgCliSpoolArgs *args)
+{
+  const GOptionEntry spool_entries[] = {
+    { "spool", 's', 0, G_OPTION_ARG_FILENAME, &args->spool_dir,
+      "Spool directory (default: [spool] dir of --config, else ./" SG_DEF_SPOOL_DIR ")", "DIR" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &args->config_path,
+      "Take the spool directory from this configuration file", "FILE" },
+    { NULL }
+  };
+  g_autofree char *title = g_strdup_printf ("%s - spoolgate %s", parameter, name);
+  GOptionContext *context = g_option_context_new (title);
+
+  g_option_context_set_summary (context, summary);
+  g_option_context_set_description (context,
+    "Exit status: 0 success, 1 something failed (see stderr), 2 usage error.\n"
+    "Safe beside a running `spoolgate serve`: see spoolgate(8) for the locking.");
+  g_option_context_add_main_entries (context, spool_entries, NULL);
+  if (entries != NULL)
+    g_option_context_add_main_entries (context, entries, NULL);
+  return context;
+}
+
+/* sg_cli_spool_open - find the spool from the arguments and open it for administration. */
+SgSpool *
+sg_cli_spool_open (const SgCliSpoolArgs *args, GError **error)
+{
+  g_autoptr(SgConfig) config = sg_cli_load_config (args->config_path, args->spool_dir, error);
+  if (config == NULL)
+    return NULL;
+
+  /* sg_spool_open_admin would create missing subdirectories; an
+   * administration command must not turn a wrong path into a new spool. */
+  g_autofree char *queue = g_build_filename (config->spool_dir, SG_CLI_QUEUE_SUBDIR, NULL);
+  struct stat st;
+  int queue_rc = stat (queue, &st);
+  if (queue_rc != 0 || !S_ISDIR (st.st_mode))
+    {
+      int e = queue_rc != 0 ? errno : ENOTDIR;
+      if (stat (config->spool_dir, &st) != 0)
+        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no spool at %s: %s",
+                     config->spool_dir, g_strerror (errno));
+      else
+        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no spool at %s (%s/: %s)",
+                     config->spool_dir, SG_CLI_QUEUE_SUBDIR, g_strerror (e));
+      return NULL;
+    }
+  return sg_spool_open_admin (config->spool_dir, error);
+}
+
+/* sg_cli_parse_id - validate and upper-case one queue ID argument. */
+char *
+sg_cli_parse_id (const char *arg, GError **error)
+{
+  g_autofree char *id = g_ascii_strup (arg, -1);
+
+  if (!sg_queue_id_valid (id))
+    {
+      g_autofree char *shown = sg_cli_safe (arg);
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "\"%s\" is not a queue ID (%d characters of Crockford base32)",
+                   shown, SG_QUEUE_ID_LEN);
+      return NULL;
+    }
+  return g_steal_pointer (&id);
+}
+
+/* sg_cli_json_path - queue/<ID>.json of an administration spool. */
+char *
+sg_cli_json_path (SgSpool *spool, const char *queue_id)
+{
+  g_autofree char *name = g_strconcat (queue_id, ".json", NULL);
+  return g_build_filename (sg_spool_dir (spool), SG_CLI_QUEUE_SUBDIR, name, NULL);
+}
+
+/* is_terminal_control - whether a code point could steer a terminal. */
+static gboolean
+is_terminal_control (gunichar c, gboolean keep_newlines)
+{
+  if (c == '\t' || (keep_newlines && c == '\n'))
+    return FALSE;
+  return c < 0x20 || (c >= 0x7f && c < 0xa0);
+}
+
+/* sg_cli_append_safe - append text with terminal controls and bad UTF-8 escaped. */
+void
+sg_cli_append_safe (GString *out, const char *s, gssize len, gboolean keep_newlines)
+{
+  const char *p = s, *end;
+
+  if (s == NULL)
+    return;
+  end = s + (len < 0 ? (gssize) strlen (s) : len);
+  while (p < end)
+    {
+      gunichar c = g_utf8_get_char_validated (p, end - p);
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append_printf (out, "\\x%02X", (guchar) *p);
+          p++;
+          continue;
+        }
+      const char *next = g_utf8_next_char (p);
+      if (keep_newlines && c == '\r' && next < end && *next == '\n')
+        ;  /* CRLF becomes LF */
+      else if (is_terminal_control (c, keep_newlines))
+        for (const char *q = p; q < next; q++)
+          g_string_append_printf (out, "\\x%02X", (guchar) *q);
+      else
+        g_string_append_len (out, p, next - p);
+      p = next;
+    }
+}
+
+/* sg_cli_safe - a terminal-safe copy of s on one line. */
+char *
+sg_cli_safe (const char *s)
+{
+  GString *out = g_string_new (NULL);
+  sg_cli_append_safe (out, s, -1, FALSE);
+  return g_string_free (out, FALSE);
+}
+
+/* sg_cli_format_time - epoch seconds in local time. */
+char *
+sg_cli_format_time (gint64 epoch)
+{
+  g_autoptr(GDateTime) t = g_date_time_new_from_unix_local (epoch);
+  if (t == NULL)
+    return g_strdup_printf ("@%" G_GINT64_FORMAT, epoch);
+  return g_date_time_format (t, TIME_FORMAT);
+}

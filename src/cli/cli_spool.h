@@ -1,0 +1,62 @@
+/* cli_spool.h - what the spool administration subcommands (queue, show,
+ * hold, release, retry, delete, requeue) share: the --spool/--config
+ * options, finding and opening the spool beside a running daemon, queue ID
+ * arguments, and terminal-safe output of text taken from the spool. */
+#pragma once
+#include <glib.h>
+#include "spool/spool.h"
+
+G_BEGIN_DECLS
+
+/* Exit statuses of the administration subcommands. */
+enum {
+  SG_CLI_EXIT_OK = 0,
+  SG_CLI_EXIT_FAILED = 1,   /* the command ran and something failed */
+  SG_CLI_EXIT_USAGE = 2,    /* bad options or arguments; nothing was looked at */
+};
+
+/* The subdirectory of the spool that holds <ID>.eml and <ID>.json. */
+#define SG_CLI_QUEUE_SUBDIR "queue"
+
+typedef struct {
+  char *spool_dir;     /* --spool DIR (nullable) */
+  char *config_path;   /* --config FILE (nullable) */
+} SgCliSpoolArgs;
+
+/* sg_cli_spool_args_clear - free what the option parser stored. */
+void sg_cli_spool_args_clear (SgCliSpoolArgs *args);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SgCliSpoolArgs, sg_cli_spool_args_clear)
+
+/* sg_cli_spool_context_new - a GOptionContext for subcommand `name` with
+ * --spool and --config (filling args) and the caller's entries (nullable);
+ * options are accepted anywhere among the arguments (transfer full). */
+GOptionContext *sg_cli_spool_context_new (const char *name, const char *parameter,
+                                          const char *summary, const GOptionEntry *entries,
+                                          SgCliSpoolArgs *args);
+
+/* sg_cli_spool_open - open the spool named by --spool, else by [spool] dir
+ * of --config, else the built-in default, beside a running daemon. A
+ * missing directory, or one without queue/, is SG_SPOOL_ERROR_NOT_FOUND and
+ * nothing is created (transfer full). */
+SgSpool *sg_cli_spool_open (const SgCliSpoolArgs *args, GError **error);
+
+/* sg_cli_parse_id - a queue ID argument, upper-cased (Crockford base32 is
+ * case-insensitive); NULL with an error naming arg if it is not one (transfer full). */
+char *sg_cli_parse_id (const char *arg, GError **error);
+
+/* sg_cli_json_path - path of queue/<ID>.json in spool (transfer full). */
+char *sg_cli_json_path (SgSpool *spool, const char *queue_id);
+
+/* sg_cli_append_safe - append len bytes of s (-1: NUL-terminated) to out with
+ * everything a terminal could act on escaped as \xNN: control characters
+ * (C0 other than tab and, if keep_newlines, LF; DEL; C1) and invalid UTF-8.
+ * CR before LF is dropped when keep_newlines. */
+void sg_cli_append_safe (GString *out, const char *s, gssize len, gboolean keep_newlines);
+
+/* sg_cli_safe - sg_cli_append_safe into a new string, newlines escaped (transfer full). */
+char *sg_cli_safe (const char *s);
+
+/* sg_cli_format_time - epoch seconds as local "YYYY-MM-DD HH:MM:SS +ZZZZ" (transfer full). */
+char *sg_cli_format_time (gint64 epoch);
+
+G_END_DECLS

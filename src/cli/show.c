@@ -1,0 +1,507 @@
+/* show.c - `spoolgate show [--json] [--body] ID`: one message in depth, like
+ * postcat(1): its metadata in readable form, its MIME structure as a tree of
+ * RFC 3501 part specifiers, and its header section; or the raw .eml
+ * (--body) or the raw .json (--json). Reads without locks: the .eml never
+ * changes once spooled and the .json is only ever replaced by a rename. */
+#include "cli/cli.h"
+#include "cli/cli_spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gmime/gmime.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LABEL_WIDTH     12   /* "  label:" column of the metadata */
+#define PATH_WIDTH      12   /* part specifier column of the MIME tree */
+#define TREE_INDENT     2    /* spaces per nesting level */
+#define MAX_TREE_DEPTH  64   /* deeper parts are summarised, not walked */
+#define OUT_CHUNK       (64 * 1024)
+
+/* field - "  label:     value\n" with value made terminal-safe. */
+static void
+field (GString *out, const char *label, const char *value)
+{
+  g_autofree char *with_colon = g_strconcat (label, ":", NULL);
+  g_string_append_printf (out, "  %-*s ", LABEL_WIDTH, with_colon);
+  sg_cli_append_safe (out, value ? value : "-", -1, FALSE);
+  g_string_append_c (out, '\n');
+}
+
+/* append_envelope - sender, recipients and ESMTP parameters. */
+static void
+append_envelope (GString *out, const SgMeta *meta)
+{
+  g_autofree char *from = g_strdup_printf ("<%s>", meta->sender);
+  g_string_append (out, "Envelope\n");
+  field (out, "from", from);
+  for (guint i = 0; i < meta->recipients->len; i++)
+    {
+      const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
+      g_autofree char *line = g_strdup_printf ("<%s> %s%s%s", r->address,
+                                               sg_meta_rcpt_status_name (r->status),
+                                               r->delay_reason ? ": " : "",
+                                               r->delay_reason ? r->delay_reason : "");
+      field (out, i == 0 ? "to" : "", line);
+    }
+  g_autoptr(GString) esmtp = g_string_new (NULL);
+  if (meta->esmtp_size >= 0)
+    g_string_append_printf (esmtp, " SIZE=%" G_GINT64_FORMAT, meta->esmtp_size);
+  if (meta->esmtp_body != NULL)
+    g_string_append_printf (esmtp, " BODY=%s", meta->esmtp_body);
+  if (meta->smtputf8)
+    g_string_append (esmtp, " SMTPUTF8");
+  field (out, "esmtp", esmtp->len > 0 ? esmtp->str + 1 : "none");
+}
+
+/* append_client - where the message came from and how. */
+static void
+append_client (GString *out, const SgMeta *meta)
+{
+  g_autofree char *addr = g_strdup_printf ("%s port %u", meta->client_address, meta->client_port);
+  g_autofree char *tls = meta->tls_protocol
+    ? g_strdup_printf ("%s %s", meta->tls_protocol, meta->tls_cipher ? meta->tls_cipher : "")
+    : g_strdup ("none");
+  g_string_append (out, "Client\n");
+  field (out, "address", addr);
+  field (out, "helo", meta->helo_name ? meta->helo_name : "(none given)");
+  field (out, "protocol", meta->protocol);
+  field (out, "tls", tls);
+}
+
+/* append_validation - the verdict recorded at intake and each violation. */
+static void
+append_validation (GString *out, const SgMeta *meta)
+{
+  g_string_append (out, "Validation\n");
+  if (meta->validation == NULL || !JSON_NODE_HOLDS_OBJECT (meta->validation))
+    {
+      field (out, "result", "not recorded");
+      return;
+    }
+  JsonObject *v = json_node_get_object (meta->validation);
+  JsonNode *viols_node = json_object_get_member (v, "violations");
+  JsonArray *viols = viols_node && JSON_NODE_HOLDS_ARRAY (viols_node)
+                     ? json_node_get_array (viols_node) : NULL;
+  guint n = viols ? json_array_get_length (viols) : 0;
+  g_autofree char *result = g_strdup_printf ("%s (policy %s), %u violation%s",
+    json_object_get_string_member_with_default (v, "verdict", "?"),
+    json_object_get_string_member_with_default (v, "policy", "?"), n, n == 1 ? "" : "s");
+  field (out, "result", result);
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *node = json_array_get_element (viols, i);
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        continue;
+      JsonObject *o = json_node_get_object (node);
+      const char *loc = json_object_get_string_member_with_default (o, "location", NULL);
+      g_autofree char *line = g_strdup_printf ("%s %s%s%s%s: %s (%s)",
+        json_object_get_string_member_with_default (o, "action", "?"),
+        json_object_get_string_member_with_default (o, "rule", "?"),
+        loc ? " [" : "", loc ? loc : "", loc ? "]" : "",
+        json_object_get_string_member_with_default (o, "text", ""),
+        json_object_get_string_member_with_default (o, "rfc", ""));
+      field (out, "", line);
+    }
+}
+
+/* append_attempt - one attempt_history entry: its time, then its other members. */
+static void
+append_attempt (GString *out, JsonNode *node)
+{
+  g_autoptr(GString) line = g_string_new (NULL);
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_autofree char *raw = json_to_string (node, FALSE);
+      field (out, "", raw);
+      return;
+    }
+  JsonObject *o = json_node_get_object (node);
+  gint64 t = json_object_get_int_member_with_default (o, "time", 0);
+  g_autofree char *when = t > 0 ? sg_cli_format_time (t) : g_strdup ("(no time)");
+  g_string_append (line, when);
+  g_autoptr(GList) members = json_object_get_members (o);
+  for (GList *m = members; m != NULL; m = m->next)
+    {
+      const char *name = m->data;
+      if (strcmp (name, "time") == 0)
+        continue;
+      JsonNode *value = json_object_get_member (o, name);
+      if (JSON_NODE_HOLDS_VALUE (value) && json_node_get_value_type (value) == G_TYPE_STRING)
+        g_string_append_printf (line, " %s=%s", name, json_node_get_string (value));
+      else
+        {
+          g_autofree char *raw = json_to_string (value, FALSE);
+          g_string_append_printf (line, " %s=%s", name, raw);
+        }
+    }
+  field (out, "", line->str);
+}
+
+/* append_meta - everything in the metadata, in sections. */
+static void
+append_meta (GString *out, const SgMeta *meta, gint64 now)
+{
+  g_autofree char *arrival = sg_cli_format_time (meta->arrival_time_us / G_USEC_PER_SEC);
+  g_autofree char *arrival_line = g_strdup_printf ("%s (%" G_GINT64_FORMAT ")", arrival,
+                                                   meta->arrival_time_us / G_USEC_PER_SEC);
+  g_autofree char *next = NULL;
+  if (meta->state == SG_MSG_QUEUED || meta->state == SG_MSG_DEFERRED)
+    next = meta->next_attempt <= now ? g_strdup ("now") : sg_cli_format_time (meta->next_attempt);
+  else
+    next = g_strdup (meta->state == SG_MSG_HELD ? "none until released" : "none");
+  g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT " bytes, sha256 %s",
+                                           meta->message_size, meta->sha256);
+  g_autofree char *attempts = g_strdup_printf ("%u", meta->attempts);
+
+  g_string_append_printf (out, "Message %s\n", meta->queue_id);
+  field (out, "state", sg_meta_state_name (meta->state));
+  field (out, "arrival", arrival_line);
+  field (out, "size", size);
+  field (out, "attempts", attempts);
+  field (out, "next", next);
+  field (out, "last error", meta->last_error ? meta->last_error : "none");
+  append_envelope (out, meta);
+  append_client (out, meta);
+  append_validation (out, meta);
+  g_string_append (out, "Attempts\n");
+  JsonArray *history = meta->attempt_history && JSON_NODE_HOLDS_ARRAY (meta->attempt_history)
+                       ? json_node_get_array (meta->attempt_history) : NULL;
+  if (history == NULL || json_array_get_length (history) == 0)
+    field (out, "history", "none");
+  for (guint i = 0; history != NULL && i < json_array_get_length (history); i++)
+    append_attempt (out, json_array_get_element (history, i));
+}
+
+/* part_size - "N bytes" of an entity's body as encoded in the message, or
+ * "N parts" for a multipart (whose serialised size GMime may not reproduce
+ * to the byte; IMAP's BODYSTRUCTURE gives none either) (transfer full). */
+static char *
+part_size (GMimeObject *obj, GMimeFormatOptions *format)
+{
+  gint64 n = 0;
+
+  if (GMIME_IS_MULTIPART (obj))
+    {
+      int parts = g_mime_multipart_get_count (GMIME_MULTIPART (obj));
+      return g_strdup_printf ("%d part%s", parts, parts == 1 ? "" : "s");
+    }
+  if (GMIME_IS_PART (obj))
+    {
+      GMimeDataWrapper *content = g_mime_part_get_content (GMIME_PART (obj));
+      GMimeStream *stream = content ? g_mime_data_wrapper_get_stream (content) : NULL;
+      n = stream ? g_mime_stream_length (stream) : 0;
+    }
+  else
+    {
+      GMimeStream *null = g_mime_stream_null_new ();
+      n = g_mime_object_write_content_to_stream (obj, format, null);
+      g_object_unref (null);
+    }
+  return n < 0 ? g_strdup ("? bytes") : g_strdup_printf ("%" G_GINT64_FORMAT " bytes", n);
+}
+
+/* append_part_line - "  PATH  <indent>type/subtype; charset  encoding  N bytes  "name"". */
+static void
+append_part_line (GString *out, GMimeObject *obj, const char *path, guint depth,
+                  GMimeFormatOptions *format)
+{
+  GMimeContentType *ct = g_mime_object_get_content_type (obj);
+  g_autofree char *type = ct ? g_mime_content_type_get_mime_type (ct) : g_strdup ("text/plain");
+  const char *charset = ct ? g_mime_content_type_get_parameter (ct, "charset") : NULL;
+  const char *cte = g_mime_object_get_header (obj, "Content-Transfer-Encoding");
+  const char *name = GMIME_IS_PART (obj) ? g_mime_part_get_filename (GMIME_PART (obj)) : NULL;
+  g_autofree char *enc = cte ? g_strstrip (g_ascii_strdown (cte, -1)) : g_strdup ("-");
+
+  g_string_append_printf (out, "  %-*s %*s", PATH_WIDTH, path, (int) (depth * TREE_INDENT), "");
+  sg_cli_append_safe (out, type, -1, FALSE);
+  if (charset != NULL)
+    {
+      g_string_append (out, "; charset=");
+      sg_cli_append_safe (out, charset, -1, FALSE);
+    }
+  g_string_append (out, "  ");
+  sg_cli_append_safe (out, enc, -1, FALSE);
+  g_autofree char *size = part_size (obj, format);
+  g_string_append_printf (out, "  %s", size);
+  if (name != NULL)
+    {
+      g_string_append (out, "  \"");
+      sg_cli_append_safe (out, name, -1, FALSE);
+      g_string_append_c (out, '"');
+    }
+  g_string_append_c (out, '\n');
+}
+
+/* join_path - "prefix.n", or "n" at the top (transfer full). */
+static char *
+join_path (const char *prefix, const char *n)
+{
+  return *prefix ? g_strconcat (prefix, ".", n, NULL) : g_strdup (n);
+}
+
+/* walk - print obj as path, then its children. RFC 3501 6.4.5: a multipart's
+ * children are prefix.1, prefix.2, ...; the body of an encapsulated message
+ * at path P is P.TEXT if multipart (children P.1, ...), else P.1. */
+static void
+walk (GString *out, GMimeObject *obj, const char *path, const char *prefix, guint depth,
+      GMimeFormatOptions *format)
+{
+  append_part_line (out, obj, path, depth, format);
+  if (depth >= MAX_TREE_DEPTH)
+    {
+      g_string_append_printf (out, "  %-*s %*s(deeper parts not shown)\n", PATH_WIDTH, "",
+                              (int) ((depth + 1) * TREE_INDENT), "");
+      return;
+    }
+  if (GMIME_IS_MULTIPART (obj))
+    {
+      GMimeMultipart *mp = GMIME_MULTIPART (obj);
+      for (int i = 0; i < g_mime_multipart_get_count (mp); i++)
+        {
+          g_autofree char *n = g_strdup_printf ("%d", i + 1);
+          g_autofree char *child = join_path (prefix, n);
+          walk (out, g_mime_multipart_get_part (mp, i), child, child, depth + 1, format);
+        }
+    }
+  else if (GMIME_IS_MESSAGE_PART (obj))
+    {
+      GMimeMessage *inner = g_mime_message_part_get_message (GMIME_MESSAGE_PART (obj));
+      GMimeObject *body = inner ? g_mime_message_get_mime_part (inner) : NULL;
+      if (body == NULL)
+        return;
+      if (GMIME_IS_MULTIPART (body))
+        {
+          g_autofree char *text = join_path (path, "TEXT");
+          walk (out, body, text, path, depth + 1, format);
+        }
+      else
+        {
+          g_autofree char *one = join_path (path, "1");
+          walk (out, body, one, one, depth + 1, format);
+        }
+    }
+}
+
+/* append_mime_tree - parse the .eml (fd, borrowed) and print its structure. */
+static void
+append_mime_tree (GString *out, int fd)
+{
+  int parse_fd = dup (fd);
+  g_string_append (out, "MIME structure (part, type, transfer encoding, encoded size, file name)\n");
+  if (parse_fd < 0 || lseek (parse_fd, 0, SEEK_SET) < 0)
+    {
+      g_string_append_printf (out, "  cannot read the message: %s\n", g_strerror (errno));
+      if (parse_fd >= 0)
+        close (parse_fd);
+      return;
+    }
+  GMimeStream *stream = g_mime_stream_fs_new (parse_fd);   /* owns parse_fd */
+  GMimeParser *parser = g_mime_parser_new_with_stream (stream);
+  GMimeMessage *message = g_mime_parser_construct_message (parser, NULL);
+  GMimeObject *body = message ? g_mime_message_get_mime_part (message) : NULL;
+  if (body == NULL)
+    g_string_append (out, "  (no MIME body could be parsed)\n");
+  else
+    {
+      GMimeFormatOptions *format = g_mime_format_options_new ();
+      g_mime_format_options_set_newline_format (format, GMIME_NEWLINE_FORMAT_DOS);
+      if (GMIME_IS_MULTIPART (body))
+        walk (out, body, "TEXT", "", 0, format);
+      else
+        walk (out, body, "1", "1", 0, format);
+      g_mime_format_options_free (format);
+    }
+  g_clear_object (&message);
+  g_object_unref (parser);
+  g_object_unref (stream);
+}
+
+/* header_length - bytes of the header section, up to and including the
+ * empty line that ends it (RFC 5322 2.1); the whole message if there is none. */
+static gsize
+header_length (const char *data, gsize len)
+{
+  gsize pos = 0;
+
+  while (pos < len)
+    {
+      const char *nl = memchr (data + pos, '\n', len - pos);
+      gsize end = nl ? (gsize) (nl - data) + 1 : len;
+      if (data[pos] == '\n' || (data[pos] == '\r' && pos + 1 < len && data[pos + 1] == '\n'))
+        return end;
+      pos = end;
+    }
+  return len;
+}
+
+/* write_all - all of data to stdout; FALSE with errno set on failure. */
+static gboolean
+write_all (const char *data, gsize len)
+{
+  while (len > 0)
+    {
+      gsize n = fwrite (data, 1, MIN (len, OUT_CHUNK), stdout);
+      if (n == 0)
+        return FALSE;
+      data += n;
+      len -= n;
+    }
+  return fflush (stdout) == 0;
+}
+
+/* open_message - open queue/<ID>.eml and map it; -1 with error if impossible. */
+static int
+open_message (SgSpool *spool, const char *id, GMappedFile **map, GError **error)
+{
+  g_autofree char *path = sg_spool_message_path (spool, id);
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    {
+      if (errno == ENOENT)
+        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no message %s in %s",
+                     id, sg_spool_dir (spool));
+      else
+        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO, "open %s: %s", path,
+                     g_strerror (errno));
+      return -1;
+    }
+  *map = g_mapped_file_new_from_fd (fd, FALSE, error);
+  if (*map == NULL)
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
+/* show_raw_json - print queue/<ID>.json exactly as stored, once it parses. */
+static gboolean
+show_raw_json (SgSpool *spool, const char *id, GError **error)
+{
+  g_autofree char *path = sg_cli_json_path (spool, id);
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr(GError) local = NULL;
+
+  if (!g_file_get_contents (path, &data, &len, &local))
+    {
+      if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no message %s in %s",
+                     id, sg_spool_dir (spool));
+      else
+        g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  g_autoptr(SgMeta) meta = sg_meta_from_json (data, (gssize) len, &local);
+  if (meta == NULL)
+    {
+      g_set_error (error, SG_META_ERROR, SG_META_ERROR_INVALID, "unreadable metadata %s: %s",
+                   path, local->message);
+      return FALSE;
+    }
+  if (!write_all (data, len))
+    {
+      int e = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "write: %s", g_strerror (e));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* show_message - the readable view, or the raw .eml with body. */
+static gboolean
+show_message (SgSpool *spool, const char *id, gboolean body, GError **error)
+{
+  g_autoptr(SgMeta) meta = NULL;
+  if (body)
+    {
+      g_autofree char *json = sg_cli_json_path (spool, id);
+      if (!g_file_test (json, G_FILE_TEST_EXISTS))
+        {
+          g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no message %s in %s",
+                       id, sg_spool_dir (spool));
+          return FALSE;
+        }
+    }
+  else if ((meta = sg_spool_load_meta (spool, id, error)) == NULL)
+    {
+      if (error && *error && !g_error_matches (*error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND))
+        g_prefix_error (error, "unreadable metadata: ");
+      return FALSE;
+    }
+
+  g_autoptr(GMappedFile) map = NULL;
+  int fd = open_message (spool, id, &map, error);
+  if (fd < 0)
+    return FALSE;
+  const char *data = g_mapped_file_get_contents (map);
+  gsize len = g_mapped_file_get_length (map);
+  gboolean ok;
+  if (body)
+    ok = write_all (data ? data : "", len);
+  else
+    {
+      g_autoptr(GString) out = g_string_new (NULL);
+      append_meta (out, meta, g_get_real_time () / G_USEC_PER_SEC);
+      append_mime_tree (out, fd);
+      g_string_append (out, "Header\n");
+      sg_cli_append_safe (out, data ? data : "", (gssize) header_length (data, len), TRUE);
+      ok = write_all (out->str, out->len);
+    }
+  int e = errno;
+  close (fd);
+  if (!ok)
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "write: %s", g_strerror (e));
+  return ok;
+}
+
+/* sg_cli_show - show one message. */
+int
+sg_cli_show (int argc, char **argv)
+{
+  g_auto(SgCliSpoolArgs) spool_args = { NULL };
+  gboolean json = FALSE, body = FALSE;
+  g_auto(GStrv) rest = NULL;
+  const GOptionEntry entries[] = {
+    { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "Print the raw metadata (<ID>.json)", NULL },
+    { "body", 'b', 0, G_OPTION_ARG_NONE, &body, "Print the whole message (<ID>.eml) byte for byte", NULL },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, "ID" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = sg_cli_spool_context_new ("show", "ID",
+    "Shows one message: its metadata (envelope, client, TLS, validation, attempts),\n"
+    "its MIME structure with RFC 3501 part numbers, and its header section.",
+    entries, &spool_args);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("spoolgate show: %s\n", error->message);
+      return SG_CLI_EXIT_USAGE;
+    }
+  if (rest == NULL || rest[0] == NULL || rest[1] != NULL || (json && body))
+    {
+      g_printerr ("spoolgate show: %s\n", json && body ? "--json and --body exclude each other"
+                                                      : "give exactly one queue ID");
+      return SG_CLI_EXIT_USAGE;
+    }
+  g_autofree char *id = sg_cli_parse_id (rest[0], &error);
+  if (id == NULL)
+    {
+      g_printerr ("spoolgate show: %s\n", error->message);
+      return SG_CLI_EXIT_USAGE;
+    }
+  g_autoptr(SgSpool) spool = sg_cli_spool_open (&spool_args, &error);
+  if (spool != NULL)
+    {
+      g_mime_init ();
+      gboolean ok = json ? show_raw_json (spool, id, &error) : show_message (spool, id, body, &error);
+      if (ok)
+        return SG_CLI_EXIT_OK;
+    }
+  g_printerr ("spoolgate show: %s\n", error->message);
+  return SG_CLI_EXIT_FAILED;
+}
