@@ -55,6 +55,7 @@ static const ConfigKey config_keys[] = {
   { "limits", "max_command_line", KEY_UINT, OFF (max_command_line), NULL, SG_DEF_MAX_COMMAND_LINE, SG_MIN_MAX_COMMAND_LINE, 65536 },
   { "limits", "command_timeout", KEY_DURATION, OFF (command_timeout), NULL, SG_DEF_COMMAND_TIMEOUT, 1, 86400 },
   { "limits", "data_timeout", KEY_DURATION, OFF (data_timeout), NULL, SG_DEF_DATA_TIMEOUT, 1, 86400 },
+  { "limits", "shutdown_timeout", KEY_DURATION, OFF (shutdown_timeout), NULL, SG_DEF_SHUTDOWN_TIMEOUT, 1, 3600 },
   { "limits", "max_errors", KEY_UINT, OFF (max_errors), NULL, SG_DEF_MAX_ERRORS, 1, 100000 },
   { "limits", "max_connections", KEY_UINT, OFF (max_connections), NULL, SG_DEF_MAX_CONNECTIONS, 0, 1000000 },
   { "limits", "max_connections_per_ip", KEY_UINT, OFF (max_connections_per_ip), NULL, SG_DEF_MAX_CONNECTIONS_PER_IP, 0, 1000000 },

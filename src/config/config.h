@@ -40,6 +40,7 @@ typedef struct {
   guint    command_timeout;      /* seconds */
   guint    data_timeout;         /* seconds */
   guint    max_errors;
+  guint    shutdown_timeout;     /* seconds */
   guint    max_connections;      /* 0 = unlimited */
   guint    max_connections_per_ip; /* 0 = unlimited */
   guint64  max_pipeline_buffer;

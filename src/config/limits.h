@@ -13,6 +13,7 @@
 #define SG_DEF_COMMAND_TIMEOUT        300u      /* seconds, RFC 5321 4.5.3.2.7 */
 #define SG_DEF_DATA_TIMEOUT           600u      /* seconds without data during DATA */
 #define SG_DEF_MAX_ERRORS             20u       /* bad commands per session, then 421 */
+#define SG_DEF_SHUTDOWN_TIMEOUT       30u       /* seconds transactions in flight get at SIGTERM */
 #define SG_DEF_MAX_CONNECTIONS        10000u
 #define SG_DEF_MAX_CONNECTIONS_PER_IP 50u
 #define SG_DEF_MAX_PIPELINE_BUFFER    (64u * 1024u) /* unprocessed input held per session */

@@ -390,9 +390,11 @@ sg_connection_busy (const SgConnection *conn)
 }
 
 void
-sg_connection_shutdown (SgConnection *conn)
+sg_connection_shutdown (SgConnection *conn, gboolean force)
 {
-  if (conn->closed || sg_connection_busy (conn))
+  if (conn->closed || sg_session_state (conn->session) == SG_SESSION_SUBMITTED)
+    return;
+  if (sg_connection_busy (conn) && !force)
     return;
   sg_session_abort (conn->session, "4.3.2", "Service shutting down");
   if (connection_flush (conn))

@@ -1,6 +1,7 @@
 /* server.c - start-up (spool recovery, intake, listener), the main loop, and
  * a clean stop on SIGTERM/SIGINT: stop accepting, say 421 to idle sessions,
- * let transactions in flight finish for up to SG_SHUTDOWN_GRACE seconds, and
+ * let transactions in flight finish for up to [limits] shutdown_timeout, then
+ * 421 to whoever is still sending, and
  * drain every spool commit before exit. */
 #include "server/server_private.h"
 #include "server/connection.h"
@@ -33,7 +34,13 @@ static gboolean
 shutdown_deadline (gpointer data)
 {
   SgServer *server = data;
-  g_message ("shutdown grace of %u s over; closing remaining sessions", SG_SHUTDOWN_GRACE);
+  g_message ("shutdown_timeout of %u s over; closing the remaining sessions",
+             server->config->shutdown_timeout);
+  server->stop_timer = 0;
+  GList *conns = g_hash_table_get_keys (server->connections);
+  for (GList *l = conns; l; l = l->next)
+    sg_connection_shutdown (l->data, TRUE);
+  g_list_free (conns);
   g_main_loop_quit (server->loop);
   return G_SOURCE_REMOVE;
 }
@@ -49,10 +56,10 @@ sg_server_stop (SgServer *server)
   sg_listener_close (server);
   GList *conns = g_hash_table_get_keys (server->connections);
   for (GList *l = conns; l; l = l->next)
-    sg_connection_shutdown (l->data);
+    sg_connection_shutdown (l->data, FALSE);
   g_list_free (conns);
   g_timeout_add (100, stop_when_idle, server);
-  server->stop_timer = g_timeout_add_seconds (SG_SHUTDOWN_GRACE, shutdown_deadline, server);
+  server->stop_timer = g_timeout_add_seconds (server->config->shutdown_timeout, shutdown_deadline, server);
 }
 
 static gboolean
@@ -161,7 +168,7 @@ sg_server_free (SgServer *server)
     {
       GList *conns = g_hash_table_get_keys (server->connections);
       for (GList *l = conns; l; l = l->next)
-        sg_connection_shutdown (l->data);
+        sg_connection_shutdown (l->data, TRUE);
       g_list_free (conns);
       g_hash_table_unref (server->connections);
     }

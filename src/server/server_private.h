@@ -40,7 +40,6 @@ struct _SgServer {
 };
 
 #define SG_READ_CHUNK       (64 * 1024)  /* bytes per read() */
-#define SG_SHUTDOWN_GRACE   30           /* seconds for transactions in flight at SIGTERM */
 
 /* listener.c */
 gboolean sg_listener_open (SgServer *server, GError **error);

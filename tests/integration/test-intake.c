@@ -417,6 +417,62 @@ test_disk_full (void)
   sg_test_server_free (&s);
 }
 
+/* test_kill9_under_load - SIGKILL while 8 clients send as fast as they can:
+ * after a restart every message that got 250 is there, complete (size and
+ * SHA-256 match its metadata), and no half-written message is visible. */
+static void
+test_kill9_under_load (void)
+{
+  SgTestServer s;
+  sg_test_server_start (&s, NULL);
+  g_autofree char *acked = g_build_filename (s.dir, "acked.txt", NULL);
+  g_autofree char *port = g_strdup_printf ("%u", s.port);
+  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "load_client.py", NULL);
+  const char *argv[] = { "/usr/bin/python3", script, port, "20", "8", acked, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) load = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  /* let it run until a good number of messages are acknowledged */
+  for (int i = 0; i < 200; i++)
+    {
+      g_autofree char *text = NULL;
+      if (g_file_get_contents (acked, &text, NULL, NULL) && strlen (text) > 21 * 100)
+        break;
+      g_usleep (50000);
+    }
+  sg_test_server_kill (&s);
+  g_subprocess_wait (load, NULL, NULL);
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents (acked, &text, NULL, NULL));
+  g_auto(GStrv) ids = g_strsplit (g_strstrip (text), "\n", -1);
+  guint n = g_strv_length (ids);
+  g_assert_cmpuint (n, >=, 50);
+
+  sg_test_server_restart (&s);
+  g_autoptr(GPtrArray) files = sg_test_spool_files (&s);
+  g_autoptr(GPtrArray) present = sg_test_spool_ids (&s);
+  /* nothing half-written: every file is one of a complete pair */
+  g_assert_cmpuint (files->len, ==, 2 * present->len);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *json_path = g_strdup_printf ("%s/queue/%s.json", s.spool, ids[i]);
+      g_autofree char *eml_path = g_strdup_printf ("%s/queue/%s.eml", s.spool, ids[i]);
+      g_autofree char *json = NULL, *eml = NULL;
+      gsize eml_len = 0;
+      if (!g_file_get_contents (json_path, &json, NULL, NULL)
+          || !g_file_get_contents (eml_path, &eml, &eml_len, NULL))
+        g_error ("message %s got 250 but is gone after kill -9", ids[i]);
+      g_autofree char *sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) eml, eml_len);
+      g_autofree char *want_sum = g_strdup_printf ("\"sha256\" : \"%s\"", sum);
+      g_autofree char *want_size = g_strdup_printf ("\"message_size\" : %" G_GSIZE_FORMAT, eml_len);
+      g_assert_nonnull (strstr (json, want_sum));
+      g_assert_nonnull (strstr (json, want_size));
+    }
+  g_test_message ("%u acknowledged before kill -9, all present; %u in the spool", n, present->len);
+  g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
+  sg_test_server_free (&s);
+}
+
 static void
 test_bad_config (void)
 {
@@ -457,6 +513,7 @@ main (int argc, char **argv)
   g_test_add_func ("/intake/restart", test_restart_keeps_spool);
   g_test_add_func ("/intake/accept/dkim-fidelity", test_dkim_fidelity);
   g_test_add_func ("/intake/disk-full", test_disk_full);
+  g_test_add_func ("/intake/kill9-under-load", test_kill9_under_load);
   g_test_add_func ("/cli/serve/bad-config", test_bad_config);
   return g_test_run ();
 }

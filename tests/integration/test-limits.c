@@ -131,6 +131,31 @@ test_command_timeout (void)
 }
 
 static void
+test_data_timeout (void)
+{
+  SgTestServer s;
+  sg_test_server_start (&s, "[limits]\ndata_timeout = 1\n");
+  SgTestClient *c = NULL;
+  g_autofree char *g = greeting_of (s.port, &c);
+  g_autofree char *e = sg_test_client_command (c, "EHLO client.example");
+  g_autofree char *m = sg_test_client_command (c, "MAIL FROM:<a@example.com>");
+  g_autofree char *r = sg_test_client_command (c, "RCPT TO:<b@example.org>");
+  g_autofree char *d = sg_test_client_command (c, "DATA");
+  g_assert_true (g_str_has_prefix (d, "354 "));
+  sg_test_client_send (c, "Date: Sat, 21 Nov 2026 10:00:00 +0000\r\nFrom: a@example.com\r\n\r\nhalf", -1);
+  /* then silence inside DATA */
+  g_autofree char *t = sg_test_client_reply (c);
+  g_assert_nonnull (t);
+  g_assert_true (g_str_has_prefix (t, "421 4.4.2 "));
+  sg_test_client_free (c);
+  g_autoptr(GPtrArray) files = sg_test_spool_files (&s);
+  g_assert_cmpuint (files->len, ==, 0);
+  g_autofree char *log = sg_test_server_log (&s);
+  g_assert_nonnull (strstr (log, "timeout after DATA from [127.0.0.1]"));
+  sg_test_server_free (&s);
+}
+
+static void
 test_min_free (void)
 {
   SgTestServer s;
@@ -155,6 +180,7 @@ main (int argc, char **argv)
   g_test_add_func ("/limits/connection-rate", test_connection_rate);
   g_test_add_func ("/limits/connections-per-ip", test_connections_per_ip);
   g_test_add_func ("/limits/command-timeout", test_command_timeout);
+  g_test_add_func ("/limits/data-timeout", test_data_timeout);
   g_test_add_func ("/limits/min-free", test_min_free);
   return g_test_run ();
 }
