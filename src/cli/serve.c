@@ -1,6 +1,6 @@
 /* serve.c - `spoolgate serve [--config FILE] [--listen HOST:PORT] [--spool DIR]`:
  * foreground daemon logging to stderr. Flags override the file, which
- * overrides the built-in defaults. */
+ * overrides the built-in defaults; SIGHUP loads both again. */
 #include "cli/cli.h"
 #include "common/log.h"
 #include "server/server.h"
@@ -14,6 +14,22 @@ sg_cli_load_config (const char *config_path, const char *spool_dir, GError **err
   if (!config)
     return NULL;
   if (spool_dir && !sg_config_set (config, "spool", "dir", spool_dir, error))
+    return NULL;
+  return g_steal_pointer (&config);
+}
+
+/* What serve was started with, so SIGHUP can load the same way again. */
+typedef struct {
+  const char *config_path, *listen, *spool;
+} ServeArgs;
+
+/* serve_load - the file, then the --spool and --listen flags (transfer full). */
+static SgConfig *
+serve_load (gpointer data, GError **error)
+{
+  const ServeArgs *a = data;
+  g_autoptr(SgConfig) config = sg_cli_load_config (a->config_path, a->spool, error);
+  if (config && a->listen && !sg_config_set (config, "server", "listen", a->listen, error))
     return NULL;
   return g_steal_pointer (&config);
 }
@@ -45,9 +61,8 @@ sg_cli_serve (int argc, char **argv)
     }
   sg_log_init (level);
 
-  g_autoptr(SgConfig) config = sg_cli_load_config (config_path, spool, &error);
-  if (config && listen && !sg_config_set (config, "server", "listen", listen, &error))
-    g_clear_pointer (&config, sg_config_free);
+  ServeArgs args = { config_path, listen, spool };
+  g_autoptr(SgConfig) config = serve_load (&args, &error);
   if (!config)
     {
       g_printerr ("spoolgate serve: %s\n", error->message);
@@ -60,5 +75,6 @@ sg_cli_serve (int argc, char **argv)
       g_printerr ("spoolgate serve: %s\n", error->message);
       return 1;
     }
+  sg_server_set_reloader (server, serve_load, &args);
   return sg_server_run (server);
 }

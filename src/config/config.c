@@ -356,6 +356,7 @@ SgConfig *
 sg_config_new (void)
 {
   SgConfig *config = g_new0 (SgConfig, 1);
+  config->refs = 1;
   for (guint i = 0; i < G_N_ELEMENTS (config_keys); i++)
     {
       const ConfigKey *k = &config_keys[i];
@@ -455,6 +456,40 @@ sg_config_check (const SgConfig *c, GError **error)
   return TRUE;
 }
 
+/* key_text - one key's value as text (transfer full). */
+static char *
+key_text (const SgConfig *config, const ConfigKey *k)
+{
+  switch (k->type)
+    {
+    case KEY_STRING: case KEY_HOSTPORT: case KEY_ENUM:
+      return g_strdup (*FIELD (config, k, char *));
+    case KEY_LIST:
+      return *FIELD (config, k, char **) ? g_strjoinv (",", *FIELD (config, k, char **)) : NULL;
+    case KEY_SIZE:
+      return g_strdup_printf ("%" G_GUINT64_FORMAT, *FIELD (config, k, guint64));
+    case KEY_UINT: case KEY_DURATION:
+      return g_strdup_printf ("%u", *FIELD (config, k, guint));
+    case KEY_BOOL:
+      return g_strdup (*FIELD (config, k, gboolean) ? "true" : "false");
+    }
+  return NULL;
+}
+
+gboolean
+sg_config_group_equal (const SgConfig *a, const SgConfig *b, const char *group)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (config_keys); i++)
+    if (strcmp (config_keys[i].group, group) == 0)
+      {
+        g_autofree char *va = key_text (a, &config_keys[i]);
+        g_autofree char *vb = key_text (b, &config_keys[i]);
+        if (g_strcmp0 (va, vb) != 0)
+          return FALSE;
+      }
+  return TRUE;
+}
+
 char *
 sg_config_dump (const SgConfig *config)
 {
@@ -499,10 +534,17 @@ sg_config_dump (const SgConfig *config)
   return g_string_free (out, FALSE);
 }
 
+SgConfig *
+sg_config_ref (SgConfig *config)
+{
+  g_atomic_int_inc (&config->refs);
+  return config;
+}
+
 void
 sg_config_free (SgConfig *config)
 {
-  if (!config)
+  if (!config || !g_atomic_int_dec_and_test (&config->refs))
     return;
   for (guint i = 0; i < G_N_ELEMENTS (config_keys); i++)
     {

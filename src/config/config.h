@@ -17,6 +17,7 @@ GQuark sg_config_error_quark (void);
 typedef enum { SG_CONFIG_ERROR_FILE, SG_CONFIG_ERROR_UNKNOWN, SG_CONFIG_ERROR_VALUE } SgConfigError;
 
 typedef struct {
+  gint     refs;                 /* sg_config_ref/unref; SIGHUP swaps configs under sessions */
   char    *path;                 /* (nullable) file the values came from */
   /* [server] */
   char    *listen;               /* HOST:PORT as given */
@@ -89,6 +90,9 @@ gboolean  sg_config_check (const SgConfig *config, GError **error);
 /* sg_config_set - set one key from its string form, as a file would. */
 gboolean  sg_config_set (SgConfig *config, const char *group, const char *key,
                          const char *value, GError **error);
+/* sg_config_ref - one more holder (transfer full). */
+SgConfig *sg_config_ref (SgConfig *config);
+/* sg_config_free - drop a reference; the last one frees. */
 void      sg_config_free (SgConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgConfig, sg_config_free)
 
@@ -98,6 +102,9 @@ gboolean sg_config_parse_duration (const char *text, guint64 *seconds, GError **
 gboolean sg_config_parse_size (const char *text, guint64 *bytes, GError **error);
 /* sg_config_parse_hostport - "127.0.0.1:2525", "[::1]:2525". */
 gboolean sg_config_parse_hostport (const char *text, char **host, guint16 *port, GError **error);
+
+/* sg_config_group_equal - whether a and b agree on every key of group. */
+gboolean sg_config_group_equal (const SgConfig *a, const SgConfig *b, const char *group);
 
 /* sg_config_dump - every key with its current value, as a config file (transfer full). */
 char *sg_config_dump (const SgConfig *config);

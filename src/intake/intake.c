@@ -7,11 +7,16 @@
 
 #include <string.h>
 
+/* What a message is validated under: fixed for a job from its submission. */
+typedef struct {
+  SgConfig *config;
+  SgPolicy *policy;
+} Settings;
+
 struct _SgIntake {
-  const SgConfig *config;
+  Settings       *settings;   /* current, g_atomic_rc_box; main thread only */
   SgSpool        *spool;
   GMainContext   *context;
-  SgPolicy       *policy;
   GThreadPool    *pool;
   gint            pending;   /* atomic */
   SgIntakeCommittedFunc committed;    /* (nullable) */
@@ -20,6 +25,7 @@ struct _SgIntake {
 
 typedef struct {
   SgIntake        *intake;
+  Settings        *settings;
   SgEnvelope      *env;
   SgIntakeDoneFunc done;
   gpointer         user_data;
@@ -29,8 +35,32 @@ typedef struct {
 } Job;
 
 static void
+settings_clear (gpointer data)
+{
+  Settings *st = data;
+  sg_policy_free (st->policy);
+  sg_config_free (st->config);
+}
+
+/* settings_new - config plus the policy built from it (g_atomic_rc_box). */
+static Settings *
+settings_new (SgConfig *config, GError **error)
+{
+  SgPolicy *policy = sg_policy_new (config->validation_policy,
+                                    (const char *const *) config->validation_reject,
+                                    (const char *const *) config->validation_accept, error);
+  if (!policy)
+    return NULL;
+  Settings *st = g_atomic_rc_box_new0 (Settings);
+  st->config = sg_config_ref (config);
+  st->policy = policy;
+  return st;
+}
+
+static void
 job_free (Job *job)
 {
+  g_atomic_rc_box_release_full (job->settings, settings_clear);
   sg_envelope_free (job->env);
   g_free (job->text);
   g_free (job);
@@ -116,15 +146,16 @@ worker (gpointer data, gpointer pool_data)
 {
   Job *job = data;
   SgIntake *in = job->intake;
+  const Settings *st = job->settings;
   SgEnvelope *env = job->env;
   gsize len = 0;
   const guint8 *bytes = g_bytes_get_data (env->content, &len);
   SgValidateOptions opts = {
     .smtputf8 = env->mail.smtputf8,
     .eightbitmime = env->mail.body == SG_BODY_8BITMIME,
-    .max_mime_depth = in->config->max_mime_depth,
-    .max_mime_parts = in->config->max_mime_parts,
-    .policy = in->policy,
+    .max_mime_depth = st->config->max_mime_depth,
+    .max_mime_parts = st->config->max_mime_parts,
+    .policy = st->policy,
   };
   g_autoptr(SgValidation) v = sg_validate (bytes ? bytes : (const guint8 *) "", len, &opts);
 
@@ -152,19 +183,16 @@ worker (gpointer data, gpointer pool_data)
 }
 
 SgIntake *
-sg_intake_new (const SgConfig *config, SgSpool *spool, GMainContext *context,
+sg_intake_new (SgConfig *config, SgSpool *spool, GMainContext *context,
                guint workers, GError **error)
 {
-  g_autoptr(SgPolicy) policy = sg_policy_new (config->validation_policy,
-                                              (const char *const *) config->validation_reject,
-                                              (const char *const *) config->validation_accept, error);
-  if (!policy)
+  Settings *st = settings_new (config, error);
+  if (!st)
     return NULL;
   SgIntake *in = g_new0 (SgIntake, 1);
-  in->config = config;
+  in->settings = st;
   in->spool = spool;
   in->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
-  in->policy = g_steal_pointer (&policy);
   in->pool = g_thread_pool_new (worker, in, workers ? (gint) workers : (gint) g_get_num_processors (),
                                 FALSE, error);
   if (!in->pool)
@@ -173,6 +201,17 @@ sg_intake_new (const SgConfig *config, SgSpool *spool, GMainContext *context,
       return NULL;
     }
   return in;
+}
+
+gboolean
+sg_intake_reconfigure (SgIntake *in, SgConfig *config, GError **error)
+{
+  Settings *st = settings_new (config, error);
+  if (!st)
+    return FALSE;
+  g_atomic_rc_box_release_full (in->settings, settings_clear);
+  in->settings = st;
+  return TRUE;
 }
 
 void
@@ -185,7 +224,7 @@ sg_intake_free (SgIntake *in)
   /* Commits and replies still on their way arrive through the context. */
   while (g_atomic_int_get (&in->pending) > 0)
     g_main_context_iteration (in->context, TRUE);
-  sg_policy_free (in->policy);
+  g_atomic_rc_box_release_full (in->settings, settings_clear);
   g_main_context_unref (in->context);
   g_free (in);
 }
@@ -195,6 +234,7 @@ sg_intake_submit (SgIntake *in, SgEnvelope *env, SgIntakeDoneFunc done, gpointer
 {
   Job *job = g_new0 (Job, 1);
   job->intake = in;
+  job->settings = g_atomic_rc_box_acquire (in->settings);
   job->env = env;
   job->done = done;
   job->user_data = user_data;

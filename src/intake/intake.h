@@ -16,8 +16,9 @@ typedef struct _SgIntake SgIntake;
 typedef void (*SgIntakeDoneFunc) (guint code, const char *enhanced, const char *text,
                                   gpointer user_data);
 
-/* sg_intake_new - config and spool are borrowed; workers = 0 means one per CPU. */
-SgIntake *sg_intake_new (const SgConfig *config, SgSpool *spool, GMainContext *context,
+/* sg_intake_new - keeps a reference to config; spool is borrowed; workers =
+ * 0 means one per CPU. */
+SgIntake *sg_intake_new (SgConfig *config, SgSpool *spool, GMainContext *context,
                          guint workers, GError **error);
 /* sg_intake_free - waits for every message in flight to get its reply. */
 void      sg_intake_free (SgIntake *intake);
@@ -25,6 +26,9 @@ void      sg_intake_free (SgIntake *intake);
 /* sg_intake_submit - validate and spool env (transfer full); done is called exactly once. */
 void sg_intake_submit (SgIntake *intake, SgEnvelope *env, SgIntakeDoneFunc done,
                        gpointer user_data);
+/* sg_intake_reconfigure - messages submitted from now on use config (limits,
+ * validation policy); those already in flight finish under the old one. */
+gboolean sg_intake_reconfigure (SgIntake *intake, SgConfig *config, GError **error);
 /* sg_intake_pending - messages submitted and not yet answered. */
 guint sg_intake_pending (const SgIntake *intake);
 

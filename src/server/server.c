@@ -62,6 +62,68 @@ sg_server_stop (SgServer *server)
   server->stop_timer = g_timeout_add_seconds (server->config->shutdown_timeout, shutdown_deadline, server);
 }
 
+void
+sg_server_set_reloader (SgServer *server, SgConfigLoader loader, gpointer data)
+{
+  server->reloader = loader;
+  server->reloader_data = data;
+}
+
+gboolean
+sg_server_reconfigure (SgServer *server, SgConfig *config, GError **error)
+{
+  SgConfig *old = server->config;
+  g_autoptr(SgTlsServer) tls = NULL;
+  g_autoptr(SgNetList) allowed = sg_netlist_parse ((const char *const *) config->allowed_networks, error);
+  if (!allowed)
+    return FALSE;
+  if (config->tls_cert_file
+      && !(tls = sg_tls_server_new (config->tls_cert_file, config->tls_key_file, error)))
+    return FALSE;
+  if (!sg_intake_reconfigure (server->intake, config, error))
+    return FALSE;
+  /* Applied from here on; what is bound or running stays as it was. */
+  if (g_strcmp0 (old->listen, config->listen) != 0)
+    g_warning ("reload: [server] listen changed to %s; still listening on %s until restart",
+               config->listen, old->listen);
+  if (g_strcmp0 (old->spool_dir, config->spool_dir) != 0)
+    g_warning ("reload: [spool] dir changed to %s; still using %s until restart",
+               config->spool_dir, old->spool_dir);
+  if (!sg_config_group_equal (old, config, "smarthost") || !sg_config_group_equal (old, config, "queue"))
+    g_warning ("reload: [smarthost] and [queue] changes take effect at restart");
+  g_clear_pointer (&server->allowed, sg_netlist_free);
+  server->allowed = g_steal_pointer (&allowed);
+  g_clear_pointer (&server->tls, sg_tls_server_free);
+  server->tls = g_steal_pointer (&tls);
+  server->config = sg_config_ref (config);
+  server->free_checked = 0;
+  sg_config_free (old);
+  return TRUE;
+}
+
+/* on_hangup - SIGHUP: reload; a bad file is logged and the old configuration kept. */
+static gboolean
+on_hangup (gpointer data)
+{
+  SgServer *server = data;
+  g_autoptr(GError) error = NULL;
+  if (!server->reloader)
+    {
+      g_warning ("SIGHUP: no way to reload the configuration; ignored");
+      return G_SOURCE_CONTINUE;
+    }
+  g_autoptr(SgConfig) config = server->reloader (server->reloader_data, &error);
+  if (!config || !sg_server_reconfigure (server, config, &error))
+    {
+      g_warning ("reload failed, keeping the running configuration: %s", error->message);
+      return G_SOURCE_CONTINUE;
+    }
+  g_message ("reloaded configuration%s%s: %u session(s) continue under the old one",
+             config->path ? " from " : "", config->path ? config->path : "",
+             g_hash_table_size (server->connections));
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 on_signal (gpointer data)
 {
@@ -89,10 +151,10 @@ on_committed (const char *queue_id, gpointer runner)
 }
 
 SgServer *
-sg_server_new (const SgConfig *config, GError **error)
+sg_server_new (SgConfig *config, GError **error)
 {
   g_autoptr(SgServer) server = g_new0 (SgServer, 1);
-  server->config = config;
+  server->config = sg_config_ref (config);
   server->listen_fd = -1;
   server->context = g_main_context_ref_thread_default ();
   server->loop = g_main_loop_new (server->context, FALSE);
@@ -117,7 +179,10 @@ sg_server_new (const SgConfig *config, GError **error)
   else if (!(server->runner = sg_queue_runner_new (config, server->spool, server->context, error)))
     return NULL;
   else
-    sg_intake_set_committed_hook (server->intake, on_committed, server->runner);
+    {
+      server->runner_config = sg_config_ref (config);  /* the runner borrows it */
+      sg_intake_set_committed_hook (server->intake, on_committed, server->runner);
+    }
   if (config->tls_cert_file)
     {
       server->tls = sg_tls_server_new (config->tls_cert_file, config->tls_key_file, error);
@@ -140,6 +205,7 @@ sg_server_run (SgServer *server)
   signal (SIGPIPE, SIG_IGN);
   server->signal_ids[0] = g_unix_signal_add (SIGTERM, on_signal, server);
   server->signal_ids[1] = g_unix_signal_add (SIGINT, on_signal, server);
+  server->signal_ids[2] = g_unix_signal_add (SIGHUP, on_hangup, server);
   g_message ("spoolgate %s ready: hostname %s, spool %s, policy %s", SG_VERSION_STRING,
              server->config->hostname, server->config->spool_dir,
              server->config->validation_policy);
@@ -176,6 +242,8 @@ sg_server_free (SgServer *server)
   g_clear_pointer (&server->poller, sg_poller_free);
   g_clear_pointer (&server->spool, sg_spool_free);
   g_clear_pointer (&server->tls, sg_tls_server_free);
+  g_clear_pointer (&server->runner_config, sg_config_free);
+  g_clear_pointer (&server->config, sg_config_free);
   g_clear_pointer (&server->per_ip, g_hash_table_unref);
   g_clear_pointer (&server->loop, g_main_loop_unref);
   g_clear_pointer (&server->context, g_main_context_unref);

@@ -9,8 +9,15 @@ G_BEGIN_DECLS
 
 typedef struct _SgServer SgServer;
 
-/* sg_server_new - open the spool (with recovery) and bind; config is borrowed. */
-SgServer *sg_server_new (const SgConfig *config, GError **error);
+/* sg_server_new - open the spool (with recovery) and bind; keeps a reference to config. */
+SgServer *sg_server_new (SgConfig *config, GError **error);
+
+/* How SIGHUP gets the new configuration: the file and flags of start-up, again. */
+typedef SgConfig *(*SgConfigLoader) (gpointer data, GError **error);
+void      sg_server_set_reloader (SgServer *server, SgConfigLoader loader, gpointer data);
+/* sg_server_reconfigure - apply config to new sessions and messages; FALSE
+ * (old configuration kept) if it cannot be applied. */
+gboolean  sg_server_reconfigure (SgServer *server, SgConfig *config, GError **error);
 /* sg_server_run - serve until stopped; returns the exit status. */
 int       sg_server_run (SgServer *server);
 /* sg_server_stop - begin a clean shutdown (also what SIGTERM does). */

@@ -15,7 +15,10 @@
 typedef struct _SgConnection SgConnection;
 
 struct _SgServer {
-  const SgConfig *config;
+  SgConfig       *config;        /* current: new sessions and messages use it */
+  SgConfig       *runner_config; /* what the queue runner was started with */
+  SgConfigLoader  reloader;
+  gpointer        reloader_data;
   GMainContext   *context;
   GMainLoop      *loop;
   SgPoller       *poller;
@@ -36,7 +39,7 @@ struct _SgServer {
   guint8         *read_buffer;   /* shared: the loop is single-threaded */
   gboolean        stopping;
   guint           stop_timer;
-  guint           signal_ids[2];
+  guint           signal_ids[3];
 };
 
 #define SG_READ_CHUNK       (64 * 1024)  /* bytes per read() */

@@ -598,11 +598,11 @@ sg_session_start (SgSession *s)
 }
 
 SgSession *
-sg_session_new (const SgConfig *config, const char *client_address, guint16 client_port,
+sg_session_new (SgConfig *config, const char *client_address, guint16 client_port,
                 const SgSessionHooks *hooks, gpointer user_data)
 {
   SgSession *s = g_new0 (SgSession, 1);
-  s->config = config;
+  s->config = sg_config_ref (config);
   s->hooks = hooks;
   s->user_data = user_data;
   s->state = SG_SESSION_CONNECTED;
@@ -636,6 +636,7 @@ sg_session_free (SgSession *s)
   g_free (s->client_address);
   g_free (s->tls_protocol);
   g_free (s->tls_cipher);
+  sg_config_free ((SgConfig *) s->config);
   g_free (s);
 }
 

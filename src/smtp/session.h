@@ -54,8 +54,8 @@ typedef struct {
   gboolean (*mail_room) (SgSession *session, gpointer user_data);
 } SgSessionHooks;
 
-/* sg_session_new - config is borrowed and must outlive the session. */
-SgSession *sg_session_new (const SgConfig *config, const char *client_address,
+/* sg_session_new - the session keeps a reference to config for its life. */
+SgSession *sg_session_new (SgConfig *config, const char *client_address,
                            guint16 client_port, const SgSessionHooks *hooks,
                            gpointer user_data);
 void       sg_session_free (SgSession *session);

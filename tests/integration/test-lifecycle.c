@@ -1,6 +1,7 @@
 /* test-lifecycle.c - stopping the real server: SIGTERM stops accepting,
  * says 421 to idle sessions, lets a transaction in flight finish and be
- * stored, and cuts off one that stalls past [limits] shutdown_timeout. */
+ * stored, and cuts off one that stalls past [limits] shutdown_timeout.
+ * SIGHUP reloads the configuration for new sessions and messages. */
 #include "harness.h"
 
 #include <signal.h>
@@ -89,11 +90,72 @@ test_sigterm_timeout (void)
   sg_test_server_free (&s);
 }
 
+/* rcpt_count_ok - how many of three RCPTs one transaction accepts. */
+static guint
+rcpt_count_ok (SgTestClient *c)
+{
+  g_autofree char *m = sg_test_client_command (c, "MAIL FROM:<a@example.com>");
+  g_assert_true (g_str_has_prefix (m, "250 "));
+  guint ok = 0;
+  for (int i = 0; i < 3; i++)
+    {
+      g_autofree char *line = g_strdup_printf ("RCPT TO:<r%d@example.org>", i);
+      g_autofree char *r = sg_test_client_command (c, line);
+      ok += g_str_has_prefix (r, "250 ");
+    }
+  g_autofree char *rs = sg_test_client_command (c, "RSET");
+  return ok;
+}
+
+static void
+test_sighup_reload (void)
+{
+  SgTestServer s;
+  sg_test_server_start (&s, "[limits]\nmax_recipients = 2\n");
+  SgTestClient *before = sg_test_client_connect (s.port, NULL);
+  g_autofree char *e1 = sg_test_client_command (before, "EHLO client.example");
+  g_assert_cmpuint (rcpt_count_ok (before), ==, 2);
+
+  /* a new file: one recipient, and a message without Date accepted */
+  g_assert_true (g_file_set_contents (s.config, "[limits]\nmax_recipients = 1\n"
+                                      "[validation]\naccept = header.date.missing\n", -1, NULL));
+  g_subprocess_send_signal (s.proc, SIGHUP);
+  g_assert_true (sg_test_wait_log (&s, "reloaded configuration from ", 1, 5000));
+  /* the old session carries on under the old configuration */
+  g_assert_cmpuint (rcpt_count_ok (before), ==, 2);
+  SgTestClient *after = sg_test_client_connect (s.port, NULL);
+  g_autofree char *e2 = sg_test_client_command (after, "EHLO client.example");
+  g_assert_cmpuint (rcpt_count_ok (after), ==, 1);
+  /* the new policy applies to new messages */
+  g_autofree char *m = sg_test_client_command (after, "MAIL FROM:<a@example.com>");
+  g_autofree char *r = sg_test_client_command (after, "RCPT TO:<b@example.org>");
+  g_autofree char *d = sg_test_client_command (after, "DATA");
+  sg_test_client_send (after, "From: a@example.com\r\nSubject: no date\r\n\r\nx\r\n.\r\n", -1);
+  g_autofree char *ok = sg_test_client_reply (after);
+  g_assert_true (g_str_has_prefix (ok, "250 2.0.0 "));
+
+  /* a broken file is refused and the running configuration kept */
+  g_assert_true (g_file_set_contents (s.config, "[limits]\nmax_recipients = lots\n", -1, NULL));
+  g_subprocess_send_signal (s.proc, SIGHUP);
+  g_assert_true (sg_test_wait_log (&s, "reload failed, keeping the running configuration: ", 1, 5000));
+  g_autofree char *log = sg_test_server_log (&s);
+  g_assert_nonnull (strstr (log, "[limits] max_recipients"));
+  SgTestClient *later = sg_test_client_connect (s.port, NULL);
+  g_autofree char *e3 = sg_test_client_command (later, "EHLO client.example");
+  g_assert_cmpuint (rcpt_count_ok (later), ==, 1);
+  sg_test_client_free (before);
+  sg_test_client_free (after);
+  sg_test_client_free (later);
+  g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
+  sg_test_server_free (&s);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/lifecycle/sigterm/drains", test_sigterm_drains);
   g_test_add_func ("/lifecycle/sigterm/timeout", test_sigterm_timeout);
+  g_test_add_func ("/lifecycle/sighup/reload", test_sighup_reload);
   return g_test_run ();
 }
