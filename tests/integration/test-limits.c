@@ -114,6 +114,28 @@ test_connections_per_ip (void)
 }
 
 static void
+test_max_connections (void)
+{
+  SgTestServer s;
+  sg_test_server_start (&s, "[limits]\nmax_connections = 1\nmax_connections_per_ip = 0\n");
+  SgTestClient *a = NULL;
+  for (int i = 0; ; i++)   /* the readiness probe may still hold the slot */
+    {
+      g_autofree char *g = greeting_of (s.port, &a);
+      if (g_str_has_prefix (g, "220 "))
+        break;
+      sg_test_client_free (a);
+      g_assert_cmpint (i, <, 49);
+      g_usleep (20000);
+    }
+  g_autofree char *refused = greeting_of (s.port, NULL);
+  g_assert_true (g_str_has_prefix (refused, "421 4.7.0 "));
+  g_assert_nonnull (strstr (refused, "too many connections"));
+  sg_test_client_free (a);
+  sg_test_server_free (&s);
+}
+
+static void
 test_command_timeout (void)
 {
   SgTestServer s;
@@ -179,6 +201,7 @@ main (int argc, char **argv)
   g_test_add_func ("/limits/access/accepted-domains", test_accepted_domains);
   g_test_add_func ("/limits/connection-rate", test_connection_rate);
   g_test_add_func ("/limits/connections-per-ip", test_connections_per_ip);
+  g_test_add_func ("/limits/max-connections", test_max_connections);
   g_test_add_func ("/limits/command-timeout", test_command_timeout);
   g_test_add_func ("/limits/data-timeout", test_data_timeout);
   g_test_add_func ("/limits/min-free", test_min_free);
