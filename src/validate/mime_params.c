@@ -30,32 +30,10 @@ static void
 mnext (MLex *l)
 {
   /* comments and folding whitespace, as RFC 822 lexical tokens allow */
-  while (l->p < l->end)
+  if (!sg_rfc5322_skip_cfws (&l->p, l->end))
     {
-      char ch = *l->p;
-      if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
-        l->p++;
-      else if (ch == '(')
-        {
-          guint depth = 0;
-          while (l->p < l->end)
-            {
-              ch = *l->p++;
-              if (ch == '\\' && l->p < l->end)
-                l->p++;
-              else if (ch == '(')
-                depth++;
-              else if (ch == ')' && --depth == 0)
-                break;
-            }
-          if (depth != 0)
-            {
-              l->type = MT_BAD;
-              return;
-            }
-        }
-      else
-        break;
+      l->type = MT_BAD;
+      return;
     }
   l->s = l->p;
   if (l->p >= l->end)

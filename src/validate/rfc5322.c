@@ -27,35 +27,47 @@ is_atext (guchar ch)
   return strchr ("!#$%&'*+-/=?^_`{|}~", ch) != NULL && ch != '\0';
 }
 
-/* CFWS (3.2.2): whitespace, folding and nested comments with quoted-pairs. */
-static gboolean
-skip_cfws (Lex *l)
+gboolean
+sg_rfc5322_skip_cfws (const char **pp, const char *end)
 {
-  while (l->p < l->end)
+  const char *p = *pp;
+  gboolean ok = TRUE;
+  while (p < end)
     {
-      char ch = *l->p;
+      char ch = *p;
       if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
-        l->p++;
+        p++;
       else if (ch == '(')
         {
           guint depth = 0;
-          while (l->p < l->end)
+          while (p < end)
             {
-              ch = *l->p++;
-              if (ch == '\\' && l->p < l->end)
-                l->p++;
+              ch = *p++;
+              if (ch == '\\' && p < end)
+                p++;
               else if (ch == '(')
                 depth++;
               else if (ch == ')' && --depth == 0)
                 break;
             }
           if (depth != 0)
-            return FALSE;
+            {
+              ok = FALSE;
+              break;
+            }
         }
       else
         break;
     }
-  return TRUE;
+  *pp = p;
+  return ok;
+}
+
+/* CFWS (3.2.2) at the lexer's position. */
+static gboolean
+skip_cfws (Lex *l)
+{
+  return sg_rfc5322_skip_cfws (&l->p, l->end);
 }
 
 /* Read a run up to the closing delimiter with quoted-pairs (3.2.4, 3.4.1). */

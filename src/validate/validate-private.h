@@ -146,6 +146,9 @@ gboolean sg_field_is (const SgVctx *c, const SgField *f, const char *name);
 char *sg_field_name (const SgVctx *c, const SgField *f);
 
 /* rfc5322.c: grammar checks on a header value (folding CRLF allowed). */
+/* sg_rfc5322_skip_cfws - advance *p over CFWS (3.2.2): whitespace, folding and
+ * nested comments with quoted-pairs; FALSE on an unterminated comment. */
+gboolean sg_rfc5322_skip_cfws (const char **p, const char *end);
 gboolean sg_rfc5322_date (const char *s, gsize len);
 /* kind: 0 address-list, 1 mailbox-list (From), 2 single mailbox, 3 address-list or empty (Bcc) */
 gboolean sg_rfc5322_addresses (const char *s, gsize len, int kind, guint *mailboxes);
