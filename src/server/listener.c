@@ -18,12 +18,11 @@
 #define LISTEN_BACKLOG 1024
 #define ACCEPT_BATCH   64   /* accepts per wake-up, for fairness */
 
-/* refuse - say 421 and close, without a session. */
+/* refuse - one reply line (e.g. 421 4.7.0 or 554 5.7.1) and close, without a session. */
 static void
-refuse (int fd, const SgConfig *config, const char *why)
+refuse (int fd, const SgConfig *config, const char *code, const char *why)
 {
-  g_autofree char *line = g_strdup_printf ("421 4.7.0 %s Error: %s; try again later\r\n",
-                                           config->hostname, why);
+  g_autofree char *line = g_strdup_printf ("%s %s %s\r\n", code, config->hostname, why);
   ssize_t unused = send (fd, line, strlen (line), MSG_NOSIGNAL | MSG_DONTWAIT);
   (void) unused;
   close (fd);
@@ -133,31 +132,28 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
 
       gboolean trusted = sg_netlist_contains (server->allowed, addr);
       if (server->stopping)
-        refuse (fd, config, "server shutting down");
+        refuse (fd, config, "421 4.7.0", "Error: server shutting down; try again later");
       else if (!trusted && !(config->accepted_domains && config->accepted_domains[0]))
         {
           /* RFC 5321 3.1: a 554 greeting; nothing here is for this client */
           g_message ("reject: connect from [%s]: 554 5.7.1 not in [access] allowed_networks", addr);
-          g_autofree char *line = g_strdup_printf ("554 5.7.1 %s Access denied\r\n", config->hostname);
-          ssize_t unused = send (fd, line, strlen (line), MSG_NOSIGNAL | MSG_DONTWAIT);
-          (void) unused;
-          close (fd);
+          refuse (fd, config, "554 5.7.1", "Access denied");
         }
       else if (rate_exceeded (server, addr))
         {
           g_message ("refused %s: more than %u connections in %d s", addr,
                      config->connection_rate_per_ip, SG_RATE_WINDOW);
-          refuse (fd, config, "too many connections from your address");
+          refuse (fd, config, "421 4.7.0", "Error: too many connections from your address; try again later");
         }
       else if (config->max_connections && total >= config->max_connections)
         {
           g_message ("refused %s: too many connections (%u)", addr, total);
-          refuse (fd, config, "too many connections");
+          refuse (fd, config, "421 4.7.0", "Error: too many connections; try again later");
         }
       else if (config->max_connections_per_ip && per_ip >= config->max_connections_per_ip)
         {
           g_message ("refused %s: too many connections from this address (%u)", addr, per_ip);
-          refuse (fd, config, "too many connections from your address");
+          refuse (fd, config, "421 4.7.0", "Error: too many connections from your address; try again later");
         }
       else
         sg_connection_new (server, fd, addr, (guint16) atoi (port), trusted);

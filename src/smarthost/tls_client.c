@@ -4,6 +4,7 @@
  * ERR_get_error, then g_set_error. Verification follows RFC 6125 through
  * OpenSSL's own host check (SSL_set1_host); SNI is RFC 6066 section 3. */
 #include "smarthost/tls_client.h"
+#include "tls/tls_error.h"
 
 #include <gio/gio.h>
 #include <openssl/err.h>
@@ -34,19 +35,11 @@ sg_tls_policy_parse (const char *name, SgTlsPolicy *policy)
   return FALSE;
 }
 
-/* openssl_error - g_set_error with the oldest queued OpenSSL error, or
- * fallback when the queue is empty; clears the queue. */
+/* openssl_error - the OpenSSL error queue as a GError in our domain. */
 static void
 openssl_error (GError **error, int code, const char *what, const char *fallback)
 {
-  unsigned long e = ERR_get_error ();
-  char buf[256];
-  if (e != 0)
-    ERR_error_string_n (e, buf, sizeof buf);
-  else
-    g_strlcpy (buf, fallback ? fallback : "unknown error", sizeof buf);
-  ERR_clear_error ();
-  g_set_error (error, SG_TLS_CLIENT_ERROR, code, "%s: %s", what, buf);
+  sg_tls_set_error (error, SG_TLS_CLIENT_ERROR, code, what, fallback);
 }
 
 SgTlsClient *

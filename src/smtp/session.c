@@ -104,16 +104,22 @@ session_enter_state (SgSession *s, SgSessionState next)
   s->state = next;
 }
 
-/* reply - one reply line (RFC 5321 4.2) with its enhanced code (RFC 2034). */
+/* reply_va - one reply line (RFC 5321 4.2) with its enhanced code (RFC 2034). */
+static void G_GNUC_PRINTF (4, 0)
+reply_va (SgSession *s, guint code, const char *enhanced, const char *fmt, va_list ap)
+{
+  g_string_append_printf (s->out, "%03u %s ", code, enhanced);
+  g_string_append_vprintf (s->out, fmt, ap);
+  g_string_append (s->out, "\r\n");
+}
+
 static void G_GNUC_PRINTF (4, 5)
 reply (SgSession *s, guint code, const char *enhanced, const char *fmt, ...)
 {
   va_list ap;
-  g_string_append_printf (s->out, "%03u %s ", code, enhanced);
   va_start (ap, fmt);
-  g_string_append_vprintf (s->out, fmt, ap);
+  reply_va (s, code, enhanced, fmt, ap);
   va_end (ap);
-  g_string_append (s->out, "\r\n");
 }
 
 /* reply_error - a reply to a bad command; too many of them end the session. */
@@ -121,11 +127,9 @@ static void G_GNUC_PRINTF (4, 5)
 reply_error (SgSession *s, guint code, const char *enhanced, const char *fmt, ...)
 {
   va_list ap;
-  g_string_append_printf (s->out, "%03u %s ", code, enhanced);
   va_start (ap, fmt);
-  g_string_append_vprintf (s->out, fmt, ap);
+  reply_va (s, code, enhanced, fmt, ap);
   va_end (ap);
-  g_string_append (s->out, "\r\n");
   if (++s->errors >= s->config->max_errors)
     {
       g_message ("too many errors from %s[%s]: %u", s->helo ? s->helo : "unknown",

@@ -4,6 +4,7 @@
 #include "tls/tls_server.h"
 
 #include <openssl/err.h>
+#include "tls/tls_error.h"
 
 G_DEFINE_QUARK (sg-tls-error-quark, sg_tls_error)
 
@@ -11,16 +12,11 @@ struct _SgTlsServer {
   SSL_CTX *ctx;
 };
 
-/* set_ssl_error - the OpenSSL error queue (or errno) as a GError. */
+/* set_ssl_error - the OpenSSL error queue as a GError in our domain. */
 static void
 set_ssl_error (GError **error, SgTlsError code, const char *what)
 {
-  unsigned long e = ERR_get_error ();
-  char buf[256] = "";
-  if (e)
-    ERR_error_string_n (e, buf, sizeof buf);
-  g_set_error (error, SG_TLS_ERROR, code, "%s: %s", what, e ? buf : "unexpected end of stream");
-  ERR_clear_error ();
+  sg_tls_set_error (error, SG_TLS_ERROR, code, what, "unexpected end of stream");
 }
 
 SgTlsServer *

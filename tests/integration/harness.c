@@ -32,10 +32,13 @@ free_port (void)
   return ntohs (a.sin_port);
 }
 
+/* dies_with_parent - child setup: a test that aborts leaves no process
+ * behind. data is the signal (SIGKILL for our server, SIGTERM for helpers
+ * that clean up after themselves). */
 static void
-server_dies_with_parent (gpointer data)
+dies_with_parent (gpointer data)
 {
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  prctl (PR_SET_PDEATHSIG, GPOINTER_TO_INT (data));
 }
 
 /* process_exited - whether the child is gone (a zombie) without reaping it. */
@@ -61,7 +64,7 @@ launch (SgTestServer *s)
   /* stdout silenced: a server outliving a crashed test must not hold the
    * test runner's pipe open; and it dies with the test (PDEATHSIG). */
   g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-  g_subprocess_launcher_set_child_setup (l, server_dies_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (l, dies_with_parent, GINT_TO_POINTER (SIGKILL), NULL);
   g_subprocess_launcher_set_stderr_file_path (l, NULL);
   /* append, so a restart keeps the earlier log */
   int fd = open (s->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -282,22 +285,7 @@ sg_test_client_free (SgTestClient *c)
 int
 sg_test_run (const char *const *argv, char **out, char **err)
 {
-  g_autoptr(GError) error = NULL;
-  GSubprocessFlags flags = (out ? G_SUBPROCESS_FLAGS_STDOUT_PIPE : 0)
-                         | (err ? G_SUBPROCESS_FLAGS_STDERR_PIPE : 0);
-  g_autoptr(GSubprocess) p = g_subprocess_newv (argv, flags, &error);
-  if (!p)
-    {
-      if (out)
-        *out = g_strdup ("");
-      if (err)
-        *err = g_strdup (error->message);
-      return 127;
-    }
-  g_subprocess_communicate_utf8 (p, NULL, NULL, out, err, &error);
-  g_assert_no_error (error);
-  g_subprocess_wait (p, NULL, NULL);
-  return g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : 128;
+  return sg_test_run_in (NULL, argv, out, err);
 }
 
 int
@@ -395,19 +383,13 @@ sg_test_free_port (void)
   return free_port ();
 }
 
-/* die_with_parent - child setup: a test that aborts leaves no server behind. */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
 
 GSubprocess *
 sg_test_spawn (const char *const *argv, const char *log_path)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_set_child_setup (l, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (l, dies_with_parent, GINT_TO_POINTER (SIGTERM), NULL);
   g_subprocess_launcher_set_stdout_file_path (l, log_path);
   GSubprocess *p = g_subprocess_launcher_spawnv (l, argv, &error);
   g_assert_no_error (error);
