@@ -44,6 +44,8 @@ static const ConfigKey config_keys[] = {
   { "server", "listen", KEY_HOSTPORT, OFF (listen), SG_DEF_LISTEN },
   { "server", "hostname", KEY_STRING, OFF (hostname), NULL },
   { "spool", "dir", KEY_STRING, OFF (spool_dir), SG_DEF_SPOOL_DIR },
+  { "spool", "commit_queue_messages", KEY_UINT, OFF (commit_queue_messages), NULL, SG_DEF_COMMIT_QUEUE_MESSAGES, 1, 1000000 },
+  { "spool", "commit_queue_bytes", KEY_SIZE, OFF (commit_queue_bytes), NULL, SG_DEF_COMMIT_QUEUE_BYTES, 1 << 20, G_GUINT64_CONSTANT (1) << 40 },
   { "spool", "min_free", KEY_SIZE, OFF (min_free), NULL, SG_DEF_MIN_FREE, 0, G_GUINT64_CONSTANT (1) << 50 },
   { "access", "allowed_networks", KEY_LIST, OFF (allowed_networks), SG_DEF_ALLOWED_NETWORKS },
   { "access", "accepted_domains", KEY_LIST, OFF (accepted_domains), NULL },
@@ -85,11 +87,13 @@ static const ConfigKey config_keys[] = {
   { "smarthost", "data_init_timeout", KEY_DURATION, OFF (smarthost_data_init_timeout), NULL, SG_DEF_DATA_INIT_TIMEOUT, 1, 3600 },
   { "smarthost", "data_block_timeout", KEY_DURATION, OFF (smarthost_data_block_timeout), NULL, SG_DEF_DATA_BLOCK_TIMEOUT, 1, 3600 },
   { "smarthost", "data_term_timeout", KEY_DURATION, OFF (smarthost_data_term_timeout), NULL, SG_DEF_DATA_TERM_TIMEOUT, 1, 3600 },
+  { "smarthost", "idle_timeout", KEY_DURATION, OFF (smarthost_idle_timeout), NULL, SG_DEF_SMARTHOST_IDLE_TIMEOUT, 1, 3600 },
   { "queue", "min_backoff", KEY_DURATION, OFF (queue_min_backoff), NULL, SG_DEF_MIN_BACKOFF, 1, 30 * 86400 },
   { "queue", "max_backoff", KEY_DURATION, OFF (queue_max_backoff), NULL, SG_DEF_MAX_BACKOFF, 1, 30 * 86400 },
   { "queue", "max_lifetime", KEY_DURATION, OFF (queue_max_lifetime), NULL, SG_DEF_MAX_LIFETIME, 1, 365 * 86400 },
   { "queue", "concurrency", KEY_UINT, OFF (queue_concurrency), NULL, SG_DEF_QUEUE_CONCURRENCY, 1, 100 },
   { "queue", "keep_delivered", KEY_DURATION, OFF (queue_keep_delivered), NULL, SG_DEF_KEEP_DELIVERED, 0, 365 * 86400 },
+  { "queue", "max_history", KEY_UINT, OFF (queue_max_history), NULL, SG_DEF_MAX_HISTORY, 1, 100000 },
   { "queue", "scan_interval", KEY_DURATION, OFF (queue_scan_interval), NULL, SG_DEF_SCAN_INTERVAL, 1, 86400 },
 };
 #undef OFF

@@ -27,6 +27,8 @@ typedef struct {
   /* [spool] */
   char    *spool_dir;
   guint64  min_free;             /* bytes */
+  guint    commit_queue_messages;
+  guint64  commit_queue_bytes;
   /* [access] */
   char   **allowed_networks;     /* CIDR list: may relay anywhere */
   char   **accepted_domains;     /* recipient domains anyone may send to */
@@ -72,6 +74,7 @@ typedef struct {
   guint    smarthost_data_init_timeout;
   guint    smarthost_data_block_timeout;
   guint    smarthost_data_term_timeout;
+  guint    smarthost_idle_timeout;
   /* [queue] */
   guint    queue_min_backoff;    /* seconds */
   guint    queue_max_backoff;
@@ -79,6 +82,7 @@ typedef struct {
   guint    queue_concurrency;
   guint    queue_keep_delivered;
   guint    queue_scan_interval;
+  guint    queue_max_history;
 } SgConfig;
 
 /* sg_config_new - the built-in defaults (transfer full). */

@@ -34,6 +34,7 @@
 #define SG_DEF_DATA_INIT_TIMEOUT      120u      /* 4.5.3.2.4 */
 #define SG_DEF_DATA_BLOCK_TIMEOUT     180u      /* 4.5.3.2.5 */
 #define SG_DEF_DATA_TERM_TIMEOUT      600u      /* 4.5.3.2.6 */
+#define SG_DEF_SMARTHOST_IDLE_TIMEOUT 5u        /* idle seconds before a reused session is QUIT */
 
 /* [queue] */
 #define SG_DEF_MIN_BACKOFF            300u      /* seconds */
@@ -42,6 +43,7 @@
 #define SG_DEF_QUEUE_CONCURRENCY      4u        /* parallel smarthost connections */
 #define SG_DEF_KEEP_DELIVERED         0u        /* seconds delivered mail is kept */
 #define SG_DEF_SCAN_INTERVAL          60u       /* full rescan of the spool, seconds */
+#define SG_DEF_MAX_HISTORY            100u      /* attempt_history entries kept per message */
 
 /* Lower bounds no configuration may go under. */
 #define SG_MIN_MAX_COMMAND_LINE       512u
@@ -52,6 +54,8 @@
 
 /* [spool] */
 #define SG_DEF_MIN_FREE               (50u * 1000u * 1000u) /* bytes free below which MAIL gets 452 4.3.1 */
+#define SG_DEF_COMMIT_QUEUE_MESSAGES  1024u     /* commits waiting for the committer before 451 */
+#define SG_DEF_COMMIT_QUEUE_BYTES     (256u * 1024u * 1024u) /* message bytes waiting likewise */
 
 /* [access] */
 #define SG_DEF_ALLOWED_NETWORKS       "127.0.0.0/8, ::1/128"

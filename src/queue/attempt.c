@@ -56,9 +56,9 @@ log_recipient (const SgMeta *meta, const SgMetaRecipient *r, const char *relay,
 }
 
 /* history_add - append one attempt object to attempt_history, keeping at
- * most SG_QUEUE_MAX_HISTORY (schema: $defs/attempt). */
+ * most max ([queue] max_history; schema: $defs/attempt). */
 static void
-history_add (SgMeta *meta, JsonNode *entry)
+history_add (SgMeta *meta, JsonNode *entry, guint max)
 {
   if (!meta->attempt_history || !JSON_NODE_HOLDS_ARRAY (meta->attempt_history))
     {
@@ -68,7 +68,7 @@ history_add (SgMeta *meta, JsonNode *entry)
     }
   JsonArray *a = json_node_get_array (meta->attempt_history);
   json_array_add_element (a, entry);
-  while (json_array_get_length (a) > SG_QUEUE_MAX_HISTORY)
+  while (json_array_get_length (a) > max)
     json_array_remove_element (a, 0);
 }
 
@@ -159,7 +159,8 @@ sg_queue_apply (SgMeta *meta, const SgAttempt *a, const SgConfig *c, gint64 now)
                      : deferred == a->recipients->len ? "deferred"
                      : failed == a->recipients->len ? "bounced" : "mixed";
   history_add (meta, history_entry (a->time, a->relay, a->tls_protocol, a->tls_cipher, result,
-                                    a->error, a->recipients));
+                                    a->error, a->recipients),
+               c->queue_max_history);
   if (first_problem)
     {
       g_free (meta->last_error);
@@ -179,7 +180,7 @@ sg_queue_expired (const SgMeta *meta, const SgConfig *c, gint64 now)
 }
 
 void
-sg_queue_expire (SgMeta *meta, gint64 now)
+sg_queue_expire (SgMeta *meta, const SgConfig *c, gint64 now)
 {
   g_autoptr(GPtrArray) pending = sg_queue_pending (meta);
   for (guint i = 0; i < pending->len; i++)
@@ -195,7 +196,8 @@ sg_queue_expire (SgMeta *meta, gint64 now)
       r->updated = now;
       log_recipient (meta, r, NULL, NULL, now);
     }
-  history_add (meta, history_entry (now, NULL, NULL, NULL, "expired", "message expired", pending));
+  history_add (meta, history_entry (now, NULL, NULL, NULL, "expired", "message expired", pending),
+               c->queue_max_history);
   g_free (meta->last_error);
   meta->last_error = g_strdup ("expired");
   meta->next_attempt = 0;

@@ -7,12 +7,8 @@
 #include "smarthost/client.h"
 #include "spool/spool.h"
 
-/* Seconds an idle worker keeps its smarthost session for more mail, then QUIT. */
-#define SG_QUEUE_IDLE_REUSE      5
 /* Seconds before a message an admin had locked is looked at again. */
 #define SG_QUEUE_BUSY_RETRY      2
-/* Entries kept in attempt_history; older ones are dropped first. */
-#define SG_QUEUE_MAX_HISTORY     100
 /* Jobs handed to the workers at once, per connection. */
 #define SG_QUEUE_JOBS_PER_WORKER 2
 
@@ -57,7 +53,7 @@ void     sg_queue_apply (SgMeta *meta, const SgAttempt *a, const SgConfig *confi
 /* sg_queue_expired - whether meta has outlived max_lifetime. */
 gboolean sg_queue_expired (const SgMeta *meta, const SgConfig *config, gint64 now);
 /* sg_queue_expire - fail every pending recipient of an expired message. */
-void     sg_queue_expire (SgMeta *meta, gint64 now);
+void     sg_queue_expire (SgMeta *meta, const SgConfig *config, gint64 now);
 /* sg_queue_next_look - when the runner should look at meta again (-1: never). */
 gint64   sg_queue_next_look (const SgMeta *meta, const SgConfig *config);
 /* sg_queue_finish - a message without pending recipients: queue the DSN if

@@ -1,6 +1,6 @@
 /* worker.c - the delivery threads. Each worker owns at most one smarthost
  * session, reused for the next job while more are waiting (RSET between)
- * and closed with QUIT after SG_QUEUE_IDLE_REUSE idle seconds. A job is one
+ * and closed with QUIT after [smarthost] idle_timeout idle seconds. A job is one
  * message: take its lock (never waiting), re-read its metadata, deliver or
  * expire or retire it, write the result atomically, unlock, report. */
 #include "queue/queue_private.h"
@@ -166,7 +166,7 @@ process (Worker *wk, const char *id)
       g_autoptr(GPtrArray) pending = sg_queue_pending (meta);
       gboolean write = TRUE;
       if (pending->len > 0 && sg_queue_expired (meta, w->config, now))
-        sg_queue_expire (meta, now);
+        sg_queue_expire (meta, w->config, now);
       else if (pending->len > 0)
         deliver (wk, meta, now);
       else
@@ -221,7 +221,7 @@ worker_main (gpointer data)
   for (;;)
     {
       char *id = wk->client
-        ? g_async_queue_timeout_pop (w->jobs, (guint64) SG_QUEUE_IDLE_REUSE * G_USEC_PER_SEC)
+        ? g_async_queue_timeout_pop (w->jobs, (guint64) w->config->smarthost_idle_timeout * G_USEC_PER_SEC)
         : g_async_queue_pop (w->jobs);
       if (!id)
         {

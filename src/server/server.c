@@ -165,6 +165,8 @@ sg_server_new (SgConfig *config, GError **error)
   server->spool = sg_spool_open (config->spool_dir, error);
   if (!server->spool)
     return NULL;
+  sg_spool_set_commit_limits (server->spool, config->commit_queue_messages,
+                              (gsize) config->commit_queue_bytes);
   SgSpoolRecovery report = { 0 };
   if (!sg_spool_recover (server->spool, &report, error))
     return NULL;

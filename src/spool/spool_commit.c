@@ -397,7 +397,7 @@ sg_spool_commit_hold (SgSpool *spool, gboolean hold)
   g_mutex_unlock (&spool->lock);
 }
 
-/* sg_spool_set_commit_limits - override the queue bounds (tests, config). */
+/* sg_spool_set_commit_limits - see spool.h. */
 void
 sg_spool_set_commit_limits (SgSpool *spool, guint max_pending, gsize max_pending_bytes)
 {

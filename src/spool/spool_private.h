@@ -6,6 +6,7 @@
 #include <gio/gio.h>
 #include "spool/spool.h"
 #include "spool/queue_id.h"
+#include "config/limits.h"
 
 G_BEGIN_DECLS
 
@@ -20,8 +21,8 @@ G_BEGIN_DECLS
 
 /* Group-commit bounds: see spool_commit.c for the design. */
 #define SG_SPOOL_MAX_BATCH         64u    /* messages per flush round (2 fds each) */
-#define SG_SPOOL_MAX_PENDING       1024u  /* queued async commits before failing fast */
-#define SG_SPOOL_MAX_PENDING_BYTES (256u * 1024u * 1024u)
+#define SG_SPOOL_MAX_PENDING       SG_DEF_COMMIT_QUEUE_MESSAGES  /* [spool] commit_queue_messages */
+#define SG_SPOOL_MAX_PENDING_BYTES SG_DEF_COMMIT_QUEUE_BYTES     /* [spool] commit_queue_bytes */
 
 struct _SgSpool {
   char *dir;
@@ -78,6 +79,5 @@ void         sg_spool_worker_stop (SgSpool *spool);
 
 /* Test hooks. */
 void sg_spool_commit_hold (SgSpool *spool, gboolean hold);
-void sg_spool_set_commit_limits (SgSpool *spool, guint max_pending, gsize max_pending_bytes);
 
 G_END_DECLS

@@ -98,7 +98,7 @@ test_expire (void)
   gint64 arrival = m->arrival_time_us / G_USEC_PER_SEC;
   g_assert_false (sg_queue_expired (m, c, arrival + 5 * 86400 - 1));
   g_assert_true (sg_queue_expired (m, c, arrival + 5 * 86400));
-  sg_queue_expire (m, arrival + 5 * 86400);
+  sg_queue_expire (m, c, arrival + 5 * 86400);
   g_autoptr(GPtrArray) left = sg_queue_pending (m);
   g_assert_cmpuint (left->len, ==, 0);
   g_assert_true (g_str_has_prefix (((SgMetaRecipient *) m->recipients->pdata[0])->delay_reason,
