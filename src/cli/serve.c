@@ -59,7 +59,6 @@ sg_cli_serve (int argc, char **argv)
       g_printerr ("spoolgate serve: unknown log level \"%s\"\n", log_level);
       return 2;
     }
-  sg_log_init (level);
 
   ServeArgs args = { config_path, listen, spool };
   g_autoptr(SgConfig) config = serve_load (&args, &error);
@@ -68,6 +67,10 @@ sg_cli_serve (int argc, char **argv)
       g_printerr ("spoolgate serve: %s\n", error->message);
       return 2;
     }
+  /* --log-level overrides [server] log_level, which the table already checked. */
+  if (!log_level)
+    sg_log_level_parse (config->log_level, &level);
+  sg_log_init (level);
   g_mime_init ();
   g_autoptr(SgServer) server = sg_server_new (config, &error);
   if (!server)

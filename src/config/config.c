@@ -38,11 +38,18 @@ typedef struct {
 
 static const char *const policy_choices[] = { "strict", "standard", "permissive", NULL };
 static const char *const tls_choices[] = { "none", "opportunistic", "required", "verify", NULL };
+static const char *const log_level_choices[] = { "error", "warning", "info", "debug", NULL };
 
 #define OFF(field) offsetof (SgConfig, field)
 static const ConfigKey config_keys[] = {
   { "server", "listen", KEY_HOSTPORT, OFF (listen), SG_DEF_LISTEN },
   { "server", "hostname", KEY_STRING, OFF (hostname), NULL },
+  { "server", "user", KEY_STRING, OFF (user), NULL },
+  { "server", "log_level", KEY_ENUM, OFF (log_level), SG_DEF_LOG_LEVEL, 0, 0, 0, log_level_choices },
+  { "server", "proxy_protocol", KEY_BOOL, OFF (proxy_protocol), NULL, FALSE, 0, 1 },
+  { "server", "proxy_trusted", KEY_LIST, OFF (proxy_trusted), SG_DEF_PROXY_TRUSTED },
+  { "server", "proxy_timeout", KEY_DURATION, OFF (proxy_timeout), NULL, SG_DEF_PROXY_TIMEOUT, 1, 3600 },
+  { "metrics", "listen", KEY_HOSTPORT, OFF (metrics_listen), NULL },
   { "spool", "dir", KEY_STRING, OFF (spool_dir), SG_DEF_SPOOL_DIR },
   { "spool", "commit_queue_messages", KEY_UINT, OFF (commit_queue_messages), NULL, SG_DEF_COMMIT_QUEUE_MESSAGES, 1, 1000000 },
   { "spool", "commit_queue_bytes", KEY_SIZE, OFF (commit_queue_bytes), NULL, SG_DEF_COMMIT_QUEUE_BYTES, 1 << 20, G_GUINT64_CONSTANT (1) << 40 },
@@ -226,9 +233,12 @@ key_set (SgConfig *config, const ConfigKey *k, const char *value, GError **error
         guint16 port;
         if (!sg_config_parse_hostport (value, &host, &port, &local))
           break;
-        g_free (config->listen_host);
-        config->listen_host = g_steal_pointer (&host);
-        config->listen_port = port;
+        if (k->offset == G_STRUCT_OFFSET (SgConfig, listen))
+          {
+            g_free (config->listen_host);
+            config->listen_host = g_steal_pointer (&host);
+            config->listen_port = port;
+          }
       }
       G_GNUC_FALLTHROUGH;
     case KEY_STRING:
@@ -368,7 +378,7 @@ sg_config_new (void)
       const char *def = k->type >= KEY_UINT ? num : k->def_str ? k->def_str : "";
       if (k->type == KEY_BOOL)
         def = k->def_num ? "true" : "false";
-      if (k->type == KEY_STRING && *def == '\0')
+      if ((k->type == KEY_STRING || k->type == KEY_HOSTPORT) && *def == '\0')
         continue;
       if (!key_set (config, k, def, NULL))
         g_assert_not_reached (); /* the built-in defaults are valid by construction */
@@ -444,6 +454,11 @@ sg_config_check (const SgConfig *c, GError **error)
   g_autoptr(SgNetList) nets = sg_netlist_parse ((const char *const *) c->allowed_networks, &net_error);
   if (!nets)
     return conflict (c, error, "[access] allowed_networks: %s", net_error->message);
+  g_autoptr(SgNetList) proxies = sg_netlist_parse ((const char *const *) c->proxy_trusted, &net_error);
+  if (!proxies)
+    return conflict (c, error, "[server] proxy_trusted: %s", net_error->message);
+  if (c->metrics_listen && g_strcmp0 (c->metrics_listen, c->listen) == 0)
+    return conflict (c, error, "[metrics] listen must differ from [server] listen");
   for (guint i = 0; c->accepted_domains && c->accepted_domains[i]; i++)
     if (strchr (c->accepted_domains[i], '@') || strchr (c->accepted_domains[i], ' '))
       return conflict (c, error, "[access] accepted_domains: \"%s\" is not a domain",

@@ -24,6 +24,13 @@ typedef struct {
   char    *listen_host;          /* parsed from listen */
   guint16  listen_port;
   char    *hostname;             /* our name in the greeting and Received */
+  char    *user;                 /* (nullable) started as root: drop to this user after binding */
+  char    *log_level;            /* error | warning | info | debug */
+  gboolean proxy_protocol;       /* expect a PROXY v1/v2 header first on each connection */
+  char   **proxy_trusted;        /* CIDR list: peers allowed to send a PROXY header */
+  guint    proxy_timeout;        /* seconds to wait for the PROXY header */
+  /* [metrics] */
+  char    *metrics_listen;       /* (nullable) HOST:PORT of the Prometheus /metrics endpoint */
   /* [spool] */
   char    *spool_dir;
   guint64  min_free;             /* bytes */

@@ -5,6 +5,9 @@
 /* [server] */
 #define SG_DEF_LISTEN                 "127.0.0.1:2525"
 #define SG_DEF_SPOOL_DIR              "spool"   /* relative to the working directory */
+#define SG_DEF_LOG_LEVEL              "info"
+#define SG_DEF_PROXY_TRUSTED          "127.0.0.0/8, ::1/128" /* who may send a PROXY header */
+#define SG_DEF_PROXY_TIMEOUT          10u       /* seconds for the PROXY header to arrive */
 
 /* [limits] */
 #define SG_DEF_MAX_MESSAGE_SIZE       (25u * 1000u * 1000u)  /* 25 MB, SIZE advertised in EHLO */

@@ -79,7 +79,12 @@ test_errors (void)
     { "[tls]\ncert_file = /c.pem\n", { "cert_file and key_file go together", NULL } },
     { "[access]\nallowed_networks = 10.0.0.0/33\n", { "[access] allowed_networks", "10.0.0.0/33", NULL } },
     { "[access]\nallowed_networks = localhost\n", { "\"localhost\" is not a network", NULL } },
-    { "[metrics]\nlisten = x\n", { "unknown key \"listen\" in [metrics] (keys: none yet)", NULL } },
+    { "[metrics]\nlisten = x\n", { "[metrics] listen", "is not HOST:PORT", NULL } },
+    { "[metrics]\nport = 9100\n", { "unknown key \"port\" in [metrics] (keys: listen)", NULL } },
+    { "[metrics]\nlisten = 127.0.0.1:2525\n", { "[metrics] listen must differ from [server] listen", NULL } },
+    { "[server]\nproxy_trusted = 10.0.0.0/40\n", { "[server] proxy_trusted", "10.0.0.0/40", NULL } },
+    { "[server]\nlog_level = loud\n", { "[server] log_level", "loud", NULL } },
+    { "[server]\nuser = \n", { "[server] user", "must not be empty", NULL } },
     { "not an ini file", { "sg-config-", NULL } },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
