@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 G_DEFINE_QUARK (sg-transport-error-quark, sg_transport_error)
@@ -76,6 +78,11 @@ try_address (SgTransport *t, const struct addrinfo *ai, gint64 deadline, GError 
       return -1;
     }
   t->fd = fd;
+  /* Every write is a whole command, pipelined group or data block, and the
+   * next step waits for the reply: Nagle would hold the last small segment
+   * (".\r\n") for the peer's delayed ACK, some 40 ms per message. */
+  int one = 1;
+  (void) setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (connect (fd, ai->ai_addr, ai->ai_addrlen) != 0)
     {
       int err = errno;
