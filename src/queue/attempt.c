@@ -39,6 +39,15 @@ sg_queue_pending (const SgMeta *meta)
   return p;
 }
 
+gboolean
+sg_queue_all_delivered (const SgMeta *meta)
+{
+  for (guint i = 0; i < meta->recipients->len; i++)
+    if (((SgMetaRecipient *) g_ptr_array_index (meta->recipients, i))->status != SG_RCPT_DELIVERED)
+      return FALSE;
+  return TRUE;
+}
+
 /* log_recipient - the Postfix-style delivery line for one recipient. */
 static void
 log_recipient (const SgMeta *meta, const SgMetaRecipient *r, const char *relay,
@@ -247,7 +256,7 @@ sg_queue_finish (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 now, ch
   meta->next_attempt = 0;
   if (!failed && c->queue_keep_delivered == 0)
     {
-      if (!sg_spool_remove (spool, meta->queue_id, error))
+      if (!sg_spool_retire (spool, meta->queue_id, error))
         return FALSE;
       *removed = TRUE;
       g_message ("%s: removed", meta->queue_id);

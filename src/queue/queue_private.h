@@ -47,6 +47,8 @@ typedef struct {
 guint    sg_queue_backoff (const SgConfig *config, guint attempts);
 /* sg_queue_pending - recipients still to deliver (transfer container). */
 GPtrArray *sg_queue_pending (const SgMeta *meta);
+/* sg_queue_all_delivered - every recipient has status delivered. */
+gboolean   sg_queue_all_delivered (const SgMeta *meta);
 /* sg_queue_apply - record attempt a in meta: recipient statuses, history,
  * attempts, state, next_attempt, last_error; logs one line per recipient. */
 void     sg_queue_apply (SgMeta *meta, const SgAttempt *a, const SgConfig *config, gint64 now);

@@ -172,6 +172,12 @@ process (Worker *wk, const char *id)
       else
         write = FALSE;   /* finished earlier, crashed before retiring it */
       g_autoptr(GPtrArray) left = sg_queue_pending (meta);
+      /* Delivered to everyone and nothing to keep: removing the files is the
+       * record. One unlink and one fsync of queue/ instead of a metadata
+       * rewrite followed by that same removal; a crash before it is durable
+       * redelivers, exactly as a crash before the rewrite would have. */
+      if (left->len == 0 && sg_queue_all_delivered (meta) && w->config->queue_keep_delivered == 0)
+        write = FALSE;
       if (write && !sg_spool_update_meta (w->spool, meta, &error))
         {
           /* Not recorded: it stays due and is tried again (at-least-once). */
@@ -198,7 +204,7 @@ process (Worker *wk, const char *id)
            && sg_queue_next_look (meta, w->config) <= now)
     {
       /* keep_delivered is over */
-      if (sg_spool_remove (w->spool, id, &error))
+      if (sg_spool_retire (w->spool, id, &error))
         g_message ("%s: removed", id);
       else
         {
