@@ -1,8 +1,9 @@
 /* show.c - `spoolgate show [--json] [--body] ID`: one message in depth, like
  * postcat(1): its metadata in readable form, its MIME structure as a tree of
  * RFC 3501 part specifiers, and its header section; or the raw .eml
- * (--body) or the raw .json (--json). Reads without locks: the .eml never
- * changes once spooled and the .json is only ever replaced by a rename. */
+ * (--body) or the raw .json (--json). The .eml is read under a shared lock
+ * (a delivered message's files are recycled, spool_pool.c); the .json is
+ * only ever replaced by a rename and its reads are checked (spool_file.c). */
 #include "cli/cli.h"
 #include "cli/cli_spool.h"
 
@@ -352,22 +353,14 @@ write_all (const char *data, gsize len)
   return fflush (stdout) == 0;
 }
 
-/* open_message - open queue/<ID>.eml and map it; -1 with error if impossible. */
+/* open_message - open queue/<ID>.eml under a shared lock and map it; -1
+ * with error if impossible. */
 static int
 open_message (SgSpool *spool, const char *id, GMappedFile **map, GError **error)
 {
-  g_autofree char *path = sg_spool_message_path (spool, id);
-  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  int fd = sg_spool_open_message (spool, id, error);
   if (fd < 0)
-    {
-      if (errno == ENOENT)
-        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no message %s in %s",
-                     id, sg_spool_dir (spool));
-      else
-        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO, "open %s: %s", path,
-                     g_strerror (errno));
-      return -1;
-    }
+    return -1;
   *map = g_mapped_file_new_from_fd (fd, FALSE, error);
   if (*map == NULL)
     {

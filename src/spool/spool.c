@@ -86,6 +86,7 @@ spool_open (const char *dir, gboolean daemon, GError **error)
   spool->dir = g_strdup (dir);
   spool->dir_fd = spool->tmp_fd = spool->queue_fd = spool->quarantine_fd = spool->lock_fd = -1;
   g_mutex_init (&spool->lock);
+  sg_spool_pool_init (spool);
   g_cond_init (&spool->cond);
   g_queue_init (&spool->pending);
   spool->max_pending = SG_SPOOL_MAX_PENDING;
@@ -156,6 +157,7 @@ sg_spool_free (SgSpool *spool)
   close_fd (&spool->dir_fd);
   close_fd (&spool->lock_fd);   /* releases the daemon lock */
   g_mutex_clear (&spool->lock);
+  sg_spool_pool_clear (spool);
   g_cond_clear (&spool->cond);
   g_free (spool->dir);
   g_free (spool);

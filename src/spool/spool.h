@@ -89,6 +89,13 @@ SgMeta *sg_spool_load_meta (SgSpool *spool, const char *queue_id, GError **error
 gboolean sg_spool_update_meta (SgSpool *spool, const SgMeta *meta, GError **error);
 /* sg_spool_remove - delete a finished message (.json, then .eml, fsync queue/). */
 gboolean sg_spool_remove (SgSpool *spool, const char *queue_id, GError **error);
+/* sg_spool_retire - remove a delivered message like sg_spool_remove, but keep
+ * its files in tmp/ for reuse by later commits (spool_pool.c). */
+gboolean sg_spool_retire (SgSpool *spool, const char *queue_id, GError **error);
+/* sg_spool_set_recycling - keep at most max_files retired files (0: unlink all). */
+void     sg_spool_set_recycling (SgSpool *spool, guint max_files);
+/* sg_spool_pool_size - retired files waiting for reuse. */
+guint    sg_spool_pool_size (SgSpool *spool);
 /* sg_spool_message_path - path of queue/<ID>.eml (transfer full). */
 char *sg_spool_message_path (SgSpool *spool, const char *queue_id);
 /* sg_spool_flush_rounds - queue/ fsyncs done by commits so far (statistics, tests). */
@@ -115,6 +122,10 @@ GPtrArray *sg_spool_list (SgSpool *spool, GError **error);
  * with SG_SPOOL_ERROR_NOT_FOUND (no such message) or, when !wait,
  * SG_SPOOL_ERROR_BUSY (someone else holds it). */
 int  sg_spool_lock_message (SgSpool *spool, const char *queue_id, gboolean wait, GError **error);
+/* sg_spool_open_message - queue/<ID>.eml open for reading under a shared
+ * lock (waits for a delivery in progress), so it cannot be retired and
+ * recycled while read; close it with sg_spool_unlock_message. */
+int  sg_spool_open_message (SgSpool *spool, const char *queue_id, GError **error);
 /* sg_spool_unlock_message - release a lock from sg_spool_lock_message. */
 void sg_spool_unlock_message (int lock_fd);
 

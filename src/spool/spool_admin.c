@@ -49,8 +49,10 @@ sg_spool_list (SgSpool *spool, GError **error)
   return ids;
 }
 
-int
-sg_spool_lock_message (SgSpool *spool, const char *queue_id, gboolean wait, GError **error)
+/* lock_message - open queue/<ID>.eml and flock it with op (LOCK_EX or
+ * LOCK_SH); -1 with error as for sg_spool_lock_message. */
+static int
+lock_message (SgSpool *spool, const char *queue_id, int op, gboolean wait, GError **error)
 {
   if (!sg_queue_id_valid (queue_id))
     {
@@ -68,7 +70,7 @@ sg_spool_lock_message (SgSpool *spool, const char *queue_id, gboolean wait, GErr
         sg_spool_set_errno (error, errno, "open %s/%s/%s", spool->dir, SG_SPOOL_QUEUE_DIR, name);
       return -1;
     }
-  while (flock (fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0)
+  while (flock (fd, op | (wait ? 0 : LOCK_NB)) != 0)
     {
       int e = errno;
       if (e == EINTR)
@@ -81,9 +83,12 @@ sg_spool_lock_message (SgSpool *spool, const char *queue_id, gboolean wait, GErr
         sg_spool_set_errno (error, e, "lock %s", name);
       return -1;
     }
-  /* Removed between open and lock? Then it is gone for us too. */
-  struct stat st;
-  if (fstat (fd, &st) != 0 || st.st_nlink == 0)
+  /* Retired between open and lock? Its file may since have been recycled
+   * for another message (spool_pool.c), so the name must still lead to the
+   * inode we locked; a queue ID never returns. */
+  struct stat st, now;
+  if (fstat (fd, &st) != 0 || fstatat (spool->queue_fd, name, &now, AT_SYMLINK_NOFOLLOW) != 0
+      || st.st_ino != now.st_ino || st.st_dev != now.st_dev)
     {
       close (fd);
       g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no message %s in %s",
@@ -91,6 +96,19 @@ sg_spool_lock_message (SgSpool *spool, const char *queue_id, gboolean wait, GErr
       return -1;
     }
   return fd;
+}
+
+int
+sg_spool_lock_message (SgSpool *spool, const char *queue_id, gboolean wait, GError **error)
+{
+  return lock_message (spool, queue_id, LOCK_EX, wait, error);
+}
+
+/* sg_spool_open_message - see spool.h. */
+int
+sg_spool_open_message (SgSpool *spool, const char *queue_id, GError **error)
+{
+  return lock_message (spool, queue_id, LOCK_SH, TRUE, error);
 }
 
 void

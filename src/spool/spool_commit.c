@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 /* Group commit, and why it is crash-safe:
- *  1. every job writes tmp/<ID>.eml and tmp/<ID>.json (O_EXCL, 0600) and
- *     starts their write-back at once (sync_file_range), so the device sees
- *     the whole batch before we wait for any of it;
+ *  1. every job writes its .eml and .json into tmp/ - as tmp/<ID>.eml and
+ *     tmp/<ID>.json (O_EXCL, 0600), or into recycled tmp/free-<n> files
+ *     opened O_TRUNC (spool_pool.c) - and starts their write-back at once
+ *     (sync_file_range), so the device sees the whole batch before we wait
+ *     for any of it;
  *  2. every file is fdatasync()ed. For a freshly written file fdatasync covers
  *     the data and the size, which is all the file itself needs; its name is
  *     the directory's business. Only then is anything renamed, so nothing
@@ -103,25 +105,36 @@ job_prepare (SgCommitJob *job)
   return TRUE;
 }
 
-/* job_create - create tmp/<ID><suffix> exclusively and write a then b. */
+/* job_create - open a file in tmp/ and write a then b: a recycled file
+ * (spool_pool.c) truncated, or else a new tmp/<ID><suffix> made exclusively.
+ * Its tmp/ name goes into tmp_name. */
 static int
-job_create (SgSpool *spool, SgCommitJob *job, const char *suffix, gboolean *created,
-            const guint8 *a, gsize a_len, const guint8 *b, gsize b_len)
+job_create (SgSpool *spool, SgCommitJob *job, const char *suffix, char *tmp_name,
+            gboolean *created, const guint8 *a, gsize a_len, const guint8 *b, gsize b_len)
 {
-  g_autofree char *name = sg_spool_file_name (job->id, suffix);
-  int fd, errsv = 0;
+  int fd = -1, errsv = 0;
 
-  fd = openat (spool->tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, SG_SPOOL_FILE_MODE);
+  if (sg_spool_pool_take (spool, tmp_name))
+    {
+      fd = openat (spool->tmp_fd, tmp_name, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0)
+        g_debug ("spool: recycled tmp/%s: %s; creating a new file", tmp_name, g_strerror (errno));
+    }
   if (fd < 0)
     {
-      sg_spool_set_errno (&job->error, errno, "create tmp/%s", name);
+      g_snprintf (tmp_name, SG_SPOOL_TMP_NAME_MAX, "%s%s", job->id, suffix);
+      fd = openat (spool->tmp_fd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, SG_SPOOL_FILE_MODE);
+    }
+  if (fd < 0)
+    {
+      sg_spool_set_errno (&job->error, errno, "create tmp/%s", tmp_name);
       return -1;
     }
   *created = TRUE;
   if (!sg_spool_write_all (fd, a, a_len, &errsv) || !sg_spool_write_all (fd, b, b_len, &errsv))
     {
       close (fd);
-      sg_spool_set_errno (&job->error, errsv, "write tmp/%s", name);
+      sg_spool_set_errno (&job->error, errsv, "write tmp/%s", tmp_name);
       return -1;
     }
   /* Start write-back now so the batch's files go to the device together;
@@ -130,7 +143,7 @@ job_create (SgSpool *spool, SgCommitJob *job, const char *suffix, gboolean *crea
   return fd;
 }
 
-/* job_write - write tmp/<ID>.eml (header then body) and tmp/<ID>.json. */
+/* job_write - write the .eml (header then body) and the .json in tmp/. */
 static gboolean
 job_write (SgSpool *spool, SgCommitJob *job)
 {
@@ -138,10 +151,11 @@ job_write (SgSpool *spool, SgCommitJob *job)
   const guint8 *h = g_bytes_get_data (job->header, &hlen);
   const guint8 *b = g_bytes_get_data (job->body, &blen);
 
-  job->eml_fd = job_create (spool, job, SG_SPOOL_EML_SUFFIX, &job->eml_in_tmp, h, hlen, b, blen);
+  job->eml_fd = job_create (spool, job, SG_SPOOL_EML_SUFFIX, job->eml_tmp, &job->eml_in_tmp,
+                            h, hlen, b, blen);
   if (job->eml_fd < 0)
     return FALSE;
-  job->json_fd = job_create (spool, job, SG_SPOOL_JSON_SUFFIX, &job->json_in_tmp,
+  job->json_fd = job_create (spool, job, SG_SPOOL_JSON_SUFFIX, job->json_tmp, &job->json_in_tmp,
                              NULL, 0, (const guint8 *) job->json, job->json_len);
   return job->json_fd >= 0;
 }
@@ -172,16 +186,17 @@ static gboolean
 job_publish (SgSpool *spool, SgCommitJob *job)
 {
   static const char *const suffixes[] = { SG_SPOOL_EML_SUFFIX, SG_SPOOL_JSON_SUFFIX };
+  const char *tmp[] = { job->eml_tmp, job->json_tmp };
   gboolean *in_tmp[] = { &job->eml_in_tmp, &job->json_in_tmp };
   gboolean *in_queue[] = { &job->eml_in_queue, &job->json_in_queue };
 
   for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
     {
       g_autofree char *name = sg_spool_file_name (job->id, suffixes[i]);
-      int errsv = sg_spool_rename_noreplace (spool->tmp_fd, name, spool->queue_fd, name);
+      int errsv = sg_spool_rename_noreplace (spool->tmp_fd, tmp[i], spool->queue_fd, name);
 
       if (errsv != 0)
-        return sg_spool_set_errno (&job->error, errsv, "rename tmp/%s to queue/%s", name, name);
+        return sg_spool_set_errno (&job->error, errsv, "rename tmp/%s to queue/%s", tmp[i], name);
       *in_tmp[i] = FALSE;
       *in_queue[i] = TRUE;
     }
@@ -205,9 +220,9 @@ job_abort (SgSpool *spool, SgCommitJob *job)
   if (job->eml_in_queue && unlinkat (spool->queue_fd, eml, 0) != 0)
     g_warning ("spool: cannot remove queue/%s of a failed commit: %s", eml, g_strerror (errno));
   if (job->json_in_tmp)
-    unlinkat (spool->tmp_fd, json, 0);
+    unlinkat (spool->tmp_fd, job->json_tmp, 0);
   if (job->eml_in_tmp)
-    unlinkat (spool->tmp_fd, eml, 0);
+    unlinkat (spool->tmp_fd, job->eml_tmp, 0);
   job->eml_in_tmp = job->json_in_tmp = job->eml_in_queue = job->json_in_queue = FALSE;
   g_debug ("%s: commit failed: %s", job->id, job->error ? job->error->message : "?");
 }

@@ -146,6 +146,17 @@ sg_spool_read_at (int dir_fd, const char *name, gsize max, gsize *length, GError
         break;              /* shrank under us: take what is there */
       got += (gsize) n;
     }
+  /* Retired files are recycled (spool_pool.c): if the name no longer leads
+   * to the inode we read, the message was retired meanwhile and what we read
+   * may belong to another one. A name never comes back to the same inode. */
+  struct stat now;
+  if (fstatat (dir_fd, name, &now, AT_SYMLINK_NOFOLLOW) != 0
+      || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
+    {
+      close (fd);
+      g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "%s: no such file", name);
+      return NULL;
+    }
   close (fd);
   buf[got] = '\0';
   if (length != NULL)

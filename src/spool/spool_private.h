@@ -18,6 +18,9 @@ G_BEGIN_DECLS
 #define SG_SPOOL_EML_SUFFIX     ".eml"
 #define SG_SPOOL_JSON_SUFFIX    ".json"
 #define SG_SPOOL_MAX_META_SIZE  (16u * 1024u * 1024u)  /* refuse bigger <ID>.json */
+#define SG_SPOOL_TMP_NAME_MAX   40                     /* "<ID>.json" or "free-<16 hex>" + NUL */
+#define SG_SPOOL_POOL_PREFIX    "free-"
+#define SG_SPOOL_RECYCLE_MAX_FILE (1024u * 1024u)       /* bigger files are unlinked, not kept */
 
 /* Group-commit bounds: see spool_commit.c for the design. */
 #define SG_SPOOL_MAX_BATCH         64u    /* messages per flush round (2 fds each) */
@@ -40,6 +43,12 @@ struct _SgSpool {
   GThread *worker;
 
   gint flush_rounds;         /* atomic: directory fsyncs done by commits */
+
+  /* Recycled files in tmp/ (spool_pool.c); guarded by pool_lock. */
+  GMutex   pool_lock;
+  GArray  *pool;             /* guint64 numbers of tmp/free-<n> files */
+  guint    pool_max;         /* [spool] recycle_files; 0 = never recycle */
+  guint64  pool_next;        /* next free-<n> number */
 };
 
 /* One message being committed, synchronously or by the committer thread. */
@@ -51,6 +60,7 @@ typedef struct {
   char    *json;
   gsize    json_len;
   int      eml_fd, json_fd;              /* open tmp/ files, -1 when closed */
+  char     eml_tmp[SG_SPOOL_TMP_NAME_MAX], json_tmp[SG_SPOOL_TMP_NAME_MAX]; /* their tmp/ names */
   gboolean eml_in_tmp, json_in_tmp;      /* what we created and must clean up */
   gboolean eml_in_queue, json_in_queue;
   GError  *error;                        /* set once the job has failed */
@@ -59,6 +69,11 @@ typedef struct {
   SgSpoolCommitFunc callback;
   gpointer          user_data;
 } SgCommitJob;
+
+/* spool_pool.c */
+gboolean sg_spool_pool_take (SgSpool *spool, char name[SG_SPOOL_TMP_NAME_MAX]);
+void     sg_spool_pool_init (SgSpool *spool);
+void     sg_spool_pool_clear (SgSpool *spool);
 
 /* spool_file.c */
 gboolean sg_spool_set_errno (GError **error, int errsv, const char *format, ...) G_GNUC_PRINTF (3, 4);
