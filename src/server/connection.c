@@ -458,7 +458,8 @@ connection_proxy_done (SgConnection *conn, const SgProxyHeader *h, const guint8 
       connection_close (conn);
       return;
     }
-  if (!sg_listener_admit (server, address, h->local ? NULL : conn->peer, &relay_allowed, &refusal))
+  if (!sg_listener_admit (server, address, h->local ? NULL : conn->peer, h->local,
+                          &relay_allowed, &refusal))
     {
       sg_listener_refusal_send (conn->fd, server->config, &refusal);
       connection_close (conn);

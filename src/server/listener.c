@@ -115,7 +115,7 @@ sg_server_spool_has_room (SgServer *server)
 }
 
 gboolean
-sg_listener_admit (SgServer *server, const char *addr, const char *via,
+sg_listener_admit (SgServer *server, const char *addr, const char *via, gboolean proxy_itself,
                    gboolean *relay_allowed, SgRefusal *refusal)
 {
   const SgConfig *config = server->config;
@@ -132,7 +132,9 @@ sg_listener_admit (SgServer *server, const char *addr, const char *via,
       *refusal = (SgRefusal) { "554 5.7.1", "Access denied" };
       return FALSE;
     }
-  if (rate_exceeded (server, addr))
+  /* The proxy's own connections (its health checks every few seconds) are
+   * not a client connecting again and again. */
+  if (!proxy_itself && rate_exceeded (server, addr))
     {
       g_message ("refused %s%s: more than %u connections in %d s", addr, proxied,
                  config->connection_rate_per_ip, SG_RATE_WINDOW);
@@ -192,7 +194,7 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
         }
       else if (config->proxy_protocol)
         sg_connection_new_proxied (server, fd, addr, (guint16) atoi (port));
-      else if (!sg_listener_admit (server, addr, NULL, &relay_allowed, &refusal))
+      else if (!sg_listener_admit (server, addr, NULL, FALSE, &relay_allowed, &refusal))
         refuse (fd, config, refusal.code, refusal.text);
       else
         sg_connection_new (server, fd, addr, (guint16) atoi (port), relay_allowed);

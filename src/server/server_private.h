@@ -57,9 +57,11 @@ void     sg_listener_close (SgServer *server);
 /* sg_listener_admit - the per-client checks on the client's address (with a
  * PROXY header, the one it names; via is then the proxy's, for the log):
  * [access] allowed_networks, connection_rate_per_ip, max_connections_per_ip.
- * TRUE with *relay_allowed set, or FALSE with *refusal to send; logged here. */
+ * proxy_itself: a LOCAL/UNKNOWN header, the proxy speaks for itself (health
+ * checks), and the rate limit does not apply. TRUE with *relay_allowed set,
+ * or FALSE with *refusal to send; logged here. */
 gboolean sg_listener_admit (SgServer *server, const char *address, const char *via,
-                            gboolean *relay_allowed, SgRefusal *refusal);
+                            gboolean proxy_itself, gboolean *relay_allowed, SgRefusal *refusal);
 /* sg_listener_refusal_send - the refusal's reply line, best effort, never blocking. */
 void     sg_listener_refusal_send (int fd, const SgConfig *config, const SgRefusal *refusal);
 
