@@ -2,8 +2,11 @@
  * session's replies, keeps its timeout in the server's timer wheel and
  * carries messages to the intake pipeline. A connection whose message is in
  * flight outlives its socket until the pipeline answers. After STARTTLS the
- * same reads and writes go through OpenSSL (conn_recv/conn_send). */
+ * same reads and writes go through OpenSSL (conn_recv/conn_send). Behind a
+ * proxy, the connection first reads the PROXY header (proxy.c parses it) and
+ * only then is the client admitted and its session started. */
 #include "server/connection.h"
+#include "server/proxy.h"
 #include "smtp/session.h"
 #include "tls/tls_server.h"
 
@@ -20,9 +23,12 @@ struct _SgConnection {
   int        fd;
   SgPollFd  *pfd;
   SgTimer    timer;
-  SgSession *session;
-  char      *address;
+  SgSession *session;       /* NULL until the client is admitted */
+  char      *address;       /* the client's address: NULL until admitted */
   guint16    port;
+  char      *peer;          /* the socket's peer: the client itself, or its proxy */
+  guint16    peer_port;
+  SgProxyParser *proxy;     /* (nullable) while waiting for the PROXY header */
   guint      refs;          /* 1 for the socket + 1 while a message is in flight */
   gboolean   closed;
   SSL       *ssl;           /* (nullable) once STARTTLS began */
@@ -107,7 +113,9 @@ connection_unref (SgConnection *conn)
   if (--conn->refs > 0)
     return;
   sg_session_free (conn->session);
+  sg_proxy_parser_free (conn->proxy);
   g_free (conn->address);
+  g_free (conn->peer);
   g_free (conn);
 }
 
@@ -128,7 +136,8 @@ connection_close (SgConnection *conn)
       g_clear_pointer (&conn->ssl, SSL_free);
     }
   close (conn->fd);
-  g_message ("disconnect from [%s]:%u", conn->address, conn->port);
+  if (conn->session)   /* it logged its connect line */
+    g_message ("disconnect from [%s]:%u", conn->address, conn->port);
   sg_server_connection_closed (server, conn);
   connection_unref (conn);
 }
@@ -164,6 +173,12 @@ static void
 on_timeout (SgTimer *timer, gpointer user_data)
 {
   SgConnection *conn = user_data;
+  if (conn->proxy)
+    {
+      g_message ("timeout waiting for the PROXY header from [%s]:%u", conn->peer, conn->peer_port);
+      connection_close (conn);
+      return;
+    }
   if (sg_session_state (conn->session) == SG_SESSION_CLOSING)
     {
       connection_close (conn); /* the client would not take our last reply */
@@ -272,12 +287,19 @@ connection_start_tls (SgConnection *conn)
     connection_update (conn);
 }
 
+static void connection_read_proxy (SgConnection *conn);
+
 static void
 on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
 {
   SgConnection *conn = user_data;
   SgServer *server = conn->server;
 
+  if (conn->proxy)
+    {
+      connection_read_proxy (conn);
+      return;
+    }
   if (conn->handshaking)
     {
       if (connection_handshake (conn) && connection_flush (conn))
@@ -350,41 +372,148 @@ static const SgSessionHooks session_hooks = {
   .mail_room = on_mail_room,
 };
 
-SgConnection *
-sg_connection_new (SgServer *server, int fd, const char *address, guint16 port,
-                   gboolean relay_allowed)
+/* connection_alloc - watch fd for input; no session yet. */
+static SgConnection *
+connection_alloc (SgServer *server, int fd, const char *peer, guint16 peer_port)
 {
   g_autoptr(GError) error = NULL;
   SgConnection *conn = g_new0 (SgConnection, 1);
   conn->server = server;
   conn->fd = fd;
-  conn->address = g_strdup (address);
-  conn->port = port;
+  conn->peer = g_strdup (peer);
+  conn->peer_port = peer_port;
   conn->refs = 1;
-  conn->session = sg_session_new (server->config, address, port, &session_hooks, conn);
-  sg_session_set_relay_allowed (conn->session, relay_allowed);
   sg_timer_init (&conn->timer, on_timeout, conn);
   conn->pfd = sg_poller_add (server->poller, fd, G_IO_IN, on_io, conn, &error);
   if (!conn->pfd)
     {
-      g_warning ("cannot watch connection from %s: %s", address, error->message);
+      g_warning ("cannot watch connection from %s: %s", peer, error->message);
       close (fd);
       connection_unref (conn);
       return NULL;
     }
   g_hash_table_add (server->connections, conn);
+  return conn;
+}
+
+/* connection_greet - the client is admitted: count it, start its session and
+ * queue the 220; via says how it came, for the connect line. */
+static void
+connection_greet (SgConnection *conn, const char *address, guint16 port, gboolean relay_allowed,
+                  const char *via)
+{
+  SgServer *server = conn->server;
+  conn->address = g_strdup (address);
+  conn->port = port;
+  conn->session = sg_session_new (server->config, address, port, &session_hooks, conn);
+  sg_session_set_relay_allowed (conn->session, relay_allowed);
   g_hash_table_insert (server->per_ip, g_strdup (address),
                        GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, address)) + 1));
-  g_message ("connect from [%s]:%u", address, port);
+  g_message ("connect from [%s]:%u%s", address, port, via);
   sg_session_start (conn->session);
+}
+
+SgConnection *
+sg_connection_new (SgServer *server, int fd, const char *address, guint16 port,
+                   gboolean relay_allowed)
+{
+  SgConnection *conn = connection_alloc (server, fd, address, port);
+  if (!conn)
+    return NULL;
+  connection_greet (conn, address, port, relay_allowed, "");
   if (connection_flush (conn))
     connection_update (conn);
   return conn;
 }
 
+SgConnection *
+sg_connection_new_proxied (SgServer *server, int fd, const char *peer, guint16 peer_port)
+{
+  SgConnection *conn = connection_alloc (server, fd, peer, peer_port);
+  if (!conn)
+    return NULL;
+  conn->proxy = sg_proxy_parser_new ();
+  /* the whole header within proxy_timeout, however slowly it trickles in */
+  sg_timer_arm (server->wheel, &conn->timer, server->config->proxy_timeout);
+  g_debug ("connect from proxy [%s]:%u: waiting for the PROXY header", peer, peer_port);
+  return conn;
+}
+
+/* connection_proxy_done - the header is in: admit the client it names (the
+ * proxy itself for LOCAL and UNKNOWN) and start the session; rest is what
+ * followed the header in the same read, the client's first SMTP bytes. */
+static void
+connection_proxy_done (SgConnection *conn, const SgProxyHeader *h, const guint8 *rest, gsize rest_len)
+{
+  SgServer *server = conn->server;
+  const char *address = h->local ? conn->peer : h->source;
+  guint16 port = h->local ? conn->peer_port : h->source_port;
+  gboolean relay_allowed = FALSE;
+  SgRefusal refusal;
+
+  g_clear_pointer (&conn->proxy, sg_proxy_parser_free);
+  sg_timer_disarm (server->wheel, &conn->timer);
+  if (server->stopping)
+    {
+      connection_close (conn);
+      return;
+    }
+  if (!sg_listener_admit (server, address, h->local ? NULL : conn->peer, h->local,
+                          &relay_allowed, &refusal))
+    {
+      sg_listener_refusal_send (conn->fd, server->config, &refusal);
+      connection_close (conn);
+      return;
+    }
+  g_autofree char *via = h->local ? g_strdup (" (the proxy's own connection: no client address in its PROXY header)")
+                                  : g_strdup_printf (" via proxy [%s]", conn->peer);
+  connection_greet (conn, address, port, relay_allowed, via);
+  if (rest_len)
+    sg_session_input (conn->session, (const char *) rest, rest_len);
+  if (connection_flush (conn))
+    connection_update (conn);
+}
+
+/* connection_read_proxy - read toward the PROXY header; nothing is sent
+ * before it is complete, and a bad or missing one closes in silence. */
+static void
+connection_read_proxy (SgConnection *conn)
+{
+  SgServer *server = conn->server;
+  for (int i = 0; i < READS_PER_WAKEUP; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      SgProxyHeader header;
+      gsize n = 0, used = 0;
+      IoResult r = conn_recv (conn, server->read_buffer, SG_READ_CHUNK, &n);
+      if (r == IO_AGAIN)
+        return;
+      if (r != IO_OK)
+        {
+          g_message ("lost connection from [%s]:%u before the PROXY header", conn->peer, conn->peer_port);
+          connection_close (conn);
+          return;
+        }
+      switch (sg_proxy_parser_feed (conn->proxy, server->read_buffer, n, &used, &header, &error))
+        {
+        case SG_PROXY_NEED_MORE:
+          break;
+        case SG_PROXY_DONE:
+          connection_proxy_done (conn, &header, server->read_buffer + used, n - used);
+          return;
+        case SG_PROXY_FAILED:
+          g_warning ("bad PROXY header from [%s]:%u: %s", conn->peer, conn->peer_port, error->message);
+          connection_close (conn);
+          return;
+        }
+    }
+}
+
 gboolean
 sg_connection_busy (const SgConnection *conn)
 {
+  if (!conn->session)
+    return FALSE;
   SgSessionState st = sg_session_state (conn->session);
   return !conn->closed && (st == SG_SESSION_DATA || st == SG_SESSION_SUBMITTED);
 }
@@ -392,7 +521,14 @@ sg_connection_busy (const SgConnection *conn)
 void
 sg_connection_shutdown (SgConnection *conn, gboolean force)
 {
-  if (conn->closed || sg_session_state (conn->session) == SG_SESSION_SUBMITTED)
+  if (conn->closed)
+    return;
+  if (!conn->session)
+    {
+      connection_close (conn);   /* still waiting for a PROXY header: nothing to say */
+      return;
+    }
+  if (sg_session_state (conn->session) == SG_SESSION_SUBMITTED)
     return;
   if (sg_connection_busy (conn) && !force)
     return;

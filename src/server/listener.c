@@ -1,7 +1,9 @@
-/* listener.c - the listening socket and accept(): access by network,
- * connection limits and the per-address rate window are checked here,
- * before a session exists (RFC 5321 3.1: 554 or 421 at the greeting); also
- * the spool's free-space check that MAIL consults. */
+/* listener.c - the listening socket and accept(), and admission: access by
+ * network, connection limits and the per-address rate window, checked before
+ * a session exists (RFC 5321 3.1: 554 or 421 at the greeting). With [server]
+ * proxy_protocol only trusted proxies may connect, and the per-client checks
+ * run once the connection has read the PROXY header, on the address it names.
+ * Also the spool's free-space check that MAIL consults. */
 #include "server/server_private.h"
 #include "server/connection.h"
 
@@ -18,13 +20,21 @@
 #define LISTEN_BACKLOG 1024
 #define ACCEPT_BATCH   64   /* accepts per wake-up, for fairness */
 
-/* refuse - one reply line (e.g. 421 4.7.0 or 554 5.7.1) and close, without a session. */
-static void
-refuse (int fd, const SgConfig *config, const char *code, const char *why)
+void
+sg_listener_refusal_send (int fd, const SgConfig *config, const SgRefusal *refusal)
 {
-  g_autofree char *line = g_strdup_printf ("%s %s %s\r\n", code, config->hostname, why);
+  g_autofree char *line = g_strdup_printf ("%s %s %s\r\n", refusal->code, config->hostname,
+                                           refusal->text);
   ssize_t unused = send (fd, line, strlen (line), MSG_NOSIGNAL | MSG_DONTWAIT);
   (void) unused;
+}
+
+/* refuse - one reply line (e.g. 421 4.7.0 or 554 5.7.1) and close, without a session. */
+static void
+refuse (int fd, const SgConfig *config, const char *code, const char *text)
+{
+  SgRefusal refusal = { code, text };
+  sg_listener_refusal_send (fd, config, &refusal);
   close (fd);
 }
 
@@ -104,6 +114,42 @@ sg_server_spool_has_room (SgServer *server)
   return !server->spool_low;
 }
 
+gboolean
+sg_listener_admit (SgServer *server, const char *addr, const char *via, gboolean proxy_itself,
+                   gboolean *relay_allowed, SgRefusal *refusal)
+{
+  const SgConfig *config = server->config;
+  g_autofree char *proxied = via ? g_strdup_printf (" via proxy [%s]", via) : g_strdup ("");
+  guint per_ip = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, addr));
+  gboolean trusted = sg_netlist_contains (server->allowed, addr);
+
+  *relay_allowed = trusted;
+  if (!trusted && !(config->accepted_domains && config->accepted_domains[0]))
+    {
+      /* RFC 5321 3.1: a 554 greeting; nothing here is for this client */
+      g_message ("reject: connect from [%s]%s: 554 5.7.1 not in [access] allowed_networks",
+                 addr, proxied);
+      *refusal = (SgRefusal) { "554 5.7.1", "Access denied" };
+      return FALSE;
+    }
+  /* The proxy's own connections (its health checks every few seconds) are
+   * not a client connecting again and again. */
+  if (!proxy_itself && rate_exceeded (server, addr))
+    {
+      g_message ("refused %s%s: more than %u connections in %d s", addr, proxied,
+                 config->connection_rate_per_ip, SG_RATE_WINDOW);
+      *refusal = (SgRefusal) { "421 4.7.0", "Error: too many connections from your address; try again later" };
+      return FALSE;
+    }
+  if (config->max_connections_per_ip && per_ip >= config->max_connections_per_ip)
+    {
+      g_message ("refused %s%s: too many connections from this address (%u)", addr, proxied, per_ip);
+      *refusal = (SgRefusal) { "421 4.7.0", "Error: too many connections from your address; try again later" };
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
 {
@@ -127,36 +173,31 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
                    NI_NUMERICHOST | NI_NUMERICSERV);
       /* IPv4-mapped IPv6 addresses are logged and counted as IPv4. */
       const char *addr = g_str_has_prefix (host, "::ffff:") && strchr (host, '.') ? host + 7 : host;
-      guint per_ip = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, addr));
       guint total = g_hash_table_size (server->connections);
+      gboolean relay_allowed = FALSE;
+      SgRefusal refusal;
 
-      gboolean trusted = sg_netlist_contains (server->allowed, addr);
       if (server->stopping)
         refuse (fd, config, "421 4.7.0", "Error: server shutting down; try again later");
-      else if (!trusted && !(config->accepted_domains && config->accepted_domains[0]))
-        {
-          /* RFC 5321 3.1: a 554 greeting; nothing here is for this client */
-          g_message ("reject: connect from [%s]: 554 5.7.1 not in [access] allowed_networks", addr);
-          refuse (fd, config, "554 5.7.1", "Access denied");
-        }
-      else if (rate_exceeded (server, addr))
-        {
-          g_message ("refused %s: more than %u connections in %d s", addr,
-                     config->connection_rate_per_ip, SG_RATE_WINDOW);
-          refuse (fd, config, "421 4.7.0", "Error: too many connections from your address; try again later");
-        }
       else if (config->max_connections && total >= config->max_connections)
         {
           g_message ("refused %s: too many connections (%u)", addr, total);
           refuse (fd, config, "421 4.7.0", "Error: too many connections; try again later");
         }
-      else if (config->max_connections_per_ip && per_ip >= config->max_connections_per_ip)
+      else if (config->proxy_protocol && !sg_netlist_contains (server->proxy_trusted, addr))
         {
-          g_message ("refused %s: too many connections from this address (%u)", addr, per_ip);
-          refuse (fd, config, "421 4.7.0", "Error: too many connections from your address; try again later");
+          /* Not our proxy: it must not choose its own client address, and
+           * nobody else may talk to a PROXY listener. Not a word, not even
+           * our name. */
+          g_message ("reject: connect from [%s]:%s: not in [server] proxy_trusted", addr, port);
+          close (fd);
         }
+      else if (config->proxy_protocol)
+        sg_connection_new_proxied (server, fd, addr, (guint16) atoi (port));
+      else if (!sg_listener_admit (server, addr, NULL, FALSE, &relay_allowed, &refusal))
+        refuse (fd, config, refusal.code, refusal.text);
       else
-        sg_connection_new (server, fd, addr, (guint16) atoi (port), trusted);
+        sg_connection_new (server, fd, addr, (guint16) atoi (port), relay_allowed);
     }
 }
 
@@ -191,7 +232,9 @@ sg_listener_open (SgServer *server, GError **error)
     }
   freeaddrinfo (res);
   server->allowed = sg_netlist_parse ((const char *const *) config->allowed_networks, error);
-  if (!server->allowed)
+  if (server->allowed)
+    server->proxy_trusted = sg_netlist_parse ((const char *const *) config->proxy_trusted, error);
+  if (!server->proxy_trusted)
     {
       close (fd);
       return FALSE;
@@ -206,7 +249,8 @@ sg_listener_open (SgServer *server, GError **error)
       server->listen_fd = -1;
       return FALSE;
     }
-  g_message ("listening on %s", config->listen);
+  g_message ("listening on %s%s", config->listen,
+             config->proxy_protocol ? ", PROXY protocol required from [server] proxy_trusted" : "");
   return TRUE;
 }
 
@@ -220,4 +264,5 @@ sg_listener_close (SgServer *server)
   g_clear_handle_id (&server->rate_sweep_id, g_source_remove);
   g_clear_pointer (&server->rate, g_hash_table_unref);
   g_clear_pointer (&server->allowed, sg_netlist_free);
+  g_clear_pointer (&server->proxy_trusted, sg_netlist_free);
 }

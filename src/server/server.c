@@ -77,6 +77,9 @@ sg_server_reconfigure (SgServer *server, SgConfig *config, GError **error)
   g_autoptr(SgNetList) allowed = sg_netlist_parse ((const char *const *) config->allowed_networks, error);
   if (!allowed)
     return FALSE;
+  g_autoptr(SgNetList) proxy_trusted = sg_netlist_parse ((const char *const *) config->proxy_trusted, error);
+  if (!proxy_trusted)
+    return FALSE;
   if (config->tls_cert_file
       && !(tls = sg_tls_server_new (config->tls_cert_file, config->tls_key_file, error)))
     return FALSE;
@@ -93,6 +96,8 @@ sg_server_reconfigure (SgServer *server, SgConfig *config, GError **error)
     g_warning ("reload: [smarthost] and [queue] changes take effect at restart");
   g_clear_pointer (&server->allowed, sg_netlist_free);
   server->allowed = g_steal_pointer (&allowed);
+  g_clear_pointer (&server->proxy_trusted, sg_netlist_free);
+  server->proxy_trusted = g_steal_pointer (&proxy_trusted);
   g_clear_pointer (&server->tls, sg_tls_server_free);
   server->tls = g_steal_pointer (&tls);
   server->config = sg_config_ref (config);
@@ -135,11 +140,14 @@ void
 sg_server_connection_closed (SgServer *server, SgConnection *conn)
 {
   const char *addr = sg_connection_address (conn);
-  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, addr));
-  if (n <= 1)
-    g_hash_table_remove (server->per_ip, addr);
-  else
-    g_hash_table_insert (server->per_ip, g_strdup (addr), GUINT_TO_POINTER (n - 1));
+  if (addr)   /* NULL: closed before its PROXY header, never counted */
+    {
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, addr));
+      if (n <= 1)
+        g_hash_table_remove (server->per_ip, addr);
+      else
+        g_hash_table_insert (server->per_ip, g_strdup (addr), GUINT_TO_POINTER (n - 1));
+    }
   g_hash_table_remove (server->connections, conn);
 }
 

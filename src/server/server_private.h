@@ -27,6 +27,7 @@ struct _SgServer {
   SgIntake       *intake;
   SgTlsServer    *tls;           /* (nullable) inbound STARTTLS */
   SgNetList      *allowed;       /* [access] allowed_networks */
+  SgNetList      *proxy_trusted; /* [server] proxy_trusted */
   GHashTable     *rate;          /* address -> GQueue of connect times (connection_rate_per_ip) */
   guint           rate_sweep_id;
   gint64          free_checked;  /* monotonic µs of the last statvfs of the spool */
@@ -44,9 +45,25 @@ struct _SgServer {
 
 #define SG_READ_CHUNK       (64 * 1024)  /* bytes per read() */
 
+/* Why a client is turned away before its session: the one reply line. */
+typedef struct {
+  const char *code;   /* "554 5.7.1", "421 4.7.0" */
+  const char *text;
+} SgRefusal;
+
 /* listener.c */
 gboolean sg_listener_open (SgServer *server, GError **error);
 void     sg_listener_close (SgServer *server);
+/* sg_listener_admit - the per-client checks on the client's address (with a
+ * PROXY header, the one it names; via is then the proxy's, for the log):
+ * [access] allowed_networks, connection_rate_per_ip, max_connections_per_ip.
+ * proxy_itself: a LOCAL/UNKNOWN header, the proxy speaks for itself (health
+ * checks), and the rate limit does not apply. TRUE with *relay_allowed set,
+ * or FALSE with *refusal to send; logged here. */
+gboolean sg_listener_admit (SgServer *server, const char *address, const char *via,
+                            gboolean proxy_itself, gboolean *relay_allowed, SgRefusal *refusal);
+/* sg_listener_refusal_send - the refusal's reply line, best effort, never blocking. */
+void     sg_listener_refusal_send (int fd, const SgConfig *config, const SgRefusal *refusal);
 
 /* listener.c */
 gboolean sg_server_spool_has_room (SgServer *server);

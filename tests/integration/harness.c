@@ -208,17 +208,36 @@ sg_test_spool_ids (SgTestServer *s)
 }
 
 SgTestClient *
-sg_test_client_connect (guint16 port, char **greeting)
+sg_test_client_open (const char *source, guint16 port)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GSocketClient) sc = g_socket_client_new ();
   g_socket_client_set_timeout (sc, 60);
+  if (source)
+    {
+      g_autoptr(GSocketAddress) local = g_inet_socket_address_new_from_string (source, 0);
+      g_assert_nonnull (local);
+      g_socket_client_set_local_address (sc, local);
+    }
+  GSocketConnection *conn = g_socket_client_connect_to_host (sc, "127.0.0.1", port, NULL, &error);
+  if (!conn)
+    {
+      g_test_message ("connect to port %u from %s: %s", port, source ? source : "any", error->message);
+      return NULL;
+    }
   SgTestClient *c = g_new0 (SgTestClient, 1);
-  c->conn = g_socket_client_connect_to_host (sc, "127.0.0.1", port, NULL, &error);
-  g_assert_no_error (error);
+  c->conn = conn;
   c->in = g_io_stream_get_input_stream (G_IO_STREAM (c->conn));
   c->out = g_io_stream_get_output_stream (G_IO_STREAM (c->conn));
   c->buf = g_string_new (NULL);
+  return c;
+}
+
+SgTestClient *
+sg_test_client_connect (guint16 port, char **greeting)
+{
+  SgTestClient *c = sg_test_client_open (NULL, port);
+  g_assert_nonnull (c);
   char *g = sg_test_client_reply (c);
   if (greeting)
     *greeting = g;

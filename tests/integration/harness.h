@@ -38,6 +38,9 @@ typedef struct {
 
 /* sg_test_client_connect - connect and return the greeting reply (transfer full). */
 SgTestClient *sg_test_client_connect (guint16 port, char **greeting);
+/* sg_test_client_open - connect from source (nullable: any loopback address)
+ * without reading anything; NULL if the connection failed (transfer full). */
+SgTestClient *sg_test_client_open (const char *source, guint16 port);
 void          sg_test_client_send (SgTestClient *c, const char *data, gssize len);
 /* sg_test_client_reply - the next whole reply, lines joined by "\n"; NULL at EOF. (transfer full) */
 char         *sg_test_client_reply (SgTestClient *c);
