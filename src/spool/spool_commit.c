@@ -75,7 +75,6 @@ sg_commit_job_free (SgCommitJob *job)
 static gboolean
 job_prepare (SgCommitJob *job)
 {
-  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
   SgMeta *meta = job->meta;
   gsize hlen, blen;
   const guint8 *h = g_bytes_get_data (job->header, &hlen);
@@ -96,10 +95,14 @@ job_prepare (SgCommitJob *job)
   if (meta->arrival_time_us == 0)
     meta->arrival_time_us = sg_queue_id_time (job->id);
 
-  g_checksum_update (sum, h, (gssize) hlen);
-  g_checksum_update (sum, b, (gssize) blen);
+  char *sha256 = sg_spool_sha256_hex (h, hlen, b, blen);
+  if (sha256 == NULL)
+    {
+      g_set_error (&job->error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO, "SHA-256 failed");
+      return FALSE;
+    }
   g_free (meta->sha256);
-  meta->sha256 = g_strdup (g_checksum_get_string (sum));
+  meta->sha256 = sha256;
   meta->message_size = (guint64) hlen + (guint64) blen;
   job->json = sg_meta_to_json (meta, &job->json_len);
   return TRUE;
@@ -120,10 +123,18 @@ job_create (SgSpool *spool, SgCommitJob *job, const char *suffix, char *tmp_name
       if (fd < 0)
         g_debug ("spool: recycled tmp/%s: %s; creating a new file", tmp_name, g_strerror (errno));
     }
+  gboolean direct = fd < 0 && a_len + b_len >= SG_SPOOL_DIRECT_MIN;
   if (fd < 0)
     {
       g_snprintf (tmp_name, SG_SPOOL_TMP_NAME_MAX, "%s%s", job->id, suffix);
-      fd = openat (spool->tmp_fd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, SG_SPOOL_FILE_MODE);
+      fd = openat (spool->tmp_fd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+                   | (direct ? O_DIRECT : 0), SG_SPOOL_FILE_MODE);
+      if (fd < 0 && direct && errno == EINVAL)
+        {
+          direct = FALSE;    /* a file system without O_DIRECT (tmpfs) */
+          fd = openat (spool->tmp_fd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                       SG_SPOOL_FILE_MODE);
+        }
     }
   if (fd < 0)
     {
@@ -131,6 +142,21 @@ job_create (SgSpool *spool, SgCommitJob *job, const char *suffix, char *tmp_name
       return -1;
     }
   *created = TRUE;
+  if (direct && !sg_spool_write_direct (fd, a, a_len, b, b_len, &errsv))
+    {
+      /* Refused alignment: start over through the page cache. */
+      direct = FALSE;
+      if (errsv != EINVAL || fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_DIRECT) != 0
+          || ftruncate (fd, 0) != 0 || lseek (fd, 0, SEEK_SET) != 0)
+        {
+          close (fd);
+          sg_spool_set_errno (&job->error, errsv, "write tmp/%s", tmp_name);
+          return -1;
+        }
+      errsv = 0;
+    }
+  else if (direct)
+    return fd;               /* on the device already; fdatasync() does the rest */
   if (!sg_spool_write_all (fd, a, a_len, &errsv) || !sg_spool_write_all (fd, b, b_len, &errsv))
     {
       close (fd);

@@ -6,6 +6,8 @@
 #include "spool/spool_private.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,6 +64,94 @@ sg_spool_write_all (int fd, const guint8 *data, gsize len, int *errsv)
       len -= (gsize) n;
     }
   return TRUE;
+}
+
+/* sg_spool_write_direct - write a then b to the start of fd, an empty file
+ * opened with O_DIRECT, through an aligned bounce buffer: the bytes go from
+ * that buffer to the device without a copy into the page cache, which for
+ * a 10 MB message costs more than the device itself (bench/README.md). The
+ * last block is padded and the file then cut to its real size; fdatasync()
+ * afterwards still makes size and device cache durable. FALSE with *errsv
+ * set on failure; EINVAL means the file system refused direct I/O and the
+ * caller may start over with buffered writes. */
+gboolean
+sg_spool_write_direct (int fd, const guint8 *a, gsize a_len, const guint8 *b, gsize b_len,
+                       int *errsv)
+{
+  const guint8 *src[] = { a, b };
+  gsize left[] = { a_len, b_len };
+  guint8 *buf = NULL;
+  off_t offset = 0;
+  gboolean ok = TRUE;
+
+  if (posix_memalign ((void **) &buf, SG_SPOOL_DIRECT_ALIGN, SG_SPOOL_DIRECT_CHUNK) != 0)
+    {
+      *errsv = ENOMEM;
+      return FALSE;
+    }
+  for (guint part = 0; ok && part < G_N_ELEMENTS (src); )
+    {
+      gsize fill = 0;
+      while (part < G_N_ELEMENTS (src) && fill < SG_SPOOL_DIRECT_CHUNK)
+        {
+          gsize n = MIN (left[part], SG_SPOOL_DIRECT_CHUNK - fill);
+          memcpy (buf + fill, src[part], n);
+          fill += n;
+          src[part] += n;
+          left[part] -= n;
+          if (left[part] == 0)
+            part++;
+        }
+      gsize padded = (fill + SG_SPOOL_DIRECT_ALIGN - 1) & ~(gsize) (SG_SPOOL_DIRECT_ALIGN - 1);
+      memset (buf + fill, 0, padded - fill);
+      for (gsize done = 0; ok && done < padded; )
+        {
+          ssize_t n = pwrite (fd, buf + done, padded - done, offset + (off_t) done);
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0 || ((gsize) n % SG_SPOOL_DIRECT_ALIGN) != 0)
+            {
+              *errsv = n < 0 ? errno : EIO;
+              ok = FALSE;
+              break;
+            }
+          done += (gsize) n;
+        }
+      offset += (off_t) fill;
+      if (fill < padded)
+        break;              /* the padded tail was the last block */
+    }
+  free (buf);
+  if (ok && ftruncate (fd, offset) != 0)
+    {
+      *errsv = errno;
+      ok = FALSE;
+    }
+  return ok;
+}
+
+/* sg_spool_sha256_hex - SHA-256 of a then b as lower-case hex, or NULL
+ * (transfer full). OpenSSL's digest uses the CPU's SHA extensions: about
+ * 1.8 GB/s here against GChecksum's 160 MB/s, which made hashing the
+ * largest single cost of committing a 10 MB message. */
+char *
+sg_spool_sha256_hex (const guint8 *a, gsize a_len, const guint8 *b, gsize b_len)
+{
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
+  gboolean ok = ctx != NULL
+    && EVP_DigestInit_ex (ctx, EVP_sha256 (), NULL) == 1
+    && EVP_DigestUpdate (ctx, a, a_len) == 1
+    && EVP_DigestUpdate (ctx, b, b_len) == 1
+    && EVP_DigestFinal_ex (ctx, md, &md_len) == 1;
+  EVP_MD_CTX_free (ctx);
+  if (!ok)
+    return NULL;
+  char *hex = g_malloc (md_len * 2 + 1);
+  for (unsigned int i = 0; i < md_len; i++)
+    g_snprintf (hex + 2 * i, 3, "%02x", md[i]);
+  return hex;
 }
 
 /* sg_spool_rename_noreplace - rename that fails with EEXIST rather than

@@ -20,6 +20,9 @@ G_BEGIN_DECLS
 #define SG_SPOOL_MAX_META_SIZE  (16u * 1024u * 1024u)  /* refuse bigger <ID>.json */
 #define SG_SPOOL_TMP_NAME_MAX   40                     /* "<ID>.json" or "free-<16 hex>" + NUL */
 #define SG_SPOOL_POOL_PREFIX    "free-"
+#define SG_SPOOL_DIRECT_MIN     (1024u * 1024u)        /* .eml files this big bypass the page cache */
+#define SG_SPOOL_DIRECT_ALIGN   4096u                  /* buffer, offset and length alignment of O_DIRECT */
+#define SG_SPOOL_DIRECT_CHUNK   (1024u * 1024u)        /* bytes per direct write */
 #define SG_SPOOL_RECYCLE_MAX_FILE (1024u * 1024u)       /* bigger files are unlinked, not kept */
 
 /* Group-commit bounds: see spool_commit.c for the design. */
@@ -78,6 +81,9 @@ void     sg_spool_pool_clear (SgSpool *spool);
 /* spool_file.c */
 gboolean sg_spool_set_errno (GError **error, int errsv, const char *format, ...) G_GNUC_PRINTF (3, 4);
 gboolean sg_spool_write_all (int fd, const guint8 *data, gsize len, int *errsv);
+char    *sg_spool_sha256_hex (const guint8 *a, gsize a_len, const guint8 *b, gsize b_len);
+gboolean sg_spool_write_direct (int fd, const guint8 *a, gsize a_len, const guint8 *b, gsize b_len,
+                                int *errsv);
 int      sg_spool_rename_noreplace (int from_dir, const char *from, int to_dir, const char *to);
 gboolean sg_spool_fsync_dir (int dir_fd, const char *what, GError **error);
 char    *sg_spool_read_at (int dir_fd, const char *name, gsize max, gsize *length, GError **error);

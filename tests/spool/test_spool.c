@@ -178,6 +178,42 @@ test_commit_files (Fixture *f, gconstpointer data)
   }
 }
 
+/* /spool/commit/large - messages around the direct-I/O threshold, with
+ * sizes on and off the alignment and chunk boundaries, are stored byte for
+ * byte (the padded last block is cut off) and hashed right. */
+static void
+test_commit_large (Fixture *f, gconstpointer data)
+{
+  const gsize sizes[] = {
+    SG_SPOOL_DIRECT_MIN - strlen (HEADER) - 1, SG_SPOOL_DIRECT_MIN - strlen (HEADER),
+    SG_SPOOL_DIRECT_MIN + 1, SG_SPOOL_DIRECT_CHUNK + SG_SPOOL_DIRECT_ALIGN,
+    3 * SG_SPOOL_DIRECT_CHUNK - strlen (HEADER), 3 * SG_SPOOL_DIRECT_CHUNK + 4097,
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autoptr(SgMeta) meta = sg_test_sample_meta ();
+      g_autoptr(GBytes) header = g_bytes_new_static (HEADER, strlen (HEADER));
+      guint8 *bytes = g_malloc (sizes[i]);
+      for (gsize j = 0; j < sizes[i]; j++)
+        bytes[j] = (guint8) ("0123456789abcdef\r\n"[j % 18]);
+      g_autoptr(GBytes) body = g_bytes_new_take (bytes, sizes[i]);
+      g_autoptr(GError) error = NULL;
+      g_assert_true (sg_spool_commit (f->spool, meta, header, body, &error));
+      g_assert_no_error (error);
+
+      g_autofree char *eml = sub (f, "queue", meta->queue_id, ".eml");
+      g_autofree char *got = NULL;
+      gsize len = 0;
+      g_assert_true (g_file_get_contents (eml, &got, &len, NULL));
+      g_assert_cmpuint (len, ==, strlen (HEADER) + sizes[i]);
+      g_assert_cmpmem (got, strlen (HEADER), HEADER, strlen (HEADER));
+      g_assert_cmpmem (got + strlen (HEADER), sizes[i], g_bytes_get_data (body, NULL), sizes[i]);
+      g_autofree char *sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guint8 *) got, len);
+      g_assert_cmpstr (meta->sha256, ==, sha);
+      g_assert_cmpuint (meta->message_size, ==, len);
+    }
+}
+
 /* /spool/commit/load-update-remove - the metadata life cycle. */
 static void
 test_load_update_remove (Fixture *f, gconstpointer data)
@@ -390,6 +426,8 @@ main (int argc, char **argv)
   g_test_add ("/spool/open/locked", Fixture, NULL, fixture_setup, test_locked, fixture_teardown);
   g_test_add_func ("/spool/open/not-a-directory", test_not_a_directory);
   g_test_add ("/spool/commit/files", Fixture, NULL, fixture_setup, test_commit_files,
+              fixture_teardown);
+  g_test_add ("/spool/commit/large", Fixture, NULL, fixture_setup, test_commit_large,
               fixture_teardown);
   g_test_add ("/spool/commit/load-update-remove", Fixture, NULL, fixture_setup,
               test_load_update_remove, fixture_teardown);
