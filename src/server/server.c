@@ -1,10 +1,11 @@
-/* server.c - start-up (spool recovery, intake, listener), the main loop, and
- * a clean stop on SIGTERM/SIGINT: stop accepting, say 421 to idle sessions,
- * let transactions in flight finish for up to [limits] shutdown_timeout, then
- * 421 to whoever is still sending, and
- * drain every spool commit before exit. */
+/* server.c - start-up (bind, drop privileges, spool recovery, intake), the
+ * main loop, and a clean stop on SIGTERM/SIGINT: stop accepting, say 421 to
+ * idle sessions, let transactions in flight finish for up to [limits]
+ * shutdown_timeout, then 421 to whoever is still sending, and drain every
+ * spool commit before exit. */
 #include "server/server_private.h"
 #include "server/connection.h"
+#include "common/privilege.h"
 
 #include <glib-unix.h>
 #include <signal.h>
@@ -161,6 +162,24 @@ sg_server_new (SgConfig *config, GError **error)
   server->connections = g_hash_table_new (NULL, NULL);
   server->per_ip = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   server->read_buffer = g_malloc (SG_READ_CHUNK);
+  server->poller = sg_poller_new (server->context, error);
+  if (!server->poller)
+    return NULL;
+  server->wheel = sg_timer_wheel_new (server->context);
+
+  /* Bind first: ports below 1024 may need root (or CAP_NET_BIND_SERVICE).
+   * Every listening socket belongs here, before the drop below; that
+   * includes [metrics] listen. Nothing accepts until sg_server_run. */
+  if (!sg_listener_open (server, error))
+    return NULL;
+
+  /* Then give up root for [server] user, before any thread starts and
+   * before any file is opened or created: the spool, TLS keys and smarthost
+   * credentials are read as that user, at start-up as on SIGHUP. */
+  if (!sg_privilege_prepare_dir (config->spool_dir, config->user, error)
+      || !sg_privilege_drop (config->user, error)
+      || (config->user && !sg_privilege_check_owner (config->spool_dir, config->user, error)))
+    return NULL;
 
   server->spool = sg_spool_open (config->spool_dir, error);
   if (!server->spool)
@@ -192,12 +211,6 @@ sg_server_new (SgConfig *config, GError **error)
         return NULL;
       g_message ("STARTTLS offered%s", config->tls_require ? " and required" : "");
     }
-  server->poller = sg_poller_new (server->context, error);
-  if (!server->poller)
-    return NULL;
-  server->wheel = sg_timer_wheel_new (server->context);
-  if (!sg_listener_open (server, error))
-    return NULL;
   return g_steal_pointer (&server);
 }
 
