@@ -2,15 +2,32 @@
  * main loop, and a clean stop on SIGTERM/SIGINT: stop accepting, say 421 to
  * idle sessions, let transactions in flight finish for up to [limits]
  * shutdown_timeout, then 421 to whoever is still sending, and drain every
- * spool commit before exit. */
+ * spool commit before exit. Tells the service manager (sd_notify) when it is
+ * ready, reloading and stopping. */
 #include "server/server_private.h"
 #include "server/connection.h"
 #include "common/privilege.h"
+#include "common/sd_notify.h"
 
 #include <glib-unix.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <unistd.h>
 #include "sg-build.h"
+
+/* notify - one sd_notify message; a service manager that cannot be told is
+ * logged, never a reason to stop serving. */
+static void G_GNUC_PRINTF (1, 2)
+notify (const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  g_autofree char *state = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_autoptr(GError) error = NULL;
+  if (!sg_sd_notify (state, &error))
+    g_warning ("cannot tell the service manager: %s", error->message);
+}
 
 static gboolean
 stop_when_idle (gpointer data)
@@ -54,6 +71,8 @@ sg_server_stop (SgServer *server)
   server->stopping = TRUE;
   g_message ("stopping: no new connections; finishing %u session(s)",
              g_hash_table_size (server->connections));
+  notify ("STOPPING=1\nSTATUS=Stopping: finishing %u session(s)",
+          g_hash_table_size (server->connections));
   sg_listener_close (server);
   GList *conns = g_hash_table_get_keys (server->connections);
   for (GList *l = conns; l; l = l->next)
@@ -113,15 +132,19 @@ on_hangup (gpointer data)
       g_warning ("SIGHUP: no way to reload the configuration; ignored");
       return G_SOURCE_CONTINUE;
     }
+  /* systemd wants the monotonic time with RELOADING=1 (Type=notify-reload). */
+  notify ("RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT, g_get_monotonic_time ());
   g_autoptr(SgConfig) config = server->reloader (server->reloader_data, &error);
   if (!config || !sg_server_reconfigure (server, config, &error))
     {
       g_warning ("reload failed, keeping the running configuration: %s", error->message);
+      notify ("READY=1\nSTATUS=Reload failed, running configuration kept: %s", error->message);
       return G_SOURCE_CONTINUE;
     }
   g_message ("reloaded configuration%s%s: %u session(s) continue under the old one",
              config->path ? " from " : "", config->path ? config->path : "",
              g_hash_table_size (server->connections));
+  notify ("READY=1\nSTATUS=Accepting mail on %s (configuration reloaded)", server->config->listen);
   return G_SOURCE_CONTINUE;
 }
 
@@ -224,6 +247,8 @@ sg_server_run (SgServer *server)
   g_message ("spoolgate %s ready: hostname %s, spool %s, policy %s", SG_VERSION_STRING,
              server->config->hostname, server->config->spool_dir,
              server->config->validation_policy);
+  /* Bound and the spool open and recovered: the service is up. */
+  notify ("READY=1\nSTATUS=Accepting mail on %s", server->config->listen);
   g_main_loop_run (server->loop);
   g_message ("stopped");
   return 0;
