@@ -138,13 +138,15 @@ on_hangup (gpointer data)
   if (!config || !sg_server_reconfigure (server, config, &error))
     {
       g_warning ("reload failed, keeping the running configuration: %s", error->message);
-      notify ("READY=1\nSTATUS=Reload failed, running configuration kept: %s", error->message);
+      /* one assignment per line: a newline in the message must not start another */
+      g_autofree char *why = g_strdelimit (g_strdup (error->message), "\r\n", ' ');
+      notify ("READY=1\nSTATUS=Reload failed, running configuration kept: %s", why);
       return G_SOURCE_CONTINUE;
     }
   g_message ("reloaded configuration%s%s: %u session(s) continue under the old one",
              config->path ? " from " : "", config->path ? config->path : "",
              g_hash_table_size (server->connections));
-  notify ("READY=1\nSTATUS=Accepting mail on %s (configuration reloaded)", server->config->listen);
+  notify ("READY=1\nSTATUS=Accepting mail on %s (configuration reloaded)", server->listen_bound);
   return G_SOURCE_CONTINUE;
 }
 
@@ -195,6 +197,7 @@ sg_server_new (SgConfig *config, GError **error)
    * includes [metrics] listen. Nothing accepts until sg_server_run. */
   if (!sg_listener_open (server, error))
     return NULL;
+  server->listen_bound = g_strdup (config->listen);
 
   /* Then give up root for [server] user, before any thread starts and
    * before any file is opened or created: the spool, TLS keys and smarthost
@@ -248,7 +251,7 @@ sg_server_run (SgServer *server)
              server->config->hostname, server->config->spool_dir,
              server->config->validation_policy);
   /* Bound and the spool open and recovered: the service is up. */
-  notify ("READY=1\nSTATUS=Accepting mail on %s", server->config->listen);
+  notify ("READY=1\nSTATUS=Accepting mail on %s", server->listen_bound);
   g_main_loop_run (server->loop);
   g_message ("stopped");
   return 0;
@@ -288,5 +291,6 @@ sg_server_free (SgServer *server)
   g_clear_pointer (&server->loop, g_main_loop_unref);
   g_clear_pointer (&server->context, g_main_context_unref);
   g_free (server->read_buffer);
+  g_free (server->listen_bound);
   g_free (server);
 }
