@@ -5,6 +5,7 @@
  * how messages are stored and locked is src/spool/'s. */
 #include "cli/cli_spool.h"
 #include "cli/cli.h"
+#include "common/privilege.h"
 #include "spool/queue_id.h"
 
 #include <errno.h>
@@ -70,6 +71,10 @@ sg_cli_spool_open (const SgCliSpoolArgs *args, GError **error)
                      config->spool_dir, SG_CLI_QUEUE_SUBDIR, g_strerror (e));
       return NULL;
     }
+  /* Started as root on the daemon's spool: act as its owner (as postsuper
+   * does), so that rewritten metadata stays readable by the daemon. */
+  if (!sg_privilege_become_owner (config->spool_dir, error))
+    return NULL;
   return sg_spool_open_admin (config->spool_dir, error);
 }
 

@@ -37,7 +37,8 @@ GOptionContext *sg_cli_spool_context_new (const char *name, const char *paramete
 /* sg_cli_spool_open - open the spool named by --spool, else by [spool] dir
  * of --config, else the built-in default, beside a running daemon. A
  * missing directory, or one without queue/, is SG_SPOOL_ERROR_NOT_FOUND and
- * nothing is created (transfer full). */
+ * nothing is created. Run as root on a spool owned by another user (the
+ * daemon's), the process becomes that user first (transfer full). */
 SgSpool *sg_cli_spool_open (const SgCliSpoolArgs *args, GError **error);
 
 /* sg_cli_parse_id - a queue ID argument, upper-cased (Crockford base32 is

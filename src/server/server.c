@@ -1,15 +1,33 @@
-/* server.c - start-up (spool recovery, intake, listener), the main loop, and
- * a clean stop on SIGTERM/SIGINT: stop accepting, say 421 to idle sessions,
- * let transactions in flight finish for up to [limits] shutdown_timeout, then
- * 421 to whoever is still sending, and
- * drain every spool commit before exit. */
+/* server.c - start-up (bind, drop privileges, spool recovery, intake), the
+ * main loop, and a clean stop on SIGTERM/SIGINT: stop accepting, say 421 to
+ * idle sessions, let transactions in flight finish for up to [limits]
+ * shutdown_timeout, then 421 to whoever is still sending, and drain every
+ * spool commit before exit. Tells the service manager (sd_notify) when it is
+ * ready, reloading and stopping. */
 #include "server/server_private.h"
 #include "server/connection.h"
+#include "common/privilege.h"
+#include "common/sd_notify.h"
 
 #include <glib-unix.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <unistd.h>
 #include "sg-build.h"
+
+/* notify - one sd_notify message; a service manager that cannot be told is
+ * logged, never a reason to stop serving. */
+static void G_GNUC_PRINTF (1, 2)
+notify (const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  g_autofree char *state = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_autoptr(GError) error = NULL;
+  if (!sg_sd_notify (state, &error))
+    g_warning ("cannot tell the service manager: %s", error->message);
+}
 
 static gboolean
 stop_when_idle (gpointer data)
@@ -53,6 +71,8 @@ sg_server_stop (SgServer *server)
   server->stopping = TRUE;
   g_message ("stopping: no new connections; finishing %u session(s)",
              g_hash_table_size (server->connections));
+  notify ("STOPPING=1\nSTATUS=Stopping: finishing %u session(s)",
+          g_hash_table_size (server->connections));
   sg_listener_close (server);
   GList *conns = g_hash_table_get_keys (server->connections);
   for (GList *l = conns; l; l = l->next)
@@ -117,15 +137,21 @@ on_hangup (gpointer data)
       g_warning ("SIGHUP: no way to reload the configuration; ignored");
       return G_SOURCE_CONTINUE;
     }
+  /* systemd wants the monotonic time with RELOADING=1 (Type=notify-reload). */
+  notify ("RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT, g_get_monotonic_time ());
   g_autoptr(SgConfig) config = server->reloader (server->reloader_data, &error);
   if (!config || !sg_server_reconfigure (server, config, &error))
     {
       g_warning ("reload failed, keeping the running configuration: %s", error->message);
+      /* one assignment per line: a newline in the message must not start another */
+      g_autofree char *why = g_strdelimit (g_strdup (error->message), "\r\n", ' ');
+      notify ("READY=1\nSTATUS=Reload failed, running configuration kept: %s", why);
       return G_SOURCE_CONTINUE;
     }
   g_message ("reloaded configuration%s%s: %u session(s) continue under the old one",
              config->path ? " from " : "", config->path ? config->path : "",
              g_hash_table_size (server->connections));
+  notify ("READY=1\nSTATUS=Accepting mail on %s (configuration reloaded)", server->listen_bound);
   return G_SOURCE_CONTINUE;
 }
 
@@ -169,6 +195,25 @@ sg_server_new (SgConfig *config, GError **error)
   server->connections = g_hash_table_new (NULL, NULL);
   server->per_ip = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   server->read_buffer = g_malloc (SG_READ_CHUNK);
+  server->poller = sg_poller_new (server->context, error);
+  if (!server->poller)
+    return NULL;
+  server->wheel = sg_timer_wheel_new (server->context);
+
+  /* Bind first: ports below 1024 may need root (or CAP_NET_BIND_SERVICE).
+   * Every listening socket belongs here, before the drop below; that
+   * includes [metrics] listen. Nothing accepts until sg_server_run. */
+  if (!sg_listener_open (server, error))
+    return NULL;
+  server->listen_bound = g_strdup (config->listen);
+
+  /* Then give up root for [server] user, before any thread starts and
+   * before any file is opened or created: the spool, TLS keys and smarthost
+   * credentials are read as that user, at start-up as on SIGHUP. */
+  if (!sg_privilege_prepare_dir (config->spool_dir, config->user, error)
+      || !sg_privilege_drop (config->user, error)
+      || (config->user && !sg_privilege_check_owner (config->spool_dir, config->user, error)))
+    return NULL;
 
   server->spool = sg_spool_open (config->spool_dir, error);
   if (!server->spool)
@@ -201,12 +246,6 @@ sg_server_new (SgConfig *config, GError **error)
         return NULL;
       g_message ("STARTTLS offered%s", config->tls_require ? " and required" : "");
     }
-  server->poller = sg_poller_new (server->context, error);
-  if (!server->poller)
-    return NULL;
-  server->wheel = sg_timer_wheel_new (server->context);
-  if (!sg_listener_open (server, error))
-    return NULL;
   return g_steal_pointer (&server);
 }
 
@@ -220,6 +259,8 @@ sg_server_run (SgServer *server)
   g_message ("spoolgate %s ready: hostname %s, spool %s, policy %s", SG_VERSION_STRING,
              server->config->hostname, server->config->spool_dir,
              server->config->validation_policy);
+  /* Bound and the spool open and recovered: the service is up. */
+  notify ("READY=1\nSTATUS=Accepting mail on %s", server->listen_bound);
   g_main_loop_run (server->loop);
   g_message ("stopped");
   return 0;
@@ -259,5 +300,6 @@ sg_server_free (SgServer *server)
   g_clear_pointer (&server->loop, g_main_loop_unref);
   g_clear_pointer (&server->context, g_main_context_unref);
   g_free (server->read_buffer);
+  g_free (server->listen_bound);
   g_free (server);
 }

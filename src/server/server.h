@@ -9,7 +9,8 @@ G_BEGIN_DECLS
 
 typedef struct _SgServer SgServer;
 
-/* sg_server_new - open the spool (with recovery) and bind; keeps a reference to config. */
+/* sg_server_new - bind, drop to [server] user when started as root, then
+ * open the spool (with recovery); keeps a reference to config. */
 SgServer *sg_server_new (SgConfig *config, GError **error);
 
 /* How SIGHUP gets the new configuration: the file and flags of start-up, again. */

@@ -34,6 +34,7 @@ struct _SgServer {
   gboolean        spool_low;     /* below [spool] min_free at that check */
   SgQueueRunner  *runner;        /* (nullable) without a [smarthost] host */
   int             listen_fd;
+  char           *listen_bound;  /* [server] listen as bound at start-up */
   SgPollFd       *listen_pfd;
   GHashTable     *connections;   /* SgConnection* set */
   GHashTable     *per_ip;        /* address -> GUINT count */

@@ -99,6 +99,13 @@ launch (SgTestServer *s)
 void
 sg_test_server_start (SgTestServer *s, const char *config_text)
 {
+  sg_test_server_init (s, config_text);
+  launch (s);
+}
+
+void
+sg_test_server_init (SgTestServer *s, const char *config_text)
+{
   memset (s, 0, sizeof *s);
   s->dir = g_dir_make_tmp ("sg-it-XXXXXX", NULL);
   g_assert_nonnull (s->dir);
@@ -110,7 +117,6 @@ sg_test_server_start (SgTestServer *s, const char *config_text)
       g_assert_true (g_file_set_contents (s->config, config_text, -1, NULL));
     }
   s->port = free_port ();
-  launch (s);
 }
 
 void

@@ -15,6 +15,9 @@ typedef struct {
 
 /* sg_test_server_start - start with an optional config text; waits until it accepts. */
 void   sg_test_server_start (SgTestServer *s, const char *config_text);
+/* sg_test_server_init - the directory, config and port of a server, not
+ * started: prepare the directory, then sg_test_server_restart. */
+void   sg_test_server_init (SgTestServer *s, const char *config_text);
 /* sg_test_server_restart - start again on the same spool and config. */
 void   sg_test_server_restart (SgTestServer *s);
 /* sg_test_server_stop - SIGTERM and wait; returns the exit status. */
