@@ -1,9 +1,12 @@
 /* listener.c - the listening socket and accept(): access by network,
  * connection limits and the per-address rate window are checked here,
- * before a session exists (RFC 5321 3.1: 554 or 421 at the greeting); also
- * the spool's free-space check that MAIL consults. */
+ * before a session exists (RFC 5321 3.1: 554 or 421 at the greeting), each
+ * refusal logged and counted through smtp/reject.h; also the spool's
+ * free-space check that MAIL consults. */
 #include "server/server_private.h"
 #include "server/connection.h"
+#include "metrics/metrics.h"
+#include "smtp/reject.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -127,32 +130,37 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
                    NI_NUMERICHOST | NI_NUMERICSERV);
       /* IPv4-mapped IPv6 addresses are logged and counted as IPv4. */
       const char *addr = g_str_has_prefix (host, "::ffff:") && strchr (host, '.') ? host + 7 : host;
+      sg_metrics_inc (SG_COUNTER_CONNECTIONS);
       guint per_ip = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, addr));
       guint total = g_hash_table_size (server->connections);
 
       gboolean trusted = sg_netlist_contains (server->allowed, addr);
       if (server->stopping)
-        refuse (fd, config, "421 4.7.0", "Error: server shutting down; try again later");
+        {
+          sg_reject_connection (addr, 421, "4.7.0", SG_REFUSE_STOPPING, "server shutting down");
+          refuse (fd, config, "421 4.7.0", "Error: server shutting down; try again later");
+        }
       else if (!trusted && !(config->accepted_domains && config->accepted_domains[0]))
         {
           /* RFC 5321 3.1: a 554 greeting; nothing here is for this client */
-          g_message ("reject: connect from [%s]: 554 5.7.1 not in [access] allowed_networks", addr);
+          sg_reject_connection (addr, 554, "5.7.1", SG_REFUSE_ACCESS, "not in [access] allowed_networks");
           refuse (fd, config, "554 5.7.1", "Access denied");
         }
       else if (rate_exceeded (server, addr))
         {
-          g_message ("refused %s: more than %u connections in %d s", addr,
-                     config->connection_rate_per_ip, SG_RATE_WINDOW);
+          sg_reject_connection (addr, 421, "4.7.0", SG_REFUSE_RATE, "more than %u connections in %d s",
+                                config->connection_rate_per_ip, SG_RATE_WINDOW);
           refuse (fd, config, "421 4.7.0", "Error: too many connections from your address; try again later");
         }
       else if (config->max_connections && total >= config->max_connections)
         {
-          g_message ("refused %s: too many connections (%u)", addr, total);
+          sg_reject_connection (addr, 421, "4.7.0", SG_REFUSE_MAX, "too many connections (%u)", total);
           refuse (fd, config, "421 4.7.0", "Error: too many connections; try again later");
         }
       else if (config->max_connections_per_ip && per_ip >= config->max_connections_per_ip)
         {
-          g_message ("refused %s: too many connections from this address (%u)", addr, per_ip);
+          sg_reject_connection (addr, 421, "4.7.0", SG_REFUSE_MAX_PER_IP,
+                                "too many connections from this address (%u)", per_ip);
           refuse (fd, config, "421 4.7.0", "Error: too many connections from your address; try again later");
         }
       else
