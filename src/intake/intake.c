@@ -126,7 +126,7 @@ commit_done (SgMeta *meta, const GError *error, gpointer user_data)
       job->enhanced = "2.0.0";
       job->text = g_strdup_printf ("Ok: queued as %s", meta->queue_id);
       if (job->intake->committed)
-        job->intake->committed (meta->queue_id, job->intake->committed_data);
+        job->intake->committed (meta, job->intake->committed_data);
     }
   job_reply_idle (job);
 }

@@ -2,10 +2,12 @@
  * session's replies, keeps its timeout in the server's timer wheel and
  * carries messages to the intake pipeline. A connection whose message is in
  * flight outlives its socket until the pipeline answers. After STARTTLS the
- * same reads and writes go through OpenSSL (conn_recv/conn_send). */
+ * same reads and writes go through OpenSSL (conn_recv/conn_send). Each
+ * connection counts itself in the sessions_open gauges while its socket lives. */
 #include "server/connection.h"
 #include "smtp/session.h"
 #include "tls/tls_server.h"
+#include "metrics/metrics.h"
 
 #include <errno.h>
 #include <string.h>
@@ -27,6 +29,7 @@ struct _SgConnection {
   gboolean   closed;
   SSL       *ssl;           /* (nullable) once STARTTLS began */
   gboolean   handshaking;
+  gboolean   tls_up;        /* handshake done: counted in spoolgate_tls_sessions_open */
   GIOCondition tls_want;    /* what OpenSSL waits for, while it waits */
 };
 
@@ -128,6 +131,9 @@ connection_close (SgConnection *conn)
       g_clear_pointer (&conn->ssl, SSL_free);
     }
   close (conn->fd);
+  sg_metrics_gauge_add (SG_GAUGE_SESSIONS_OPEN, -1);
+  if (conn->tls_up)
+    sg_metrics_gauge_add (SG_GAUGE_TLS_SESSIONS_OPEN, -1);
   g_message ("disconnect from [%s]:%u", conn->address, conn->port);
   sg_server_connection_closed (server, conn);
   connection_unref (conn);
@@ -233,6 +239,8 @@ connection_handshake (SgConnection *conn)
       {
         conn->handshaking = FALSE;
         conn->tls_want = 0;
+        conn->tls_up = TRUE;
+        sg_metrics_gauge_add (SG_GAUGE_TLS_SESSIONS_OPEN, 1);
         const char *proto = SSL_get_version (conn->ssl);
         const char *cipher = SSL_CIPHER_get_name (SSL_get_current_cipher (conn->ssl));
         g_message ("STARTTLS with [%s]:%u: %s with cipher %s", conn->address, conn->port, proto, cipher);
@@ -373,6 +381,7 @@ sg_connection_new (SgServer *server, int fd, const char *address, guint16 port,
       return NULL;
     }
   g_hash_table_add (server->connections, conn);
+  sg_metrics_gauge_add (SG_GAUGE_SESSIONS_OPEN, 1);
   g_hash_table_insert (server->per_ip, g_strdup (address),
                        GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, address)) + 1));
   g_message ("connect from [%s]:%u", address, port);
