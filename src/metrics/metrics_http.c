@@ -1,7 +1,9 @@
 /* metrics_http.c - the scrape endpoint: accept, read one bounded request
  * head, answer, close. Each exchange has one deadline on the timer wheel
- * from accept to close, so a slow or silent client cannot hold a slot; the
- * number of exchanges at once is capped and the surplus gets 503. After the
+ * from accept to close, so a slow or silent client holds a slot for a
+ * bounded time; while every slot is taken we stop accepting and further
+ * clients wait in the listen backlog (answering them 503 and closing at
+ * once would reset connections whose request we never read). After the
  * answer we shut down our side and read what the client still sends until
  * it closes, so it sees the answer instead of a reset. */
 #include "metrics/metrics_http.h"
@@ -17,7 +19,7 @@
 
 #define SG_METRICS_HTTP_MAX_REQUEST (8 * 1024)  /* request line and headers */
 #define SG_METRICS_HTTP_TIMEOUT     10          /* seconds from accept to close */
-#define SG_METRICS_HTTP_MAX_CLIENTS 8           /* exchanges at once; more get 503 */
+#define SG_METRICS_HTTP_MAX_CLIENTS 8           /* exchanges at once; more wait to be accepted */
 #define SG_METRICS_HTTP_DRAIN_MAX   (64 * 1024) /* bytes read after the answer, then close */
 #define SG_METRICS_HTTP_BACKLOG     16
 #define SG_METRICS_HTTP_ACCEPTS     16          /* accepts per wake-up */
@@ -153,6 +155,8 @@ client_close (Client *c)
   g_hash_table_remove (http->clients, c);
   g_free (c->response);
   g_free (c);
+  if (http->pfd)
+    sg_poller_modify (http->pfd, G_IO_IN);   /* a slot is free: accept again */
 }
 
 /* response_text - a whole response: the metrics for 200, else a one-line
@@ -163,7 +167,7 @@ response_text (guint status, gboolean is_head, gsize *len)
   static const struct { guint status; const char *reason; } reasons[] = {
     { 200, "OK" }, { 400, "Bad Request" }, { 404, "Not Found" },
     { 405, "Method Not Allowed" },
-    { 431, "Request Header Fields Too Large" }, { 503, "Service Unavailable" },
+    { 431, "Request Header Fields Too Large" },
   };
   const char *reason = "Error";
   for (guint i = 0; i < G_N_ELEMENTS (reasons); i++)
@@ -304,34 +308,23 @@ on_client_timeout (SgTimer *timer, gpointer user_data)
   client_close (c);
 }
 
-/* refuse_busy - too many exchanges: a best-effort 503, then close. */
-static void
-refuse_busy (int fd)
-{
-  gsize len = 0;
-  g_autofree char *text = response_text (503, FALSE, &len);
-  ssize_t unused = send (fd, text, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-  (void) unused;
-  close (fd);
-}
-
 static void
 on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
 {
   SgMetricsHttp *http = user_data;
   for (int i = 0; i < SG_METRICS_HTTP_ACCEPTS; i++)
     {
+      if (g_hash_table_size (http->clients) >= SG_METRICS_HTTP_MAX_CLIENTS)
+        {
+          sg_poller_modify (http->pfd, 0);   /* until client_close frees a slot */
+          return;
+        }
       int fd = accept4 (http->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0)
         {
           if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
             g_warning ("metrics: accept: %s", g_strerror (errno));
           return;
-        }
-      if (g_hash_table_size (http->clients) >= SG_METRICS_HTTP_MAX_CLIENTS)
-        {
-          refuse_busy (fd);
-          continue;
         }
       g_autoptr(GError) error = NULL;
       Client *c = g_new0 (Client, 1);
