@@ -1,9 +1,12 @@
 /* intake.c - validation workers and the hand-off to the spool. A job lives
  * from sg_intake_submit() until its done callback has run in the main
  * context; rejections never touch the spool. Logs the Postfix-style
- * "ID: from=<...>, size=N, nrcpt=N" line once the message is durable. */
+ * "ID: from=<...>, size=N, nrcpt=N" line once the message is durable and
+ * counts it accepted; refusals go through smtp/reject.h. */
 #include "intake/intake.h"
 #include "common/log.h"
+#include "metrics/metrics.h"
+#include "smtp/reject.h"
 
 #include <string.h>
 
@@ -86,6 +89,14 @@ job_reply (Job *job, guint code, const char *enhanced, char *text)
   g_main_context_invoke (job->intake->context, job_reply_idle, job);
 }
 
+/* reject_client - who sent env, for a refusal (smtp/reject.h). */
+static SgRejectClient
+reject_client (const SgEnvelope *env)
+{
+  return (SgRejectClient) { .queue_id = env->queue_id, .helo = env->helo,
+                            .address = env->client_address, .sender = env->mail.address };
+}
+
 /* commit_done - main context: the spool has answered for this message. */
 static void
 commit_done (SgMeta *meta, const GError *error, gpointer user_data)
@@ -94,11 +105,14 @@ commit_done (SgMeta *meta, const GError *error, gpointer user_data)
   if (error)
     {
       gboolean full = g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOSPACE);
+      SgRejectClient who = reject_client (job->env);
       g_warning ("%s: spool commit failed: %s", job->env->queue_id, error->message);
       job->code = full ? 452 : 451;
       job->enhanced = full ? "4.3.1" : "4.3.0";
       job->text = g_strdup (full ? "Insufficient system storage; try again later"
                                  : "Local error in processing; try again later");
+      sg_reject (&who, "DATA", job->code, job->enhanced, full ? SG_RULE_SPOOL_FULL : SG_RULE_SPOOL_ERROR,
+                 "%s", job->text);
     }
   else
     {
@@ -106,11 +120,13 @@ commit_done (SgMeta *meta, const GError *error, gpointer user_data)
       g_message ("%s: from=<%s>, size=%" G_GUINT64_FORMAT ", nrcpt=%u, client=%s[%s]",
                  meta->queue_id, sender, meta->message_size, meta->recipients->len,
                  meta->helo_name ? meta->helo_name : "unknown", meta->client_address);
+      sg_metrics_inc (SG_COUNTER_MESSAGES_ACCEPTED);
+      sg_metrics_add (SG_COUNTER_ACCEPTED_BYTES, meta->message_size);
       job->code = 250;
       job->enhanced = "2.0.0";
       job->text = g_strdup_printf ("Ok: queued as %s", meta->queue_id);
       if (job->intake->committed)
-        job->intake->committed (meta->queue_id, job->intake->committed_data);
+        job->intake->committed (meta, job->intake->committed_data);
     }
   job_reply_idle (job);
 }
@@ -171,9 +187,8 @@ worker (gpointer data, gpointer pool_data)
   if (v->first_reject)
     {
       g_autofree char *why = sg_violation_describe (v->first_reject);
-      g_message ("%s: reject: DATA from %s[%s]: 550 %s %s", env->queue_id,
-                 env->helo ? env->helo : "unknown", env->client_address,
-                 v->first_reject->enhanced, why);
+      SgRejectClient who = reject_client (env);
+      sg_reject (&who, "DATA", 550, v->first_reject->enhanced, v->first_reject->rule, "%s", why);
       job_reply (job, 550, v->first_reject->enhanced, g_strdup_printf ("Message rejected: %s", why));
       return;
     }

@@ -32,8 +32,9 @@ gboolean sg_intake_reconfigure (SgIntake *intake, SgConfig *config, GError **err
 /* sg_intake_pending - messages submitted and not yet answered. */
 guint sg_intake_pending (const SgIntake *intake);
 
-/* Called in the intake's main context once a message is durable. */
-typedef void (*SgIntakeCommittedFunc) (const char *queue_id, gpointer user_data);
+/* Called in the intake's main context once a message is durable; meta is
+ * its committed metadata (borrowed for the call). */
+typedef void (*SgIntakeCommittedFunc) (const SgMeta *meta, gpointer user_data);
 /* sg_intake_set_committed_hook - call func for each committed message (NULL: none). */
 void sg_intake_set_committed_hook (SgIntake *intake, SgIntakeCommittedFunc func,
                                    gpointer user_data);

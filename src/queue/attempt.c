@@ -1,11 +1,13 @@
 /* attempt.c - the queue's rules for one message, applied to its metadata:
  * per-recipient outcomes (2xx delivered, 4xx deferred, 5xx failed), the
  * attempt history, exponential backoff, expiry after max_lifetime, and
- * finishing (non-delivery report, then delivered/failed or removal). Does
- * no network I/O and takes no locks; worker.c holds the message lock. */
+ * finishing (non-delivery report, then delivered/failed or removal), with
+ * one log line and one count per recipient outcome. Does no network I/O and
+ * takes no locks; worker.c holds the message lock. */
 #include "queue/queue_private.h"
 #include "queue/dsn.h"
 #include "common/log.h"
+#include "metrics/metrics.h"
 
 void
 sg_job_result_free (SgJobResult *r)
@@ -48,7 +50,8 @@ sg_queue_all_delivered (const SgMeta *meta)
   return TRUE;
 }
 
-/* log_recipient - the Postfix-style delivery line for one recipient. */
+/* log_recipient - the Postfix-style delivery line for one recipient, and
+ * its count in spoolgate_deliveries_total. */
 static void
 log_recipient (const SgMeta *meta, const SgMetaRecipient *r, const char *relay,
                const char *tls, gint64 now)
@@ -57,6 +60,11 @@ log_recipient (const SgMeta *meta, const SgMetaRecipient *r, const char *relay,
     [SG_RCPT_PENDING] = "deferred", [SG_RCPT_DEFERRED] = "deferred",
     [SG_RCPT_DELIVERED] = "sent", [SG_RCPT_FAILED] = "bounced",
   };
+  static const SgDeliveryResult result[] = {
+    [SG_RCPT_PENDING] = SG_DELIVERY_DEFERRED, [SG_RCPT_DEFERRED] = SG_DELIVERY_DEFERRED,
+    [SG_RCPT_DELIVERED] = SG_DELIVERY_DELIVERED, [SG_RCPT_FAILED] = SG_DELIVERY_FAILED,
+  };
+  sg_metrics_delivery (result[r->status]);
   g_autofree char *addr = sg_log_sanitize (r->address, -1, 256);
   gint64 delay = MAX (0, now - meta->arrival_time_us / G_USEC_PER_SEC);
   g_message ("%s: to=<%s>, relay=%s, delay=%" G_GINT64_FORMAT ", tls=%s, status=%s (%s)",

@@ -4,7 +4,8 @@
  * Due messages go to the workers in round-robin order: the least recently
  * tried first, so a message that keeps failing never starves the rest.
  * Changes by others (new mail, admin commands) arrive through the intake's
- * hook, inotify on queue/ and a full rescan every scan_interval. */
+ * hook, inotify on queue/ and a full rescan every scan_interval; every
+ * state read on the way is passed on to the census (queue gauges). */
 #include "queue/runner.h"
 #include "queue/queue_private.h"
 
@@ -42,6 +43,7 @@ struct _SgQueueRunner {
   int             result_fd;   /* eventfd: workers have posted results */
   GAsyncQueue    *results;     /* SgJobResult* */
   SgQueueWorkers *workers;
+  SgQueueCensus  *census;      /* (nullable) told what every metadata read found */
 };
 
 static void
@@ -110,8 +112,12 @@ refresh (SgQueueRunner *r, const char *id)
           && !g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         g_debug ("queue: %s: %s", id, error->message);
       index_set (r, id, -1);
+      if (r->census)
+        sg_queue_census_forget (r->census, id);
       return;
     }
+  if (r->census)
+    sg_queue_census_set (r->census, id, meta->state, meta->message_size);
   index_set (r, id, sg_queue_next_look (meta, r->config));
 }
 
@@ -138,6 +144,8 @@ full_scan (SgQueueRunner *r)
   while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
     if (!e->in_flight && !g_hash_table_contains (seen, e->id))
       g_hash_table_iter_remove (&it);
+  if (r->census)
+    sg_queue_census_retain (r->census, seen);
 }
 
 static gboolean
@@ -318,11 +326,12 @@ watch_queue (SgQueueRunner *r)
 
 SgQueueRunner *
 sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *context,
-                     GError **error)
+                     SgQueueCensus *census, GError **error)
 {
   SgQueueRunner *r = g_new0 (SgQueueRunner, 1);
   r->config = config;
   r->spool = spool;
+  r->census = census;
   r->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
   r->index = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, entry_free);
   r->max_in_flight = config->queue_concurrency * SG_QUEUE_JOBS_PER_WORKER;

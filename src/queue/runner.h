@@ -6,16 +6,19 @@
 #include <glib.h>
 #include "config/config.h"
 #include "spool/spool.h"
+#include "queue/census.h"
 
 G_BEGIN_DECLS
 
 typedef struct _SgQueueRunner SgQueueRunner;
 
-/* sg_queue_runner_new - start workers and scan the spool; config and spool
- * are borrowed and must outlive the runner. Fails on an unusable TLS set-up
- * or an unreadable password_file (transfer full). */
+/* sg_queue_runner_new - start workers and scan the spool; config, spool and
+ * census (nullable: told every state and size the runner reads) are borrowed
+ * and must outlive the runner. Fails on an unusable TLS set-up or an
+ * unreadable password_file (transfer full). */
 SgQueueRunner *sg_queue_runner_new (const SgConfig *config, SgSpool *spool,
-                                    GMainContext *context, GError **error);
+                                    GMainContext *context, SgQueueCensus *census,
+                                    GError **error);
 /* sg_queue_runner_free - interrupt deliveries in flight (they stay queued:
  * at-least-once), join the workers. */
 void           sg_queue_runner_free (SgQueueRunner *runner);

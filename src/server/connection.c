@@ -4,11 +4,13 @@
  * flight outlives its socket until the pipeline answers. After STARTTLS the
  * same reads and writes go through OpenSSL (conn_recv/conn_send). Behind a
  * proxy, the connection first reads the PROXY header (proxy.c parses it) and
- * only then is the client admitted and its session started. */
+ * only then is the client admitted and its session started. Each session
+ * counts itself in the sessions_open gauges while it lives. */
 #include "server/connection.h"
 #include "server/proxy.h"
 #include "smtp/session.h"
 #include "tls/tls_server.h"
+#include "metrics/metrics.h"
 
 #include <errno.h>
 #include <string.h>
@@ -33,6 +35,7 @@ struct _SgConnection {
   gboolean   closed;
   SSL       *ssl;           /* (nullable) once STARTTLS began */
   gboolean   handshaking;
+  gboolean   tls_up;        /* handshake done: counted in spoolgate_tls_sessions_open */
   GIOCondition tls_want;    /* what OpenSSL waits for, while it waits */
 };
 
@@ -136,8 +139,13 @@ connection_close (SgConnection *conn)
       g_clear_pointer (&conn->ssl, SSL_free);
     }
   close (conn->fd);
-  if (conn->session)   /* it logged its connect line */
-    g_message ("disconnect from [%s]:%u", conn->address, conn->port);
+  if (conn->session)   /* it logged its connect line and counted itself */
+    {
+      sg_metrics_gauge_add (SG_GAUGE_SESSIONS_OPEN, -1);
+      if (conn->tls_up)
+        sg_metrics_gauge_add (SG_GAUGE_TLS_SESSIONS_OPEN, -1);
+      g_message ("disconnect from [%s]:%u", conn->address, conn->port);
+    }
   sg_server_connection_closed (server, conn);
   connection_unref (conn);
 }
@@ -248,6 +256,8 @@ connection_handshake (SgConnection *conn)
       {
         conn->handshaking = FALSE;
         conn->tls_want = 0;
+        conn->tls_up = TRUE;
+        sg_metrics_gauge_add (SG_GAUGE_TLS_SESSIONS_OPEN, 1);
         const char *proto = SSL_get_version (conn->ssl);
         const char *cipher = SSL_CIPHER_get_name (SSL_get_current_cipher (conn->ssl));
         g_message ("STARTTLS with [%s]:%u: %s with cipher %s", conn->address, conn->port, proto, cipher);
@@ -407,6 +417,7 @@ connection_greet (SgConnection *conn, const char *address, guint16 port, gboolea
   conn->port = port;
   conn->session = sg_session_new (server->config, address, port, &session_hooks, conn);
   sg_session_set_relay_allowed (conn->session, relay_allowed);
+  sg_metrics_gauge_add (SG_GAUGE_SESSIONS_OPEN, 1);
   g_hash_table_insert (server->per_ip, g_strdup (address),
                        GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, address)) + 1));
   g_message ("connect from [%s]:%u%s", address, port, via);

@@ -3,9 +3,12 @@
  * a session exists (RFC 5321 3.1: 554 or 421 at the greeting). With [server]
  * proxy_protocol only trusted proxies may connect, and the per-client checks
  * run once the connection has read the PROXY header, on the address it names.
- * Also the spool's free-space check that MAIL consults. */
+ * Each refusal is logged and counted through smtp/reject.h. Also the
+ * spool's free-space check that MAIL consults. */
 #include "server/server_private.h"
 #include "server/connection.h"
+#include "metrics/metrics.h"
+#include "smtp/reject.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -119,7 +122,6 @@ sg_listener_admit (SgServer *server, const char *addr, const char *via, gboolean
                    gboolean *relay_allowed, SgRefusal *refusal)
 {
   const SgConfig *config = server->config;
-  g_autofree char *proxied = via ? g_strdup_printf (" via proxy [%s]", via) : g_strdup ("");
   guint per_ip = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, addr));
   gboolean trusted = sg_netlist_contains (server->allowed, addr);
 
@@ -127,8 +129,7 @@ sg_listener_admit (SgServer *server, const char *addr, const char *via, gboolean
   if (!trusted && !(config->accepted_domains && config->accepted_domains[0]))
     {
       /* RFC 5321 3.1: a 554 greeting; nothing here is for this client */
-      g_message ("reject: connect from [%s]%s: 554 5.7.1 not in [access] allowed_networks",
-                 addr, proxied);
+      sg_reject_connection (addr, via, 554, "5.7.1", SG_REFUSE_ACCESS, "not in [access] allowed_networks");
       *refusal = (SgRefusal) { "554 5.7.1", "Access denied" };
       return FALSE;
     }
@@ -136,14 +137,15 @@ sg_listener_admit (SgServer *server, const char *addr, const char *via, gboolean
    * not a client connecting again and again. */
   if (!proxy_itself && rate_exceeded (server, addr))
     {
-      g_message ("refused %s%s: more than %u connections in %d s", addr, proxied,
-                 config->connection_rate_per_ip, SG_RATE_WINDOW);
+      sg_reject_connection (addr, via, 421, "4.7.0", SG_REFUSE_RATE, "more than %u connections in %d s",
+                            config->connection_rate_per_ip, SG_RATE_WINDOW);
       *refusal = (SgRefusal) { "421 4.7.0", "Error: too many connections from your address; try again later" };
       return FALSE;
     }
   if (config->max_connections_per_ip && per_ip >= config->max_connections_per_ip)
     {
-      g_message ("refused %s%s: too many connections from this address (%u)", addr, proxied, per_ip);
+      sg_reject_connection (addr, via, 421, "4.7.0", SG_REFUSE_MAX_PER_IP,
+                            "too many connections from this address (%u)", per_ip);
       *refusal = (SgRefusal) { "421 4.7.0", "Error: too many connections from your address; try again later" };
       return FALSE;
     }
@@ -173,15 +175,19 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
                    NI_NUMERICHOST | NI_NUMERICSERV);
       /* IPv4-mapped IPv6 addresses are logged and counted as IPv4. */
       const char *addr = g_str_has_prefix (host, "::ffff:") && strchr (host, '.') ? host + 7 : host;
+      sg_metrics_inc (SG_COUNTER_CONNECTIONS);
       guint total = g_hash_table_size (server->connections);
       gboolean relay_allowed = FALSE;
       SgRefusal refusal;
 
       if (server->stopping)
-        refuse (fd, config, "421 4.7.0", "Error: server shutting down; try again later");
+        {
+          sg_reject_connection (addr, NULL, 421, "4.7.0", SG_REFUSE_STOPPING, "server shutting down");
+          refuse (fd, config, "421 4.7.0", "Error: server shutting down; try again later");
+        }
       else if (config->max_connections && total >= config->max_connections)
         {
-          g_message ("refused %s: too many connections (%u)", addr, total);
+          sg_reject_connection (addr, NULL, 421, "4.7.0", SG_REFUSE_MAX, "too many connections (%u)", total);
           refuse (fd, config, "421 4.7.0", "Error: too many connections; try again later");
         }
       else if (config->proxy_protocol && !sg_netlist_contains (server->proxy_trusted, addr))

@@ -1,6 +1,7 @@
-/* server.c - start-up (bind, drop privileges, spool recovery, intake), the
- * main loop, and a clean stop on SIGTERM/SIGINT: stop accepting, say 421 to
- * idle sessions, let transactions in flight finish for up to [limits]
+/* server.c - start-up (bind the listener and the metrics endpoint, drop
+ * privileges, spool recovery, intake, queue runner or census), the main
+ * loop, and a clean stop on SIGTERM/SIGINT: stop accepting, say 421 to idle
+ * sessions, let transactions in flight finish for up to [limits]
  * shutdown_timeout, then 421 to whoever is still sending, and drain every
  * spool commit before exit. Tells the service manager (sd_notify) when it is
  * ready, reloading and stopping. */
@@ -8,6 +9,7 @@
 #include "server/connection.h"
 #include "common/privilege.h"
 #include "common/sd_notify.h"
+#include "metrics/metrics.h"
 
 #include <glib-unix.h>
 #include <signal.h>
@@ -109,6 +111,10 @@ sg_server_reconfigure (SgServer *server, SgConfig *config, GError **error)
   if (g_strcmp0 (old->listen, config->listen) != 0)
     g_warning ("reload: [server] listen changed to %s; still listening on %s until restart",
                config->listen, old->listen);
+  if (g_strcmp0 (old->metrics_listen, config->metrics_listen) != 0)
+    g_warning ("reload: [metrics] listen changed to %s; still serving %s until restart",
+               config->metrics_listen ? config->metrics_listen : "(none)",
+               old->metrics_listen ? old->metrics_listen : "(none)");
   if (g_strcmp0 (old->spool_dir, config->spool_dir) != 0)
     g_warning ("reload: [spool] dir changed to %s; still using %s until restart",
                config->spool_dir, old->spool_dir);
@@ -177,11 +183,27 @@ sg_server_connection_closed (SgServer *server, SgConnection *conn)
   g_hash_table_remove (server->connections, conn);
 }
 
-/* on_committed - new mail is durable: the runner picks it up at once. */
+/* on_committed - new mail is durable: count it in the census; the runner
+ * picks it up at once. */
 static void
-on_committed (const char *queue_id, gpointer runner)
+on_committed (const SgMeta *meta, gpointer data)
 {
-  sg_queue_runner_notify (runner, queue_id);
+  SgServer *server = data;
+  sg_queue_census_set (server->census, meta->queue_id, meta->state, meta->message_size);
+  if (server->runner)
+    sg_queue_runner_notify (server->runner, meta->queue_id);
+}
+
+/* census_rescan - without a runner nobody else reads the queue: recount it
+ * every [queue] scan_interval so admin commands show in the gauges. */
+static gboolean
+census_rescan (gpointer data)
+{
+  SgServer *server = data;
+  g_autoptr(GError) error = NULL;
+  if (!sg_queue_census_scan (server->census, server->spool, &error))
+    g_warning ("queue census: %s", error->message);
+  return G_SOURCE_CONTINUE;
 }
 
 SgServer *
@@ -203,9 +225,14 @@ sg_server_new (SgConfig *config, GError **error)
   /* Bind first: ports below 1024 may need root (or CAP_NET_BIND_SERVICE).
    * Every listening socket belongs here, before the drop below; that
    * includes [metrics] listen. Nothing accepts until sg_server_run. */
+  sg_metrics_init (g_get_real_time ());
   if (!sg_listener_open (server, error))
     return NULL;
   server->listen_bound = g_strdup (config->listen);
+  if (config->metrics_listen
+      && !(server->metrics = sg_metrics_http_new (config->metrics_listen, server->poller,
+                                                  server->wheel, error)))
+    return NULL;
 
   /* Then give up root for [server] user, before any thread starts and
    * before any file is opened or created: the spool, TLS keys and smarthost
@@ -230,15 +257,19 @@ sg_server_new (SgConfig *config, GError **error)
   server->intake = sg_intake_new (config, server->spool, server->context, 0, error);
   if (!server->intake)
     return NULL;
+  server->census = sg_queue_census_new ();
   if (!config->smarthost_host)
-    g_message ("no [smarthost] host configured: mail stays queued");
-  else if (!(server->runner = sg_queue_runner_new (config, server->spool, server->context, error)))
+    {
+      g_message ("no [smarthost] host configured: mail stays queued");
+      census_rescan (server);
+      server->census_scan_id = g_timeout_add_seconds (config->queue_scan_interval, census_rescan, server);
+    }
+  else if (!(server->runner = sg_queue_runner_new (config, server->spool, server->context,
+                                                   server->census, error)))
     return NULL;
   else
-    {
-      server->runner_config = sg_config_ref (config);  /* the runner borrows it */
-      sg_intake_set_committed_hook (server->intake, on_committed, server->runner);
-    }
+    server->runner_config = sg_config_ref (config);  /* the runner borrows it */
+  sg_intake_set_committed_hook (server->intake, on_committed, server);
   if (config->tls_cert_file)
     {
       server->tls = sg_tls_server_new (config->tls_cert_file, config->tls_key_file, error);
@@ -282,6 +313,9 @@ sg_server_free (SgServer *server)
   g_clear_pointer (&server->intake, sg_intake_free);
   /* Deliveries in flight are interrupted; they stay in the queue. */
   g_clear_pointer (&server->runner, sg_queue_runner_free);
+  g_clear_handle_id (&server->census_scan_id, g_source_remove);
+  g_clear_pointer (&server->census, sg_queue_census_free);
+  g_clear_pointer (&server->metrics, sg_metrics_http_free);
   if (server->connections)
     {
       GList *conns = g_hash_table_get_keys (server->connections);

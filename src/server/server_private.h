@@ -6,7 +6,9 @@
 #include "event/poller.h"
 #include "event/timer_wheel.h"
 #include "intake/intake.h"
+#include "queue/census.h"
 #include "queue/runner.h"
+#include "metrics/metrics_http.h"
 #include "server/server.h"
 #include "spool/spool.h"
 #include "tls/tls_server.h"
@@ -33,6 +35,9 @@ struct _SgServer {
   gint64          free_checked;  /* monotonic µs of the last statvfs of the spool */
   gboolean        spool_low;     /* below [spool] min_free at that check */
   SgQueueRunner  *runner;        /* (nullable) without a [smarthost] host */
+  SgQueueCensus  *census;        /* queue gauges: fed by the runner, or rescanned here without one */
+  guint           census_scan_id;
+  SgMetricsHttp  *metrics;       /* (nullable) [metrics] listen */
   int             listen_fd;
   char           *listen_bound;  /* [server] listen as bound at start-up */
   SgPollFd       *listen_pfd;

@@ -6,7 +6,9 @@
 #include "smtp/session.h"
 #include "smtp/smtp_data.h"
 #include "smtp/received.h"
+#include "smtp/reject.h"
 #include "common/log.h"
+#include "metrics/metrics.h"
 
 #include <string.h>
 
@@ -35,6 +37,8 @@ struct _SgSession {
   SgSmtpPath           mail;
   GPtrArray           *recipients;
   SgDataReader         data;
+  gint64               data_end_us;  /* monotonic end of DATA, 0 once answered */
+  gboolean             rcpt_limit_hit; /* logged once per transaction, not per RCPT */
 };
 
 typedef void (*VerbHandler) (SgSession *s, const char *arg);
@@ -139,6 +143,23 @@ reply_error (SgSession *s, guint code, const char *enhanced, const char *fmt, ..
     }
 }
 
+/* reject_client - who this session is, for a refusal (smtp/reject.h). */
+static SgRejectClient
+reject_client (const SgSession *s)
+{
+  return (SgRejectClient) { .queue_id = s->queue_id, .helo = s->helo,
+                            .address = s->client_address, .sender = s->mail.address };
+}
+
+/* data_replied - the final reply to DATA is queued: time it from the end of data. */
+static void
+data_replied (SgSession *s)
+{
+  if (s->data_end_us)
+    sg_metrics_observe_us (SG_HISTOGRAM_DATA_REPLY, g_get_monotonic_time () - s->data_end_us);
+  s->data_end_us = 0;
+}
+
 /* transaction_reset - forget MAIL, RCPT and content (RSET, EHLO, after DATA). */
 static void
 transaction_reset (SgSession *s)
@@ -147,6 +168,7 @@ transaction_reset (SgSession *s)
   g_ptr_array_set_size (s->recipients, 0);
   sg_data_reader_clear (&s->data);
   s->queue_id[0] = '\0';
+  s->rcpt_limit_hit = FALSE;
   if (s->state != SG_SESSION_CONNECTED && s->state != SG_SESSION_CLOSING)
     session_enter_state (s, SG_SESSION_READY);
 }
@@ -209,14 +231,17 @@ smtp_mail (SgSession *s, const char *arg)
 {
   g_autoptr(GError) error = NULL;
   SgSmtpPath path = { .size = -1 };
+  SgRejectClient who = reject_client (s);
 
   if (s->config->tls_require && !s->tls_protocol)
     {
+      sg_reject (&who, "MAIL", 530, "5.7.0", SG_RULE_TLS_REQUIRED, "Must issue a STARTTLS command first");
       reply_error (s, 530, "5.7.0", "Must issue a STARTTLS command first");
       return;
     }
   if (s->hooks->mail_room && !s->hooks->mail_room (s, s->user_data))
     {
+      sg_reject (&who, "MAIL", 452, "4.3.1", SG_RULE_SPOOL_LOW, "Insufficient system storage");
       reply (s, 452, "4.3.1", "Insufficient system storage; try again later");
       return;
     }
@@ -234,6 +259,9 @@ smtp_mail (SgSession *s, const char *arg)
     }
   if (path.size >= 0 && (guint64) path.size > s->config->max_message_size)
     {
+      who.sender = path.address;
+      sg_reject (&who, "MAIL", 552, "5.3.4", SG_RULE_SIZE_EXCEEDED, "declared SIZE=%" G_GINT64_FORMAT
+                 " exceeds %" G_GUINT64_FORMAT, path.size, s->config->max_message_size);
       sg_smtp_path_clear (&path);
       reply (s, 552, "5.3.4", "Message size exceeds fixed maximum message size of %" G_GUINT64_FORMAT
              " bytes (RFC 1870)", s->config->max_message_size);
@@ -275,8 +303,8 @@ smtp_rcpt (SgSession *s, const char *arg)
   if (!s->relay_allowed && !recipient_accepted (s, address))
     {
       g_autofree char *safe = sg_log_sanitize (address, -1, 256);
-      g_message ("%s: reject: RCPT from %s[%s]: 550 5.7.1 <%s>: relay access denied",
-                 s->queue_id, s->helo, s->client_address, safe);
+      SgRejectClient who = reject_client (s);
+      sg_reject (&who, "RCPT", 550, "5.7.1", SG_RULE_RELAY_DENIED, "<%s>: relay access denied", safe);
       reply_error (s, 550, "5.7.1", "Relay access denied");
       return;
     }
@@ -288,6 +316,16 @@ smtp_rcpt (SgSession *s, const char *arg)
       }
   if (s->recipients->len >= s->config->max_recipients)
     {
+      /* Logged and counted once per transaction: the limit is no error,
+       * so nothing else bounds how many more RCPTs a client sends. */
+      if (!s->rcpt_limit_hit)
+        {
+          g_autofree char *safe = sg_log_sanitize (address, -1, 256);
+          SgRejectClient who = reject_client (s);
+          sg_reject (&who, "RCPT", 452, "4.5.3", SG_RULE_TOO_MANY_RCPT,
+                     "<%s>: too many recipients (at most %u)", safe, s->config->max_recipients);
+          s->rcpt_limit_hit = TRUE;
+        }
       reply (s, 452, "4.5.3", "Too many recipients (at most %u per message)", s->config->max_recipients);
       return;
     }
@@ -389,26 +427,29 @@ static void
 finish_data (SgSession *s)
 {
   SgDataReader *r = &s->data;
-  const char *id = s->queue_id;
+  SgRejectClient who = reject_client (s);
 
+  s->data_end_us = g_get_monotonic_time ();
   if (r->bare_lf_line || r->bare_cr_line)
     {
       gboolean lf = r->bare_lf_line && (!r->bare_cr_line || r->bare_lf_line <= r->bare_cr_line);
       guint64 line = lf ? r->bare_lf_line : r->bare_cr_line;
-      g_message ("%s: reject: DATA from %s[%s]: 550 5.5.2 bare %s at line %" G_GUINT64_FORMAT,
-                 id, s->helo, s->client_address, lf ? "LF" : "CR", line);
+      const char *rule = lf ? SG_RULE_BARE_LF : SG_RULE_BARE_CR;
+      sg_reject (&who, "DATA", 550, "5.5.2", rule, "bare %s at line %" G_GUINT64_FORMAT,
+                 lf ? "LF" : "CR", line);
       reply (s, 550, "5.5.2", "Message rejected: bare %s at line %" G_GUINT64_FORMAT
-             "; lines must end with CRLF (RFC 5321 2.3.8) [line.bare-%s]",
-             lf ? "LF" : "CR", line, lf ? "lf" : "cr");
+             "; lines must end with CRLF (RFC 5321 2.3.8) [%s]", lf ? "LF" : "CR", line, rule);
+      data_replied (s);
       transaction_reset (s);
       return;
     }
   if (r->too_big)
     {
-      g_message ("%s: reject: DATA from %s[%s]: 552 5.3.4 message size %" G_GUINT64_FORMAT
-                 " exceeds %" G_GUINT64_FORMAT, id, s->helo, s->client_address, r->size, r->max_size);
+      sg_reject (&who, "DATA", 552, "5.3.4", SG_RULE_SIZE_EXCEEDED, "message size %" G_GUINT64_FORMAT
+                 " exceeds %" G_GUINT64_FORMAT, r->size, r->max_size);
       reply (s, 552, "5.3.4", "Message size exceeds fixed maximum message size of %"
              G_GUINT64_FORMAT " bytes", r->max_size);
+      data_replied (s);
       transaction_reset (s);
       return;
     }
@@ -443,6 +484,7 @@ sg_session_submit_done (SgSession *s, guint code, const char *enhanced, const ch
 {
   g_return_if_fail (s->state == SG_SESSION_SUBMITTED);
   reply (s, code, enhanced, "%s", text);
+  data_replied (s);
   transaction_reset (s);
   /* Commands pipelined after the end of data were held; answer them now,
    * unless the answer came synchronously from inside process(). */

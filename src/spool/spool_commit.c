@@ -2,8 +2,10 @@
  * batch that writes, syncs and publishes several jobs under a single fsync of
  * queue/, and the committer thread behind sg_spool_commit_async (group
  * commit). sg_spool_commit (spool.c) runs a batch of one on the caller's
- * thread; recovery of half-done commits is spool_recover.c's business. */
+ * thread; recovery of half-done commits is spool_recover.c's business. Each
+ * durable commit is timed for spoolgate_spool_commit_seconds. */
 #include "spool/spool_private.h"
+#include "metrics/metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +50,7 @@ sg_commit_job_new (SgMeta *meta, gboolean owns_meta, GBytes *header, GBytes *bod
   job->header = header ? g_bytes_ref (header) : g_bytes_new_static ("", 0);
   job->body = body ? g_bytes_ref (body) : g_bytes_new_static ("", 0);
   job->eml_fd = job->json_fd = -1;
+  job->queued_us = g_get_monotonic_time ();
   return job;
 }
 
@@ -284,7 +287,13 @@ sg_spool_commit_batch (SgSpool *spool, SgCommitJob **jobs, guint n_jobs)
 
   g_atomic_int_inc (&spool->flush_rounds);
   if (sg_spool_fsync_dir (spool->queue_fd, SG_SPOOL_QUEUE_DIR, &dir_error))
-    return;
+    {
+      gint64 now = g_get_monotonic_time ();
+      for (guint i = 0; i < n_jobs; i++)
+        if (jobs[i]->error == NULL)
+          sg_metrics_observe_us (SG_HISTOGRAM_SPOOL_COMMIT, now - jobs[i]->queued_us);
+      return;
+    }
   /* The names' durability is unknown: none of these was acknowledged, so
    * take them all back rather than risk a half-visible message. */
   for (guint i = 0; i < n_jobs; i++)

@@ -67,6 +67,7 @@ typedef struct {
   gboolean eml_in_tmp, json_in_tmp;      /* what we created and must clean up */
   gboolean eml_in_queue, json_in_queue;
   GError  *error;                        /* set once the job has failed */
+  gint64   queued_us;                    /* monotonic: handed to the spool */
   /* async only */
   GMainContext     *context;
   SgSpoolCommitFunc callback;

@@ -405,7 +405,7 @@ test_rate_per_client (void)
   g_autofree char *csv = stats (&h);
   g_assert_true (all_up (csv, 1));
   g_autofree char *log = sg_test_server_log (&s);
-  g_assert_nonnull (strstr (log, "refused " CLIENT " via proxy [127.0.0.1]: more than 2 connections"));
+  g_assert_nonnull (strstr (log, "reject: connect from [" CLIENT "] via proxy [127.0.0.1]: 421 4.7.0 more than 2 connections"));
   haproxy_free (&h);
   sg_test_server_free (&s);
 }

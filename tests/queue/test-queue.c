@@ -1,11 +1,24 @@
 /* test-queue.c - unit tests of src/queue/ without a network: the backoff
- * table, applying attempts to metadata, expiry, and the non-delivery report
- * (which must pass our own validator under the strict policy). */
+ * table, applying attempts to metadata (and counting deliveries), expiry,
+ * the non-delivery report (which must pass our own validator under the
+ * strict policy) and the census behind the queue gauges. */
 #include "queue/queue_private.h"
+#include "queue/census.h"
 #include "queue/dsn.h"
+#include "metrics/metrics.h"
 #include "validate/validate.h"
 
 #include <string.h>
+
+/* metric - the value of one sample line of the rendered metrics, or -1. */
+static gint64
+metric (const char *sample)
+{
+  g_autofree char *text = sg_metrics_render (NULL);
+  g_autofree char *needle = g_strdup_printf ("\n%s ", sample);
+  const char *p = strstr (text, needle);
+  return p ? g_ascii_strtoll (p + strlen (needle), NULL, 10) : -1;
+}
 
 static SgConfig *
 config (void)
@@ -64,6 +77,7 @@ test_apply_mixed (void)
       g_ptr_array_add (out, o);
     }
   gint64 now = 1800000100;
+  sg_metrics_reset ();
   SgAttempt a = { .time = now, .relay = "mx[192.0.2.1]:25", .tls_protocol = "TLSv1.3",
                   .tls_cipher = "TLS_AES_256_GCM_SHA384", .outcomes = out, .recipients = pending };
   sg_queue_apply (m, &a, c, now);
@@ -77,6 +91,9 @@ test_apply_mixed (void)
   JsonObject *h = json_array_get_object_element (json_node_get_array (m->attempt_history), 0);
   g_assert_cmpstr (json_object_get_string_member (h, "result"), ==, "mixed");
   g_assert_cmpstr (json_object_get_string_member (h, "tls_protocol"), ==, "TLSv1.3");
+  g_assert_cmpint (metric ("spoolgate_deliveries_total{result=\"delivered\"}"), ==, 1);
+  g_assert_cmpint (metric ("spoolgate_deliveries_total{result=\"deferred\"}"), ==, 1);
+  g_assert_cmpint (metric ("spoolgate_deliveries_total{result=\"failed\"}"), ==, 1);
 
   /* a session failure defers everyone still pending, with the error */
   g_autoptr(GPtrArray) left = sg_queue_pending (m);
@@ -88,6 +105,7 @@ test_apply_mixed (void)
   sg_queue_apply (m, &b, c, now + 300);
   g_assert_cmpint (m->next_attempt, ==, now + 300 + 600);
   g_assert_cmpstr (m->last_error, ==, "connect to mx: Connection refused");
+  g_assert_cmpint (metric ("spoolgate_deliveries_total{result=\"deferred\"}"), ==, 2);
 }
 
 static void
@@ -140,6 +158,36 @@ test_dsn_validates (void)
     }
 }
 
+/* The census keeps per-state totals through moves, updates and removals,
+ * and the queue gauges follow. */
+static void
+test_census (void)
+{
+  sg_metrics_reset ();
+  g_autoptr(SgQueueCensus) c = sg_queue_census_new ();
+  sg_queue_census_set (c, "A", SG_MSG_QUEUED, 100);
+  sg_queue_census_set (c, "B", SG_MSG_QUEUED, 200);
+  sg_queue_census_set (c, "C", SG_MSG_HELD, 50);
+  sg_queue_census_set (c, "A", SG_MSG_QUEUED, 100);   /* seen again: no change */
+  g_assert_cmpuint (sg_queue_census_count (c, SG_MSG_QUEUED), ==, 2);
+  g_assert_cmpint (metric ("spoolgate_queue_bytes{state=\"queued\"}"), ==, 300);
+  sg_queue_census_set (c, "B", SG_MSG_DEFERRED, 210);  /* state and size change */
+  g_assert_cmpint (metric ("spoolgate_queue_messages{state=\"queued\"}"), ==, 1);
+  g_assert_cmpint (metric ("spoolgate_queue_bytes{state=\"queued\"}"), ==, 100);
+  g_assert_cmpint (metric ("spoolgate_queue_messages{state=\"deferred\"}"), ==, 1);
+  g_assert_cmpint (metric ("spoolgate_queue_bytes{state=\"deferred\"}"), ==, 210);
+  sg_queue_census_forget (c, "A");
+  sg_queue_census_forget (c, "nobody");
+  g_assert_cmpint (metric ("spoolgate_queue_messages{state=\"queued\"}"), ==, 0);
+  g_assert_cmpint (metric ("spoolgate_queue_bytes{state=\"queued\"}"), ==, 0);
+  g_autoptr(GHashTable) present = g_hash_table_new (g_str_hash, g_str_equal);
+  g_hash_table_add (present, "C");
+  sg_queue_census_retain (c, present);
+  g_assert_cmpint (metric ("spoolgate_queue_messages{state=\"deferred\"}"), ==, 0);
+  g_assert_cmpint (metric ("spoolgate_queue_messages{state=\"held\"}"), ==, 1);
+  g_assert_cmpint (metric ("spoolgate_queue_bytes{state=\"held\"}"), ==, 50);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -149,5 +197,6 @@ main (int argc, char **argv)
   g_test_add_func ("/queue/apply/mixed", test_apply_mixed);
   g_test_add_func ("/queue/expire", test_expire);
   g_test_add_func ("/queue/dsn/validates", test_dsn_validates);
+  g_test_add_func ("/queue/census", test_census);
   return g_test_run ();
 }

@@ -1,0 +1,39 @@
+/* reject.c - the one place a refusal becomes a log line and a metric, so
+ * the two never disagree: an operator who sees a count under a rule id
+ * greps "rule=ID" and finds each event. */
+#include "smtp/reject.h"
+#include "common/log.h"
+#include "metrics/metrics.h"
+
+#define REJECT_TEXT_MAX 256   /* characters of HELO name and reverse-path logged */
+
+void
+sg_reject (const SgRejectClient *client, const char *stage, guint code, const char *enhanced,
+           const char *rule, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *text = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_autofree char *helo = client->helo ? sg_log_sanitize (client->helo, -1, REJECT_TEXT_MAX) : NULL;
+  g_autofree char *sender = client->sender
+                          ? sg_log_sanitize (client->sender, -1, REJECT_TEXT_MAX) : NULL;
+  g_message ("%s: reject: %s from %s[%s]: %03u %s %s; rule=%s%s%s%s",
+             client->queue_id && client->queue_id[0] ? client->queue_id : "NOQUEUE", stage,
+             helo ? helo : "unknown", client->address, code, enhanced, text, rule,
+             sender ? " from=<" : "", sender ? sender : "", sender ? ">" : "");
+  sg_metrics_rejected (rule, code);
+}
+
+void
+sg_reject_connection (const char *address, const char *via, guint code, const char *enhanced,
+                      const char *reason, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *text = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_message ("NOQUEUE: reject: connect from [%s]%s%s%s: %03u %s %s; rule=%s", address,
+             via ? " via proxy [" : "", via ? via : "", via ? "]" : "", code, enhanced, text, reason);
+  sg_metrics_refused (reason);
+}

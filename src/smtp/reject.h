@@ -1,0 +1,47 @@
+/* reject.h - every refusal the gateway makes, in one form: the Postfix-style
+ * log line, keyed by queue ID and ending in "; rule=ID", and its count in
+ * the metrics. A rule id is a validation rule (doc/validation-rules.md) or
+ * one of the protocol ids below; doc/metrics.md lists them all. */
+#pragma once
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Messages, recipients and transactions: spoolgate_messages_rejected_total{rule,code}. */
+#define SG_RULE_TLS_REQUIRED  "tls.required"    /* MAIL before STARTTLS with [tls] require: 530 */
+#define SG_RULE_SPOOL_LOW     "spool.min-free"  /* MAIL while free space is under [spool] min_free: 452 */
+#define SG_RULE_SIZE_EXCEEDED "size.exceeded"   /* MAIL SIZE= or DATA over max_message_size: 552 */
+#define SG_RULE_RELAY_DENIED  "relay.denied"    /* RCPT elsewhere from outside allowed_networks: 550 */
+#define SG_RULE_TOO_MANY_RCPT "rcpt.too-many"   /* RCPT past [limits] max_recipients: 452 */
+#define SG_RULE_BARE_LF       "line.bare-lf"    /* DATA framing, before validation: 550 */
+#define SG_RULE_BARE_CR       "line.bare-cr"    /* likewise: 550 */
+#define SG_RULE_SPOOL_FULL    "spool.full"      /* commit failed for lack of space: 452 */
+#define SG_RULE_SPOOL_ERROR   "spool.error"     /* commit failed otherwise (I/O, commit queue full): 451 */
+
+/* Connections refused before a session: spoolgate_connections_refused_total{reason}. */
+#define SG_REFUSE_ACCESS      "access.denied"   /* not in allowed_networks, no accepted_domains: 554 */
+#define SG_REFUSE_RATE        "conn.rate"       /* over [limits] connection_rate_per_ip: 421 */
+#define SG_REFUSE_MAX         "conn.max"        /* [limits] max_connections reached: 421 */
+#define SG_REFUSE_MAX_PER_IP  "conn.max-per-ip" /* [limits] max_connections_per_ip reached: 421 */
+#define SG_REFUSE_STOPPING    "server.stopping" /* shutting down: 421 */
+
+/* Who was refused; strings are borrowed and may be untrusted (sanitised here). */
+typedef struct {
+  const char *queue_id;  /* (nullable) "NOQUEUE" before MAIL */
+  const char *helo;      /* (nullable) "unknown" */
+  const char *address;   /* the client's IP address */
+  const char *sender;    /* (nullable) the reverse-path once MAIL was accepted */
+} SgRejectClient;
+
+/* sg_reject - log "ID: reject: STAGE from HELO[ADDR]: CODE ENHANCED TEXT;
+ * rule=RULE from=<SENDER>" and count it under rule and code. */
+void sg_reject (const SgRejectClient *client, const char *stage, guint code,
+                const char *enhanced, const char *rule, const char *fmt, ...) G_GNUC_PRINTF (6, 7);
+
+/* sg_reject_connection - log "NOQUEUE: reject: connect from [ADDR] (via
+ * proxy [VIA]): CODE ENHANCED TEXT; rule=REASON" and count it under reason;
+ * via (nullable) is the proxy that sent the PROXY header. */
+void sg_reject_connection (const char *address, const char *via, guint code, const char *enhanced,
+                           const char *reason, const char *fmt, ...) G_GNUC_PRINTF (6, 7);
+
+G_END_DECLS
