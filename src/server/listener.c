@@ -226,10 +226,10 @@ sg_listener_open (SgServer *server, GError **error)
   int fd = socket (res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
-      || bind (fd, res->ai_addr, res->ai_addrlen) < 0 || listen (fd, LISTEN_BACKLOG) < 0)
+      || bind (fd, res->ai_addr, res->ai_addrlen) < 0)
     {
       int e = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot listen on %s: %s",
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot bind %s: %s",
                    config->listen, g_strerror (e));
       if (fd >= 0)
         close (fd);
@@ -253,6 +253,23 @@ sg_listener_open (SgServer *server, GError **error)
     {
       close (fd);
       server->listen_fd = -1;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* sg_listener_start - listen(): only now do connections complete, so a
+ * client (or a health check) never reaches a server that is still
+ * recovering its spool or cannot yet handle SIGTERM. */
+gboolean
+sg_listener_start (SgServer *server, GError **error)
+{
+  const SgConfig *config = server->config;
+  if (listen (server->listen_fd, LISTEN_BACKLOG) < 0)
+    {
+      int e = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot listen on %s: %s",
+                   config->listen, g_strerror (e));
       return FALSE;
     }
   g_message ("listening on %s%s", config->listen,

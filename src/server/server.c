@@ -287,6 +287,12 @@ sg_server_run (SgServer *server)
   server->signal_ids[0] = g_unix_signal_add (SIGTERM, on_signal, server);
   server->signal_ids[1] = g_unix_signal_add (SIGINT, on_signal, server);
   server->signal_ids[2] = g_unix_signal_add (SIGHUP, on_hangup, server);
+  g_autoptr(GError) error = NULL;
+  if (!sg_listener_start (server, &error))
+    {
+      g_warning ("%s", error->message);
+      return 1;
+    }
   g_message ("spoolgate %s ready: hostname %s, spool %s, policy %s", SG_VERSION_STRING,
              server->config->hostname, server->config->spool_dir,
              server->config->validation_policy);

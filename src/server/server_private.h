@@ -59,6 +59,8 @@ typedef struct {
 
 /* listener.c */
 gboolean sg_listener_open (SgServer *server, GError **error);
+/* sg_listener_start - listen() on the socket sg_listener_open bound. */
+gboolean sg_listener_start (SgServer *server, GError **error);
 void     sg_listener_close (SgServer *server);
 /* sg_listener_admit - the per-client checks on the client's address (with a
  * PROXY header, the one it names; via is then the proxy's, for the log):
