@@ -31,6 +31,7 @@
 #define LOAD_SPREAD_LAST        250u    /* ... 127.0.0.250 */
 #define LOAD_MAX_CONN_FAILURES  100u    /* plus one per session: then give up */
 #define LOAD_BOUNDARY           "=_smtp-load_7f3a9c"
+#define LOAD_PROBE_GIVE_UP      2u      /* consecutive failed probes end the probing */
 
 typedef enum {
   ST_CONNECTING, ST_GREETING, ST_EHLO, ST_MAIL, ST_RCPT, ST_DATA, ST_BODY, ST_DOT,
@@ -885,8 +886,8 @@ run_idle (void)
   /* Probes: whole transactions on new connections while the idle ones stay open. */
   GArray *total = g_array_new (FALSE, FALSE, sizeof (double));
   GArray *dot = g_array_new (FALSE, FALSE, sizeof (double));
-  guint probe_fail = 0;
-  for (int p = 0; p < opt_idle_probes && !stop_requested; p++)
+  guint probe_fail = 0, fail_run = 0;
+  for (int p = 0; p < opt_idle_probes && !stop_requested && fail_run < LOAD_PROBE_GIVE_UP; p++)
     {
       double t_ms = 0, d_ms = 0;
       char why[512];
@@ -894,10 +895,12 @@ run_idle (void)
         {
           g_array_append_val (total, t_ms);
           g_array_append_val (dot, d_ms);
+          fail_run = 0;
         }
       else
         {
           probe_fail++;
+          fail_run++;
           g_printerr ("smtp-load: probe %d: %s\n", p, why);
         }
     }
@@ -919,7 +922,7 @@ run_idle (void)
     }
   g_print ("RESULT mode=idle label=%s requested=%u idle=%u open_seconds=%.2f probes=%d probe_ok=%u"
            " probe_failed=%u probe_mean_ms=%.2f probe_max_ms=%.2f probe_dot_mean_ms=%.2f probe_dot_max_ms=%.2f\n",
-           opt_label ? opt_label : "-", n_sessions, idle, open_secs, opt_idle_probes, total->len, probe_fail,
+           opt_label ? opt_label : "-", n_sessions, idle, open_secs, total->len + probe_fail, total->len, probe_fail,
            total->len ? tsum / total->len : -1.0, total->len ? tmax : -1.0,
            total->len ? dsum / total->len : -1.0, total->len ? dmax : -1.0);
   g_print ("READY\n");
