@@ -1,12 +1,13 @@
 /* disk-sync.c - the physical ceiling for spoolgate's spool pattern on one file
  * system: how many messages per second can be made durable at all when each
  * is a ~4 KB .eml plus a ~600 B .json written in tmp/, synced, renamed into
- * queue/ and published by an fsync of queue/. It only measures the disk; it
+ * queue/ and published by an fsync of queue/ (each test gets its own queue.N/). It only measures the disk; it
  * shares no code with src/spool (so its numbers stay a neutral reference). */
 #include <glib.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 
 static char *opt_dir = NULL, *opt_batches = NULL;
 static double opt_seconds = DS_DEFAULT_SECONDS;
-static int opt_eml = 4096, opt_json = 600, opt_threads = 4;
+static int opt_eml = 4096, opt_json = 600, opt_threads = 4, opt_large = 10 * 1000 * 1000;
 static gboolean opt_keep = FALSE;
 
 static char *eml_data, *json_data;
@@ -159,16 +160,37 @@ batch (Msg *msgs, guint k, Mode mode)
     die (mode == MODE_SYNCFS ? "syncfs" : "fsync queue/");
 }
 
-/* clear_queue - remove what a test left in queue/ (not timed). */
+/* next_queue - a fresh queue.N/ for the next test. Files are only removed at
+ * the very end: ext4 without a journal skips inodes freed in the last 60 s or
+ * more on every create (recently_deleted()), so deleting between tests would
+ * slow down the tests that follow. */
 static void
-clear_queue (const char *root)
+next_queue (const char *root)
 {
-  g_autofree char *q = g_build_filename (root, "queue", NULL);
-  g_autoptr(GDir) d = g_dir_open (q, 0, NULL);
-  const char *name;
-  while (d && (name = g_dir_read_name (d)) != NULL)
-    unlinkat (queue_fd, name, 0);
-  fsync (queue_fd);
+  static guint n;
+  g_autofree char *name = g_strdup_printf ("queue.%u", n++);
+  g_autofree char *path = g_build_filename (root, name, NULL);
+  if (queue_fd >= 0)
+    close (queue_fd);
+  if (mkdir (path, 0700) != 0)
+    die ("mkdir queue");
+  queue_fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (queue_fd < 0)
+    die ("open queue");
+}
+
+/* remove_entry - nftw callback for remove_tree. */
+static int
+remove_entry (const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+  return remove (path) == 0 ? 0 : (g_printerr ("disk-sync: remove %s: %s\n", path, g_strerror (errno)), 0);
+}
+
+/* remove_tree - delete the scratch directory and everything in it. */
+static void
+remove_tree (const char *root)
+{
+  nftw (root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* run_batches - batches of k for opt_seconds; prints and returns messages/s. */
@@ -189,7 +211,7 @@ run_batches (const char *root, const char *test, guint k, Mode mode)
            " batch_ms=%.3f mb_per_s=%.2f\n",
            test, k, n, t - t0, rate, (t - t0) * 1000.0 * k / n, rate * (opt_eml + opt_json) / 1e6);
   g_free (msgs);
-  clear_queue (root);
+  next_queue (root);
   return rate;
 }
 
@@ -220,6 +242,48 @@ run_raw (const char *test, gboolean append)
   return rate;
 }
 
+/* run_large - one large message at a time: write it in 1 MB pieces into a new
+ * tmp/ file, fdatasync, rename into queue/, fsync queue/ (the bandwidth limit). */
+static double
+run_large (const char *root)
+{
+  gsize chunk = 1024 * 1024, size = (gsize) opt_large;
+  g_autofree char *data = g_malloc (chunk);
+  memset (data, 'x', chunk);
+  guint64 n = 0;
+  double t0 = now_s (), t;
+  do
+    {
+      char name[64];
+      g_snprintf (name, sizeof name, "%016" G_GINT64_MODIFIER "x.eml", seq++);
+      int fd = openat (tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0)
+        die ("create large");
+      for (gsize done = 0; done < size;)
+        {
+          gsize len = MIN (chunk, size - done);
+          ssize_t w = write (fd, data, len);
+          if (w < 0 && errno == EINTR)
+            continue;
+          if (w <= 0)
+            die ("write large");
+          done += (gsize) w;
+        }
+      if (fdatasync (fd) != 0 || close (fd) != 0)
+        die ("fdatasync large");
+      if (renameat (tmp_fd, name, queue_fd, name) != 0 || fsync (queue_fd) != 0)
+        die ("publish large");
+      n++;
+    }
+  while ((t = now_s ()) - t0 < opt_seconds);
+  double rate = n / (t - t0);
+  g_print ("RESULT test=large batch=1 messages=%" G_GUINT64_FORMAT " seconds=%.2f msgs_per_s=%.2f"
+           " batch_ms=%.3f mb_per_s=%.1f size=%d\n",
+           n, t - t0, rate, (t - t0) * 1000.0 / n, rate * opt_large / 1e6, opt_large);
+  next_queue (root);
+  return rate;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -229,6 +293,7 @@ main (int argc, char **argv)
     { "batches", 'b', 0, G_OPTION_ARG_STRING, &opt_batches, "Group sizes (default 1,8,32,128)", "K,K,..." },
     { "eml-size", 0, 0, G_OPTION_ARG_INT, &opt_eml, "Bytes per .eml (default 4096)", "N" },
     { "json-size", 0, 0, G_OPTION_ARG_INT, &opt_json, "Bytes per .json (default 600)", "N" },
+    { "large-size", 0, 0, G_OPTION_ARG_INT, &opt_large, "Bytes per message of the large test (default 10000000; 0 = skip)", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &opt_threads, "Threads for the parallel-fdatasync test (default 4)", "N" },
     { "keep", 0, 0, G_OPTION_ARG_NONE, &opt_keep, "Keep the scratch directory", NULL },
     { NULL }
@@ -243,6 +308,7 @@ main (int argc, char **argv)
     "  group-fdatasync batch K: write all, fdatasync each, rename all, one fsync of queue/\n"
     "  group-threads   the same with the fdatasyncs spread over --threads threads\n"
     "  group-syncfs    batch K: write all, syncfs, rename all, syncfs\n"
+    "  large           one --large-size message: write, fdatasync, rename, fsync queue/ (MB/s)\n"
     "Each prints one line: RESULT test=... batch=K msgs_per_s=...");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 1)
@@ -257,13 +323,12 @@ main (int argc, char **argv)
   if (g_mkdtemp (tmpl) == NULL)
     die ("mkdtemp");
   g_autofree char *tmp = g_build_filename (tmpl, "tmp", NULL);
-  g_autofree char *queue = g_build_filename (tmpl, "queue", NULL);
-  if (mkdir (tmp, 0700) != 0 || mkdir (queue, 0700) != 0)
+  if (mkdir (tmp, 0700) != 0)
     die ("mkdir");
   tmp_fd = open (tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  queue_fd = open (queue, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (tmp_fd < 0 || queue_fd < 0)
+  if (tmp_fd < 0)
     die ("open directory");
+  next_queue (tmpl);
   eml_data = g_malloc ((gsize) opt_eml);
   json_data = g_malloc ((gsize) opt_json);
   for (int i = 0; i < opt_eml; i++)
@@ -291,13 +356,14 @@ main (int argc, char **argv)
       run_batches (tmpl, "group-syncfs", k, MODE_SYNCFS);
     }
 
+  if (opt_large > 0)
+    run_large (tmpl);
+
   close (tmp_fd);
   close (queue_fd);
   if (!opt_keep)
     {
-      rmdir (tmp);
-      rmdir (queue);
-      rmdir (tmpl);
+      remove_tree (tmpl);
     }
   return 0;
 }
