@@ -53,6 +53,7 @@ static const ConfigKey config_keys[] = {
   { "spool", "dir", KEY_STRING, OFF (spool_dir), SG_DEF_SPOOL_DIR },
   { "spool", "commit_queue_messages", KEY_UINT, OFF (commit_queue_messages), NULL, SG_DEF_COMMIT_QUEUE_MESSAGES, 1, 1000000 },
   { "spool", "commit_queue_bytes", KEY_SIZE, OFF (commit_queue_bytes), NULL, SG_DEF_COMMIT_QUEUE_BYTES, 1 << 20, G_GUINT64_CONSTANT (1) << 40 },
+  { "spool", "commit_queue_wait", KEY_DURATION, OFF (commit_queue_wait), NULL, SG_DEF_COMMIT_QUEUE_WAIT, 0, 3600 },
   { "spool", "recycle_files", KEY_UINT, OFF (recycle_files), NULL, SG_DEF_RECYCLE_FILES, 0, 1000000 },
   { "spool", "min_free", KEY_SIZE, OFF (min_free), NULL, SG_DEF_MIN_FREE, 0, G_GUINT64_CONSTANT (1) << 50 },
   { "access", "allowed_networks", KEY_LIST, OFF (allowed_networks), SG_DEF_ALLOWED_NETWORKS },

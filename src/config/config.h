@@ -36,6 +36,7 @@ typedef struct {
   guint64  min_free;             /* bytes */
   guint    commit_queue_messages;
   guint64  commit_queue_bytes;
+  guint    commit_queue_wait;    /* seconds a commit waits for room; 0 = 451 at once */
   guint    recycle_files;        /* retired spool files kept for reuse; 0 = unlink */
   /* [access] */
   char   **allowed_networks;     /* CIDR list: may relay anywhere */

@@ -58,6 +58,7 @@
 /* [spool] */
 #define SG_DEF_MIN_FREE               (50u * 1000u * 1000u) /* bytes free below which MAIL gets 452 4.3.1 */
 #define SG_DEF_COMMIT_QUEUE_MESSAGES  1024u     /* commits waiting for the committer before 451 */
+#define SG_DEF_COMMIT_QUEUE_WAIT      30u       /* seconds a commit waits for room in that queue before 451 */
 #define SG_DEF_RECYCLE_FILES          4096u     /* retired files kept in tmp/ for reuse (spool_pool.c) */
 #define SG_DEF_COMMIT_QUEUE_BYTES     (256u * 1024u * 1024u) /* message bytes waiting likewise */
 

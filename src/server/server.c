@@ -246,7 +246,7 @@ sg_server_new (SgConfig *config, GError **error)
   if (!server->spool)
     return NULL;
   sg_spool_set_commit_limits (server->spool, config->commit_queue_messages,
-                              (gsize) config->commit_queue_bytes);
+                              (gsize) config->commit_queue_bytes, config->commit_queue_wait);
   sg_spool_set_recycling (server->spool, config->recycle_files);
   SgSpoolRecovery report = { 0 };
   if (!sg_spool_recover (server->spool, &report, error))

@@ -88,6 +88,8 @@ spool_open (const char *dir, gboolean daemon, GError **error)
   g_mutex_init (&spool->lock);
   sg_spool_pool_init (spool);
   g_cond_init (&spool->cond);
+  g_cond_init (&spool->room);
+  spool->room_wait_us = (gint64) SG_DEF_COMMIT_QUEUE_WAIT * G_USEC_PER_SEC;
   g_queue_init (&spool->pending);
   spool->max_pending = SG_SPOOL_MAX_PENDING;
   spool->max_pending_bytes = SG_SPOOL_MAX_PENDING_BYTES;
@@ -159,6 +161,7 @@ sg_spool_free (SgSpool *spool)
   g_mutex_clear (&spool->lock);
   sg_spool_pool_clear (spool);
   g_cond_clear (&spool->cond);
+  g_cond_clear (&spool->room);
   g_free (spool->dir);
   g_free (spool);
 }

@@ -80,8 +80,10 @@ void sg_spool_commit_async (SgSpool *spool, SgMeta *meta, GBytes *header, GBytes
 
 /* sg_spool_set_commit_limits - bound the commits waiting for the committer
  * ([spool] commit_queue_messages and commit_queue_bytes); past them a commit
- * fails at once (451) instead of queueing without bound. */
-void sg_spool_set_commit_limits (SgSpool *spool, guint max_pending, gsize max_pending_bytes);
+ * waits up to wait_seconds ([spool] commit_queue_wait) for room, then fails
+ * (451) instead of queueing without bound. */
+void sg_spool_set_commit_limits (SgSpool *spool, guint max_pending, gsize max_pending_bytes,
+                                 guint wait_seconds);
 
 /* sg_spool_load_meta - read queue/<ID>.json (transfer full). */
 SgMeta *sg_spool_load_meta (SgSpool *spool, const char *queue_id, GError **error);

@@ -34,10 +34,11 @@
  * tmp/ itself is never fsynced: a crash may leave a file's old tmp/ name as
  * well as its queue/ name, and recovery's purge of tmp/ only drops that link.
  *
- * The queue in front of the committer is bounded (SG_SPOOL_MAX_PENDING jobs,
- * SG_SPOOL_MAX_PENDING_BYTES of message data): beyond that a commit fails
- * fast with SG_SPOOL_ERROR_IO, which the session turns into a 451, rather than
- * blocking the main loop that every session shares. */
+ * The queue in front of the committer is bounded ([spool] commit_queue_messages
+ * jobs, commit_queue_bytes of message data): beyond that a commit waits up to
+ * commit_queue_wait on its intake worker thread (never the main loop that
+ * every session shares), then fails with SG_SPOOL_ERROR_IO, which the session
+ * turns into a 451. */
 
 /* sg_commit_job_new - a job for one message; owns meta only if owns_meta. */
 SgCommitJob *
@@ -356,6 +357,7 @@ commit_worker (gpointer data)
           spool->pending_bytes -= g_bytes_get_size (job->header) + g_bytes_get_size (job->body);
           batch[n++] = job;
         }
+      g_cond_broadcast (&spool->room);
       g_mutex_unlock (&spool->lock);
 
       sg_spool_commit_batch (spool, batch, n);
@@ -385,6 +387,7 @@ sg_spool_worker_stop (SgSpool *spool)
   g_mutex_lock (&spool->lock);
   spool->stopping = TRUE;
   g_cond_broadcast (&spool->cond);
+  g_cond_broadcast (&spool->room);
   g_mutex_unlock (&spool->lock);
   g_thread_join (g_steal_pointer (&spool->worker));
 }
@@ -407,6 +410,16 @@ sg_spool_commit_async (SgSpool *spool, SgMeta *meta, GBytes *header, GBytes *bod
   bytes = g_bytes_get_size (job->header) + g_bytes_get_size (job->body);
 
   g_mutex_lock (&spool->lock);
+  /* Full: wait up to [spool] commit_queue_wait for the committer to take a
+   * batch (the caller is an intake worker, never the main loop, and the
+   * message is in memory already, so waiting costs nothing that failing
+   * would save), then give up with a 451. */
+  gint64 deadline = g_get_monotonic_time () + spool->room_wait_us;
+  while (spool->worker != NULL && !spool->stopping
+         && (spool->pending.length >= spool->max_pending
+             || (spool->pending.length > 0 && spool->pending_bytes + bytes > spool->max_pending_bytes))
+         && g_cond_wait_until (&spool->room, &spool->lock, deadline))
+    ;
   if (spool->worker == NULL || spool->stopping)
     g_set_error_literal (&job->error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO,
                          "spool is shutting down");
@@ -449,9 +462,11 @@ sg_spool_commit_hold (SgSpool *spool, gboolean hold)
 
 /* sg_spool_set_commit_limits - see spool.h. */
 void
-sg_spool_set_commit_limits (SgSpool *spool, guint max_pending, gsize max_pending_bytes)
+sg_spool_set_commit_limits (SgSpool *spool, guint max_pending, gsize max_pending_bytes,
+                            guint wait_seconds)
 {
   g_mutex_lock (&spool->lock);
+  spool->room_wait_us = (gint64) wait_seconds * G_USEC_PER_SEC;
   spool->max_pending = MAX (max_pending, 1u);
   spool->max_pending_bytes = MAX (max_pending_bytes, 1u);
   g_mutex_unlock (&spool->lock);

@@ -37,6 +37,8 @@ struct _SgSpool {
   /* The committer thread and its queue; all guarded by lock. */
   GMutex   lock;
   GCond    cond;
+  GCond    room;             /* signalled when the committer takes a batch */
+  gint64   room_wait_us;     /* how long a commit waits for room; 0 = fail at once */
   GQueue   pending;          /* SgCommitJob* */
   gsize    pending_bytes;
   guint    max_pending;

@@ -175,7 +175,7 @@ test_group (Fixture *f, gconstpointer data)
 static void
 test_queue_full (Fixture *f, gconstpointer data)
 {
-  sg_spool_set_commit_limits (f->spool, SMALL_QUEUE, SG_SPOOL_MAX_PENDING_BYTES);
+  sg_spool_set_commit_limits (f->spool, SMALL_QUEUE, SG_SPOOL_MAX_PENDING_BYTES, 0);
   sg_spool_commit_hold (f->spool, TRUE);
   for (guint i = 0; i < SMALL_QUEUE + OVERFLOW; i++)
     submit (f);
@@ -189,6 +189,54 @@ test_queue_full (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->ids->len, ==, SMALL_QUEUE);
   g_assert_cmpuint (f->wrong_thread, ==, 0);
   assert_on_disk (f);
+}
+
+/* overflow_thread - one commit past the bound; returns once it is queued
+ * or refused. */
+static gpointer
+overflow_thread (gpointer data)
+{
+  Fixture *f = data;
+  submit (f);
+  return GINT_TO_POINTER (1);
+}
+
+/* /spool/async/queue-wait - past the bound a commit waits for room
+ * ([spool] commit_queue_wait): it is taken once the committer moves on, and
+ * refused only when the wait runs out. */
+static void
+test_queue_wait (Fixture *f, gconstpointer data)
+{
+  sg_spool_set_commit_limits (f->spool, SMALL_QUEUE, SG_SPOOL_MAX_PENDING_BYTES, 10);
+  sg_spool_commit_hold (f->spool, TRUE);
+  for (guint i = 0; i < SMALL_QUEUE; i++)
+    submit (f);
+  gint64 start = g_get_monotonic_time ();
+  GThread *t = g_thread_new ("overflow", overflow_thread, f);
+  g_usleep (300 * 1000);
+  g_assert_cmpuint (f->done, ==, 0);          /* still waiting, nothing refused */
+  sg_spool_commit_hold (f->spool, FALSE);
+  g_thread_join (t);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
+  wait_for (f, SMALL_QUEUE + 1);
+  g_assert_cmpuint (f->failed, ==, 0);
+  g_assert_cmpuint (f->ids->len, ==, SMALL_QUEUE + 1);
+
+  /* the wait runs out while the committer stays held: 451 after it */
+  sg_spool_set_commit_limits (f->spool, SMALL_QUEUE, SG_SPOOL_MAX_PENDING_BYTES, 1);
+  sg_spool_commit_hold (f->spool, TRUE);
+  for (guint i = 0; i < SMALL_QUEUE; i++)
+    submit (f);
+  start = g_get_monotonic_time ();
+  t = g_thread_new ("overflow", overflow_thread, f);
+  g_thread_join (t);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, G_USEC_PER_SEC);
+  wait_for (f, SMALL_QUEUE + 2);
+  g_assert_cmpuint (f->failed, ==, 1);
+  g_assert_nonnull (strstr (g_ptr_array_index (f->errors, 0), "queue full"));
+  sg_spool_commit_hold (f->spool, FALSE);
+  wait_for (f, 2 * SMALL_QUEUE + 2);
+  g_assert_cmpuint (f->ids->len, ==, 2 * SMALL_QUEUE + 1);
 }
 
 /* /spool/async/free-drains - sg_spool_free finishes queued commits; their
@@ -235,6 +283,8 @@ main (int argc, char **argv)
   g_test_add ("/spool/async/many", Fixture, NULL, fixture_setup, test_many, fixture_teardown);
   g_test_add ("/spool/async/group", Fixture, NULL, fixture_setup, test_group, fixture_teardown);
   g_test_add ("/spool/async/queue-full", Fixture, NULL, fixture_setup, test_queue_full,
+              fixture_teardown);
+  g_test_add ("/spool/async/queue-wait", Fixture, NULL, fixture_setup, test_queue_wait,
               fixture_teardown);
   g_test_add ("/spool/async/free-drains", Fixture, NULL, fixture_setup, test_free_drains,
               fixture_teardown);
