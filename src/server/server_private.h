@@ -44,6 +44,10 @@ struct _SgServer {
   GHashTable     *connections;   /* SgConnection* set */
   GHashTable     *per_ip;        /* address -> GUINT count */
   guint8         *read_buffer;   /* shared: the loop is single-threaded */
+  guint           fd_sessions;   /* sessions the open-file limit fits (sg_listener_open) */
+  guint           accept_pause_id; /* listener paused after EMFILE until this fires */
+  gint64          flood_logged;  /* monotonic µs of the last EMFILE or max_connections line */
+  guint           flood_unlogged; /* such events since, counted but not logged */
   gboolean        stopping;
   guint           stop_timer;
   guint           signal_ids[3];
@@ -62,6 +66,9 @@ gboolean sg_listener_open (SgServer *server, GError **error);
 /* sg_listener_start - listen() on the socket sg_listener_open bound. */
 gboolean sg_listener_start (SgServer *server, GError **error);
 void     sg_listener_close (SgServer *server);
+/* sg_listener_max_connections - [limits] max_connections, lowered to what the
+ * open-file limit fits; 0 = no limit. */
+guint    sg_listener_max_connections (SgServer *server);
 /* sg_listener_admit - the per-client checks on the client's address (with a
  * PROXY header, the one it names; via is then the proxy's, for the log):
  * [access] allowed_networks, connection_rate_per_ip, max_connections_per_ip.
