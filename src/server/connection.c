@@ -144,7 +144,7 @@ connection_close (SgConnection *conn)
     return;
   conn->closed = TRUE;
   SgServer *server = conn->server;
-  sg_timer_disarm (server->wheel, &conn->timer);
+  sg_timer_disarm (sg_server_wheel (server), &conn->timer);
   g_clear_pointer (&conn->pfd, sg_poller_remove);
   if (conn->ssl)
     {
@@ -206,7 +206,7 @@ static void
 connection_arm (SgConnection *conn, guint seconds)
 {
   conn->deadline_us = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
-  sg_timer_arm (conn->server->wheel, &conn->timer, seconds);
+  sg_timer_arm (sg_server_wheel (conn->server), &conn->timer, seconds);
 }
 
 /* connection_data_received - n bytes of message content arrived: the DATA
@@ -215,7 +215,7 @@ connection_arm (SgConnection *conn, guint seconds)
 static void
 connection_data_received (SgConnection *conn, gsize n)
 {
-  const SgConfig *config = conn->server->config;
+  const SgConfig *config = sg_server_config (conn->server);
   gint64 now = g_get_monotonic_time ();
   gint64 grown = conn->deadline_us + (gint64) ((guint64) n * G_USEC_PER_SEC / MAX (config->min_data_rate, 1u));
   conn->deadline_us = MIN (grown, now + (gint64) config->data_timeout * G_USEC_PER_SEC);
@@ -229,7 +229,7 @@ on_timeout (SgTimer *timer, gpointer user_data)
   if (left > 0)
     {
       /* the wheel counts whole seconds; the deadline may also have grown */
-      sg_timer_arm (conn->server->wheel, &conn->timer,
+      sg_timer_arm (sg_server_wheel (conn->server), &conn->timer,
                     (guint) MAX (1, (left + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC));
       return;
     }
@@ -288,11 +288,11 @@ connection_update (SgConnection *conn)
   switch (sg_session_state (s))
     {
     case SG_SESSION_SUBMITTED:
-      sg_timer_disarm (conn->server->wheel, &conn->timer); /* waiting on us, not the client */
+      sg_timer_disarm (sg_server_wheel (conn->server), &conn->timer); /* waiting on us, not the client */
       break;
     case SG_SESSION_STARTTLS:
       if (!conn->timer.armed)
-        connection_arm (conn, conn->server->config->command_timeout);
+        connection_arm (conn, sg_server_config (conn->server)->command_timeout);
       break;
     case SG_SESSION_CLOSING:
       if (!conn->timer.armed)
@@ -300,8 +300,8 @@ connection_update (SgConnection *conn)
       break;
     default:
       if (!conn->timer.armed || moved)
-        connection_arm (conn, sg_session_in_data (s) ? conn->server->config->data_timeout
-                                                     : conn->server->config->command_timeout);
+        connection_arm (conn, sg_session_in_data (s) ? sg_server_config (conn->server)->data_timeout
+                                                     : sg_server_config (conn->server)->command_timeout);
       break;
     }
 }
@@ -369,7 +369,7 @@ static void
 on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
 {
   SgConnection *conn = user_data;
-  SgServer *server = conn->server;
+  guint8 *buffer = sg_server_read_buffer (conn->server);
 
   if (conn->proxy)
     {
@@ -398,7 +398,7 @@ on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
                     && (i < READS_PER_WAKEUP || (conn->ssl && SSL_pending (conn->ssl) > 0)); i++)
       {
         gsize n = 0;
-        IoResult r = conn_recv (conn, server->read_buffer, SG_READ_CHUNK, &n);
+        IoResult r = conn_recv (conn, buffer, SG_READ_CHUNK, &n);
         if (r == IO_AGAIN)
           break;
         if (r == IO_EOF)
@@ -417,7 +417,7 @@ on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
           }
         gboolean in_data = sg_session_in_data (conn->session);
         guint64 before = sg_session_progress (conn->session);
-        sg_session_input (conn->session, (const char *) server->read_buffer, n);
+        sg_session_input (conn->session, (const char *) buffer, n);
         if (in_data && sg_session_in_data (conn->session) && sg_session_progress (conn->session) == before)
           connection_data_received (conn, n);
         if (n < SG_READ_CHUNK && !(conn->ssl && SSL_pending (conn->ssl) > 0))
@@ -448,16 +448,15 @@ static void
 on_submit (SgSession *session, SgEnvelope *env, gpointer user_data)
 {
   SgConnection *conn = user_data;
-  if (!conn->server->intake)
+  conn->refs++;
+  if (!sg_server_submit (conn->server, env, on_submit_done, conn))
     {
       /* the intake is being drained for exit: this message was never taken */
+      conn->refs--;
       sg_envelope_free (env);
       sg_session_submit_done (session, 451, "4.3.2", "Service shutting down; message not accepted, "
                               "try again later");
-      return;
     }
-  conn->refs++;
-  sg_intake_submit (conn->server->intake, env, on_submit_done, conn);
 }
 
 static gboolean
@@ -484,7 +483,7 @@ connection_alloc (SgServer *server, int fd, const char *peer, guint16 peer_port)
   conn->peer_port = peer_port;
   conn->refs = 1;
   sg_timer_init (&conn->timer, on_timeout, conn);
-  conn->pfd = sg_poller_add (server->poller, fd, G_IO_IN, on_io, conn, &error);
+  conn->pfd = sg_poller_add (sg_server_poller (server), fd, G_IO_IN, on_io, conn, &error);
   if (!conn->pfd)
     {
       g_warning ("cannot watch connection from %s: %s", peer, error->message);
@@ -492,7 +491,7 @@ connection_alloc (SgServer *server, int fd, const char *peer, guint16 peer_port)
       connection_unref (conn);
       return NULL;
     }
-  g_hash_table_add (server->connections, conn);
+  sg_server_connection_opened (server, conn);
   return conn;
 }
 
@@ -505,12 +504,11 @@ connection_greet (SgConnection *conn, const char *address, guint16 port, gboolea
   SgServer *server = conn->server;
   conn->address = g_strdup (address);
   conn->port = port;
-  conn->session = sg_session_new (server->config, address, port, &session_hooks, conn);
-  conn->tls = sg_tls_server_ref (server->tls);   /* goes with the config the session advertises */
+  conn->session = sg_session_new (sg_server_config (server), address, port, &session_hooks, conn);
+  conn->tls = sg_tls_server_ref (sg_server_tls (server)); /* goes with the config the session advertises */
   sg_session_set_relay_allowed (conn->session, relay_allowed);
   sg_metrics_gauge_add (SG_GAUGE_SESSIONS_OPEN, 1);
-  g_hash_table_insert (server->per_ip, g_strdup (address),
-                       GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, address)) + 1));
+  sg_server_client_admitted (server, address);
   g_message ("connect from [%s]:%u%s", address, port, via);
   sg_session_start (conn->session);
 }
@@ -536,7 +534,7 @@ sg_connection_new_proxied (SgServer *server, int fd, const char *peer, guint16 p
     return NULL;
   conn->proxy = sg_proxy_parser_new ();
   /* the whole header within proxy_timeout, however slowly it trickles in */
-  sg_timer_arm (server->wheel, &conn->timer, server->config->proxy_timeout);
+  sg_timer_arm (sg_server_wheel (server), &conn->timer, sg_server_config (server)->proxy_timeout);
   g_debug ("connect from proxy [%s]:%u: waiting for the PROXY header", peer, peer_port);
   return conn;
 }
@@ -554,8 +552,8 @@ connection_proxy_done (SgConnection *conn, const SgProxyHeader *h, const guint8 
   SgRefusal refusal;
 
   g_clear_pointer (&conn->proxy, sg_proxy_parser_free);
-  sg_timer_disarm (server->wheel, &conn->timer);
-  if (server->stopping)
+  sg_timer_disarm (sg_server_wheel (server), &conn->timer);
+  if (sg_server_stopping (server))
     {
       connection_close (conn);
       return;
@@ -563,7 +561,7 @@ connection_proxy_done (SgConnection *conn, const SgProxyHeader *h, const guint8 
   if (!sg_listener_admit (server, address, h->local ? NULL : conn->peer, h->local,
                           &relay_allowed, &refusal))
     {
-      sg_listener_refusal_send (conn->fd, server->config, &refusal);
+      sg_listener_refusal_send (conn->fd, sg_server_config (server), &refusal);
       connection_close (conn);
       return;
     }
@@ -581,13 +579,13 @@ connection_proxy_done (SgConnection *conn, const SgProxyHeader *h, const guint8 
 static void
 connection_read_proxy (SgConnection *conn)
 {
-  SgServer *server = conn->server;
+  guint8 *buffer = sg_server_read_buffer (conn->server);
   for (int i = 0; i < READS_PER_WAKEUP; i++)
     {
       g_autoptr(GError) error = NULL;
       SgProxyHeader header;
       gsize n = 0, used = 0;
-      IoResult r = conn_recv (conn, server->read_buffer, SG_READ_CHUNK, &n);
+      IoResult r = conn_recv (conn, buffer, SG_READ_CHUNK, &n);
       if (r == IO_AGAIN)
         return;
       if (r != IO_OK)
@@ -596,12 +594,12 @@ connection_read_proxy (SgConnection *conn)
           connection_close (conn);
           return;
         }
-      switch (sg_proxy_parser_feed (conn->proxy, server->read_buffer, n, &used, &header, &error))
+      switch (sg_proxy_parser_feed (conn->proxy, buffer, n, &used, &header, &error))
         {
         case SG_PROXY_NEED_MORE:
           break;
         case SG_PROXY_DONE:
-          connection_proxy_done (conn, &header, server->read_buffer + used, n - used);
+          connection_proxy_done (conn, &header, buffer + used, n - used);
           return;
         case SG_PROXY_FAILED:
           g_warning ("bad PROXY header from [%s]:%u: %s", conn->peer, conn->peer_port, error->message);

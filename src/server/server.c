@@ -163,6 +163,65 @@ on_signal (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* What a connection may use of its server (server_conn.h). */
+SgPoller *
+sg_server_poller (SgServer *server)
+{
+  return server->poller;
+}
+
+SgTimerWheel *
+sg_server_wheel (SgServer *server)
+{
+  return server->wheel;
+}
+
+guint8 *
+sg_server_read_buffer (SgServer *server)
+{
+  return server->read_buffer;
+}
+
+SgConfig *
+sg_server_config (SgServer *server)
+{
+  return server->config;
+}
+
+SgTlsServer *
+sg_server_tls (SgServer *server)
+{
+  return server->tls;
+}
+
+gboolean
+sg_server_stopping (SgServer *server)
+{
+  return server->stopping;
+}
+
+gboolean
+sg_server_submit (SgServer *server, SgEnvelope *env, SgIntakeDoneFunc done, gpointer user_data)
+{
+  if (!server->intake)   /* NULL while sg_server_free drains it */
+    return FALSE;
+  sg_intake_submit (server->intake, env, done, user_data);
+  return TRUE;
+}
+
+void
+sg_server_connection_opened (SgServer *server, SgConnection *conn)
+{
+  g_hash_table_add (server->connections, conn);
+}
+
+void
+sg_server_client_admitted (SgServer *server, const char *address)
+{
+  g_hash_table_insert (server->per_ip, g_strdup (address),
+                       GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, address)) + 1));
+}
+
 void
 sg_server_connection_closed (SgServer *server, SgConnection *conn)
 {
