@@ -26,6 +26,7 @@
 #define LISTEN_BACKLOG 1024
 #define ACCEPT_BATCH   64   /* accepts per wake-up, for fairness */
 #define FD_RESERVE     64   /* descriptors besides sessions: spool, intake, runner, metrics */
+#define FD_UNLIMITED_WANT (1u << 20) /* the open-file limit sought with max_connections = 0 */
 #define ACCEPT_PAUSE_MS 250 /* out of descriptors: the listener rests this long */
 #define FLOOD_LOG_INTERVAL 10 /* seconds between log lines about a refusal flood */
 
@@ -83,7 +84,9 @@ fit_fd_limit (SgServer *server)
       server->fd_sessions = 0;
       return;
     }
-  rlim_t want = config->max_connections ? (rlim_t) config->max_connections + FD_RESERVE : rl.rlim_max;
+  /* without max_connections, as many as the hard limit allows (within reason) */
+  rlim_t want = config->max_connections ? (rlim_t) config->max_connections + FD_RESERVE
+                                        : MIN (rl.rlim_max, (rlim_t) FD_UNLIMITED_WANT);
   if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
     {
       struct rlimit raised = { want, rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? rl.rlim_max : want };
@@ -103,9 +106,13 @@ fit_fd_limit (SgServer *server)
     server->fd_sessions = rl.rlim_cur > 2 * FD_RESERVE ? (guint) (rl.rlim_cur - FD_RESERVE)
                                                         : (guint) (rl.rlim_cur / 2);
   if (server->fd_sessions && (config->max_connections == 0 || config->max_connections > server->fd_sessions))
-    g_warning ("the open-file limit (%lu) fits %u sessions: serving at most that many, not "
-               "[limits] max_connections %u; raise the limit (LimitNOFILE=, ulimit -n) to serve more",
-               (gulong) rl.rlim_cur, server->fd_sessions, config->max_connections);
+    {
+      g_autofree char *asked = config->max_connections ? g_strdup_printf ("%u", config->max_connections)
+                                                       : g_strdup ("0 (no limit)");
+      g_warning ("the open-file limit (%lu) fits %u sessions: serving at most that many, not "
+                 "[limits] max_connections %s; raise the limit (LimitNOFILE=, ulimit -n) to serve more",
+                 (gulong) rl.rlim_cur, server->fd_sessions, asked);
+    }
 }
 
 guint
