@@ -391,7 +391,11 @@ on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
     }
   conn->tls_want = 0;
 
-  if (ready & (G_IO_IN | G_IO_HUP | G_IO_ERR))
+  /* Writable: send first, so a session that stopped reading because its
+   * replies were unread can read again in this same wake-up. */
+  if ((ready & G_IO_OUT) && !connection_flush (conn))
+    return;
+  if ((ready & (G_IO_IN | G_IO_HUP | G_IO_ERR)) || (conn->ssl && SSL_pending (conn->ssl) > 0))
     /* With TLS, keep reading while OpenSSL holds decrypted bytes: epoll
      * cannot see those. */
     for (int i = 0; sg_session_wants_input (conn->session)
