@@ -597,7 +597,7 @@ session_input_ended (SgSession *s)
 {
   if (s->state == SG_SESSION_SUBMITTED || s->state == SG_SESSION_CLOSING)
     return;
-  if (session_idle (s) && memchr (s->in->data, '\n', s->in->len) != NULL)
+  if (session_idle (s) && s->in->len > 0 && memchr (s->in->data, '\n', s->in->len) != NULL)
     return;   /* more to answer once the client reads its replies */
   if (s->state == SG_SESSION_DATA)
     g_message ("%s: lost connection after DATA from %s[%s]", s->queue_id,

@@ -100,6 +100,18 @@ status_kb (SgTestServer *s, const char *field)
   return p ? g_ascii_strtoull (p + strlen (key), NULL, 10) : 0;
 }
 
+/* sanitized_server - the binary under test is built with ASan: its shadow
+ * memory and quarantine make RSS say nothing about our own bounds. */
+static gboolean
+sanitized_server (void)
+{
+  g_autofree char *bin = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents (sg_test_spoolgate (), &bin, &len, NULL))
+    return FALSE;
+  return memmem (bin, len, "__asan_init", strlen ("__asan_init")) != NULL;
+}
+
 /* normal_client - one polite transaction; the server still serves. */
 static void
 normal_client (SgTestServer *s, guint n)
@@ -181,15 +193,20 @@ test_pipelined_help (void)
   guint64 hwm = status_kb (&s, "VmHWM"), rss = status_kb (&s, "VmRSS");
   g_test_message ("sent %" G_GUINT64_FORMAT " bytes per client; VmHWM %" G_GUINT64_FORMAT
                   " kB, VmRSS %" G_GUINT64_FORMAT " kB", sent[0], hwm, rss);
+  gboolean measure = !sanitized_server ();
+  if (!measure)
+    g_test_message ("ASan build: RSS not checked");
   g_assert_cmpuint (hwm, >, 0);
-  g_assert_cmpuint (hwm, <, 64 * 1024);
+  if (measure)
+    g_assert_cmpuint (hwm, <, 64 * 1024);
   /* They are still sessions: once a client reads, its replies flow again. */
   g_assert_cmpint (fcntl (fds[0], F_SETFL, 0), ==, 0);
   g_autoptr(GString) got = g_string_new (NULL);
   g_assert_true (raw_read_until (fds[0], got, "214 2.0.0 End of HELP", 10000, NULL));
   for (int i = 0; i < CLIENTS; i++)
     close (fds[i]);
-  g_assert_cmpuint (status_kb (&s, "VmHWM"), <, 64 * 1024);
+  if (measure)
+    g_assert_cmpuint (status_kb (&s, "VmHWM"), <, 64 * 1024);
   sg_test_server_free (&s);
 }
 
@@ -397,9 +414,12 @@ test_shutdown_deadline (void)
     }
   g_string_append (rest, "QUIT\r\n");
   raw_send (fd, rest->str);
+  /* until EOF: the server closes at the latest when it exits (a slow,
+   * sanitized build may validate message 1 for half a minute) */
   gboolean eof = FALSE;
-  raw_read_until (fd, buf, NULL, 30000, &eof);
+  raw_read_until (fd, buf, NULL, 240000, &eof);
   g_test_message ("client got: %s", buf->str);
+  g_assert_true (eof);
   g_subprocess_wait (s.proc, NULL, NULL);
   g_assert_true (g_subprocess_get_if_exited (s.proc));
   g_assert_cmpint (g_subprocess_get_exit_status (s.proc), ==, 0);
