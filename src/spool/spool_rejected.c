@@ -204,6 +204,13 @@ sg_rejected_free (SgRejected *store)
   g_free (store);
 }
 
+/* compare_names - g_ptr_array_sort hands pointers to the elements. */
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
 /* list_names - every name in rejected/, sorted (transfer full). */
 static GPtrArray *
 list_names (SgRejected *store, GError **error)
@@ -225,7 +232,7 @@ list_names (SgRejected *store, GError **error)
     if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
       g_ptr_array_add (names, g_strdup (de->d_name));
   closedir (dir);
-  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (names, compare_names);
   return g_steal_pointer (&names);
 }
 
