@@ -1,6 +1,7 @@
 /* intake.c - validation workers and the hand-off to the spool. A job lives
  * from sg_intake_submit() until its done callback has run in the main
- * context; rejections never touch the spool. Logs the Postfix-style
+ * context; rejections never touch the queue (a copy may go to rejected/,
+ * rollout.c, which also owns monitor mode). Logs the Postfix-style
  * "ID: from=<...>, size=N, nrcpt=N" line once the message is durable and
  * counts it accepted; refusals go through smtp/reject.h. */
 #include "intake/intake.h"
@@ -188,27 +189,21 @@ worker (gpointer data, gpointer pool_data)
           g_message ("%s: warning: accepted by policy %s: %s", env->queue_id, v->policy, why);
         }
     }
-  g_autofree char *reply = NULL;
-  if (v->first_reject)
+  if (v->first_reject && st->monitor)
+    sg_rollout_monitor (env, v->first_reject);
+  else if (v->first_reject)
     {
       g_autofree char *why = sg_violation_describe (v->first_reject);
-      reply = g_strdup_printf ("Message rejected: %s", why);
-      if (st->monitor)
-        sg_rollout_monitor (env, v->first_reject, 550, reply);
-      else
-        {
-          SgRejectClient who = reject_client (env);
-          SgRejected *kept = g_atomic_pointer_get (&in->rejected);
-          sg_reject (&who, "DATA", 550, v->first_reject->enhanced, v->first_reject->rule, "%s", why);
-          if (kept != NULL && st->config->keep_rejected > 0)
-            sg_rollout_keep (kept, meta_from_envelope (env, v), env->received, env->content,
-                             v->first_reject, 550, reply);
-          job_reply (job, 550, v->first_reject->enhanced, g_steal_pointer (&reply));
-          return;
-        }
+      SgRejectClient who = reject_client (env);
+      SgRejected *kept = st->config->keep_rejected ? g_atomic_pointer_get (&in->rejected) : NULL;
+      sg_reject (&who, "DATA", 550, v->first_reject->enhanced, v->first_reject->rule, "%s", why);
+      if (kept != NULL)
+        sg_rollout_keep (kept, meta_from_envelope (env, v), env->received, env->content, v->first_reject);
+      job_reply (job, 550, v->first_reject->enhanced, g_strdup_printf ("Message rejected: %s", why));
+      return;
     }
   SgMeta *meta = meta_from_envelope (env, v);
-  sg_rollout_note (meta, st->config->validation_mode, v->first_reject, 550, reply);
+  sg_rollout_note (meta, st->monitor, v->first_reject);
   sg_spool_commit_async (in->spool, meta, env->received, env->content, in->context,
                          commit_done, job);
 }
