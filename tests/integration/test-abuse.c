@@ -436,6 +436,12 @@ test_shutdown_deadline (void)
     g_assert_nonnull (strstr (buf->str, g_ptr_array_index (ids, i)));
   g_autofree char *log = sg_test_server_log (&s);
   g_assert_nonnull (strstr (log, "stopped"));
+  /* The race this test is for: message 1 still in the intake when the
+   * deadline came (its commit is logged after it). */
+  const char *deadline = strstr (log, "shutdown_timeout of 1 s over");
+  const char *commit = strstr (log, "from=<a@example.com>, size=");
+  if (!deadline || (commit && commit < deadline))
+    g_test_incomplete ("message 1 was done before the shutdown deadline: the race was not exercised");
   sg_test_server_free (&s);
 }
 
