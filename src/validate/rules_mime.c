@@ -194,8 +194,13 @@ walk_multipart (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dept
           g_autofree char *path = child_path (e, ++nparts);
           SgEntity child = { path, SG_ENTITY_PART };
           if (pos == part_start)
-            sg_vctx_report (c, SG_RULE_MIME_PART_EMPTY, &child, NULL, (gssize) pos,
-                            "body part without header or content");
+            {
+              /* An empty part is still a part: it counts toward the limit,
+               * or a flood of bare delimiters would go uncounted. */
+              if (sg_vctx_count_part (c, &child))
+                sg_vctx_report (c, SG_RULE_MIME_PART_EMPTY, &child, NULL, (gssize) pos,
+                                "body part without header or content");
+            }
           else
             sg_check_entity (c, &child, part_start, MAX (before, part_start), depth + 1,
                              inner, nstack + 1, digest);
@@ -254,20 +259,30 @@ find_mime_fields (SgVctx *c, const SgEntity *e, GArray *fields, MimeFields *m)
     }
 }
 
-/* sg_check_entity - one entity at [start,end): header, MIME fields, body. */
-void
-sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint depth,
-                 const SgBoundary *stack, guint nstack, gboolean digest_child)
+/* sg_vctx_count_part - count one more entity against max_mime_parts; FALSE
+ * (and mime.limit.parts, once) when the limit is passed: the walk stops there. */
+gboolean
+sg_vctx_count_part (SgVctx *c, const SgEntity *e)
 {
   if (c->parts_exceeded)
-    return;
+    return FALSE;
   if (++c->nparts > c->max_parts)
     {
       sg_vctx_report (c, SG_RULE_MIME_LIMIT_PARTS, e, NULL, -1,
                       "more than %u MIME parts", c->max_parts);
       c->parts_exceeded = TRUE;
-      return;
+      return FALSE;
     }
+  return TRUE;
+}
+
+/* sg_check_entity - one entity at [start,end): header, MIME fields, body. */
+void
+sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint depth,
+                 const SgBoundary *stack, guint nstack, gboolean digest_child)
+{
+  if (!sg_vctx_count_part (c, e))
+    return;
 
   g_autoptr(GArray) fields = g_array_new (FALSE, FALSE, sizeof (SgField));
   gsize body = sg_scan_headers (c, e, start, end, fields);

@@ -157,6 +157,7 @@ gboolean sg_rfc5322_msg_id (const char *s, gsize len);
 const char *sg_rfc2047_check (const char *s, gsize len, gsize *bad_len);
 
 /* rules_mime.c: the MIME tree walk, starting at the message itself. */
+gboolean sg_vctx_count_part (SgVctx *c, const SgEntity *e);
 void sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end,
                       guint depth, const SgBoundary *stack, guint nstack,
                       gboolean digest_child);
