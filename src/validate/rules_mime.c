@@ -32,7 +32,7 @@ boundary_syntax_ok (const char *b, gsize len)
 /* The Content-Transfer-Encoding mechanism (RFC 2045 6.1), case-insensitive,
  * comments allowed around it. */
 static SgCte
-parse_cte (const char *s, gsize len)
+parse_cte (const char *s, gsize len, gboolean *comment)
 {
   static const struct { const char *name; SgCte cte; } names[] = {
     { "7bit", SG_CTE_7BIT }, { "8bit", SG_CTE_8BIT }, { "binary", SG_CTE_BINARY },
@@ -41,6 +41,7 @@ parse_cte (const char *s, gsize len)
   const char *p = s, *end = s + len;
   const char *tok = NULL, *tok_end = NULL;
 
+  *comment = FALSE;
   while (p < end)
     {
       if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
@@ -48,6 +49,7 @@ parse_cte (const char *s, gsize len)
       else if (*p == '(')
         {
           guint depth = 0;
+          *comment = TRUE;
           while (p < end)
             {
               char ch = *p++;
@@ -141,6 +143,18 @@ check_epilogue (SgVctx *c, const SgEntity *e, gsize start, gsize end,
     }
 }
 
+/* check_8bit_outside - 8-bit octets in a preamble or epilogue: no
+ * Content-Transfer-Encoding covers them, and readers that show these
+ * areas show them differently. */
+static void
+check_8bit_outside (SgVctx *c, const SgEntity *e, gsize start, gsize end, const char *what)
+{
+  gsize at = 0;
+  if (end > start && sg_has_8bit (c->data + start, end - start, &at))
+    sg_vctx_report (c, SG_RULE_MIME_8BIT_PREAMBLE, e, NULL, (gssize) (start + at),
+                    "8-bit octet in the multipart %s", what);
+}
+
 static char *
 child_path (const SgEntity *e, guint n)
 {
@@ -187,6 +201,7 @@ walk_multipart (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dept
         {
           sg_check_near_delimiters (c, e, start, before, inner, nstack + 1,
                                     SG_RULE_MIME_BOUNDARY_AMBIGUOUS);
+          check_8bit_outside (c, e, start, before, "preamble");
           opened = TRUE;
         }
       else
@@ -227,6 +242,12 @@ walk_multipart (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dept
                       "multipart body has no closing delimiter");
       return;
     }
+  /* RFC 2046 5.1.1: multipart-body := [preamble CRLF] dash-boundary
+   * transport-padding CRLF body-part *encapsulation close-delimiter ... */
+  if (nparts == 0)
+    sg_vctx_report (c, SG_RULE_MIME_MULTIPART_EMPTY, e, NULL, -1,
+                    "multipart with no body part; RFC 2046 5.1.1 requires at least one");
+  check_8bit_outside (c, e, part_start, end, "epilogue");
   check_epilogue (c, e, part_start, end, inner, nstack + 1);
 }
 
@@ -309,7 +330,14 @@ sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dep
   SgCte cte = SG_CTE_7BIT;
   if (m.cte != NULL)
     {
-      cte = parse_cte ((const char *) c->data + m.cte->value, m.cte->value_end - m.cte->value);
+      gboolean comment = FALSE;
+      cte = parse_cte ((const char *) c->data + m.cte->value, m.cte->value_end - m.cte->value,
+                       &comment);
+      /* RFC 2045 6.1 allows comments here, but a reader that does not strip
+       * them sees an unknown encoding and leaves the content undecoded */
+      if (comment)
+        sg_vctx_report (c, SG_RULE_MIME_CTE_COMMENT, e, "Content-Transfer-Encoding",
+                        (gssize) m.cte->name, "comment in Content-Transfer-Encoding");
       if (cte == SG_CTE_UNKNOWN)
         {
           g_autofree char *q = sg_quote (c->data + m.cte->value, m.cte->value_end - m.cte->value,
@@ -319,12 +347,22 @@ sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dep
         }
     }
 
-  /* Ambiguity: readers take the file name from either place. */
+  /* Ambiguity: readers take the file name from either place. RFC 2183
+   * does not make them equal, and some mailers add to one (RISC OS writes
+   * name="clock.bmp,69c" beside filename="clock.bmp"), so only names of
+   * which neither extends the other conflict. */
   const char *name = ct.params ? g_hash_table_lookup (ct.params, "name") : NULL;
   const char *filename = cd.params ? g_hash_table_lookup (cd.params, "filename") : NULL;
-  if (name != NULL && filename != NULL && strcmp (name, filename) != 0)
-    sg_vctx_report (c, SG_RULE_MIME_FILENAME_CONFLICT, e, NULL, -1,
-                    "Content-Disposition filename differs from Content-Type name");
+  if (name != NULL && filename != NULL && !g_str_has_prefix (name, filename) &&
+      !g_str_has_prefix (filename, name))
+    {
+      g_autofree char *qn = sg_quote ((const guint8 *) name, strlen (name), SG_VALIDATE_MAX_QUOTE);
+      g_autofree char *qf = sg_quote ((const guint8 *) filename, strlen (filename),
+                                      SG_VALIDATE_MAX_QUOTE);
+      sg_vctx_report (c, SG_RULE_MIME_FILENAME_CONFLICT, e, NULL, -1,
+                      "Content-Disposition filename \"%s\" differs from Content-Type name \"%s\"",
+                      qf, qn);
+    }
 
   gboolean multipart = strcmp (type, "multipart") == 0;
   gboolean message = strcmp (type, "message") == 0 &&
