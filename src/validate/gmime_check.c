@@ -56,7 +56,9 @@ typedef struct {
 } GmimeRun;
 
 /* GMime's warning codes that mean a real malformation, and our rule for each.
- * The WARN_* codes not listed overlap our own, more precise checks. */
+ * The WARN_* codes not listed overlap our own, more precise checks; so does
+ * CRIT_CONFLICTING_PARAMETER, which GMime also raises for an RFC 2231 value
+ * beside its plain fallback (mime_params.c decides those). */
 static gboolean
 map_warning (GMimeParserWarning code, SgRule *rule)
 {
@@ -64,7 +66,6 @@ map_warning (GMimeParserWarning code, SgRule *rule)
     {
     case GMIME_CRIT_INVALID_HEADER_NAME:            *rule = SG_RULE_HEADER_NAME_INVALID; return TRUE;
     case GMIME_CRIT_CONFLICTING_HEADER:             *rule = SG_RULE_MIME_HEADER_DUPLICATE; return TRUE;
-    case GMIME_CRIT_CONFLICTING_PARAMETER:          *rule = SG_RULE_MIME_PARAM_DUPLICATE; return TRUE;
     case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:     *rule = SG_RULE_MIME_BOUNDARY_MISSING; return TRUE;
     case GMIME_CRIT_NESTING_OVERFLOW:               *rule = SG_RULE_MIME_LIMIT_DEPTH; return TRUE;
     case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT: *rule = SG_RULE_MIME_PART_EMPTY; return TRUE;

@@ -66,7 +66,7 @@ test_exit_codes (void)
     int status;
     const char *out;
   } cases[] = {
-    { { "good/header.date.missing.eml", "good/mime.limit.parts.eml" }, 0, ": accepted (policy strict)" },
+    { { "good/header.date.missing.eml", "good/mime.limit.parts.eml" }, 0, ": accepted (policy standard)" },
     { { "good/header.date.missing.eml", "bad/header.date.missing.eml" }, 1,
       "reply: 550 5.6.0 Message rejected: no Date header (RFC 5322 3.6) [header.date.missing]" },
     { { "bad/header.message-id.missing.eml" }, 0, "accept header.message-id.missing" },
@@ -109,7 +109,7 @@ test_json (void)
       JsonObject *o = json_node_get_object (json_parser_get_root (parser));
       g_assert_cmpstr (json_object_get_string_member (o, "file"), ==, args[i + 1]);
       g_assert_cmpstr (json_object_get_string_member (o, "verdict"), ==, verdicts[i]);
-      g_assert_cmpstr (json_object_get_string_member (o, "policy"), ==, "strict");
+      g_assert_cmpstr (json_object_get_string_member (o, "policy"), ==, "standard");
       JsonArray *a = json_object_get_array_member (o, "violations");
       g_assert_cmpuint (json_array_get_length (a), ==, i);
     }
