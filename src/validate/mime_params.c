@@ -530,6 +530,9 @@ sg_mime_value_parse (SgVctx *c, const SgEntity *e, const char *header, gsize off
           g_array_set_size (params, params->len - 1);
         }
     }
+  if (l.comment && order > 0)
+    sg_vctx_report (c, SG_RULE_MIME_PARAM_CFWS, e, header, (gssize) offset,
+                    "comment after a parameter value");
   goto params_done;
 
 invalid:
