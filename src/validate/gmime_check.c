@@ -58,7 +58,10 @@ typedef struct {
 /* GMime's warning codes that mean a real malformation, and our rule for each.
  * The WARN_* codes not listed overlap our own, more precise checks; so does
  * CRIT_CONFLICTING_PARAMETER, which GMime also raises for an RFC 2231 value
- * beside its plain fallback (mime_params.c decides those). */
+ * beside its plain fallback (mime_params.c decides those), and
+ * WARN_TRUNCATED_MESSAGE, which it also raises for a header-only message
+ * without the empty line (RFC 5322 3.5 allows that; rules_mime.c finds an
+ * unterminated multipart itself). */
 static gboolean
 map_warning (GMimeParserWarning code, SgRule *rule)
 {
@@ -69,7 +72,6 @@ map_warning (GMimeParserWarning code, SgRule *rule)
     case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:     *rule = SG_RULE_MIME_BOUNDARY_MISSING; return TRUE;
     case GMIME_CRIT_NESTING_OVERFLOW:               *rule = SG_RULE_MIME_LIMIT_DEPTH; return TRUE;
     case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT: *rule = SG_RULE_MIME_PART_EMPTY; return TRUE;
-    case GMIME_WARN_TRUNCATED_MESSAGE:              *rule = SG_RULE_MIME_BOUNDARY_UNTERMINATED; return TRUE;
     default:
       return FALSE;
     }
