@@ -137,6 +137,30 @@ test_mixed_endings (void)
   run_clear (&r);
 }
 
+/* --summary: counts per corpus directory and per rule, exit 0. */
+static void
+test_summary (void)
+{
+  if (!available ())
+    return;
+  Run r = { 0 };
+  const char *args[] = { "--summary", "--8bitmime", "../corpus/legit", "../corpus/evasion", NULL };
+  run_check (&r, args);
+  g_test_message ("%s%s", r.out, r.err);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, "../corpus/legit: "));
+  g_assert_nonnull (strstr (r.out, " rejected (policy standard)\n"));
+  g_assert_nonnull (strstr (r.out, ", 0 accepted, "));      /* every evasion refused */
+  g_assert_nonnull (strstr (r.out, "\n  mime.param.cfws "));
+  g_assert_nonnull (strstr (r.out, "rejected recorded\n"));
+  run_clear (&r);
+
+  const char *missing[] = { "--summary", "no-such-dir", NULL };
+  run_check (&r, missing);
+  g_assert_cmpint (r.status, ==, 2);
+  run_clear (&r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -144,5 +168,6 @@ main (int argc, char **argv)
   g_test_add_func ("/validate/check/exit-codes", test_exit_codes);
   g_test_add_func ("/validate/check/json", test_json);
   g_test_add_func ("/validate/check/mixed-endings", test_mixed_endings);
+  g_test_add_func ("/validate/check/summary", test_summary);
   return g_test_run ();
 }
