@@ -62,6 +62,12 @@ m.set_content(BODY)
 m.add_attachment(PDF, maintype="application", subtype="pdf", filename="Résumé 2026.pdf")
 save("python-default--attachment-utf8-name", m.as_bytes())
 
+m = base(EmailMessage(), "Übersicht")
+m.set_content(BODY)
+m.add_attachment(PDF, maintype="application", subtype="pdf",
+                 filename="Übersicht der Quartalsergebnisse und Prognosen für das Geschäftsjahr 2027 – endgültige Fassung.pdf")
+save("python-default--attachment-long-utf8-name", m.as_bytes())
+
 m = base(EmailMessage(), "Newsletter décembre")
 m.set_content("Plain version: see the picture.\n")
 m.add_alternative('<html><body><p>Voilà :</p><img src="cid:logo@example.org"></body></html>', subtype="html")
