@@ -143,9 +143,9 @@ check_epilogue (SgVctx *c, const SgEntity *e, gsize start, gsize end,
     }
 }
 
-/* check_8bit_outside - 8-bit octets in a preamble or epilogue: no
- * Content-Transfer-Encoding covers them, and readers that show these
- * areas show them differently. */
+/* check_8bit_outside - 8-bit octets in the preamble or epilogue of a
+ * multipart labelled 7bit (or not at all): nothing declares them, and
+ * readers that show these areas show them differently. */
 static void
 check_8bit_outside (SgVctx *c, const SgEntity *e, gsize start, gsize end, const char *what)
 {
@@ -164,7 +164,8 @@ child_path (const SgEntity *e, guint n)
 /* Split a multipart body at its delimiters (RFC 2046 5.1.1) and walk the parts. */
 static void
 walk_multipart (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint depth,
-                const SgBoundary *stack, guint nstack, const char *b, gboolean digest)
+                const SgBoundary *stack, guint nstack, const char *b, gboolean digest,
+                gboolean eightbit)
 {
   gsize blen = strlen (b);
   g_autofree SgBoundary *inner = g_new (SgBoundary, nstack + 1);
@@ -201,7 +202,8 @@ walk_multipart (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dept
         {
           sg_check_near_delimiters (c, e, start, before, inner, nstack + 1,
                                     SG_RULE_MIME_BOUNDARY_AMBIGUOUS);
-          check_8bit_outside (c, e, start, before, "preamble");
+          if (!eightbit)
+            check_8bit_outside (c, e, start, before, "preamble");
           opened = TRUE;
         }
       else
@@ -247,7 +249,8 @@ walk_multipart (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dept
   if (nparts == 0)
     sg_vctx_report (c, SG_RULE_MIME_MULTIPART_EMPTY, e, NULL, -1,
                     "multipart with no body part; RFC 2046 5.1.1 requires at least one");
-  check_8bit_outside (c, e, part_start, end, "epilogue");
+  if (!eightbit)
+    check_8bit_outside (c, e, part_start, end, "epilogue");
   check_epilogue (c, e, part_start, end, inner, nstack + 1);
 }
 
@@ -398,8 +401,11 @@ sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dep
                 sg_vctx_report (c, SG_RULE_MIME_BOUNDARY_NESTED, e, "Content-Type", -1,
                                 "boundary and an enclosing boundary are prefixes of each other");
             }
+          /* RFC 2045 6.4: a composite's 7bit/8bit/binary label covers its
+           * whole body, preamble and epilogue included */
           walk_multipart (c, e, body, end, depth, stack, nstack, b,
-                          strcmp (subtype, "digest") == 0);
+                          strcmp (subtype, "digest") == 0,
+                          cte == SG_CTE_8BIT || cte == SG_CTE_BINARY);
         }
     }
   else if (message)
