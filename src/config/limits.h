@@ -24,7 +24,7 @@
 #define SG_DEF_MIN_DATA_RATE          500u      /* bytes/s: what extends the DATA deadline (Postfix smtpd_min_data_rate) */
 
 /* [validation] */
-#define SG_DEF_VALIDATION_POLICY      "strict"
+#define SG_DEF_VALIDATION_POLICY      "standard"
 #define SG_DEF_MAX_MIME_DEPTH         32u
 #define SG_DEF_MAX_MIME_PARTS         1000u
 #define SG_DEF_VALIDATION_MODE        "enforce" /* or "monitor": accept, record what enforce would refuse */
