@@ -2,6 +2,7 @@
  * foreground daemon logging to stderr. Flags override the file, which
  * overrides the built-in defaults; SIGHUP loads both again. */
 #include "cli/cli.h"
+#include "cli/cli_spool.h"
 #include "common/log.h"
 #include "server/server.h"
 
@@ -46,9 +47,12 @@ sg_cli_serve (int argc, char **argv)
     { NULL }
   };
   g_autoptr(GError) error = NULL;
-  g_autoptr(GOptionContext) ctx = g_option_context_new ("- receive mail over SMTP into the spool");
+  g_set_prgname ("spoolgate serve");
+  g_autoptr(GOptionContext) ctx = g_option_context_new (NULL);
+  g_option_context_set_summary (ctx, "Receives mail over SMTP into the spool and, with [smarthost] host set,\n"
+                                     "forwards it; runs in the foreground and logs to stderr.");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc > 1)
+  if (!sg_cli_parse_options (ctx, entries, &argc, &argv, &error) || argc > 1)
     {
       g_printerr ("spoolgate serve: %s\n", error ? error->message : "unexpected argument");
       return 2;

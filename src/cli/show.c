@@ -461,7 +461,7 @@ sg_cli_show (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "Print the raw metadata (<ID>.json)", NULL },
     { "body", 'b', 0, G_OPTION_ARG_NONE, &body, "Print the whole message (<ID>.eml) byte for byte", NULL },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, "ID" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = sg_cli_spool_context_new ("show", "ID",
@@ -470,7 +470,7 @@ sg_cli_show (int argc, char **argv)
     entries, &spool_args);
   g_autoptr(GError) error = NULL;
 
-  if (!g_option_context_parse (context, &argc, &argv, &error))
+  if (!sg_cli_parse_options (context, entries, &argc, &argv, &error))
     {
       g_printerr ("spoolgate show: %s\n", error->message);
       return SG_CLI_EXIT_USAGE;
