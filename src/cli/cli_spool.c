@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "common/privilege.h"
 #include "spool/queue_id.h"
+#include "sg-build.h"
 
 #include <errno.h>
 #include <string.h>
@@ -29,9 +30,11 @@ sg_cli_spool_context_new (const char *name, const char *parameter, const char *s
 {
   const GOptionEntry spool_entries[] = {
     { "spool", 's', 0, G_OPTION_ARG_FILENAME, &args->spool_dir,
-      "Spool directory (default: [spool] dir of --config, else ./" SG_DEF_SPOOL_DIR ")", "DIR" },
+      "Spool directory (default: [spool] dir of the configuration; installed, "
+      SG_SYSTEM_SPOOL "; else ./" SG_DEF_SPOOL_DIR ")", "DIR" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &args->config_path,
-      "Take the spool directory from this configuration file", "FILE" },
+      "Take the spool directory from this configuration file (default: installed, "
+      SG_SYSTEM_CONFIG " if present)", "FILE" },
     { NULL }
   };
   /* Usage: "spoolgate NAME [OPTION…] PARAMETER" */

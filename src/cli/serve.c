@@ -5,15 +5,39 @@
 #include "cli/cli_spool.h"
 #include "common/log.h"
 #include "server/server.h"
+#include "sg-build.h"
 
 #include <gmime/gmime.h>
+#include <stdlib.h>
+#include <string.h>
 
+/* sg_cli_installed - whether this process runs the installed binary
+ * (SG_INSTALLED_BINARY, e.g. /usr/sbin/spoolgate), rather than one in a
+ * build tree or copied elsewhere. */
+gboolean
+sg_cli_installed (void)
+{
+  g_autofree char *self = realpath ("/proc/self/exe", NULL);
+  g_autofree char *installed = realpath (SG_INSTALLED_BINARY, NULL);
+  return self != NULL && installed != NULL && strcmp (self, installed) == 0;
+}
+
+/* sg_cli_load_config - the configuration every command uses. The file:
+ * --config; else, for the installed binary, SG_SYSTEM_CONFIG if it
+ * exists; else none (built-in defaults). The spool: --spool; else the
+ * file's [spool] dir; else, for the installed binary, SG_SYSTEM_SPOOL
+ * (the unit's StateDirectory); else ./spool. spoolgate(8) says the same. */
 SgConfig *
 sg_cli_load_config (const char *config_path, const char *spool_dir, GError **error)
 {
+  gboolean installed = sg_cli_installed ();
+  if (config_path == NULL && installed && g_file_test (SG_SYSTEM_CONFIG, G_FILE_TEST_EXISTS))
+    config_path = SG_SYSTEM_CONFIG;
   g_autoptr(SgConfig) config = sg_config_load (config_path, error);
   if (!config)
     return NULL;
+  if (spool_dir == NULL && installed && strcmp (config->spool_dir, SG_DEF_SPOOL_DIR) == 0)
+    spool_dir = SG_SYSTEM_SPOOL;
   if (spool_dir && !sg_config_set (config, "spool", "dir", spool_dir, error))
     return NULL;
   return g_steal_pointer (&config);
@@ -40,9 +64,9 @@ sg_cli_serve (int argc, char **argv)
 {
   g_autofree char *config_path = NULL, *listen = NULL, *spool = NULL, *log_level = NULL;
   const GOptionEntry entries[] = {
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file (default: installed, " SG_SYSTEM_CONFIG " if present; else none)", "FILE" },
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Listen address (default " SG_DEF_LISTEN ")", "HOST:PORT" },
-    { "spool", 's', 0, G_OPTION_ARG_FILENAME, &spool, "Spool directory (default ./" SG_DEF_SPOOL_DIR ")", "DIR" },
+    { "spool", 's', 0, G_OPTION_ARG_FILENAME, &spool, "Spool directory (default: [spool] dir; installed, " SG_SYSTEM_SPOOL "; else ./" SG_DEF_SPOOL_DIR ")", "DIR" },
     { "log-level", 0, 0, G_OPTION_ARG_STRING, &log_level, "error, warning, info (default) or debug", "LEVEL" },
     { NULL }
   };
