@@ -805,6 +805,51 @@ test_admin_syslog (void)
   sg_test_server_free (&s);
 }
 
+/* count_of - occurrences of needle in haystack. */
+static guint
+count_of (const char *haystack, const char *needle)
+{
+  guint n = 0;
+  for (const char *p = haystack; (p = strstr (p, needle)) != NULL; p += strlen (needle))
+    n++;
+  return n;
+}
+
+/* Start-up: one summary, messages counted by state, recycled files in tmp/
+ * not reported as unfinished writes. */
+static void
+test_recovery_summary (void)
+{
+  SgTestServer s;
+  sg_test_server_start (&s, NULL);
+  static const char *const two[] = { "bob@example.org", "carol@example.net", NULL };
+  g_autofree char *queued = send_one (&s, NULL);
+  g_autofree char *held = send_one (&s, NULL);
+  g_autofree char *failed = send_one (&s, two);
+  g_assert_cmpint (sg (&s, NULL, NULL, "hold", held, NULL), ==, 0);
+  craft (&s, failed, make_failed);
+  g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
+  /* a retired message's file kept for reuse (spool_pool.c), and a real leftover */
+  g_autofree char *pool = g_build_filename (s.spool, "tmp", "free-0000000000000001", NULL);
+  g_autofree char *partial = g_build_filename (s.spool, "tmp", "partial.eml", NULL);
+  g_assert_true (g_file_set_contents (pool, "an old message", -1, NULL));
+  g_assert_true (g_file_set_contents (partial, "half a message", -1, NULL));
+  sg_test_server_restart (&s);
+
+  g_autofree char *log = sg_test_server_log (&s);
+  g_autofree char *want = g_strdup_printf ("spool recovery: %s: 3 messages (queued 1, held 1, failed 1); "
+                                           "1 unfinished write removed, 0 files quarantined, "
+                                           "1 recycled file dropped\n", s.spool);
+  if (strstr (log, want) == NULL)
+    g_error ("want \"%s\" in:\n%s", want, log);
+  g_assert_nonnull (strstr (log, "removed unfinished write tmp/partial.eml"));
+  g_assert_null (strstr (log, "unfinished write tmp/free-"));
+  /* one summary per start: two starts, two lines */
+  g_assert_cmpuint (count_of (log, "spool recovery: "), ==, 3);   /* 2 summaries + partial.eml */
+  g_assert_null (strstr (log, "message(s) queued"));
+  sg_test_server_free (&s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -829,5 +874,6 @@ main (int argc, char **argv)
   g_test_add_func ("/admin/issue15/all-state", test_all_state);
   g_test_add_func ("/admin/issue15/ids-from-stdin", test_ids_from_stdin);
   g_test_add_func ("/admin/issue15/syslog", test_admin_syslog);
+  g_test_add_func ("/admin/issue15/recovery-summary", test_recovery_summary);
   return g_test_run ();
 }
