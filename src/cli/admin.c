@@ -198,12 +198,7 @@ lock_and_load (SgSpool *spool, const char *id, SgMeta **meta, GError **error)
   if (*meta == NULL)
     {
       sg_spool_unlock_message (fd);
-      if (g_error_matches (local, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND))
-        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no message %s in %s",
-                     id, sg_spool_dir (spool));
-      else
-        g_set_error (error, local->domain, local->code, "unreadable metadata: %s",
-                     local->message);
+      sg_cli_meta_error (spool, id, local, error);
       return -1;
     }
   return fd;

@@ -155,6 +155,19 @@ sg_cli_parse_id (const char *arg, GError **error)
   return g_steal_pointer (&id);
 }
 
+/* sg_cli_meta_error - "no message ID in SPOOL" or "message ID: unreadable metadata: ...". */
+void
+sg_cli_meta_error (SgSpool *spool, const char *queue_id, const GError *local, GError **error)
+{
+  if (g_error_matches (local, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND)
+      || g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no message %s in %s",
+                 queue_id, sg_spool_dir (spool));
+  else
+    g_set_error (error, local->domain, local->code, "message %s: unreadable metadata: %s",
+                 queue_id, local->message);
+}
+
 /* sg_cli_json_path - queue/<ID>.json of an administration spool. */
 char *
 sg_cli_json_path (SgSpool *spool, const char *queue_id)

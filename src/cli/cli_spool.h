@@ -58,6 +58,12 @@ SgSpool *sg_cli_spool_open (const SgCliSpoolArgs *args, GError **error);
  * case-insensitive); NULL with an error naming arg if it is not one (transfer full). */
 char *sg_cli_parse_id (const char *arg, GError **error);
 
+/* sg_cli_meta_error - the one wording every command uses when a message's
+ * metadata cannot be had: "no message ID in SPOOL" (SG_SPOOL_ERROR_NOT_FOUND)
+ * when it does not exist, else "message ID: unreadable metadata: DETAIL"
+ * (local's domain and code). */
+void sg_cli_meta_error (SgSpool *spool, const char *queue_id, const GError *local, GError **error);
+
 /* sg_cli_json_path - path of queue/<ID>.json in spool (transfer full). */
 char *sg_cli_json_path (SgSpool *spool, const char *queue_id);
 

@@ -315,7 +315,9 @@ sg_cli_queue (int argc, char **argv)
           /* Removed since the listing (delivered, deleted): not an error. */
           if (g_error_matches (load_error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND))
             continue;
-          g_printerr ("spoolgate queue: %s: unreadable metadata: %s\n", id, load_error->message);
+          g_autoptr(GError) shown = NULL;
+          sg_cli_meta_error (spool, id, load_error, &shown);
+          g_printerr ("spoolgate queue: %s\n", shown->message);
           status = SG_CLI_EXIT_FAILED;
           continue;
         }

@@ -422,18 +422,14 @@ show_raw_json (SgSpool *spool, const char *id, GError **error)
 
   if (!g_file_get_contents (path, &data, &len, &local))
     {
-      if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no message %s in %s",
-                     id, sg_spool_dir (spool));
-      else
-        g_propagate_error (error, g_steal_pointer (&local));
+      sg_cli_meta_error (spool, id, local, error);
       return FALSE;
     }
   g_autoptr(SgMeta) meta = sg_meta_from_json (data, (gssize) len, &local);
   if (meta == NULL)
     {
-      g_set_error (error, SG_META_ERROR, SG_META_ERROR_INVALID, "unreadable metadata %s: %s",
-                   path, local->message);
+      g_prefix_error (&local, "%s/%s.json: ", SG_CLI_QUEUE_SUBDIR, id);
+      sg_cli_meta_error (spool, id, local, error);
       return FALSE;
     }
   if (!write_all (data, len))
@@ -460,11 +456,14 @@ show_message (SgSpool *spool, const char *id, gboolean body, GError **error)
           return FALSE;
         }
     }
-  else if ((meta = sg_spool_load_meta (spool, id, error)) == NULL)
+  else
     {
-      if (error && *error && !g_error_matches (*error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND))
-        g_prefix_error (error, "unreadable metadata: ");
-      return FALSE;
+      g_autoptr(GError) local = NULL;
+      if ((meta = sg_spool_load_meta (spool, id, &local)) == NULL)
+        {
+          sg_cli_meta_error (spool, id, local, error);
+          return FALSE;
+        }
     }
 
   g_autoptr(GMappedFile) map = NULL;

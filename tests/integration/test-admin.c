@@ -805,6 +805,143 @@ test_admin_syslog (void)
   sg_test_server_free (&s);
 }
 
+/* after_prefix - err without its "spoolgate CMD: " prefix and any "; ..." tail (transfer full). */
+static char *
+after_prefix (const char *err)
+{
+  const char *p = strstr (err, ": ");
+  g_assert_nonnull (p);
+  char *rest = g_strdup (p + 2);
+  char *semi = strstr (rest, "; ");
+  if (semi)
+    *semi = '\0';
+  g_strchomp (rest);
+  return rest;
+}
+
+/* The same situation reads the same in every command. */
+static void
+test_error_wording (void)
+{
+  SgTestServer s;
+  sg_test_server_start (&s, NULL);
+  g_autofree char *a = send_one (&s, NULL);
+  g_autofree char *b = send_one (&s, NULL);
+  g_assert_cmpint (sg (&s, NULL, NULL, "delete", a, NULL), ==, 0);
+  g_autofree char *jb = json_path (&s, b);
+  g_assert_true (g_file_set_contents (jb, "{\"version\": 1", -1, NULL));
+
+  g_autofree char *missing = g_strdup_printf ("no message %s in %s", a, s.spool);
+  const char *const missing_cmds[][3] = { { "show", NULL }, { "show", "--json" }, { "show", "--body" },
+                                          { "hold", NULL }, { "delete", NULL }, { "retry", NULL } };
+  for (guint i = 0; i < G_N_ELEMENTS (missing_cmds); i++)
+    {
+      g_autofree char *err = NULL;
+      if (missing_cmds[i][1])
+        g_assert_cmpint (sg (&s, NULL, &err, missing_cmds[i][0], missing_cmds[i][1], a, NULL), ==, 1);
+      else
+        g_assert_cmpint (sg (&s, NULL, &err, missing_cmds[i][0], a, NULL), ==, 1);
+      g_autofree char *what = after_prefix (err);
+      g_assert_cmpstr (what, ==, missing);
+    }
+  g_autofree char *unreadable = g_strdup_printf ("message %s: unreadable metadata: queue/%s.json: ", b, b);
+  const char *const bad_cmds[][2] = { { "show", NULL }, { "show", "--json" }, { "hold", NULL },
+                                      { "queue", NULL } };
+  for (guint i = 0; i < G_N_ELEMENTS (bad_cmds); i++)
+    {
+      g_autofree char *err = NULL;
+      if (strcmp (bad_cmds[i][0], "queue") == 0)
+        g_assert_cmpint (sg (&s, NULL, &err, "queue", NULL), ==, 1);
+      else if (bad_cmds[i][1])
+        g_assert_cmpint (sg (&s, NULL, &err, bad_cmds[i][0], bad_cmds[i][1], b, NULL), ==, 1);
+      else
+        g_assert_cmpint (sg (&s, NULL, &err, bad_cmds[i][0], b, NULL), ==, 1);
+      g_autofree char *what = after_prefix (err);
+      if (!g_str_has_prefix (what, unreadable))
+        g_error ("want \"%s...\", got \"%s\"", unreadable, what);
+    }
+  sg_test_server_free (&s);
+}
+
+/* sg_cli_format_time_for_test - what the commands print for an epoch time
+ * (local "YYYY-MM-DD HH:MM:SS +ZZZZ", cli_spool.c) (transfer full). */
+static char *
+sg_cli_format_time_for_test (gint64 epoch)
+{
+  g_autoptr(GDateTime) t = g_date_time_new_from_unix_local (epoch);
+  return g_date_time_format (t, "%Y-%m-%d %H:%M:%S %z");
+}
+
+static void
+make_history (SgMeta *meta)
+{
+  static const char *const json =
+    "[{\"time\": 1796137684, \"relay\": null, \"tls_protocol\": null, \"tls_cipher\": null,"
+    "  \"result\": \"deferred\", \"reply\": \"connect to smarthost: Connection refused\","
+    "  \"recipients\": [{\"address\": \"bob@example.org\", \"status\": \"deferred\","
+    "                    \"reply\": \"connect to smarthost: Connection refused\"}]},"
+    " {\"time\": 1796137700, \"relay\": \"mx[192.0.2.1]:25\", \"tls_protocol\": \"TLSv1.3\","
+    "  \"tls_cipher\": \"TLS_AES_256_GCM_SHA384\", \"tls_verified\": true, \"result\": \"deferred\","
+    "  \"reply\": null, \"recipients\": [{\"address\": \"bob@example.org\", \"status\": \"deferred\","
+    "                    \"reply\": \"451 4.3.0 try later\"}]}]";
+  g_autoptr(GError) error = NULL;
+  g_clear_pointer (&meta->attempt_history, json_node_unref);
+  meta->attempt_history = json_from_string (json, &error);
+  g_assert_no_error (error);
+  make_deferred (meta);
+}
+
+/* show prints the attempt history like the rest of show, not raw JSON. */
+static void
+test_show_history (void)
+{
+  SgTestServer s;
+  sg_test_server_start (&s, NULL);
+  g_autofree char *a = send_one (&s, NULL);
+  craft (&s, a, make_history);
+  g_autofree char *out = NULL;
+  g_assert_cmpint (sg (&s, &out, NULL, "show", a, NULL), ==, 0);
+  g_autofree char *t1 = sg_cli_format_time_for_test (1796137684);
+  g_assert_nonnull (strstr (out, "\nAttempts\n  #1:"));
+  g_assert_nonnull (strstr (out, " deferred, relay none (no connection)\n"));
+  g_assert_nonnull (strstr (out, "error: connect to smarthost: Connection refused\n"));
+  g_assert_nonnull (strstr (out, "  #2:"));
+  g_assert_nonnull (strstr (out, " deferred, relay mx[192.0.2.1]:25\n"));
+  g_assert_nonnull (strstr (out, "TLS TLSv1.3 TLS_AES_256_GCM_SHA384 (verified)\n"));
+  g_assert_nonnull (strstr (out, "<bob@example.org> deferred: 451 4.3.0 try later\n"));
+  g_assert_null (strstr (out, "recipients="));
+  g_assert_null (strstr (out, "[{"));
+  g_assert_nonnull (strstr (out, t1));
+  sg_test_server_free (&s);
+}
+
+/* A message whose lock is held (being delivered) is "active", like Postfix. */
+static void
+test_queue_active (void)
+{
+  SgTestServer s;
+  sg_test_server_start (&s, NULL);
+  g_autofree char *a = send_one (&s, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SgSpool) spool = sg_spool_open_admin (s.spool, &error);
+  g_assert_no_error (error);
+  int fd = sg_spool_lock_message (spool, a, TRUE, &error);
+  g_assert_no_error (error);
+  g_autofree char *out = NULL, *text = NULL;
+  g_assert_cmpint (sg (&s, &out, NULL, "queue", "--json", NULL), ==, 0);
+  g_autoptr(JsonParser) p = json_line (out, a);
+  JsonObject *o = json_node_get_object (json_parser_get_root (p));
+  g_assert_cmpstr (json_object_get_string_member (o, "queue_name"), ==, "active");
+  g_assert_cmpstr (json_object_get_string_member (o, "state"), ==, "queued");
+  g_assert_cmpint (sg (&s, &text, NULL, "queue", NULL), ==, 0);
+  g_assert_nonnull (strstr (text, ", being delivered now\n"));
+  sg_spool_unlock_message (fd);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (sg (&s, &out, NULL, "queue", "--json", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "\"queue_name\":\"incoming\""));
+  sg_test_server_free (&s);
+}
+
 /* count_of - occurrences of needle in haystack. */
 static guint
 count_of (const char *haystack, const char *needle)
@@ -875,5 +1012,8 @@ main (int argc, char **argv)
   g_test_add_func ("/admin/issue15/ids-from-stdin", test_ids_from_stdin);
   g_test_add_func ("/admin/issue15/syslog", test_admin_syslog);
   g_test_add_func ("/admin/issue15/recovery-summary", test_recovery_summary);
+  g_test_add_func ("/admin/issue15/error-wording", test_error_wording);
+  g_test_add_func ("/admin/issue15/show-history", test_show_history);
+  g_test_add_func ("/admin/issue15/queue-active", test_queue_active);
   return g_test_run ();
 }
