@@ -56,6 +56,8 @@ typedef struct {
   guint    max_connections;      /* 0 = unlimited */
   guint    max_connections_per_ip; /* 0 = unlimited */
   guint64  max_pipeline_buffer;
+  guint64  data_spill_size;      /* bytes of one message kept in memory, then tmp/ */
+  guint64  max_memory_in_flight; /* bytes of all messages kept in memory, then tmp/ */
   guint    connection_rate_per_ip; /* per minute; 0 = off */
   /* [validation] */
   char    *validation_policy;    /* strict | standard | permissive */

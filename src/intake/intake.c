@@ -2,7 +2,9 @@
  * from sg_intake_submit() until its done callback has run in the main
  * context; rejections never touch the spool. Logs the Postfix-style
  * "ID: from=<...>, size=N, nrcpt=N" line once the message is durable and
- * counts it accepted; refusals go through smtp/reject.h. */
+ * counts it accepted; refusals go through smtp/reject.h. A message that
+ * arrived as a spool draft is validated from a mapping of its file and
+ * committed as that file; a refused one's file goes with its envelope. */
 #include "intake/intake.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
@@ -165,7 +167,27 @@ worker (gpointer data, gpointer pool_data)
   const Settings *st = job->settings;
   SgEnvelope *env = job->env;
   gsize len = 0;
-  const guint8 *bytes = g_bytes_get_data (env->content, &len);
+  const guint8 *bytes = NULL;
+  if (env->draft)
+    {
+      /* The file holds our Received header, then the message as sent. */
+      g_autoptr(GError) error = NULL;
+      gsize hlen = g_bytes_get_size (env->received);
+      bytes = sg_spool_draft_map (env->draft, &len, &error);
+      if (bytes == NULL || len < hlen)
+        {
+          SgRejectClient who = reject_client (env);
+          g_warning ("%s: cannot read the spooled message back: %s", env->queue_id,
+                     error ? error->message : "short file");
+          sg_reject (&who, "DATA", 451, "4.3.0", SG_RULE_SPOOL_ERROR, "cannot read the spooled message");
+          job_reply (job, 451, "4.3.0", g_strdup ("Local error in processing; try again later"));
+          return;
+        }
+      bytes += hlen;
+      len -= hlen;
+    }
+  else
+    bytes = g_bytes_get_data (env->content, &len);
   SgValidateOptions opts = {
     .smtputf8 = env->mail.smtputf8,
     .eightbitmime = env->mail.body == SG_BODY_8BITMIME,
@@ -174,6 +196,8 @@ worker (gpointer data, gpointer pool_data)
     .policy = st->policy,
   };
   g_autoptr(SgValidation) v = sg_validate (bytes ? bytes : (const guint8 *) "", len, &opts);
+  if (env->draft)
+    sg_spool_draft_unmap (env->draft);   /* its pages leave our RSS again */
 
   for (guint i = 0; i < v->violations->len; i++)
     {
@@ -193,8 +217,12 @@ worker (gpointer data, gpointer pool_data)
       return;
     }
   SgMeta *meta = meta_from_envelope (env, v);
-  sg_spool_commit_async (in->spool, meta, env->received, env->content, in->context,
-                         commit_done, job);
+  if (env->draft)
+    sg_spool_commit_draft_async (in->spool, meta, g_steal_pointer (&env->draft), in->context,
+                                 commit_done, job);
+  else
+    sg_spool_commit_async (in->spool, meta, env->received, env->content, in->context,
+                           commit_done, job);
 }
 
 SgIntake *
@@ -268,4 +296,10 @@ sg_intake_set_committed_hook (SgIntake *in, SgIntakeCommittedFunc func, gpointer
 {
   in->committed = func;
   in->committed_data = user_data;
+}
+
+SgSpoolDraft *
+sg_intake_open_draft (SgIntake *in, GError **error)
+{
+  return sg_spool_draft_new (in->spool, error);
 }

@@ -377,9 +377,22 @@ on_mail_room (SgSession *session, gpointer user_data)
   return sg_server_spool_has_room (conn->server);
 }
 
+static SgSpoolDraft *
+on_open_draft (SgSession *session, gpointer user_data, GError **error)
+{
+  SgConnection *conn = user_data;
+  if (conn->server->intake == NULL)
+    {
+      g_set_error_literal (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO, "shutting down");
+      return NULL;
+    }
+  return sg_intake_open_draft (conn->server->intake, error);
+}
+
 static const SgSessionHooks session_hooks = {
   .submit = on_submit,
   .mail_room = on_mail_room,
+  .open_draft = on_open_draft,
 };
 
 /* connection_alloc - watch fd for input; no session yet. */

@@ -1,9 +1,115 @@
 /* smtp_data.c - the DATA phase byte machine: end-of-data detection, dot
- * unstuffing, bare CR/LF and line accounting, size cap. Runs at
- * memory speed: runs of ordinary bytes are copied in one append. */
+ * unstuffing, bare CR/LF and line accounting, size cap, and where the
+ * content goes: memory, or a spool draft once memory is not the place for
+ * it. Runs at memory speed: runs of ordinary bytes are copied in one append. */
 #include "smtp/smtp_data.h"
 
+#include <stdatomic.h>
 #include <string.h>
+
+/* Content bytes in memory: readers' buffers plus the GBytes they handed on,
+ * until those are freed (from any thread). */
+static atomic_uint_fast64_t memory_in_flight;
+
+guint64
+sg_data_memory_in_flight (void)
+{
+  return atomic_load (&memory_in_flight);
+}
+
+/* Handed-on content: released from whichever thread frees the GBytes. */
+typedef struct {
+  guint8 *data;
+  gsize   len;
+} Held;
+
+static void
+held_free (gpointer p)
+{
+  Held *h = p;
+  atomic_fetch_sub (&memory_in_flight, h->len);
+  g_free (h->data);
+  g_free (h);
+}
+
+/* drop_content - free the in-memory content and uncount it. */
+static void
+drop_content (SgDataReader *r)
+{
+  if (r->content == NULL)
+    return;
+  atomic_fetch_sub (&memory_in_flight, r->content->len);
+  g_clear_pointer (&r->content, g_byte_array_unref);
+}
+
+/* drop_draft - forget the draft (unlinking its file) and its buffer. */
+static void
+drop_draft (SgDataReader *r)
+{
+  g_clear_pointer (&r->draft, sg_spool_draft_free);
+  g_clear_pointer (&r->wbuf, g_free);
+  r->wbuf_len = 0;
+}
+
+/* draft_write - write to the draft, or give up on it: the message is then
+ * only counted, and finish reports spill_error (451/452). */
+static gboolean
+draft_write (SgDataReader *r, const guint8 *p, gsize n)
+{
+  if (n == 0 || sg_spool_draft_write (r->draft, p, n, &r->spill_error))
+    return TRUE;
+  drop_draft (r);
+  return FALSE;
+}
+
+static gboolean
+draft_flush (SgDataReader *r)
+{
+  gsize n = r->wbuf_len;
+  r->wbuf_len = 0;
+  return r->draft == NULL || draft_write (r, r->wbuf, n);
+}
+
+/* spill - move header and content so far into a fresh draft. */
+static void
+spill (SgDataReader *r)
+{
+  gsize hlen = 0;
+  const guint8 *h = r->spill.header ? g_bytes_get_data (r->spill.header, &hlen) : NULL;
+
+  r->draft = r->spill.open (r->spill.user_data, &r->spill_error);
+  if (r->draft != NULL && draft_write (r, h, hlen)
+      && draft_write (r, r->content->data, r->content->len))
+    r->wbuf = g_malloc (SG_DATA_SPILL_BUFFER);
+  drop_content (r);
+}
+
+/* keep - n content bytes to memory or the draft. */
+static void
+keep (SgDataReader *r, const char *p, gsize n)
+{
+  if (r->content != NULL && r->spill.open != NULL
+      && ((guint64) r->content->len + n > r->spill.threshold
+          || sg_data_memory_in_flight () + n > r->spill.max_in_flight))
+    spill (r);
+  if (r->content != NULL)
+    {
+      g_byte_array_append (r->content, (const guint8 *) p, n);
+      atomic_fetch_add (&memory_in_flight, n);
+      return;
+    }
+  if (r->draft == NULL)
+    return;               /* the draft failed: counting only */
+  if (r->wbuf_len + n > SG_DATA_SPILL_BUFFER && !draft_flush (r))
+    return;
+  if (n >= SG_DATA_SPILL_BUFFER)
+    {
+      draft_write (r, (const guint8 *) p, n);
+      return;
+    }
+  memcpy (r->wbuf + r->wbuf_len, p, n);
+  r->wbuf_len += n;
+}
 
 void
 sg_data_reader_init (SgDataReader *r, guint64 max_size)
@@ -13,28 +119,44 @@ sg_data_reader_init (SgDataReader *r, guint64 max_size)
   r->max_size = max_size;
   r->line = 1;
   r->content = g_byte_array_sized_new (MIN (max_size, 64 * 1024));
+  r->spill.threshold = G_MAXUINT64;
+  r->spill.max_in_flight = G_MAXUINT64;
+}
+
+void
+sg_data_reader_set_spill (SgDataReader *r, const SgDataSpill *spill)
+{
+  g_clear_pointer (&r->spill.header, g_bytes_unref);
+  r->spill = *spill;
+  if (r->spill.header)
+    g_bytes_ref (r->spill.header);
 }
 
 void
 sg_data_reader_clear (SgDataReader *r)
 {
-  g_clear_pointer (&r->content, g_byte_array_unref);
+  drop_content (r);
+  drop_draft (r);
+  g_clear_pointer (&r->spill.header, g_bytes_unref);
+  g_clear_error (&r->spill_error);
 }
 
-/* emit - keep n content bytes, or just count them once over the size cap. */
+/* emit - keep n content bytes, or just count them once over the size cap
+ * or after the draft failed. */
 static inline void
 emit (SgDataReader *r, const char *p, gsize n)
 {
   r->size += n;
-  if (r->content == NULL)
+  if (r->too_big || r->spill_error)
     return;
   if (r->size > r->max_size)
     {
       r->too_big = TRUE;
-      g_clear_pointer (&r->content, g_byte_array_unref);
+      drop_content (r);
+      drop_draft (r);
       return;
     }
-  g_byte_array_append (r->content, (const guint8 *) p, n);
+  keep (r, p, n);
 }
 
 static inline void
@@ -134,6 +256,11 @@ sg_data_reader_feed (SgDataReader *r, const char *data, gsize len)
           break;
         }
     }
+  if (r->state == SG_DATA_DONE && r->draft != NULL)
+    {
+      draft_flush (r);
+      g_clear_pointer (&r->wbuf, g_free);
+    }
   return p - data;
 }
 
@@ -142,5 +269,16 @@ sg_data_reader_steal (SgDataReader *r)
 {
   if (r->content == NULL)
     return NULL;
-  return g_byte_array_free_to_bytes (g_steal_pointer (&r->content));
+  Held *h = g_new (Held, 1);
+  h->data = g_byte_array_steal (r->content, &h->len);
+  g_clear_pointer (&r->content, g_byte_array_unref);
+  /* Still counted: the bytes live on in the GBytes until held_free. */
+  return g_bytes_new_with_free_func (h->data, h->len, held_free, h);
+}
+
+SgSpoolDraft *
+sg_data_reader_steal_draft (SgDataReader *r)
+{
+  g_return_val_if_fail (r->state == SG_DATA_DONE, NULL);
+  return g_steal_pointer (&r->draft);
 }

@@ -192,6 +192,23 @@ sg_spool_commit (SgSpool *spool, SgMeta *meta, GBytes *header, GBytes *body, GEr
   return ok;
 }
 
+/* sg_spool_commit_draft - see spool.h. */
+gboolean
+sg_spool_commit_draft (SgSpool *spool, SgMeta *meta, SgSpoolDraft *draft, GError **error)
+{
+  SgCommitJob *job;
+  gboolean ok;
+
+  g_return_val_if_fail (spool != NULL && meta != NULL && draft != NULL, FALSE);
+  job = sg_commit_job_new_draft (meta, FALSE, draft);
+  sg_spool_commit_batch (spool, &job, 1);
+  ok = job->error == NULL;
+  if (!ok)
+    g_propagate_error (error, g_steal_pointer (&job->error));
+  sg_commit_job_free (job);
+  return ok;
+}
+
 /* check_id - SG_SPOOL_ERROR_NOT_FOUND unless id is a valid queue ID; an ID
  * never contains '/', so it cannot name anything outside queue/. */
 static gboolean
