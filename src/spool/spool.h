@@ -2,7 +2,8 @@
  * start-up recovery.
  *
  * Layout under the spool directory:
- *   tmp/         files being written; everything here is purged at start-up
+ *   tmp/         files being written (draft-<n>: a message still arriving,
+ *                free-<n>: recycled files); everything here is purged at start-up
  *   queue/       <ID>.eml + <ID>.json: accepted, not finished
  *   quarantine/  anything unreadable found by recovery; never deleted by us
  *   .lock        the daemon lock (flock, held by sg_spool_open for the
