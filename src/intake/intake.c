@@ -176,11 +176,19 @@ worker (gpointer data, gpointer pool_data)
       bytes = sg_spool_draft_map (env->draft, &len, &error);
       if (bytes == NULL || len < hlen)
         {
+          /* Writing it failed after the final dot (the writer thread), or it
+           * cannot be read back: the same replies as a failed commit. */
+          gboolean full = g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOSPACE);
           SgRejectClient who = reject_client (env);
-          g_warning ("%s: cannot read the spooled message back: %s", env->queue_id,
+          g_warning ("%s: spooling the message failed: %s", env->queue_id,
                      error ? error->message : "short file");
-          sg_reject (&who, "DATA", 451, "4.3.0", SG_RULE_SPOOL_ERROR, "cannot read the spooled message");
-          job_reply (job, 451, "4.3.0", g_strdup ("Local error in processing; try again later"));
+          sg_reject (&who, "DATA", full ? 452 : 451, full ? "4.3.1" : "4.3.0",
+                     full ? SG_RULE_SPOOL_FULL : SG_RULE_SPOOL_ERROR, "%s",
+                     full ? "Insufficient system storage; try again later"
+                          : "Local error in processing; try again later");
+          job_reply (job, full ? 452 : 451, full ? "4.3.1" : "4.3.0",
+                     g_strdup (full ? "Insufficient system storage; try again later"
+                                    : "Local error in processing; try again later"));
           return;
         }
       bytes += hlen;

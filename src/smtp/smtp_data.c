@@ -51,23 +51,27 @@ drop_draft (SgDataReader *r)
   r->wbuf_len = 0;
 }
 
-/* draft_write - write to the draft, or give up on it: the message is then
- * only counted, and finish reports spill_error (451/452). */
+/* draft_append - hand buf (transfer full) to the draft's writer, or give up
+ * on the draft: the message is then only counted, and finish reports
+ * spill_error (451/452). */
 static gboolean
-draft_write (SgDataReader *r, const guint8 *p, gsize n)
+draft_append (SgDataReader *r, guint8 *buf, gsize n)
 {
-  if (n == 0 || sg_spool_draft_write (r->draft, p, n, &r->spill_error))
+  if (sg_spool_draft_append (r->draft, buf, n, &r->spill_error))
     return TRUE;
   drop_draft (r);
   return FALSE;
 }
 
+/* draft_flush - hand the write buffer over; the next byte gets a new one. */
 static gboolean
 draft_flush (SgDataReader *r)
 {
+  if (r->draft == NULL || r->wbuf_len == 0)
+    return TRUE;
   gsize n = r->wbuf_len;
   r->wbuf_len = 0;
-  return r->draft == NULL || draft_write (r, r->wbuf, n);
+  return draft_append (r, g_steal_pointer (&r->wbuf), n);
 }
 
 /* spill - move header and content so far into a fresh draft. */
@@ -78,13 +82,17 @@ spill (SgDataReader *r)
   const guint8 *h = r->spill.header ? g_bytes_get_data (r->spill.header, &hlen) : NULL;
 
   r->draft = r->spill.open (r->spill.user_data, &r->spill_error);
-  if (r->draft != NULL && draft_write (r, h, hlen)
-      && draft_write (r, r->content->data, r->content->len))
-    r->wbuf = g_malloc (SG_DATA_SPILL_BUFFER);
+  if (r->draft != NULL && draft_append (r, g_memdup2 (h, hlen), hlen))
+    {
+      gsize n = r->content->len;
+      atomic_fetch_sub (&memory_in_flight, n);
+      draft_append (r, g_byte_array_steal (r->content, NULL), n);
+    }
   drop_content (r);
 }
 
-/* keep - n content bytes to memory or the draft. */
+/* keep - n content bytes to memory or, through a SG_DATA_SPILL_BUFFER
+ * buffer, to the draft. */
 static void
 keep (SgDataReader *r, const char *p, gsize n)
 {
@@ -98,17 +106,18 @@ keep (SgDataReader *r, const char *p, gsize n)
       atomic_fetch_add (&memory_in_flight, n);
       return;
     }
-  if (r->draft == NULL)
-    return;               /* the draft failed: counting only */
-  if (r->wbuf_len + n > SG_DATA_SPILL_BUFFER && !draft_flush (r))
-    return;
-  if (n >= SG_DATA_SPILL_BUFFER)
+  while (n > 0 && r->draft != NULL)   /* no draft: it failed, counting only */
     {
-      draft_write (r, (const guint8 *) p, n);
-      return;
+      if (r->wbuf == NULL)
+        r->wbuf = g_malloc (SG_DATA_SPILL_BUFFER);
+      gsize k = MIN (n, SG_DATA_SPILL_BUFFER - r->wbuf_len);
+      memcpy (r->wbuf + r->wbuf_len, p, k);
+      r->wbuf_len += k;
+      p += k;
+      n -= k;
+      if (r->wbuf_len == SG_DATA_SPILL_BUFFER)
+        draft_flush (r);
     }
-  memcpy (r->wbuf + r->wbuf_len, p, n);
-  r->wbuf_len += n;
 }
 
 void
@@ -256,11 +265,8 @@ sg_data_reader_feed (SgDataReader *r, const char *data, gsize len)
           break;
         }
     }
-  if (r->state == SG_DATA_DONE && r->draft != NULL)
-    {
-      draft_flush (r);
-      g_clear_pointer (&r->wbuf, g_free);
-    }
+  if (r->state == SG_DATA_DONE)
+    draft_flush (r);
   return p - data;
 }
 

@@ -48,12 +48,12 @@ typedef struct {
   gboolean    too_big;
   SgDataSpill spill;        /* open == NULL: never spills */
   SgSpoolDraft *draft;      /* (nullable) content on disk, header first */
-  guint8     *wbuf;         /* (nullable) bytes not yet written to draft */
+  guint8     *wbuf;         /* (nullable) bytes not yet handed to the draft */
   gsize       wbuf_len;
   GError     *spill_error;  /* (nullable) writing the draft failed; content dropped */
 } SgDataReader;
 
-#define SG_DATA_SPILL_BUFFER (64u * 1024u)  /* bytes gathered before each write to the draft */
+#define SG_DATA_SPILL_BUFFER (64u * 1024u)  /* bytes gathered before each append to the draft: all a spilled DATA holds */
 
 void sg_data_reader_init (SgDataReader *r, guint64 max_size);
 /* sg_data_reader_set_spill - before the first feed; keeps a reference to
@@ -68,8 +68,9 @@ gsize sg_data_reader_feed (SgDataReader *r, const char *data, gsize len);
 /* sg_data_reader_steal - the content (transfer full); NULL when too big or
  * spilled. Its bytes stay counted in sg_data_memory_in_flight until freed. */
 GBytes *sg_data_reader_steal (SgDataReader *r);
-/* sg_data_reader_steal_draft - the draft (header then content, all written)
- * once DONE (transfer full); NULL unless spilled. */
+/* sg_data_reader_steal_draft - the draft (header then content, all
+ * appended; sg_spool_draft_map waits for the writes) once DONE (transfer
+ * full); NULL unless spilled. */
 SgSpoolDraft *sg_data_reader_steal_draft (SgDataReader *r);
 
 /* sg_data_memory_in_flight - content bytes held in memory by all readers

@@ -95,13 +95,22 @@ typedef struct _SgSpoolDraft SgSpoolDraft;
 
 /* sg_spool_draft_new - an empty file in tmp/ (a recycled one if the pool has one). */
 SgSpoolDraft *sg_spool_draft_new (SgSpool *spool, GError **error);
-/* sg_spool_draft_write - append; errors as sg_spool_commit's (NOSPACE on ENOSPC). */
+/* sg_spool_draft_write - append on this thread, after every queued append;
+ * errors as sg_spool_commit's (NOSPACE on ENOSPC). */
 gboolean      sg_spool_draft_write (SgSpoolDraft *draft, const guint8 *data, gsize len,
                                     GError **error);
-/* sg_spool_draft_size - bytes written so far. */
+/* sg_spool_draft_append - append buf (transfer full) through the spool's
+ * writer thread, without waiting for it unless SG_SPOOL_DRAFT_QUEUE_MAX
+ * bytes are queued already. FALSE once an earlier write failed. */
+gboolean      sg_spool_draft_append (SgSpoolDraft *draft, guint8 *buf, gsize len, GError **error);
+/* sg_spool_draft_wait - until every append is in the file; FALSE with the
+ * first write error (NOSPACE on ENOSPC) if one failed. */
+gboolean      sg_spool_draft_wait (SgSpoolDraft *draft, GError **error);
+/* sg_spool_draft_size - bytes written or appended so far. */
 guint64       sg_spool_draft_size (const SgSpoolDraft *draft);
 /* sg_spool_draft_map - the whole file, read-only, valid until
- * sg_spool_draft_unmap or free; no writes while mapped. */
+ * sg_spool_draft_unmap or free; no writes while mapped. Waits for appends
+ * first, and fails with their error. */
 const guint8 *sg_spool_draft_map (SgSpoolDraft *draft, gsize *len, GError **error);
 void          sg_spool_draft_unmap (SgSpoolDraft *draft);
 void          sg_spool_draft_free (SgSpoolDraft *draft);

@@ -1,5 +1,6 @@
 /* spool_draft.c - a message written to its tmp/ file while it arrives: the
  * file a large DATA streams into (our Received header first, then the body),
+ * the writer thread that copies appended buffers into it off the main loop,
  * the read-only mapping the validator reads, and the hand-over of that same
  * file to a commit (spool_commit.c), which renames it into queue/ without a
  * second copy. A draft that is never committed is unlinked when freed. */
@@ -11,18 +12,40 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
-/* Lifetime: made by sg_spool_draft_new on the main loop for one DATA, owned
+/* Why a writer thread: on this kind of VM, copying a large message into
+ * the page cache costs more CPU than anything else the main loop does with
+ * it (bench/README.md), and the main loop serves every session. Appends are
+ * queued to one thread per spool (FIFO, so in order) that pwrite()s them;
+ * at most SG_SPOOL_DRAFT_QUEUE_MAX bytes wait, beyond that an append waits
+ * for room. A write error is kept and reported by the next append or wait.
+ *
+ * Lifetime: made by sg_spool_draft_new on the main loop for one DATA, owned
  * by that session's reader, then by its SgEnvelope, then by a commit job;
- * whoever holds it last frees it. The spool is borrowed: the server closes
- * every session and the intake before it frees the spool. */
+ * each queued write holds a reference too, so sg_spool_draft_free never
+ * waits: the file goes when the last write is done. The spool is borrowed:
+ * sg_spool_free finishes queued writes before it closes anything, and the
+ * server closes every session and the intake before it frees the spool. */
 struct _SgSpoolDraft {
+  gint     refs;                            /* atomic: the owner's + one per queued write */
   SgSpool *spool;
   int      fd;                              /* O_RDWR; -1 once handed to a commit */
   char     tmp_name[SG_SPOOL_TMP_NAME_MAX]; /* its name in tmp/; "" once handed over */
-  guint64  size;                            /* bytes written */
+  guint64  size;                            /* bytes appended or written (owner's thread) */
   guint8  *map;                             /* (nullable) sg_spool_draft_map */
   gsize    map_len;
+  /* under spool->draft_lock */
+  guint    pending;                         /* queued writes not yet done */
+  int      errsv;                           /* errno of the first failed write; 0 = none */
+  guint64  written_back;                    /* bytes whose write-back has been started */
 };
+
+/* One queued append. */
+typedef struct {
+  SgSpoolDraft *draft;    /* a reference */
+  guint8       *buf;      /* owned */
+  gsize         len;
+  guint64       offset;
+} DraftWrite;
 
 /* sg_spool_draft_new - see spool.h. */
 SgSpoolDraft *
@@ -31,6 +54,7 @@ sg_spool_draft_new (SgSpool *spool, GError **error)
   g_autofree SgSpoolDraft *d = g_new0 (SgSpoolDraft, 1);
 
   g_return_val_if_fail (spool != NULL, NULL);
+  d->refs = 1;
   d->spool = spool;
   d->fd = -1;
   /* A recycled file saves an inode allocation (spool_pool.c); a draft is
@@ -58,14 +82,157 @@ sg_spool_draft_new (SgSpool *spool, GError **error)
   return g_steal_pointer (&d);
 }
 
+static void
+draft_unref (SgSpoolDraft *d)
+{
+  if (!g_atomic_int_dec_and_test (&d->refs))
+    return;
+  sg_spool_draft_unmap (d);
+  if (d->fd >= 0)
+    close (d->fd);
+  if (d->tmp_name[0] != '\0' && unlinkat (d->spool->tmp_fd, d->tmp_name, 0) != 0)
+    g_warning ("spool: cannot remove tmp/%s: %s", d->tmp_name, g_strerror (errno));
+  g_free (d);
+}
+
+/* pwrite_all - write all of buf at offset; 0 or an errno value. */
+static int
+pwrite_all (int fd, const guint8 *buf, gsize len, guint64 offset)
+{
+  while (len > 0)
+    {
+      ssize_t n = pwrite (fd, buf, len, (off_t) offset);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return errno;
+      if (n == 0)
+        return EIO;        /* a regular file never does this; do not spin */
+      buf += n;
+      len -= (gsize) n;
+      offset += (guint64) n;
+    }
+  return 0;
+}
+
+/* write_back - start write-back of what was written since the last call,
+ * every SG_SPOOL_DRAFT_WRITEBACK bytes, as the kernel does for Postfix's
+ * streamed queue files, only sooner: at the final dot little is left for
+ * the commit's fdatasync. Called under draft_lock or by the only writer. */
+static void
+write_back (SgSpoolDraft *d, guint64 end)
+{
+  if (end - d->written_back < SG_SPOOL_DRAFT_WRITEBACK)
+    return;
+  (void) sync_file_range (d->fd, (off_t) d->written_back, (off_t) (end - d->written_back),
+                          SYNC_FILE_RANGE_WRITE);
+  d->written_back = end;
+}
+
+/* sg_spool_draft_writer - the writer thread's GThreadPool function. */
+void
+sg_spool_draft_writer (gpointer data, gpointer user_data)
+{
+  DraftWrite *w = data;
+  SgSpoolDraft *d = w->draft;
+  SgSpool *spool = user_data;
+  int errsv = 0;
+
+  g_mutex_lock (&spool->draft_lock);
+  gboolean failed = d->errsv != 0;
+  g_mutex_unlock (&spool->draft_lock);
+  if (!failed)
+    errsv = pwrite_all (d->fd, w->buf, w->len, w->offset);
+  g_free (w->buf);
+  g_mutex_lock (&spool->draft_lock);
+  if (errsv != 0 && d->errsv == 0)
+    d->errsv = errsv;
+  if (errsv == 0 && !failed)
+    write_back (d, w->offset + w->len);
+  d->pending--;
+  spool->draft_queued -= w->len;
+  g_cond_broadcast (&spool->draft_cond);
+  g_mutex_unlock (&spool->draft_lock);
+  draft_unref (d);
+  g_free (w);
+}
+
+/* draft_error - the first write error as a GError; FALSE if there was one.
+ * Called under draft_lock. */
+static gboolean
+draft_error (SgSpoolDraft *d, GError **error)
+{
+  if (d->errsv == 0)
+    return TRUE;
+  return sg_spool_set_errno (error, d->errsv, "write tmp/%s", d->tmp_name);
+}
+
+/* sg_spool_draft_append - see spool.h. */
+gboolean
+sg_spool_draft_append (SgSpoolDraft *d, guint8 *buf, gsize len, GError **error)
+{
+  SgSpool *spool = d->spool;
+  gboolean ok;
+
+  g_return_val_if_fail (d->fd >= 0 && d->map == NULL, FALSE);
+  if (len == 0)
+    {
+      g_free (buf);
+      return TRUE;
+    }
+  g_mutex_lock (&spool->draft_lock);
+  while (spool->draft_queued > 0 && spool->draft_queued + len > SG_SPOOL_DRAFT_QUEUE_MAX
+         && d->errsv == 0)
+    g_cond_wait (&spool->draft_cond, &spool->draft_lock);
+  ok = draft_error (d, error);
+  if (ok)
+    {
+      spool->draft_queued += len;
+      d->pending++;
+    }
+  g_mutex_unlock (&spool->draft_lock);
+  if (!ok)
+    {
+      g_free (buf);
+      return FALSE;
+    }
+  DraftWrite *w = g_new (DraftWrite, 1);
+  g_atomic_int_inc (&d->refs);
+  *w = (DraftWrite) { .draft = d, .buf = buf, .len = len, .offset = d->size };
+  d->size += len;
+  g_thread_pool_push (spool->draft_writer, w, NULL);
+  return TRUE;
+}
+
+/* sg_spool_draft_wait - see spool.h. */
+gboolean
+sg_spool_draft_wait (SgSpoolDraft *d, GError **error)
+{
+  SgSpool *spool = d->spool;
+
+  g_mutex_lock (&spool->draft_lock);
+  while (d->pending > 0)
+    g_cond_wait (&spool->draft_cond, &spool->draft_lock);
+  gboolean ok = draft_error (d, error);
+  g_mutex_unlock (&spool->draft_lock);
+  return ok;
+}
+
 /* sg_spool_draft_write - see spool.h. */
 gboolean
 sg_spool_draft_write (SgSpoolDraft *d, const guint8 *data, gsize len, GError **error)
 {
-  int errsv = 0;
-
   g_return_val_if_fail (d->fd >= 0 && d->map == NULL, FALSE);
-  if (!sg_spool_write_all (d->fd, data, len, &errsv))
+  if (!sg_spool_draft_wait (d, error))
+    return FALSE;
+  int errsv = pwrite_all (d->fd, data, len, d->size);
+  g_mutex_lock (&d->spool->draft_lock);
+  if (errsv != 0)
+    d->errsv = errsv;
+  else
+    write_back (d, d->size + len);
+  g_mutex_unlock (&d->spool->draft_lock);
+  if (errsv != 0)
     return sg_spool_set_errno (error, errsv, "write tmp/%s", d->tmp_name);
   d->size += len;
   return TRUE;
@@ -85,6 +252,8 @@ sg_spool_draft_map (SgSpoolDraft *d, gsize *len, GError **error)
   g_return_val_if_fail (d->fd >= 0, NULL);
   if (d->map == NULL)
     {
+      if (!sg_spool_draft_wait (d, error))
+        return NULL;
       if (d->size == 0 || d->size > G_MAXSIZE)
         {
           g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO, "map tmp/%s: %" G_GUINT64_FORMAT
@@ -139,6 +308,7 @@ sg_spool_draft_sha256_hex (SgSpoolDraft *d, GError **error)
 void
 sg_spool_draft_hand_over (SgSpoolDraft *d, int *fd, char tmp_name[SG_SPOOL_TMP_NAME_MAX])
 {
+  (void) sg_spool_draft_wait (d, NULL);   /* none left: mapped for the SHA-256 just before */
   sg_spool_draft_unmap (d);
   *fd = d->fd;
   g_strlcpy (tmp_name, d->tmp_name, SG_SPOOL_TMP_NAME_MAX);
@@ -152,10 +322,5 @@ sg_spool_draft_free (SgSpoolDraft *d)
 {
   if (d == NULL)
     return;
-  sg_spool_draft_unmap (d);
-  if (d->fd >= 0)
-    close (d->fd);
-  if (d->tmp_name[0] != '\0' && unlinkat (d->spool->tmp_fd, d->tmp_name, 0) != 0)
-    g_warning ("spool: cannot remove tmp/%s: %s", d->tmp_name, g_strerror (errno));
-  g_free (d);
+  draft_unref (d);
 }

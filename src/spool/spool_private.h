@@ -21,6 +21,8 @@ G_BEGIN_DECLS
 #define SG_SPOOL_TMP_NAME_MAX   40                     /* "<ID>.json" or "free-<16 hex>" + NUL */
 #define SG_SPOOL_POOL_PREFIX    "free-"
 #define SG_SPOOL_DRAFT_PREFIX   "draft-"                /* tmp/draft-<16 hex>: a message arriving */
+#define SG_SPOOL_DRAFT_WRITEBACK (1024u * 1024u)        /* a draft starts write-back every this many bytes */
+#define SG_SPOOL_DRAFT_QUEUE_MAX (16u * 1024u * 1024u)  /* bytes of draft appends waiting for the writer */
 #define SG_SPOOL_DIRECT_MIN     (1024u * 1024u)        /* .eml files this big bypass the page cache */
 #define SG_SPOOL_DIRECT_ALIGN   4096u                  /* buffer, offset and length alignment of O_DIRECT */
 #define SG_SPOOL_DIRECT_CHUNK   (1024u * 1024u)        /* bytes per direct write */
@@ -57,6 +59,10 @@ struct _SgSpool {
   guint64  pool_next;        /* next free-<n> number */
 
   gsize    draft_next;       /* atomic: next tmp/draft-<n> number */
+  GThreadPool *draft_writer; /* one thread: writes drafts' appends in order (spool_draft.c) */
+  GMutex   draft_lock;       /* guards draft_queued and every draft's pending/errsv */
+  GCond    draft_cond;       /* a queued append finished */
+  gsize    draft_queued;     /* bytes appended, not yet written */
 };
 
 /* One message being committed, synchronously or by the committer thread. */
@@ -99,6 +105,7 @@ gboolean sg_spool_replace_at (SgSpool *spool, const char *name, const char *data
 char    *sg_spool_file_name (const char *id, const char *suffix);
 
 /* spool_draft.c */
+void  sg_spool_draft_writer (gpointer write, gpointer spool);
 char *sg_spool_draft_sha256_hex (SgSpoolDraft *draft, GError **error);
 void  sg_spool_draft_hand_over (SgSpoolDraft *draft, int *fd, char tmp_name[SG_SPOOL_TMP_NAME_MAX]);
 

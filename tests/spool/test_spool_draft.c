@@ -1,5 +1,6 @@
 /* test_spool_draft.c - drafts (spool_draft.c): a message written to tmp/ as
- * it arrives, read back through its mapping and committed as that same file.
+ * it arrives (appended through the writer thread or written in place),
+ * read back through its mapping and committed as that same file.
  * Byte-exact .eml at sizes around the page, the O_DIRECT minimum and the
  * write chunk; the same inode ends in queue/ (no second copy); an
  * uncommitted draft leaves nothing; a recycled file is reused and cut to the
@@ -37,10 +38,15 @@ commit_one (SgSpool *spool, const char *dir, gsize body_len)
   g_autoptr(SgSpoolDraft) draft = sg_spool_draft_new (spool, &error);
   g_assert_no_error (error);
   g_assert_true (sg_spool_draft_write (draft, (const guint8 *) HEADER, hlen, &error));
-  for (gsize pos = 0, step = 1; pos < body_len; step = step * 3 + 1)
+  /* Pieces alternate between the writer thread and this one. */
+  guint piece = 0;
+  for (gsize pos = 0, step = 1; pos < body_len; step = step * 3 + 1, piece++)
     {
       gsize n = MIN (step, body_len - pos);
-      g_assert_true (sg_spool_draft_write (draft, body + pos, n, &error));
+      if (piece % 2 == 0)
+        g_assert_true (sg_spool_draft_append (draft, g_memdup2 (body + pos, n), n, &error));
+      else
+        g_assert_true (sg_spool_draft_write (draft, body + pos, n, &error));
       pos += n;
     }
   g_assert_cmpuint (sg_spool_draft_size (draft), ==, hlen + body_len);
@@ -186,9 +192,29 @@ test_nospace (void)
     ok = sg_spool_draft_write (draft, chunk, 16384, &error);
   g_assert_false (ok);
   g_assert_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOSPACE);
+  g_clear_error (&error);
   sg_spool_draft_free (draft);
   g_assert_cmpuint (sg_test_count (tmp, NULL), ==, 0);
-  sg_spool_free (spool);
+
+  /* The same through the writer thread: the error comes back from a later
+   * append or from the wait, never as success. */
+  draft = sg_spool_draft_new (spool, &error);
+  g_assert_no_error (error);
+  ok = TRUE;
+  for (guint i = 0; ok && i < 64; i++)
+    ok = sg_spool_draft_append (draft, g_memdup2 (chunk, 16384), 16384, &error);
+  if (ok)
+    ok = sg_spool_draft_wait (draft, &error);
+  g_assert_false (ok);
+  g_assert_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOSPACE);
+  gsize len;
+  g_clear_error (&error);
+  g_assert_null (sg_spool_draft_map (draft, &len, &error));
+  g_assert_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOSPACE);
+  sg_spool_draft_free (draft);
+  sg_spool_free (spool);       /* the writer is done with it now */
+  g_assert_cmpuint (sg_test_count (tmp, NULL), ==, 0);
+  spool = NULL;
   if (umount2 (mnt, MNT_DETACH) != 0)
     g_test_message ("umount %s: %s", mnt, g_strerror (errno));
   sg_test_rmtree (mnt);
