@@ -71,7 +71,10 @@ draft_flush (SgDataReader *r)
     return TRUE;
   gsize n = r->wbuf_len;
   r->wbuf_len = 0;
-  return draft_append (r, g_steal_pointer (&r->wbuf), n);
+  if (sg_spool_draft_append_buffer (r->draft, g_steal_pointer (&r->wbuf), n, &r->spill_error))
+    return TRUE;
+  drop_draft (r);
+  return FALSE;
 }
 
 /* spill - move header and content so far into a fresh draft. */
@@ -109,7 +112,7 @@ keep (SgDataReader *r, const char *p, gsize n)
   while (n > 0 && r->draft != NULL)   /* no draft: it failed, counting only */
     {
       if (r->wbuf == NULL)
-        r->wbuf = g_malloc (SG_DATA_SPILL_BUFFER);
+        r->wbuf = sg_spool_draft_buffer (r->draft);
       gsize k = MIN (n, SG_DATA_SPILL_BUFFER - r->wbuf_len);
       memcpy (r->wbuf + r->wbuf_len, p, k);
       r->wbuf_len += k;

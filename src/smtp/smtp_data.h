@@ -53,7 +53,7 @@ typedef struct {
   GError     *spill_error;  /* (nullable) writing the draft failed; content dropped */
 } SgDataReader;
 
-#define SG_DATA_SPILL_BUFFER (64u * 1024u)  /* bytes gathered before each append to the draft: all a spilled DATA holds */
+#define SG_DATA_SPILL_BUFFER SG_SPOOL_DRAFT_BUFFER  /* bytes gathered before each append to the draft: all a spilled DATA holds */
 
 void sg_data_reader_init (SgDataReader *r, guint64 max_size);
 /* sg_data_reader_set_spill - before the first feed; keeps a reference to

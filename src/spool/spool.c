@@ -92,6 +92,7 @@ spool_open (const char *dir, gboolean daemon, GError **error)
   spool->room_wait_us = (gint64) SG_DEF_COMMIT_QUEUE_WAIT * G_USEC_PER_SEC;
   g_queue_init (&spool->pending);
   g_mutex_init (&spool->draft_lock);
+  spool->draft_buffers = g_ptr_array_new_with_free_func (g_free);
   g_cond_init (&spool->draft_cond);
   spool->max_pending = SG_SPOOL_MAX_PENDING;
   spool->max_pending_bytes = SG_SPOOL_MAX_PENDING_BYTES;
@@ -160,6 +161,7 @@ sg_spool_free (SgSpool *spool)
   /* Queued draft writes hold their drafts, which unlink in tmp/ at the end. */
   if (spool->draft_writer)
     g_thread_pool_free (spool->draft_writer, FALSE, TRUE);
+  sg_spool_draft_buffers_clear (spool);
   g_mutex_clear (&spool->draft_lock);
   g_cond_clear (&spool->draft_cond);
   close_fd (&spool->tmp_fd);

@@ -103,6 +103,14 @@ gboolean      sg_spool_draft_write (SgSpoolDraft *draft, const guint8 *data, gsi
  * writer thread, without waiting for it unless SG_SPOOL_DRAFT_QUEUE_MAX
  * bytes are queued already. FALSE once an earlier write failed. */
 gboolean      sg_spool_draft_append (SgSpoolDraft *draft, guint8 *buf, gsize len, GError **error);
+/* sg_spool_draft_buffer - a buffer of SG_SPOOL_DRAFT_BUFFER bytes, reused
+ * (transfer full: hand it to sg_spool_draft_append_buffer, or g_free). */
+#define SG_SPOOL_DRAFT_BUFFER (64u * 1024u)
+guint8       *sg_spool_draft_buffer (SgSpoolDraft *draft);
+/* sg_spool_draft_append_buffer - sg_spool_draft_append for a buffer from
+ * sg_spool_draft_buffer (len at most SG_SPOOL_DRAFT_BUFFER); it is reused. */
+gboolean      sg_spool_draft_append_buffer (SgSpoolDraft *draft, guint8 *buf, gsize len,
+                                            GError **error);
 /* sg_spool_draft_wait - until every append is in the file; FALSE with the
  * first write error (NOSPACE on ENOSPC) if one failed. */
 gboolean      sg_spool_draft_wait (SgSpoolDraft *draft, GError **error);

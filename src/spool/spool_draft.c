@@ -45,7 +45,32 @@ typedef struct {
   guint8       *buf;      /* owned */
   gsize         len;
   guint64       offset;
+  gboolean      recycle;  /* buf came from sg_spool_draft_buffer */
 } DraftWrite;
+
+/* sg_spool_draft_buffer - see spool.h. Fresh pages cost a fault and a
+ * clear each on this kind of VM (a tenth of the main loop under 100 x
+ * 10 MB), so written buffers are kept for reuse, up to the number the
+ * writer's queue can hold. */
+guint8 *
+sg_spool_draft_buffer (SgSpoolDraft *d)
+{
+  SgSpool *spool = d->spool;
+  guint8 *buf = NULL;
+
+  g_mutex_lock (&spool->draft_lock);
+  if (spool->draft_buffers->len > 0)
+    buf = g_ptr_array_steal_index_fast (spool->draft_buffers, spool->draft_buffers->len - 1);
+  g_mutex_unlock (&spool->draft_lock);
+  return buf ? buf : g_malloc (SG_SPOOL_DRAFT_BUFFER);
+}
+
+/* sg_spool_draft_buffers_clear - free the kept buffers (sg_spool_free). */
+void
+sg_spool_draft_buffers_clear (SgSpool *spool)
+{
+  g_clear_pointer (&spool->draft_buffers, g_ptr_array_unref);
+}
 
 /* sg_spool_draft_new - see spool.h. */
 SgSpoolDraft *
@@ -143,8 +168,10 @@ sg_spool_draft_writer (gpointer data, gpointer user_data)
   g_mutex_unlock (&spool->draft_lock);
   if (!failed)
     errsv = pwrite_all (d->fd, w->buf, w->len, w->offset);
-  g_free (w->buf);
   g_mutex_lock (&spool->draft_lock);
+  if (w->recycle && spool->draft_buffers->len < SG_SPOOL_DRAFT_QUEUE_MAX / SG_SPOOL_DRAFT_BUFFER)
+    g_ptr_array_add (spool->draft_buffers, g_steal_pointer (&w->buf));
+  g_free (w->buf);
   if (errsv != 0 && d->errsv == 0)
     d->errsv = errsv;
   if (errsv == 0 && !failed)
@@ -167,9 +194,10 @@ draft_error (SgSpoolDraft *d, GError **error)
   return sg_spool_set_errno (error, d->errsv, "write tmp/%s", d->tmp_name);
 }
 
-/* sg_spool_draft_append - see spool.h. */
-gboolean
-sg_spool_draft_append (SgSpoolDraft *d, guint8 *buf, gsize len, GError **error)
+/* draft_append - queue buf for the writer; recycle: buf is one of
+ * sg_spool_draft_buffer's. */
+static gboolean
+draft_append (SgSpoolDraft *d, guint8 *buf, gsize len, gboolean recycle, GError **error)
 {
   SgSpool *spool = d->spool;
   gboolean ok;
@@ -198,10 +226,25 @@ sg_spool_draft_append (SgSpoolDraft *d, guint8 *buf, gsize len, GError **error)
     }
   DraftWrite *w = g_new (DraftWrite, 1);
   g_atomic_int_inc (&d->refs);
-  *w = (DraftWrite) { .draft = d, .buf = buf, .len = len, .offset = d->size };
+  *w = (DraftWrite) { .draft = d, .buf = buf, .len = len, .offset = d->size, .recycle = recycle };
   d->size += len;
   g_thread_pool_push (spool->draft_writer, w, NULL);
   return TRUE;
+}
+
+/* sg_spool_draft_append - see spool.h. */
+gboolean
+sg_spool_draft_append (SgSpoolDraft *d, guint8 *buf, gsize len, GError **error)
+{
+  return draft_append (d, buf, len, FALSE, error);
+}
+
+/* sg_spool_draft_append_buffer - see spool.h. */
+gboolean
+sg_spool_draft_append_buffer (SgSpoolDraft *d, guint8 *buf, gsize len, GError **error)
+{
+  g_return_val_if_fail (len <= SG_SPOOL_DRAFT_BUFFER, FALSE);
+  return draft_append (d, buf, len, TRUE, error);
 }
 
 /* sg_spool_draft_wait - see spool.h. */

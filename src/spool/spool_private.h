@@ -63,6 +63,7 @@ struct _SgSpool {
   GMutex   draft_lock;       /* guards draft_queued and every draft's pending/errsv */
   GCond    draft_cond;       /* a queued append finished */
   gsize    draft_queued;     /* bytes appended, not yet written */
+  GPtrArray *draft_buffers;  /* written SG_SPOOL_DRAFT_BUFFER buffers kept for reuse */
 };
 
 /* One message being committed, synchronously or by the committer thread. */
@@ -106,6 +107,7 @@ char    *sg_spool_file_name (const char *id, const char *suffix);
 
 /* spool_draft.c */
 void  sg_spool_draft_writer (gpointer write, gpointer spool);
+void  sg_spool_draft_buffers_clear (SgSpool *spool);
 char *sg_spool_draft_sha256_hex (SgSpoolDraft *draft, GError **error);
 void  sg_spool_draft_hand_over (SgSpoolDraft *draft, int *fd, char tmp_name[SG_SPOOL_TMP_NAME_MAX]);
 
