@@ -1,7 +1,8 @@
 /* smtp_data.c - the DATA phase byte machine: end-of-data detection, dot
  * unstuffing, bare CR/LF and line accounting, size cap, and where the
  * content goes: memory, or a spool draft once memory is not the place for
- * it. Runs at memory speed: runs of ordinary bytes are copied in one append. */
+ * it. Runs at memory speed: runs of ordinary lines are found with memchr
+ * and kept in one append. */
 #include "smtp/smtp_data.h"
 
 #include <stdatomic.h>
@@ -248,9 +249,27 @@ sg_data_reader_feed (SgDataReader *r, const char *data, gsize len)
           continue;
         case SG_DATA_IN_LINE:
           {
+            /* Fast path: a run of whole ordinary lines (CRLF-terminated,
+             * no bare CR, the next one not starting with a dot) is content
+             * as it stands, so it is found with memchr and kept in one go. */
             const char *q = p;
-            while (q < end && *q != '\r' && *q != '\n')
-              q++;
+            for (;;)
+              {
+                const char *lf = memchr (q, '\n', end - q);
+                const char *cr = memchr (q, '\r', (lf ? lf : end) - q);
+                if (lf == NULL || cr == NULL || cr + 1 != lf)
+                  {
+                    q = cr ? cr : lf ? lf : end;   /* the per-byte machine takes over there */
+                    break;
+                  }
+                end_line (r);
+                q = lf + 1;
+                if (q == end || *q == '.')
+                  {
+                    r->state = SG_DATA_LINE_START;
+                    break;
+                  }
+              }
             if (q > p)
               {
                 emit (r, p, q - p);
