@@ -368,6 +368,45 @@ test_refused (void)
   sg_test_server_free (&s);
 }
 
+/* /abuse/memory/kept-rejected - [validation] keep_rejected keeps a refused
+ * message that arrived as a draft byte for byte (its body is lent from the
+ * draft's mapping), and tmp/ is left empty. */
+static void
+test_kept_rejected (void)
+{
+  SgTestServer s;
+  sg_test_server_start (&s, "[limits]\ndata_spill_size = 4096\n[validation]\nkeep_rejected = 100000000\n");
+  SgTestClient *c = open_data (s.port);
+  GString *bad = g_string_new ("Subject: no originator\r\n\r\n");
+  while (bad->len < 300000)
+    g_string_append (bad, "0123456789012345678901234567890123456789012345678901234567890123456789\r\n");
+  sg_test_client_send (c, bad->str, bad->len);
+  sg_test_client_send (c, ".\r\n", 3);
+  g_autofree char *r = sg_test_client_reply (c);
+  g_assert_true (g_str_has_prefix (r, "550 5."));
+  sg_test_client_free (c);
+  g_assert_true (wait_tmp_empty (&s));
+  g_autofree char *dir = g_build_filename (s.spool, "rejected", NULL);
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  g_assert_nonnull (d);
+  guint found = 0;
+  for (const char *n; (n = g_dir_read_name (d)); )
+    if (g_str_has_suffix (n, ".eml"))
+      {
+        g_autofree char *path = g_build_filename (dir, n, NULL);
+        g_autofree char *eml = NULL;
+        gsize len = 0;
+        g_assert_true (g_file_get_contents (path, &eml, &len, NULL));
+        g_assert_true (g_str_has_prefix (eml, "Received: "));
+        g_assert_cmpuint (len, >, bad->len);
+        g_assert_cmpmem (eml + len - bad->len, bad->len, bad->str, bad->len);
+        found++;
+      }
+  g_assert_cmpuint (found, ==, 1);
+  g_string_free (bad, TRUE);
+  sg_test_server_free (&s);
+}
+
 /* /abuse/memory/disk-full - a message streamed to a spool on a 256 KiB
  * tmpfs: 452 4.3.1 during DATA's end, nothing partial left, and a small
  * message is accepted afterwards. */
@@ -407,6 +446,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/abuse/memory/refused", test_refused);
+  g_test_add_func ("/abuse/memory/kept-rejected", test_kept_rejected);
   g_test_add_func ("/abuse/memory/disk-full", test_disk_full);
   g_test_add_func ("/abuse/memory/parked", test_parked);
   g_test_add_func ("/abuse/memory/concurrent", test_concurrent);
