@@ -25,7 +25,7 @@
 #define SG_MAX_MAX_MESSAGE_SIZE       (2ull << 30)  /* 2 GiB: the validator's GByteArray holds < 4 GiB */
 
 /* [validation] */
-#define SG_DEF_VALIDATION_POLICY      "strict"
+#define SG_DEF_VALIDATION_POLICY      "standard"
 #define SG_DEF_MAX_MIME_DEPTH         32u
 #define SG_DEF_MAX_MIME_PARTS         1000u
 #define SG_DEF_VALIDATION_MODE        "enforce" /* or "monitor": accept, record what enforce would refuse */
