@@ -2,10 +2,12 @@
  * from sg_intake_submit() until its done callback has run in the main
  * context; rejections never touch the spool. Logs the Postfix-style
  * "ID: from=<...>, size=N, nrcpt=N" line once the message is durable and
- * counts it accepted; refusals go through smtp/reject.h. */
+ * counts it accepted; refusals go through smtp/reject.h. Between validation
+ * and the commit, [milter] servers get their say (milter/milter_client.h). */
 #include "intake/intake.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
+#include "milter/milter_client.h"
 #include "smtp/reject.h"
 
 #include <string.h>
@@ -156,6 +158,27 @@ meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
   return meta;
 }
 
+/* run_milters - [milter] servers on a validated message (milter/); NULL
+ * when none are configured. Envelope-stage verdicts take effect here, at
+ * the end of DATA. (transfer full) */
+static SgMilterResult *
+run_milters (const SgConfig *config, const SgEnvelope *env)
+{
+  if (!config->milter_servers || !config->milter_servers[0])
+    return NULL;
+  g_autoptr(GPtrArray) rcpts = g_ptr_array_copy (env->recipients, NULL, NULL);
+  g_ptr_array_add (rcpts, NULL);
+  SgMilterInput in = {
+    .queue_id = env->queue_id, .hostname = config->hostname,
+    .client_address = env->client_address, .client_port = env->client_port,
+    .helo = env->helo, .protocol = env->protocol,
+    .tls_version = env->tls_protocol, .cipher = env->tls_cipher, .sender = env->mail.address,
+    .recipients = (const char *const *) rcpts->pdata,
+    .received = env->received, .content = env->content,
+  };
+  return sg_milter_run (config, &in);
+}
+
 /* worker - pool thread: validate, then reject or hand over to the spool. */
 static void
 worker (gpointer data, gpointer pool_data)
@@ -192,7 +215,32 @@ worker (gpointer data, gpointer pool_data)
       job_reply (job, 550, v->first_reject->enhanced, g_strdup_printf ("Message rejected: %s", why));
       return;
     }
+  g_autoptr(SgMilterResult) mr = run_milters (st->config, env);
+  if (mr && mr->verdict == SG_MILTER_DISCARD)
+    {
+      job_reply (job, 250, "2.0.0", g_strdup_printf ("Ok: queued as %s", env->queue_id));
+      return;
+    }
+  if (mr && (mr->verdict == SG_MILTER_REJECT || mr->verdict == SG_MILTER_TEMPFAIL))
+    {
+      sg_metrics_rejected (SG_RULE_MILTER, mr->code);  /* logged as milter-reject */
+      job_reply (job, mr->code, g_intern_string (mr->enhanced), g_strdup (mr->text));
+      return;
+    }
   SgMeta *meta = meta_from_envelope (env, v);
+  if (mr)
+    {
+      meta->milter = g_steal_pointer (&mr->json);
+      if (mr->verdict == SG_MILTER_QUARANTINE)
+        meta->state = SG_MSG_HELD;
+      if (mr->header)
+        {
+          g_bytes_unref (env->received);
+          env->received = g_steal_pointer (&mr->header);
+          g_bytes_unref (env->content);
+          env->content = g_steal_pointer (&mr->body);
+        }
+    }
   sg_spool_commit_async (in->spool, meta, env->received, env->content, in->context,
                          commit_done, job);
 }
