@@ -166,7 +166,9 @@ run_milters (const SgConfig *config, const SgEnvelope *env)
 {
   if (!config->milter_servers || !config->milter_servers[0])
     return NULL;
-  g_autoptr(GPtrArray) rcpts = g_ptr_array_copy (env->recipients, NULL, NULL);
+  g_autoptr(GPtrArray) rcpts = g_ptr_array_sized_new (env->recipients->len + 1);  /* borrowed */
+  for (guint i = 0; i < env->recipients->len; i++)
+    g_ptr_array_add (rcpts, g_ptr_array_index (env->recipients, i));
   g_ptr_array_add (rcpts, NULL);
   SgMilterInput in = {
     .queue_id = env->queue_id, .hostname = config->hostname,
