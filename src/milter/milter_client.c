@@ -522,17 +522,20 @@ verdict_name (SgMilterVerdict v)
 }
 
 /* log_verdict - Postfix's "ID: milter-reject: STAGE from HELO[ADDR]: X.Y.Z
- * text; from=<> to=<> proto=P helo=<H>" (milter-discard, milter-hold alike). */
+ * text; from=<> to=<> proto=P helo=<H>" (milter-discard, milter-hold alike),
+ * then which milter, and for a refusal its rule id (smtp/reject.h). */
 static void
-log_verdict (const SgMilterInput *in, const char *kind, const char *stage, const char *what)
+log_verdict (const SgMilterInput *in, const char *kind, const char *stage, const char *what,
+             const char *milter)
 {
   g_autofree char *helo = sg_log_sanitize (in->helo ? in->helo : "unknown", -1, LOG_TEXT_MAX);
   g_autofree char *from = sg_log_sanitize (in->sender, -1, LOG_TEXT_MAX);
   g_autofree char *to = sg_log_sanitize (in->recipients[0] ? in->recipients[0] : "", -1, LOG_TEXT_MAX);
   g_autofree char *text = sg_log_sanitize (what, -1, LOG_TEXT_MAX);
-  g_message ("%s: %s: %s from %s[%s]: %s; from=<%s> to=<%s> proto=%s helo=<%s>", in->queue_id,
-             kind, stage, in->client_name ? in->client_name : "unknown", in->client_address, text,
-             from, to, in->protocol ? in->protocol : "ESMTP", helo);
+  g_message ("%s: %s: %s from %s[%s]: %s; from=<%s> to=<%s> proto=%s helo=<%s> milter=%s%s",
+             in->queue_id, kind, stage, in->client_name ? in->client_name : "unknown",
+             in->client_address, text, from, to, in->protocol ? in->protocol : "ESMTP", helo, milter,
+             strcmp (kind, "milter-reject") == 0 ? " rule=milter" : "");
 }
 
 void
@@ -602,7 +605,7 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
             {
               action = "quarantine";
               g_autofree char *reason = g_strdup_printf ("milter triggers HOLD action (%s)", out.quarantine);
-              log_verdict (in, "milter-hold", out.stage, reason);
+              log_verdict (in, "milter-hold", out.stage, reason, c.name);
               res->verdict = SG_MILTER_QUARANTINE;
               g_free (res->milter);
               res->milter = g_strdup (c.name);
@@ -630,11 +633,11 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
           res->stage = out.stage;
           res->by_default = by_default;
           if (out.verdict == SG_MILTER_DISCARD)
-            log_verdict (in, "milter-discard", out.stage, "milter triggers DISCARD action");
+            log_verdict (in, "milter-discard", out.stage, "milter triggers DISCARD action", c.name);
           else
             {
               g_autofree char *what = g_strdup_printf ("%s %s", out.enhanced, out.text);
-              log_verdict (in, "milter-reject", out.stage, what);
+              log_verdict (in, "milter-reject", out.stage, what, c.name);
             }
         }
       if (c.fd >= 0)
