@@ -35,7 +35,8 @@ typedef struct {
 
 /* How one milter's conversation ended. */
 typedef enum {
-  END_PASS,      /* continue or accept: the message goes on */
+  END_PASS,      /* continue: next step */
+  END_ACCEPT,    /* accept: no more steps for this milter, the message goes on */
   END_VERDICT,   /* reject, tempfail or discard: out.verdict */
   END_FAILED,    /* down, timed out or broke the protocol: default_action */
 } End;
@@ -269,9 +270,11 @@ answer (Conn *c, Outcome *out, guint timeout, gboolean eom, gboolean *skip)
       switch (cmd)
         {
         case SG_SMFIR_CONTINUE:
-        case SG_SMFIR_ACCEPT:
           reply_free (r);
           return END_PASS;
+        case SG_SMFIR_ACCEPT:
+          reply_free (r);
+          return END_ACCEPT;
         case SG_SMFIR_SKIP:
           reply_free (r);
           if (skip && (c->flags & SG_SMFIP_SKIP))
@@ -420,7 +423,9 @@ converse (Conn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *body, gsiz
       const char *s[] = { to, NULL };
       sg_milter_encode_macros (buf, SG_SMFIC_RCPT, m);
       sg_milter_encode_strings (buf, SG_SMFIC_RCPT, s);
-      if ((e = step (c, out, buf, "RCPT", SG_SMFIP_NR_RCPT, cf->milter_command_timeout, FALSE, NULL)) != END_PASS)
+      /* accept at RCPT accepts that recipient only (libmilter's xxfi_envrcpt) */
+      if ((e = step (c, out, buf, "RCPT", SG_SMFIP_NR_RCPT, cf->milter_command_timeout, FALSE, NULL)) != END_PASS
+          && e != END_ACCEPT)
         return e;
     }
   if (c->version >= 4 && !(c->flags & SG_SMFIP_NODATA))
@@ -598,7 +603,7 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
           action = "error";
           g_clear_pointer (&out.quarantine, g_free);
         }
-      else if (e == END_PASS)
+      else if (e == END_PASS || e == END_ACCEPT)
         {
           apply_edits (&c, &out, hdrs);
           if (out.quarantine)

@@ -313,6 +313,24 @@ peer_stop (Peer *p)
   g_free (p->log);
 }
 
+/* peer_wait_quit - until the peer has logged count quit commands. */
+static void
+peer_wait_quit (Peer *p, guint count)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) DAEMON_UP_MS * 1000;
+  for (;;)
+    {
+      g_autofree char *log = sg_test_read_file (p->log, NULL);
+      guint n = 0;
+      for (const char *q = log; (q = strstr (q, "\"cmd\": \"Q\"")); q++)
+        n++;
+      if (n >= count)
+        return;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20000);
+    }
+}
+
 /* A milter nobody listens for: each default_action within connect time. */
 static void
 test_down (void)
@@ -420,6 +438,7 @@ test_macros (void)
   g_autofree char *reply = transact (s.port, msg);
   g_assert_true (g_str_has_prefix (reply, "250 "));
   g_autofree char *id = queued_id (reply);
+  peer_wait_quit (&p, 1);
   g_autofree char *log = sg_test_read_file (p.log, NULL);
   g_auto(GStrv) lines = g_strsplit (log, "\n", -1);
   GString *cmds = g_string_new (NULL);
@@ -448,6 +467,37 @@ test_macros (void)
   g_assert_cmpstr (json_object_get_string_member (last_macros, "{mail_addr}"), ==, "a@example.com");
   g_assert_cmpstr (json_object_get_string_member (last_macros, "{rcpt_addr}"), ==, "b@example.net");
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
+  sg_test_server_free (&s);
+  peer_stop (&p);
+}
+
+/* Accept at CONNECT ends that milter's part: it is sent nothing else but
+ * quit, and the message is spooled unchanged. */
+static void
+test_accept_early (void)
+{
+  Peer p;
+  peer_start (&p, "accept-early");
+  g_autofree char *servers = g_strdup_printf ("inet:127.0.0.1:%u", p.port);
+  g_autofree char *cfg = server_config (servers, NULL);
+  SgTestServer s;
+  sg_test_server_start (&s, cfg);
+  g_autofree char *msg = message ("early", "Accepted at connect.");
+  g_autofree char *reply = transact (s.port, msg);
+  g_assert_true (g_str_has_prefix (reply, "250 2.0.0 Ok: queued as "));
+  g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
+  peer_wait_quit (&p, 1);
+  g_autofree char *log = sg_test_read_file (p.log, NULL);
+  g_auto(GStrv) lines = g_strsplit (log, "\n", -1);
+  GString *cmds = g_string_new (NULL);
+  for (guint i = 0; lines[i] && *lines[i]; i++)
+    {
+      const char *c = strstr (lines[i], "\"cmd\": \"");
+      g_assert_nonnull (c);
+      g_string_append_c (cmds, c[8]);
+    }
+  g_assert_cmpstr (cmds->str, ==, "OCQ");
+  g_string_free (cmds, TRUE);
   sg_test_server_free (&s);
   peer_stop (&p);
 }
@@ -562,6 +612,7 @@ main (int argc, char **argv)
   g_test_add_func ("/milter/default-action/down", test_down);
   g_test_add_func ("/milter/default-action/hang", test_hang);
   g_test_add_func ("/milter/protocol/macros", test_macros);
+  g_test_add_func ("/milter/protocol/accept-early", test_accept_early);
   g_test_add_func ("/milter/verdict/quarantine", test_quarantine);
   g_test_add_func ("/milter/edits/headers-only", test_edits);
   g_test_add_func ("/milter/verdict/discard-and-replycode", test_discard_and_replycode);

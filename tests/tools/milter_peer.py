@@ -13,6 +13,7 @@ appends one JSON line per command received to LOGFILE ({"cmd": "M", "args":
               body replacement, a new recipient and a new sender (to be refused)
   discard     discard at end of message
   tempfail-rcpt  reply 451 4.7.1 with text at RCPT
+  accept-early   accept at CONNECT: nothing more is sent but quit
 """
 import json
 import socket
@@ -70,6 +71,9 @@ def serve(conn):
                 continue
             if cmd in (b"Q", b"K"):
                 return
+            if cmd == b"C" and MODE == "accept-early":
+                conn.sendall(packet(b"a"))
+                continue
             if cmd == b"R" and MODE == "tempfail-rcpt":
                 conn.sendall(packet(b"y", b"451 4.7.1 Greylisted, try again\0"))
                 continue
