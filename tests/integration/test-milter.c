@@ -331,7 +331,27 @@ peer_wait_quit (Peer *p, guint count)
     }
 }
 
-/* A milter nobody listens for: each default_action within connect time. */
+/* scrape - the body of GET /metrics on 127.0.0.1:port (transfer full). */
+static char *
+scrape (guint16 port)
+{
+  g_autoptr(GSocketClient) sc = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host (sc, "127.0.0.1", port, NULL, NULL);
+  g_assert_nonnull (conn);
+  static const char req[] = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+  g_assert_true (g_output_stream_write_all (out, req, strlen (req), NULL, NULL, NULL));
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+  GString *text = g_string_new (NULL);
+  char buf[4096];
+  gssize n;
+  while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, NULL)) > 0)
+    g_string_append_len (text, buf, n);
+  return g_string_free (text, FALSE);
+}
+
+/* A milter nobody listens for: each default_action within connect time,
+ * counted by milter and action and, when refused, under rule "milter". */
 static void
 test_down (void)
 {
@@ -344,7 +364,10 @@ test_down (void)
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autofree char *servers = g_strdup_printf ("inet:127.0.0.1:%u", dead);
-      g_autofree char *extra = g_strdup_printf ("default_action = %s\nconnect_timeout = 5\n", cases[i].action);
+      guint16 metrics = sg_test_free_port ();
+      g_autofree char *extra = g_strdup_printf ("default_action = %s\nconnect_timeout = 5\n"
+                                                "[metrics]\nlisten = 127.0.0.1:%u\n",
+                                                cases[i].action, metrics);
       g_autofree char *cfg = server_config (servers, extra);
       SgTestServer s;
       sg_test_server_start (&s, cfg);
@@ -358,6 +381,15 @@ test_down (void)
                             reply, cases[i].reply);
       g_assert_cmpfloat (took, <, 5 + 10);
       g_assert_true (sg_test_wait_log (&s, "default_action=", 1, 1000));
+      g_autofree char *body = scrape (metrics);
+      g_autofree char *sample = g_strdup_printf ("\nspoolgate_milter_actions_total{milter=\"%s\",action=\"error\"} 1\n", servers);
+      g_assert_nonnull (strstr (body, sample));
+      if (strcmp (cases[i].action, "accept") != 0)
+        {
+          g_autofree char *rejected = g_strdup_printf ("\nspoolgate_messages_rejected_total{rule=\"milter\",code=\"%.3s\"} 1\n",
+                                                       cases[i].reply);
+          g_assert_nonnull (strstr (body, rejected));
+        }
       if (strcmp (cases[i].action, "accept") == 0)
         {
           g_autofree char *id = queued_id (reply);
