@@ -591,12 +591,13 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
       Outcome out = { .edits = g_ptr_array_new_with_free_func (reply_free) };
       gint64 start = g_get_monotonic_time ();
       End e = converse (&c, &out, hdrs, content ? content + body_off : NULL, content_len - body_off);
+      g_autofree char *failure = c.error ? g_strdup (c.error->message) : NULL;
       const char *action = "accept";
       gboolean by_default = FALSE;
       if (e == END_FAILED)
         {
           g_warning ("%s: milter %s: %s at %s after %.1f s; default_action=%s", in->queue_id,
-                     c.name, c.error ? c.error->message : "failed", out.stage,
+                     c.name, failure ? failure : "failed", out.stage,
                      (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC,
                      cf->milter_default_action);
           by_default = default_verdict (cf, &out);
@@ -634,7 +635,8 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
           res->code = out.code;
           res->enhanced = g_strdup (out.enhanced);
           res->text = g_strdup (out.text);
-          res->milter = (g_free (res->milter), g_strdup (c.name));
+          g_free (res->milter);
+          res->milter = g_strdup (c.name);
           res->stage = out.stage;
           res->by_default = by_default;
           if (out.verdict == SG_MILTER_DISCARD)
@@ -669,8 +671,8 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
       json_builder_set_member_name (jb, "reason");
       if (out.quarantine)
         json_builder_add_string_value (jb, out.quarantine);
-      else if (c.error)
-        json_builder_add_string_value (jb, c.error->message);
+      else if (failure)
+        json_builder_add_string_value (jb, failure);
       else
         json_builder_add_null_value (jb);
       json_builder_end_object (jb);

@@ -453,6 +453,20 @@ test_hang (void)
   g_assert_true (g_str_has_prefix (again, "451 4.7.1 "));
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
   sg_test_server_free (&s);
+
+  /* default_action = accept: spooled after the timeout, the failure recorded */
+  g_autofree char *cfg2 = server_config (servers, "default_action = accept\ncommand_timeout = 1\n");
+  sg_test_server_start (&s, cfg2);
+  g_autofree char *accepted = transact (s.port, msg);
+  g_assert_true (g_str_has_prefix (accepted, "250 2.0.0 Ok: queued as "));
+  g_autofree char *id = queued_id (accepted);
+  g_autoptr(JsonNode) m = meta_milter (&s, id, NULL);
+  JsonObject *first = json_array_get_object_element (
+    json_object_get_array_member (json_node_get_object (m), "milters"), 0);
+  g_assert_cmpstr (json_object_get_string_member (first, "action"), ==, "error");
+  g_assert_cmpstr (json_object_get_string_member (first, "reason"), ==, "timeout waiting for the reply");
+  g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
+  sg_test_server_free (&s);
   peer_stop (&p);
 }
 
