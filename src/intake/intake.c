@@ -24,6 +24,7 @@ struct _SgIntake {
   GMainContext   *context;
   GThreadPool    *pool;
   gint            pending;   /* atomic */
+  gint            stopping;  /* atomic: sg_intake_free cuts milter conversations short */
   SgIntakeCommittedFunc committed;    /* (nullable) */
   gpointer        committed_data;
 };
@@ -162,7 +163,7 @@ meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
  * when none are configured. Envelope-stage verdicts take effect here, at
  * the end of DATA. (transfer full) */
 static SgMilterResult *
-run_milters (const SgConfig *config, const SgEnvelope *env)
+run_milters (SgIntake *intake, const SgConfig *config, const SgEnvelope *env)
 {
   if (!config->milter_servers || !config->milter_servers[0])
     return NULL;
@@ -176,7 +177,7 @@ run_milters (const SgConfig *config, const SgEnvelope *env)
     .helo = env->helo, .protocol = env->protocol,
     .tls_version = env->tls_protocol, .cipher = env->tls_cipher, .sender = env->mail.address,
     .recipients = (const char *const *) rcpts->pdata,
-    .received = env->received, .content = env->content,
+    .received = env->received, .content = env->content, .cancel = &intake->stopping,
   };
   return sg_milter_run (config, &in);
 }
@@ -217,7 +218,7 @@ worker (gpointer data, gpointer pool_data)
       job_reply (job, 550, v->first_reject->enhanced, g_strdup_printf ("Message rejected: %s", why));
       return;
     }
-  g_autoptr(SgMilterResult) mr = run_milters (st->config, env);
+  g_autoptr(SgMilterResult) mr = run_milters (in, st->config, env);
   if (mr && mr->verdict == SG_MILTER_DISCARD)
     {
       job_reply (job, 250, "2.0.0", g_strdup_printf ("Ok: queued as %s", env->queue_id));
@@ -284,6 +285,7 @@ sg_intake_free (SgIntake *in)
 {
   if (!in)
     return;
+  g_atomic_int_set (&in->stopping, 1);
   if (in->pool)
     g_thread_pool_free (in->pool, FALSE, TRUE);
   /* Commits and replies still on their way arrive through the context. */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #define LOG_TEXT_MAX 256   /* characters of untrusted text in a log line */
+#define CANCEL_POLL_MS 200 /* how often a wait looks at SgMilterInput.cancel */
 
 /* One milter's conversation; lives for one sg_milter_run() step. */
 typedef struct {
@@ -72,8 +73,13 @@ wait_fd (Conn *c, short events, gint64 deadline, const char *what)
           g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_TIMEOUT, "timeout %s", what);
           return FALSE;
         }
+      if (c->in->cancel && g_atomic_int_get (c->in->cancel))
+        {
+          g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "shutting down while %s", what);
+          return FALSE;
+        }
       struct pollfd p = { .fd = c->fd, .events = events };
-      int n = poll (&p, 1, (int) MIN ((left + 999) / 1000, G_MAXINT));
+      int n = poll (&p, 1, (int) MIN ((left + 999) / 1000, CANCEL_POLL_MS));
       if (n > 0)
         return TRUE;
       if (n < 0 && errno != EINTR)

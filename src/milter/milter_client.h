@@ -25,6 +25,8 @@ typedef struct {
   const char *const *recipients;/* {rcpt_addr}, NULL-terminated */
   GBytes      *received;        /* our Received field */
   GBytes      *content;         /* the message as received */
+  const gint  *cancel;          /* (nullable) atomic; non-zero: stop waiting for milters, as
+                                 * if they had failed (shutting down) */
 } SgMilterInput;
 
 /* The verdict on a message, strongest of all milters' (discard and reject

@@ -313,6 +313,17 @@ peer_stop (Peer *p)
   g_free (p->log);
 }
 
+/* peer_count - how often needle occurs in the peer's command log. */
+static guint
+peer_count (Peer *p, const char *needle)
+{
+  g_autofree char *log = sg_test_read_file (p->log, NULL);
+  guint n = 0;
+  for (const char *q = log; (q = strstr (q, needle)); q++)
+    n++;
+  return n;
+}
+
 /* peer_wait_quit - until the peer has logged count quit commands. */
 static void
 peer_wait_quit (Peer *p, guint count)
@@ -320,11 +331,7 @@ peer_wait_quit (Peer *p, guint count)
   gint64 deadline = g_get_monotonic_time () + (gint64) DAEMON_UP_MS * 1000;
   for (;;)
     {
-      g_autofree char *log = sg_test_read_file (p->log, NULL);
-      guint n = 0;
-      for (const char *q = log; (q = strstr (q, "\"cmd\": \"Q\"")); q++)
-        n++;
-      if (n >= count)
+      if (peer_count (p, "\"cmd\": \"Q\"") >= count)
         return;
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (20000);
@@ -466,6 +473,34 @@ test_hang (void)
   g_assert_cmpstr (json_object_get_string_member (first, "action"), ==, "error");
   g_assert_cmpstr (json_object_get_string_member (first, "reason"), ==, "timeout waiting for the reply");
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
+  sg_test_server_free (&s);
+
+  /* SIGTERM while a message waits for the milter: the wait is cut short at
+   * shutdown_timeout, not at the (long) command_timeout */
+  g_autofree char *milter3 = server_config (servers, "command_timeout = 300\n");
+  g_autofree char *cfg3 = g_strconcat ("[limits]\nshutdown_timeout = 1\n", milter3, NULL);
+  guint optnegs = peer_count (&p, "\"cmd\": \"O\"");
+  sg_test_server_start (&s, cfg3);
+  c = sg_test_client_connect (s.port, NULL);
+  g_autofree char *e3 = sg_test_client_command (c, "EHLO client.example");
+  g_autofree char *m3 = sg_test_client_command (c, "MAIL FROM:<a@example.com>");
+  g_autofree char *r3 = sg_test_client_command (c, "RCPT TO:<b@example.net>");
+  g_autofree char *d3 = sg_test_client_command (c, "DATA");
+  sg_test_client_send (c, msg, -1);
+  sg_test_client_send (c, ".\r\n", 3);
+  /* the worker is in the conversation once the milter has its option negotiation */
+  gint64 deadline = g_get_monotonic_time () + (gint64) DAEMON_UP_MS * 1000;
+  while (peer_count (&p, "\"cmd\": \"O\"") == optnegs)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20000);
+    }
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
+  took = (gdouble) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  g_test_message ("stopped in %.2f s with a milter conversation waiting", took);
+  g_assert_cmpfloat (took, <, 1 + 20);
+  sg_test_client_free (c);
   sg_test_server_free (&s);
   peer_stop (&p);
 }
