@@ -552,6 +552,40 @@ test_macros (void)
   peer_stop (&p);
 }
 
+/* Under STARTTLS the milter gets {tls_version} and {cipher} at HELO. */
+static void
+test_tls_macros (void)
+{
+  Peer p;
+  peer_start (&p, "accept");
+  g_autofree char *cert = g_build_filename (p.dir, "cert.pem", NULL);
+  g_autofree char *key = g_build_filename (p.dir, "key.pem", NULL);
+  const char *req[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", NULL };
+  g_assert_cmpint (sg_test_run (req, NULL, NULL), ==, 0);
+  g_autofree char *servers = g_strdup_printf ("inet:127.0.0.1:%u", p.port);
+  g_autofree char *milter = server_config (servers, NULL);
+  g_autofree char *cfg = g_strdup_printf ("[tls]\ncert_file = %s\nkey_file = %s\n%s", cert, key, milter);
+  SgTestServer s;
+  sg_test_server_start (&s, cfg);
+  g_autofree char *file = g_build_filename (p.dir, "message.eml", NULL);
+  g_autofree char *msg = message ("tls", "Over TLS.");
+  g_assert_true (g_file_set_contents (file, msg, -1, NULL));
+  g_autofree char *port = g_strdup_printf ("%u", s.port);
+  g_autofree char *out = NULL;
+  const char *args[] = { "send", port, cert, file, NULL };
+  g_assert_cmpint (sg_test_python ("tls_client.py", args, &out, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "\"code\": 250"));
+  peer_wait_quit (&p, 1);
+  g_autofree char *log = sg_test_read_file (p.log, NULL);
+  g_assert_nonnull (strstr (log, "\"{tls_version}\": \"TLSv1.3\""));
+  g_assert_nonnull (strstr (log, "\"{cipher}\": \"TLS_"));
+  g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
+  sg_test_server_free (&s);
+  peer_stop (&p);
+}
+
 /* Accept at CONNECT ends that milter's part: it is sent nothing else but
  * quit, and the message is spooled unchanged. */
 static void
@@ -694,6 +728,7 @@ main (int argc, char **argv)
   g_test_add_func ("/milter/default-action/hang", test_hang);
   g_test_add_func ("/milter/protocol/macros", test_macros);
   g_test_add_func ("/milter/protocol/accept-early", test_accept_early);
+  g_test_add_func ("/milter/protocol/tls-macros", test_tls_macros);
   g_test_add_func ("/milter/verdict/quarantine", test_quarantine);
   g_test_add_func ("/milter/edits/headers-only", test_edits);
   g_test_add_func ("/milter/verdict/discard-and-replycode", test_discard_and_replycode);
