@@ -481,6 +481,14 @@ sg_config_check (const SgConfig *c, GError **error)
   if (c->queue_min_backoff > c->queue_max_backoff)
     return conflict (c, error, "[queue] min_backoff (%u) is larger than max_backoff (%u)",
                      c->queue_min_backoff, c->queue_max_backoff);
+  for (guint i = 0; c->milter_servers && c->milter_servers[i]; i++)
+    {
+      const char *m = c->milter_servers[i];
+      const char *rest = g_str_has_prefix (m, "inet:") ? m + 5 : g_str_has_prefix (m, "unix:") ? m + 5 : NULL;
+      const char *colon = rest && m[0] == 'i' ? strrchr (rest, ':') : NULL;
+      if (!rest || !*rest || (m[0] == 'i' && (!colon || colon == rest || !colon[1])))
+        return conflict (c, error, "[milter] servers: \"%s\" is not inet:HOST:PORT or unix:PATH", m);
+    }
   return TRUE;
 }
 

@@ -95,12 +95,12 @@ static gboolean
 parse_spec (const char *spec, char **host, char **port, char **path)
 {
   *host = *port = *path = NULL;
-  if (g_str_has_prefix (spec, "unix:") || g_str_has_prefix (spec, "local:"))
+  if (g_str_has_prefix (spec, "unix:"))
     {
-      *path = g_strdup (strchr (spec, ':') + 1);
+      *path = g_strdup (spec + 5);
       return **path != '\0';
     }
-  if (!g_str_has_prefix (spec, "inet:") && !g_str_has_prefix (spec, "inet6:"))
+  if (!g_str_has_prefix (spec, "inet:"))
     return FALSE;
   const char *hp = strchr (spec, ':') + 1;
   const char *colon = strrchr (hp, ':');
