@@ -7,6 +7,7 @@
  * when rspamd or opendkim is not installed. */
 #include "harness.h"
 
+#include <gio/gunixsocketaddress.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -85,6 +86,23 @@ wait_port (guint16 port, guint timeout_ms)
     {
       g_autoptr(GSocketClient) sc = g_socket_client_new ();
       g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host (sc, "127.0.0.1", port, NULL, NULL);
+      if (conn)
+        return TRUE;
+      g_usleep (100000);
+    }
+  return FALSE;
+}
+
+/* wait_unix - until something accepts on the unix socket at path. */
+static gboolean
+wait_unix (const char *path, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GSocketClient) sc = g_socket_client_new ();
+      g_autoptr(GSocketAddress) addr = g_unix_socket_address_new (path);
+      g_autoptr(GSocketConnection) conn = g_socket_client_connect (sc, G_SOCKET_CONNECTABLE (addr), NULL, NULL);
       if (conn)
         return TRUE;
       g_usleep (100000);
@@ -239,20 +257,21 @@ test_opendkim (void)
   g_autofree char *dir = g_dir_make_tmp ("sg-opendkim-XXXXXX", NULL);
   const char *gen[] = { genkey, "-D", dir, "-d", "example.com", "-s", "sgtest", NULL };
   g_assert_cmpint (sg_test_run (gen, NULL, NULL), ==, 0);
-  guint16 port = sg_test_free_port ();
+  g_autofree char *sock = g_build_filename (dir, "opendkim.sock", NULL);
   g_autofree char *conf = g_build_filename (dir, "opendkim.conf", NULL);
   g_autofree char *conf_text = g_strdup_printf (
     "Syslog no\nMode s\nDomain example.com\nSelector sgtest\nKeyFile %s/sgtest.private\n"
-    "Socket inet:%u@127.0.0.1\nPidFile %s/opendkim.pid\nBackground no\n"
+    "Socket local:%s\nPidFile %s/opendkim.pid\nBackground no\n"
     "Canonicalization relaxed/relaxed\nRequireSafeKeys false\nUserID %s\n",
-    dir, port, dir, g_get_user_name ());
+    dir, sock, dir, g_get_user_name ());
   g_assert_true (g_file_set_contents (conf, conf_text, -1, NULL));
   g_autofree char *log = g_build_filename (dir, "opendkim.log", NULL);
   const char *argv[] = { opendkim, "-f", "-x", conf, NULL };
   GSubprocess *proc = sg_test_spawn (argv, log);
-  g_assert_true (wait_port (port, DAEMON_UP_MS));
+  g_assert_true (wait_unix (sock, DAEMON_UP_MS));
 
-  g_autofree char *servers = g_strdup_printf ("inet:127.0.0.1:%u", port);
+  /* over a unix socket, as the README's example */
+  g_autofree char *servers = g_strconcat ("unix:", sock, NULL);
   g_autofree char *cfg = server_config (servers, NULL);
   SgTestServer s;
   sg_test_server_start (&s, cfg);
