@@ -3,13 +3,15 @@
  * temporary directory (rspamd as an rspamd_proxy with milter = yes and no
  * network checks; OpenDKIM signing with a key from opendkim-genkey), and
  * against tests/tools/milter_peer.py for what real filters will not do on
- * demand: hang, quarantine, ask for forbidden edits. Skips with a message
- * when rspamd or opendkim is not installed. */
+ * demand: hang, quarantine, ask for forbidden edits. ClamAV runs with a
+ * signature database built here (none can be downloaded offline). Skips
+ * with a message when rspamd, opendkim or clamav is not installed. */
 #include "harness.h"
 
 #include <gio/gunixsocketaddress.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define RSPAMD_UP_MS   120000   /* rspamd compiles its regexps at start-up */
 #define DAEMON_UP_MS   30000
@@ -292,6 +294,80 @@ test_opendkim (void)
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
   sg_test_server_free (&s);
   sg_test_stop_process (proc);
+  const char *rm[] = { "rm", "-rf", dir, NULL };
+  sg_test_run (rm, NULL, NULL);
+}
+
+/* ---- ClamAV ---- */
+
+/* The signature database cannot be downloaded here, so one is built
+ * offline: a body signature (.ndb, any file type) for a marker string. */
+#define CLAM_MARKER "SPOOLGATE-CLAMAV-TEST-MARKER-7f3a"
+
+/* clamd and clamav-milter with their own config in dir; an infected message
+ * gets 550 5.7.1 (OnInfected Reject), a clean one the X-Virus-* headers. */
+static void
+test_clamav (void)
+{
+  g_autofree char *clamd = find_program ("clamd", "/usr/sbin/clamd");
+  g_autofree char *milter = find_program ("clamav-milter", "/usr/sbin/clamav-milter");
+  if (!clamd || !milter)
+    {
+      g_test_skip ("clamav-daemon or clamav-milter is not installed "
+                   "(apt-get install clamav-daemon clamav-milter): ClamAV not tested");
+      return;
+    }
+  g_autofree char *dir = g_dir_make_tmp ("sg-clamav-XXXXXX", NULL);
+  g_autofree char *db = g_build_filename (dir, "db", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (db, 0700), ==, 0);
+  GString *hex = g_string_new (NULL);
+  for (const char *c = CLAM_MARKER; *c; c++)
+    g_string_append_printf (hex, "%02x", (guchar) *c);
+  g_autofree char *ndb = g_build_filename (db, "spoolgate.ndb", NULL);
+  g_autofree char *sig = g_strdup_printf ("SpoolgateTest.Marker:0:*:%s\n", hex->str);
+  g_string_free (hex, TRUE);
+  g_assert_true (g_file_set_contents (ndb, sig, -1, NULL));
+  g_autofree char *user = getuid () == 0 ? g_strdup_printf ("User %s\n", g_get_user_name ()) : g_strdup ("");
+  g_autofree char *sock = g_build_filename (dir, "clamd.sock", NULL);
+  g_autofree char *clamd_conf = g_build_filename (dir, "clamd.conf", NULL);
+  g_autofree char *clamd_text = g_strdup_printf (
+    "LocalSocket %s\nDatabaseDirectory %s\nForeground yes\nTemporaryDirectory %s\n"
+    "PidFile %s/clamd.pid\n%s", sock, db, dir, dir, user);
+  g_assert_true (g_file_set_contents (clamd_conf, clamd_text, -1, NULL));
+  guint16 port = sg_test_free_port ();
+  g_autofree char *milter_conf = g_build_filename (dir, "clamav-milter.conf", NULL);
+  g_autofree char *milter_text = g_strdup_printf (
+    "MilterSocket inet:%u@127.0.0.1\nClamdSocket unix:%s\nForeground yes\nOnInfected Reject\n"
+    "OnFail Defer\nAddHeader Replace\nTemporaryDirectory %s\nPidFile %s/milter.pid\n%s",
+    port, sock, dir, dir, user);
+  g_assert_true (g_file_set_contents (milter_conf, milter_text, -1, NULL));
+  g_autofree char *clamd_log = g_build_filename (dir, "clamd.log", NULL);
+  g_autofree char *milter_log = g_build_filename (dir, "clamav-milter.log", NULL);
+  const char *clamd_argv[] = { clamd, "-c", clamd_conf, NULL };
+  GSubprocess *clamd_proc = sg_test_spawn (clamd_argv, clamd_log);
+  g_assert_true (wait_unix (sock, RSPAMD_UP_MS));
+  const char *milter_argv[] = { milter, "-c", milter_conf, NULL };
+  GSubprocess *milter_proc = sg_test_spawn (milter_argv, milter_log);
+  g_assert_true (wait_port (port, DAEMON_UP_MS));
+
+  g_autofree char *servers = g_strdup_printf ("inet:127.0.0.1:%u", port);
+  g_autofree char *cfg = server_config (servers, NULL);
+  SgTestServer s;
+  sg_test_server_start (&s, cfg);
+  g_autofree char *infected = message ("infected", "Look: " CLAM_MARKER " inside.");
+  g_autofree char *r1 = transact (s.port, infected);
+  g_assert_cmpstr (r1, ==, "550 5.7.1 Command rejected");
+  g_autofree char *clean = message ("clean", "Nothing to see here.");
+  g_autofree char *r2 = transact (s.port, clean);
+  g_assert_true (g_str_has_prefix (r2, "250 2.0.0 Ok: queued as "));
+  g_autofree char *id = queued_id (r2);
+  g_autofree char *eml_path = spool_file (&s, id, ".eml");
+  g_autofree char *eml = sg_test_read_file (eml_path, NULL);
+  g_assert_nonnull (strstr (eml, "\r\nX-Virus-Status: Clean\r\n"));
+  g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
+  sg_test_server_free (&s);
+  sg_test_stop_process (milter_proc);
+  sg_test_stop_process (clamd_proc);
   const char *rm[] = { "rm", "-rf", dir, NULL };
   sg_test_run (rm, NULL, NULL);
 }
@@ -743,6 +819,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/milter/rspamd/gtube-and-clean", test_rspamd);
   g_test_add_func ("/milter/opendkim/sign", test_opendkim);
+  g_test_add_func ("/milter/clamav/infected-and-clean", test_clamav);
   g_test_add_func ("/milter/default-action/down", test_down);
   g_test_add_func ("/milter/default-action/hang", test_hang);
   g_test_add_func ("/milter/protocol/macros", test_macros);
