@@ -131,4 +131,12 @@ int  sg_spool_open_message (SgSpool *spool, const char *queue_id, GError **error
 /* sg_spool_unlock_message - release a lock from sg_spool_lock_message. */
 void sg_spool_unlock_message (int lock_fd);
 
+/* sg_spool_quarantine_damaged - queue_id's metadata could not be used:
+ * under its lock (never waiting), read it again and, if it is still
+ * unusable (unparsable, not a regular file, another ID), move the .eml and
+ * then the .json to quarantine/ (never deleted). TRUE if moved; FALSE with
+ * error unset if it turned out readable or gone, with error if busy or the
+ * failure may be transient. */
+gboolean sg_spool_quarantine_damaged (SgSpool *spool, const char *queue_id, GError **error);
+
 G_END_DECLS

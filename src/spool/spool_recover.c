@@ -20,6 +20,7 @@
 #define QUARANTINE_MAX_SUFFIX 1000u
 #define ID_HAS_EML  (1u << 0)
 #define ID_HAS_JSON (1u << 1)
+#define ID_BAD_JSON (1u << 2)   /* an <ID>.json that is not a regular file */
 
 /* list_dir - the names in a directory, without "." and ".." (transfer full). */
 static GPtrArray *
@@ -83,7 +84,8 @@ quarantine (SgSpool *spool, SgSpoolRecovery *report, int from_fd, const char *fr
                  from, name, reason, g_strerror (errsv));
       return FALSE;
     }
-  report->quarantined++;
+  if (report != NULL)
+    report->quarantined++;
   g_warning ("spool recovery: %s/%s: %s; moved to quarantine/%s", from, name, reason, target);
   return TRUE;
 }
@@ -160,6 +162,15 @@ check_message (SgSpool *spool, SgSpoolRecovery *report, const char *id, guint ki
   gsize len = 0;
   guint64 size = 0;
 
+  if (kinds & ID_BAD_JSON)
+    {
+      /* Its metadata was there but unusable (quarantined already): it may
+       * have been acknowledged, so it is kept, never deleted. */
+      if (kinds & ID_HAS_EML)
+        quarantine (spool, report, spool->queue_fd, SG_SPOOL_QUEUE_DIR, eml,
+                    "its metadata is not a regular file");
+      return;
+    }
   if (!(kinds & ID_HAS_JSON))
     {
       if (unlinkat (spool->queue_fd, eml, 0) == 0)
@@ -224,7 +235,9 @@ scan_queue (SgSpool *spool, SgSpoolRecovery *report, GError **error)
         {
           quarantine (spool, report, spool->queue_fd, SG_SPOOL_QUEUE_DIR, name,
                       "unexpected file in the queue");
-          continue;
+          if (id == NULL || kind != ID_HAS_JSON)
+            continue;
+          kind = ID_BAD_JSON;   /* remembered: its .eml must not look unfinished */
         }
       old = g_hash_table_lookup (ids, id);
       if (old == NULL)
@@ -262,4 +275,68 @@ sg_spool_recover (SgSpool *spool, SgSpoolRecovery *report, GError **error)
              "%u files quarantined", spool->dir, report->messages, report->removed_partial,
              report->quarantined);
   return TRUE;
+}
+
+/* sg_spool_quarantine_damaged - see spool.h. */
+gboolean
+sg_spool_quarantine_damaged (SgSpool *spool, const char *queue_id, GError **error)
+{
+  g_autofree char *eml = NULL;
+  g_autofree char *json = NULL;
+  g_autofree char *data = NULL;
+  g_autoptr(SgMeta) meta = NULL;
+  g_autoptr(GError) local = NULL;
+  g_autofree char *reason = NULL;
+  gsize len = 0;
+  int lock;
+
+  g_return_val_if_fail (spool != NULL, FALSE);
+  if (!sg_queue_id_valid (queue_id))
+    return FALSE;
+  eml = sg_spool_file_name (queue_id, SG_SPOOL_EML_SUFFIX);
+  json = sg_spool_file_name (queue_id, SG_SPOOL_JSON_SUFFIX);
+  lock = sg_spool_lock_message (spool, queue_id, FALSE, &local);
+  if (lock < 0 && !g_error_matches (local, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND))
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;   /* busy: whoever holds it will see the same */
+    }
+  g_clear_error (&local);
+  /* Under the lock, so it is not mid-change: decide again. */
+  data = sg_spool_read_at (spool->queue_fd, json, SG_SPOOL_MAX_META_SIZE, &len, &local);
+  if (data != NULL)
+    meta = sg_meta_from_json (data, (gssize) len, &local);
+  if (meta != NULL && strcmp (meta->queue_id, queue_id) == 0)
+    {
+      sg_spool_unlock_message (lock);
+      return FALSE;   /* readable after all */
+    }
+  if (g_error_matches (local, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND))
+    {
+      sg_spool_unlock_message (lock);
+      return FALSE;   /* gone meanwhile */
+    }
+  if (meta == NULL && local->domain != SG_META_ERROR
+      && is_regular (spool, json, NULL))
+    {
+      /* A regular file we could not read (EMFILE, EIO...): maybe transient. */
+      g_propagate_error (error, g_steal_pointer (&local));
+      sg_spool_unlock_message (lock);
+      return FALSE;
+    }
+  reason = meta != NULL ? g_strdup_printf ("metadata names queue_id %s", meta->queue_id)
+                        : g_strdup_printf ("unusable metadata: %s", local->message);
+  /* .eml first, as in recovery: a lone .json is never mistaken for unfinished. */
+  if (lock >= 0 && !quarantine (spool, NULL, spool->queue_fd, SG_SPOOL_QUEUE_DIR, eml, reason))
+    {
+      sg_spool_unlock_message (lock);
+      g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO, "cannot move queue/%s", eml);
+      return FALSE;
+    }
+  gboolean moved = quarantine (spool, NULL, spool->queue_fd, SG_SPOOL_QUEUE_DIR, json, reason);
+  sg_spool_unlock_message (lock);
+  if (!sg_spool_fsync_dir (spool->queue_fd, SG_SPOOL_QUEUE_DIR, error)
+      || !sg_spool_fsync_dir (spool->quarantine_fd, SG_SPOOL_QUARANTINE_DIR, error))
+    return FALSE;
+  return moved || lock >= 0;
 }
