@@ -8,6 +8,7 @@
  * state read on the way is passed on to the census (queue gauges). */
 #include "queue/runner.h"
 #include "queue/queue_private.h"
+#include "queue/schedule.h"
 
 #include <errno.h>
 #include <string.h>
@@ -18,23 +19,14 @@
 
 #define INOTIFY_BUFFER  (16 * 1024)
 
-typedef struct {
-  char    *id;
-  gint64   due;        /* epoch seconds */
-  guint64  turn;       /* dispatch order: 0 = never tried, else when last handed out */
-  gboolean in_flight;
-  gboolean recheck;    /* changed on disk while in flight: re-read afterwards */
-} Entry;
-
 struct _SgQueueRunner {
   const SgConfig *config;
   SgSpool        *spool;
   GMainContext   *context;
-  GHashTable     *index;       /* id -> Entry* */
-  guint           in_flight;
+  SgSchedule     *index;       /* every message we know, by due time and turn */
   guint           max_in_flight;
-  guint64         turns;
   GSource        *timer;       /* (nullable) fires at the earliest due time */
+  gint64          timer_due;   /* what timer is armed for (epoch seconds) */
   GSource        *idle;        /* (nullable) a pending dispatch */
   GSource        *scan;
   GSource        *inotify_src; /* (nullable) when inotify is unavailable */
@@ -45,14 +37,6 @@ struct _SgQueueRunner {
   SgQueueWorkers *workers;
   SgQueueCensus  *census;      /* (nullable) told what every metadata read found */
 };
-
-static void
-entry_free (gpointer data)
-{
-  Entry *e = data;
-  g_free (e->id);
-  g_free (e);
-}
 
 static gint64
 now_s (void)
@@ -73,55 +57,56 @@ kick (SgQueueRunner *r)
   g_source_attach (r->idle, r->context);
 }
 
-/* index_set - look at id at due (epoch seconds), or forget it (due < 0). */
+/* index_set - look at id at due (epoch seconds; -1: never), or forget it. */
 static void
-index_set (SgQueueRunner *r, const char *id, gint64 due)
+index_set (SgQueueRunner *r, const char *id, gint64 due, gboolean forget)
 {
-  Entry *e = g_hash_table_lookup (r->index, id);
-  if (due < 0)
-    {
-      if (e && !e->in_flight)
-        g_hash_table_remove (r->index, id);
-      return;
-    }
-  if (!e)
-    {
-      e = g_new0 (Entry, 1);
-      e->id = g_strdup (id);
-      g_hash_table_insert (r->index, e->id, e);
-    }
-  e->due = due;
+  if (forget)
+    sg_schedule_forget (r->index, id);
+  else
+    sg_schedule_set (r->index, id, due);
   kick (r);
+}
+
+/* damaged - id's metadata cannot be used: say so and move the message to
+ * quarantine/ so that it neither stalls unseen nor is retried forever. */
+static void
+damaged (SgQueueRunner *r, const char *id, const GError *why)
+{
+  g_autoptr(GError) error = NULL;
+  g_warning ("queue: %s: unusable metadata: %s", id, why->message);
+  if (sg_spool_quarantine_damaged (r->spool, id, &error))
+    g_warning ("queue: %s: moved to quarantine/", id);
+  else if (error)
+    g_warning ("queue: %s: not quarantined: %s", id, error->message);
 }
 
 /* refresh - re-read id's metadata (no lock: files change by rename only). */
 static void
 refresh (SgQueueRunner *r, const char *id)
 {
-  Entry *e = g_hash_table_lookup (r->index, id);
-  if (e && e->in_flight)
-    {
-      e->recheck = TRUE;
-      return;
-    }
+  if (sg_schedule_recheck (r->index, id))
+    return;   /* in flight: re-read when the worker is done */
   g_autoptr(GError) error = NULL;
   g_autoptr(SgMeta) meta = sg_spool_load_meta (r->spool, id, &error);
   if (!meta)
     {
       if (!g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND)
           && !g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        g_debug ("queue: %s: %s", id, error->message);
-      index_set (r, id, -1);
+        damaged (r, id, error);
+      index_set (r, id, -1, TRUE);
       if (r->census)
         sg_queue_census_forget (r->census, id);
       return;
     }
   if (r->census)
     sg_queue_census_set (r->census, id, meta->state, meta->message_size);
-  index_set (r, id, sg_queue_next_look (meta, r->config));
+  index_set (r, id, sg_queue_next_look (meta, r->config), FALSE);
 }
 
-/* full_scan - every message in queue/; forget what is gone. */
+/* full_scan - list queue/: read the metadata of IDs not yet known (all of
+ * them when inotify is unavailable and the scan is the only news), forget
+ * what is gone. One readdir, not one metadata read per message. */
 static void
 full_scan (SgQueueRunner *r)
 {
@@ -133,17 +118,15 @@ full_scan (SgQueueRunner *r)
       return;
     }
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  gboolean all = r->inotify_fd < 0;
   for (guint i = 0; i < ids->len; i++)
     {
-      g_hash_table_add (seen, g_ptr_array_index (ids, i));
-      refresh (r, g_ptr_array_index (ids, i));
+      const char *id = g_ptr_array_index (ids, i);
+      g_hash_table_add (seen, (gpointer) id);
+      if (all || !sg_schedule_contains (r->index, id))
+        refresh (r, id);
     }
-  GHashTableIter it;
-  Entry *e;
-  g_hash_table_iter_init (&it, r->index);
-  while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
-    if (!e->in_flight && !g_hash_table_contains (seen, e->id))
-      g_hash_table_iter_remove (&it);
+  sg_schedule_retain (r->index, seen);
   if (r->census)
     sg_queue_census_retain (r->census, seen);
 }
@@ -164,17 +147,8 @@ on_timer (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* by_turn - round robin: least recently tried first, then arrival order. */
-static gint
-by_turn (gconstpointer a, gconstpointer b)
-{
-  const Entry *x = *(Entry *const *) a, *y = *(Entry *const *) b;
-  if (x->turn != y->turn)
-    return x->turn < y->turn ? -1 : 1;
-  return strcmp (x->id, y->id);
-}
-
-/* dispatch - hand due messages to the workers; arm the timer for the next. */
+/* dispatch - hand due messages to the workers, least recently tried
+ * first; arm the timer for the next due time. O(log n) per message. */
 static gboolean
 dispatch (gpointer data)
 {
@@ -185,30 +159,16 @@ dispatch (gpointer data)
       g_clear_pointer (&r->idle, g_source_unref);
     }
   gint64 now = now_s ();
-  gint64 next = G_MAXINT64;
-  g_autoptr(GPtrArray) due = g_ptr_array_new ();
-  GHashTableIter it;
-  Entry *e;
-  g_hash_table_iter_init (&it, r->index);
-  while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
+  while (sg_schedule_in_flight_count (r->index) < r->max_in_flight)
     {
-      if (e->in_flight)
-        continue;
-      if (e->due <= now)
-        g_ptr_array_add (due, e);
-      else
-        next = MIN (next, e->due);
+      const char *id = sg_schedule_take (r->index, now);
+      if (!id)
+        break;
+      sg_queue_workers_push (r->workers, id);
     }
-  g_ptr_array_sort (due, by_turn);
-  for (guint i = 0; i < due->len && r->in_flight < r->max_in_flight; i++)
-    {
-      e = g_ptr_array_index (due, i);
-      e->in_flight = TRUE;
-      e->recheck = FALSE;
-      e->turn = ++r->turns;
-      r->in_flight++;
-      sg_queue_workers_push (r->workers, e->id);
-    }
+  gint64 next = sg_schedule_next_due (r->index);
+  if (r->timer && r->timer_due == next)
+    return G_SOURCE_REMOVE;
   if (r->timer)
     {
       g_source_destroy (r->timer);
@@ -219,6 +179,7 @@ dispatch (gpointer data)
       /* wall-clock seconds; wake just after the second turns */
       gint64 ms = MAX (0, next * 1000 - g_get_real_time () / 1000) + 10;
       r->timer = g_timeout_source_new ((guint) MIN (ms, (gint64) G_MAXUINT));
+      r->timer_due = next;
       g_source_set_callback (r->timer, on_timer, r, NULL);
       g_source_attach (r->timer, r->context);
     }
@@ -229,20 +190,15 @@ dispatch (gpointer data)
 static void
 take_result (SgQueueRunner *r, SgJobResult *res)
 {
-  Entry *e = g_hash_table_lookup (r->index, res->queue_id);
-  gboolean recheck = FALSE;
-  if (e && e->in_flight)
-    {
-      e->in_flight = FALSE;
-      recheck = e->recheck;
-      r->in_flight--;
-    }
+  gboolean recheck = sg_schedule_done (r->index, res->queue_id);
   if (res->outcome == SG_JOB_GONE)
-    index_set (r, res->queue_id, -1);
+    index_set (r, res->queue_id, -1, TRUE);
+  else if (res->outcome == SG_JOB_DAMAGED)
+    refresh (r, res->queue_id);   /* re-read: warns and quarantines */
   else if (res->outcome == SG_JOB_BUSY)
-    index_set (r, res->queue_id, now_s () + SG_QUEUE_BUSY_RETRY);
+    index_set (r, res->queue_id, now_s () + SG_QUEUE_BUSY_RETRY, FALSE);
   else
-    index_set (r, res->queue_id, res->next_look);
+    index_set (r, res->queue_id, res->next_look, FALSE);
   if (recheck)
     refresh (r, res->queue_id);
   if (res->dsn_id)
@@ -333,7 +289,7 @@ sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *conte
   r->spool = spool;
   r->census = census;
   r->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
-  r->index = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, entry_free);
+  r->index = sg_schedule_new ();
   r->max_in_flight = config->queue_concurrency * SG_QUEUE_JOBS_PER_WORKER;
   r->results = g_async_queue_new ();
   r->inotify_fd = -1;
@@ -361,7 +317,7 @@ sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *conte
   full_scan (r);
   g_message ("queue runner: smarthost %s port %u, tls=%s, concurrency=%u, %u message(s) to look at",
              config->smarthost_host, config->smarthost_port, config->smarthost_tls,
-             config->queue_concurrency, g_hash_table_size (r->index));
+             config->queue_concurrency, sg_schedule_size (r->index));
   kick (r);
   return r;
 }
@@ -397,7 +353,7 @@ sg_queue_runner_free (SgQueueRunner *r)
     close (r->inotify_fd);
   if (r->result_fd >= 0)
     close (r->result_fd);
-  g_hash_table_unref (r->index);
+  sg_schedule_free (r->index);
   g_main_context_unref (r->context);
   g_free (r);
 }
