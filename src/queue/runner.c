@@ -9,6 +9,7 @@
 #include "queue/runner.h"
 #include "queue/queue_private.h"
 #include "queue/schedule.h"
+#include "spool/queue_id.h"
 
 #include <errno.h>
 #include <string.h>
@@ -36,7 +37,24 @@ struct _SgQueueRunner {
   GAsyncQueue    *results;     /* SgJobResult* */
   SgQueueWorkers *workers;
   SgQueueCensus  *census;      /* (nullable) told what every metadata read found */
+  GThread        *indexer;     /* (nullable) recovery's second step, feeding found */
+  GAsyncQueue    *found;       /* Found* from the indexer; NULL item = indexer done */
+  gint64          index_start; /* monotonic µs: when the indexer started */
+  gboolean        indexing;    /* the indexer has not finished: no rescans yet */
+  gint            stopping;    /* atomic: tells the indexer to stop */
 };
+
+/* One message checked by recovery, on its way to the main loop. */
+typedef struct {
+  char       id[SG_QUEUE_ID_LEN + 1];
+  SgMsgState state;
+  guint64    size;
+  gint64     next_look;
+} Found;
+
+/* Most found messages taken per main-loop wake-up: indexing a big queue
+ * must leave the loop free to serve SMTP in between. */
+#define FOUND_BATCH 512
 
 static gint64
 now_s (void)
@@ -110,6 +128,8 @@ refresh (SgQueueRunner *r, const char *id)
 static void
 full_scan (SgQueueRunner *r)
 {
+  if (r->indexing)
+    return;   /* the indexer lists everything once; new mail comes by notify/inotify */
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) ids = sg_spool_list (r->spool, &error);
   if (!ids)
@@ -206,6 +226,38 @@ take_result (SgQueueRunner *r, SgJobResult *res)
   kick (r);
 }
 
+static void wake (SgQueueRunner *r);
+
+/* take_found - main loop: index up to FOUND_BATCH messages recovery checked.
+ * A message already known (new mail, inotify) keeps what was read since. */
+static void
+take_found (SgQueueRunner *r)
+{
+  for (guint i = 0; i < FOUND_BATCH; i++)
+    {
+      gpointer item = g_async_queue_try_pop (r->found);
+      if (!item)
+        return;
+      if (item == r)   /* the end mark */
+        {
+          r->indexing = FALSE;
+          g_thread_join (g_steal_pointer (&r->indexer));
+          g_message ("queue: indexed %u message(s) in %.2f s", sg_schedule_size (r->index),
+                     (g_get_monotonic_time () - r->index_start) / 1e6);
+          return;
+        }
+      Found *f = item;
+      if (!sg_schedule_contains (r->index, f->id))
+        {
+          if (r->census)
+            sg_queue_census_set (r->census, f->id, f->state, f->size);
+          index_set (r, f->id, f->next_look, FALSE);
+        }
+      g_free (f);
+    }
+  wake (r);   /* more to come: let the loop breathe, then go on */
+}
+
 static gboolean
 on_results (gint fd, GIOCondition cond, gpointer data)
 {
@@ -218,7 +270,18 @@ on_results (gint fd, GIOCondition cond, gpointer data)
       take_result (r, res);
       sg_job_result_free (res);
     }
+  if (r->indexing)
+    take_found (r);
   return G_SOURCE_CONTINUE;
+}
+
+/* wake - any thread: make on_results run on the main loop. */
+static void
+wake (SgQueueRunner *r)
+{
+  guint64 one = 1;
+  if (write (r->result_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+    g_warning ("queue: cannot wake the main loop: %s", g_strerror (errno));
 }
 
 /* report - worker thread: queue the result and wake the main loop. */
@@ -226,10 +289,56 @@ static void
 report (SgJobResult *res, gpointer data)
 {
   SgQueueRunner *r = data;
-  guint64 one = 1;
   g_async_queue_push (r->results, res);
-  if (write (r->result_fd, &one, sizeof one) < 0 && errno != EAGAIN)
-    g_warning ("queue: cannot wake the main loop: %s", g_strerror (errno));
+  wake (r);
+}
+
+/* on_found - indexer thread: one complete message; what the index needs of it. */
+static gboolean
+on_found (SgMeta *meta, gpointer data)
+{
+  SgQueueRunner *r = data;
+  if (g_atomic_int_get (&r->stopping))
+    {
+      sg_meta_free (meta);
+      return FALSE;
+    }
+  Found *f = g_new (Found, 1);
+  g_strlcpy (f->id, meta->queue_id, sizeof f->id);
+  f->state = meta->state;
+  f->size = meta->message_size;
+  f->next_look = sg_queue_next_look (meta, r->config);
+  sg_meta_free (meta);
+  /* wake only when the loop may have emptied the queue: not once per message */
+  if (g_async_queue_length (r->found) <= 0)
+    {
+      g_async_queue_push (r->found, f);
+      wake (r);
+    }
+  else
+    g_async_queue_push (r->found, f);
+  return TRUE;
+}
+
+typedef struct {
+  SgQueueRunner  *runner;
+  SgSpoolBacklog *backlog;
+} IndexJob;
+
+/* index_main - the indexer thread: recovery's second step. */
+static gpointer
+index_main (gpointer data)
+{
+  IndexJob *job = data;
+  SgQueueRunner *r = job->runner;
+  g_autoptr(GError) error = NULL;
+  if (!sg_spool_recover_finish (r->spool, job->backlog, NULL, on_found, r, &error))
+    g_warning ("queue: recovery failed: %s; the next scans index what is there",
+               error->message);
+  g_free (job);
+  g_async_queue_push (r->found, r);   /* the end mark */
+  wake (r);
+  return NULL;
 }
 
 /* on_inotify - queue/<ID>.json appeared, was replaced or went away. */
@@ -282,7 +391,7 @@ watch_queue (SgQueueRunner *r)
 
 SgQueueRunner *
 sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *context,
-                     SgQueueCensus *census, GError **error)
+                     SgQueueCensus *census, SgSpoolBacklog *backlog, GError **error)
 {
   SgQueueRunner *r = g_new0 (SgQueueRunner, 1);
   r->config = config;
@@ -292,18 +401,21 @@ sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *conte
   r->index = sg_schedule_new ();
   r->max_in_flight = config->queue_concurrency * SG_QUEUE_JOBS_PER_WORKER;
   r->results = g_async_queue_new ();
+  r->found = g_async_queue_new ();
   r->inotify_fd = -1;
   r->result_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (r->result_fd < 0)
     {
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "eventfd: %s",
                    g_strerror (errno));
+      sg_spool_backlog_free (backlog);
       sg_queue_runner_free (r);
       return NULL;
     }
   r->workers = sg_queue_workers_new (config, spool, report, r, error);
   if (!r->workers)
     {
+      sg_spool_backlog_free (backlog);
       sg_queue_runner_free (r);
       return NULL;
     }
@@ -314,10 +426,26 @@ sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *conte
   r->scan = g_timeout_source_new_seconds (config->queue_scan_interval);
   g_source_set_callback (r->scan, on_scan, r, NULL);
   g_source_attach (r->scan, r->context);
-  full_scan (r);
-  g_message ("queue runner: smarthost %s port %u, tls=%s, concurrency=%u, %u message(s) to look at",
-             config->smarthost_host, config->smarthost_port, config->smarthost_tls,
-             config->queue_concurrency, sg_schedule_size (r->index));
+  if (backlog)
+    {
+      IndexJob *job = g_new (IndexJob, 1);
+      job->runner = r;
+      job->backlog = backlog;
+      r->indexing = TRUE;
+      r->index_start = g_get_monotonic_time ();
+      r->indexer = g_thread_new ("sg-index", index_main, job);
+      g_message ("queue runner: smarthost %s port %u, tls=%s, concurrency=%u; "
+                 "indexing %u file(s) in the background",
+                 config->smarthost_host, config->smarthost_port, config->smarthost_tls,
+                 config->queue_concurrency, sg_spool_backlog_size (backlog));
+    }
+  else
+    {
+      full_scan (r);
+      g_message ("queue runner: smarthost %s port %u, tls=%s, concurrency=%u, %u message(s) to look at",
+                 config->smarthost_host, config->smarthost_port, config->smarthost_tls,
+                 config->queue_concurrency, sg_schedule_size (r->index));
+    }
   kick (r);
   return r;
 }
@@ -341,6 +469,11 @@ sg_queue_runner_free (SgQueueRunner *r)
   /* Workers first: an interrupted delivery is recorded as deferred (due
    * again at once) or not at all; either way it stays in the queue. */
   g_clear_pointer (&r->workers, sg_queue_workers_free);
+  /* The indexer stops at the next complete message it finds; the rest
+   * is checked at the next start. */
+  g_atomic_int_set (&r->stopping, 1);
+  if (r->indexer)
+    g_thread_join (g_steal_pointer (&r->indexer));
   drop_source (&r->idle);
   drop_source (&r->timer);
   drop_source (&r->scan);
@@ -349,6 +482,10 @@ sg_queue_runner_free (SgQueueRunner *r)
   for (SgJobResult *res; (res = g_async_queue_try_pop (r->results)); )
     sg_job_result_free (res);
   g_async_queue_unref (r->results);
+  for (gpointer f; (f = g_async_queue_try_pop (r->found)); )
+    if (f != r)
+      g_free (f);
+  g_async_queue_unref (r->found);
   if (r->inotify_fd >= 0)
     close (r->inotify_fd);
   if (r->result_fd >= 0)

@@ -54,6 +54,28 @@ const char *sg_spool_dir (const SgSpool *spool);
  * against its metadata (not its SHA-256, to keep start-up fast). */
 gboolean sg_spool_recover (SgSpool *spool, SgSpoolRecovery *report, GError **error);
 
+/* Start-up recovery in two steps, for a daemon that must serve before it
+ * has read a large queue: sg_spool_recover_begin purges tmp/ and lists
+ * queue/ by name only (no file opened); then commits may start, since they
+ * never reuse a listed ID; sg_spool_recover_finish, on any thread, checks
+ * each listed message as sg_spool_recover does and hands every complete
+ * one to found. */
+typedef struct _SgSpoolBacklog SgSpoolBacklog;
+/* Called on the thread running sg_spool_recover_finish; takes meta
+ * (transfer full). Returning FALSE stops the check there (shutdown): the
+ * messages not yet checked stay as they are, for the next start. */
+typedef gboolean (*SgSpoolFoundFunc) (SgMeta *meta, gpointer user_data);
+/* sg_spool_recover_begin - the listing (transfer full). */
+SgSpoolBacklog *sg_spool_recover_begin (SgSpool *spool, GError **error);
+/* sg_spool_recover_finish - check the listed messages; takes backlog
+ * (transfer full); found may be NULL; report as for sg_spool_recover. */
+gboolean sg_spool_recover_finish (SgSpool *spool, SgSpoolBacklog *backlog, SgSpoolRecovery *report,
+                                  SgSpoolFoundFunc found, gpointer user_data, GError **error);
+/* sg_spool_backlog_size - names listed by _begin (about two per message). */
+guint    sg_spool_backlog_size (const SgSpoolBacklog *backlog);
+void     sg_spool_backlog_free (SgSpoolBacklog *backlog);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSpoolBacklog, sg_spool_backlog_free)
+
 /* sg_spool_commit - make header+body and meta durable as <ID>.eml and
  * <ID>.json in queue/ (write, fsync, rename, fsync dir). Fills
  * meta->message_size and meta->sha256; a NULL meta->queue_id is filled with

@@ -1,7 +1,9 @@
 /* spool_recover.c - start-up recovery: purge tmp/, then sort queue/ into
  * complete messages (kept), unacknowledged leftovers (removed) and anything
- * doubtful (moved to quarantine/, never deleted). Leaves deciding what to do
- * with quarantined files to the administrator. */
+ * doubtful (moved to quarantine/, never deleted). In two steps, so a daemon
+ * can serve before a large queue is read: _begin lists the names (no file
+ * is opened), _finish reads each message's metadata, on any thread. Leaves
+ * deciding what to do with quarantined files to the administrator. */
 #include "spool/spool_private.h"
 
 #include <dirent.h>
@@ -150,8 +152,10 @@ is_regular (SgSpool *spool, const char *name, guint64 *size)
 }
 
 /* check_message - decide the fate of one ID found in queue/. */
-static void
-check_message (SgSpool *spool, SgSpoolRecovery *report, const char *id, guint kinds)
+/* ... FALSE: found asked to stop. */
+static gboolean
+check_message (SgSpool *spool, SgSpoolRecovery *report, const char *id, guint kinds,
+               SgSpoolFoundFunc found, gpointer user_data)
 {
   g_autofree char *eml = sg_spool_file_name (id, SG_SPOOL_EML_SUFFIX);
   g_autofree char *json = sg_spool_file_name (id, SG_SPOOL_JSON_SUFFIX);
@@ -169,7 +173,7 @@ check_message (SgSpool *spool, SgSpoolRecovery *report, const char *id, guint ki
       if (kinds & ID_HAS_EML)
         quarantine (spool, report, spool->queue_fd, SG_SPOOL_QUEUE_DIR, eml,
                     "its metadata is not a regular file");
-      return;
+      return TRUE;
     }
   if (!(kinds & ID_HAS_JSON))
     {
@@ -181,12 +185,12 @@ check_message (SgSpool *spool, SgSpoolRecovery *report, const char *id, guint ki
         }
       else
         g_warning ("spool recovery: cannot remove queue/%s: %s", eml, g_strerror (errno));
-      return;
+      return TRUE;
     }
   if (!(kinds & ID_HAS_EML))
     {
       quarantine (spool, report, spool->queue_fd, SG_SPOOL_QUEUE_DIR, json, "no message file");
-      return;
+      return TRUE;
     }
 
   data = sg_spool_read_at (spool->queue_fd, json, SG_SPOOL_MAX_META_SIZE, &len, &error);
@@ -207,49 +211,165 @@ check_message (SgSpool *spool, SgSpoolRecovery *report, const char *id, guint ki
        * time; the other way round a lone .eml would be deleted. */
       if (quarantine (spool, report, spool->queue_fd, SG_SPOOL_QUEUE_DIR, eml, reason))
         quarantine (spool, report, spool->queue_fd, SG_SPOOL_QUEUE_DIR, json, reason);
-      return;
+      return TRUE;
     }
   report->messages++;
+  if (found != NULL && !found (g_steal_pointer (&meta), user_data))
+    return FALSE;
+  return TRUE;
 }
 
-/* scan_queue - classify everything in queue/. */
-static gboolean
-scan_queue (SgSpool *spool, SgSpoolRecovery *report, GError **error)
+/* One ID found by _begin: 20 bytes of ID and what was seen with it. The
+ * whole listing of a queue of a million messages fits in about 40 MB. */
+typedef struct {
+  char  id[SG_QUEUE_ID_LEN];   /* not NUL-terminated */
+  guint8 kind;                 /* ID_HAS_EML | ID_HAS_JSON | ID_BAD_JSON */
+} Found;
+
+/* What _begin saw in queue/. Lifetime: from sg_spool_recover_begin until
+ * sg_spool_recover_finish or sg_spool_backlog_free. */
+struct _SgSpoolBacklog {
+  GArray         *found;       /* Found, one per name until _finish pairs them */
+  SgSpoolRecovery report;      /* what _begin already did */
+};
+
+void
+sg_spool_backlog_free (SgSpoolBacklog *backlog)
 {
-  g_autoptr(GPtrArray) names = list_dir (spool->queue_fd, SG_SPOOL_QUEUE_DIR, error);
-  g_autoptr(GHashTable) ids = NULL;
-  g_autoptr(GPtrArray) order = NULL;
+  if (!backlog)
+    return;
+  g_array_unref (backlog->found);
+  g_free (backlog);
+}
 
-  if (names == NULL)
-    return FALSE;
-  ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  order = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; i < names->len; i++)
+guint
+sg_spool_backlog_size (const SgSpoolBacklog *backlog)
+{
+  return backlog->found->len;
+}
+
+/* scan_queue - list queue/ by name: every <ID>.eml and regular <ID>.json
+ * into found; anything else to quarantine/ at once (rare). readdir's d_type
+ * saves a stat per name on file systems that fill it in. */
+static gboolean
+scan_queue (SgSpool *spool, SgSpoolBacklog *backlog, GError **error)
+{
+  SgSpoolRecovery *report = &backlog->report;
+  struct dirent *de;
+  DIR *dir;
+  int fd = dup (spool->queue_fd);
+
+  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
     {
-      const char *name = g_ptr_array_index (names, i);
-      guint kind = 0;
-      g_autofree char *id = split_name (name, &kind);
-      gpointer old;
+      int errsv = errno;
 
-      if (id == NULL || !is_regular (spool, name, NULL))
+      if (fd >= 0)
+        close (fd);
+      return sg_spool_set_errno (error, errsv, "read %s/", SG_SPOOL_QUEUE_DIR);
+    }
+  rewinddir (dir);
+  errno = 0;
+  while ((de = readdir (dir)) != NULL)
+    {
+      const char *name = de->d_name;
+      guint kind = 0;
+      g_autofree char *id = NULL;
+      gboolean regular;
+
+      if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
         {
+          errno = 0;
+          continue;
+        }
+      id = split_name (name, &kind);
+      regular = de->d_type == DT_REG || (de->d_type == DT_UNKNOWN && is_regular (spool, name, NULL));
+      if (id == NULL || !regular)
+        {
+          /* Moving it while listing is safe: readdir may or may not return
+           * the new name, and quarantine/ is another directory. */
           quarantine (spool, report, spool->queue_fd, SG_SPOOL_QUEUE_DIR, name,
                       "unexpected file in the queue");
           if (id == NULL || kind != ID_HAS_JSON)
-            continue;
+            {
+              errno = 0;
+              continue;
+            }
           kind = ID_BAD_JSON;   /* remembered: its .eml must not look unfinished */
         }
-      old = g_hash_table_lookup (ids, id);
-      if (old == NULL)
-        g_ptr_array_add (order, g_strdup (id));
-      g_hash_table_replace (ids, g_strdup (id), GUINT_TO_POINTER (GPOINTER_TO_UINT (old) | kind));
+      Found f;
+      memcpy (f.id, id, SG_QUEUE_ID_LEN);
+      f.kind = (guint8) kind;
+      g_array_append_val (backlog->found, f);
+      errno = 0;
     }
-  for (guint i = 0; i < order->len; i++)
+  if (errno != 0)
     {
-      const char *id = g_ptr_array_index (order, i);
+      int errsv = errno;
 
-      check_message (spool, report, id, GPOINTER_TO_UINT (g_hash_table_lookup (ids, id)));
+      closedir (dir);
+      return sg_spool_set_errno (error, errsv, "read %s/", SG_SPOOL_QUEUE_DIR);
     }
+  closedir (dir);
+  return TRUE;
+}
+
+static gint
+compare_found (gconstpointer a, gconstpointer b)
+{
+  return memcmp (((const Found *) a)->id, ((const Found *) b)->id, SG_QUEUE_ID_LEN);
+}
+
+/* sg_spool_recover_begin - see spool.h. */
+SgSpoolBacklog *
+sg_spool_recover_begin (SgSpool *spool, GError **error)
+{
+  g_autoptr(SgSpoolBacklog) backlog = g_new0 (SgSpoolBacklog, 1);
+
+  g_return_val_if_fail (spool != NULL, NULL);
+  backlog->found = g_array_new (FALSE, FALSE, sizeof (Found));
+  if (!purge_tmp (spool, &backlog->report, error) || !scan_queue (spool, backlog, error)
+      || !sg_spool_fsync_dir (spool->tmp_fd, SG_SPOOL_TMP_DIR, error))
+    return NULL;
+  return g_steal_pointer (&backlog);
+}
+
+/* sg_spool_recover_finish - see spool.h. */
+gboolean
+sg_spool_recover_finish (SgSpool *spool, SgSpoolBacklog *backlog, SgSpoolRecovery *report,
+                         SgSpoolFoundFunc found, gpointer user_data, GError **error)
+{
+  g_autoptr(SgSpoolBacklog) owned = backlog;
+  SgSpoolRecovery local = { 0 };
+  GArray *a = backlog->found;
+
+  if (report == NULL)
+    report = &local;
+  *report = backlog->report;
+  /* Pair the names of each ID (sorted: arrival order, deterministic logs). */
+  g_array_sort (a, compare_found);
+  for (guint i = 0; i < a->len; )
+    {
+      Found *f = &g_array_index (a, Found, i);
+      char id[SG_QUEUE_ID_LEN + 1];
+      guint kinds = f->kind;
+
+      memcpy (id, f->id, SG_QUEUE_ID_LEN);
+      id[SG_QUEUE_ID_LEN] = '\0';
+      for (i++; i < a->len && compare_found (f, &g_array_index (a, Found, i)) == 0; i++)
+        kinds |= g_array_index (a, Found, i).kind;
+      if (!check_message (spool, report, id, kinds, found, user_data))
+        {
+          g_message ("spool recovery: stopped with %u of %u names left", a->len - i, a->len);
+          break;
+        }
+    }
+  /* Make the removals and moves durable. */
+  if (!sg_spool_fsync_dir (spool->queue_fd, SG_SPOOL_QUEUE_DIR, error) ||
+      !sg_spool_fsync_dir (spool->quarantine_fd, SG_SPOOL_QUARANTINE_DIR, error))
+    return FALSE;
+  g_message ("spool recovery: %s: %u messages queued, %u unfinished writes removed, "
+             "%u files quarantined", spool->dir, report->messages, report->removed_partial,
+             report->quarantined);
   return TRUE;
 }
 
@@ -257,24 +377,13 @@ scan_queue (SgSpool *spool, SgSpoolRecovery *report, GError **error)
 gboolean
 sg_spool_recover (SgSpool *spool, SgSpoolRecovery *report, GError **error)
 {
-  SgSpoolRecovery local = { 0 };
+  SgSpoolBacklog *backlog;
 
   g_return_val_if_fail (spool != NULL, FALSE);
-  if (report == NULL)
-    report = &local;
-  memset (report, 0, sizeof *report);
-
-  if (!purge_tmp (spool, report, error) || !scan_queue (spool, report, error))
-    return FALSE;
-  /* Make the removals and moves durable before new commits start. */
-  if (!sg_spool_fsync_dir (spool->queue_fd, SG_SPOOL_QUEUE_DIR, error) ||
-      !sg_spool_fsync_dir (spool->quarantine_fd, SG_SPOOL_QUARANTINE_DIR, error) ||
-      !sg_spool_fsync_dir (spool->tmp_fd, SG_SPOOL_TMP_DIR, error))
-    return FALSE;
-  g_message ("spool recovery: %s: %u messages queued, %u unfinished writes removed, "
-             "%u files quarantined", spool->dir, report->messages, report->removed_partial,
-             report->quarantined);
-  return TRUE;
+  if (report != NULL)
+    memset (report, 0, sizeof *report);
+  backlog = sg_spool_recover_begin (spool, error);
+  return backlog != NULL && sg_spool_recover_finish (spool, backlog, report, NULL, NULL, error);
 }
 
 /* sg_spool_quarantine_damaged - see spool.h. */

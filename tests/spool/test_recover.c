@@ -4,6 +4,7 @@
  * untouched, nothing doubtful may be deleted. */
 #include "spool_test_util.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
