@@ -309,14 +309,14 @@ on_found (SgMeta *meta, gpointer data)
   f->size = meta->message_size;
   f->next_look = sg_queue_next_look (meta, r->config);
   sg_meta_free (meta);
-  /* wake only when the loop may have emptied the queue: not once per message */
-  if (g_async_queue_length (r->found) <= 0)
-    {
-      g_async_queue_push (r->found, f);
-      wake (r);
-    }
-  else
-    g_async_queue_push (r->found, f);
+  /* Wake only when the loop may have emptied the queue, not once per
+   * message; under the queue's lock, so a push never lands unseen. */
+  g_async_queue_lock (r->found);
+  gboolean was_empty = g_async_queue_length_unlocked (r->found) <= 0;
+  g_async_queue_push_unlocked (r->found, f);
+  g_async_queue_unlock (r->found);
+  if (was_empty)
+    wake (r);
   return TRUE;
 }
 
