@@ -435,9 +435,9 @@ sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *conte
       r->index_start = g_get_monotonic_time ();
       r->indexer = g_thread_new ("sg-index", index_main, job);
       g_message ("queue runner: smarthost %s port %u, tls=%s, concurrency=%u; "
-                 "indexing %u file(s) in the background",
+                 "recovering and indexing the queue in the background",
                  config->smarthost_host, config->smarthost_port, config->smarthost_tls,
-                 config->queue_concurrency, sg_spool_backlog_size (backlog));
+                 config->queue_concurrency);
     }
   else
     {

@@ -248,9 +248,11 @@ sg_server_new (SgConfig *config, GError **error)
   sg_spool_set_commit_limits (server->spool, config->commit_queue_messages,
                               (gsize) config->commit_queue_bytes, config->commit_queue_wait);
   sg_spool_set_recycling (server->spool, config->recycle_files);
-  /* Recovery's first step lists queue/ by name; a queue runner reads the
-   * metadata in the background while we serve (issue 14). */
-  g_autoptr(SgSpoolBacklog) backlog = sg_spool_recover_begin (server->spool, error);
+  /* Recovery's first step purges tmp/; with a queue runner the rest (the
+   * listing of queue/ and every message's metadata) runs in the background
+   * while we serve (issue 14). */
+  g_autoptr(SgSpoolBacklog) backlog = sg_spool_recover_begin (server->spool,
+                                                              config->smarthost_host != NULL, error);
   if (!backlog)
     return NULL;
   if (!config->smarthost_host)

@@ -55,24 +55,24 @@ const char *sg_spool_dir (const SgSpool *spool);
 gboolean sg_spool_recover (SgSpool *spool, SgSpoolRecovery *report, GError **error);
 
 /* Start-up recovery in two steps, for a daemon that must serve before it
- * has read a large queue: sg_spool_recover_begin purges tmp/ and lists
- * queue/ by name only (no file opened); then commits may start, since they
- * never reuse a listed ID; sg_spool_recover_finish, on any thread, checks
- * each listed message as sg_spool_recover does and hands every complete
- * one to found. */
+ * has read a large queue: sg_spool_recover_begin purges tmp/ (the pool of
+ * recycled files with it); then commits may start. sg_spool_recover_finish,
+ * on any thread, lists queue/ and checks each message as sg_spool_recover
+ * does, handing every complete one to found. With concurrent set, _finish
+ * leaves alone every ID generated after _begin (new mail) and any lone
+ * .eml written since _begin (a commit in progress): those are never
+ * deleted, only left for the runner or the next start. */
 typedef struct _SgSpoolBacklog SgSpoolBacklog;
 /* Called on the thread running sg_spool_recover_finish; takes meta
  * (transfer full). Returning FALSE stops the check there (shutdown): the
  * messages not yet checked stay as they are, for the next start. */
 typedef gboolean (*SgSpoolFoundFunc) (SgMeta *meta, gpointer user_data);
-/* sg_spool_recover_begin - the listing (transfer full). */
-SgSpoolBacklog *sg_spool_recover_begin (SgSpool *spool, GError **error);
-/* sg_spool_recover_finish - check the listed messages; takes backlog
- * (transfer full); found may be NULL; report as for sg_spool_recover. */
+/* sg_spool_recover_begin - purge tmp/ (transfer full). */
+SgSpoolBacklog *sg_spool_recover_begin (SgSpool *spool, gboolean concurrent, GError **error);
+/* sg_spool_recover_finish - check the queue; takes backlog (transfer
+ * full); found may be NULL; report as for sg_spool_recover. */
 gboolean sg_spool_recover_finish (SgSpool *spool, SgSpoolBacklog *backlog, SgSpoolRecovery *report,
                                   SgSpoolFoundFunc found, gpointer user_data, GError **error);
-/* sg_spool_backlog_size - names listed by _begin (about two per message). */
-guint    sg_spool_backlog_size (const SgSpoolBacklog *backlog);
 void     sg_spool_backlog_free (SgSpoolBacklog *backlog);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSpoolBacklog, sg_spool_backlog_free)
 

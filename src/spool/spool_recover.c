@@ -152,10 +152,13 @@ is_regular (SgSpool *spool, const char *name, guint64 *size)
 }
 
 /* check_message - decide the fate of one ID found in queue/. */
+static gboolean left_alone (SgSpool *spool, const SgSpoolBacklog *backlog, const char *eml,
+                            const char *json);
+
 /* ... FALSE: found asked to stop. */
 static gboolean
-check_message (SgSpool *spool, SgSpoolRecovery *report, const char *id, guint kinds,
-               SgSpoolFoundFunc found, gpointer user_data)
+check_message (SgSpool *spool, const SgSpoolBacklog *backlog, SgSpoolRecovery *report,
+               const char *id, guint kinds, SgSpoolFoundFunc found, gpointer user_data)
 {
   g_autofree char *eml = sg_spool_file_name (id, SG_SPOOL_EML_SUFFIX);
   g_autofree char *json = sg_spool_file_name (id, SG_SPOOL_JSON_SUFFIX);
@@ -177,6 +180,8 @@ check_message (SgSpool *spool, SgSpoolRecovery *report, const char *id, guint ki
     }
   if (!(kinds & ID_HAS_JSON))
     {
+      if (left_alone (spool, backlog, eml, json))
+        return TRUE;
       if (unlinkat (spool->queue_fd, eml, 0) == 0)
         {
           report->removed_partial++;
@@ -231,6 +236,9 @@ typedef struct {
 struct _SgSpoolBacklog {
   GArray         *found;       /* Found, one per name until _finish pairs them */
   SgSpoolRecovery report;      /* what _begin already did */
+  gboolean        concurrent;  /* commits may run beside _finish */
+  char            fresh[SG_QUEUE_ID_LEN + 1]; /* concurrent: IDs from here on are new */
+  gint64          start;       /* concurrent: epoch seconds at _begin */
 };
 
 void
@@ -242,11 +250,6 @@ sg_spool_backlog_free (SgSpoolBacklog *backlog)
   g_free (backlog);
 }
 
-guint
-sg_spool_backlog_size (const SgSpoolBacklog *backlog)
-{
-  return backlog->found->len;
-}
 
 /* scan_queue - list queue/ by name: every <ID>.eml and regular <ID>.json
  * into found; anything else to quarantine/ at once (rare). readdir's d_type
@@ -321,16 +324,40 @@ compare_found (gconstpointer a, gconstpointer b)
 
 /* sg_spool_recover_begin - see spool.h. */
 SgSpoolBacklog *
-sg_spool_recover_begin (SgSpool *spool, GError **error)
+sg_spool_recover_begin (SgSpool *spool, gboolean concurrent, GError **error)
 {
   g_autoptr(SgSpoolBacklog) backlog = g_new0 (SgSpoolBacklog, 1);
 
   g_return_val_if_fail (spool != NULL, NULL);
   backlog->found = g_array_new (FALSE, FALSE, sizeof (Found));
-  if (!purge_tmp (spool, &backlog->report, error) || !scan_queue (spool, backlog, error)
+  backlog->concurrent = concurrent;
+  if (concurrent)
+    {
+      /* IDs only grow within a process: every commit from now on, and every
+       * later admin requeue on a sane clock, sorts at or after this one. */
+      sg_queue_id_generate (backlog->fresh);
+      backlog->start = g_get_real_time () / G_USEC_PER_SEC;
+    }
+  if (!purge_tmp (spool, &backlog->report, error)
       || !sg_spool_fsync_dir (spool->tmp_fd, SG_SPOOL_TMP_DIR, error))
     return NULL;
   return g_steal_pointer (&backlog);
+}
+
+/* left_alone - concurrent recovery: whether a lone .eml may be part of a
+ * commit happening now (new, or touched since start-up): then it is left
+ * for the next start, never deleted. */
+static gboolean
+left_alone (SgSpool *spool, const SgSpoolBacklog *backlog, const char *eml, const char *json)
+{
+  struct stat st;
+
+  if (!backlog->concurrent)
+    return FALSE;
+  if (fstatat (spool->queue_fd, json, &st, AT_SYMLINK_NOFOLLOW) == 0)
+    return TRUE;   /* its metadata appeared meanwhile */
+  return fstatat (spool->queue_fd, eml, &st, AT_SYMLINK_NOFOLLOW) != 0
+         || st.st_mtime >= backlog->start;
 }
 
 /* sg_spool_recover_finish - see spool.h. */
@@ -344,6 +371,8 @@ sg_spool_recover_finish (SgSpool *spool, SgSpoolBacklog *backlog, SgSpoolRecover
 
   if (report == NULL)
     report = &local;
+  if (!scan_queue (spool, backlog, error))
+    return FALSE;
   *report = backlog->report;
   /* Pair the names of each ID (sorted: arrival order, deterministic logs). */
   g_array_sort (a, compare_found);
@@ -357,7 +386,9 @@ sg_spool_recover_finish (SgSpool *spool, SgSpoolBacklog *backlog, SgSpoolRecover
       id[SG_QUEUE_ID_LEN] = '\0';
       for (i++; i < a->len && compare_found (f, &g_array_index (a, Found, i)) == 0; i++)
         kinds |= g_array_index (a, Found, i).kind;
-      if (!check_message (spool, report, id, kinds, found, user_data))
+      if (backlog->concurrent && strcmp (id, backlog->fresh) >= 0)
+        continue;   /* committed since start-up: the runner hears of it anyway */
+      if (!check_message (spool, backlog, report, id, kinds, found, user_data))
         {
           g_message ("spool recovery: stopped with %u of %u names left", a->len - i, a->len);
           break;
@@ -382,7 +413,7 @@ sg_spool_recover (SgSpool *spool, SgSpoolRecovery *report, GError **error)
   g_return_val_if_fail (spool != NULL, FALSE);
   if (report != NULL)
     memset (report, 0, sizeof *report);
-  backlog = sg_spool_recover_begin (spool, error);
+  backlog = sg_spool_recover_begin (spool, FALSE, error);
   return backlog != NULL && sg_spool_recover_finish (spool, backlog, report, NULL, NULL, error);
 }
 

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -333,6 +334,51 @@ test_quarantine_damaged (Fixture *f, gconstpointer data)
   g_assert_cmpuint (sg_test_count (queue, NULL), ==, 2);
 }
 
+static gboolean
+count_found (SgMeta *meta, gpointer data)
+{
+  GPtrArray *ids = data;
+
+  g_ptr_array_add (ids, g_strdup (meta->queue_id));
+  sg_meta_free (meta);
+  return TRUE;
+}
+
+/* /spool/recover/concurrent - the background recovery of a serving daemon
+ * hands over old messages only; mail committed after _begin is not its
+ * business, and a lone .eml written since _begin is left, not deleted. */
+static void
+test_concurrent (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *old = commit_one (f);
+  char stale[SG_QUEUE_ID_LEN + 1], recent[SG_QUEUE_ID_LEN + 1];
+  g_autofree char *stale_eml = NULL, *recent_eml = NULL;
+  struct timespec past[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+  SgSpoolRecovery report;
+
+  sg_queue_id_generate (stale);
+  sg_queue_id_generate (recent);
+  stale_eml = path (f, "queue", stale, ".eml");
+  recent_eml = path (f, "queue", recent, ".eml");
+  g_assert_true (g_file_set_contents (stale_eml, "never acknowledged", -1, NULL));
+  g_assert_cmpint (utimensat (AT_FDCWD, stale_eml, past, 0), ==, 0);
+  SgSpoolBacklog *backlog = sg_spool_recover_begin (f->spool, TRUE, &error);
+  g_assert_no_error (error);
+  g_autofree char *fresh = commit_one (f);
+  g_assert_true (g_file_set_contents (recent_eml, "being committed", -1, NULL));
+  g_assert_true (sg_spool_recover_finish (f->spool, backlog, &report, count_found, found, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (found, 0), ==, old);
+  g_assert_cmpuint (report.removed_partial, ==, 1);
+  g_assert_false (g_file_test (stale_eml, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (recent_eml, G_FILE_TEST_EXISTS));
+  g_autofree char *fresh_json = path (f, "queue", fresh, ".json");
+  g_assert_true (g_file_test (fresh_json, G_FILE_TEST_IS_REGULAR));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -347,6 +393,8 @@ main (int argc, char **argv)
   g_test_add ("/spool/recover/deep-json", Fixture, NULL, fixture_setup, test_deep_json,
               fixture_teardown);
   g_test_add ("/spool/quarantine/damaged", Fixture, NULL, fixture_setup, test_quarantine_damaged,
+              fixture_teardown);
+  g_test_add ("/spool/recover/concurrent", Fixture, NULL, fixture_setup, test_concurrent,
               fixture_teardown);
   return g_test_run ();
 }
