@@ -1,5 +1,6 @@
 /* main.c - the spoolgate executable: dispatches to a subcommand. */
 #include "cli/cli.h"
+#include "cli/rejected.h"
 #include "cli/check.h"
 #include "sg-build.h"
 
@@ -24,6 +25,7 @@ static const Subcommand subcommands[] = {
   { "release", sg_cli_release, "release ID... | --all   return held messages to the queue" },
   { "retry", sg_cli_retry, "retry ID... | --all   make queued or deferred messages due now" },
   { "delete", sg_cli_delete, "delete ID... | --all   remove messages from the spool" },
+  { "rejected", sg_cli_rejected, "rejected [--json]   list refused messages kept in rejected/ ([validation] keep_rejected)" },
   { "requeue", sg_cli_requeue, "requeue ID... | --all   put failed messages back in the queue" },
   { "version", cmd_version, "version   print the version" },
   { "help", cmd_help, "help   this text" },

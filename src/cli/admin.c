@@ -8,6 +8,7 @@
  * the atomic replace are src/spool/'s. */
 #include "cli/cli.h"
 #include "cli/cli_spool.h"
+#include "cli/rejected.h"
 
 #include <string.h>
 
@@ -446,10 +447,13 @@ sg_cli_hold (int argc, char **argv)
   return run_op (find_op ("hold"), argc, argv);
 }
 
-/* sg_cli_release - release held messages. */
+/* sg_cli_release - release held messages, or refused ones from rejected/. */
 int
 sg_cli_release (int argc, char **argv)
 {
+  int status;
+  if (sg_cli_rejected_release (argc, argv, &status))
+    return status;
   return run_op (find_op ("release"), argc, argv);
 }
 

@@ -6,6 +6,7 @@
  * only ever replaced by a rename and its reads are checked (spool_file.c). */
 #include "cli/cli.h"
 #include "cli/cli_spool.h"
+#include "cli/rejected.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -492,6 +493,11 @@ sg_cli_show (int argc, char **argv)
     {
       g_mime_init ();
       gboolean ok = json ? show_raw_json (spool, id, &error) : show_message (spool, id, body, &error);
+      if (!ok && g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND))
+        {
+          g_clear_error (&error);   /* not queued: perhaps a refused message kept in rejected/ */
+          ok = sg_cli_rejected_show (spool, id, json, body, &error);
+        }
       if (ok)
         return SG_CLI_EXIT_OK;
     }

@@ -37,6 +37,7 @@ typedef struct {
 } ConfigKey;
 
 static const char *const policy_choices[] = { "strict", "standard", "permissive", NULL };
+static const char *const mode_choices[] = { "enforce", "monitor", NULL };
 static const char *const tls_choices[] = { "none", "opportunistic", "required", "verify", NULL };
 static const char *const log_level_choices[] = { "error", "warning", "info", "debug", NULL };
 
@@ -77,6 +78,8 @@ static const ConfigKey config_keys[] = {
   { "validation", "accept", KEY_LIST, OFF (validation_accept), NULL },
   { "validation", "max_mime_depth", KEY_UINT, OFF (max_mime_depth), NULL, SG_DEF_MAX_MIME_DEPTH, 1, 1000 },
   { "validation", "max_mime_parts", KEY_UINT, OFF (max_mime_parts), NULL, SG_DEF_MAX_MIME_PARTS, 1, 1000000 },
+  { "validation", "mode", KEY_ENUM, OFF (validation_mode), SG_DEF_VALIDATION_MODE, 0, 0, 0, mode_choices },
+  { "validation", "keep_rejected", KEY_SIZE, OFF (keep_rejected), NULL, SG_DEF_KEEP_REJECTED, 0, G_GUINT64_CONSTANT (1) << 40 },
   { "smarthost", "host", KEY_STRING, OFF (smarthost_host), NULL },
   { "smarthost", "port", KEY_UINT, OFF (smarthost_port), NULL, SG_DEF_SMARTHOST_PORT, 1, 65535 },
   { "smarthost", "tls", KEY_ENUM, OFF (smarthost_tls), SG_DEF_SMARTHOST_TLS, 0, 0, 0, tls_choices },

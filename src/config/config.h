@@ -63,6 +63,8 @@ typedef struct {
   char   **validation_accept;
   guint    max_mime_depth;
   guint    max_mime_parts;
+  char    *validation_mode;      /* enforce | monitor */
+  guint64  keep_rejected;        /* bytes of rejected/ quarantine; 0 = off */
   /* [smarthost] (host NULL: no forwarding, mail stays queued) */
   char    *smarthost_host;
   guint    smarthost_port;

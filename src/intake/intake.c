@@ -1,9 +1,11 @@
 /* intake.c - validation workers and the hand-off to the spool. A job lives
  * from sg_intake_submit() until its done callback has run in the main
- * context; rejections never touch the spool. Logs the Postfix-style
+ * context; rejections never touch the queue (a copy may go to rejected/,
+ * rollout.c, which also owns monitor mode). Logs the Postfix-style
  * "ID: from=<...>, size=N, nrcpt=N" line once the message is durable and
  * counts it accepted; refusals go through smtp/reject.h. */
 #include "intake/intake.h"
+#include "intake/rollout.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
 #include "smtp/reject.h"
@@ -14,6 +16,7 @@
 typedef struct {
   SgConfig *config;
   SgPolicy *policy;
+  gboolean  monitor;   /* [validation] mode = monitor */
 } Settings;
 
 struct _SgIntake {
@@ -24,6 +27,7 @@ struct _SgIntake {
   gint            pending;   /* atomic */
   SgIntakeCommittedFunc committed;    /* (nullable) */
   gpointer        committed_data;
+  SgRejected     *rejected;  /* (nullable) [validation] keep_rejected; atomic, set once */
 };
 
 typedef struct {
@@ -57,6 +61,7 @@ settings_new (SgConfig *config, GError **error)
   Settings *st = g_atomic_rc_box_new0 (Settings);
   st->config = sg_config_ref (config);
   st->policy = policy;
+  st->monitor = g_strcmp0 (config->validation_mode, SG_ROLLOUT_MODE_MONITOR) == 0;
   return st;
 }
 
@@ -184,17 +189,41 @@ worker (gpointer data, gpointer pool_data)
           g_message ("%s: warning: accepted by policy %s: %s", env->queue_id, v->policy, why);
         }
     }
-  if (v->first_reject)
+  if (v->first_reject && st->monitor)
+    sg_rollout_monitor (env, v->first_reject);
+  else if (v->first_reject)
     {
       g_autofree char *why = sg_violation_describe (v->first_reject);
       SgRejectClient who = reject_client (env);
+      SgRejected *kept = st->config->keep_rejected ? g_atomic_pointer_get (&in->rejected) : NULL;
       sg_reject (&who, "DATA", 550, v->first_reject->enhanced, v->first_reject->rule, "%s", why);
+      if (kept != NULL)
+        sg_rollout_keep (kept, meta_from_envelope (env, v), env->received, env->content, v->first_reject);
       job_reply (job, 550, v->first_reject->enhanced, g_strdup_printf ("Message rejected: %s", why));
       return;
     }
   SgMeta *meta = meta_from_envelope (env, v);
+  sg_rollout_note (meta, st->monitor, v->first_reject);
   sg_spool_commit_async (in->spool, meta, env->received, env->content, in->context,
                          commit_done, job);
+}
+
+/* intake_keep_rejected - open rejected/ once keep_rejected is first set
+ * (start-up or SIGHUP), and give it the current budget; main thread. */
+static void
+intake_keep_rejected (SgIntake *in, const SgConfig *config)
+{
+  g_autoptr(GError) error = NULL;
+  if (in->rejected != NULL)
+    sg_rejected_set_limit (in->rejected, config->keep_rejected);
+  else if (config->keep_rejected > 0)
+    {
+      SgRejected *store = sg_rejected_open (sg_spool_dir (in->spool), config->keep_rejected, &error);
+      if (store == NULL)
+        g_warning ("[validation] keep_rejected: refused messages will not be kept: %s",
+                   error->message);
+      g_atomic_pointer_set (&in->rejected, store);
+    }
 }
 
 SgIntake *
@@ -208,6 +237,7 @@ sg_intake_new (SgConfig *config, SgSpool *spool, GMainContext *context,
   in->settings = st;
   in->spool = spool;
   in->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
+  intake_keep_rejected (in, config);
   in->pool = g_thread_pool_new (worker, in, workers ? (gint) workers : (gint) g_get_num_processors (),
                                 FALSE, error);
   if (!in->pool)
@@ -226,6 +256,7 @@ sg_intake_reconfigure (SgIntake *in, SgConfig *config, GError **error)
     return FALSE;
   g_atomic_rc_box_release_full (in->settings, settings_clear);
   in->settings = st;
+  intake_keep_rejected (in, config);
   return TRUE;
 }
 
@@ -240,6 +271,7 @@ sg_intake_free (SgIntake *in)
   while (g_atomic_int_get (&in->pending) > 0)
     g_main_context_iteration (in->context, TRUE);
   g_atomic_rc_box_release_full (in->settings, settings_clear);
+  g_clear_pointer (&in->rejected, sg_rejected_free);
   g_main_context_unref (in->context);
   g_free (in);
 }

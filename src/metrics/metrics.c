@@ -64,6 +64,12 @@ static CounterVec rejected = {
   .n_labels = 2, .labels = { "rule", "code" },
 };
 
+static CounterVec monitored = {
+  .name = "spoolgate_messages_monitored_total",
+  .help = "Messages accepted in [validation] mode = monitor that enforce would have refused, by rule id.",
+  .n_labels = 1, .labels = { "rule" },
+};
+
 static CounterVec refused = {
   .name = "spoolgate_connections_refused_total",
   .help = "Connections refused before an SMTP session, by reason.",
@@ -211,6 +217,13 @@ sg_metrics_rejected (const char *rule, guint code)
 }
 
 void
+sg_metrics_monitored (const char *rule)
+{
+  const char *values[] = { rule };
+  atomic_fetch_add_explicit (vec_counter (&monitored, values), 1, memory_order_relaxed);
+}
+
+void
 sg_metrics_refused (const char *reason)
 {
   const char *values[] = { reason };
@@ -347,6 +360,7 @@ sg_metrics_render (gsize *length)
   render_counter (out, SG_COUNTER_MESSAGES_ACCEPTED);
   render_counter (out, SG_COUNTER_ACCEPTED_BYTES);
   render_vec (out, &rejected);
+  render_vec (out, &monitored);
   render_fixed (out, "spoolgate_deliveries_total",
                 "Delivery attempts to the smarthost, one per recipient, by result.", "counter",
                 "result", delivery_results, deliveries, SG_N_DELIVERY_RESULTS);
@@ -392,6 +406,7 @@ sg_metrics_reset (void)
       atomic_store (&histograms[i].sum_us, 0);
     }
   vec_reset (&rejected);
+  vec_reset (&monitored);
   vec_reset (&refused);
   atomic_store (&start_time_us, 0);
 }

@@ -58,6 +58,9 @@ void sg_metrics_observe_us (SgHistogramId id, gint64 microseconds);
 /* sg_metrics_rejected - one refused message, recipient or transaction:
  * spoolgate_messages_rejected_total{rule,code} (code: the three-digit reply). */
 void sg_metrics_rejected (const char *rule, guint code);
+/* sg_metrics_monitored - one message accepted in monitor mode that enforce
+ * would have refused: spoolgate_messages_monitored_total{rule}. */
+void sg_metrics_monitored (const char *rule);
 /* sg_metrics_refused - one connection refused before its session:
  * spoolgate_connections_refused_total{reason}. */
 void sg_metrics_refused (const char *reason);

@@ -5,6 +5,8 @@
  *   tmp/         files being written; everything here is purged at start-up
  *   queue/       <ID>.eml + <ID>.json: accepted, not finished
  *   quarantine/  anything unreadable found by recovery; never deleted by us
+ *   rejected/    refused messages kept for review ([validation] keep_rejected):
+ *                spool_rejected.h, not queued mail
  *   .lock        the daemon lock (flock, held by sg_spool_open for the
  *                SgSpool's lifetime); readers such as admin commands need no
  *                lock, since files only ever appear in queue/ by rename

@@ -46,6 +46,7 @@ test_render_exact (void)
   sg_metrics_rejected ("header.date.missing", 550);
   sg_metrics_rejected ("relay.denied", 550);
   sg_metrics_rejected ("header.date.missing", 550);
+  sg_metrics_monitored ("mime.boundary.missing");
   sg_metrics_delivery (SG_DELIVERY_DELIVERED);
   sg_metrics_delivery (SG_DELIVERY_DEFERRED);
   sg_metrics_delivery (SG_DELIVERY_DEFERRED);
@@ -107,7 +108,7 @@ test_render_syntax (void)
         }
     }
   g_assert_cmpuint (helps, ==, types);
-  g_assert_cmpuint (helps, ==, 14);
+  g_assert_cmpuint (helps, ==, 15);
 }
 
 static void

@@ -6,12 +6,16 @@ Usage: validate_schema.py SCHEMA FILE...
 Exits 0 if the schema is itself valid and every FILE validates, 1 if any
 FILE does not (each error is printed to stderr), 2 on usage errors or an
 unreadable or invalid schema. Used by tests/spool to check <ID>.json files.
+A "$ref" to another schema's "$id" resolves to the *.schema.json files
+beside SCHEMA (never fetched from the network).
 """
+import glob
 import json
+import os
 import sys
 
 try:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, RefResolver
     from jsonschema.exceptions import SchemaError
 except ImportError as exc:  # pragma: no cover - environment problem
     print(f"validate_schema.py: jsonschema is not installed for {sys.executable}: {exc}",
@@ -36,7 +40,15 @@ def main(argv):
         print(f"{argv[1]}: bad schema: {exc}", file=sys.stderr)
         return 2
 
-    validator = Draft202012Validator(schema)
+    store = {}
+    for other in glob.glob(os.path.join(os.path.dirname(os.path.abspath(argv[1])), "*.schema.json")):
+        try:
+            loaded = load_json(other)
+        except (OSError, ValueError):
+            continue
+        if isinstance(loaded, dict) and "$id" in loaded:
+            store[loaded["$id"]] = loaded
+    validator = Draft202012Validator(schema, resolver=RefResolver.from_schema(schema, store=store))
     failed = 0
     for path in argv[2:]:
         try:

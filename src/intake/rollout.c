@@ -1,0 +1,73 @@
+/* rollout.c - monitor mode and the keeping of refused messages, the two
+ * ways an operator rolls out a validation policy safely. Called by the
+ * intake worker at its verdict; decides nothing itself. */
+#include "intake/rollout.h"
+#include "common/log.h"
+#include "metrics/metrics.h"
+
+#define ROLLOUT_TEXT_MAX 256   /* characters of HELO name and reverse-path logged */
+#define ROLLOUT_CODE     550   /* what enforce answers a validation refusal (intake.c) */
+
+/* sg_rollout_reply - the text after "550 ENHANCED ", as intake.c sends it. */
+char *
+sg_rollout_reply (const SgViolation *v)
+{
+  g_autofree char *why = sg_violation_describe (v);
+  return g_strdup_printf ("Message rejected: %s", why);
+}
+
+/* sg_rollout_note - record mode and what enforce would have done. */
+void
+sg_rollout_note (SgMeta *meta, gboolean monitor, const SgViolation *would_reject)
+{
+  if (meta->validation == NULL || !JSON_NODE_HOLDS_OBJECT (meta->validation))
+    return;
+  JsonObject *obj = json_node_get_object (meta->validation);
+  json_object_set_string_member (obj, "mode", monitor ? SG_ROLLOUT_MODE_MONITOR
+                                                      : SG_ROLLOUT_MODE_ENFORCE);
+  json_object_set_boolean_member (obj, "would_reject", would_reject != NULL);
+  if (would_reject != NULL)
+    {
+      g_autofree char *text = sg_rollout_reply (would_reject);
+      g_autofree char *reply = g_strdup_printf ("%03u %s %s", ROLLOUT_CODE, would_reject->enhanced,
+                                                text);
+      json_object_set_string_member (obj, "rule", would_reject->rule);
+      json_object_set_string_member (obj, "reply", reply);
+    }
+}
+
+/* sg_rollout_monitor - the reject_warning log line and its count. */
+void
+sg_rollout_monitor (const SgEnvelope *env, const SgViolation *would_reject)
+{
+  g_autofree char *text = sg_rollout_reply (would_reject);
+  g_autofree char *helo = env->helo ? sg_log_sanitize (env->helo, -1, ROLLOUT_TEXT_MAX) : NULL;
+  g_autofree char *sender = sg_log_sanitize (env->mail.address ? env->mail.address : "", -1,
+                                             ROLLOUT_TEXT_MAX);
+  g_message ("%s: reject_warning: DATA from %s[%s]: %03u %s %s; rule=%s from=<%s>; "
+             "accepted: [validation] mode = monitor", env->queue_id, helo ? helo : "unknown",
+             env->client_address, ROLLOUT_CODE, would_reject->enhanced, text, would_reject->rule,
+             sender);
+  sg_metrics_monitored (would_reject->rule);
+}
+
+/* sg_rollout_keep - a copy of a refused message in rejected/. */
+void
+sg_rollout_keep (SgRejected *store, SgMeta *envelope, GBytes *header, GBytes *body,
+                 const SgViolation *rejected_by)
+{
+  g_autoptr(SgRejectedMeta) meta = g_new0 (SgRejectedMeta, 1);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = sg_rollout_reply (rejected_by);
+  sg_rollout_note (envelope, FALSE, rejected_by);
+  meta->envelope = envelope;
+  meta->rejected_time_us = g_get_real_time ();
+  meta->rule = g_strdup (rejected_by->rule);
+  meta->reply = g_strdup_printf ("%03u %s %s", ROLLOUT_CODE, rejected_by->enhanced, text);
+  if (sg_rejected_keep (store, meta, header, body, &error))
+    g_message ("%s: rejected: kept a copy in rejected/ (%" G_GUINT64_FORMAT
+               " bytes); spoolgate release %s queues it", envelope->queue_id,
+               envelope->message_size, envelope->queue_id);
+  else
+    g_message ("%s: rejected: no copy kept: %s", envelope->queue_id, error->message);
+}
