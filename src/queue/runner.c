@@ -1,11 +1,13 @@
-/* runner.c - scheduling on the main loop: an in-memory index of the
+/* runner.c - scheduling on the main loop: the index (schedule.c) of the
  * messages the runner is responsible for (queued, deferred, and delivered
  * ones kept for keep_delivered), each with the time to look at it next.
  * Due messages go to the workers in round-robin order: the least recently
  * tried first, so a message that keeps failing never starves the rest.
- * Changes by others (new mail, admin commands) arrive through the intake's
- * hook, inotify on queue/ and a full rescan every scan_interval; every
- * state read on the way is passed on to the census (queue gauges). */
+ * At start the rest of recovery runs on an indexer thread that feeds the
+ * index in batches while the server serves. Changes by others (new mail,
+ * admin commands) arrive through the intake's hook, inotify on queue/ and
+ * a rescan every scan_interval; every state read on the way is passed on
+ * to the census (queue gauges). Unusable metadata is quarantined. */
 #include "queue/runner.h"
 #include "queue/queue_private.h"
 #include "queue/schedule.h"
