@@ -467,6 +467,12 @@ check_depth (const char *data, gsize length, guint max, GError **error)
   return TRUE;
 }
 
+gboolean
+sg_meta_check_depth (const char *data, gsize length, GError **error)
+{
+  return check_depth (data, length, SG_META_MAX_DEPTH, error);
+}
+
 /* sg_meta_from_json - parse and check version and required fields (transfer full). */
 SgMeta *
 sg_meta_from_json (const char *data, gssize length, GError **error)
