@@ -201,11 +201,14 @@ is_evasive_charset (const char *cs, gsize len)
   return FALSE;
 }
 
+/* Plain ASCII: no octet over 0x7f and no ESC. An ESC means ISO 2022 text
+ * (ISO-2022-JP, RFC 1468), which is 7-bit yet not ASCII: PHPMailer labels
+ * such a name us-ascii, and the encoding then does carry text. */
 static gboolean
-is_ascii (const char *s)
+is_plain_ascii (const char *s)
 {
   for (; *s; s++)
-    if ((guchar) *s >= 0x80)
+    if ((guchar) *s >= 0x80 || *s == '\x1b')
       return FALSE;
   return TRUE;
 }
@@ -242,7 +245,7 @@ decode_plain (SgVctx *c, const SgEntity *e, const char *header, const char *base
                 ? g_mime_utils_header_decode_text (NULL, value) : NULL;
   if (dec == NULL)
     return g_strdup (value);
-  if (is_ascii (dec) && strcmp (dec, value) != 0)
+  if (is_plain_ascii (dec) && strcmp (dec, value) != 0)
     {
       g_autofree char *q = sg_quote ((const guint8 *) dec, strlen (dec), SG_VALIDATE_MAX_QUOTE);
       sg_vctx_report (c, SG_RULE_MIME_PARAM_RFC2047_EVASIVE, e, header, -1,

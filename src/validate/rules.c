@@ -48,6 +48,7 @@ static const SgRuleInfo rule_table[SG_RULE_COUNT] = {
   [SG_RULE_MIME_PARAM_FALLBACK]         = { "mime.param.fallback",          "RFC 2231 4",         "5.6.0", A },
   [SG_RULE_MIME_HEADER_DUPLICATE]       = { "mime.header.duplicate",        "RFC 2045 3",         "5.6.0", S },
   [SG_RULE_MIME_CTE_UNKNOWN]            = { "mime.cte.unknown",             "RFC 2045 6.1",       "5.6.1", D },
+  [SG_RULE_MIME_CTE_EMPTY]              = { "mime.cte.empty",               "RFC 2045 6.1",       "5.6.1", T },
   [SG_RULE_MIME_CTE_COMPOSITE]          = { "mime.cte.composite",           "RFC 2045 6.4",       "5.6.0", S },
   [SG_RULE_MIME_CTE_COMMENT]            = { "mime.cte.comment",             "RFC 2045 6.1",       "5.6.0", S },
   [SG_RULE_MIME_BOUNDARY_MISSING]       = { "mime.boundary.missing",        "RFC 2046 5.1.1",     "5.6.0", S },
