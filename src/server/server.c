@@ -303,11 +303,9 @@ sg_server_new (SgConfig *config, GError **error)
                               (gsize) config->commit_queue_bytes, config->commit_queue_wait);
   sg_spool_set_recycling (server->spool, config->recycle_files);
   SgSpoolRecovery report = { 0 };
+  /* sg_spool_recover logs the one summary line */
   if (!sg_spool_recover (server->spool, &report, error))
     return NULL;
-  g_message ("spool %s: %u message(s) queued; recovery removed %u partial write(s), "
-             "quarantined %u file(s)", config->spool_dir, report.messages,
-             report.removed_partial, report.quarantined);
   server->intake = sg_intake_new (config, server->spool, server->context, 0, error);
   if (!server->intake)
     return NULL;
