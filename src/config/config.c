@@ -41,6 +41,7 @@ typedef struct {
 static const char *const policy_choices[] = { "strict", "standard", "permissive", NULL };
 static const char *const mode_choices[] = { "enforce", "monitor", NULL };
 static const char *const tls_choices[] = { "none", "opportunistic", "required", "verify", NULL };
+static const char *const milter_action_choices[] = { "accept", "tempfail", "reject", NULL };
 static const char *const log_level_choices[] = { "error", "warning", "info", "debug", NULL };
 
 #define OFF(field) offsetof (SgConfig, field)
@@ -65,7 +66,7 @@ static const ConfigKey config_keys[] = {
   { "tls", "cert_file", KEY_STRING, OFF (tls_cert_file), NULL, LIVE },
   { "tls", "key_file", KEY_STRING, OFF (tls_key_file), NULL, LIVE },
   { "tls", "require", KEY_BOOL, OFF (tls_require), NULL, FALSE, 0, 1, LIVE },
-  { "limits", "max_message_size", KEY_SIZE, OFF (max_message_size), NULL, SG_DEF_MAX_MESSAGE_SIZE, 1024, G_GUINT64_CONSTANT (1) << 32, LIVE },
+  { "limits", "max_message_size", KEY_SIZE, OFF (max_message_size), NULL, SG_DEF_MAX_MESSAGE_SIZE, 1024, SG_MAX_MAX_MESSAGE_SIZE, LIVE },
   { "limits", "max_recipients", KEY_UINT, OFF (max_recipients), NULL, SG_DEF_MAX_RECIPIENTS, 1, 100000, LIVE },
   { "limits", "max_command_line", KEY_UINT, OFF (max_command_line), NULL, SG_DEF_MAX_COMMAND_LINE, SG_MIN_MAX_COMMAND_LINE, 65536, LIVE },
   { "limits", "command_timeout", KEY_DURATION, OFF (command_timeout), NULL, SG_DEF_COMMAND_TIMEOUT, 1, 86400, LIVE },
@@ -77,6 +78,8 @@ static const ConfigKey config_keys[] = {
   { "limits", "max_pipeline_buffer", KEY_SIZE, OFF (max_pipeline_buffer), NULL, SG_DEF_MAX_PIPELINE_BUFFER, 4096, 16u << 20, LIVE },
   { "limits", "max_junk_commands", KEY_UINT, OFF (max_junk_commands), NULL, SG_DEF_MAX_JUNK_COMMANDS, 1, 1000000, LIVE },
   { "limits", "min_data_rate", KEY_UINT, OFF (min_data_rate), NULL, SG_DEF_MIN_DATA_RATE, 1, 1u << 30, LIVE },
+  { "limits", "data_spill_size", KEY_SIZE, OFF (data_spill_size), NULL, SG_DEF_DATA_SPILL_SIZE, 4096, 256u << 20, LIVE },
+  { "limits", "max_memory_in_flight", KEY_SIZE, OFF (max_memory_in_flight), NULL, SG_DEF_MAX_MEMORY_IN_FLIGHT, 0, G_GUINT64_CONSTANT (1) << 40, LIVE },
   { "limits", "connection_rate_per_ip", KEY_UINT, OFF (connection_rate_per_ip), NULL, SG_DEF_CONNECTION_RATE_PER_IP, 0, 1000000, LIVE },
   { "validation", "policy", KEY_ENUM, OFF (validation_policy), SG_DEF_VALIDATION_POLICY, 0, 0, 0, policy_choices, LIVE },
   { "validation", "reject", KEY_LIST, OFF (validation_reject), NULL, LIVE },
@@ -112,13 +115,19 @@ static const ConfigKey config_keys[] = {
   { "queue", "keep_delivered", KEY_DURATION, OFF (queue_keep_delivered), NULL, SG_DEF_KEEP_DELIVERED, 0, 365 * 86400 },
   { "queue", "max_history", KEY_UINT, OFF (queue_max_history), NULL, SG_DEF_MAX_HISTORY, 1, 100000 },
   { "queue", "scan_interval", KEY_DURATION, OFF (queue_scan_interval), NULL, SG_DEF_SCAN_INTERVAL, 1, 86400 },
+  { "milter", "servers", KEY_LIST, OFF (milter_servers), NULL },
+  { "milter", "default_action", KEY_ENUM, OFF (milter_default_action), SG_DEF_MILTER_DEFAULT_ACTION, 0, 0, 0, milter_action_choices },
+  { "milter", "connect_timeout", KEY_DURATION, OFF (milter_connect_timeout), NULL, SG_DEF_MILTER_CONNECT_TIMEOUT, 1, 3600 },
+  { "milter", "command_timeout", KEY_DURATION, OFF (milter_command_timeout), NULL, SG_DEF_MILTER_COMMAND_TIMEOUT, 1, 3600 },
+  { "milter", "content_timeout", KEY_DURATION, OFF (milter_content_timeout), NULL, SG_DEF_MILTER_CONTENT_TIMEOUT, 1, 3600 },
+  { "milter", "protocol", KEY_UINT, OFF (milter_protocol), NULL, SG_DEF_MILTER_PROTOCOL, 2, 6 },
 };
 #undef LIVE
 #undef OFF
 
 /* Groups that exist; the ones without keys yet are filled by later features. */
 static const char *const config_groups[] = {
-  "server", "spool", "tls", "limits", "access", "smarthost", "queue", "validation", "metrics", NULL,
+  "server", "spool", "tls", "limits", "access", "smarthost", "queue", "validation", "metrics", "milter", NULL,
 };
 
 #define FIELD(config, k, type) ((type *) (void *) ((char *) (config) + (k)->offset))
@@ -483,6 +492,14 @@ sg_config_check (const SgConfig *c, GError **error)
   if (c->queue_min_backoff > c->queue_max_backoff)
     return conflict (c, error, "[queue] min_backoff (%u) is larger than max_backoff (%u)",
                      c->queue_min_backoff, c->queue_max_backoff);
+  for (guint i = 0; c->milter_servers && c->milter_servers[i]; i++)
+    {
+      const char *m = c->milter_servers[i];
+      const char *rest = g_str_has_prefix (m, "inet:") ? m + 5 : g_str_has_prefix (m, "unix:") ? m + 5 : NULL;
+      const char *colon = rest && m[0] == 'i' ? strrchr (rest, ':') : NULL;
+      if (!rest || !*rest || (m[0] == 'i' && (!colon || colon == rest || !colon[1])))
+        return conflict (c, error, "[milter] servers: \"%s\" is not inet:HOST:PORT or unix:PATH", m);
+    }
   return TRUE;
 }
 

@@ -4,7 +4,7 @@
  * Every key lives in one table in config.c with its type, bounds and default;
  * unknown groups or keys and bad values are errors naming file, key and what
  * is allowed. Groups: [server] [spool] [tls] [limits] [access] [smarthost]
- * [queue] [validation] [metrics].
+ * [queue] [validation] [metrics] [milter].
  */
 #pragma once
 #include <glib.h>
@@ -58,6 +58,8 @@ typedef struct {
   guint64  max_pipeline_buffer;  /* unprocessed input, and unsent replies, per session */
   guint    max_junk_commands;    /* EHLO/HELO/NOOP/HELP/VRFY/RSET before they count as errors */
   guint    min_data_rate;        /* bytes/s in DATA that keep extending the data deadline */
+  guint64  data_spill_size;      /* bytes of one message kept in memory, then tmp/ */
+  guint64  max_memory_in_flight; /* bytes of all messages kept in memory, then tmp/ */
   guint    connection_rate_per_ip; /* per minute; 0 = off */
   /* [validation] */
   char    *validation_policy;    /* strict | standard | permissive */
@@ -96,6 +98,13 @@ typedef struct {
   guint    queue_keep_delivered;
   guint    queue_scan_interval;
   guint    queue_max_history;
+  /* [milter] content filters, called in order before 250 (src/milter/) */
+  char   **milter_servers;       /* "inet:HOST:PORT" or "unix:PATH", maybe empty */
+  char    *milter_default_action;/* accept | tempfail | reject: a milter down or timing out */
+  guint    milter_connect_timeout; /* seconds */
+  guint    milter_command_timeout;
+  guint    milter_content_timeout;
+  guint    milter_protocol;      /* version offered, 2..6 */
 } SgConfig;
 
 /* sg_config_new - the built-in defaults (transfer full). */

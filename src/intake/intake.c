@@ -3,11 +3,16 @@
  * context; rejections never touch the queue (a copy may go to rejected/,
  * rollout.c, which also owns monitor mode). Logs the Postfix-style
  * "ID: from=<...>, size=N, nrcpt=N" line once the message is durable and
- * counts it accepted; refusals go through smtp/reject.h. */
+ * counts it accepted; refusals go through smtp/reject.h. A message that
+ * arrived as a spool draft is validated from a mapping of its file and
+ * committed as that file; a refused one's file goes with its envelope.
+ * Between validation and the commit, [milter] servers get their say
+ * (milter/milter_client.h). */
 #include "intake/intake.h"
 #include "intake/rollout.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
+#include "milter/milter_client.h"
 #include "smtp/reject.h"
 
 #include <string.h>
@@ -25,6 +30,7 @@ struct _SgIntake {
   GMainContext   *context;
   GThreadPool    *pool;
   gint            pending;   /* atomic */
+  gint            stopping;  /* atomic: sg_intake_free cuts milter conversations short */
   SgIntakeCommittedFunc committed;    /* (nullable) */
   gpointer        committed_data;
   SgRejected     *rejected;  /* (nullable) [validation] keep_rejected; atomic, set once */
@@ -159,6 +165,29 @@ meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
   return meta;
 }
 
+/* run_milters - [milter] servers on a validated message (milter/); NULL
+ * when none are configured. Envelope-stage verdicts take effect here, at
+ * the end of DATA. (transfer full) */
+static SgMilterResult *
+run_milters (SgIntake *intake, const SgConfig *config, const SgEnvelope *env, GBytes *content)
+{
+  if (!config->milter_servers || !config->milter_servers[0])
+    return NULL;
+  g_autoptr(GPtrArray) rcpts = g_ptr_array_sized_new (env->recipients->len + 1);  /* borrowed */
+  for (guint i = 0; i < env->recipients->len; i++)
+    g_ptr_array_add (rcpts, g_ptr_array_index (env->recipients, i));
+  g_ptr_array_add (rcpts, NULL);
+  SgMilterInput in = {
+    .queue_id = env->queue_id, .hostname = config->hostname,
+    .client_address = env->client_address, .client_port = env->client_port,
+    .helo = env->helo, .protocol = env->protocol,
+    .tls_version = env->tls_protocol, .cipher = env->tls_cipher, .sender = env->mail.address,
+    .recipients = (const char *const *) rcpts->pdata,
+    .received = env->received, .content = content, .cancel = &intake->stopping,
+  };
+  return sg_milter_run (config, &in);
+}
+
 /* worker - pool thread: validate, then reject or hand over to the spool. */
 static void
 worker (gpointer data, gpointer pool_data)
@@ -168,7 +197,35 @@ worker (gpointer data, gpointer pool_data)
   const Settings *st = job->settings;
   SgEnvelope *env = job->env;
   gsize len = 0;
-  const guint8 *bytes = g_bytes_get_data (env->content, &len);
+  const guint8 *bytes = NULL;
+  if (env->draft)
+    {
+      /* The file holds our Received header, then the message as sent. */
+      g_autoptr(GError) error = NULL;
+      gsize hlen = g_bytes_get_size (env->received);
+      bytes = sg_spool_draft_map (env->draft, &len, &error);
+      if (bytes == NULL || len < hlen)
+        {
+          /* Writing it failed after the final dot (the writer thread), or it
+           * cannot be read back: the same replies as a failed commit. */
+          gboolean full = g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOSPACE);
+          SgRejectClient who = reject_client (env);
+          g_warning ("%s: spooling the message failed: %s", env->queue_id,
+                     error ? error->message : "short file");
+          sg_reject (&who, "DATA", full ? 452 : 451, full ? "4.3.1" : "4.3.0",
+                     full ? SG_RULE_SPOOL_FULL : SG_RULE_SPOOL_ERROR, "%s",
+                     full ? "Insufficient system storage; try again later"
+                          : "Local error in processing; try again later");
+          job_reply (job, full ? 452 : 451, full ? "4.3.1" : "4.3.0",
+                     g_strdup (full ? "Insufficient system storage; try again later"
+                                    : "Local error in processing; try again later"));
+          return;
+        }
+      bytes += hlen;
+      len -= hlen;
+    }
+  else
+    bytes = g_bytes_get_data (env->content, &len);
   SgValidateOptions opts = {
     .smtputf8 = env->mail.smtputf8,
     .eightbitmime = env->mail.body == SG_BODY_8BITMIME,
@@ -196,14 +253,59 @@ worker (gpointer data, gpointer pool_data)
       SgRejected *kept = st->config->keep_rejected ? g_atomic_pointer_get (&in->rejected) : NULL;
       sg_reject (&who, "DATA", 550, v->first_reject->enhanced, v->first_reject->rule, "%s", why);
       if (kept != NULL)
-        sg_rollout_keep (kept, meta_from_envelope (env, v), env->received, env->content, v->first_reject);
+        {
+          /* A draft's body is borrowed from its mapping: the copy is made
+           * before this returns, and the draft goes with the envelope. */
+          g_autoptr(GBytes) body = env->draft ? g_bytes_new_static (bytes, len) : g_bytes_ref (env->content);
+          sg_rollout_keep (kept, meta_from_envelope (env, v), env->received, body, v->first_reject);
+        }
       job_reply (job, 550, v->first_reject->enhanced, g_strdup_printf ("Message rejected: %s", why));
+      return;
+    }
+  /* A draft's bytes are borrowed from its mapping, valid until the unmap below. */
+  g_autoptr(GBytes) whole = env->draft ? g_bytes_new_static (bytes, len) : g_bytes_ref (env->content);
+  g_autoptr(SgMilterResult) mr = run_milters (in, st->config, env, whole);
+  if (mr && mr->verdict == SG_MILTER_DISCARD)
+    {
+      job_reply (job, 250, "2.0.0", g_strdup_printf ("Ok: queued as %s", env->queue_id));
+      return;
+    }
+  if (mr && (mr->verdict == SG_MILTER_REJECT || mr->verdict == SG_MILTER_TEMPFAIL))
+    {
+      sg_metrics_rejected (SG_RULE_MILTER, mr->code);  /* logged as milter-reject */
+      job_reply (job, mr->code, g_intern_string (mr->enhanced), g_strdup (mr->text));
       return;
     }
   SgMeta *meta = meta_from_envelope (env, v);
   sg_rollout_note (meta, st->monitor, v->first_reject);
-  sg_spool_commit_async (in->spool, meta, env->received, env->content, in->context,
-                         commit_done, job);
+  gboolean edited = FALSE;
+  if (mr)
+    {
+      meta->milter = g_steal_pointer (&mr->json);
+      if (mr->verdict == SG_MILTER_QUARANTINE)
+        meta->state = SG_MSG_HELD;
+      if (mr->header)
+        {
+          /* Edited headers: the message is written anew from memory. A
+           * draft's body is copied out of its mapping first; the draft
+           * itself goes with the envelope, uncommitted. */
+          g_autoptr(GBytes) body = g_steal_pointer (&mr->body);
+          g_bytes_unref (env->received);
+          env->received = g_steal_pointer (&mr->header);
+          g_clear_pointer (&env->content, g_bytes_unref);
+          env->content = env->draft ? g_bytes_new (g_bytes_get_data (body, NULL), g_bytes_get_size (body))
+                                    : g_bytes_ref (body);
+          edited = TRUE;
+        }
+    }
+  if (env->draft)
+    sg_spool_draft_unmap (env->draft);   /* its pages leave our RSS again */
+  if (env->draft && !edited)
+    sg_spool_commit_draft_async (in->spool, meta, g_steal_pointer (&env->draft), in->context,
+                                 commit_done, job);
+  else
+    sg_spool_commit_async (in->spool, meta, env->received, env->content, in->context,
+                           commit_done, job);
 }
 
 /* intake_keep_rejected - open rejected/ once keep_rejected is first set
@@ -263,6 +365,7 @@ sg_intake_free (SgIntake *in)
 {
   if (!in)
     return;
+  g_atomic_int_set (&in->stopping, 1);
   if (in->pool)
     g_thread_pool_free (in->pool, FALSE, TRUE);
   /* Commits and replies still on their way arrive through the context. */
@@ -298,4 +401,10 @@ sg_intake_set_committed_hook (SgIntake *in, SgIntakeCommittedFunc func, gpointer
 {
   in->committed = func;
   in->committed_data = user_data;
+}
+
+SgSpoolDraft *
+sg_intake_open_draft (SgIntake *in, GError **error)
+{
+  return sg_spool_draft_new (in->spool, error);
 }

@@ -20,7 +20,8 @@ typedef void (*SgIntakeDoneFunc) (guint code, const char *enhanced, const char *
  * 0 means one per CPU. */
 SgIntake *sg_intake_new (SgConfig *config, SgSpool *spool, GMainContext *context,
                          guint workers, GError **error);
-/* sg_intake_free - waits for every message in flight to get its reply. */
+/* sg_intake_free - waits for every message in flight to get its reply; milter
+ * conversations still waiting are cut short (as a failed milter). */
 void      sg_intake_free (SgIntake *intake);
 
 /* sg_intake_submit - validate and spool env (transfer full); done is called exactly once. */
@@ -29,6 +30,9 @@ void sg_intake_submit (SgIntake *intake, SgEnvelope *env, SgIntakeDoneFunc done,
 /* sg_intake_reconfigure - messages submitted from now on use config (limits,
  * validation policy); those already in flight finish under the old one. */
 gboolean sg_intake_reconfigure (SgIntake *intake, SgConfig *config, GError **error);
+/* sg_intake_open_draft - a spool draft for a message too big for memory
+ * (transfer full; SgSessionHooks.open_draft). Main context only. */
+SgSpoolDraft *sg_intake_open_draft (SgIntake *intake, GError **error);
 /* sg_intake_pending - messages submitted and not yet answered. */
 guint sg_intake_pending (const SgIntake *intake);
 
