@@ -148,7 +148,15 @@ sg_spool_sha256_hex (const guint8 *a, gsize a_len, const guint8 *b, gsize b_len)
   EVP_MD_CTX_free (ctx);
   if (!ok)
     return NULL;
+  return sg_spool_digest_hex (md, md_len);
+}
+
+/* sg_spool_digest_hex - a digest as lower-case hex (transfer full). */
+char *
+sg_spool_digest_hex (const unsigned char *md, unsigned int md_len)
+{
   char *hex = g_malloc (md_len * 2 + 1);
+  hex[0] = '\0';
   for (unsigned int i = 0; i < md_len; i++)
     g_snprintf (hex + 2 * i, 3, "%02x", md[i]);
   return hex;

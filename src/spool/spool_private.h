@@ -96,6 +96,7 @@ void     sg_spool_pool_clear (SgSpool *spool);
 gboolean sg_spool_set_errno (GError **error, int errsv, const char *format, ...) G_GNUC_PRINTF (3, 4);
 gboolean sg_spool_write_all (int fd, const guint8 *data, gsize len, int *errsv);
 char    *sg_spool_sha256_hex (const guint8 *a, gsize a_len, const guint8 *b, gsize b_len);
+char    *sg_spool_digest_hex (const unsigned char *md, unsigned int md_len);
 gboolean sg_spool_write_direct (int fd, const guint8 *a, gsize a_len, const guint8 *b, gsize b_len,
                                 int *errsv);
 int      sg_spool_rename_noreplace (int from_dir, const char *from, int to_dir, const char *to);
