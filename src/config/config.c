@@ -79,6 +79,7 @@ static const ConfigKey config_keys[] = {
   { "limits", "max_junk_commands", KEY_UINT, OFF (max_junk_commands), NULL, SG_DEF_MAX_JUNK_COMMANDS, 1, 1000000, LIVE },
   { "limits", "min_data_rate", KEY_UINT, OFF (min_data_rate), NULL, SG_DEF_MIN_DATA_RATE, 1, 1u << 30, LIVE },
   { "limits", "data_spill_size", KEY_SIZE, OFF (data_spill_size), NULL, SG_DEF_DATA_SPILL_SIZE, 4096, 256u << 20, LIVE },
+  { "limits", "max_data_streams", KEY_UINT, OFF (max_data_streams), NULL, SG_DEF_MAX_DATA_STREAMS, 0, 1000000, LIVE },
   { "limits", "max_memory_in_flight", KEY_SIZE, OFF (max_memory_in_flight), NULL, SG_DEF_MAX_MEMORY_IN_FLIGHT, 0, G_GUINT64_CONSTANT (1) << 40, LIVE },
   { "limits", "connection_rate_per_ip", KEY_UINT, OFF (connection_rate_per_ip), NULL, SG_DEF_CONNECTION_RATE_PER_IP, 0, 1000000, LIVE },
   { "validation", "policy", KEY_ENUM, OFF (validation_policy), SG_DEF_VALIDATION_POLICY, 0, 0, 0, policy_choices, LIVE },

@@ -60,6 +60,7 @@ typedef struct {
   guint    min_data_rate;        /* bytes/s in DATA that keep extending the data deadline */
   guint64  data_spill_size;      /* bytes of one message kept in memory, then tmp/ */
   guint64  max_memory_in_flight; /* bytes of all messages kept in memory, then tmp/ */
+  guint    max_data_streams;     /* DATAs past data_spill_size read at once; 0 = no limit */
   guint    connection_rate_per_ip; /* per minute; 0 = off */
   /* [validation] */
   char    *validation_policy;    /* strict | standard | permissive */

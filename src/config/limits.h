@@ -23,6 +23,7 @@
 #define SG_DEF_MAX_JUNK_COMMANDS      100u      /* EHLO/HELO/NOOP/HELP/VRFY/RSET, then each is an error (Postfix smtpd_junk_command_limit) */
 #define SG_DEF_MIN_DATA_RATE          500u      /* bytes/s: what extends the DATA deadline (Postfix smtpd_min_data_rate) */
 #define SG_DEF_DATA_SPILL_SIZE        (1024u * 1024u) /* message bytes one DATA keeps in memory; the rest streams to tmp/ */
+#define SG_DEF_MAX_DATA_STREAMS       8u        /* DATAs past data_spill_size read at once; the rest wait unread; 0 = all */
 #define SG_DEF_MAX_MEMORY_IN_FLIGHT   (64u * 1024u * 1024u) /* message bytes all sessions keep in memory; beyond, DATA goes to disk at once */
 #define SG_MAX_MAX_MESSAGE_SIZE       (2ull << 30)  /* 2 GiB: the validator's GByteArray holds < 4 GiB */
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #define READS_PER_WAKEUP 4   /* fairness between busy connections */
+#define READS_PER_WAKEUP_SLOT 16  /* for a DATA holding a slot: few do, and each should finish */
 #define CLOSE_LINGER     5   /* seconds to deliver a last reply to a stalled client */
 
 /* Lifetime: created on accept (or after the PROXY header), freed by the last
@@ -50,6 +51,8 @@ struct _SgConnection {
   gint64     deadline_us;   /* monotonic: when the timer's wait ends; the wheel may wake earlier */
   guint64    progress;      /* sg_session_progress when the deadline was set */
   gboolean   eof;           /* the client half-closed: no more reads, replies still go out */
+  guint64    data_bytes;    /* content read in this DATA */
+  gboolean   in_slots;      /* holds a DATA slot or waits for one (data_slots.h) */
 };
 
 typedef enum { IO_OK, IO_AGAIN, IO_EOF, IO_ERROR } IoResult;
@@ -153,6 +156,11 @@ connection_close (SgConnection *conn)
       g_clear_pointer (&conn->ssl, SSL_free);
     }
   close (conn->fd);
+  if (conn->in_slots)
+    {
+      conn->in_slots = FALSE;
+      sg_data_slots_release (sg_server_data_slots (server), conn);
+    }
   if (conn->session)   /* it logged its connect line and counted itself */
     {
       sg_metrics_gauge_add (SG_GAUGE_SESSIONS_OPEN, -1);
@@ -272,7 +280,8 @@ connection_update (SgConnection *conn)
       connection_start_tls (conn);
       return;
     }
-  GIOCondition want = (sg_session_wants_input (s) ? G_IO_IN : 0)
+  gboolean slot_wait = conn->in_slots && sg_data_slots_waits (sg_server_data_slots (conn->server), conn);
+  GIOCondition want = (sg_session_wants_input (s) && !slot_wait ? G_IO_IN : 0)
                     | (sg_session_output (s)->len ? G_IO_OUT : 0);
   if (conn->handshaking)
     want = conn->tls_want;
@@ -285,6 +294,11 @@ connection_update (SgConnection *conn)
   guint64 progress = sg_session_progress (s);
   gboolean moved = progress != conn->progress;
   conn->progress = progress;
+  if (slot_wait)
+    {
+      sg_timer_disarm (sg_server_wheel (conn->server), &conn->timer); /* waiting on us, not the client */
+      return;
+    }
   switch (sg_session_state (s))
     {
     case SG_SESSION_SUBMITTED:
@@ -364,6 +378,61 @@ connection_start_tls (SgConnection *conn)
 }
 
 static void connection_read_proxy (SgConnection *conn);
+static void on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data);
+
+/* connection_data_gate - FALSE while this DATA, past [limits]
+ * data_spill_size, waits for one of the server's DATA slots (data_slots.c);
+ * the loop then stops watching its input, and its client's buffers fill. */
+static gboolean
+connection_data_gate (SgConnection *conn)
+{
+  if (!sg_session_in_data (conn->session))
+    return TRUE;
+  if (!conn->in_slots && conn->data_bytes < sg_server_config (conn->server)->data_spill_size)
+    return TRUE;
+  conn->in_slots = TRUE;
+  return sg_data_slots_take (sg_server_data_slots (conn->server), conn, g_get_monotonic_time ());
+}
+
+/* connection_data_done - out of DATA: give the slot to the next in line. */
+static void
+connection_data_done (SgConnection *conn)
+{
+  if (sg_session_in_data (conn->session))
+    return;
+  conn->data_bytes = 0;
+  if (conn->in_slots)
+    {
+      conn->in_slots = FALSE;
+      sg_data_slots_release (sg_server_data_slots (conn->server), conn);
+    }
+}
+
+static gboolean
+on_resume_pending (gpointer data)
+{
+  SgConnection *conn = data;
+  if (!conn->closed)
+    on_io (conn->pfd, G_IO_IN, conn);
+  connection_unref (conn);
+  return G_SOURCE_REMOVE;
+}
+
+/* sg_connection_data_resume - see connection.h. */
+void
+sg_connection_data_resume (gpointer data, gpointer user_data)
+{
+  SgConnection *conn = data;
+  if (conn->closed)
+    return;
+  connection_update (conn);
+  /* Decrypted input inside OpenSSL wakes no epoll: read it from the loop. */
+  if (conn->ssl && SSL_pending (conn->ssl) > 0)
+    {
+      conn->refs++;
+      g_idle_add (on_resume_pending, conn);
+    }
+}
 
 static void
 on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
@@ -398,8 +467,8 @@ on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
   if ((ready & (G_IO_IN | G_IO_HUP | G_IO_ERR)) || (conn->ssl && SSL_pending (conn->ssl) > 0))
     /* With TLS, keep reading while OpenSSL holds decrypted bytes: epoll
      * cannot see those. */
-    for (int i = 0; sg_session_wants_input (conn->session)
-                    && (i < READS_PER_WAKEUP || (conn->ssl && SSL_pending (conn->ssl) > 0)); i++)
+    for (int i = 0; sg_session_wants_input (conn->session) && connection_data_gate (conn)
+                    && (i < (conn->in_slots ? READS_PER_WAKEUP_SLOT : READS_PER_WAKEUP) || (conn->ssl && SSL_pending (conn->ssl) > 0)); i++)
       {
         gsize n = 0;
         IoResult r = conn_recv (conn, buffer, SG_READ_CHUNK, &n);
@@ -421,9 +490,12 @@ on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
           }
         gboolean in_data = sg_session_in_data (conn->session);
         guint64 before = sg_session_progress (conn->session);
+        if (in_data)
+          conn->data_bytes += n;
         sg_session_input (conn->session, (const char *) buffer, n);
         if (in_data && sg_session_in_data (conn->session) && sg_session_progress (conn->session) == before)
           connection_data_received (conn, n);
+        connection_data_done (conn);
         if (n < SG_READ_CHUNK && !(conn->ssl && SSL_pending (conn->ssl) > 0))
           break;
       }

@@ -17,6 +17,9 @@ SgConnection *sg_connection_new_proxied (SgServer *server, int fd, const char *p
 /* sg_connection_shutdown - server stopping: 421 now, unless mid-transaction
  * and not forced. A message already handed to the spool is never cut off. */
 void          sg_connection_shutdown (SgConnection *conn, gboolean force);
+/* sg_connection_data_resume - conn (an SgConnection) got its DATA slot
+ * (an SgDataSlotsResume): read again. */
+void          sg_connection_data_resume (gpointer conn, gpointer user_data);
 /* sg_connection_busy - in DATA or waiting for the spool. */
 gboolean      sg_connection_busy (const SgConnection *conn);
 /* sg_connection_address - the client's address; NULL until it is admitted

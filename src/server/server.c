@@ -115,6 +115,7 @@ sg_server_reconfigure (SgServer *server, SgConfig *config, GError **error)
   sg_spool_set_commit_limits (server->spool, config->commit_queue_messages,
                               (gsize) config->commit_queue_bytes, config->commit_queue_wait);
   sg_spool_set_recycling (server->spool, config->recycle_files);
+  sg_data_slots_set_max (server->data_slots, config->max_data_streams);
   g_clear_pointer (&server->allowed, sg_netlist_free);
   server->allowed = g_steal_pointer (&allowed);
   g_clear_pointer (&server->proxy_trusted, sg_netlist_free);
@@ -174,6 +175,12 @@ SgTimerWheel *
 sg_server_wheel (SgServer *server)
 {
   return server->wheel;
+}
+
+SgDataSlots *
+sg_server_data_slots (SgServer *server)
+{
+  return server->data_slots;
 }
 
 guint8 *
@@ -286,6 +293,8 @@ sg_server_new (SgConfig *config, GError **error)
   if (!server->poller)
     return NULL;
   server->wheel = sg_timer_wheel_new (server->context);
+  server->data_slots = sg_data_slots_new (config->max_data_streams, server->context,
+                                          sg_connection_data_resume, NULL);
 
   /* Bind first: ports below 1024 may need root (or CAP_NET_BIND_SERVICE).
    * Every listening socket belongs here, before the drop below; that
@@ -414,6 +423,7 @@ sg_server_free (SgServer *server)
       g_list_free (conns);
       g_hash_table_unref (server->connections);
     }
+  g_clear_pointer (&server->data_slots, sg_data_slots_free);
   g_clear_pointer (&server->wheel, sg_timer_wheel_free);
   g_clear_pointer (&server->poller, sg_poller_free);
   g_clear_pointer (&server->spool, sg_spool_free);

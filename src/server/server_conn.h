@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "event/poller.h"
 #include "event/timer_wheel.h"
+#include "server/data_slots.h"
 #include "intake/intake.h"
 #include "server/server.h"
 #include "tls/tls_server.h"
@@ -26,6 +27,8 @@ typedef struct {
 
 SgPoller     *sg_server_poller (SgServer *server);
 SgTimerWheel *sg_server_wheel (SgServer *server);
+/* sg_server_data_slots - who may stream a large DATA now (data_slots.h). */
+SgDataSlots  *sg_server_data_slots (SgServer *server);
 /* sg_server_read_buffer - SG_READ_CHUNK bytes shared by every connection:
  * the loop is single-threaded, and nothing may keep a pointer into it. */
 guint8       *sg_server_read_buffer (SgServer *server);

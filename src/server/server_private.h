@@ -24,6 +24,7 @@ struct _SgServer {
   GMainLoop      *loop;
   SgPoller       *poller;
   SgTimerWheel   *wheel;
+  SgDataSlots    *data_slots;    /* [limits] max_data_streams; freed after every connection */
   SgSpool        *spool;
   SgIntake       *intake;
   SgTlsServer    *tls;           /* (nullable) inbound STARTTLS */
