@@ -637,10 +637,12 @@ sg_session_abort (SgSession *s, const char *enhanced, const char *text)
   session_enter_state (s, SG_SESSION_CLOSING);
 }
 
+/* sg_session_start - the greeting: the domain right after "220 " (RFC 5321
+ * 4.2 and 4.3.1) and no enhanced code (RFC 2034 section 3). */
 void
 sg_session_start (SgSession *s)
 {
-  reply (s, 220, "2.0.0", "%s ESMTP spoolgate", s->config->hostname);
+  g_string_append_printf (s->out, "220 %s ESMTP spoolgate\r\n", s->config->hostname);
 }
 
 SgSession *
