@@ -39,6 +39,7 @@ typedef struct {
 static const char *const policy_choices[] = { "strict", "standard", "permissive", NULL };
 static const char *const mode_choices[] = { "enforce", "monitor", NULL };
 static const char *const tls_choices[] = { "none", "opportunistic", "required", "verify", NULL };
+static const char *const balance_choices[] = { "failover", "round-robin", NULL };
 static const char *const log_level_choices[] = { "error", "warning", "info", "debug", NULL };
 
 #define OFF(field) offsetof (SgConfig, field)
@@ -100,6 +101,8 @@ static const ConfigKey config_keys[] = {
   { "smarthost", "data_block_timeout", KEY_DURATION, OFF (smarthost_data_block_timeout), NULL, SG_DEF_DATA_BLOCK_TIMEOUT, 1, 3600 },
   { "smarthost", "data_term_timeout", KEY_DURATION, OFF (smarthost_data_term_timeout), NULL, SG_DEF_DATA_TERM_TIMEOUT, 1, 3600 },
   { "smarthost", "idle_timeout", KEY_DURATION, OFF (smarthost_idle_timeout), NULL, SG_DEF_SMARTHOST_IDLE_TIMEOUT, 1, 3600 },
+  { "smarthost", "balance", KEY_ENUM, OFF (smarthost_balance), SG_DEF_SMARTHOST_BALANCE, 0, 0, 0, balance_choices },
+  { "smarthost", "host_cooldown", KEY_DURATION, OFF (smarthost_host_cooldown), NULL, SG_DEF_SMARTHOST_HOST_COOLDOWN, 0, 86400 },
   { "queue", "min_backoff", KEY_DURATION, OFF (queue_min_backoff), NULL, SG_DEF_MIN_BACKOFF, 1, 30 * 86400 },
   { "queue", "max_backoff", KEY_DURATION, OFF (queue_max_backoff), NULL, SG_DEF_MAX_BACKOFF, 1, 30 * 86400 },
   { "queue", "max_lifetime", KEY_DURATION, OFF (queue_max_lifetime), NULL, SG_DEF_MAX_LIFETIME, 1, 365 * 86400 },

@@ -40,6 +40,8 @@
 #define SG_DEF_DATA_BLOCK_TIMEOUT     180u      /* 4.5.3.2.5 */
 #define SG_DEF_DATA_TERM_TIMEOUT      600u      /* 4.5.3.2.6 */
 #define SG_DEF_SMARTHOST_IDLE_TIMEOUT 5u        /* idle seconds before a reused session is QUIT */
+#define SG_DEF_SMARTHOST_BALANCE      "failover" /* order of the [smarthost] host list */
+#define SG_DEF_SMARTHOST_HOST_COOLDOWN 60u      /* seconds a host that failed to connect is skipped */
 
 /* [queue] */
 #define SG_DEF_MIN_BACKOFF            300u      /* seconds */

@@ -359,8 +359,9 @@ sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *conte
   g_source_set_callback (r->scan, on_scan, r, NULL);
   g_source_attach (r->scan, r->context);
   full_scan (r);
-  g_message ("queue runner: smarthost %s port %u, tls=%s, concurrency=%u, %u message(s) to look at",
-             config->smarthost_host, config->smarthost_port, config->smarthost_tls,
+  g_message ("queue runner: smarthost %s (default port %u, balance=%s), tls=%s, concurrency=%u, "
+             "%u message(s) to look at", config->smarthost_host, config->smarthost_port,
+             config->smarthost_balance, config->smarthost_tls,
              config->queue_concurrency, g_hash_table_size (r->index));
   kick (r);
   return r;

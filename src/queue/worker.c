@@ -4,6 +4,8 @@
  * message: take its lock (never waiting), re-read its metadata, deliver or
  * expire or retire it, write the result atomically, unlock, report. */
 #include "queue/queue_private.h"
+#include "smarthost/relayhost.h"
+#include "smarthost/transport.h"
 #include "smarthost/tls_client.h"
 
 #include <errno.h>
@@ -15,6 +17,7 @@ struct _SgQueueWorkers {
   const SgConfig *config;
   SgSpool        *spool;
   SgTlsClient    *tls;
+  SgRelayhosts   *relays;     /* [smarthost] host list, shared by the workers */
   char           *password;   /* (nullable) never logged */
   GAsyncQueue    *jobs;       /* char* queue IDs, or STOP */
   GPtrArray      *threads;
@@ -56,24 +59,80 @@ read_password (const char *path, GError **error)
   return pw;
 }
 
-/* open_session - a new smarthost session; the opportunistic policy retries
+/* open_host - a session with one host; the opportunistic policy retries
  * in plaintext when STARTTLS was offered but failed. */
 static SgSmtpClient *
-open_session (Worker *wk, GError **error)
+open_host (SgQueueWorkers *w, const SgRelayEntry *e, const SgRelayTarget *t, GError **error)
 {
-  SgQueueWorkers *w = wk->w;
   g_autoptr(GError) local = NULL;
-  SgSmtpClient *c = sg_smtp_client_open (w->config, w->tls, FALSE, w->password, w->cancel_fd, &local);
+  SgSmtpClient *c = sg_smtp_client_open (w->config, t->host, t->port, e->name, w->tls, FALSE,
+                                         w->password, w->cancel_fd, &local);
   if (!c && g_error_matches (local, SG_SMTP_CLIENT_ERROR, SG_SMTP_CLIENT_ERROR_STARTTLS))
     {
-      g_message ("smarthost %s: %s; tls = opportunistic, retrying without TLS",
-                 w->config->smarthost_host, local->message);
+      g_message ("smarthost %s:%u: %s; tls = opportunistic, retrying without TLS",
+                 t->host, t->port, local->message);
       g_clear_error (&local);
-      c = sg_smtp_client_open (w->config, w->tls, TRUE, w->password, w->cancel_fd, &local);
+      c = sg_smtp_client_open (w->config, t->host, t->port, e->name, w->tls, TRUE,
+                               w->password, w->cancel_fd, &local);
     }
   if (!c)
     g_propagate_error (error, g_steal_pointer (&local));
   return c;
+}
+
+/* host_down - the failure means the host itself is unusable for now: it
+ * could not be reached, or it greeted with 4xx. */
+static gboolean
+host_down (const GError *e)
+{
+  return g_error_matches (e, SG_TRANSPORT_ERROR, SG_TRANSPORT_ERROR_CONNECT)
+      || g_error_matches (e, SG_TRANSPORT_ERROR, SG_TRANSPORT_ERROR_TIMEOUT)
+      || g_error_matches (e, SG_SMTP_CLIENT_ERROR, SG_SMTP_CLIENT_ERROR_GREETING);
+}
+
+/* open_session - a new smarthost session with the first host of this
+ * attempt's plan that works ([smarthost] balance); a host that cannot be
+ * reached or greets with 4xx is skipped for [smarthost] host_cooldown. The
+ * error names every host tried. */
+static SgSmtpClient *
+open_session (Worker *wk, GError **error)
+{
+  SgQueueWorkers *w = wk->w;
+  g_autoptr(GPtrArray) plan = sg_relayhosts_plan (w->relays);
+  g_autoptr(GString) why = g_string_new (NULL);
+  GQuark domain = SG_SMTP_CLIENT_ERROR;
+  int code = SG_SMTP_CLIENT_ERROR_REPLY;
+  for (guint i = 0; i < plan->len && !g_atomic_int_get (&w->stopping); i++)
+    {
+      const SgRelayEntry *e = g_ptr_array_index (plan, i);
+      g_autoptr(GPtrArray) targets = sg_relay_entry_targets (e);
+      gboolean down = targets->len > 0;
+      if (targets->len == 0)
+        g_string_append_printf (why, "%s%s: null MX, no host to connect to", why->len ? "; " : "",
+                                e->name);
+      for (guint j = 0; j < targets->len; j++)
+        {
+          g_autoptr(GError) local = NULL;
+          SgSmtpClient *c = open_host (w, e, g_ptr_array_index (targets, j), &local);
+          if (c)
+            return c;
+          if (g_error_matches (local, SG_TRANSPORT_ERROR, SG_TRANSPORT_ERROR_CANCELLED))
+            {
+              g_propagate_error (error, g_steal_pointer (&local));
+              return NULL;
+            }
+          down &= host_down (local);
+          domain = local->domain;
+          code = local->code;
+          g_message ("smarthost %s: %s%s", e->name, local->message,
+                     i + 1 < plan->len || j + 1 < targets->len ? "; trying the next host" : "");
+          g_string_append_printf (why, "%s%s", why->len ? "; " : "", local->message);
+        }
+      if (down)
+        sg_relayhosts_cool_down (w->relays, e);
+    }
+  g_set_error (error, domain, code, "%s", why->len ? why->str : "shutting down");
+  return NULL;
 }
 
 /* ready_session - the worker's session, reset for reuse or freshly opened. */
@@ -252,6 +311,9 @@ sg_queue_workers_new (const SgConfig *config, SgSpool *spool, SgJobReportFunc re
   g_autoptr(SgTlsClient) tls = sg_tls_client_new (config, error);
   if (!tls)
     return NULL;
+  g_autoptr(SgRelayhosts) relays = sg_relayhosts_new (config, error);
+  if (!relays)
+    return NULL;
   g_autofree char *password = NULL;
   if (config->smarthost_password_file
       && !(password = read_password (config->smarthost_password_file, error)))
@@ -267,6 +329,7 @@ sg_queue_workers_new (const SgConfig *config, SgSpool *spool, SgJobReportFunc re
   w->config = config;
   w->spool = spool;
   w->tls = g_steal_pointer (&tls);
+  w->relays = g_steal_pointer (&relays);
   w->password = g_steal_pointer (&password);
   w->jobs = g_async_queue_new ();
   w->threads = g_ptr_array_new ();
@@ -316,6 +379,7 @@ sg_queue_workers_free (SgQueueWorkers *w)
   g_ptr_array_unref (w->threads);
   close (w->cancel_fd);
   sg_tls_client_free (w->tls);
+  sg_relayhosts_free (w->relays);
   if (w->password)
     memset (w->password, 0, strlen (w->password));
   g_free (w->password);

@@ -213,7 +213,8 @@ hello (SgSmtpClient *c, SgClientState state, gboolean need_esmtp, GError **error
 /* starttls - RFC 3207: STARTTLS, the handshake, then EHLO from scratch.
  * Everything learned before the handshake is forgotten. */
 static gboolean
-starttls (SgSmtpClient *c, SgTlsClient *tls, gboolean need_esmtp, GError **error)
+starttls (SgSmtpClient *c, SgTlsClient *tls, const char *server_name, gboolean need_esmtp,
+          GError **error)
 {
   Reply r = { 0 };
   client_enter_state (c, SG_CLIENT_STARTTLS);
@@ -230,7 +231,7 @@ starttls (SgSmtpClient *c, SgTlsClient *tls, gboolean need_esmtp, GError **error
     g_message ("smarthost %s: discarding %" G_GSIZE_FORMAT " byte(s) sent before the TLS handshake",
                sg_transport_peer (c->t), sg_transport_buffered (c->t));
   c->ext = 0;
-  if (!sg_transport_start_tls (c->t, tls, c->config->smarthost_tls_timeout, error))
+  if (!sg_transport_start_tls (c->t, tls, server_name, c->config->smarthost_tls_timeout, error))
     {
       client_enter_state (c, SG_CLIENT_BROKEN);
       return FALSE;
@@ -295,11 +296,12 @@ authenticate (SgSmtpClient *c, const char *password, GError **error)
 }
 
 SgSmtpClient *
-sg_smtp_client_open (const SgConfig *cf, SgTlsClient *tls, gboolean skip_tls,
-                     const char *password, int cancel_fd, GError **error)
+sg_smtp_client_open (const SgConfig *cf, const char *host, guint port, const char *server_name,
+                     SgTlsClient *tls, gboolean skip_tls, const char *password, int cancel_fd,
+                     GError **error)
 {
-  g_autoptr(SgTransport) t = sg_transport_connect (cf->smarthost_host, cf->smarthost_port,
-                                                   cf->smarthost_connect_timeout, cancel_fd, error);
+  g_autoptr(SgTransport) t = sg_transport_connect (host, port, cf->smarthost_connect_timeout,
+                                                   cancel_fd, error);
   if (!t)
     return NULL;
   g_autoptr(SgSmtpClient) c = g_new0 (SgSmtpClient, 1);
@@ -315,7 +317,8 @@ sg_smtp_client_open (const SgConfig *cf, SgTlsClient *tls, gboolean skip_tls,
     return NULL;
   if (r.code != 220)
     {
-      step_failed (c, error, SG_SMTP_CLIENT_ERROR_REPLY, "the session (greeting)", &r);
+      step_failed (c, error, r.code / 100 == 4 ? SG_SMTP_CLIENT_ERROR_GREETING
+                   : SG_SMTP_CLIENT_ERROR_REPLY, "the session (greeting)", &r);
       reply_clear (&r);
       return NULL;
     }
@@ -327,7 +330,7 @@ sg_smtp_client_open (const SgConfig *cf, SgTlsClient *tls, gboolean skip_tls,
       if (c->ext & EXT_STARTTLS)
         {
           g_autoptr(GError) tls_error = NULL;
-          if (!starttls (c, tls, need_tls, &tls_error))
+          if (!starttls (c, tls, server_name, need_tls, &tls_error))
             {
               /* Plaintext fallback is never done on this connection: the
                * caller may retry the opportunistic case without TLS. */

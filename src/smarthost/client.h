@@ -18,6 +18,7 @@ typedef enum {
   SG_SMTP_CLIENT_ERROR_TLS_POLICY, /* TLS required, STARTTLS not offered or refused */
   SG_SMTP_CLIENT_ERROR_AUTH,       /* no usable mechanism or credentials refused */
   SG_SMTP_CLIENT_ERROR_STARTTLS,   /* opportunistic STARTTLS failed: plaintext may be retried */
+  SG_SMTP_CLIENT_ERROR_GREETING,   /* the greeting was 4xx: try another host, cool this one down */
 } SgSmtpClientError;
 
 /* The client's state, changed only by client_enter_state() in client.c. */
@@ -48,12 +49,14 @@ typedef struct {
 
 typedef struct _SgSmtpClient SgSmtpClient;
 
-/* sg_smtp_client_open - connect and set up a session by config's [smarthost]
- * and tls's policy (skip_tls: plaintext, for the opportunistic fallback);
- * password is used only for AUTH; cancel_fd (or -1) interrupts any wait.
- * Fails without sending any mail command when the policy needs TLS that is
- * missing or fails (transfer full). */
-SgSmtpClient *sg_smtp_client_open (const SgConfig *config, SgTlsClient *tls, gboolean skip_tls,
+/* sg_smtp_client_open - connect to host:port and set up a session by
+ * config's [smarthost] and tls's policy (skip_tls: plaintext, for the
+ * opportunistic fallback); server_name is the name TLS checks unless
+ * [smarthost] server_name is set; password is used only for AUTH; cancel_fd
+ * (or -1) interrupts any wait. Fails without sending any mail command when
+ * the policy needs TLS that is missing or fails (transfer full). */
+SgSmtpClient *sg_smtp_client_open (const SgConfig *config, const char *host, guint port,
+                                   const char *server_name, SgTlsClient *tls, gboolean skip_tls,
                                    const char *password, int cancel_fd, GError **error);
 /* sg_smtp_client_close - QUIT (best effort) and free. */
 void          sg_smtp_client_close (SgSmtpClient *c);

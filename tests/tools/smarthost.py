@@ -66,6 +66,10 @@ class Recorder:
         self.event(session, cmd="EHLO", arg=hostname)
         return responses
 
+    async def handle_QUIT(self, server, session, envelope):
+        self.event(session, cmd="QUIT")
+        return "221 2.0.0 Bye"
+
     async def handle_MAIL(self, server, session, envelope, address, options):
         self.event(session, cmd="MAIL", arg=address, options=options)
         envelope.mail_from = address

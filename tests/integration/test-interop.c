@@ -1,0 +1,210 @@
+/* test-interop.c - SMTP interoperability end to end (issue 16): the real
+ * `spoolgate serve` against independent aiosmtpd smarthosts
+ * (tests/tools/smarthost.py) on loopback: several smarthosts with failover
+ * and cool-down, checked on what each smarthost recorded, on the log and on
+ * the spooled metadata. */
+#include "harness.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#define WAIT_MS  30000   /* generous bound for anything to happen */
+
+static const char *const BODY =
+  "Date: Sat, 21 Nov 2026 10:00:00 +0000\r\n"
+  "From: Alice <alice@example.com>\r\n"
+  "To: bob@example.org\r\n"
+  "Subject: interop test\r\n"
+  "Message-ID: <interop1@example.com>\r\n"
+  "\r\n"
+  "Hello.\r\n";
+
+static const char *const BOB[] = { "bob@example.org", NULL };
+
+/* One aiosmtpd smarthost: its port, its record directory and process. */
+typedef struct {
+  char        *dir;
+  guint16      port;
+  GSubprocess *proc;
+} Sink;
+
+static gboolean
+have_aiosmtpd (void)
+{
+  const char *py = g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3";
+  const char *argv[] = { py, "-c", "import aiosmtpd", NULL };
+  if (sg_test_run (argv, NULL, NULL) != 0)
+    {
+      g_test_skip ("python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* sink_start - smarthost.py serve on a free port, with extra arguments. */
+static void
+sink_start (Sink *k, const char *root, const char *name, const char *const *extra)
+{
+  k->dir = g_build_filename (root, name, NULL);
+  k->port = sg_test_free_port ();
+  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "smarthost.py", NULL);
+  g_autofree char *port = g_strdup_printf ("%u", k->port);
+  g_autofree char *log = g_strconcat (k->dir, ".log", NULL);
+  g_autofree char *ready = g_build_filename (k->dir, "ready", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) (g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3"));
+  g_ptr_array_add (argv, script);
+  g_ptr_array_add (argv, "serve");
+  g_ptr_array_add (argv, "--port");
+  g_ptr_array_add (argv, port);
+  g_ptr_array_add (argv, "--dir");
+  g_ptr_array_add (argv, k->dir);
+  for (guint i = 0; extra && extra[i]; i++)
+    g_ptr_array_add (argv, (gpointer) extra[i]);
+  g_ptr_array_add (argv, NULL);
+  k->proc = sg_test_spawn ((const char *const *) argv->pdata, log);
+  if (!sg_test_wait_file (ready, 15000))
+    {
+      g_autofree char *text = sg_test_read_file (log, NULL);
+      g_error ("smarthost %s did not start:\n%s", name, text);
+    }
+}
+
+static void
+sink_free (Sink *k)
+{
+  sg_test_stop_process (k->proc);
+  g_free (k->dir);
+}
+
+/* wait_text - file path holds needle count times (polled), or fail. */
+static void
+wait_text (const char *path, const char *needle, guint count)
+{
+  for (guint i = 0; i < WAIT_MS / 50; i++)
+    {
+      g_autofree char *text = sg_test_read_file (path, NULL);
+      guint n = 0;
+      for (const char *p = text; p && (p = strstr (p, needle)); p++)
+        n++;
+      if (n >= count)
+        return;
+      g_usleep (50000);
+    }
+  g_error ("never saw \"%s\" x%u in %s", needle, count, path);
+}
+
+/* count_text - how often needle occurs in text. */
+static guint
+count_text (const char *text, const char *needle)
+{
+  guint n = 0;
+  for (const char *p = text; p && (p = strstr (p, needle)); p++)
+    n++;
+  return n;
+}
+
+/* record - the sink's msg-NNN.json, waiting for it (transfer full). */
+static JsonObject *
+record (Sink *k, SgTestServer *s, guint n)
+{
+  g_autofree char *path = g_strdup_printf ("%s/msg-%03u.json", k->dir, n);
+  if (!sg_test_wait_file (path, WAIT_MS))
+    {
+      g_autofree char *log = sg_test_server_log (s);
+      g_error ("the smarthost never got message %u; log:\n%s", n, log);
+    }
+  g_autoptr(JsonParser) p = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  json_parser_load_from_file (p, path, &error);
+  g_assert_no_error (error);
+  return json_object_ref (json_node_get_object (json_parser_get_root (p)));
+}
+
+/* meta_delivered - queue/<id>.json once its state is "delivered" (transfer full). */
+static JsonObject *
+meta_delivered (SgTestServer *s, const char *id)
+{
+  g_autofree char *path = g_strdup_printf ("%s/queue/%s.json", s->spool, id);
+  for (guint i = 0; i < WAIT_MS / 50; i++)
+    {
+      g_autoptr(JsonParser) p = json_parser_new ();
+      if (json_parser_load_from_file (p, path, NULL))
+        {
+          JsonObject *m = json_node_get_object (json_parser_get_root (p));
+          if (g_strcmp0 (json_object_get_string_member (m, "state"), "delivered") == 0)
+            return json_object_ref (m);
+        }
+      g_usleep (50000);
+    }
+  g_error ("%s never reached state delivered", id);
+}
+
+/* Two smarthosts, the first one down: the message goes to the second, the
+ * log says why the first was passed over, attempt_history names the host
+ * used, and the next session skips the first host during its cool-down. */
+static void
+test_failover (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  g_autofree char *root = g_dir_make_tmp ("sg-interop-XXXXXX", NULL);
+  Sink up = { 0 };
+  sink_start (&up, root, "up", NULL);
+  guint16 down = sg_test_free_port ();   /* nothing listens there */
+  g_autofree char *conf = g_strdup_printf (
+    "[server]\nhostname = gate.example\n"
+    "[smarthost]\nhost = [127.0.0.1]:%u, [127.0.0.1]:%u\ntls = none\nconnect_timeout = 5\n"
+    "idle_timeout = 1\nhost_cooldown = 600\n"
+    "[queue]\nconcurrency = 1\nmin_backoff = 1\nmax_backoff = 2\nkeep_delivered = 3600\n",
+    down, up.port);
+  SgTestServer s;
+  sg_test_server_start (&s, conf);
+
+  g_autofree char *id1 = sg_test_send (s.port, "alice@example.com", BOB, BODY, -1);
+  g_assert_nonnull (id1);
+  g_autoptr(JsonObject) rec1 = record (&up, &s, 1);
+  g_autoptr(JsonObject) m1 = meta_delivered (&s, id1);
+  JsonArray *hist = json_object_get_array_member (m1, "attempt_history");
+  g_assert_cmpuint (json_array_get_length (hist), ==, 1);
+  g_autofree char *used = g_strdup_printf ("127.0.0.1[127.0.0.1]:%u", up.port);
+  JsonObject *h = json_array_get_object_element (hist, 0);
+  g_assert_cmpstr (json_object_get_string_member (h, "relay"), ==, used);
+  g_autofree char *sent = g_strdup_printf ("%s: to=<bob@example.org>, relay=%s,", id1, used);
+  g_assert_true (sg_test_wait_log (&s, sent, 1, WAIT_MS));
+  g_autofree char *refused = g_strdup_printf ("connect to 127.0.0.1[127.0.0.1]:%u", down);
+  g_autofree char *log = sg_test_server_log (&s);
+  g_assert_cmpuint (count_text (log, refused), ==, 1);
+  g_assert_nonnull (strstr (log, "trying the next host"));
+  g_autofree char *cooling = g_strdup_printf ("smarthost 127.0.0.1:%u: skipped for 600 s", down);
+  g_assert_nonnull (strstr (log, cooling));
+
+  /* The idle session ends (QUIT); the next message needs a new session,
+   * which goes straight to the second host. */
+  g_autofree char *events = g_build_filename (up.dir, "events.jsonl", NULL);
+  wait_text (events, "\"cmd\": \"QUIT\"", 1);
+  g_autofree char *id2 = sg_test_send (s.port, "alice@example.com", BOB, BODY, -1);
+  g_assert_nonnull (id2);
+  g_autoptr(JsonObject) rec2 = record (&up, &s, 2);
+  g_autoptr(JsonObject) m2 = meta_delivered (&s, id2);
+  g_free (log);
+  log = sg_test_server_log (&s);
+  g_autofree char *ev = sg_test_read_file (events, NULL);
+  g_assert_cmpuint (count_text (ev, "\"cmd\": \"EHLO\""), ==, 2);   /* two sessions */
+  g_assert_cmpuint (count_text (log, refused), ==, 1);              /* down host skipped */
+
+  if (g_test_failed ())
+    g_test_message ("server log:\n%s", log);
+  sg_test_server_free (&s);
+  sink_free (&up);
+  const char *rm[] = { "rm", "-rf", root, NULL };
+  sg_test_run (rm, NULL, NULL);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/interop/smarthost/failover", test_failover);
+  return g_test_run ();
+}
