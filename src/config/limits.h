@@ -22,7 +22,7 @@
 #define SG_DEF_MAX_PIPELINE_BUFFER    (64u * 1024u) /* unprocessed input held per session */
 
 /* [validation] */
-#define SG_DEF_VALIDATION_POLICY      "strict"
+#define SG_DEF_VALIDATION_POLICY      "standard"
 #define SG_DEF_MAX_MIME_DEPTH         32u
 #define SG_DEF_MAX_MIME_PARTS         1000u
 #define SG_DEF_VALIDATION_MODE        "enforce" /* or "monitor": accept, record what enforce would refuse */

@@ -8,6 +8,34 @@
 
 #include <gmime/gmime.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+/* Above this size, memory GMime freed is handed back to the system after a
+ * parse (glibc keeps freed heap otherwise, and a daemon's RSS would stay at
+ * its peak). */
+#define SG_GMIME_TRIM_BYTES (1024u * 1024u)
+
+/* count_delimiter_lines - lines that start with "--", stopping once more
+ * than limit: every body part GMime could build starts at such a line, so
+ * this bounds its work before it allocates anything (issue 13, defect 2). */
+static guint
+count_delimiter_lines (const guint8 *data, gsize len, guint limit)
+{
+  guint n = 0;
+  const guint8 *p = data, *end = data + len;
+  while (p < end && n <= limit)
+    {
+      if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+        n++;
+      const guint8 *nl = memchr (p, '\n', (gsize) (end - p));
+      if (nl == NULL)
+        break;
+      p = nl + 1;
+    }
+  return n;
+}
 
 /* sg_validate_gmime_init - g_mime_init() exactly once, thread-safe. */
 void
@@ -28,7 +56,12 @@ typedef struct {
 } GmimeRun;
 
 /* GMime's warning codes that mean a real malformation, and our rule for each.
- * The WARN_* codes not listed overlap our own, more precise checks. */
+ * The WARN_* codes not listed overlap our own, more precise checks; so does
+ * CRIT_CONFLICTING_PARAMETER, which GMime also raises for an RFC 2231 value
+ * beside its plain fallback (mime_params.c decides those), and
+ * WARN_TRUNCATED_MESSAGE, which it also raises for a header-only message
+ * without the empty line (RFC 5322 3.5 allows that; rules_mime.c finds an
+ * unterminated multipart itself). */
 static gboolean
 map_warning (GMimeParserWarning code, SgRule *rule)
 {
@@ -36,11 +69,9 @@ map_warning (GMimeParserWarning code, SgRule *rule)
     {
     case GMIME_CRIT_INVALID_HEADER_NAME:            *rule = SG_RULE_HEADER_NAME_INVALID; return TRUE;
     case GMIME_CRIT_CONFLICTING_HEADER:             *rule = SG_RULE_MIME_HEADER_DUPLICATE; return TRUE;
-    case GMIME_CRIT_CONFLICTING_PARAMETER:          *rule = SG_RULE_MIME_PARAM_DUPLICATE; return TRUE;
     case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:     *rule = SG_RULE_MIME_BOUNDARY_MISSING; return TRUE;
     case GMIME_CRIT_NESTING_OVERFLOW:               *rule = SG_RULE_MIME_LIMIT_DEPTH; return TRUE;
     case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT: *rule = SG_RULE_MIME_PART_EMPTY; return TRUE;
-    case GMIME_WARN_TRUNCATED_MESSAGE:              *rule = SG_RULE_MIME_BOUNDARY_UNTERMINATED; return TRUE;
     default:
       return FALSE;
     }
@@ -93,6 +124,16 @@ sg_check_gmime (SgVctx *c)
       int rule = sg_rule_lookup (v->rule);
       run.structural = rule >= 0 && sg_rule_info ((SgRule) rule)->klass != SG_CLASS_ADVISORY;
     }
+  /* GMime's findings are only added when our scan found nothing; when it
+   * did, or when the message could hold more parts than max_mime_parts
+   * (each a GObject in a full parse), the second reading is skipped. */
+  if (run.structural || c->parts_exceeded ||
+      count_delimiter_lines (c->data, c->len, 2 * c->max_parts) > 2 * c->max_parts)
+    {
+      g_object_unref (stream);
+      g_byte_array_free (borrowed, FALSE);
+      return;
+    }
   GMimeParserOptions *options = g_mime_parser_options_new ();
   g_mime_parser_options_set_warning_callback (options, on_warning, &run);
   GMimeParser *parser = g_mime_parser_new_with_stream (stream);
@@ -105,4 +146,8 @@ sg_check_gmime (SgVctx *c)
   g_mime_parser_options_free (options);
   g_object_unref (stream);
   g_byte_array_free (borrowed, FALSE);
+#ifdef __GLIBC__
+  if (c->len > SG_GMIME_TRIM_BYTES)
+    malloc_trim (0);
+#endif
 }

@@ -17,6 +17,8 @@ typedef struct {
   int type;
   const char *s;
   gsize len;
+  gboolean ws;       /* whitespace or folding before this token */
+  gboolean comment;  /* a comment before this token */
 } MLex;
 
 /* RFC 2045 5.1: token := 1*<any (US-ASCII) CHAR except SPACE, CTLs, or tspecials> */
@@ -29,8 +31,15 @@ is_token_char (guchar ch)
 static void
 mnext (MLex *l)
 {
-  /* comments and folding whitespace, as RFC 822 lexical tokens allow */
-  if (!sg_rfc5322_skip_cfws (&l->p, l->end))
+  /* comments and folding whitespace, as RFC 822 lexical tokens allow; what
+   * was skipped is noted, because MIME readers disagree about it */
+  const char *from = l->p;
+  gboolean ok = sg_rfc5322_skip_cfws (&l->p, l->end);
+  l->comment = memchr (from, '(', (gsize) (l->p - from)) != NULL;
+  l->ws = FALSE;
+  for (const char *q = from; q < l->p && !l->ws; q++)
+    l->ws = *q == ' ' || *q == '\t' || *q == '\r' || *q == '\n';
+  if (!ok)
     {
       l->type = MT_BAD;
       return;
@@ -88,6 +97,7 @@ typedef struct {
   int section;     /* -1 when not a continuation */
   gboolean ext;    /* trailing "*": charset'language'%XX value */
   gboolean quoted;
+  guint order;     /* position among the field's parameters */
   char *value;
 } Param;
 
@@ -107,7 +117,9 @@ param_cmp (gconstpointer a, gconstpointer b)
   int r = strcmp (x->base, y->base);
   if (r != 0)
     return r;
-  return (x->section > y->section) - (x->section < y->section);
+  if (x->section != y->section)
+    return (x->section > y->section) - (x->section < y->section);
+  return (x->order > y->order) - (x->order < y->order);
 }
 
 /* Split name*N* into its RFC 2231 3/4 parts; FALSE when malformed. */
@@ -176,30 +188,85 @@ to_utf8 (const char *charset, GString *bytes)
   return g_strndup (bytes->str, bytes->len);
 }
 
-/* Plain values may carry RFC 2047 words (common for name=, though RFC 2047 5
- * forbids it); decode them so that name and filename compare as readers see them. */
-static char *
-decode_plain (const char *value)
+/* Charsets no composer uses for a file name, and that hide the name from a
+ * scanner that does not decode them. */
+static gboolean
+is_evasive_charset (const char *cs, gsize len)
 {
-  if (strstr (value, "=?") != NULL && g_utf8_validate (value, -1, NULL))
+  static const char *const names[] = { "utf-16", "utf-32", "utf-7", "ucs-2", "ucs-4",
+                                       "utf16", "utf32", "utf7", "ucs2", "ucs4" };
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    if (len >= strlen (names[i]) && g_ascii_strncasecmp (cs, names[i], strlen (names[i])) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+is_ascii (const char *s)
+{
+  for (; *s; s++)
+    if ((guchar) *s >= 0x80)
+      return FALSE;
+  return TRUE;
+}
+
+/* Plain values may carry RFC 2047 words, though RFC 2047 5 forbids them in
+ * parameters. Composers write them for non-ASCII file names and GMime,
+ * Python's email and MIME-tools decode them alike (mime.param.rfc2047, a
+ * strict-level rule); a word that decodes to plain ASCII, or uses a charset
+ * such as UTF-16 or UTF-7, serves only to hide the name from whoever does
+ * not decode (mime.param.rfc2047-evasive). Returns the value as readers
+ * that decode see it (transfer full). */
+static char *
+decode_plain (SgVctx *c, const SgEntity *e, const char *header, const char *base,
+              const char *value)
+{
+  const char *w = strstr (value, "=?");
+  if (w == NULL || strstr (w + 2, "?=") == NULL)
+    return g_strdup (value);
+
+  g_autofree char *qname = sg_quote ((const guint8 *) base, strlen (base), SG_VALIDATE_MAX_QUOTE);
+  for (const char *p = w; p != NULL; p = strstr (p + 2, "=?"))
     {
-      char *dec = g_mime_utils_header_decode_text (NULL, value);
-      if (dec != NULL)
-        return dec;
+      const char *cs = p + 2;
+      gsize n = strcspn (cs, "?*");
+      if (is_evasive_charset (cs, n))
+        {
+          g_autofree char *q = sg_quote ((const guint8 *) cs, n, SG_VALIDATE_MAX_QUOTE);
+          sg_vctx_report (c, SG_RULE_MIME_PARAM_RFC2047_EVASIVE, e, header, -1,
+                          "encoded-word in the %s parameter in charset %s", qname, q);
+          return g_strdup (value);
+        }
     }
-  return g_strdup (value);
+  char *dec = g_utf8_validate (value, -1, NULL)
+                ? g_mime_utils_header_decode_text (NULL, value) : NULL;
+  if (dec == NULL)
+    return g_strdup (value);
+  if (is_ascii (dec) && strcmp (dec, value) != 0)
+    {
+      g_autofree char *q = sg_quote ((const guint8 *) dec, strlen (dec), SG_VALIDATE_MAX_QUOTE);
+      sg_vctx_report (c, SG_RULE_MIME_PARAM_RFC2047_EVASIVE, e, header, -1,
+                      "encoded-word in the %s parameter decodes to plain ASCII \"%s\"", qname, q);
+    }
+  else if (strcmp (dec, value) != 0)
+    sg_vctx_report (c, SG_RULE_MIME_PARAM_RFC2047, e, header, -1,
+                    "encoded-word in the %s parameter, where RFC 2047 5 does not allow one", qname);
+  return dec;
 }
 
 /* One base name's parameters, sorted by section: RFC 2231 3 and 4 checks,
- * then the decoded value (transfer full, NULL when undecodable). */
+ * then the decoded value (transfer full, NULL when undecodable). An RFC 2231
+ * value beside a plain one is what RFC 2231 4.1 intends (a fallback for old
+ * readers): the extended value wins, and both are recorded. */
 static char *
 decode_group (SgVctx *c, const SgEntity *e, const char *header, Param *ps, guint n)
 {
   const Param *plain = NULL, *single = NULL;
   guint nsections = 0;
-  gboolean bad = FALSE;
+  gboolean bad = FALSE, first_ext = FALSE;
   g_autofree char *charset = NULL;
   GString *bytes = g_string_new (NULL);
+  guint last_order = 0;
 
   for (guint i = 0; i < n; i++)
     {
@@ -220,10 +287,35 @@ decode_group (SgVctx *c, const SgEntity *e, const char *header, Param *ps, guint
           bad = TRUE;
           break;
         }
+      /* RFC 2231 3 numbers the sections; readers that concatenate in the
+       * order written see another value when they are out of order. */
+      if (nsections > 0 && x->order < last_order)
+        {
+          sg_vctx_report (c, SG_RULE_MIME_RFC2231_INVALID, e, header, -1,
+                          "%s*%d comes before %s*%d", x->base, x->section, x->base,
+                          x->section - 1);
+          bad = TRUE;
+          break;
+        }
+      last_order = x->order;
       nsections++;
       const char *v = x->value;
+      if (x->section == 0)
+        first_ext = x->ext;
+      else if (x->ext && !first_ext)
+        {
+          /* RFC 2231 4.1: the charset is in the first section; an encoded
+           * later section after a plain first one has none. */
+          sg_vctx_report (c, SG_RULE_MIME_RFC2231_INVALID, e, header, -1,
+                          "%s*%d* is encoded but %s*0 has no charset", x->base, x->section,
+                          x->base);
+          bad = TRUE;
+          break;
+        }
       if (x->ext && x->quoted)
-        bad = TRUE;
+        sg_vctx_report (c, SG_RULE_MIME_RFC2231_QUOTED, e, header, -1,
+                        "extended value of %s*%d in quotes, which RFC 2231 7 does not allow",
+                        x->base, x->section);
       if (x->ext && x->section == 0)
         {
           /* extended-initial-value := [charset] "'" [language] "'" extended-other-values */
@@ -257,7 +349,11 @@ decode_group (SgVctx *c, const SgEntity *e, const char *header, Param *ps, guint
       const char *q1 = strchr (single->value, '\'');
       const char *q2 = q1 ? strchr (q1 + 1, '\'') : NULL;
       g_string_truncate (bytes, 0);
-      if (single->quoted || q2 == NULL || !pct_decode (q2 + 1, bytes))
+      if (single->quoted)
+        sg_vctx_report (c, SG_RULE_MIME_RFC2231_QUOTED, e, header, -1,
+                        "extended value of %s* in quotes, which RFC 2231 7 does not allow",
+                        single->base);
+      if (q2 == NULL || !pct_decode (q2 + 1, bytes))
         sg_vctx_report (c, SG_RULE_MIME_RFC2231_INVALID, e, header, -1,
                         "malformed extended value in %s*", single->base);
       else
@@ -268,25 +364,30 @@ decode_group (SgVctx *c, const SgEntity *e, const char *header, Param *ps, guint
     }
   g_string_free (bytes, TRUE);
 
-  /* Several spellings of one parameter: readers pick different ones, so
-   * they must agree (RFC 2231 leaves the choice open). */
-  char *plain_dec = plain ? decode_plain (plain->value) : NULL;
-  const char *candidates[3] = { plain_dec, other, decoded };
-  const char *first = NULL;
-  for (guint i = 0; i < 3; i++)
+  const char *base = ps[0].base;
+  gboolean boundary = strcmp (base, "boundary") == 0;
+  char *plain_dec = plain ? decode_plain (c, e, header, base, plain->value) : NULL;
+  /* name* and name*0...: two RFC 2231 spellings, nothing says which wins */
+  if (other != NULL && decoded != NULL && strcmp (other, decoded) != 0)
+    sg_vctx_report (c, SG_RULE_MIME_PARAM_DUPLICATE, e, header, -1,
+                    "conflicting spellings of the %s parameter", base);
+  const char *extended = decoded != NULL ? decoded : other;
+  if (boundary && plain == NULL && (single != NULL || nsections > 0))
+    sg_vctx_report (c, SG_RULE_MIME_BOUNDARY_FORM, e, header, -1,
+                    "boundary given only in RFC 2231 form, which readers without RFC 2231 miss");
+  if (extended != NULL && plain_dec != NULL && strcmp (extended, plain_dec) != 0)
     {
-      if (candidates[i] == NULL)
-        continue;
-      if (first == NULL)
-        first = candidates[i];
-      else if (strcmp (first, candidates[i]) != 0)
-        {
-          sg_vctx_report (c, SG_RULE_MIME_PARAM_DUPLICATE, e, header, -1,
-                          "conflicting spellings of the %s parameter", ps[0].base);
-          break;
-        }
+      g_autofree char *qe = sg_quote ((const guint8 *) extended, strlen (extended), SG_VALIDATE_MAX_QUOTE);
+      g_autofree char *qp = sg_quote ((const guint8 *) plain_dec, strlen (plain_dec), SG_VALIDATE_MAX_QUOTE);
+      if (boundary)
+        sg_vctx_report (c, SG_RULE_MIME_PARAM_DUPLICATE, e, header, -1,
+                        "conflicting spellings of the boundary parameter");
+      else
+        sg_vctx_report (c, SG_RULE_MIME_PARAM_FALLBACK, e, header, -1,
+                        "%s: RFC 2231 value \"%s\" wins over the plain fallback \"%s\"",
+                        base, qe, qp);
     }
-  char *result = g_strdup (first);
+  char *result = g_strdup (extended != NULL ? extended : plain_dec);
   g_free (plain_dec);
   g_free (other);
   g_free (decoded);
@@ -302,12 +403,18 @@ sg_mime_value_clear (SgMimeValue *v)
   g_clear_pointer (&v->params, g_hash_table_unref);
 }
 
-/* sg_mime_value_parse - type[/subtype] *(";" attribute "=" value). */
+/* sg_mime_value_parse - type[/subtype] *(";" attribute "=" value).
+ * RFC 2045 5.1 inherits RFC 822's lexical rules, so comments and folding
+ * may sit between any two tokens; real readers do not agree on them
+ * (a comment after a value is kept in it by some, a space around "=" ends
+ * the parameter for others), so only whitespace before an attribute or
+ * ";" is taken as harmless: the rest is mime.content-type.ambiguous
+ * (inside the type) or mime.param.cfws. */
 gboolean
 sg_mime_value_parse (SgVctx *c, const SgEntity *e, const char *header, gsize offset,
                      const char *s, gsize len, gboolean is_content_type, SgMimeValue *out)
 {
-  MLex l = { s, s + len, 0, NULL, 0 };
+  MLex l = { s, s + len, 0, NULL, 0, FALSE, FALSE };
   SgRule type_rule = is_content_type ? SG_RULE_MIME_CONTENT_TYPE_INVALID
                                      : SG_RULE_MIME_PARAM_INVALID;
 
@@ -319,6 +426,10 @@ sg_mime_value_parse (SgVctx *c, const SgEntity *e, const char *header, gsize off
                       is_content_type ? "type/subtype" : "disposition type");
       return FALSE;
     }
+  if (l.comment)
+    sg_vctx_report (c, is_content_type ? SG_RULE_MIME_CONTENT_TYPE_AMBIGUOUS : SG_RULE_MIME_PARAM_CFWS,
+                    e, header, (gssize) offset, "comment before the %s",
+                    is_content_type ? "media type" : "disposition type");
   out->type = g_ascii_strdown (l.s, (gssize) l.len);
   mnext (&l);
   if (is_content_type)
@@ -329,20 +440,38 @@ sg_mime_value_parse (SgVctx *c, const SgEntity *e, const char *header, gsize off
           sg_vctx_report (c, type_rule, e, header, (gssize) offset, "no subtype");
           return FALSE;
         }
+      gboolean gap = l.ws || l.comment;
       mnext (&l);
       if (l.type != MT_TOKEN)
         {
           sg_vctx_report (c, type_rule, e, header, (gssize) offset, "no subtype");
           return FALSE;
         }
+      if (gap || l.ws || l.comment)
+        sg_vctx_report (c, SG_RULE_MIME_CONTENT_TYPE_AMBIGUOUS, e, header, (gssize) offset,
+                        "whitespace or a comment around the \"/\" of the media type");
       out->subtype = g_ascii_strdown (l.s, (gssize) l.len);
+      /* "x-multipart/mixed" is a leaf to RFC 2045 and a multipart to
+       * readers that look for the word */
+      if (strcmp (out->type, "multipart") != 0 && strstr (out->type, "multipart") != NULL)
+        {
+          g_autofree char *q = sg_quote ((const guint8 *) out->type, strlen (out->type),
+                                         SG_VALIDATE_MAX_QUOTE);
+          sg_vctx_report (c, SG_RULE_MIME_CONTENT_TYPE_AMBIGUOUS, e, header, (gssize) offset,
+                          "media type \"%s\" is not multipart, though some readers take it for one", q);
+        }
       mnext (&l);
     }
 
   g_autoptr(GArray) params = g_array_new (FALSE, TRUE, sizeof (Param));
   g_array_set_clear_func (params, param_clear);
+  guint order = 0;
   while (l.type != MT_END)
     {
+      /* a comment after the media type ("text/plain (body)") is read alike */
+      if (l.comment && order > 0)
+        sg_vctx_report (c, SG_RULE_MIME_PARAM_CFWS, e, header, (gssize) offset,
+                        "comment after a parameter value");
       if (l.type != ';')
         goto invalid;
       mnext (&l);
@@ -350,39 +479,60 @@ sg_mime_value_parse (SgVctx *c, const SgEntity *e, const char *header, gsize off
         break;                           /* a trailing ";" is harmless */
       if (l.type != MT_TOKEN)
         goto invalid;
+      if (l.comment)
+        sg_vctx_report (c, SG_RULE_MIME_PARAM_CFWS, e, header, (gssize) offset,
+                        "comment before a parameter name");
       Param x = { 0 };
       x.attr = g_ascii_strdown (l.s, (gssize) l.len);
+      x.order = order++;
+      g_autofree char *qa = sg_quote ((const guint8 *) x.attr, strlen (x.attr), SG_VALIDATE_MAX_QUOTE);
       mnext (&l);
       if (l.type != '=')
         {
           g_free (x.attr);
           goto invalid;
         }
+      if (l.ws || l.comment)
+        sg_vctx_report (c, SG_RULE_MIME_PARAM_CFWS, e, header, (gssize) offset,
+                        "%s between %s and \"=\"", l.comment ? "comment" : "whitespace", qa);
       mnext (&l);
-      if (l.type == MT_TOKEN)
-        x.value = g_strndup (l.s, l.len);
-      else if (l.type == MT_QSTR)
-        {
-          x.value = unquote (l.s, l.len);
-          x.quoted = TRUE;
-        }
-      else
+      if (l.type != MT_TOKEN && l.type != MT_QSTR)
         {
           g_free (x.attr);
           goto invalid;
+        }
+      if (l.ws || l.comment)
+        sg_vctx_report (c, SG_RULE_MIME_PARAM_CFWS, e, header, (gssize) offset,
+                        "%s between \"=\" and the value of %s", l.comment ? "comment" : "whitespace", qa);
+      if (l.type == MT_TOKEN)
+        {
+          x.value = g_strndup (l.s, l.len);
+          /* 'x' is a token to RFC 2045, a quoted "x" to some readers */
+          if (x.attr[strlen (x.attr) - 1] != '*' && (l.s[0] == '\'' || l.s[l.len - 1] == '\''))
+            sg_vctx_report (c, SG_RULE_MIME_PARAM_SINGLE_QUOTED, e, header, (gssize) offset,
+                            "value of %s in single quotes, which RFC 2045 does not use for quoting", qa);
+        }
+      else
+        {
+          x.value = unquote (l.s, l.len);
+          x.quoted = TRUE;
+          if (strcmp (x.attr, "boundary") == 0 && memchr (l.s, '\n', l.len) != NULL)
+            sg_vctx_report (c, SG_RULE_MIME_BOUNDARY_FORM, e, header, (gssize) offset,
+                            "boundary folded across lines: readers unfold it differently");
         }
       mnext (&l);
       gboolean split_ok = split_attr (&x);
       g_array_append_val (params, x);
       if (!split_ok)
         {
-          g_autofree char *q = sg_quote ((const guint8 *) x.attr, strlen (x.attr),
-                                         SG_VALIDATE_MAX_QUOTE);
           sg_vctx_report (c, SG_RULE_MIME_RFC2231_INVALID, e, header, (gssize) offset,
-                          "malformed parameter name \"%s\"", q);
+                          "malformed parameter name \"%s\"", qa);
           g_array_set_size (params, params->len - 1);
         }
     }
+  if (l.comment && order > 0)
+    sg_vctx_report (c, SG_RULE_MIME_PARAM_CFWS, e, header, (gssize) offset,
+                    "comment after a parameter value");
   goto params_done;
 
 invalid:

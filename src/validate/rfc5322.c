@@ -450,9 +450,10 @@ is_b64_char (guchar ch)
   return g_ascii_isalnum (ch) || ch == '+' || ch == '/';
 }
 
-/* One encoded-word at s (RFC 2047 2, 4, 5); returns its end or NULL. */
+/* One encoded-word at s (RFC 2047 2, 4, 5); returns its end, or NULL with
+ * *why saying what is wrong (static, or via the reason buffer). */
 static const char *
-parse_encoded_word (const char *s, const char *end)
+parse_encoded_word (const char *s, const char *end, const char **why, char *reason, gsize rlen)
 {
   const char *p = s + 2, *start = s;
 
@@ -461,9 +462,11 @@ parse_encoded_word (const char *s, const char *end)
   while (p < end && *p != '?' && (guchar) *p > 0x20 && (guchar) *p < 0x7f &&
          strchr ("()<>@,;:\"/[].=", *p) == NULL)
     p++;
+  *why = "bad charset token";
   if (p == cs || p >= end || *p != '?')
     return NULL;
   p++;
+  *why = "encoding other than B or Q";
   if (p + 1 >= end || p[1] != '?')
     return NULL;
   char enc = g_ascii_toupper (*p);
@@ -474,18 +477,24 @@ parse_encoded_word (const char *s, const char *end)
   while (p + 1 < end && !(p[0] == '?' && p[1] == '='))
     {
       guchar ch = (guchar) *p;
+      *why = "space, control or 8-bit octet inside";
       if (ch <= 0x20 || ch >= 0x7f)
         return NULL;
       if (enc == 'Q' && ch == '=')
         {
+          *why = "\"=\" not followed by two hex digits";
           if (p + 2 >= end || !g_ascii_isxdigit (p[1]) || !g_ascii_isxdigit (p[2]))
             return NULL;
           p += 2;
         }
       else if (enc == 'B' && !is_b64_char (ch) && ch != '=')
-        return NULL;
+        {
+          *why = "character outside the base64 alphabet";
+          return NULL;
+        }
       p++;
     }
+  *why = "no closing \"?=\"";
   if (p + 1 >= end)
     return NULL;
   if (enc == 'B')
@@ -493,22 +502,29 @@ parse_encoded_word (const char *s, const char *end)
       gsize n = (gsize) (p - text), pad = 0;
       while (pad < n && text[n - 1 - pad] == '=')
         pad++;
+      *why = "base64 length or padding wrong";
       if (n % 4 != 0 || pad > 2 || memchr (text, '=', n - pad) != NULL)
         return NULL;
     }
   p += 2;
   /* RFC 2047 2: an encoded-word is at most 75 characters */
   if (p - start > 75)
-    return NULL;
+    {
+      g_snprintf (reason, rlen, "encoded-word of %d characters, more than 75", (int) (p - start));
+      *why = reason;
+      return NULL;
+    }
   return p;
 }
 
 /* sg_rfc2047_check - the first malformed encoded-word in a header value. A
  * word is taken to be one when it starts with "=?" and ends with "?=". */
 const char *
-sg_rfc2047_check (const char *s, gsize len, gsize *bad_len)
+sg_rfc2047_check (const char *s, gsize len, gsize *bad_len, char **why)
 {
   const char *p = s, *end = s + len;
+  const char *reason = NULL;
+  char buf[64];
 
   while (p < end)
     {
@@ -528,16 +544,20 @@ sg_rfc2047_check (const char *s, gsize len, gsize *bad_len)
       const char *q = w;
       while (q < we)
         {
-          const char *e = parse_encoded_word (q, we);
+          const char *e = parse_encoded_word (q, we, &reason, buf, sizeof buf);
           if (e == NULL)
             {
               *bad_len = (gsize) (we - w);
+              if (why != NULL)
+                *why = g_strdup (reason);
               return w;
             }
           q = e;
           if (q < we && !(we - q >= 2 && q[0] == '=' && q[1] == '?'))
             {
               *bad_len = (gsize) (we - w);
+              if (why != NULL)
+                *why = g_strdup ("text directly after an encoded-word");
               return w;
             }
         }

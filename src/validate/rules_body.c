@@ -8,6 +8,10 @@
 
 #include <string.h>
 
+/* Escaped letters and digits in one quoted-printable part from which it
+ * counts as wholly encoded (when they also outnumber the plain ones). */
+#define SG_QP_NEEDLESS_MIN 16u
+
 /* sg_has_8bit - whether any octet of [p,p+len) has the high bit; *where
  * gets the index of the first such octet. */
 gboolean
@@ -156,6 +160,7 @@ static void
 check_qp (SgVctx *c, const SgEntity *e, gsize start, gsize end)
 {
   const guint8 *p = c->data + start, *stop = c->data + end;
+  gsize encoded_alnum = 0, plain_alnum = 0;
   while (p < stop)
     {
       const guint8 *nl = memchr (p, '\n', (gsize) (stop - p));
@@ -168,6 +173,8 @@ check_qp (SgVctx *c, const SgEntity *e, gsize start, gsize end)
         {
           if (q + 2 < qe && g_ascii_isxdigit (q[1]) && g_ascii_isxdigit (q[2]))
             {
+              if (g_ascii_isalnum (g_ascii_xdigit_value (q[1]) * 16 + g_ascii_xdigit_value (q[2])))
+                encoded_alnum++;
               q += 3;
               continue;
             }
@@ -182,10 +189,21 @@ check_qp (SgVctx *c, const SgEntity *e, gsize start, gsize end)
             }
           break;
         }
+      for (const guint8 *a = p; a < qe; a++)
+        if (g_ascii_isalnum (*a) && !(a >= p + 1 && a[-1] == '=') && !(a >= p + 2 && a[-2] == '='))
+          plain_alnum++;
       if (nl == NULL)
         break;
       p = nl + 1;
     }
+  /* RFC 2045 6.7 (2) lets letters and digits stand for themselves; encoders
+   * escape one now and then ("=46rom" at a line start), never most of
+   * them. Text written wholly as =XY hides its words from scanners that
+   * do not decode. */
+  if (encoded_alnum >= SG_QP_NEEDLESS_MIN && encoded_alnum > plain_alnum)
+    sg_vctx_report (c, SG_RULE_MIME_QP_NEEDLESS, e, NULL, (gssize) start,
+                    "quoted-printable escapes %" G_GSIZE_FORMAT " letters and digits and leaves %"
+                    G_GSIZE_FORMAT " as they are", encoded_alnum, plain_alnum);
 }
 
 /* sg_check_leaf - the content of a leaf part against its encoding. */

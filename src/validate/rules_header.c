@@ -52,13 +52,14 @@ check_field_text (SgVctx *c, const SgEntity *e, const SgField *f)
     }
 
   gsize bad_len = 0;
+  g_autofree char *why = NULL;
   const char *bad = sg_rfc2047_check ((const char *) c->data + f->value,
-                                      f->value_end - f->value, &bad_len);
+                                      f->value_end - f->value, &bad_len, &why);
   if (bad != NULL)
     {
       g_autofree char *q = sg_quote ((const guint8 *) bad, bad_len, SG_VALIDATE_MAX_QUOTE);
       sg_vctx_report (c, SG_RULE_HEADER_RFC2047_INVALID, e, name, -1,
-                      "malformed encoded-word \"%s\"", q);
+                      "%s: \"%s\"", why, q);
     }
 }
 

@@ -32,7 +32,7 @@ boundary_syntax_ok (const char *b, gsize len)
 /* The Content-Transfer-Encoding mechanism (RFC 2045 6.1), case-insensitive,
  * comments allowed around it. */
 static SgCte
-parse_cte (const char *s, gsize len)
+parse_cte (const char *s, gsize len, gboolean *comment)
 {
   static const struct { const char *name; SgCte cte; } names[] = {
     { "7bit", SG_CTE_7BIT }, { "8bit", SG_CTE_8BIT }, { "binary", SG_CTE_BINARY },
@@ -41,6 +41,7 @@ parse_cte (const char *s, gsize len)
   const char *p = s, *end = s + len;
   const char *tok = NULL, *tok_end = NULL;
 
+  *comment = FALSE;
   while (p < end)
     {
       if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
@@ -48,6 +49,7 @@ parse_cte (const char *s, gsize len)
       else if (*p == '(')
         {
           guint depth = 0;
+          *comment = TRUE;
           while (p < end)
             {
               char ch = *p++;
@@ -141,6 +143,18 @@ check_epilogue (SgVctx *c, const SgEntity *e, gsize start, gsize end,
     }
 }
 
+/* check_8bit_outside - 8-bit octets in the preamble or epilogue of a
+ * multipart labelled 7bit (or not at all): nothing declares them, and
+ * readers that show these areas show them differently. */
+static void
+check_8bit_outside (SgVctx *c, const SgEntity *e, gsize start, gsize end, const char *what)
+{
+  gsize at = 0;
+  if (end > start && sg_has_8bit (c->data + start, end - start, &at))
+    sg_vctx_report (c, SG_RULE_MIME_8BIT_PREAMBLE, e, NULL, (gssize) (start + at),
+                    "8-bit octet in the multipart %s", what);
+}
+
 static char *
 child_path (const SgEntity *e, guint n)
 {
@@ -150,7 +164,8 @@ child_path (const SgEntity *e, guint n)
 /* Split a multipart body at its delimiters (RFC 2046 5.1.1) and walk the parts. */
 static void
 walk_multipart (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint depth,
-                const SgBoundary *stack, guint nstack, const char *b, gboolean digest)
+                const SgBoundary *stack, guint nstack, const char *b, gboolean digest,
+                gboolean eightbit)
 {
   gsize blen = strlen (b);
   g_autofree SgBoundary *inner = g_new (SgBoundary, nstack + 1);
@@ -187,6 +202,8 @@ walk_multipart (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dept
         {
           sg_check_near_delimiters (c, e, start, before, inner, nstack + 1,
                                     SG_RULE_MIME_BOUNDARY_AMBIGUOUS);
+          if (!eightbit)
+            check_8bit_outside (c, e, start, before, "preamble");
           opened = TRUE;
         }
       else
@@ -194,8 +211,13 @@ walk_multipart (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dept
           g_autofree char *path = child_path (e, ++nparts);
           SgEntity child = { path, SG_ENTITY_PART };
           if (pos == part_start)
-            sg_vctx_report (c, SG_RULE_MIME_PART_EMPTY, &child, NULL, (gssize) pos,
-                            "body part without header or content");
+            {
+              /* An empty part is still a part: it counts toward the limit,
+               * or a flood of bare delimiters would go uncounted. */
+              if (sg_vctx_count_part (c, &child))
+                sg_vctx_report (c, SG_RULE_MIME_PART_EMPTY, &child, NULL, (gssize) pos,
+                                "body part without header or content");
+            }
           else
             sg_check_entity (c, &child, part_start, MAX (before, part_start), depth + 1,
                              inner, nstack + 1, digest);
@@ -222,6 +244,13 @@ walk_multipart (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dept
                       "multipart body has no closing delimiter");
       return;
     }
+  /* RFC 2046 5.1.1: multipart-body := [preamble CRLF] dash-boundary
+   * transport-padding CRLF body-part *encapsulation close-delimiter ... */
+  if (nparts == 0)
+    sg_vctx_report (c, SG_RULE_MIME_MULTIPART_EMPTY, e, NULL, -1,
+                    "multipart with no body part; RFC 2046 5.1.1 requires at least one");
+  if (!eightbit)
+    check_8bit_outside (c, e, part_start, end, "epilogue");
   check_epilogue (c, e, part_start, end, inner, nstack + 1);
 }
 
@@ -254,20 +283,30 @@ find_mime_fields (SgVctx *c, const SgEntity *e, GArray *fields, MimeFields *m)
     }
 }
 
-/* sg_check_entity - one entity at [start,end): header, MIME fields, body. */
-void
-sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint depth,
-                 const SgBoundary *stack, guint nstack, gboolean digest_child)
+/* sg_vctx_count_part - count one more entity against max_mime_parts; FALSE
+ * (and mime.limit.parts, once) when the limit is passed: the walk stops there. */
+gboolean
+sg_vctx_count_part (SgVctx *c, const SgEntity *e)
 {
   if (c->parts_exceeded)
-    return;
+    return FALSE;
   if (++c->nparts > c->max_parts)
     {
       sg_vctx_report (c, SG_RULE_MIME_LIMIT_PARTS, e, NULL, -1,
                       "more than %u MIME parts", c->max_parts);
       c->parts_exceeded = TRUE;
-      return;
+      return FALSE;
     }
+  return TRUE;
+}
+
+/* sg_check_entity - one entity at [start,end): header, MIME fields, body. */
+void
+sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint depth,
+                 const SgBoundary *stack, guint nstack, gboolean digest_child)
+{
+  if (!sg_vctx_count_part (c, e))
+    return;
 
   g_autoptr(GArray) fields = g_array_new (FALSE, FALSE, sizeof (SgField));
   gsize body = sg_scan_headers (c, e, start, end, fields);
@@ -294,7 +333,14 @@ sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dep
   SgCte cte = SG_CTE_7BIT;
   if (m.cte != NULL)
     {
-      cte = parse_cte ((const char *) c->data + m.cte->value, m.cte->value_end - m.cte->value);
+      gboolean comment = FALSE;
+      cte = parse_cte ((const char *) c->data + m.cte->value, m.cte->value_end - m.cte->value,
+                       &comment);
+      /* RFC 2045 6.1 allows comments here, but a reader that does not strip
+       * them sees an unknown encoding and leaves the content undecoded */
+      if (comment)
+        sg_vctx_report (c, SG_RULE_MIME_CTE_COMMENT, e, "Content-Transfer-Encoding",
+                        (gssize) m.cte->name, "comment in Content-Transfer-Encoding");
       if (cte == SG_CTE_UNKNOWN)
         {
           g_autofree char *q = sg_quote (c->data + m.cte->value, m.cte->value_end - m.cte->value,
@@ -304,12 +350,22 @@ sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dep
         }
     }
 
-  /* Ambiguity: readers take the file name from either place. */
+  /* Ambiguity: readers take the file name from either place. RFC 2183
+   * does not make them equal, and some mailers add to one (RISC OS writes
+   * name="clock.bmp,69c" beside filename="clock.bmp"), so only names of
+   * which neither extends the other conflict. */
   const char *name = ct.params ? g_hash_table_lookup (ct.params, "name") : NULL;
   const char *filename = cd.params ? g_hash_table_lookup (cd.params, "filename") : NULL;
-  if (name != NULL && filename != NULL && strcmp (name, filename) != 0)
-    sg_vctx_report (c, SG_RULE_MIME_FILENAME_CONFLICT, e, NULL, -1,
-                    "Content-Disposition filename differs from Content-Type name");
+  if (name != NULL && filename != NULL && !g_str_has_prefix (name, filename) &&
+      !g_str_has_prefix (filename, name))
+    {
+      g_autofree char *qn = sg_quote ((const guint8 *) name, strlen (name), SG_VALIDATE_MAX_QUOTE);
+      g_autofree char *qf = sg_quote ((const guint8 *) filename, strlen (filename),
+                                      SG_VALIDATE_MAX_QUOTE);
+      sg_vctx_report (c, SG_RULE_MIME_FILENAME_CONFLICT, e, NULL, -1,
+                      "Content-Disposition filename \"%s\" differs from Content-Type name \"%s\"",
+                      qf, qn);
+    }
 
   gboolean multipart = strcmp (type, "multipart") == 0;
   gboolean message = strcmp (type, "message") == 0 &&
@@ -345,8 +401,11 @@ sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dep
                 sg_vctx_report (c, SG_RULE_MIME_BOUNDARY_NESTED, e, "Content-Type", -1,
                                 "boundary and an enclosing boundary are prefixes of each other");
             }
+          /* RFC 2045 6.4: a composite's 7bit/8bit/binary label covers its
+           * whole body, preamble and epilogue included */
           walk_multipart (c, e, body, end, depth, stack, nstack, b,
-                          strcmp (subtype, "digest") == 0);
+                          strcmp (subtype, "digest") == 0,
+                          cte == SG_CTE_8BIT || cte == SG_CTE_BINARY);
         }
     }
   else if (message)

@@ -33,13 +33,21 @@ typedef enum {
   SG_RULE_HEADER_MESSAGE_ID_INVALID,
   SG_RULE_HEADER_RFC2047_INVALID,
   SG_RULE_MIME_CONTENT_TYPE_INVALID,
+  SG_RULE_MIME_CONTENT_TYPE_AMBIGUOUS,
   SG_RULE_MIME_PARAM_INVALID,
   SG_RULE_MIME_PARAM_DUPLICATE,
+  SG_RULE_MIME_PARAM_CFWS,
+  SG_RULE_MIME_PARAM_SINGLE_QUOTED,
+  SG_RULE_MIME_PARAM_RFC2047,
+  SG_RULE_MIME_PARAM_RFC2047_EVASIVE,
+  SG_RULE_MIME_PARAM_FALLBACK,
   SG_RULE_MIME_HEADER_DUPLICATE,
   SG_RULE_MIME_CTE_UNKNOWN,
   SG_RULE_MIME_CTE_COMPOSITE,
+  SG_RULE_MIME_CTE_COMMENT,
   SG_RULE_MIME_BOUNDARY_MISSING,
   SG_RULE_MIME_BOUNDARY_INVALID,
+  SG_RULE_MIME_BOUNDARY_FORM,
   SG_RULE_MIME_BOUNDARY_UNOPENED,
   SG_RULE_MIME_BOUNDARY_UNTERMINATED,
   SG_RULE_MIME_BOUNDARY_NESTED,
@@ -47,11 +55,15 @@ typedef enum {
   SG_RULE_MIME_BOUNDARY_AMBIGUOUS,
   SG_RULE_MIME_EPILOGUE_PART,
   SG_RULE_MIME_PART_EMPTY,
+  SG_RULE_MIME_MULTIPART_EMPTY,
+  SG_RULE_MIME_8BIT_PREAMBLE,
   SG_RULE_MIME_8BIT_IN_7BIT,
   SG_RULE_MIME_8BIT_UNDECLARED,
   SG_RULE_MIME_BASE64_INVALID,
   SG_RULE_MIME_QP_INVALID,
+  SG_RULE_MIME_QP_NEEDLESS,
   SG_RULE_MIME_RFC2231_INVALID,
+  SG_RULE_MIME_RFC2231_QUOTED,
   SG_RULE_MIME_FILENAME_CONFLICT,
   SG_RULE_MIME_LIMIT_DEPTH,
   SG_RULE_MIME_LIMIT_PARTS,
@@ -153,10 +165,12 @@ gboolean sg_rfc5322_date (const char *s, gsize len);
 /* kind: 0 address-list, 1 mailbox-list (From), 2 single mailbox, 3 address-list or empty (Bcc) */
 gboolean sg_rfc5322_addresses (const char *s, gsize len, int kind, guint *mailboxes);
 gboolean sg_rfc5322_msg_id (const char *s, gsize len);
-/* sg_rfc2047_check - first malformed encoded-word, or NULL if all are fine. */
-const char *sg_rfc2047_check (const char *s, gsize len, gsize *bad_len);
+/* sg_rfc2047_check - first malformed encoded-word, or NULL if all are fine;
+ * *why (nullable) gets what is wrong with it (transfer full). */
+const char *sg_rfc2047_check (const char *s, gsize len, gsize *bad_len, char **why);
 
 /* rules_mime.c: the MIME tree walk, starting at the message itself. */
+gboolean sg_vctx_count_part (SgVctx *c, const SgEntity *e);
 void sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end,
                       guint depth, const SgBoundary *stack, guint nstack,
                       gboolean digest_child);

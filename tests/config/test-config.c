@@ -27,7 +27,7 @@ test_defaults (void)
   g_assert_cmpstr (c->spool_dir, ==, "spool");
   g_assert_cmpuint (c->max_message_size, ==, SG_DEF_MAX_MESSAGE_SIZE);
   g_assert_cmpuint (c->max_recipients, ==, SG_DEF_MAX_RECIPIENTS);
-  g_assert_cmpstr (c->validation_policy, ==, "strict");
+  g_assert_cmpstr (c->validation_policy, ==, "standard");
   g_assert_nonnull (c->validation_reject);
   g_assert_null (c->validation_reject[0]);
   g_assert_nonnull (c->hostname);

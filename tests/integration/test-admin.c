@@ -159,7 +159,7 @@ test_show_text (void)
   g_assert_true (has_line (out, "  address:", "127.0.0.1 port "));
   g_assert_true (has_line (out, "  helo:", "client.example"));
   g_assert_true (has_line (out, "  tls:", "none"));
-  g_assert_true (has_line (out, "  result:", "accepted (policy strict)"));
+  g_assert_true (has_line (out, "  result:", "accepted (policy standard)"));
   g_assert_true (has_line (out, "  history:", "none"));
   /* RFC 3501 part specifiers */
   g_assert_true (has_line (out, "  TEXT ", "multipart/mixed  -  3 parts"));

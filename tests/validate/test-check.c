@@ -66,7 +66,7 @@ test_exit_codes (void)
     int status;
     const char *out;
   } cases[] = {
-    { { "good/header.date.missing.eml", "good/mime.limit.parts.eml" }, 0, ": accepted (policy strict)" },
+    { { "good/header.date.missing.eml", "good/mime.limit.parts.eml" }, 0, ": accepted (policy standard)" },
     { { "good/header.date.missing.eml", "bad/header.date.missing.eml" }, 1,
       "reply: 550 5.6.0 Message rejected: no Date header (RFC 5322 3.6) [header.date.missing]" },
     { { "bad/header.message-id.missing.eml" }, 0, "accept header.message-id.missing" },
@@ -109,7 +109,7 @@ test_json (void)
       JsonObject *o = json_node_get_object (json_parser_get_root (parser));
       g_assert_cmpstr (json_object_get_string_member (o, "file"), ==, args[i + 1]);
       g_assert_cmpstr (json_object_get_string_member (o, "verdict"), ==, verdicts[i]);
-      g_assert_cmpstr (json_object_get_string_member (o, "policy"), ==, "strict");
+      g_assert_cmpstr (json_object_get_string_member (o, "policy"), ==, "standard");
       JsonArray *a = json_object_get_array_member (o, "violations");
       g_assert_cmpuint (json_array_get_length (a), ==, i);
     }
@@ -137,6 +137,30 @@ test_mixed_endings (void)
   run_clear (&r);
 }
 
+/* --summary: counts per corpus directory and per rule, exit 0. */
+static void
+test_summary (void)
+{
+  if (!available ())
+    return;
+  Run r = { 0 };
+  const char *args[] = { "--summary", "--8bitmime", "../corpus/legit", "../corpus/evasion", NULL };
+  run_check (&r, args);
+  g_test_message ("%s%s", r.out, r.err);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, "../corpus/legit: "));
+  g_assert_nonnull (strstr (r.out, " rejected (policy standard)\n"));
+  g_assert_nonnull (strstr (r.out, ", 0 accepted, "));      /* every evasion refused */
+  g_assert_nonnull (strstr (r.out, "\n  mime.param.cfws "));
+  g_assert_nonnull (strstr (r.out, "rejected recorded\n"));
+  run_clear (&r);
+
+  const char *missing[] = { "--summary", "no-such-dir", NULL };
+  run_check (&r, missing);
+  g_assert_cmpint (r.status, ==, 2);
+  run_clear (&r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -144,5 +168,6 @@ main (int argc, char **argv)
   g_test_add_func ("/validate/check/exit-codes", test_exit_codes);
   g_test_add_func ("/validate/check/json", test_json);
   g_test_add_func ("/validate/check/mixed-endings", test_mixed_endings);
+  g_test_add_func ("/validate/check/summary", test_summary);
   return g_test_run ();
 }

@@ -55,6 +55,13 @@ static const struct {
   { "mime.qp.invalid",            TRUE,  TRUE,  FALSE },
   { "mime.param.duplicate",       TRUE,  TRUE,  TRUE  },
   { "mime.filename.conflict",     TRUE,  TRUE,  TRUE  },
+  { "mime.param.rfc2047",         TRUE,  FALSE, FALSE },
+  { "mime.param.rfc2047-evasive", TRUE,  TRUE,  TRUE  },
+  { "mime.param.fallback",        FALSE, FALSE, FALSE },
+  { "mime.param.cfws",            TRUE,  TRUE,  TRUE  },
+  { "mime.rfc2231.quoted",        TRUE,  FALSE, FALSE },
+  { "mime.multipart.empty",       TRUE,  TRUE,  TRUE  },
+  { "mime.qp.needless",           TRUE,  TRUE,  FALSE },
   { "mime.boundary.in-encoded",   TRUE,  TRUE,  TRUE  },
   { "mime.epilogue.part",         TRUE,  TRUE,  TRUE  },
 };

@@ -229,6 +229,49 @@ test_pathological (void)
   g_assert_nonnull (find_violation (v5, "message.nul"));
 }
 
+/* 36 boundary characters, so 580,000 parts make about 24 MB as in the report */
+#define FLOOD_BOUNDARY "flood-0123456789-0123456789-0123456"
+
+/* vm_hwm_kb - this process's peak resident set (VmHWM), in kB. */
+static guint64
+vm_hwm_kb (void)
+{
+  g_autofree char *status = NULL;
+  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
+  const char *p = strstr (status, "VmHWM:");
+  g_assert_nonnull (p);
+  return g_ascii_strtoull (p + 6, NULL, 10);
+}
+
+/* Issue 13 defect 2: 580,000 empty parts in 24 MB. The walk stops at
+ * max_mime_parts, empty parts count, and GMime never builds the tree (it
+ * took 0.8-1.1 GB and 7-17 s). Peak memory is the assertion, not time. */
+static void
+test_part_flood (gconstpointer data)
+{
+  const char *part = data;
+  GString *s = g_string_new ("From: a@b.example\r\nDate: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+                             "MIME-Version: 1.0\r\n"
+                             "Content-Type: multipart/mixed; boundary=\"" FLOOD_BOUNDARY "\"\r\n\r\n");
+  for (guint i = 0; i < 580000; i++)
+    g_string_append (s, part);
+  g_string_append (s, "--" FLOOD_BOUNDARY "--\r\n");
+  guint64 before = vm_hwm_kb ();
+  gint64 start = g_get_monotonic_time ();
+  g_autoptr(SgValidation) v = sg_validate ((guint8 *) s->str, s->len, NULL);
+  gint64 took_ms = (g_get_monotonic_time () - start) / 1000;
+  guint64 after = vm_hwm_kb ();
+  g_autofree char *dump = dump_violations (v);
+  g_test_message ("%" G_GSIZE_FORMAT " octets: %" G_GINT64_FORMAT " ms, peak +%" G_GUINT64_FORMAT " kB%s",
+                  s->len, took_ms, after - before, dump);
+  const SgViolation *limit = find_violation (v, "mime.limit.parts");
+  if (limit == NULL)
+    g_error ("got%s\nwant mime.limit.parts", dump);
+  g_assert_true (limit->reject);
+  g_assert_cmpuint (after - before, <, 128 * 1024);
+  g_string_free (s, TRUE);
+}
+
 typedef struct {
   GPtrArray *messages;  /* GBytes */
   GPtrArray *expected;  /* verdict per message, as GINT_TO_POINTER */
@@ -290,5 +333,7 @@ main (int argc, char **argv)
   g_test_add_func ("/validate/robust/mutations", test_mutations);
   g_test_add_func ("/validate/robust/pathological", test_pathological);
   g_test_add_func ("/validate/robust/threads", test_threads);
+  g_test_add_data_func ("/validate/robust/part-flood/bare-delimiters", "--" FLOOD_BOUNDARY "\r\n", test_part_flood);
+  g_test_add_data_func ("/validate/robust/part-flood/empty-parts", "--" FLOOD_BOUNDARY "\r\n\r\n", test_part_flood);
   return g_test_run ();
 }
