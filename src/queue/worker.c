@@ -163,7 +163,13 @@ deliver (Worker *wk, SgMeta *meta, gint64 now)
   g_autoptr(GPtrArray) pending = sg_queue_pending (meta);
   g_autoptr(GPtrArray) outcomes = g_ptr_array_new_with_free_func ((GDestroyNotify) sg_rcpt_outcome_free);
   for (guint i = 0; i < pending->len; i++)
-    g_ptr_array_add (outcomes, sg_rcpt_outcome_new (((SgMetaRecipient *) g_ptr_array_index (pending, i))->address));
+    {
+      const SgMetaRecipient *r = g_ptr_array_index (pending, i);
+      SgRcptOutcome *o = sg_rcpt_outcome_new (r->address);
+      o->dsn_notify = g_strdup (r->dsn_notify);
+      o->dsn_orcpt = g_strdup (r->dsn_orcpt);
+      g_ptr_array_add (outcomes, o);
+    }
   g_autoptr(GError) error = NULL;
   g_autofree char *relay = NULL;
   SgAttempt a = { .time = now, .outcomes = outcomes, .recipients = pending };
@@ -171,7 +177,8 @@ deliver (Worker *wk, SgMeta *meta, gint64 now)
   if (c)
     {
       g_autofree char *path = sg_spool_message_path (w->spool, meta->queue_id);
-      SgSmtpMessage msg = { meta->queue_id, meta->sender, path, meta->smtputf8 };
+      SgSmtpMessage msg = { meta->queue_id, meta->sender, path, meta->smtputf8,
+                            meta->dsn_ret, meta->dsn_envid };
       relay = g_strdup (sg_smtp_client_relay (c));
       sg_smtp_client_tls (c, &a.tls_protocol, &a.tls_cipher);
       a.tls_protocol = g_intern_string (a.tls_protocol);

@@ -1,7 +1,7 @@
 /* client.c - the smarthost SMTP client state machine (RFC 5321), with
  * STARTTLS (RFC 3207), AUTH PLAIN/LOGIN (RFC 4954, 4616) only inside TLS,
- * PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152) and SMTPUTF8
- * (RFC 6531). The .eml is streamed and dot-stuffed (RFC 5321 4.5.2), never
+ * PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8
+ * (RFC 6531) and DSN (RFC 3461: the parameters passed on when offered). The .eml is streamed and dot-stuffed (RFC 5321 4.5.2), never
  * rewritten. Sockets and TLS live in transport.c. */
 #include "smarthost/client.h"
 #include "smarthost/transport.h"
@@ -20,7 +20,7 @@ G_DEFINE_QUARK (sg-smtp-client-error-quark, sg_smtp_client_error)
 
 typedef enum {
   EXT_PIPELINING = 1 << 0, EXT_SIZE = 1 << 1, EXT_8BITMIME = 1 << 2, EXT_SMTPUTF8 = 1 << 3,
-  EXT_STARTTLS = 1 << 4, EXT_AUTH_PLAIN = 1 << 5, EXT_AUTH_LOGIN = 1 << 6,
+  EXT_STARTTLS = 1 << 4, EXT_AUTH_PLAIN = 1 << 5, EXT_AUTH_LOGIN = 1 << 6, EXT_DSN = 1 << 7,
 } Extension;
 
 struct _SgSmtpClient {
@@ -67,6 +67,8 @@ sg_rcpt_outcome_free (SgRcptOutcome *o)
     return;
   g_free (o->address);
   g_free (o->reply);
+  g_free (o->dsn_notify);
+  g_free (o->dsn_orcpt);
   g_free (o);
 }
 
@@ -169,6 +171,8 @@ parse_ehlo (SgSmtpClient *c, const Reply *r)
         c->ext |= EXT_SMTPUTF8;
       else if (g_ascii_strcasecmp (kw, "STARTTLS") == 0)
         c->ext |= EXT_STARTTLS;
+      else if (g_ascii_strcasecmp (kw, "DSN") == 0)
+        c->ext |= EXT_DSN;
       else if (g_ascii_strcasecmp (kw, "AUTH") == 0)
         for (guint j = 1; words[j]; j++)
           {
@@ -557,12 +561,24 @@ sg_smtp_client_send (SgSmtpClient *c, const SgSmtpMessage *msg, GPtrArray *rcpts
     g_string_append (wire, " BODY=8BITMIME");
   if (msg->smtputf8)
     g_string_append (wire, " SMTPUTF8");
+  gboolean dsn = (c->ext & EXT_DSN) != 0;   /* RFC 3461 5.2.1: only to a DSN server */
+  if (dsn && msg->dsn_ret)
+    g_string_append_printf (wire, " RET=%s", msg->dsn_ret);
+  if (dsn && msg->dsn_envid)
+    g_string_append_printf (wire, " ENVID=%s", msg->dsn_envid);
   g_string_append (wire, "\r\n");
   gboolean pipelining = (c->ext & EXT_PIPELINING) != 0;
   gsize mail_len = wire->len;
   for (guint i = 0; i < rcpts->len; i++)
-    g_string_append_printf (wire, "RCPT TO:<%s>\r\n",
-                            ((SgRcptOutcome *) g_ptr_array_index (rcpts, i))->address);
+    {
+      const SgRcptOutcome *o = g_ptr_array_index (rcpts, i);
+      g_string_append_printf (wire, "RCPT TO:<%s>", o->address);
+      if (dsn && o->dsn_notify)
+        g_string_append_printf (wire, " NOTIFY=%s", o->dsn_notify);
+      if (dsn && o->dsn_orcpt)
+        g_string_append_printf (wire, " ORCPT=%s", o->dsn_orcpt);
+      g_string_append (wire, "\r\n");
+    }
   g_string_append (wire, "DATA\r\n");
 
   Reply r = { 0 };

@@ -33,6 +33,8 @@ typedef struct {
   char  *address;
   guint  code;
   char  *reply;     /* (nullable) sanitised one-line reply, e.g. "550 5.1.1 unknown user" */
+  char  *dsn_notify; /* (nullable) RCPT NOTIFY= to pass on when the smarthost offers DSN */
+  char  *dsn_orcpt;  /* (nullable) RCPT ORCPT=, likewise (RFC 3461 4.2: passed unchanged) */
 } SgRcptOutcome;
 
 /* sg_rcpt_outcome_new - an untried outcome for address (transfer full). */
@@ -45,6 +47,8 @@ typedef struct {
   const char *sender;     /* "" for <> */
   const char *path;       /* queue/<ID>.eml */
   gboolean    smtputf8;
+  const char *dsn_ret;    /* (nullable) MAIL RET=, passed on when the smarthost offers DSN */
+  const char *dsn_envid;  /* (nullable) MAIL ENVID= (xtext), likewise */
 } SgSmtpMessage;
 
 typedef struct _SgSmtpClient SgSmtpClient;

@@ -36,6 +36,7 @@ struct _SgSession {
   char                 queue_id[SG_QUEUE_ID_LEN + 1];
   SgSmtpPath           mail;
   GPtrArray           *recipients;
+  GPtrArray           *rcpt_params;   /* SgSmtpPath*, parallel to recipients (DSN) */
   SgDataReader         data;
   gint64               data_end_us;  /* monotonic end of DATA, 0 once answered */
   gboolean             rcpt_limit_hit; /* logged once per transaction, not per RCPT */
@@ -94,6 +95,16 @@ const char *
 sg_session_state_name (SgSessionState state)
 {
   return state_names[state];
+}
+
+/* path_free - an SgSmtpPath on the heap (RCPT's DSN parameters). */
+static void
+path_free (gpointer p)
+{
+  if (!p)
+    return;
+  sg_smtp_path_clear (p);
+  g_free (p);
 }
 
 /* session_enter_state - the one place the state changes. */
@@ -166,6 +177,7 @@ transaction_reset (SgSession *s)
 {
   sg_smtp_path_clear (&s->mail);
   g_ptr_array_set_size (s->recipients, 0);
+  g_ptr_array_set_size (s->rcpt_params, 0);
   sg_data_reader_clear (&s->data);
   s->queue_id[0] = '\0';
   s->rcpt_limit_hit = FALSE;
@@ -199,6 +211,7 @@ smtp_ehlo (SgSession *s, const char *arg)
   g_string_append_printf (s->out, "250-SIZE %" G_GUINT64_FORMAT "\r\n", s->config->max_message_size);
   g_string_append (s->out, "250-8BITMIME\r\n");
   g_string_append (s->out, "250-SMTPUTF8\r\n");
+  g_string_append (s->out, "250-DSN\r\n");
   if (s->config->tls_cert_file && !s->tls_protocol)
     g_string_append (s->out, "250-STARTTLS\r\n");
   g_string_append (s->out, "250 ENHANCEDSTATUSCODES\r\n");
@@ -251,7 +264,8 @@ smtp_mail (SgSession *s, const char *arg)
       smtp_error_reply (s, error);
       return;
     }
-  if (!s->esmtp && (path.size >= 0 || path.body != SG_BODY_NONE || path.smtputf8))
+  if (!s->esmtp && (path.size >= 0 || path.body != SG_BODY_NONE || path.smtputf8
+                    || path.dsn_ret || path.dsn_envid))
     {
       sg_smtp_path_clear (&path);
       reply_error (s, 555, "5.5.4", "MAIL parameters need EHLO (RFC 5321 4.1.1.11)");
@@ -291,12 +305,16 @@ static void
 smtp_rcpt (SgSession *s, const char *arg)
 {
   g_autoptr(GError) error = NULL;
-  SgSmtpPath path = { .size = -1 };
+  g_auto(SgSmtpPath) path = { .size = -1 };
 
   if (!sg_smtp_parse_rcpt (arg, s->mail.smtputf8, &path, &error))
     {
-      sg_smtp_path_clear (&path);
       smtp_error_reply (s, error);
+      return;
+    }
+  if (!s->esmtp && (path.dsn_notify || path.dsn_orcpt))
+    {
+      reply_error (s, 555, "5.5.4", "RCPT parameters need EHLO (RFC 5321 4.1.1.11)");
       return;
     }
   g_autofree char *address = g_steal_pointer (&path.address);
@@ -330,6 +348,8 @@ smtp_rcpt (SgSession *s, const char *arg)
       return;
     }
   g_ptr_array_add (s->recipients, g_steal_pointer (&address));
+  g_ptr_array_add (s->rcpt_params, g_memdup2 (&path, sizeof path));
+  memset (&path, 0, sizeof path);   /* moved into rcpt_params */
   session_enter_state (s, SG_SESSION_RCPT);
   reply (s, 250, "2.1.5", "Recipient OK");
 }
@@ -456,11 +476,17 @@ finish_data (SgSession *s)
 
   SgEnvelope *env = g_new0 (SgEnvelope, 1);
   memcpy (env->queue_id, s->queue_id, sizeof env->queue_id);
-  env->mail = s->mail;
+  env->mail = s->mail;   /* moved: the owned strings are stolen below */
   env->mail.address = g_steal_pointer (&s->mail.address);
+  env->mail.dsn_ret = g_steal_pointer (&s->mail.dsn_ret);
+  env->mail.dsn_envid = g_steal_pointer (&s->mail.dsn_envid);
   env->recipients = g_ptr_array_new_with_free_func (g_free);
+  env->rcpt_params = g_ptr_array_new_with_free_func (path_free);
   for (guint i = 0; i < s->recipients->len; i++)
-    g_ptr_array_add (env->recipients, g_strdup (g_ptr_array_index (s->recipients, i)));
+    {
+      g_ptr_array_add (env->recipients, g_strdup (g_ptr_array_index (s->recipients, i)));
+      g_ptr_array_add (env->rcpt_params, g_steal_pointer (&s->rcpt_params->pdata[i]));
+    }
   env->helo = g_strdup (s->helo);
   if (s->tls_protocol)
     env->protocol = s->mail.smtputf8 ? "UTF8SMTPS" : "ESMTPS";
@@ -660,6 +686,7 @@ sg_session_new (SgConfig *config, const char *client_address, guint16 client_por
   s->out = g_string_sized_new (256);
   s->mail.size = -1;
   s->recipients = g_ptr_array_new_with_free_func (g_free);
+  s->rcpt_params = g_ptr_array_new_with_free_func (path_free);
   s->relay_allowed = TRUE;
   return s;
 }
@@ -677,6 +704,7 @@ sg_session_free (SgSession *s)
     return;
   sg_smtp_path_clear (&s->mail);
   g_ptr_array_unref (s->recipients);
+  g_ptr_array_unref (s->rcpt_params);
   sg_data_reader_clear (&s->data);
   g_byte_array_unref (s->in);
   g_string_free (s->out, TRUE);
@@ -729,6 +757,7 @@ sg_envelope_free (SgEnvelope *env)
     return;
   sg_smtp_path_clear (&env->mail);
   g_clear_pointer (&env->recipients, g_ptr_array_unref);
+  g_clear_pointer (&env->rcpt_params, g_ptr_array_unref);
   g_free (env->helo);
   g_free (env->client_address);
   g_free (env->tls_protocol);

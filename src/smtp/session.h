@@ -32,6 +32,8 @@ typedef struct {
   char        queue_id[SG_QUEUE_ID_LEN + 1];
   SgSmtpPath  mail;          /* reverse-path and its ESMTP parameters */
   GPtrArray  *recipients;    /* char* forward-paths, in order, no duplicates */
+  GPtrArray  *rcpt_params;   /* (nullable) SgSmtpPath*, parallel to recipients: each
+                              * RCPT's DSN parameters (address NULL) */
   char       *helo;
   const char *protocol;      /* "SMTP", "ESMTP", "ESMTPS", "UTF8SMTP", "UTF8SMTPS" (static) */
   char       *tls_protocol;  /* (nullable) e.g. "TLSv1.3" */

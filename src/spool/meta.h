@@ -25,6 +25,8 @@ typedef struct {
   SgRcptStatus status;
   char        *delay_reason;   /* (nullable) last reply or error for this recipient */
   gint64       updated;        /* epoch seconds, 0 = never */
+  char        *dsn_notify;     /* (nullable) RCPT NOTIFY= (RFC 3461 4.1), e.g. "SUCCESS,DELAY" */
+  char        *dsn_orcpt;      /* (nullable) RCPT ORCPT= as received: addr-type;xtext */
 } SgMetaRecipient;
 
 typedef struct {
@@ -35,6 +37,8 @@ typedef struct {
   gint64     esmtp_size;       /* SIZE= value, -1 when not given */
   char      *esmtp_body;       /* (nullable) "7BIT" or "8BITMIME" */
   gboolean   smtputf8;
+  char      *dsn_ret;          /* (nullable) MAIL RET= "FULL" or "HDRS" (RFC 3461 4.3) */
+  char      *dsn_envid;        /* (nullable) MAIL ENVID= as received, xtext (RFC 3461 4.4) */
   char      *client_address;
   guint16    client_port;
   char      *helo_name;        /* (nullable) */
