@@ -244,22 +244,29 @@ gboolean
 sg_queue_finish (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 now, char **dsn_id,
                  gboolean *removed, GError **error)
 {
-  gboolean failed = FALSE;
+  gboolean failed = FALSE, report = FALSE;
   *removed = FALSE;
   for (guint i = 0; i < meta->recipients->len; i++)
-    failed |= ((SgMetaRecipient *) g_ptr_array_index (meta->recipients, i))->status == SG_RCPT_FAILED;
+    {
+      const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
+      failed |= r->status == SG_RCPT_FAILED;
+      report |= r->status == SG_RCPT_FAILED && sg_dsn_wants_failure (r);
+    }
   /* The report is durable before the original is marked finished, so a
    * crash in between can duplicate it but never lose it. A bounce (sender
    * <>) never bounces (RFC 5321 4.5.5). */
-  if (failed && meta->sender[0] != '\0')
+  if (report && meta->sender[0] != '\0')
     {
       *dsn_id = sg_dsn_queue (spool, meta, c->hostname, now, error);
       if (!*dsn_id)
         return FALSE;
       g_message ("%s: sender non-delivery notification: %s", meta->queue_id, *dsn_id);
     }
-  else if (failed)
+  else if (failed && meta->sender[0] == '\0')
     g_message ("%s: no non-delivery notification: the sender is <>", meta->queue_id);
+  else if (failed)
+    g_message ("%s: no non-delivery notification: NOTIFY without FAILURE (RFC 3461)",
+               meta->queue_id);
   meta->state = failed ? SG_MSG_FAILED : SG_MSG_DELIVERED;
   meta->next_attempt = 0;
   if (!failed && c->queue_keep_delivered == 0)

@@ -1,7 +1,11 @@
 /* dsn.c - the bounce message: RFC 3464 delivery status in an RFC 6522
  * multipart/report with a human-readable part, a message/delivery-status
  * part and the original header section as text/rfc822-headers. It is sent
- * from <> (RFC 5321 4.5.5), so it can never itself bounce. */
+ * from <> (RFC 5321 4.5.5), so it can never itself bounce. The sender's
+ * RFC 3461 wishes are honoured: NOTIFY (who is reported), ENVID and ORCPT
+ * (echoed as Original-Envelope-Id and Original-Recipient). The original is
+ * always returned as its header section only, which is what RET=HDRS asks;
+ * RET=FULL is not honoured beyond that. */
 #include "queue/dsn.h"
 
 #include <errno.h>
@@ -52,6 +56,41 @@ status_of (const char *reason)
   return g_strdup (reason[0] == '4' ? "4.0.0" : "5.0.0");
 }
 
+gboolean
+sg_dsn_wants_failure (const SgMetaRecipient *r)
+{
+  if (!r->dsn_notify)
+    return TRUE;
+  g_auto(GStrv) words = g_strsplit (r->dsn_notify, ",", -1);
+  return g_strv_contains ((const char *const *) words, "FAILURE");
+}
+
+/* reported - r failed and wants to hear about it. */
+static gboolean
+reported (const SgMetaRecipient *r)
+{
+  return r->status == SG_RCPT_FAILED && sg_dsn_wants_failure (r);
+}
+
+/* xtext_decode - RFC 3461 4: "+XX" back to its byte, for the report's fields;
+ * a decoded control character becomes "?" so it cannot break a header line. */
+static char *
+xtext_decode (const char *xtext)
+{
+  GString *out = g_string_new (NULL);
+  for (const char *p = xtext; *p; p++)
+    {
+      char c = *p;
+      if (p[0] == '+' && g_ascii_isxdigit (p[1]) && g_ascii_isxdigit (p[2]))
+        {
+          c = (char) (g_ascii_xdigit_value (p[1]) * 16 + g_ascii_xdigit_value (p[2]));
+          p += 2;
+        }
+      g_string_append_c (out, (guchar) c < 32 || c == 127 ? '?' : c);
+    }
+  return g_string_free (out, FALSE);
+}
+
 /* clip - a copy of s, at most DSN_REASON_MAX bytes, on one line. */
 static char *
 clip (const char *s)
@@ -96,7 +135,7 @@ sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header, gsiz
   for (guint i = 0; i < meta->recipients->len; i++)
     {
       const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
-      if (r->status != SG_RCPT_FAILED)
+      if (!reported (r))
         continue;
       g_autofree char *why = clip (r->delay_reason);
       g_string_append_printf (m, "<%s>: %s\r\n", r->address, why);
@@ -106,18 +145,31 @@ sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header, gsiz
   /* Part 2: RFC 3464 section 2.2 per-message, 2.3 per-recipient fields. */
   g_string_append_printf (m, "--%s\r\nContent-Type: message/delivery-status\r\n"
                           "Content-Description: Delivery report\r\n\r\n", boundary);
+  if (meta->dsn_envid)
+    {
+      g_autofree char *envid = xtext_decode (meta->dsn_envid);
+      g_string_append_printf (m, "Original-Envelope-Id: %s\r\n", envid);   /* 3464 2.2.1 */
+    }
   g_string_append_printf (m, "Reporting-MTA: dns; %s\r\n", hostname);
   g_string_append_printf (m, "X-Spoolgate-Queue-ID: %s\r\n", meta->queue_id);
   g_string_append_printf (m, "Arrival-Date: %s\r\n", arrival);
   for (guint i = 0; i < meta->recipients->len; i++)
     {
       const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
-      if (r->status != SG_RCPT_FAILED)
+      if (!reported (r))
         continue;
       g_autofree char *status = status_of (r->delay_reason);
       g_autofree char *why = clip (r->delay_reason);
       gboolean smtp = r->delay_reason && g_ascii_isdigit (r->delay_reason[0]);
       g_autofree char *when = rfc5322_date (r->updated ? r->updated : now);
+      if (r->dsn_orcpt)
+        {
+          /* RFC 3464 2.3.1: Original-Recipient: addr-type; the decoded address */
+          const char *semi = strchr (r->dsn_orcpt, ';');
+          g_autofree char *type = g_strndup (r->dsn_orcpt, semi ? (gsize) (semi - r->dsn_orcpt) : 0);
+          g_autofree char *addr = xtext_decode (semi ? semi + 1 : r->dsn_orcpt);
+          g_string_append_printf (m, "\r\nOriginal-Recipient: %s; %s", type, addr);
+        }
       g_string_append_printf (m, "\r\nFinal-Recipient: rfc822; %s\r\n", r->address);
       g_string_append (m, "Action: failed\r\n");
       g_string_append_printf (m, "Status: %s\r\n", status);

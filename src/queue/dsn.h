@@ -11,7 +11,11 @@ G_BEGIN_DECLS
 /* Most of the original header section quoted in text/rfc822-headers. */
 #define SG_DSN_MAX_HEADER_BYTES  (256 * 1024)
 
-/* sg_dsn_build - the report for meta's failed recipients, quoting header
+/* sg_dsn_wants_failure - r asked for a failure report: no NOTIFY, or a
+ * NOTIFY list with FAILURE (RFC 3461 4.1; NOTIFY=NEVER never). */
+gboolean sg_dsn_wants_failure (const SgMetaRecipient *r);
+
+/* sg_dsn_build - the report for meta's failed recipients that want one, quoting header
  * (the original header section); now is epoch seconds (transfer full). */
 GBytes *sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header,
                       gsize header_len, gint64 now);

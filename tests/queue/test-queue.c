@@ -158,6 +158,41 @@ test_dsn_validates (void)
     }
 }
 
+/* RFC 3461: NOTIFY=NEVER and NOTIFY without FAILURE leave a recipient out of
+ * the report; ENVID and ORCPT come back decoded from xtext (RFC 3464). */
+static void
+test_dsn_notify (void)
+{
+  g_autoptr(SgMeta) m = message ();
+  m->dsn_envid = g_strdup ("QQ+2B1");
+  for (guint i = 0; i < 3; i++)
+    {
+      SgMetaRecipient *r = m->recipients->pdata[i];
+      r->status = SG_RCPT_FAILED;
+      r->delay_reason = g_strdup ("550 5.1.1 no such user");
+    }
+  SgMetaRecipient *never = m->recipients->pdata[0], *delay = m->recipients->pdata[1];
+  SgMetaRecipient *want = m->recipients->pdata[2];
+  never->dsn_notify = g_strdup ("NEVER");
+  delay->dsn_notify = g_strdup ("SUCCESS,DELAY");
+  want->dsn_notify = g_strdup ("DELAY,FAILURE");
+  want->dsn_orcpt = g_strdup ("rfc822;Bad+2Bx@example.org");
+  g_assert_false (sg_dsn_wants_failure (never));
+  g_assert_false (sg_dsn_wants_failure (delay));
+  g_assert_true (sg_dsn_wants_failure (want));
+  const char *header = "From: alice@example.com\r\nSubject: hello\r\n";
+  g_autoptr(GBytes) dsn = sg_dsn_build (m, "gate.example", header, strlen (header), 1800000200);
+  g_autofree char *s = g_strndup (g_bytes_get_data (dsn, NULL), g_bytes_get_size (dsn));
+  g_assert_nonnull (strstr (s, "Original-Envelope-Id: QQ+1\r\n"));
+  g_autofree char *block = g_strdup_printf ("\r\n\r\nOriginal-Recipient: rfc822; Bad+x@example.org\r\n"
+                                            "Final-Recipient: rfc822; %s\r\n", want->address);
+  g_assert_nonnull (strstr (s, block));
+  g_autofree char *no1 = g_strdup_printf ("Final-Recipient: rfc822; %s\r\n", never->address);
+  g_autofree char *no2 = g_strdup_printf ("Final-Recipient: rfc822; %s\r\n", delay->address);
+  g_assert_null (strstr (s, no1));
+  g_assert_null (strstr (s, no2));
+}
+
 /* The census keeps per-state totals through moves, updates and removals,
  * and the queue gauges follow. */
 static void
@@ -198,5 +233,6 @@ main (int argc, char **argv)
   g_test_add_func ("/queue/expire", test_expire);
   g_test_add_func ("/queue/dsn/validates", test_dsn_validates);
   g_test_add_func ("/queue/census", test_census);
+  g_test_add_func ("/queue/dsn/notify", test_dsn_notify);
   return g_test_run ();
 }
