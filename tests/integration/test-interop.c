@@ -1,8 +1,8 @@
 /* test-interop.c - SMTP interoperability end to end (issue 16): the real
  * `spoolgate serve` against independent aiosmtpd smarthosts
  * (tests/tools/smarthost.py) on loopback: several smarthosts with failover
- * and cool-down, checked on what each smarthost recorded, on the log and on
- * the spooled metadata. */
+ * and cool-down, and the DSN parameters (RFC 3461) passed on, checked on
+ * what each smarthost recorded, on the log and on the spooled metadata. */
 #include "harness.h"
 
 #include <json-glib/json-glib.h>
@@ -201,10 +201,136 @@ test_failover (void)
   sg_test_run (rm, NULL, NULL);
 }
 
+/* transact - one message over a raw socket: every command's reply must start
+ * with the code given next to it; the queue ID from the final 250 (transfer full). */
+static char *
+transact (guint16 port, const char *const *script)
+{
+  g_autofree char *greeting = NULL;
+  SgTestClient *c = sg_test_client_connect (port, &greeting);
+  g_assert_nonnull (c);
+  g_assert_true (g_str_has_prefix (greeting, "220 gate.example ESMTP"));
+  char *id = NULL;
+  for (guint i = 0; script[i]; i += 2)
+    {
+      g_autofree char *reply = sg_test_client_command (c, script[i]);
+      if (!g_str_has_prefix (reply, script[i + 1]))
+        g_error ("%s: got \"%s\", want \"%s...\"", script[i], reply, script[i + 1]);
+      const char *queued = strstr (reply, "queued as ");
+      if (queued)
+        id = g_strndup (queued + 10, strcspn (queued + 10, " \r\n"));
+    }
+  sg_test_client_free (c);
+  g_assert_nonnull (id);
+  return id;
+}
+
+/* check_schema - queue/<id>.json validates against the published schema. */
+static void
+check_schema (SgTestServer *s, const char *id)
+{
+  g_autofree char *schema = g_test_build_filename (G_TEST_DIST, "..", "schemas",
+                                                   "spool-metadata.schema.json", NULL);
+  g_autofree char *path = g_strdup_printf ("%s/queue/%s.json", s->spool, id);
+  const char *args[] = { schema, path, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  if (sg_test_python ("validate_schema.py", args, &out, &err) != 0)
+    g_error ("%s does not validate: %s%s", path, out, err);
+}
+
+static const char *const DSN_SCRIPT[] = {
+  "EHLO client.example", "250",
+  "MAIL FROM:<alice@example.com> RET=HDRS ENVID=QQ+2B1", "250 2.1.0",
+  "RCPT TO:<bob@example.org> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;bob+2Bx@example.org", "250 2.1.5",
+  "RCPT TO:<carol@example.org>", "250 2.1.5",
+  "DATA", "354",
+  "Date: Sat, 21 Nov 2026 10:00:00 +0000\r\nFrom: Alice <alice@example.com>\r\n"
+  "To: bob@example.org\r\nSubject: dsn\r\nMessage-ID: <dsn1@example.com>\r\n\r\n"
+  "Hello.\r\n.", "250 2.0.0",
+  "QUIT", "221",
+  NULL,
+};
+
+/* relay_dsn - send DSN_SCRIPT through spoolgate to a sink started with
+ * extra; the sink's record of it (transfer full). */
+static JsonObject *
+relay_dsn (const char *const *extra, JsonObject **meta_out)
+{
+  g_autofree char *root = g_dir_make_tmp ("sg-interop-XXXXXX", NULL);
+  Sink k = { 0 };
+  sink_start (&k, root, "sink", extra);
+  g_autofree char *conf = g_strdup_printf (
+    "[server]\nhostname = gate.example\n"
+    "[smarthost]\nhost = [127.0.0.1]:%u\ntls = none\nconnect_timeout = 5\n"
+    "[queue]\nmin_backoff = 1\nmax_backoff = 2\nkeep_delivered = 3600\n", k.port);
+  SgTestServer s;
+  sg_test_server_start (&s, conf);
+  g_autofree char *id = transact (s.port, DSN_SCRIPT);
+  JsonObject *rec = record (&k, &s, 1);
+  *meta_out = meta_delivered (&s, id);
+  check_schema (&s, id);
+  if (g_test_failed ())
+    {
+      g_autofree char *log = sg_test_server_log (&s);
+      g_test_message ("server log:\n%s", log);
+    }
+  sg_test_server_free (&s);
+  sink_free (&k);
+  const char *rm[] = { "rm", "-rf", root, NULL };
+  sg_test_run (rm, NULL, NULL);
+  return rec;
+}
+
+/* RET, ENVID, NOTIFY and ORCPT are kept in the metadata and reach a
+ * smarthost that offers DSN unchanged (RFC 3461 5.2.1: ORCPT as given). */
+static void
+test_dsn_relayed (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  const char *extra[] = { "--dsn", NULL };
+  g_autoptr(JsonObject) m = NULL;
+  g_autoptr(JsonObject) rec = relay_dsn (extra, &m);
+  JsonObject *mail = json_object_get_object_member (rec, "dsn_mail");
+  g_assert_cmpstr (json_object_get_string_member (mail, "RET"), ==, "HDRS");
+  g_assert_cmpstr (json_object_get_string_member (mail, "ENVID"), ==, "QQ+2B1");
+  JsonObject *rcpt = json_object_get_object_member (rec, "dsn_rcpt");
+  JsonObject *bob = json_object_get_object_member (rcpt, "bob@example.org");
+  g_assert_nonnull (bob);
+  g_assert_cmpstr (json_object_get_string_member (bob, "NOTIFY"), ==, "SUCCESS,DELAY");
+  g_assert_cmpstr (json_object_get_string_member (bob, "ORCPT"), ==, "rfc822;bob+2Bx@example.org");
+  g_assert_false (json_object_has_member (rcpt, "carol@example.org"));
+  g_assert_cmpstr (json_object_get_string_member (m, "dsn_ret"), ==, "HDRS");
+  g_assert_cmpstr (json_object_get_string_member (m, "dsn_envid"), ==, "QQ+2B1");
+  JsonArray *rs = json_object_get_array_member (m, "recipients");
+  JsonObject *r0 = json_array_get_object_element (rs, 0);
+  g_assert_cmpstr (json_object_get_string_member (r0, "dsn_notify"), ==, "SUCCESS,DELAY");
+  g_assert_cmpstr (json_object_get_string_member (r0, "dsn_orcpt"), ==, "rfc822;bob+2Bx@example.org");
+  g_assert_false (json_object_has_member (json_array_get_object_element (rs, 1), "dsn_notify"));
+}
+
+/* A smarthost without DSN gets none of the parameters (RFC 3461 5.2.2),
+ * and still the message. */
+static void
+test_dsn_not_offered (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  g_autoptr(JsonObject) m = NULL;
+  g_autoptr(JsonObject) rec = relay_dsn (NULL, &m);
+  g_assert_cmpuint (json_object_get_size (json_object_get_object_member (rec, "dsn_mail")), ==, 0);
+  JsonArray *opts = json_object_get_array_member (rec, "mail_options");
+  for (guint i = 0; i < json_array_get_length (opts); i++)
+    g_assert_false (g_str_has_prefix (json_array_get_string_element (opts, i), "RET="));
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (rec, "rcpt_tos")), ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/interop/smarthost/failover", test_failover);
+  g_test_add_func ("/interop/dsn/relayed", test_dsn_relayed);
+  g_test_add_func ("/interop/dsn/not-offered", test_dsn_not_offered);
   return g_test_run ();
 }
