@@ -350,7 +350,7 @@ on_submit_done (guint code, const char *enhanced, const char *text, gpointer use
   if (!conn->closed)
     {
       sg_session_submit_done (conn->session, code, enhanced, text);
-      if (conn->server->stopping && sg_session_state (conn->session) != SG_SESSION_DATA
+      if (conn->server->stopping && !sg_session_in_data (conn->session)
           && sg_session_state (conn->session) != SG_SESSION_SUBMITTED)
         sg_session_abort (conn->session, "4.3.2", "Service shutting down");
       if (connection_flush (conn))
@@ -526,7 +526,7 @@ sg_connection_busy (const SgConnection *conn)
   if (!conn->session)
     return FALSE;
   SgSessionState st = sg_session_state (conn->session);
-  return !conn->closed && (st == SG_SESSION_DATA || st == SG_SESSION_SUBMITTED);
+  return !conn->closed && (sg_session_in_data (conn->session) || st == SG_SESSION_SUBMITTED);
 }
 
 void
