@@ -1,7 +1,8 @@
 /* test-interop.c - SMTP interoperability end to end (issue 16): the real
  * `spoolgate serve` against independent aiosmtpd smarthosts
  * (tests/tools/smarthost.py) on loopback: several smarthosts with failover
- * and cool-down, and the DSN parameters (RFC 3461) passed on, checked on
+ * and cool-down, the DSN parameters (RFC 3461) passed on, and BDAT (RFC
+ * 3030) from a raw socket to the spool, checked on
  * what each smarthost recorded, on the log and on the spooled metadata. */
 #include "harness.h"
 
@@ -325,6 +326,76 @@ test_dsn_not_offered (void)
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (rec, "rcpt_tos")), ==, 2);
 }
 
+/* BDAT over a raw socket, pipelined in one write and split mid-line and
+ * mid-CRLF: one 250 per chunk, the final 250 with the queue ID, and the
+ * spooled .eml is our Received header followed by exactly the chunks'
+ * bytes (lines of "." and ".." stay as they are: no dot framing). */
+static void
+test_bdat_spooled (void)
+{
+  static const char content[] =
+    "Date: Sat, 21 Nov 2026 10:00:00 +0000\r\n"
+    "From: Alice <alice@example.com>\r\n"
+    "To: bob@example.org\r\n"
+    "Subject: chunked\r\n"
+    "Message-ID: <bdat1@example.com>\r\n"
+    "\r\n"
+    "first line\r\n"
+    ".\r\n"
+    "..two dots\r\n"
+    ".\r\n"
+    "last line\r\n";
+  SgTestServer s;
+  sg_test_server_start (&s, "[server]\nhostname = gate.example\n");
+  g_autofree char *greeting = NULL;
+  SgTestClient *c = sg_test_client_connect (s.port, &greeting);
+  g_assert_nonnull (c);
+  g_assert_true (g_str_has_prefix (greeting, "220 gate.example ESMTP spoolgate"));
+  g_autofree char *ehlo = sg_test_client_command (c, "EHLO client.example");
+  g_assert_nonnull (strstr (ehlo, "250-CHUNKING"));
+  g_assert_null (strstr (ehlo, "BINARYMIME"));
+
+  gsize len = sizeof content - 1, sizes[] = { 40, 1, 60, 33 };
+  g_autoptr(GString) w = g_string_new ("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\n");
+  gsize off = 0;
+  guint chunks = 0;
+  for (guint i = 0; off < len; i++, chunks++)
+    {
+      gsize n = MIN (sizes[i % G_N_ELEMENTS (sizes)], len - off);
+      g_string_append_printf (w, "BDAT %" G_GSIZE_FORMAT "\r\n", n);
+      g_string_append_len (w, content + off, (gssize) n);
+      off += n;
+    }
+  g_string_append (w, "BDAT 0 LAST\r\n");
+  sg_test_client_send (c, w->str, (gssize) w->len);
+  g_autofree char *r1 = sg_test_client_reply (c);
+  g_assert_true (g_str_has_prefix (r1, "250 2.1.0"));
+  g_autofree char *r2 = sg_test_client_reply (c);
+  g_assert_true (g_str_has_prefix (r2, "250 2.1.5"));
+  for (guint i = 0; i < chunks; i++)
+    {
+      g_autofree char *r = sg_test_client_reply (c);
+      g_assert_true (g_str_has_prefix (r, "250 2.0.0 "));
+      g_assert_nonnull (strstr (r, " octets received"));
+    }
+  g_autofree char *last = sg_test_client_reply (c);
+  g_assert_true (g_str_has_prefix (last, "250 2.0.0 Ok: queued as "));
+  g_autofree char *id = g_strndup (last + strlen ("250 2.0.0 Ok: queued as "), 20);
+  g_autofree char *quit = sg_test_client_command (c, "QUIT");
+  g_assert_true (g_str_has_prefix (quit, "221 "));
+  sg_test_client_free (c);
+
+  g_autofree char *eml = g_strdup_printf ("%s/queue/%s.eml", s.spool, id);
+  gsize elen = 0;
+  g_autofree char *bytes = sg_test_read_file (eml, &elen);
+  g_assert_nonnull (bytes);
+  g_assert_true (g_str_has_prefix (bytes, "Received: from client.example"));
+  g_assert_cmpuint (elen, >, len);
+  g_assert_cmpmem (bytes + elen - len, len, content, len);
+  check_schema (&s, id);
+  sg_test_server_free (&s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -332,5 +403,6 @@ main (int argc, char **argv)
   g_test_add_func ("/interop/smarthost/failover", test_failover);
   g_test_add_func ("/interop/dsn/relayed", test_dsn_relayed);
   g_test_add_func ("/interop/dsn/not-offered", test_dsn_not_offered);
+  g_test_add_func ("/interop/bdat/spooled", test_bdat_spooled);
   return g_test_run ();
 }
