@@ -122,9 +122,9 @@ record (Sink *k, SgTestServer *s, guint n)
   return json_object_ref (json_node_get_object (json_parser_get_root (p)));
 }
 
-/* meta_delivered - queue/<id>.json once its state is "delivered" (transfer full). */
+/* meta_state - queue/<id>.json once its state is state (transfer full). */
 static JsonObject *
-meta_delivered (SgTestServer *s, const char *id)
+meta_state (SgTestServer *s, const char *id, const char *state)
 {
   g_autofree char *path = g_strdup_printf ("%s/queue/%s.json", s->spool, id);
   for (guint i = 0; i < WAIT_MS / 50; i++)
@@ -133,13 +133,15 @@ meta_delivered (SgTestServer *s, const char *id)
       if (json_parser_load_from_file (p, path, NULL))
         {
           JsonObject *m = json_node_get_object (json_parser_get_root (p));
-          if (g_strcmp0 (json_object_get_string_member (m, "state"), "delivered") == 0)
+          if (g_strcmp0 (json_object_get_string_member (m, "state"), state) == 0)
             return json_object_ref (m);
         }
       g_usleep (50000);
     }
-  g_error ("%s never reached state delivered", id);
+  g_error ("%s never reached state %s", id, state);
 }
+
+#define meta_delivered(s, id) meta_state ((s), (id), "delivered")
 
 /* Two smarthosts, the first one down: the message goes to the second, the
  * log says why the first was passed over, attempt_history names the host
@@ -396,6 +398,93 @@ test_bdat_spooled (void)
   sg_test_server_free (&s);
 }
 
+static const char *const UTF8_SCRIPT[] = {
+  "EHLO client.example", "250",
+  "MAIL FROM:<j\xc3\xb6rg@example.com> SMTPUTF8", "250 2.1.0",
+  "RCPT TO:<bob@example.org>", "250 2.1.5",
+  "DATA", "354",
+  "Date: Sat, 21 Nov 2026 10:00:00 +0000\r\nFrom: Alice <alice@example.com>\r\n"
+  "To: bob@example.org\r\nSubject: utf8\r\nMessage-ID: <utf8@example.com>\r\n\r\n"
+  "Hello.\r\n.", "250 2.0.0",
+  "QUIT", "221",
+  NULL,
+};
+
+/* relay_utf8 - UTF8_SCRIPT through spoolgate to a sink k started with
+ * extra; the message's metadata once in state (transfer full). *root_out,
+ * k and s are for utf8_done(). */
+static JsonObject *
+relay_utf8 (const char *const *extra, const char *state, char **root_out, Sink *k, SgTestServer *s)
+{
+  *root_out = g_dir_make_tmp ("sg-interop-XXXXXX", NULL);
+  sink_start (k, *root_out, "sink", extra);
+  g_autofree char *conf = g_strdup_printf (
+    "[server]\nhostname = gate.example\n"
+    "[smarthost]\nhost = [127.0.0.1]:%u\ntls = none\nconnect_timeout = 5\n"
+    "[queue]\nmin_backoff = 1\nmax_backoff = 2\nkeep_delivered = 3600\n", k->port);
+  sg_test_server_start (s, conf);
+  g_autofree char *id = transact (s->port, UTF8_SCRIPT);
+  JsonObject *m = meta_state (s, id, state);
+  check_schema (s, id);
+  return m;
+}
+
+static void
+utf8_done (char *root, Sink *k, SgTestServer *s)
+{
+  if (g_test_failed ())
+    {
+      g_autofree char *log = sg_test_server_log (s);
+      g_test_message ("server log:\n%s", log);
+    }
+  sg_test_server_free (s);
+  sink_free (k);
+  const char *rm[] = { "rm", "-rf", root, NULL };
+  sg_test_run (rm, NULL, NULL);
+  g_free (root);
+}
+
+/* RFC 6531 3.4: mail received with SMTPUTF8 goes to a smarthost that offers
+ * it, with SMTPUTF8 on MAIL... */
+static void
+test_smtputf8_offered (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  char *root;
+  Sink k = { 0 };
+  SgTestServer s;
+  g_autoptr(JsonObject) m = relay_utf8 (NULL, "delivered", &root, &k, &s);
+  g_autoptr(JsonObject) rec = record (&k, &s, 1);
+  g_assert_cmpstr (json_object_get_string_member (rec, "mail_from"), ==, "j\xc3\xb6rg@example.com");
+  JsonArray *opts = json_object_get_array_member (rec, "mail_options");
+  gboolean utf8 = FALSE;
+  for (guint i = 0; i < json_array_get_length (opts); i++)
+    utf8 |= g_strcmp0 (json_array_get_string_element (opts, i), "SMTPUTF8") == 0;
+  g_assert_true (utf8);
+  utf8_done (root, &k, &s);
+}
+
+/* ... and never to one that does not: no downgrade, the recipient fails
+ * with 553 5.6.7 and nothing is sent. */
+static void
+test_smtputf8_not_offered (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  const char *extra[] = { "--no-smtputf8", NULL };
+  char *root;
+  Sink k = { 0 };
+  SgTestServer s;
+  g_autoptr(JsonObject) m = relay_utf8 (extra, "failed", &root, &k, &s);
+  JsonObject *r0 = json_array_get_object_element (json_object_get_array_member (m, "recipients"), 0);
+  g_assert_cmpstr (json_object_get_string_member (r0, "status"), ==, "failed");
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (r0, "delay_reason"), "553 5.6.7 "));
+  g_autofree char *none = g_build_filename (k.dir, "msg-001.json", NULL);
+  g_assert_false (g_file_test (none, G_FILE_TEST_EXISTS));
+  utf8_done (root, &k, &s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -404,5 +493,7 @@ main (int argc, char **argv)
   g_test_add_func ("/interop/dsn/relayed", test_dsn_relayed);
   g_test_add_func ("/interop/dsn/not-offered", test_dsn_not_offered);
   g_test_add_func ("/interop/bdat/spooled", test_bdat_spooled);
+  g_test_add_func ("/interop/smtputf8/offered", test_smtputf8_offered);
+  g_test_add_func ("/interop/smtputf8/not-offered", test_smtputf8_not_offered);
   return g_test_run ();
 }

@@ -6,7 +6,7 @@ built on Debian's python3-aiosmtpd.
       make a test CA (DIR/PREFIX-ca.pem) and a server certificate for NAME
       signed by it (DIR/PREFIX-cert.pem, DIR/PREFIX-key.pem) with openssl.
   smarthost.py serve --port N --dir DIR [--cert F --key F] [--auth USER:PASS]
-                     [--reply ADDR=CODE[,CODE...]]... [--dsn]
+                     [--reply ADDR=CODE[,CODE...]]... [--dsn] [--no-smtputf8]
       listen on 127.0.0.1:N until SIGTERM. With --cert it offers STARTTLS;
       with --auth it offers AUTH PLAIN/LOGIN (inside TLS only). --reply gives
       the RCPT replies for ADDR, one per attempt, the last one repeating
@@ -15,7 +15,8 @@ built on Debian's python3-aiosmtpd.
       every command seen goes to DIR/events.jsonl. DIR/ready appears once
       the server listens. With --dsn it offers DSN (RFC 3461) and records
       RET/ENVID and each recipient's NOTIFY/ORCPT, byte for byte, in the
-      message's JSON as dsn_mail and dsn_rcpt.
+      message's JSON as dsn_mail and dsn_rcpt. --no-smtputf8: SMTPUTF8 is
+      neither offered nor accepted.
 """
 import argparse
 import asyncio
@@ -165,7 +166,7 @@ def serve(args):
         replies[addr.lower()] = [int(c) for c in codes.split(",")]
     recorder = Recorder(args.dir, replies, args.auth, args.dsn)
     kwargs = {"server_hostname": "smarthost.test", "decode_data": False,
-              "data_size_limit": 50 * 1000 * 1000, "enable_SMTPUTF8": True}
+              "data_size_limit": 50 * 1000 * 1000, "enable_SMTPUTF8": not args.no_smtputf8}
     sni_seen = {}
     if args.cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -221,6 +222,7 @@ def main():
     s.add_argument("--auth")
     s.add_argument("--reply", action="append")
     s.add_argument("--dsn", action="store_true")
+    s.add_argument("--no-smtputf8", action="store_true")
     args = ap.parse_args()
     if args.cmd == "mkcert":
         mkcert(args.dir, args.prefix, args.name)
