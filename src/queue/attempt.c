@@ -241,6 +241,31 @@ sg_queue_next_look (const SgMeta *meta, const SgConfig *c)
 }
 
 gboolean
+sg_queue_delay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 now, char **dsn_id,
+                       GError **error)
+{
+  if (c->queue_delay_warning == 0 || meta->delay_warned || meta->sender[0] == '\0'
+      || meta->arrival_time_us / G_USEC_PER_SEC + (gint64) c->queue_delay_warning > now)
+    return TRUE;
+  gboolean wanted = FALSE;
+  for (guint i = 0; i < meta->recipients->len; i++)
+    {
+      const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
+      wanted |= (r->status == SG_RCPT_DEFERRED || r->status == SG_RCPT_PENDING)
+                && sg_dsn_wants_delay (r);
+    }
+  if (!wanted)
+    return TRUE;
+  /* Durable before the mark: a crash in between can repeat it, never lose it. */
+  *dsn_id = sg_dsn_queue_kind (spool, meta, SG_DSN_DELAY, c->hostname, now, error);
+  if (!*dsn_id)
+    return FALSE;
+  meta->delay_warned = TRUE;
+  g_message ("%s: sender delay notification: %s", meta->queue_id, *dsn_id);
+  return TRUE;
+}
+
+gboolean
 sg_queue_finish (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 now, char **dsn_id,
                  gboolean *removed, GError **error)
 {

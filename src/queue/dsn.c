@@ -1,4 +1,4 @@
-/* dsn.c - the bounce message: RFC 3464 delivery status in an RFC 6522
+/* dsn.c - the bounce and delay messages: RFC 3464 delivery status in an RFC 6522
  * multipart/report with a human-readable part, a message/delivery-status
  * part and the original header section as text/rfc822-headers. It is sent
  * from <> (RFC 5321 4.5.5), so it can never itself bounce. The sender's
@@ -65,10 +65,22 @@ sg_dsn_wants_failure (const SgMetaRecipient *r)
   return g_strv_contains ((const char *const *) words, "FAILURE");
 }
 
-/* reported - r failed and wants to hear about it. */
-static gboolean
-reported (const SgMetaRecipient *r)
+gboolean
+sg_dsn_wants_delay (const SgMetaRecipient *r)
 {
+  if (!r->dsn_notify)
+    return TRUE;
+  g_auto(GStrv) words = g_strsplit (r->dsn_notify, ",", -1);
+  return g_strv_contains ((const char *const *) words, "DELAY");
+}
+
+/* reported - r is in a report of kind: failed, or still deferred, and
+ * wants to hear about it. */
+static gboolean
+reported (const SgMetaRecipient *r, SgDsnKind kind)
+{
+  if (kind == SG_DSN_DELAY)
+    return (r->status == SG_RCPT_DEFERRED || r->status == SG_RCPT_PENDING) && sg_dsn_wants_delay (r);
   return r->status == SG_RCPT_FAILED && sg_dsn_wants_failure (r);
 }
 
@@ -104,6 +116,14 @@ GBytes *
 sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header, gsize header_len,
               gint64 now)
 {
+  return sg_dsn_build_kind (meta, SG_DSN_FAILURE, hostname, header, header_len, now);
+}
+
+GBytes *
+sg_dsn_build_kind (const SgMeta *meta, SgDsnKind kind, const char *hostname, const char *header,
+                   gsize header_len, gint64 now)
+{
+  gboolean delay = kind == SG_DSN_DELAY;
   GString *m = g_string_new (NULL);
   g_autofree char *date = rfc5322_date (now);
   g_autofree char *arrival = rfc5322_date (meta->arrival_time_us / G_USEC_PER_SEC);
@@ -117,7 +137,8 @@ sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header, gsiz
   g_string_append_printf (m, "Date: %s\r\n", date);
   g_string_append_printf (m, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", hostname);
   g_string_append_printf (m, "To: <%s>\r\n", meta->sender);
-  g_string_append (m, "Subject: Undelivered Mail Returned to Sender\r\n");
+  g_string_append (m, delay ? "Subject: Delayed Mail (still being retried)\r\n"
+                            : "Subject: Undelivered Mail Returned to Sender\r\n");
   g_string_append_printf (m, "Message-ID: <%s.%s@%s>\r\n", meta->queue_id, uuid, hostname);
   g_string_append (m, "Auto-Submitted: auto-replied\r\n");
   g_string_append (m, "MIME-Version: 1.0\r\n");
@@ -129,13 +150,16 @@ sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header, gsiz
   g_string_append_printf (m, "--%s\r\nContent-Type: text/plain; charset=us-ascii\r\n"
                           "Content-Description: Notification\r\n\r\n", boundary);
   g_string_append_printf (m, "This is the mail system at host %s.\r\n\r\n"
-                          "Your message (queue ID %s, received %s) could not be delivered\r\n"
+                          "Your message (queue ID %s, received %s) %s\r\n"
                           "to one or more recipients. The mail system said:\r\n\r\n",
-                          hostname, meta->queue_id, arrival);
+                          hostname, meta->queue_id, arrival,
+                          delay ? "has not yet been delivered; it is still being retried,\r\n"
+                                  "so you need not send it again. It waits for delivery"
+                                : "could not be delivered");
   for (guint i = 0; i < meta->recipients->len; i++)
     {
       const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
-      if (!reported (r))
+      if (!reported (r, kind))
         continue;
       g_autofree char *why = clip (r->delay_reason);
       g_string_append_printf (m, "<%s>: %s\r\n", r->address, why);
@@ -156,9 +180,11 @@ sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header, gsiz
   for (guint i = 0; i < meta->recipients->len; i++)
     {
       const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
-      if (!reported (r))
+      if (!reported (r, kind))
         continue;
       g_autofree char *status = status_of (r->delay_reason);
+      if (delay && status[0] != '4')
+        status[0] = '4';   /* RFC 3464 2.3.4: a delayed recipient's status is transient */
       g_autofree char *why = clip (r->delay_reason);
       gboolean smtp = r->delay_reason && g_ascii_isdigit (r->delay_reason[0]);
       g_autofree char *when = rfc5322_date (r->updated ? r->updated : now);
@@ -171,7 +197,7 @@ sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header, gsiz
           g_string_append_printf (m, "\r\nOriginal-Recipient: %s; %s", type, addr);
         }
       g_string_append_printf (m, "\r\nFinal-Recipient: rfc822; %s\r\n", r->address);
-      g_string_append (m, "Action: failed\r\n");
+      g_string_append (m, delay ? "Action: delayed\r\n" : "Action: failed\r\n");
       g_string_append_printf (m, "Status: %s\r\n", status);
       g_string_append_printf (m, "Diagnostic-Code: %s; %s\r\n", smtp ? "smtp" : "X-Spoolgate", why);
       g_string_append_printf (m, "Last-Attempt-Date: %s\r\n", when);
@@ -230,12 +256,19 @@ char *
 sg_dsn_queue (SgSpool *spool, const SgMeta *meta, const char *hostname, gint64 now,
               GError **error)
 {
+  return sg_dsn_queue_kind (spool, meta, SG_DSN_FAILURE, hostname, now, error);
+}
+
+char *
+sg_dsn_queue_kind (SgSpool *spool, const SgMeta *meta, SgDsnKind kind, const char *hostname,
+                   gint64 now, GError **error)
+{
   g_autofree char *path = sg_spool_message_path (spool, meta->queue_id);
   gsize hlen = 0;
   g_autofree char *header = sg_dsn_header_section (path, &hlen, error);
   if (!header)
     return NULL;
-  g_autoptr(GBytes) body = sg_dsn_build (meta, hostname, header, hlen, now);
+  g_autoptr(GBytes) body = sg_dsn_build_kind (meta, kind, hostname, header, hlen, now);
   g_autoptr(SgMeta) dsn = sg_meta_new ();
   dsn->sender = g_strdup ("");                  /* RFC 5321 4.5.5: bounces come from <> */
   sg_meta_add_recipient (dsn, meta->sender);

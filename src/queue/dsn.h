@@ -11,6 +11,14 @@ G_BEGIN_DECLS
 /* Most of the original header section quoted in text/rfc822-headers. */
 #define SG_DSN_MAX_HEADER_BYTES  (256 * 1024)
 
+/* What a report is about: failed recipients (a bounce) or recipients still
+ * deferred ([queue] delay_warning). */
+typedef enum { SG_DSN_FAILURE, SG_DSN_DELAY } SgDsnKind;
+
+/* sg_dsn_wants_delay - r asked for delay notices: no NOTIFY (our default
+ * includes DELAY, RFC 3461 4.1), or a NOTIFY list with DELAY. */
+gboolean sg_dsn_wants_delay (const SgMetaRecipient *r);
+
 /* sg_dsn_wants_failure - r asked for a failure report: no NOTIFY, or a
  * NOTIFY list with FAILURE (RFC 3461 4.1; NOTIFY=NEVER never). */
 gboolean sg_dsn_wants_failure (const SgMetaRecipient *r);
@@ -19,6 +27,10 @@ gboolean sg_dsn_wants_failure (const SgMetaRecipient *r);
  * (the original header section); now is epoch seconds (transfer full). */
 GBytes *sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header,
                       gsize header_len, gint64 now);
+/* sg_dsn_build_kind - likewise for kind: SG_DSN_DELAY reports the deferred
+ * recipients that want it with Action: delayed (transfer full). */
+GBytes *sg_dsn_build_kind (const SgMeta *meta, SgDsnKind kind, const char *hostname,
+                           const char *header, gsize header_len, gint64 now);
 /* sg_dsn_header_section - the header section of the message file at path,
  * up to SG_DSN_MAX_HEADER_BYTES, blank line excluded (transfer full). */
 char   *sg_dsn_header_section (const char *path, gsize *len, GError **error);
@@ -26,5 +38,8 @@ char   *sg_dsn_header_section (const char *path, gsize *len, GError **error);
  * returns its queue ID (transfer full). */
 char   *sg_dsn_queue (SgSpool *spool, const SgMeta *meta, const char *hostname, gint64 now,
                       GError **error);
+/* sg_dsn_queue_kind - likewise for a report of kind (transfer full). */
+char   *sg_dsn_queue_kind (SgSpool *spool, const SgMeta *meta, SgDsnKind kind,
+                           const char *hostname, gint64 now, GError **error);
 
 G_END_DECLS

@@ -166,6 +166,8 @@ sg_meta_to_json (const SgMeta *meta, gsize *length)
     json_object_set_string_member (obj, "dsn_ret", meta->dsn_ret);
   if (meta->dsn_envid)
     json_object_set_string_member (obj, "dsn_envid", meta->dsn_envid);
+  if (meta->delay_warned)
+    json_object_set_boolean_member (obj, "delay_warned", TRUE);
   add_nullable (obj, "client_address", meta->client_address);
   json_object_set_int_member (obj, "client_port", meta->client_port);
   add_nullable (obj, "helo_name", meta->helo_name);
@@ -406,6 +408,12 @@ parse_fields (JsonObject *obj, SgMeta *meta, GError **error)
   if (!get_optional_string (obj, "dsn_ret", &meta->dsn_ret, error) ||
       !get_optional_string (obj, "dsn_envid", &meta->dsn_envid, error))
     return FALSE;
+  if ((node = json_object_get_member (obj, "delay_warned")) != NULL)
+    {
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+        return fail_invalid (error, "field \"delay_warned\" must be a boolean");
+      meta->delay_warned = json_node_get_boolean (node);
+    }
 
   if (!get_string (obj, "client_address", FALSE, &meta->client_address, error) ||
       !get_int (obj, "client_port", 0, MAX_PORT, &port, error) ||

@@ -39,6 +39,7 @@ typedef struct {
   gboolean   smtputf8;
   char      *dsn_ret;          /* (nullable) MAIL RET= "FULL" or "HDRS" (RFC 3461 4.3) */
   char      *dsn_envid;        /* (nullable) MAIL ENVID= as received, xtext (RFC 3461 4.4) */
+  gboolean   delay_warned;     /* the delay notice ([queue] delay_warning) is queued */
   char      *client_address;
   guint16    client_port;
   char      *helo_name;        /* (nullable) */

@@ -485,6 +485,52 @@ test_smtputf8_not_offered (void)
   utf8_done (root, &k, &s);
 }
 
+/* [queue] delay_warning: a recipient the smarthost keeps deferring (451)
+ * gets its sender one delay notice (RFC 3464 Action: delayed), relayed
+ * through the same smarthost, and only one however many attempts follow. */
+static void
+test_delay_warning (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  g_autofree char *root = g_dir_make_tmp ("sg-interop-XXXXXX", NULL);
+  Sink k = { 0 };
+  const char *extra[] = { "--reply", "bob@example.org=451", NULL };
+  sink_start (&k, root, "sink", extra);
+  g_autofree char *conf = g_strdup_printf (
+    "[server]\nhostname = gate.example\n"
+    "[smarthost]\nhost = [127.0.0.1]:%u\ntls = none\nconnect_timeout = 5\n"
+    "[queue]\nmin_backoff = 1\nmax_backoff = 1\ndelay_warning = 1\n", k.port);
+  SgTestServer s;
+  sg_test_server_start (&s, conf);
+  g_autofree char *id = sg_test_send (s.port, "alice@example.com", BOB, BODY, -1);
+  g_assert_nonnull (id);
+  g_autofree char *notice = g_strdup_printf ("%s: sender delay notification: ", id);
+  g_assert_true (sg_test_wait_log (&s, notice, 1, WAIT_MS));
+  g_autoptr(JsonObject) rec = record (&k, &s, 1);
+  g_assert_cmpstr (json_object_get_string_member (rec, "mail_from"), ==, "<>");
+  g_autofree char *eml = g_build_filename (k.dir, "msg-001.eml", NULL);
+  g_autofree char *text = sg_test_read_file (eml, NULL);
+  g_assert_nonnull (strstr (text, "Subject: Delayed Mail (still being retried)\r\n"));
+  g_assert_nonnull (strstr (text, "Final-Recipient: rfc822; bob@example.org\r\nAction: delayed\r\n"
+                                  "Status: 4.3.0\r\n"));
+  /* Two more deferrals after the notice: still one notice. */
+  g_autofree char *deferred = g_strdup_printf ("%s: to=<bob@example.org>", id);
+  g_autofree char *log = sg_test_server_log (&s);
+  guint seen = count_text (log, deferred);
+  g_assert_true (sg_test_wait_log (&s, deferred, seen + 2, WAIT_MS));
+  g_free (log);
+  log = sg_test_server_log (&s);
+  g_assert_cmpuint (count_text (log, notice), ==, 1);
+  check_schema (&s, id);
+  if (g_test_failed ())
+    g_test_message ("server log:\n%s", log);
+  sg_test_server_free (&s);
+  sink_free (&k);
+  const char *rm[] = { "rm", "-rf", root, NULL };
+  sg_test_run (rm, NULL, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -495,5 +541,6 @@ main (int argc, char **argv)
   g_test_add_func ("/interop/bdat/spooled", test_bdat_spooled);
   g_test_add_func ("/interop/smtputf8/offered", test_smtputf8_offered);
   g_test_add_func ("/interop/smtputf8/not-offered", test_smtputf8_not_offered);
+  g_test_add_func ("/interop/dsn/delay-warning", test_delay_warning);
   return g_test_run ();
 }

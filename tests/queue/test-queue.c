@@ -193,6 +193,37 @@ test_dsn_notify (void)
   g_assert_null (strstr (s, no2));
 }
 
+/* [queue] delay_warning's notice: deferred recipients that want DELAY (or
+ * gave no NOTIFY), Action: delayed with a 4.x.x status. */
+static void
+test_dsn_delay (void)
+{
+  g_autoptr(SgMeta) m = message ();
+  SgMetaRecipient *quiet = m->recipients->pdata[0], *late = m->recipients->pdata[1];
+  SgMetaRecipient *plain = m->recipients->pdata[2];
+  quiet->status = late->status = plain->status = SG_RCPT_DEFERRED;
+  late->delay_reason = g_strdup ("451 4.3.0 try later");
+  quiet->dsn_notify = g_strdup ("FAILURE");
+  late->dsn_notify = g_strdup ("DELAY");
+  g_assert_false (sg_dsn_wants_delay (quiet));
+  g_assert_true (sg_dsn_wants_delay (late));
+  g_assert_true (sg_dsn_wants_delay (plain));
+  const char *header = "From: alice@example.com\r\nSubject: hello\r\n";
+  g_autoptr(GBytes) dsn = sg_dsn_build_kind (m, SG_DSN_DELAY, "gate.example", header, strlen (header),
+                                             1800000200);
+  g_autofree char *s = g_strndup (g_bytes_get_data (dsn, NULL), g_bytes_get_size (dsn));
+  g_assert_nonnull (strstr (s, "Subject: Delayed Mail (still being retried)\r\n"));
+  g_autofree char *l = g_strdup_printf ("Final-Recipient: rfc822; %s\r\nAction: delayed\r\n"
+                                        "Status: 4.3.0\r\n", late->address);
+  g_autofree char *p = g_strdup_printf ("Final-Recipient: rfc822; %s\r\nAction: delayed\r\n"
+                                        "Status: 4.0.0\r\n", plain->address);
+  g_autofree char *q = g_strdup_printf ("Final-Recipient: rfc822; %s\r\n", quiet->address);
+  g_assert_nonnull (strstr (s, l));
+  g_assert_nonnull (strstr (s, p));
+  g_assert_null (strstr (s, q));
+  g_assert_null (strstr (s, "Action: failed"));
+}
+
 /* The census keeps per-state totals through moves, updates and removals,
  * and the queue gauges follow. */
 static void
@@ -234,5 +265,6 @@ main (int argc, char **argv)
   g_test_add_func ("/queue/dsn/validates", test_dsn_validates);
   g_test_add_func ("/queue/census", test_census);
   g_test_add_func ("/queue/dsn/notify", test_dsn_notify);
+  g_test_add_func ("/queue/dsn/delay", test_dsn_delay);
   return g_test_run ();
 }
