@@ -161,6 +161,10 @@ sg_queue_apply (SgMeta *meta, const SgAttempt *a, const SgConfig *c, gint64 now)
         {
           r->status = o->code / 100 == 2 ? SG_RCPT_DELIVERED
                     : o->code / 100 == 5 ? SG_RCPT_FAILED : SG_RCPT_DEFERRED;
+          /* RFC 3461 5.2.2: relayed to a server without DSN, SUCCESS asked:
+           * the "relayed" notice is ours to send. */
+          if (r->status == SG_RCPT_DELIVERED && !o->dsn_passed && sg_dsn_wants_success (r))
+            r->relay_notice = SG_RELAY_NOTICE_DUE;
           r->delay_reason = g_strdup (o->reply ? o->reply : "no reply from the smarthost");
         }
       r->updated = now;
@@ -241,6 +245,31 @@ sg_queue_next_look (const SgMeta *meta, const SgConfig *c)
 }
 
 gboolean
+sg_queue_relay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 now, char **dsn_id,
+                       GError **error)
+{
+  gboolean due = FALSE;
+  for (guint i = 0; i < meta->recipients->len; i++)
+    due |= ((SgMetaRecipient *) g_ptr_array_index (meta->recipients, i))->relay_notice
+           == SG_RELAY_NOTICE_DUE;
+  if (!due || meta->sender[0] == '\0')
+    return TRUE;
+  g_autofree char *id = sg_dsn_queue_kind (spool, meta, SG_DSN_RELAYED, c->hostname, now, error);
+  if (!id)
+    return FALSE;
+  for (guint i = 0; i < meta->recipients->len; i++)
+    {
+      SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
+      if (r->relay_notice == SG_RELAY_NOTICE_DUE)
+        r->relay_notice = SG_RELAY_NOTICE_SENT;
+    }
+  g_message ("%s: sender delivery status notification (relayed): %s", meta->queue_id, id);
+  if (!*dsn_id)
+    *dsn_id = g_steal_pointer (&id);   /* else the queue watch finds it */
+  return TRUE;
+}
+
+gboolean
 sg_queue_delay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 now, char **dsn_id,
                        GError **error)
 {
@@ -257,11 +286,13 @@ sg_queue_delay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 n
   if (!wanted)
     return TRUE;
   /* Durable before the mark: a crash in between can repeat it, never lose it. */
-  *dsn_id = sg_dsn_queue_kind (spool, meta, SG_DSN_DELAY, c->hostname, now, error);
-  if (!*dsn_id)
+  g_autofree char *id = sg_dsn_queue_kind (spool, meta, SG_DSN_DELAY, c->hostname, now, error);
+  if (!id)
     return FALSE;
   meta->delay_warned = TRUE;
-  g_message ("%s: sender delay notification: %s", meta->queue_id, *dsn_id);
+  g_message ("%s: sender delay notification: %s", meta->queue_id, id);
+  if (!*dsn_id)
+    *dsn_id = g_steal_pointer (&id);   /* else the queue watch finds it */
   return TRUE;
 }
 

@@ -2,7 +2,8 @@
  * multipart/report with a human-readable part, a message/delivery-status
  * part and the original header section as text/rfc822-headers. It is sent
  * from <> (RFC 5321 4.5.5), so it can never itself bounce. The sender's
- * RFC 3461 wishes are honoured: NOTIFY (who is reported), ENVID and ORCPT
+ * RFC 3461 wishes are honoured: NOTIFY (who is reported, and whether as
+ * failed, delayed or relayed), ENVID and ORCPT
  * (echoed as Original-Envelope-Id and Original-Recipient). The original is
  * always returned as its header section only, which is what RET=HDRS asks;
  * RET=FULL is not honoured beyond that. */
@@ -74,11 +75,22 @@ sg_dsn_wants_delay (const SgMetaRecipient *r)
   return g_strv_contains ((const char *const *) words, "DELAY");
 }
 
+gboolean
+sg_dsn_wants_success (const SgMetaRecipient *r)
+{
+  if (!r->dsn_notify)
+    return FALSE;
+  g_auto(GStrv) words = g_strsplit (r->dsn_notify, ",", -1);
+  return g_strv_contains ((const char *const *) words, "SUCCESS");
+}
+
 /* reported - r is in a report of kind: failed, or still deferred, and
  * wants to hear about it. */
 static gboolean
 reported (const SgMetaRecipient *r, SgDsnKind kind)
 {
+  if (kind == SG_DSN_RELAYED)
+    return r->status == SG_RCPT_DELIVERED && r->relay_notice == SG_RELAY_NOTICE_DUE;
   if (kind == SG_DSN_DELAY)
     return (r->status == SG_RCPT_DEFERRED || r->status == SG_RCPT_PENDING) && sg_dsn_wants_delay (r);
   return r->status == SG_RCPT_FAILED && sg_dsn_wants_failure (r);
@@ -123,7 +135,7 @@ GBytes *
 sg_dsn_build_kind (const SgMeta *meta, SgDsnKind kind, const char *hostname, const char *header,
                    gsize header_len, gint64 now)
 {
-  gboolean delay = kind == SG_DSN_DELAY;
+  gboolean delay = kind == SG_DSN_DELAY, relayed = kind == SG_DSN_RELAYED;
   GString *m = g_string_new (NULL);
   g_autofree char *date = rfc5322_date (now);
   g_autofree char *arrival = rfc5322_date (meta->arrival_time_us / G_USEC_PER_SEC);
@@ -137,8 +149,9 @@ sg_dsn_build_kind (const SgMeta *meta, SgDsnKind kind, const char *hostname, con
   g_string_append_printf (m, "Date: %s\r\n", date);
   g_string_append_printf (m, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", hostname);
   g_string_append_printf (m, "To: <%s>\r\n", meta->sender);
-  g_string_append (m, delay ? "Subject: Delayed Mail (still being retried)\r\n"
-                            : "Subject: Undelivered Mail Returned to Sender\r\n");
+  g_string_append (m, relayed ? "Subject: Successful Mail Delivery Report\r\n"
+                     : delay ? "Subject: Delayed Mail (still being retried)\r\n"
+                     : "Subject: Undelivered Mail Returned to Sender\r\n");
   g_string_append_printf (m, "Message-ID: <%s.%s@%s>\r\n", meta->queue_id, uuid, hostname);
   g_string_append (m, "Auto-Submitted: auto-replied\r\n");
   g_string_append (m, "MIME-Version: 1.0\r\n");
@@ -153,7 +166,9 @@ sg_dsn_build_kind (const SgMeta *meta, SgDsnKind kind, const char *hostname, con
                           "Your message (queue ID %s, received %s) %s\r\n"
                           "to one or more recipients. The mail system said:\r\n\r\n",
                           hostname, meta->queue_id, arrival,
-                          delay ? "has not yet been delivered; it is still being retried,\r\n"
+                          relayed ? "was relayed to a mail system that sends no\r\n"
+                                    "further delivery notifications. It was relayed"
+                          : delay ? "has not yet been delivered; it is still being retried,\r\n"
                                   "so you need not send it again. It waits for delivery"
                                 : "could not be delivered");
   for (guint i = 0; i < meta->recipients->len; i++)
@@ -185,6 +200,11 @@ sg_dsn_build_kind (const SgMeta *meta, SgDsnKind kind, const char *hostname, con
       g_autofree char *status = status_of (r->delay_reason);
       if (delay && status[0] != '4')
         status[0] = '4';   /* RFC 3464 2.3.4: a delayed recipient's status is transient */
+      if (relayed)
+        {
+          g_free (status);
+          status = g_strdup ("2.0.0");
+        }
       g_autofree char *why = clip (r->delay_reason);
       gboolean smtp = r->delay_reason && g_ascii_isdigit (r->delay_reason[0]);
       g_autofree char *when = rfc5322_date (r->updated ? r->updated : now);
@@ -197,7 +217,8 @@ sg_dsn_build_kind (const SgMeta *meta, SgDsnKind kind, const char *hostname, con
           g_string_append_printf (m, "\r\nOriginal-Recipient: %s; %s", type, addr);
         }
       g_string_append_printf (m, "\r\nFinal-Recipient: rfc822; %s\r\n", r->address);
-      g_string_append (m, delay ? "Action: delayed\r\n" : "Action: failed\r\n");
+      g_string_append (m, relayed ? "Action: relayed\r\n" : delay ? "Action: delayed\r\n"
+                          : "Action: failed\r\n");
       g_string_append_printf (m, "Status: %s\r\n", status);
       g_string_append_printf (m, "Diagnostic-Code: %s; %s\r\n", smtp ? "smtp" : "X-Spoolgate", why);
       g_string_append_printf (m, "Last-Attempt-Date: %s\r\n", when);

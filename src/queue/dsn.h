@@ -13,7 +13,10 @@ G_BEGIN_DECLS
 
 /* What a report is about: failed recipients (a bounce) or recipients still
  * deferred ([queue] delay_warning). */
-typedef enum { SG_DSN_FAILURE, SG_DSN_DELAY } SgDsnKind;
+typedef enum { SG_DSN_FAILURE, SG_DSN_DELAY, SG_DSN_RELAYED } SgDsnKind;
+
+/* sg_dsn_wants_success - r's NOTIFY lists SUCCESS (RFC 3461 4.1). */
+gboolean sg_dsn_wants_success (const SgMetaRecipient *r);
 
 /* sg_dsn_wants_delay - r asked for delay notices: no NOTIFY (our default
  * includes DELAY, RFC 3461 4.1), or a NOTIFY list with DELAY. */

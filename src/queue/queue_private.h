@@ -71,6 +71,11 @@ gboolean sg_queue_finish (SgSpool *spool, SgMeta *meta, const SgConfig *config, 
 gboolean sg_queue_delay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *config, gint64 now,
                                 char **dsn_id, GError **error);
 
+/* sg_queue_relay_notice - queue the "relayed" notice (RFC 3461 5.2.2) for
+ * recipients marked due by sg_queue_apply and mark them sent; as above. */
+gboolean sg_queue_relay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *config, gint64 now,
+                                char **dsn_id, GError **error);
+
 /* --- worker.c: delivery threads, each with at most one smarthost session --- */
 
 typedef struct _SgQueueWorkers SgQueueWorkers;

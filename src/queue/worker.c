@@ -238,6 +238,11 @@ process (Worker *wk, const char *id)
       else
         write = FALSE;   /* finished earlier, crashed before retiring it */
       g_autoptr(GPtrArray) left = sg_queue_pending (meta);
+      if (!sg_queue_relay_notice (w->spool, meta, w->config, now, &res->dsn_id, &error))
+        {
+          g_warning ("%s: cannot queue the relayed notification: %s", id, error->message);
+          g_clear_error (&error);
+        }
       if (left->len > 0 && !sg_queue_delay_notice (w->spool, meta, w->config, now, &res->dsn_id, &error))
         {
           g_warning ("%s: cannot queue the delay notification: %s", id, error->message);

@@ -571,7 +571,8 @@ sg_smtp_client_send (SgSmtpClient *c, const SgSmtpMessage *msg, GPtrArray *rcpts
   gsize mail_len = wire->len;
   for (guint i = 0; i < rcpts->len; i++)
     {
-      const SgRcptOutcome *o = g_ptr_array_index (rcpts, i);
+      SgRcptOutcome *o = g_ptr_array_index (rcpts, i);
+      o->dsn_passed = dsn;
       g_string_append_printf (wire, "RCPT TO:<%s>", o->address);
       if (dsn && o->dsn_notify)
         g_string_append_printf (wire, " NOTIFY=%s", o->dsn_notify);

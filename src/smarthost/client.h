@@ -35,6 +35,7 @@ typedef struct {
   char  *reply;     /* (nullable) sanitised one-line reply, e.g. "550 5.1.1 unknown user" */
   char  *dsn_notify; /* (nullable) RCPT NOTIFY= to pass on when the smarthost offers DSN */
   char  *dsn_orcpt;  /* (nullable) RCPT ORCPT=, likewise (RFC 3461 4.2: passed unchanged) */
+  gboolean dsn_passed; /* the smarthost offered DSN: notices are now its job */
 } SgRcptOutcome;
 
 /* sg_rcpt_outcome_new - an untried outcome for address (transfer full). */

@@ -153,6 +153,9 @@ sg_meta_to_json (const SgMeta *meta, gsize *length)
         json_object_set_string_member (ro, "dsn_notify", r->dsn_notify);
       if (r->dsn_orcpt)
         json_object_set_string_member (ro, "dsn_orcpt", r->dsn_orcpt);
+      if (r->relay_notice != SG_RELAY_NOTICE_NONE)
+        json_object_set_string_member (ro, "dsn_relayed",
+                                       r->relay_notice == SG_RELAY_NOTICE_DUE ? "due" : "sent");
       json_array_add_object_element (rcpts, ro);
     }
   json_object_set_array_member (obj, "recipients", json_array_ref (rcpts));
@@ -354,6 +357,15 @@ parse_recipient (JsonNode *node, guint index, GError **error)
       return NULL;
     }
   r->status = (SgRcptStatus) status;
+  g_autofree char *relayed = NULL;
+  if (!get_optional_string (ro, "dsn_relayed", &relayed, error))
+    {
+      g_prefix_error (error, "recipients[%u]: ", index);
+      rcpt_free (r);
+      return NULL;
+    }
+  r->relay_notice = g_strcmp0 (relayed, "due") == 0 ? SG_RELAY_NOTICE_DUE
+                  : g_strcmp0 (relayed, "sent") == 0 ? SG_RELAY_NOTICE_SENT : SG_RELAY_NOTICE_NONE;
   return r;
 }
 

@@ -20,6 +20,9 @@ typedef enum {
   SG_MSG_QUEUED, SG_MSG_DEFERRED, SG_MSG_HELD, SG_MSG_DELIVERED, SG_MSG_FAILED,
 } SgMsgState;
 
+/* RFC 3461 5.2.2: a "relayed" notice owed to the sender for a recipient. */
+typedef enum { SG_RELAY_NOTICE_NONE, SG_RELAY_NOTICE_DUE, SG_RELAY_NOTICE_SENT } SgRelayNotice;
+
 typedef struct {
   char        *address;
   SgRcptStatus status;
@@ -27,6 +30,7 @@ typedef struct {
   gint64       updated;        /* epoch seconds, 0 = never */
   char        *dsn_notify;     /* (nullable) RCPT NOTIFY= (RFC 3461 4.1), e.g. "SUCCESS,DELAY" */
   char        *dsn_orcpt;      /* (nullable) RCPT ORCPT= as received: addr-type;xtext */
+  SgRelayNotice relay_notice;  /* NOTIFY=SUCCESS relayed to a smarthost without DSN */
 } SgMetaRecipient;
 
 typedef struct {

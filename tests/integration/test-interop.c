@@ -255,9 +255,11 @@ static const char *const DSN_SCRIPT[] = {
 };
 
 /* relay_dsn - send DSN_SCRIPT through spoolgate to a sink started with
- * extra; the sink's record of it (transfer full). */
+ * extra; the sink's record of it (transfer full). notice (nullable) gets
+ * the second message the sink received (our notice to the sender) when
+ * one is expected, and *log_out the server log (both transfer full). */
 static JsonObject *
-relay_dsn (const char *const *extra, JsonObject **meta_out)
+relay_dsn (const char *const *extra, JsonObject **meta_out, char **notice, char **log_out)
 {
   g_autofree char *root = g_dir_make_tmp ("sg-interop-XXXXXX", NULL);
   Sink k = { 0 };
@@ -272,6 +274,14 @@ relay_dsn (const char *const *extra, JsonObject **meta_out)
   JsonObject *rec = record (&k, &s, 1);
   *meta_out = meta_delivered (&s, id);
   check_schema (&s, id);
+  if (notice)
+    {
+      g_autoptr(JsonObject) second = record (&k, &s, 2);
+      g_assert_cmpstr (json_object_get_string_member (second, "mail_from"), ==, "<>");
+      g_autofree char *eml = g_build_filename (k.dir, "msg-002.eml", NULL);
+      *notice = sg_test_read_file (eml, NULL);
+    }
+  *log_out = sg_test_server_log (&s);
   if (g_test_failed ())
     {
       g_autofree char *log = sg_test_server_log (&s);
@@ -293,7 +303,10 @@ test_dsn_relayed (void)
     return;
   const char *extra[] = { "--dsn", NULL };
   g_autoptr(JsonObject) m = NULL;
-  g_autoptr(JsonObject) rec = relay_dsn (extra, &m);
+  g_autofree char *log = NULL;
+  g_autoptr(JsonObject) rec = relay_dsn (extra, &m, NULL, &log);
+  /* the smarthost took the DSN request: no notice of ours (RFC 3461 5.2.1) */
+  g_assert_null (strstr (log, "notification (relayed)"));
   JsonObject *mail = json_object_get_object_member (rec, "dsn_mail");
   g_assert_cmpstr (json_object_get_string_member (mail, "RET"), ==, "HDRS");
   g_assert_cmpstr (json_object_get_string_member (mail, "ENVID"), ==, "QQ+2B1");
@@ -313,14 +326,24 @@ test_dsn_relayed (void)
 }
 
 /* A smarthost without DSN gets none of the parameters (RFC 3461 5.2.2),
- * and still the message. */
+ * and still the message; NOTIFY=SUCCESS then earns the sender our
+ * "relayed" notice (RFC 3464 Action: relayed), with ENVID and ORCPT. */
 static void
 test_dsn_not_offered (void)
 {
   if (!have_aiosmtpd ())
     return;
   g_autoptr(JsonObject) m = NULL;
-  g_autoptr(JsonObject) rec = relay_dsn (NULL, &m);
+  g_autofree char *notice = NULL, *log = NULL;
+  g_autoptr(JsonObject) rec = relay_dsn (NULL, &m, &notice, &log);
+  g_assert_nonnull (strstr (notice, "Subject: Successful Mail Delivery Report\r\n"));
+  g_assert_nonnull (strstr (notice, "Original-Envelope-Id: QQ+1\r\n"));
+  g_assert_nonnull (strstr (notice, "Original-Recipient: rfc822; bob+x@example.org\r\n"
+                                    "Final-Recipient: rfc822; bob@example.org\r\n"
+                                    "Action: relayed\r\nStatus: 2.0.0\r\n"));
+  g_assert_null (strstr (notice, "carol@example.org\r\nAction"));
+  JsonObject *r0 = json_array_get_object_element (json_object_get_array_member (m, "recipients"), 0);
+  g_assert_cmpstr (json_object_get_string_member (r0, "dsn_relayed"), ==, "sent");
   g_assert_cmpuint (json_object_get_size (json_object_get_object_member (rec, "dsn_mail")), ==, 0);
   JsonArray *opts = json_object_get_array_member (rec, "mail_options");
   for (guint i = 0; i < json_array_get_length (opts); i++)
