@@ -5,6 +5,7 @@
 #include "sg-build.h"
 
 #include <locale.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
@@ -50,11 +51,32 @@ cmd_help (int argc, char **argv)
   return 0;
 }
 
+/* print_raw, printerr_raw - g_print and g_printerr write their UTF-8 as
+ * is. GLib's own handlers convert to the locale's charset, which under
+ * LC_ALL=C (set below) turns every non-ASCII character into '?'; what the
+ * commands print is UTF-8 whatever the locale (made terminal-safe where
+ * it comes from the spool, cli_spool.c). */
+static void
+print_raw (const char *text)
+{
+  fputs (text, stdout);
+  fflush (stdout);
+}
+
+static void
+printerr_raw (const char *text)
+{
+  fputs (text, stderr);
+}
+
 int
 main (int argc, char **argv)
 {
   /* Dates in headers and logs must not follow the locale. */
   setlocale (LC_ALL, "C");
+  g_set_print_handler (print_raw);
+  g_set_printerr_handler (printerr_raw);
+  g_set_prgname ("spoolgate");
   if (argc < 2)
     {
       cmd_help (0, NULL);

@@ -9,10 +9,11 @@
 #include "cli/cli.h"
 #include "cli/cli_spool.h"
 #include "cli/rejected.h"
+#include "common/log.h"
 
 #include <string.h>
 
-#define N_STATES (SG_MSG_FAILED + 1)
+#define N_STATES SG_CLI_N_STATES
 
 /* Whether an operation applies to a message in its current state. */
 typedef enum {
@@ -26,6 +27,7 @@ typedef struct {
   const char *done;                 /* summary: "<done> N messages<done_tail>" */
   const char *done_tail;
   const char *already;              /* summary note for FIT_ALREADY */
+  const char *logged;               /* syslog: "ID: <logged>", postsuper's words */
   const char *summary;              /* --help text */
   Fit  (*fit) (const SgMeta *meta, char **why);
   void (*apply) (SgMeta *meta, gint64 now);   /* NULL: remove the message */
@@ -139,18 +141,18 @@ apply_requeue (SgMeta *meta, gint64 now)
 }
 
 static const AdminOp admin_ops[] = {
-  { "hold", "held", "", "already held",
+  { "hold", "held", "", "already held", "placed on hold",
     "Puts queued or deferred messages on hold: the queue runner does not\n"
     "deliver them until they are released.", fit_hold, apply_hold },
-  { "release", "released", "", "not held",
+  { "release", "released", "", "not held", "released from hold",
     "Releases held messages: back to queued (never tried) or deferred.",
     fit_release, apply_release },
-  { "retry", "made", " due now", NULL,
+  { "retry", "made", " due now", NULL, "made due now",
     "Makes queued or deferred messages due now. Held messages stay held.",
     fit_retry, apply_retry },
-  { "delete", "deleted", "", NULL,
+  { "delete", "deleted", "", NULL, "removed",
     "Deletes messages from the spool, whatever their state.", fit_delete, NULL },
-  { "requeue", "requeued", "", NULL,
+  { "requeue", "requeued", "", NULL, "requeued",
     "Puts failed messages back in the queue: their undelivered recipients\n"
     "become pending and the message is due now.", fit_requeue, apply_requeue },
 };
@@ -197,25 +199,30 @@ lock_and_load (SgSpool *spool, const char *id, SgMeta **meta, GError **error)
   if (*meta == NULL)
     {
       sg_spool_unlock_message (fd);
-      if (g_error_matches (local, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND))
-        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no message %s in %s",
-                     id, sg_spool_dir (spool));
-      else
-        g_set_error (error, local->domain, local->code, "unreadable metadata: %s",
-                     local->message);
+      sg_cli_meta_error (spool, id, local, error);
       return -1;
     }
   return fd;
 }
 
-/* change - apply op to a locked message and make it durable. */
+/* change - apply op to a locked message, make it durable, and log it to
+ * the system logger where the daemon's log goes. */
 static gboolean
 change (SgSpool *spool, const AdminOp *op, SgMeta *meta, GError **error)
 {
   if (op->apply == NULL)
-    return sg_spool_remove (spool, meta->queue_id, error);
-  op->apply (meta, g_get_real_time () / G_USEC_PER_SEC);
-  return sg_spool_update_meta (spool, meta, error);
+    {
+      if (!sg_spool_remove (spool, meta->queue_id, error))
+        return FALSE;
+    }
+  else
+    {
+      op->apply (meta, g_get_real_time () / G_USEC_PER_SEC);
+      if (!sg_spool_update_meta (spool, meta, error))
+        return FALSE;
+    }
+  sg_log_admin (meta->queue_id, op->logged);
+  return TRUE;
 }
 
 /* run_named - lock every named message, check that op applies to each, and
@@ -266,7 +273,7 @@ run_named (SgSpool *spool, const AdminOp *op, GPtrArray *ids, Tally *tally)
 /* run_all - op on every message it applies to, one at a time; busy or
  * unreadable messages are reported and skipped. */
 static gboolean
-run_all (SgSpool *spool, const AdminOp *op, Tally *tally, GError **error)
+run_all (SgSpool *spool, const AdminOp *op, guint mask, Tally *tally, GError **error)
 {
   g_autoptr(GPtrArray) ids = sg_spool_list (spool, error);
   if (ids == NULL)
@@ -281,6 +288,8 @@ run_all (SgSpool *spool, const AdminOp *op, Tally *tally, GError **error)
        * to, so that, say, release --all does not report queued messages the
        * runner is delivering. What op does apply to is re-read under the lock. */
       g_autoptr(SgMeta) meta = sg_spool_load_meta (spool, id, NULL);
+      if (meta != NULL && (mask & (1u << meta->state)) == 0)
+        continue;
       if (meta != NULL)
         {
           Fit first = op->fit (meta, &why);
@@ -303,6 +312,11 @@ run_all (SgSpool *spool, const AdminOp *op, Tally *tally, GError **error)
             continue;
           g_printerr ("spoolgate %s: %s; skipped\n", op->name, local->message);
           tally->failed++;
+          continue;
+        }
+      if ((mask & (1u << meta->state)) == 0)
+        {
+          sg_spool_unlock_message (fd);
           continue;
         }
       switch (op->fit (meta, &why))
@@ -368,20 +382,60 @@ print_summary (const AdminOp *op, const Tally *tally)
   g_print ("%s\n", out->str);
 }
 
-/* parse_ids - validated, upper-cased, duplicate-free IDs (transfer full). */
+/* add_id - one validated, upper-cased ID, unless already there. */
+static gboolean
+add_id (GPtrArray *ids, const char *arg, GError **error)
+{
+  char *id = sg_cli_parse_id (arg, error);
+  if (id == NULL)
+    return FALSE;
+  if (g_ptr_array_find_with_equal_func (ids, id, g_str_equal, NULL))
+    g_free (id);
+  else
+    g_ptr_array_add (ids, id);
+  return TRUE;
+}
+
+/* add_stdin_ids - the IDs on standard input, separated by white space, as
+ * postsuper reads them for "-" (so `spoolgate queue --json | jq -r
+ * .queue_id | spoolgate delete -` works). */
+static gboolean
+add_stdin_ids (GPtrArray *ids, GError **error)
+{
+  g_autoptr(GIOChannel) in = g_io_channel_unix_new (0);
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  g_io_channel_set_encoding (in, NULL, NULL);
+  if (g_io_channel_read_to_end (in, &text, &len, error) != G_IO_STATUS_NORMAL)
+    {
+      if (error != NULL && *error != NULL)
+        g_prefix_error (error, "reading queue IDs from standard input: ");
+      return FALSE;
+    }
+  g_auto(GStrv) words = g_strsplit_set (text != NULL ? text : "", " \t\r\n", -1);
+  for (guint i = 0; words[i] != NULL; i++)
+    if (words[i][0] != '\0' && !add_id (ids, words[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+/* parse_ids - validated, upper-cased, duplicate-free IDs; "-" stands for
+ * those read from standard input (transfer full). */
 static GPtrArray *
 parse_ids (char **args, GError **error)
 {
   g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  gboolean read_stdin = FALSE;
   for (guint i = 0; args != NULL && args[i] != NULL; i++)
     {
-      char *id = sg_cli_parse_id (args[i], error);
-      if (id == NULL)
+      if (strcmp (args[i], "-") == 0)
+        {
+          if (!read_stdin && !add_stdin_ids (ids, error))
+            return NULL;
+          read_stdin = TRUE;
+        }
+      else if (!add_id (ids, args[i], error))
         return NULL;
-      if (g_ptr_array_find_with_equal_func (ids, id, g_str_equal, NULL))
-        g_free (id);
-      else
-        g_ptr_array_add (ids, id);
     }
   return g_steal_pointer (&ids);
 }
@@ -392,32 +446,53 @@ run_op (const AdminOp *op, int argc, char **argv)
 {
   g_auto(SgCliSpoolArgs) spool_args = { NULL };
   gboolean all = FALSE;
+  g_autofree char *state = NULL;
   g_auto(GStrv) rest = NULL;
   const GOptionEntry entries[] = {
     { "all", 'a', 0, G_OPTION_ARG_NONE, &all, "Every message in the spool", NULL },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, "ID..." },
+    { "state", 0, 0, G_OPTION_ARG_STRING, &state,
+      "With --all: only messages in these states (queued, deferred, held or hold, "
+      "delivered, failed)", "STATE[,STATE...]" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = sg_cli_spool_context_new (op->name, "ID... | --all",
-                                                                op->summary, entries, &spool_args);
+  g_autoptr(GOptionContext) context = sg_cli_spool_context_new (op->name,
+    "ID... | - | --all [--state STATE]", op->summary, entries, &spool_args);
+  g_option_context_set_description (context,
+    "\"-\" reads queue IDs from standard input, separated by white space, as\n"
+    "postsuper does: spoolgate queue --json | jq -r .queue_id | spoolgate delete -\n"
+    "Named IDs are all-or-nothing: if one cannot be changed, none is.\n"
+    "Each change is logged to syslog (facility mail) as spoolgate/admin.\n"
+    "Exit status: 0 success, 1 something failed (see stderr), 2 usage error.");
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) ids = NULL;
+  guint mask = (1u << N_STATES) - 1;
 
-  if (!g_option_context_parse (context, &argc, &argv, &error) ||
-      (!all && (ids = parse_ids (rest, &error)) == NULL))
+  if (!sg_cli_parse_options (context, entries, &argc, &argv, &error) ||
+      (state != NULL && !sg_cli_parse_states (state, &mask, &error)))
     {
       g_printerr ("spoolgate %s: %s\n", op->name, error->message);
       return SG_CLI_EXIT_USAGE;
     }
   if (all == (rest != NULL && rest[0] != NULL))
     {
-      g_printerr ("spoolgate %s: give queue IDs or --all (not both)\n", op->name);
+      g_printerr ("spoolgate %s: give queue IDs, - or --all (not both)\n", op->name);
+      return SG_CLI_EXIT_USAGE;
+    }
+  if (state != NULL && !all)
+    {
+      g_printerr ("spoolgate %s: --state goes with --all\n", op->name);
+      return SG_CLI_EXIT_USAGE;
+    }
+  if (!all && (ids = parse_ids (rest, &error)) == NULL)
+    {
+      g_printerr ("spoolgate %s: %s\n", op->name, error->message);
       return SG_CLI_EXIT_USAGE;
     }
 
   g_autoptr(SgSpool) spool = sg_cli_spool_open (&spool_args, &error);
   Tally tally = { 0 };
-  if (spool == NULL || (all && !run_all (spool, op, &tally, &error)))
+  if (spool == NULL || (all && !run_all (spool, op, mask, &tally, &error)))
     {
       g_printerr ("spoolgate %s: %s\n", op->name, error->message);
       return SG_CLI_EXIT_FAILED;

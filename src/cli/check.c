@@ -6,6 +6,7 @@
  * output; the rules are src/validate/'s.
  */
 #include "cli/check.h"
+#include "cli/cli_spool.h"
 #include "config/config.h"
 #include "validate/validate.h"
 
@@ -190,10 +191,11 @@ sg_cli_check (int argc, char **argv)
     { "smtputf8", 0, 0, G_OPTION_ARG_NONE, &smtputf8, "Validate as if the client declared SMTPUTF8", NULL },
     { "8bitmime", 0, 0, G_OPTION_ARG_NONE, &eightbitmime, "Validate as if the client declared BODY=8BITMIME", NULL },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Take the [validation] policy from FILE", "FILE" },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "FILE..." },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("FILE... - validate message files");
+  g_set_prgname ("spoolgate check");
+  g_autoptr(GOptionContext) context = g_option_context_new ("FILE...");
   g_autoptr(GError) error = NULL;
 
   g_option_context_set_summary (context,
@@ -203,7 +205,7 @@ sg_cli_check (int argc, char **argv)
     "directory whose *.eml files are counted; the exit status is then 0\n"
     "unless a file could not be read.");
   g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
+  if (!sg_cli_parse_options (context, entries, &argc, &argv, &error))
     {
       g_printerr ("spoolgate check: %s\n", error->message);
       return CHECK_ERROR;

@@ -25,7 +25,11 @@ int sg_cli_delete (int argc, char **argv);
 /* sg_cli_requeue - put failed messages back in the queue. */
 int sg_cli_requeue (int argc, char **argv);
 
-/* sg_cli_load_config - --config FILE then --spool DIR overrides (transfer full). */
+/* sg_cli_installed - whether this is the installed binary (not a build tree's). */
+gboolean sg_cli_installed (void);
+/* sg_cli_load_config - --config FILE (installed: the system file by
+ * default), then --spool DIR overrides (installed: the system spool by
+ * default); see serve.c (transfer full). */
 SgConfig *sg_cli_load_config (const char *config_path, const char *spool_dir, GError **error);
 
 G_END_DECLS

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "common/privilege.h"
 #include "spool/queue_id.h"
+#include "sg-build.h"
 
 #include <errno.h>
 #include <string.h>
@@ -29,13 +30,17 @@ sg_cli_spool_context_new (const char *name, const char *parameter, const char *s
 {
   const GOptionEntry spool_entries[] = {
     { "spool", 's', 0, G_OPTION_ARG_FILENAME, &args->spool_dir,
-      "Spool directory (default: [spool] dir of --config, else ./" SG_DEF_SPOOL_DIR ")", "DIR" },
+      "Spool directory (default: [spool] dir of the configuration; installed, "
+      SG_SYSTEM_SPOOL "; else ./" SG_DEF_SPOOL_DIR ")", "DIR" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &args->config_path,
-      "Take the spool directory from this configuration file", "FILE" },
+      "Take the spool directory from this configuration file (default: installed, "
+      SG_SYSTEM_CONFIG " if present)", "FILE" },
     { NULL }
   };
-  g_autofree char *title = g_strdup_printf ("%s - spoolgate %s", parameter, name);
-  GOptionContext *context = g_option_context_new (title);
+  /* Usage: "spoolgate NAME [OPTION…] PARAMETER" */
+  g_autofree char *prgname = g_strdup_printf ("spoolgate %s", name);
+  g_set_prgname (prgname);
+  GOptionContext *context = g_option_context_new (parameter);
 
   g_option_context_set_summary (context, summary);
   g_option_context_set_description (context,
@@ -45,6 +50,61 @@ sg_cli_spool_context_new (const char *name, const char *parameter, const char *s
   if (entries != NULL)
     g_option_context_add_main_entries (context, entries, NULL);
   return context;
+}
+
+/* sg_cli_parse_options - parse, refusing values given to flags. */
+gboolean
+sg_cli_parse_options (GOptionContext *context, const GOptionEntry *entries, int *argc,
+                      char ***argv, GError **error)
+{
+  for (int i = 1; i < *argc; i++)
+    {
+      const char *arg = (*argv)[i];
+      if (strcmp (arg, "--") == 0)
+        break;
+      const char *eq = strchr (arg, '=');
+      if (!g_str_has_prefix (arg, "--") || eq == NULL)
+        continue;
+      for (const GOptionEntry *e = entries; e != NULL && e->long_name != NULL; e++)
+        if (e->arg == G_OPTION_ARG_NONE && strlen (e->long_name) == (gsize) (eq - arg - 2)
+            && strncmp (arg + 2, e->long_name, eq - arg - 2) == 0)
+          {
+            g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                         "option --%s takes no value", e->long_name);
+            return FALSE;
+          }
+    }
+  return g_option_context_parse (context, argc, argv, error);
+}
+
+/* sg_cli_parse_states - a comma-separated list of state names as a mask. */
+gboolean
+sg_cli_parse_states (const char *text, guint *mask, GError **error)
+{
+  g_auto(GStrv) names = g_strsplit (text, ",", -1);
+
+  *mask = 0;
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      const char *name = g_strstrip (names[i]);
+      guint s;
+      if (strcmp (name, "hold") == 0)
+        name = sg_meta_state_name (SG_MSG_HELD);
+      for (s = 0; s < SG_CLI_N_STATES; s++)
+        if (strcmp (name, sg_meta_state_name ((SgMsgState) s)) == 0)
+          break;
+      if (s == SG_CLI_N_STATES)
+        {
+          g_autofree char *shown = sg_cli_safe (name);
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "unknown state \"%s\" (queued, deferred, held, delivered or failed)", shown);
+          return FALSE;
+        }
+      *mask |= 1u << s;
+    }
+  if (*mask == 0)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--state needs a state");
+  return *mask != 0;
 }
 
 /* sg_cli_spool_open - find the spool from the arguments and open it for administration. */
@@ -93,6 +153,19 @@ sg_cli_parse_id (const char *arg, GError **error)
       return NULL;
     }
   return g_steal_pointer (&id);
+}
+
+/* sg_cli_meta_error - "no message ID in SPOOL" or "message ID: unreadable metadata: ...". */
+void
+sg_cli_meta_error (SgSpool *spool, const char *queue_id, const GError *local, GError **error)
+{
+  if (g_error_matches (local, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND)
+      || g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no message %s in %s",
+                 queue_id, sg_spool_dir (spool));
+  else
+    g_set_error (error, local->domain, local->code, "message %s: unreadable metadata: %s",
+                 queue_id, local->message);
 }
 
 /* sg_cli_json_path - queue/<ID>.json of an administration spool. */

@@ -34,6 +34,19 @@ GOptionContext *sg_cli_spool_context_new (const char *name, const char *paramete
                                           const char *summary, const GOptionEntry *entries,
                                           SgCliSpoolArgs *args);
 
+/* sg_cli_parse_options - g_option_context_parse, but a flag (an entry of
+ * entries with G_OPTION_ARG_NONE) given a value, "--all=1", is a usage
+ * error rather than silently taken as the flag. */
+gboolean sg_cli_parse_options (GOptionContext *context, const GOptionEntry *entries,
+                               int *argc, char ***argv, GError **error);
+
+/* The number of message states, SgMsgState's values being 0 .. SG_CLI_N_STATES-1. */
+#define SG_CLI_N_STATES (SG_MSG_FAILED + 1)
+
+/* sg_cli_parse_states - "held,deferred" into a mask of 1 << SgMsgState bits;
+ * "hold" is taken for "held" as Postfix names it. */
+gboolean sg_cli_parse_states (const char *text, guint *mask, GError **error);
+
 /* sg_cli_spool_open - open the spool named by --spool, else by [spool] dir
  * of --config, else the built-in default, beside a running daemon. A
  * missing directory, or one without queue/, is SG_SPOOL_ERROR_NOT_FOUND and
@@ -44,6 +57,12 @@ SgSpool *sg_cli_spool_open (const SgCliSpoolArgs *args, GError **error);
 /* sg_cli_parse_id - a queue ID argument, upper-cased (Crockford base32 is
  * case-insensitive); NULL with an error naming arg if it is not one (transfer full). */
 char *sg_cli_parse_id (const char *arg, GError **error);
+
+/* sg_cli_meta_error - the one wording every command uses when a message's
+ * metadata cannot be had: "no message ID in SPOOL" (SG_SPOOL_ERROR_NOT_FOUND)
+ * when it does not exist, else "message ID: unreadable metadata: DETAIL"
+ * (local's domain and code). */
+void sg_cli_meta_error (SgSpool *spool, const char *queue_id, const GError *local, GError **error);
 
 /* sg_cli_json_path - path of queue/<ID>.json in spool (transfer full). */
 char *sg_cli_json_path (SgSpool *spool, const char *queue_id);

@@ -6,9 +6,12 @@
 #include "cli/cli.h"
 #include "cli/cli_spool.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
-#define N_STATES (SG_MSG_FAILED + 1)
+#define N_STATES SG_CLI_N_STATES
 
 /* Column widths of the text listing. */
 #define ID_WIDTH    20
@@ -20,47 +23,92 @@ typedef struct {
   guint64 bytes[N_STATES];
 } QueueTotals;
 
-/* parse_states - "held,deferred" into a mask of SgMsgState bits. */
-static gboolean
-parse_states (const char *text, guint *mask, GError **error)
+/* Locks is the set of "MAJ:MIN:INODE" of files someone holds an exclusive
+ * flock() on, from /proc/locks: the messages being delivered (or changed)
+ * right now, found without taking their locks (which would make the
+ * runner put a message off). Empty where /proc/locks cannot be read. */
+static GHashTable *
+exclusive_locks (void)
 {
-  g_auto(GStrv) names = g_strsplit (text, ",", -1);
-
-  *mask = 0;
-  for (guint i = 0; names[i] != NULL; i++)
+  GHashTable *set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents ("/proc/locks", &text, NULL, NULL))
+    return set;
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
     {
-      const char *name = g_strstrip (names[i]);
-      guint s;
-      for (s = 0; s < N_STATES; s++)
-        if (strcmp (name, sg_meta_state_name ((SgMsgState) s)) == 0)
-          break;
-      if (s == N_STATES)
-        {
-          g_autofree char *shown = sg_cli_safe (name);
-          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       "unknown state \"%s\" (queued, deferred, held, delivered or failed)", shown);
-          return FALSE;
-        }
-      *mask |= 1u << s;
+      /* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF", maj:min in hex */
+      g_auto(GStrv) f = g_strsplit_set (lines[i], " ", -1);
+      g_autoptr(GPtrArray) words = g_ptr_array_new ();
+      for (guint j = 0; f[j] != NULL; j++)
+        if (f[j][0] != '\0')
+          g_ptr_array_add (words, f[j]);
+      if (words->len < 6 || strcmp (g_ptr_array_index (words, 1), "FLOCK") != 0
+          || strcmp (g_ptr_array_index (words, 3), "WRITE") != 0)
+        continue;
+      unsigned maj, min;
+      unsigned long long ino;
+      if (sscanf (g_ptr_array_index (words, 5), "%x:%x:%llu", &maj, &min, &ino) == 3)
+        g_hash_table_add (set, g_strdup_printf ("%u:%u:%llu", maj, min, ino));
     }
-  return *mask != 0;
+  return set;
 }
 
-/* print_json - one message as a postqueue -j style line. */
+/* is_active - whether the message's .eml is locked exclusively right now. */
+static gboolean
+is_active (SgSpool *spool, GHashTable *locks, const char *id)
+{
+  if (g_hash_table_size (locks) == 0)
+    return FALSE;
+  g_autofree char *path = sg_spool_message_path (spool, id);
+  struct stat st;
+  if (stat (path, &st) != 0)
+    return FALSE;
+  g_autofree char *key = g_strdup_printf ("%u:%u:%llu", major (st.st_dev), minor (st.st_dev),
+                                          (unsigned long long) st.st_ino);
+  return g_hash_table_contains (locks, key);
+}
+
+/* postfix_queue_name - postqueue -j's queue_name for a message: "active"
+ * while the runner delivers it, "incoming" before its first attempt,
+ * "deferred" after a failed one, "hold" for held mail and for failed or
+ * delivered mail, which the runner leaves alone as Postfix's qmgr does
+ * the hold queue (the "state" member tells them apart). */
+static const char *
+postfix_queue_name (SgMsgState state, gboolean active)
+{
+  if (active && (state == SG_MSG_QUEUED || state == SG_MSG_DEFERRED))
+    return "active";
+  switch (state)
+    {
+    case SG_MSG_QUEUED:
+      return "incoming";
+    case SG_MSG_DEFERRED:
+      return "deferred";
+    default:
+      return "hold";
+    }
+}
+
+/* print_json - one message as a postqueue -j line: its members, in its
+ * order, then ours. */
 static void
-print_json (const SgMeta *meta)
+print_json (const SgMeta *meta, gboolean active)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
 
   json_builder_begin_object (b);
+  json_builder_set_member_name (b, "queue_name");
+  json_builder_add_string_value (b, postfix_queue_name (meta->state, active));
   json_builder_set_member_name (b, "queue_id");
   json_builder_add_string_value (b, meta->queue_id);
-  json_builder_set_member_name (b, "queue_name");
-  json_builder_add_string_value (b, sg_meta_state_name (meta->state));
   json_builder_set_member_name (b, "arrival_time");
   json_builder_add_int_value (b, meta->arrival_time_us / G_USEC_PER_SEC);
   json_builder_set_member_name (b, "message_size");
   json_builder_add_int_value (b, (gint64) meta->message_size);
+  /* postqueue: whether `postsuper -e` forced expiry; spoolgate has none */
+  json_builder_set_member_name (b, "forced_expire");
+  json_builder_add_boolean_value (b, FALSE);
   json_builder_set_member_name (b, "sender");
   json_builder_add_string_value (b, meta->sender);
   json_builder_set_member_name (b, "recipients");
@@ -71,17 +119,20 @@ print_json (const SgMeta *meta)
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "address");
       json_builder_add_string_value (b, r->address);
-      json_builder_set_member_name (b, "delay_reason");
+      /* as postqueue: present only for a recipient whose delivery was put off */
       if (r->delay_reason != NULL)
-        json_builder_add_string_value (b, r->delay_reason);
-      else
-        json_builder_add_null_value (b);
+        {
+          json_builder_set_member_name (b, "delay_reason");
+          json_builder_add_string_value (b, r->delay_reason);
+        }
       json_builder_set_member_name (b, "status");
       json_builder_add_string_value (b, sg_meta_rcpt_status_name (r->status));
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
   /* Ours, after postqueue's. */
+  json_builder_set_member_name (b, "state");
+  json_builder_add_string_value (b, sg_meta_state_name (meta->state));
   json_builder_set_member_name (b, "arrival_time_us");
   json_builder_add_int_value (b, meta->arrival_time_us);
   json_builder_set_member_name (b, "attempts");
@@ -111,7 +162,7 @@ append_address (GString *out, const char *address)
 
 /* print_text - one message as a mailq style entry. */
 static void
-print_text (const SgMeta *meta, gint64 now)
+print_text (const SgMeta *meta, gboolean active, gint64 now)
 {
   g_autoptr(GString) out = g_string_new (NULL);
   g_autofree char *arrival = sg_cli_format_time (meta->arrival_time_us / G_USEC_PER_SEC);
@@ -123,7 +174,9 @@ print_text (const SgMeta *meta, gint64 now)
   g_string_append_c (out, '\n');
 
   g_string_append_printf (out, "    attempts %u", meta->attempts);
-  if (meta->state == SG_MSG_QUEUED || meta->state == SG_MSG_DEFERRED)
+  if (active && (meta->state == SG_MSG_QUEUED || meta->state == SG_MSG_DEFERRED))
+    g_string_append (out, ", being delivered now");
+  else if (meta->state == SG_MSG_QUEUED || meta->state == SG_MSG_DEFERRED)
     {
       if (meta->next_attempt <= now)
         g_string_append (out, ", next attempt now");
@@ -161,7 +214,7 @@ print_text (const SgMeta *meta, gint64 now)
 
 /* print_summary - "-- N messages, B bytes: queued N (B bytes), ...". */
 static void
-print_summary (const QueueTotals *t, const char *filter)
+print_summary (const QueueTotals *t, const char *filter, guint hidden_delivered)
 {
   guint messages = 0;
   guint64 bytes = 0;
@@ -177,6 +230,9 @@ print_summary (const QueueTotals *t, const char *filter)
         g_print ("-- no messages in state %s\n", filter);
       else
         g_print ("-- queue is empty\n");
+      if (hidden_delivered > 0)
+        g_print ("-- %u delivered message%s not shown (--state delivered)\n", hidden_delivered,
+                 hidden_delivered == 1 ? "" : "s");
       return;
     }
   g_autoptr(GString) out = g_string_new (NULL);
@@ -191,6 +247,9 @@ print_summary (const QueueTotals *t, const char *filter)
         sep = ", ";
       }
   g_print ("%s\n", out->str);
+  if (hidden_delivered > 0)
+    g_print ("-- %u delivered message%s not shown (--state delivered)\n", hidden_delivered,
+             hidden_delivered == 1 ? "" : "s");
 }
 
 /* sg_cli_queue - list the spool's messages. */
@@ -205,21 +264,25 @@ sg_cli_queue (int argc, char **argv)
     { "json", 'j', 0, G_OPTION_ARG_NONE, &json,
       "One JSON object per message and line (postqueue -j field names)", NULL },
     { "state", 0, 0, G_OPTION_ARG_STRING, &state,
-      "Only messages in these states: queued, deferred, held, delivered, failed", "STATE[,STATE...]" },
+      "Only messages in these states: queued, deferred, held (or hold), delivered, failed; "
+      "default: all but delivered", "STATE[,STATE...]" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = sg_cli_spool_context_new ("queue", "",
-    "Lists every message in the spool: ID, state, size, arrival time, sender,\n"
-    "attempts, next attempt, last error and each recipient with its status,\n"
-    "then a summary of messages and bytes per state.", entries, &spool_args);
+    "Lists the messages in the spool, like mailq: ID, state, size, arrival time,\n"
+    "sender, attempts, next attempt, last error and each recipient with its\n"
+    "status, then a summary of messages and bytes per state. Delivered messages\n"
+    "(kept until their files are recycled) are left out unless --state names them.\n"
+    "--json prints postqueue -j's objects: queue_name is incoming, active,\n"
+    "deferred or hold; spoolgate's own state is the member \"state\".", entries, &spool_args);
   g_autoptr(GError) error = NULL;
-  guint mask = (1u << N_STATES) - 1;
+  guint mask = ((1u << N_STATES) - 1) & ~(1u << SG_MSG_DELIVERED);
 
-  if (!g_option_context_parse (context, &argc, &argv, &error) ||
-      (state != NULL && !parse_states (state, &mask, &error)))
+  if (!sg_cli_parse_options (context, entries, &argc, &argv, &error) ||
+      (state != NULL && !sg_cli_parse_states (state, &mask, &error)))
     {
-      g_printerr ("spoolgate queue: %s\n", error ? error->message : "--state needs a state");
+      g_printerr ("spoolgate queue: %s\n", error->message);
       return SG_CLI_EXIT_USAGE;
     }
   if (rest != NULL && rest[0] != NULL)
@@ -238,6 +301,8 @@ sg_cli_queue (int argc, char **argv)
     }
 
   QueueTotals totals = { { 0 } };
+  guint hidden_delivered = 0;
+  g_autoptr(GHashTable) locks = exclusive_locks ();
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   int status = SG_CLI_EXIT_OK;
   for (guint i = 0; i < ids->len; i++)
@@ -250,20 +315,27 @@ sg_cli_queue (int argc, char **argv)
           /* Removed since the listing (delivered, deleted): not an error. */
           if (g_error_matches (load_error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND))
             continue;
-          g_printerr ("spoolgate queue: %s: unreadable metadata: %s\n", id, load_error->message);
+          g_autoptr(GError) shown = NULL;
+          sg_cli_meta_error (spool, id, load_error, &shown);
+          g_printerr ("spoolgate queue: %s\n", shown->message);
           status = SG_CLI_EXIT_FAILED;
           continue;
         }
       if ((mask & (1u << meta->state)) == 0)
-        continue;
+        {
+          if (state == NULL && meta->state == SG_MSG_DELIVERED)
+            hidden_delivered++;
+          continue;
+        }
       totals.messages[meta->state]++;
       totals.bytes[meta->state] += meta->message_size;
+      gboolean active = is_active (spool, locks, id);
       if (json)
-        print_json (meta);
+        print_json (meta, active);
       else
-        print_text (meta, now);
+        print_text (meta, active, now);
     }
   if (!json)
-    print_summary (&totals, state);
+    print_summary (&totals, state, hidden_delivered);
   return status;
 }

@@ -2,17 +2,42 @@
  * foreground daemon logging to stderr. Flags override the file, which
  * overrides the built-in defaults; SIGHUP loads both again. */
 #include "cli/cli.h"
+#include "cli/cli_spool.h"
 #include "common/log.h"
 #include "server/server.h"
+#include "sg-build.h"
 
 #include <gmime/gmime.h>
+#include <stdlib.h>
+#include <string.h>
 
+/* sg_cli_installed - whether this process runs the installed binary
+ * (SG_INSTALLED_BINARY, e.g. /usr/sbin/spoolgate), rather than one in a
+ * build tree or copied elsewhere. */
+gboolean
+sg_cli_installed (void)
+{
+  g_autofree char *self = realpath ("/proc/self/exe", NULL);
+  g_autofree char *installed = realpath (SG_INSTALLED_BINARY, NULL);
+  return self != NULL && installed != NULL && strcmp (self, installed) == 0;
+}
+
+/* sg_cli_load_config - the configuration every command uses. The file:
+ * --config; else, for the installed binary, SG_SYSTEM_CONFIG if it
+ * exists; else none (built-in defaults). The spool: --spool; else the
+ * file's [spool] dir; else, for the installed binary, SG_SYSTEM_SPOOL
+ * (the unit's StateDirectory); else ./spool. spoolgate(8) says the same. */
 SgConfig *
 sg_cli_load_config (const char *config_path, const char *spool_dir, GError **error)
 {
+  gboolean installed = sg_cli_installed ();
+  if (config_path == NULL && installed && g_file_test (SG_SYSTEM_CONFIG, G_FILE_TEST_EXISTS))
+    config_path = SG_SYSTEM_CONFIG;
   g_autoptr(SgConfig) config = sg_config_load (config_path, error);
   if (!config)
     return NULL;
+  if (spool_dir == NULL && installed && strcmp (config->spool_dir, SG_DEF_SPOOL_DIR) == 0)
+    spool_dir = SG_SYSTEM_SPOOL;
   if (spool_dir && !sg_config_set (config, "spool", "dir", spool_dir, error))
     return NULL;
   return g_steal_pointer (&config);
@@ -39,16 +64,19 @@ sg_cli_serve (int argc, char **argv)
 {
   g_autofree char *config_path = NULL, *listen = NULL, *spool = NULL, *log_level = NULL;
   const GOptionEntry entries[] = {
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file (default: installed, " SG_SYSTEM_CONFIG " if present; else none)", "FILE" },
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Listen address (default " SG_DEF_LISTEN ")", "HOST:PORT" },
-    { "spool", 's', 0, G_OPTION_ARG_FILENAME, &spool, "Spool directory (default ./" SG_DEF_SPOOL_DIR ")", "DIR" },
+    { "spool", 's', 0, G_OPTION_ARG_FILENAME, &spool, "Spool directory (default: [spool] dir; installed, " SG_SYSTEM_SPOOL "; else ./" SG_DEF_SPOOL_DIR ")", "DIR" },
     { "log-level", 0, 0, G_OPTION_ARG_STRING, &log_level, "error, warning, info (default) or debug", "LEVEL" },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
-  g_autoptr(GOptionContext) ctx = g_option_context_new ("- receive mail over SMTP into the spool");
+  g_set_prgname ("spoolgate serve");
+  g_autoptr(GOptionContext) ctx = g_option_context_new (NULL);
+  g_option_context_set_summary (ctx, "Receives mail over SMTP into the spool and, with [smarthost] host set,\n"
+                                     "forwards it; runs in the foreground and logs to stderr.");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc > 1)
+  if (!sg_cli_parse_options (ctx, entries, &argc, &argv, &error) || argc > 1)
     {
       g_printerr ("spoolgate serve: %s\n", error ? error->message : "unexpected argument");
       return 2;

@@ -109,37 +109,74 @@ append_validation (GString *out, const SgMeta *meta)
     }
 }
 
-/* append_attempt - one attempt_history entry: its time, then its other members. */
-static void
-append_attempt (GString *out, JsonNode *node)
+/* member_string - a string member, or NULL if absent, null or not a string. */
+static const char *
+member_string (JsonObject *o, const char *name)
 {
-  g_autoptr(GString) line = g_string_new (NULL);
+  JsonNode *n = json_object_get_member (o, name);
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (n);
+}
+
+/* append_attempt - one attempt_history entry, labelled "#n", like the rest
+ * of show: when and how it ended, where it went and over what TLS, the
+ * session's error, then each recipient's outcome:
+ *   #2:          2026-12-01 10:00:00 +0000 deferred, relay mx[192.0.2.1]:25,
+ *                TLSv1.3 TLS_AES_256_GCM_SHA384 (verified)
+ *                <bob@example.org> deferred: 451 4.3.0 try later */
+static void
+append_attempt (GString *out, guint n, JsonNode *node)
+{
+  g_autofree char *label = g_strdup_printf ("#%u", n);
   if (!JSON_NODE_HOLDS_OBJECT (node))
     {
-      g_autofree char *raw = json_to_string (node, FALSE);
-      field (out, "", raw);
+      field (out, label, "(not an attempt record)");
       return;
     }
   JsonObject *o = json_node_get_object (node);
   gint64 t = json_object_get_int_member_with_default (o, "time", 0);
   g_autofree char *when = t > 0 ? sg_cli_format_time (t) : g_strdup ("(no time)");
-  g_string_append (line, when);
-  g_autoptr(GList) members = json_object_get_members (o);
-  for (GList *m = members; m != NULL; m = m->next)
+  const char *result = member_string (o, "result");
+  const char *relay = member_string (o, "relay");
+  const char *proto = member_string (o, "tls_protocol");
+  const char *cipher = member_string (o, "tls_cipher");
+  g_autoptr(GString) line = g_string_new (when);
+  g_string_append_printf (line, " %s, relay %s", result ? result : "?",
+                          relay ? relay : "none (no connection)");
+  field (out, label, line->str);
+  if (proto != NULL)
     {
-      const char *name = m->data;
-      if (strcmp (name, "time") == 0)
-        continue;
-      JsonNode *value = json_object_get_member (o, name);
-      if (JSON_NODE_HOLDS_VALUE (value) && json_node_get_value_type (value) == G_TYPE_STRING)
-        g_string_append_printf (line, " %s=%s", name, json_node_get_string (value));
-      else
-        {
-          g_autofree char *raw = json_to_string (value, FALSE);
-          g_string_append_printf (line, " %s=%s", name, raw);
-        }
+      JsonNode *v = json_object_get_member (o, "tls_verified");
+      gboolean known = v != NULL && JSON_NODE_HOLDS_VALUE (v)
+                       && json_node_get_value_type (v) == G_TYPE_BOOLEAN;
+      g_autofree char *tls = g_strdup_printf ("TLS %s %s%s", proto, cipher ? cipher : "",
+        !known ? "" : json_node_get_boolean (v) ? " (verified)" : " (untrusted)");
+      field (out, "", tls);
     }
-  field (out, "", line->str);
+  else if (relay != NULL)
+    field (out, "", "no TLS");
+  const char *reply = member_string (o, "reply");
+  if (reply != NULL)
+    {
+      g_autofree char *err = g_strdup_printf ("error: %s", reply);
+      field (out, "", err);
+    }
+  JsonNode *rn = json_object_get_member (o, "recipients");
+  JsonArray *rcpts = rn && JSON_NODE_HOLDS_ARRAY (rn) ? json_node_get_array (rn) : NULL;
+  for (guint i = 0; rcpts != NULL && i < json_array_get_length (rcpts); i++)
+    {
+      JsonNode *e = json_array_get_element (rcpts, i);
+      if (!JSON_NODE_HOLDS_OBJECT (e))
+        continue;
+      JsonObject *r = json_node_get_object (e);
+      const char *rr = member_string (r, "reply");
+      const char *address = member_string (r, "address");
+      const char *status = member_string (r, "status");
+      g_autofree char *text = g_strdup_printf ("<%s> %s%s%s", address ? address : "?",
+                                               status ? status : "?", rr ? ": " : "", rr ? rr : "");
+      field (out, "", text);
+    }
 }
 
 /* append_meta - everything in the metadata, in sections. */
@@ -171,10 +208,14 @@ append_meta (GString *out, const SgMeta *meta, gint64 now)
   g_string_append (out, "Attempts\n");
   JsonArray *history = meta->attempt_history && JSON_NODE_HOLDS_ARRAY (meta->attempt_history)
                        ? json_node_get_array (meta->attempt_history) : NULL;
-  if (history == NULL || json_array_get_length (history) == 0)
+  guint n = history != NULL ? json_array_get_length (history) : 0;
+  if (n == 0)
     field (out, "history", "none");
-  for (guint i = 0; history != NULL && i < json_array_get_length (history); i++)
-    append_attempt (out, json_array_get_element (history, i));
+  /* attempt_history keeps the last [queue] max_history: number them so
+   * that the last is #attempts */
+  guint first = meta->attempts >= n ? meta->attempts - n + 1 : 1;
+  for (guint i = 0; i < n; i++)
+    append_attempt (out, first + i, json_array_get_element (history, i));
 }
 
 /* part_size - "N bytes" of an entity's body as encoded in the message, or
@@ -382,18 +423,14 @@ show_raw_json (SgSpool *spool, const char *id, GError **error)
 
   if (!g_file_get_contents (path, &data, &len, &local))
     {
-      if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no message %s in %s",
-                     id, sg_spool_dir (spool));
-      else
-        g_propagate_error (error, g_steal_pointer (&local));
+      sg_cli_meta_error (spool, id, local, error);
       return FALSE;
     }
   g_autoptr(SgMeta) meta = sg_meta_from_json (data, (gssize) len, &local);
   if (meta == NULL)
     {
-      g_set_error (error, SG_META_ERROR, SG_META_ERROR_INVALID, "unreadable metadata %s: %s",
-                   path, local->message);
+      g_prefix_error (&local, "%s/%s.json: ", SG_CLI_QUEUE_SUBDIR, id);
+      sg_cli_meta_error (spool, id, local, error);
       return FALSE;
     }
   if (!write_all (data, len))
@@ -420,11 +457,14 @@ show_message (SgSpool *spool, const char *id, gboolean body, GError **error)
           return FALSE;
         }
     }
-  else if ((meta = sg_spool_load_meta (spool, id, error)) == NULL)
+  else
     {
-      if (error && *error && !g_error_matches (*error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND))
-        g_prefix_error (error, "unreadable metadata: ");
-      return FALSE;
+      g_autoptr(GError) local = NULL;
+      if ((meta = sg_spool_load_meta (spool, id, &local)) == NULL)
+        {
+          sg_cli_meta_error (spool, id, local, error);
+          return FALSE;
+        }
     }
 
   g_autoptr(GMappedFile) map = NULL;
@@ -462,7 +502,7 @@ sg_cli_show (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "Print the raw metadata (<ID>.json)", NULL },
     { "body", 'b', 0, G_OPTION_ARG_NONE, &body, "Print the whole message (<ID>.eml) byte for byte", NULL },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, "ID" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = sg_cli_spool_context_new ("show", "ID",
@@ -471,7 +511,7 @@ sg_cli_show (int argc, char **argv)
     entries, &spool_args);
   g_autoptr(GError) error = NULL;
 
-  if (!g_option_context_parse (context, &argc, &argv, &error))
+  if (!sg_cli_parse_options (context, entries, &argc, &argv, &error))
     {
       g_printerr ("spoolgate show: %s\n", error->message);
       return SG_CLI_EXIT_USAGE;

@@ -34,6 +34,8 @@ typedef struct {
   guint64     def_num;        /* numeric types */
   guint64     min, max;
   const char *const *choices; /* KEY_ENUM */
+  gboolean    reloadable;     /* SIGHUP applies it (to new sessions and messages);
+                               * otherwise a change is logged and waits for a restart */
 } ConfigKey;
 
 static const char *const policy_choices[] = { "strict", "standard", "permissive", NULL };
@@ -43,44 +45,47 @@ static const char *const balance_choices[] = { "failover", "round-robin", NULL }
 static const char *const log_level_choices[] = { "error", "warning", "info", "debug", NULL };
 
 #define OFF(field) offsetof (SgConfig, field)
+#define LIVE .reloadable = TRUE   /* the "reloadable" column; absent: restart only */
 static const ConfigKey config_keys[] = {
   { "server", "listen", KEY_HOSTPORT, OFF (listen), SG_DEF_LISTEN },
-  { "server", "hostname", KEY_STRING, OFF (hostname), NULL },
+  { "server", "hostname", KEY_STRING, OFF (hostname), NULL, LIVE },
   { "server", "user", KEY_STRING, OFF (user), NULL },
   { "server", "log_level", KEY_ENUM, OFF (log_level), SG_DEF_LOG_LEVEL, 0, 0, 0, log_level_choices },
-  { "server", "proxy_protocol", KEY_BOOL, OFF (proxy_protocol), NULL, FALSE, 0, 1 },
-  { "server", "proxy_trusted", KEY_LIST, OFF (proxy_trusted), SG_DEF_PROXY_TRUSTED },
-  { "server", "proxy_timeout", KEY_DURATION, OFF (proxy_timeout), NULL, SG_DEF_PROXY_TIMEOUT, 1, 3600 },
+  { "server", "proxy_protocol", KEY_BOOL, OFF (proxy_protocol), NULL, FALSE, 0, 1, LIVE },
+  { "server", "proxy_trusted", KEY_LIST, OFF (proxy_trusted), SG_DEF_PROXY_TRUSTED, LIVE },
+  { "server", "proxy_timeout", KEY_DURATION, OFF (proxy_timeout), NULL, SG_DEF_PROXY_TIMEOUT, 1, 3600, LIVE },
   { "metrics", "listen", KEY_HOSTPORT, OFF (metrics_listen), NULL },
   { "spool", "dir", KEY_STRING, OFF (spool_dir), SG_DEF_SPOOL_DIR },
-  { "spool", "commit_queue_messages", KEY_UINT, OFF (commit_queue_messages), NULL, SG_DEF_COMMIT_QUEUE_MESSAGES, 1, 1000000 },
-  { "spool", "commit_queue_bytes", KEY_SIZE, OFF (commit_queue_bytes), NULL, SG_DEF_COMMIT_QUEUE_BYTES, 1 << 20, G_GUINT64_CONSTANT (1) << 40 },
-  { "spool", "commit_queue_wait", KEY_DURATION, OFF (commit_queue_wait), NULL, SG_DEF_COMMIT_QUEUE_WAIT, 0, 3600 },
-  { "spool", "recycle_files", KEY_UINT, OFF (recycle_files), NULL, SG_DEF_RECYCLE_FILES, 0, 1000000 },
-  { "spool", "min_free", KEY_SIZE, OFF (min_free), NULL, SG_DEF_MIN_FREE, 0, G_GUINT64_CONSTANT (1) << 50 },
-  { "access", "allowed_networks", KEY_LIST, OFF (allowed_networks), SG_DEF_ALLOWED_NETWORKS },
-  { "access", "accepted_domains", KEY_LIST, OFF (accepted_domains), NULL },
-  { "tls", "cert_file", KEY_STRING, OFF (tls_cert_file), NULL },
-  { "tls", "key_file", KEY_STRING, OFF (tls_key_file), NULL },
-  { "tls", "require", KEY_BOOL, OFF (tls_require), NULL, FALSE, 0, 1 },
-  { "limits", "max_message_size", KEY_SIZE, OFF (max_message_size), NULL, SG_DEF_MAX_MESSAGE_SIZE, 1024, G_GUINT64_CONSTANT (1) << 32 },
-  { "limits", "max_recipients", KEY_UINT, OFF (max_recipients), NULL, SG_DEF_MAX_RECIPIENTS, 1, 100000 },
-  { "limits", "max_command_line", KEY_UINT, OFF (max_command_line), NULL, SG_DEF_MAX_COMMAND_LINE, SG_MIN_MAX_COMMAND_LINE, 65536 },
-  { "limits", "command_timeout", KEY_DURATION, OFF (command_timeout), NULL, SG_DEF_COMMAND_TIMEOUT, 1, 86400 },
-  { "limits", "data_timeout", KEY_DURATION, OFF (data_timeout), NULL, SG_DEF_DATA_TIMEOUT, 1, 86400 },
-  { "limits", "shutdown_timeout", KEY_DURATION, OFF (shutdown_timeout), NULL, SG_DEF_SHUTDOWN_TIMEOUT, 1, 3600 },
-  { "limits", "max_errors", KEY_UINT, OFF (max_errors), NULL, SG_DEF_MAX_ERRORS, 1, 100000 },
-  { "limits", "max_connections", KEY_UINT, OFF (max_connections), NULL, SG_DEF_MAX_CONNECTIONS, 0, 1000000 },
-  { "limits", "max_connections_per_ip", KEY_UINT, OFF (max_connections_per_ip), NULL, SG_DEF_MAX_CONNECTIONS_PER_IP, 0, 1000000 },
-  { "limits", "max_pipeline_buffer", KEY_SIZE, OFF (max_pipeline_buffer), NULL, SG_DEF_MAX_PIPELINE_BUFFER, 4096, 16u << 20 },
-  { "limits", "connection_rate_per_ip", KEY_UINT, OFF (connection_rate_per_ip), NULL, SG_DEF_CONNECTION_RATE_PER_IP, 0, 1000000 },
-  { "validation", "policy", KEY_ENUM, OFF (validation_policy), SG_DEF_VALIDATION_POLICY, 0, 0, 0, policy_choices },
-  { "validation", "reject", KEY_LIST, OFF (validation_reject), NULL },
-  { "validation", "accept", KEY_LIST, OFF (validation_accept), NULL },
-  { "validation", "max_mime_depth", KEY_UINT, OFF (max_mime_depth), NULL, SG_DEF_MAX_MIME_DEPTH, 1, 1000 },
-  { "validation", "max_mime_parts", KEY_UINT, OFF (max_mime_parts), NULL, SG_DEF_MAX_MIME_PARTS, 1, 1000000 },
-  { "validation", "mode", KEY_ENUM, OFF (validation_mode), SG_DEF_VALIDATION_MODE, 0, 0, 0, mode_choices },
-  { "validation", "keep_rejected", KEY_SIZE, OFF (keep_rejected), NULL, SG_DEF_KEEP_REJECTED, 0, G_GUINT64_CONSTANT (1) << 40 },
+  { "spool", "commit_queue_messages", KEY_UINT, OFF (commit_queue_messages), NULL, SG_DEF_COMMIT_QUEUE_MESSAGES, 1, 1000000, LIVE },
+  { "spool", "commit_queue_bytes", KEY_SIZE, OFF (commit_queue_bytes), NULL, SG_DEF_COMMIT_QUEUE_BYTES, 1 << 20, G_GUINT64_CONSTANT (1) << 40, LIVE },
+  { "spool", "commit_queue_wait", KEY_DURATION, OFF (commit_queue_wait), NULL, SG_DEF_COMMIT_QUEUE_WAIT, 0, 3600, LIVE },
+  { "spool", "recycle_files", KEY_UINT, OFF (recycle_files), NULL, SG_DEF_RECYCLE_FILES, 0, 1000000, LIVE },
+  { "spool", "min_free", KEY_SIZE, OFF (min_free), NULL, SG_DEF_MIN_FREE, 0, G_GUINT64_CONSTANT (1) << 50, LIVE },
+  { "access", "allowed_networks", KEY_LIST, OFF (allowed_networks), SG_DEF_ALLOWED_NETWORKS, LIVE },
+  { "access", "accepted_domains", KEY_LIST, OFF (accepted_domains), NULL, LIVE },
+  { "tls", "cert_file", KEY_STRING, OFF (tls_cert_file), NULL, LIVE },
+  { "tls", "key_file", KEY_STRING, OFF (tls_key_file), NULL, LIVE },
+  { "tls", "require", KEY_BOOL, OFF (tls_require), NULL, FALSE, 0, 1, LIVE },
+  { "limits", "max_message_size", KEY_SIZE, OFF (max_message_size), NULL, SG_DEF_MAX_MESSAGE_SIZE, 1024, G_GUINT64_CONSTANT (1) << 32, LIVE },
+  { "limits", "max_recipients", KEY_UINT, OFF (max_recipients), NULL, SG_DEF_MAX_RECIPIENTS, 1, 100000, LIVE },
+  { "limits", "max_command_line", KEY_UINT, OFF (max_command_line), NULL, SG_DEF_MAX_COMMAND_LINE, SG_MIN_MAX_COMMAND_LINE, 65536, LIVE },
+  { "limits", "command_timeout", KEY_DURATION, OFF (command_timeout), NULL, SG_DEF_COMMAND_TIMEOUT, 1, 86400, LIVE },
+  { "limits", "data_timeout", KEY_DURATION, OFF (data_timeout), NULL, SG_DEF_DATA_TIMEOUT, 1, 86400, LIVE },
+  { "limits", "shutdown_timeout", KEY_DURATION, OFF (shutdown_timeout), NULL, SG_DEF_SHUTDOWN_TIMEOUT, 1, 3600, LIVE },
+  { "limits", "max_errors", KEY_UINT, OFF (max_errors), NULL, SG_DEF_MAX_ERRORS, 1, 100000, LIVE },
+  { "limits", "max_connections", KEY_UINT, OFF (max_connections), NULL, SG_DEF_MAX_CONNECTIONS, 0, 1000000, LIVE },
+  { "limits", "max_connections_per_ip", KEY_UINT, OFF (max_connections_per_ip), NULL, SG_DEF_MAX_CONNECTIONS_PER_IP, 0, 1000000, LIVE },
+  { "limits", "max_pipeline_buffer", KEY_SIZE, OFF (max_pipeline_buffer), NULL, SG_DEF_MAX_PIPELINE_BUFFER, 4096, 16u << 20, LIVE },
+  { "limits", "max_junk_commands", KEY_UINT, OFF (max_junk_commands), NULL, SG_DEF_MAX_JUNK_COMMANDS, 1, 1000000, LIVE },
+  { "limits", "min_data_rate", KEY_UINT, OFF (min_data_rate), NULL, SG_DEF_MIN_DATA_RATE, 1, 1u << 30, LIVE },
+  { "limits", "connection_rate_per_ip", KEY_UINT, OFF (connection_rate_per_ip), NULL, SG_DEF_CONNECTION_RATE_PER_IP, 0, 1000000, LIVE },
+  { "validation", "policy", KEY_ENUM, OFF (validation_policy), SG_DEF_VALIDATION_POLICY, 0, 0, 0, policy_choices, LIVE },
+  { "validation", "reject", KEY_LIST, OFF (validation_reject), NULL, LIVE },
+  { "validation", "accept", KEY_LIST, OFF (validation_accept), NULL, LIVE },
+  { "validation", "max_mime_depth", KEY_UINT, OFF (max_mime_depth), NULL, SG_DEF_MAX_MIME_DEPTH, 1, 1000, LIVE },
+  { "validation", "max_mime_parts", KEY_UINT, OFF (max_mime_parts), NULL, SG_DEF_MAX_MIME_PARTS, 1, 1000000, LIVE },
+  { "validation", "mode", KEY_ENUM, OFF (validation_mode), SG_DEF_VALIDATION_MODE, 0, 0, 0, mode_choices, LIVE },
+  { "validation", "keep_rejected", KEY_SIZE, OFF (keep_rejected), NULL, SG_DEF_KEEP_REJECTED, 0, G_GUINT64_CONSTANT (1) << 40, LIVE },
   { "smarthost", "host", KEY_STRING, OFF (smarthost_host), NULL },
   { "smarthost", "port", KEY_UINT, OFF (smarthost_port), NULL, SG_DEF_SMARTHOST_PORT, 1, 65535 },
   { "smarthost", "tls", KEY_ENUM, OFF (smarthost_tls), SG_DEF_SMARTHOST_TLS, 0, 0, 0, tls_choices },
@@ -112,6 +117,7 @@ static const ConfigKey config_keys[] = {
   { "queue", "max_history", KEY_UINT, OFF (queue_max_history), NULL, SG_DEF_MAX_HISTORY, 1, 100000 },
   { "queue", "scan_interval", KEY_DURATION, OFF (queue_scan_interval), NULL, SG_DEF_SCAN_INTERVAL, 1, 86400 },
 };
+#undef LIVE
 #undef OFF
 
 /* Groups that exist; the ones without keys yet are filled by later features. */
@@ -516,6 +522,32 @@ sg_config_group_equal (const SgConfig *a, const SgConfig *b, const char *group)
           return FALSE;
       }
   return TRUE;
+}
+
+gboolean
+sg_config_key_reloadable (const char *group, const char *key)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (config_keys); i++)
+    if (strcmp (config_keys[i].group, group) == 0 && strcmp (config_keys[i].key, key) == 0)
+      return config_keys[i].reloadable;
+  return FALSE;
+}
+
+GPtrArray *
+sg_config_restart_changes (const SgConfig *old, const SgConfig *config)
+{
+  GPtrArray *changed = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < G_N_ELEMENTS (config_keys); i++)
+    {
+      const ConfigKey *k = &config_keys[i];
+      if (k->reloadable)
+        continue;
+      g_autofree char *va = key_text (old, k);
+      g_autofree char *vb = key_text (config, k);
+      if (g_strcmp0 (va, vb) != 0)
+        g_ptr_array_add (changed, g_strdup_printf ("[%s] %s", k->group, k->key));
+    }
+  return changed;
 }
 
 char *

@@ -55,7 +55,9 @@ typedef struct {
   guint    shutdown_timeout;     /* seconds */
   guint    max_connections;      /* 0 = unlimited */
   guint    max_connections_per_ip; /* 0 = unlimited */
-  guint64  max_pipeline_buffer;
+  guint64  max_pipeline_buffer;  /* unprocessed input, and unsent replies, per session */
+  guint    max_junk_commands;    /* EHLO/HELO/NOOP/HELP/VRFY/RSET before they count as errors */
+  guint    min_data_rate;        /* bytes/s in DATA that keep extending the data deadline */
   guint    connection_rate_per_ip; /* per minute; 0 = off */
   /* [validation] */
   char    *validation_policy;    /* strict | standard | permissive */
@@ -124,6 +126,13 @@ gboolean sg_config_parse_hostport (const char *text, char **host, guint16 *port,
 
 /* sg_config_group_equal - whether a and b agree on every key of group. */
 gboolean sg_config_group_equal (const SgConfig *a, const SgConfig *b, const char *group);
+
+/* sg_config_key_reloadable - whether SIGHUP applies [group] key (the key
+ * table's "reloadable" column); FALSE for unknown keys. */
+gboolean sg_config_key_reloadable (const char *group, const char *key);
+/* sg_config_restart_changes - "[group] key" of each key that differs between
+ * old and config and that only a restart applies (transfer full). */
+GPtrArray *sg_config_restart_changes (const SgConfig *old, const SgConfig *config);
 
 /* sg_config_dump - every key with its current value, as a config file (transfer full). */
 char *sg_config_dump (const SgConfig *config);

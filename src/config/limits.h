@@ -19,7 +19,9 @@
 #define SG_DEF_SHUTDOWN_TIMEOUT       30u       /* seconds transactions in flight get at SIGTERM */
 #define SG_DEF_MAX_CONNECTIONS        10000u
 #define SG_DEF_MAX_CONNECTIONS_PER_IP 50u
-#define SG_DEF_MAX_PIPELINE_BUFFER    (64u * 1024u) /* unprocessed input held per session */
+#define SG_DEF_MAX_PIPELINE_BUFFER    (64u * 1024u) /* unprocessed input, and unsent replies, held per session */
+#define SG_DEF_MAX_JUNK_COMMANDS      100u      /* EHLO/HELO/NOOP/HELP/VRFY/RSET, then each is an error (Postfix smtpd_junk_command_limit) */
+#define SG_DEF_MIN_DATA_RATE          500u      /* bytes/s: what extends the DATA deadline (Postfix smtpd_min_data_rate) */
 
 /* [validation] */
 #define SG_DEF_VALIDATION_POLICY      "standard"

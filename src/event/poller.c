@@ -34,10 +34,13 @@ struct _SgPoller {
   GPtrArray *graveyard;   /* pfds removed during dispatch */
 };
 
+/* to_epoll - the epoll events for events. The peer's half-close (EPOLLRDHUP)
+ * is watched only with G_IO_IN: it is level-triggered, and a connection that
+ * has seen the end of its input and still owes replies would spin on it. */
 static guint32
 to_epoll (GIOCondition events)
 {
-  return ((events & G_IO_IN) ? EPOLLIN : 0) | ((events & G_IO_OUT) ? EPOLLOUT : 0);
+  return ((events & G_IO_IN) ? EPOLLIN | EPOLLRDHUP : 0) | ((events & G_IO_OUT) ? EPOLLOUT : 0);
 }
 
 static gboolean
@@ -116,7 +119,7 @@ sg_poller_add (SgPoller *p, int fd, GIOCondition events, SgPollFunc func,
   pfd->events = events;
   pfd->func = func;
   pfd->user_data = user_data;
-  struct epoll_event ev = { .events = to_epoll (events) | EPOLLRDHUP, .data.ptr = pfd };
+  struct epoll_event ev = { .events = to_epoll (events), .data.ptr = pfd };
   if (epoll_ctl (p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
     {
       int e = errno;
@@ -133,7 +136,7 @@ sg_poller_modify (SgPollFd *pfd, GIOCondition events)
   if (pfd->events == events)
     return;
   pfd->events = events;
-  struct epoll_event ev = { .events = to_epoll (events) | EPOLLRDHUP, .data.ptr = pfd };
+  struct epoll_event ev = { .events = to_epoll (events), .data.ptr = pfd };
   if (epoll_ctl (pfd->poller->epfd, EPOLL_CTL_MOD, pfd->fd, &ev) < 0)
     g_warning ("epoll_ctl(MOD, %d): %s", pfd->fd, g_strerror (errno));
 }

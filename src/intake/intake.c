@@ -121,10 +121,8 @@ commit_done (SgMeta *meta, const GError *error, gpointer user_data)
     }
   else
     {
-      g_autofree char *sender = sg_log_sanitize (meta->sender, -1, 256);
-      g_message ("%s: from=<%s>, size=%" G_GUINT64_FORMAT ", nrcpt=%u, client=%s[%s]",
-                 meta->queue_id, sender, meta->message_size, meta->recipients->len,
-                 meta->helo_name ? meta->helo_name : "unknown", meta->client_address);
+      /* the arrival line "ID: from=<...>" is the spool's (spool_commit.c),
+       * logged before the message becomes visible to the queue runner */
       sg_metrics_inc (SG_COUNTER_MESSAGES_ACCEPTED);
       sg_metrics_add (SG_COUNTER_ACCEPTED_BYTES, meta->message_size);
       job->code = 250;

@@ -50,11 +50,67 @@ sg_queue_all_delivered (const SgMeta *meta)
   return TRUE;
 }
 
+/* format_seconds - µs as Postfix prints delays: two decimals below 10 s,
+ * one below 100 s, whole seconds above (transfer full). */
+static char *
+format_seconds (gint64 us)
+{
+  double sec = MAX (us, 0) / (double) G_USEC_PER_SEC;
+  if (sec < 10)
+    return g_strdup_printf ("%.2f", sec);
+  if (sec < 100)
+    return g_strdup_printf ("%.1f", sec);
+  return g_strdup_printf ("%.0f", sec);
+}
+
+/* find_enhanced - the first RFC 3463 code "C.S.D" (C 2, 4 or 5) in text;
+ * FALSE if none. */
+static gboolean
+find_enhanced (const char *text, char out[16])
+{
+  for (const char *p = text; p != NULL && *p; p++)
+    {
+      if ((*p != '2' && *p != '4' && *p != '5') || p[1] != '.' || (p > text && !g_ascii_isspace (p[-1])))
+        continue;
+      const char *q = p + 2;
+      guint subject = 0, detail = 0;
+      while (g_ascii_isdigit (*q) && subject < 4)
+        q++, subject++;
+      if (subject == 0 || subject > 3 || *q != '.')
+        continue;
+      q++;
+      while (g_ascii_isdigit (*q) && detail < 4)
+        q++, detail++;
+      if (detail == 0 || detail > 3 || (*q != '\0' && !g_ascii_isspace (*q) && *q != ')' && *q != ';'))
+        continue;
+      g_strlcpy (out, p, MIN ((gsize) (q - p) + 1, 16));
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* sg_queue_dsn_code - dsn= of a recipient as Postfix logs it: the enhanced
+ * code of the reply, its class made to agree with the outcome (a 5xx that
+ * only defers the message is 4.x.x); X.0.0 when the reply has none. */
+void
+sg_queue_dsn_code (SgRcptStatus status, const char *reply, char out[16])
+{
+  char cls = status == SG_RCPT_DELIVERED ? '2' : status == SG_RCPT_FAILED ? '5' : '4';
+  if (!find_enhanced (reply, out))
+    g_strlcpy (out, "X.0.0", 16);
+  out[0] = cls;
+}
+
 /* log_recipient - the Postfix-style delivery line for one recipient, and
- * its count in spoolgate_deliveries_total. */
+ * its count in spoolgate_deliveries_total:
+ *   ID: to=<rcpt>, relay=host[ip]:port, delay=S, delays=a/b/c/d, dsn=X.Y.Z,
+ *   tls=PROTOCOL, status=sent (reply)
+ * delay runs from arrival to the end of this attempt; delays splits it
+ * (attempt.h: SgAttempt). a (nullable: an expiry, nothing attempted);
+ * dsn (nullable) overrides the code found in the reply. */
 static void
-log_recipient (const SgMeta *meta, const SgMetaRecipient *r, const char *relay,
-               const char *tls, gint64 now)
+log_recipient (const SgMeta *meta, const SgMetaRecipient *r, const SgAttempt *a,
+               const char *dsn)
 {
   static const char *const status[] = {
     [SG_RCPT_PENDING] = "deferred", [SG_RCPT_DEFERRED] = "deferred",
@@ -66,9 +122,25 @@ log_recipient (const SgMeta *meta, const SgMetaRecipient *r, const char *relay,
   };
   sg_metrics_delivery (result[r->status]);
   g_autofree char *addr = sg_log_sanitize (r->address, -1, 256);
-  gint64 delay = MAX (0, now - meta->arrival_time_us / G_USEC_PER_SEC);
-  g_message ("%s: to=<%s>, relay=%s, delay=%" G_GINT64_FORMAT ", tls=%s, status=%s (%s)",
-             meta->queue_id, addr, relay ? relay : "none", delay, tls ? tls : "none",
+  gint64 arrival = meta->arrival_time_us;
+  gint64 end = a ? a->end_us : g_get_real_time ();
+  gint64 taken = a ? a->taken_us : end;
+  gint64 setup = a ? a->setup_us : end;
+  gint64 ready = a ? a->ready_us : end;
+  g_autofree char *delay = format_seconds (end - arrival);
+  g_autofree char *da = format_seconds (taken - arrival);
+  g_autofree char *db = format_seconds (setup - taken);
+  g_autofree char *dc = format_seconds (ready - setup);
+  g_autofree char *dd = format_seconds (end - ready);
+  char code[16];
+  if (dsn != NULL)
+    g_strlcpy (code, dsn, sizeof code);
+  else
+    sg_queue_dsn_code (r->status, r->delay_reason, code);
+  const char *relay = a && a->relay ? a->relay : "none";
+  const char *tls = a && a->tls_protocol ? a->tls_protocol : "none";
+  g_message ("%s: to=<%s>, relay=%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, tls=%s, status=%s (%s)",
+             meta->queue_id, addr, relay, delay, da, db, dc, dd, code, tls,
              status[r->status], r->delay_reason ? r->delay_reason : "");
 }
 
@@ -99,11 +171,12 @@ set_nullable (JsonBuilder *b, const char *name, const char *value)
     json_builder_add_null_value (b);
 }
 
-/* history_entry - {time, relay, tls_protocol, tls_cipher, result, reply,
- * recipients: [{address, status, reply}]} for the recipients in rcpts. */
+/* history_entry - {time, relay, tls_protocol, tls_cipher, tls_verified,
+ * result, reply, recipients: [{address, status, reply}]} for the
+ * recipients in rcpts; tls_verified only when TLS was reached. */
 static JsonNode *
 history_entry (gint64 time, const char *relay, const char *proto, const char *cipher,
-               const char *result, const char *reply, GPtrArray *rcpts)
+               gboolean verified, const char *result, const char *reply, GPtrArray *rcpts)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
@@ -112,6 +185,11 @@ history_entry (gint64 time, const char *relay, const char *proto, const char *ci
   set_nullable (b, "relay", relay);
   set_nullable (b, "tls_protocol", proto);
   set_nullable (b, "tls_cipher", cipher);
+  if (proto != NULL)
+    {
+      json_builder_set_member_name (b, "tls_verified");
+      json_builder_add_boolean_value (b, verified);
+    }
   set_nullable (b, "result", result);
   set_nullable (b, "reply", reply);
   json_builder_set_member_name (b, "recipients");
@@ -173,14 +251,14 @@ sg_queue_apply (SgMeta *meta, const SgAttempt *a, const SgConfig *c, gint64 now)
       failed += r->status == SG_RCPT_FAILED;
       if (r->status != SG_RCPT_DELIVERED && !first_problem)
         first_problem = r->delay_reason;
-      log_recipient (meta, r, a->relay, a->tls_protocol, now);
+      log_recipient (meta, r, a, NULL);
     }
   const char *result = a->interrupted ? "interrupted"
                      : delivered == a->recipients->len ? "sent"
                      : deferred == a->recipients->len ? "deferred"
                      : failed == a->recipients->len ? "bounced" : "mixed";
-  history_add (meta, history_entry (a->time, a->relay, a->tls_protocol, a->tls_cipher, result,
-                                    a->error, a->recipients),
+  history_add (meta, history_entry (a->time, a->relay, a->tls_protocol, a->tls_cipher,
+                                    a->tls_verified, result, a->error, a->recipients),
                c->queue_max_history);
   if (first_problem)
     {
@@ -215,9 +293,9 @@ sg_queue_expire (SgMeta *meta, const SgConfig *c, gint64 now)
       r->delay_reason = why;
       r->status = SG_RCPT_FAILED;
       r->updated = now;
-      log_recipient (meta, r, NULL, NULL, now);
+      log_recipient (meta, r, NULL, "5.4.7");   /* RFC 3463: delivery time expired */
     }
-  history_add (meta, history_entry (now, NULL, NULL, NULL, "expired", "message expired", pending),
+  history_add (meta, history_entry (now, NULL, NULL, NULL, FALSE, "expired", "message expired", pending),
                c->queue_max_history);
   g_free (meta->last_error);
   meta->last_error = g_strdup ("expired");

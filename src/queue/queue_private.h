@@ -36,12 +36,20 @@ typedef struct {
   const char *relay;         /* (nullable) "host[ip]:port" */
   const char *tls_protocol;  /* (nullable) */
   const char *tls_cipher;    /* (nullable) */
+  gboolean    tls_verified;  /* the smarthost's certificate was verified (tls = verify) */
+  gint64      taken_us;      /* epoch µs: the worker took the message (= time) */
+  gint64      setup_us;      /* epoch µs: session set-up (or reuse) began */
+  gint64      ready_us;      /* epoch µs: the session was ready, or failed */
+  gint64      end_us;        /* epoch µs: the transaction ended */
   const char *error;         /* (nullable) session failure: every recipient deferred */
   gboolean    interrupted;   /* shutdown: defer without backoff */
   GPtrArray  *outcomes;      /* SgRcptOutcome*, parallel to recipients */
   GPtrArray  *recipients;    /* SgMetaRecipient* (borrowed from the meta) */
 } SgAttempt;
 
+/* sg_queue_dsn_code - the dsn= "X.Y.Z" logged for a recipient with status
+ * and last reply (nullable), its class agreeing with status (attempt.c). */
+void     sg_queue_dsn_code (SgRcptStatus status, const char *reply, char out[16]);
 /* sg_queue_backoff - seconds to wait after the n-th failed attempt:
  * min_backoff doubled per attempt, capped at max_backoff. */
 guint    sg_queue_backoff (const SgConfig *config, guint attempts);

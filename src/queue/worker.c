@@ -60,20 +60,22 @@ read_password (const char *path, GError **error)
 }
 
 /* open_host - a session with one host; the opportunistic policy retries
- * in plaintext when STARTTLS was offered but failed. */
+ * in plaintext when STARTTLS was offered but failed. reached: what the
+ * (last) connection got to, also on failure. */
 static SgSmtpClient *
-open_host (SgQueueWorkers *w, const SgRelayEntry *e, const SgRelayTarget *t, GError **error)
+open_host (SgQueueWorkers *w, const SgRelayEntry *e, const SgRelayTarget *t,
+           SgSmtpReached *reached, GError **error)
 {
   g_autoptr(GError) local = NULL;
   SgSmtpClient *c = sg_smtp_client_open (w->config, t->host, t->port, e->name, w->tls, FALSE,
-                                         w->password, w->cancel_fd, &local);
+                                         w->password, w->cancel_fd, reached, &local);
   if (!c && g_error_matches (local, SG_SMTP_CLIENT_ERROR, SG_SMTP_CLIENT_ERROR_STARTTLS))
     {
       g_message ("smarthost %s:%u: %s; tls = opportunistic, retrying without TLS",
                  t->host, t->port, local->message);
       g_clear_error (&local);
       c = sg_smtp_client_open (w->config, t->host, t->port, e->name, w->tls, TRUE,
-                               w->password, w->cancel_fd, &local);
+                               w->password, w->cancel_fd, reached, &local);
     }
   if (!c)
     g_propagate_error (error, g_steal_pointer (&local));
@@ -93,9 +95,9 @@ host_down (const GError *e)
 /* open_session - a new smarthost session with the first host of this
  * attempt's plan that works ([smarthost] balance); a host that cannot be
  * reached or greets with 4xx is skipped for [smarthost] host_cooldown. The
- * error names every host tried. */
+ * error names every host tried; reached is what the last host tried got to. */
 static SgSmtpClient *
-open_session (Worker *wk, GError **error)
+open_session (Worker *wk, SgSmtpReached *reached, GError **error)
 {
   SgQueueWorkers *w = wk->w;
   g_autoptr(GPtrArray) plan = sg_relayhosts_plan (w->relays);
@@ -113,7 +115,7 @@ open_session (Worker *wk, GError **error)
       for (guint j = 0; j < targets->len; j++)
         {
           g_autoptr(GError) local = NULL;
-          SgSmtpClient *c = open_host (w, e, g_ptr_array_index (targets, j), &local);
+          SgSmtpClient *c = open_host (w, e, g_ptr_array_index (targets, j), reached, &local);
           if (c)
             return c;
           if (g_error_matches (local, SG_TRANSPORT_ERROR, SG_TRANSPORT_ERROR_CANCELLED))
@@ -137,7 +139,7 @@ open_session (Worker *wk, GError **error)
 
 /* ready_session - the worker's session, reset for reuse or freshly opened. */
 static SgSmtpClient *
-ready_session (Worker *wk, GError **error)
+ready_session (Worker *wk, SgSmtpReached *reached, GError **error)
 {
   if (wk->client && sg_smtp_client_transactions (wk->client) > 0)
     {
@@ -151,7 +153,9 @@ ready_session (Worker *wk, GError **error)
         }
     }
   if (!wk->client)
-    wk->client = open_session (wk, error);
+    wk->client = open_session (wk, reached, error);
+  else
+    sg_smtp_client_reached (wk->client, reached);
   return wk->client;
 }
 
@@ -171,26 +175,34 @@ deliver (Worker *wk, SgMeta *meta, gint64 now)
       g_ptr_array_add (outcomes, o);
     }
   g_autoptr(GError) error = NULL;
-  g_autofree char *relay = NULL;
-  SgAttempt a = { .time = now, .outcomes = outcomes, .recipients = pending };
-  SgSmtpClient *c = ready_session (wk, &error);
+  SgSmtpReached reached = { NULL };
+  /* delays=a/b/c/d as Postfix: a until the job was taken (now), b until
+   * the session set-up began, c the set-up (connect, EHLO, TLS, AUTH; RSET
+   * on a reused session), d the transaction */
+  SgAttempt a = { .time = now, .outcomes = outcomes, .recipients = pending,
+                  .taken_us = g_get_real_time () };
+  a.setup_us = g_get_real_time ();
+  SgSmtpClient *c = ready_session (wk, &reached, &error);
+  a.ready_us = g_get_real_time ();
   if (c)
     {
       g_autofree char *path = sg_spool_message_path (w->spool, meta->queue_id);
       SgSmtpMessage msg = { meta->queue_id, meta->sender, path, meta->smtputf8,
                             meta->dsn_ret, meta->dsn_envid };
-      relay = g_strdup (sg_smtp_client_relay (c));
-      sg_smtp_client_tls (c, &a.tls_protocol, &a.tls_cipher);
-      a.tls_protocol = g_intern_string (a.tls_protocol);
-      a.tls_cipher = g_intern_string (a.tls_cipher);
       sg_smtp_client_send (c, &msg, outcomes, &error);
       if (!sg_smtp_client_usable (c))
         g_clear_pointer (&wk->client, sg_smtp_client_close);
     }
-  a.relay = relay;
+  a.end_us = g_get_real_time ();
+  /* the relay and TLS actually reached, also when the attempt failed later */
+  a.relay = reached.relay;
+  a.tls_protocol = g_intern_string (reached.tls_protocol);
+  a.tls_cipher = g_intern_string (reached.tls_cipher);
+  a.tls_verified = reached.tls_verified;
   a.error = error ? error->message : NULL;
   a.interrupted = error && g_atomic_int_get (&w->stopping);
   sg_queue_apply (meta, &a, w->config, now);
+  sg_smtp_reached_clear (&reached);
 }
 
 /* process - one job: everything happens under the message lock. The order

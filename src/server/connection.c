@@ -5,7 +5,9 @@
  * same reads and writes go through OpenSSL (conn_recv/conn_send). Behind a
  * proxy, the connection first reads the PROXY header (proxy.c parses it) and
  * only then is the client admitted and its session started. Each session
- * counts itself in the sessions_open gauges while it lives. */
+ * counts itself in the sessions_open gauges while it lives. Deadlines:
+ * command_timeout for each whole command line, data_timeout in DATA
+ * extended only by data received at [limits] min_data_rate. */
 #include "server/connection.h"
 #include "server/proxy.h"
 #include "smtp/session.h"
@@ -20,6 +22,12 @@
 #define READS_PER_WAKEUP 4   /* fairness between busy connections */
 #define CLOSE_LINGER     5   /* seconds to deliver a last reply to a stalled client */
 
+/* Lifetime: created on accept (or after the PROXY header), freed by the last
+ * connection_unref. The socket holds one reference until connection_close;
+ * a message handed to the intake holds another until on_submit_done, so a
+ * commit in flight always finds its connection, though maybe closed (then
+ * the reply is dropped: the client will retry, the message is spooled once
+ * it is durable). The server's table lists it only while its socket is open. */
 struct _SgConnection {
   SgServer  *server;
   int        fd;
@@ -37,6 +45,11 @@ struct _SgConnection {
   gboolean   handshaking;
   gboolean   tls_up;        /* handshake done: counted in spoolgate_tls_sessions_open */
   GIOCondition tls_want;    /* what OpenSSL waits for, while it waits */
+  SgTlsServer *tls;         /* (nullable) the context the session's STARTTLS was offered
+                             * with, held from the greeting: a reload cannot pull it away */
+  gint64     deadline_us;   /* monotonic: when the timer's wait ends; the wheel may wake earlier */
+  guint64    progress;      /* sg_session_progress when the deadline was set */
+  gboolean   eof;           /* the client half-closed: no more reads, replies still go out */
 };
 
 typedef enum { IO_OK, IO_AGAIN, IO_EOF, IO_ERROR } IoResult;
@@ -117,6 +130,7 @@ connection_unref (SgConnection *conn)
     return;
   sg_session_free (conn->session);
   sg_proxy_parser_free (conn->proxy);
+  sg_tls_server_free (conn->tls);
   g_free (conn->address);
   g_free (conn->peer);
   g_free (conn);
@@ -130,7 +144,7 @@ connection_close (SgConnection *conn)
     return;
   conn->closed = TRUE;
   SgServer *server = conn->server;
-  sg_timer_disarm (server->wheel, &conn->timer);
+  sg_timer_disarm (sg_server_wheel (server), &conn->timer);
   g_clear_pointer (&conn->pfd, sg_poller_remove);
   if (conn->ssl)
     {
@@ -150,46 +164,88 @@ connection_close (SgConnection *conn)
   connection_unref (conn);
 }
 
-/* connection_flush - write what the session has queued; FALSE if the socket died. */
+/* connection_flush - write what the session has queued, and let it answer
+ * commands it held back while its replies were unread; FALSE if the socket died. */
 static gboolean
 connection_flush (SgConnection *conn)
 {
   GString *out = sg_session_output (conn->session);
-  gsize sent = 0;
   if (conn->handshaking)
     return TRUE;
-  while (sent < out->len)
+  for (;;)
     {
-      gsize n = 0;
-      IoResult r = conn_send (conn, out->str + sent, out->len - sent, &n);
-      if (r == IO_AGAIN)
-        break;
-      if (r != IO_OK)
+      gsize sent = 0;
+      IoResult r = IO_OK;
+      while (sent < out->len)
         {
-          g_debug ("send to [%s] failed", conn->address);
-          g_string_truncate (out, 0);
-          connection_close (conn);
-          return FALSE;
+          gsize n = 0;
+          r = conn_send (conn, out->str + sent, out->len - sent, &n);
+          if (r == IO_AGAIN)
+            break;
+          if (r != IO_OK)
+            {
+              g_debug ("send to [%s] failed", conn->address);
+              g_string_truncate (out, 0);
+              connection_close (conn);
+              return FALSE;
+            }
+          sent += n;
         }
-      sent += n;
+      g_string_erase (out, 0, sent);
+      if (r == IO_AGAIN || out->len > 0 || !sg_session_has_held_input (conn->session))
+        return TRUE;
+      guint64 before = sg_session_progress (conn->session);
+      sg_session_input (conn->session, NULL, 0);
+      if (sg_session_progress (conn->session) == before && out->len == 0)
+        return TRUE;   /* only a partial line is held */
     }
-  g_string_erase (out, 0, sent);
-  return TRUE;
+}
+
+/* connection_arm - the timer for a wait of seconds from now. */
+static void
+connection_arm (SgConnection *conn, guint seconds)
+{
+  conn->deadline_us = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
+  sg_timer_arm (sg_server_wheel (conn->server), &conn->timer, seconds);
+}
+
+/* connection_data_received - n bytes of message content arrived: the DATA
+ * deadline grows by n / min_data_rate, as Postfix's smtpd_min_data_rate,
+ * but never beyond data_timeout from now. */
+static void
+connection_data_received (SgConnection *conn, gsize n)
+{
+  const SgConfig *config = sg_server_config (conn->server);
+  gint64 now = g_get_monotonic_time ();
+  gint64 grown = conn->deadline_us + (gint64) ((guint64) n * G_USEC_PER_SEC / MAX (config->min_data_rate, 1u));
+  conn->deadline_us = MIN (grown, now + (gint64) config->data_timeout * G_USEC_PER_SEC);
 }
 
 static void
 on_timeout (SgTimer *timer, gpointer user_data)
 {
   SgConnection *conn = user_data;
+  gint64 left = conn->deadline_us - g_get_monotonic_time ();
+  if (left > 0)
+    {
+      /* the wheel counts whole seconds; the deadline may also have grown */
+      sg_timer_arm (sg_server_wheel (conn->server), &conn->timer,
+                    (guint) MAX (1, (left + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC));
+      return;
+    }
   if (conn->proxy)
     {
       g_message ("timeout waiting for the PROXY header from [%s]:%u", conn->peer, conn->peer_port);
       connection_close (conn);
       return;
     }
-  if (sg_session_state (conn->session) == SG_SESSION_CLOSING)
+  if (sg_session_state (conn->session) == SG_SESSION_CLOSING || conn->handshaking)
     {
-      connection_close (conn); /* the client would not take our last reply */
+      /* the client would not take our last reply, or finish its handshake:
+       * a 421 cannot go out in the middle of one */
+      if (conn->handshaking)
+        g_message ("timeout in the STARTTLS handshake with [%s]:%u", conn->address, conn->port);
+      connection_close (conn);
       return;
     }
   g_message ("timeout after %s from [%s]:%u",
@@ -223,24 +279,29 @@ connection_update (SgConnection *conn)
   else if (conn->ssl && want && conn->tls_want)
     want = conn->tls_want;   /* OpenSSL needs the other direction first */
   sg_poller_modify (conn->pfd, want);
+  /* A deadline runs from the last step forward (a whole command line, the
+   * end of DATA), not from the last byte: a client that trickles a byte at
+   * a time gets no more time than one that sends nothing. */
+  guint64 progress = sg_session_progress (s);
+  gboolean moved = progress != conn->progress;
+  conn->progress = progress;
   switch (sg_session_state (s))
     {
     case SG_SESSION_SUBMITTED:
-      sg_timer_disarm (conn->server->wheel, &conn->timer); /* waiting on us, not the client */
+      sg_timer_disarm (sg_server_wheel (conn->server), &conn->timer); /* waiting on us, not the client */
       break;
     case SG_SESSION_STARTTLS:
       if (!conn->timer.armed)
-        sg_timer_arm (conn->server->wheel, &conn->timer, conn->server->config->command_timeout);
+        connection_arm (conn, sg_server_config (conn->server)->command_timeout);
       break;
     case SG_SESSION_CLOSING:
       if (!conn->timer.armed)
-        sg_timer_arm (conn->server->wheel, &conn->timer, CLOSE_LINGER);
+        connection_arm (conn, CLOSE_LINGER);
       break;
     default:
-      if (!conn->timer.armed)
-        sg_timer_arm (conn->server->wheel, &conn->timer,
-                      sg_session_in_data (s) ? conn->server->config->data_timeout
-                                             : conn->server->config->command_timeout);
+      if (!conn->timer.armed || moved)
+        connection_arm (conn, sg_session_in_data (s) ? sg_server_config (conn->server)->data_timeout
+                                                     : sg_server_config (conn->server)->command_timeout);
       break;
     }
 }
@@ -261,7 +322,11 @@ connection_handshake (SgConnection *conn)
         const char *proto = SSL_get_version (conn->ssl);
         const char *cipher = SSL_CIPHER_get_name (SSL_get_current_cipher (conn->ssl));
         g_message ("STARTTLS with [%s]:%u: %s with cipher %s", conn->address, conn->port, proto, cipher);
-        sg_session_tls_started (conn->session, proto, cipher);
+        if (!sg_session_tls_started (conn->session, proto, cipher))
+          {
+            connection_close (conn);   /* the session gave up waiting (timeout, shutdown) */
+            return FALSE;
+          }
         return TRUE;
       }
     case SG_TLS_WANT_READ:
@@ -285,7 +350,8 @@ connection_handshake (SgConnection *conn)
 static void
 connection_start_tls (SgConnection *conn)
 {
-  conn->ssl = sg_tls_server_accept (conn->server->tls, conn->fd);
+  /* the context STARTTLS was advertised with, whatever a reload did since */
+  conn->ssl = conn->tls ? sg_tls_server_accept (conn->tls, conn->fd) : NULL;
   if (!conn->ssl)
     {
       g_warning ("STARTTLS with [%s]: cannot create a TLS session", conn->address);
@@ -303,7 +369,7 @@ static void
 on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
 {
   SgConnection *conn = user_data;
-  SgServer *server = conn->server;
+  guint8 *buffer = sg_server_read_buffer (conn->server);
 
   if (conn->proxy)
     {
@@ -316,26 +382,48 @@ on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
         connection_update (conn);
       return;
     }
+  if (conn->eof && (ready & (G_IO_HUP | G_IO_ERR)))
+    {
+      /* half-closed before, now gone both ways (or reset): nobody to answer */
+      sg_session_eof (conn->session);
+      connection_close (conn);
+      return;
+    }
   conn->tls_want = 0;
 
-  if (ready & (G_IO_IN | G_IO_HUP | G_IO_ERR))
+  /* Writable: send first, so a session that stopped reading because its
+   * replies were unread can read again in this same wake-up. */
+  if ((ready & G_IO_OUT) && !connection_flush (conn))
+    return;
+  if ((ready & (G_IO_IN | G_IO_HUP | G_IO_ERR)) || (conn->ssl && SSL_pending (conn->ssl) > 0))
     /* With TLS, keep reading while OpenSSL holds decrypted bytes: epoll
      * cannot see those. */
     for (int i = 0; sg_session_wants_input (conn->session)
                     && (i < READS_PER_WAKEUP || (conn->ssl && SSL_pending (conn->ssl) > 0)); i++)
       {
         gsize n = 0;
-        IoResult r = conn_recv (conn, server->read_buffer, SG_READ_CHUNK, &n);
+        IoResult r = conn_recv (conn, buffer, SG_READ_CHUNK, &n);
         if (r == IO_AGAIN)
           break;
+        if (r == IO_EOF)
+          {
+            /* Maybe only a half-close (shutdown(SHUT_WR) after QUIT): what
+             * the client sent is still answered before we close. */
+            conn->eof = TRUE;
+            sg_session_eof (conn->session);
+            break;
+          }
         if (r != IO_OK)
           {
             sg_session_eof (conn->session);
             connection_close (conn);
             return;
           }
-        sg_session_input (conn->session, (const char *) server->read_buffer, n);
-        sg_timer_disarm (server->wheel, &conn->timer); /* activity: re-armed below */
+        gboolean in_data = sg_session_in_data (conn->session);
+        guint64 before = sg_session_progress (conn->session);
+        sg_session_input (conn->session, (const char *) buffer, n);
+        if (in_data && sg_session_in_data (conn->session) && sg_session_progress (conn->session) == before)
+          connection_data_received (conn, n);
         if (n < SG_READ_CHUNK && !(conn->ssl && SSL_pending (conn->ssl) > 0))
           break;
       }
@@ -349,10 +437,8 @@ on_submit_done (guint code, const char *enhanced, const char *text, gpointer use
   SgConnection *conn = user_data;
   if (!conn->closed)
     {
+      /* A stopping server drained the session: the reply, then 421. */
       sg_session_submit_done (conn->session, code, enhanced, text);
-      if (conn->server->stopping && !sg_session_in_data (conn->session)
-          && sg_session_state (conn->session) != SG_SESSION_SUBMITTED)
-        sg_session_abort (conn->session, "4.3.2", "Service shutting down");
       if (connection_flush (conn))
         connection_update (conn);
       /* Input held back while we worked may sit decrypted inside OpenSSL. */
@@ -367,7 +453,14 @@ on_submit (SgSession *session, SgEnvelope *env, gpointer user_data)
 {
   SgConnection *conn = user_data;
   conn->refs++;
-  sg_intake_submit (conn->server->intake, env, on_submit_done, conn);
+  if (!sg_server_submit (conn->server, env, on_submit_done, conn))
+    {
+      /* the intake is being drained for exit: this message was never taken */
+      conn->refs--;
+      sg_envelope_free (env);
+      sg_session_submit_done (session, 451, "4.3.2", "Service shutting down; message not accepted, "
+                              "try again later");
+    }
 }
 
 static gboolean
@@ -394,7 +487,7 @@ connection_alloc (SgServer *server, int fd, const char *peer, guint16 peer_port)
   conn->peer_port = peer_port;
   conn->refs = 1;
   sg_timer_init (&conn->timer, on_timeout, conn);
-  conn->pfd = sg_poller_add (server->poller, fd, G_IO_IN, on_io, conn, &error);
+  conn->pfd = sg_poller_add (sg_server_poller (server), fd, G_IO_IN, on_io, conn, &error);
   if (!conn->pfd)
     {
       g_warning ("cannot watch connection from %s: %s", peer, error->message);
@@ -402,7 +495,7 @@ connection_alloc (SgServer *server, int fd, const char *peer, guint16 peer_port)
       connection_unref (conn);
       return NULL;
     }
-  g_hash_table_add (server->connections, conn);
+  sg_server_connection_opened (server, conn);
   return conn;
 }
 
@@ -415,11 +508,11 @@ connection_greet (SgConnection *conn, const char *address, guint16 port, gboolea
   SgServer *server = conn->server;
   conn->address = g_strdup (address);
   conn->port = port;
-  conn->session = sg_session_new (server->config, address, port, &session_hooks, conn);
+  conn->session = sg_session_new (sg_server_config (server), address, port, &session_hooks, conn);
+  conn->tls = sg_tls_server_ref (sg_server_tls (server)); /* goes with the config the session advertises */
   sg_session_set_relay_allowed (conn->session, relay_allowed);
   sg_metrics_gauge_add (SG_GAUGE_SESSIONS_OPEN, 1);
-  g_hash_table_insert (server->per_ip, g_strdup (address),
-                       GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, address)) + 1));
+  sg_server_client_admitted (server, address);
   g_message ("connect from [%s]:%u%s", address, port, via);
   sg_session_start (conn->session);
 }
@@ -445,7 +538,7 @@ sg_connection_new_proxied (SgServer *server, int fd, const char *peer, guint16 p
     return NULL;
   conn->proxy = sg_proxy_parser_new ();
   /* the whole header within proxy_timeout, however slowly it trickles in */
-  sg_timer_arm (server->wheel, &conn->timer, server->config->proxy_timeout);
+  sg_timer_arm (sg_server_wheel (server), &conn->timer, sg_server_config (server)->proxy_timeout);
   g_debug ("connect from proxy [%s]:%u: waiting for the PROXY header", peer, peer_port);
   return conn;
 }
@@ -463,8 +556,8 @@ connection_proxy_done (SgConnection *conn, const SgProxyHeader *h, const guint8 
   SgRefusal refusal;
 
   g_clear_pointer (&conn->proxy, sg_proxy_parser_free);
-  sg_timer_disarm (server->wheel, &conn->timer);
-  if (server->stopping)
+  sg_timer_disarm (sg_server_wheel (server), &conn->timer);
+  if (sg_server_stopping (server))
     {
       connection_close (conn);
       return;
@@ -472,7 +565,7 @@ connection_proxy_done (SgConnection *conn, const SgProxyHeader *h, const guint8 
   if (!sg_listener_admit (server, address, h->local ? NULL : conn->peer, h->local,
                           &relay_allowed, &refusal))
     {
-      sg_listener_refusal_send (conn->fd, server->config, &refusal);
+      sg_listener_refusal_send (conn->fd, sg_server_config (server), &refusal);
       connection_close (conn);
       return;
     }
@@ -490,13 +583,13 @@ connection_proxy_done (SgConnection *conn, const SgProxyHeader *h, const guint8 
 static void
 connection_read_proxy (SgConnection *conn)
 {
-  SgServer *server = conn->server;
+  guint8 *buffer = sg_server_read_buffer (conn->server);
   for (int i = 0; i < READS_PER_WAKEUP; i++)
     {
       g_autoptr(GError) error = NULL;
       SgProxyHeader header;
       gsize n = 0, used = 0;
-      IoResult r = conn_recv (conn, server->read_buffer, SG_READ_CHUNK, &n);
+      IoResult r = conn_recv (conn, buffer, SG_READ_CHUNK, &n);
       if (r == IO_AGAIN)
         return;
       if (r != IO_OK)
@@ -505,12 +598,12 @@ connection_read_proxy (SgConnection *conn)
           connection_close (conn);
           return;
         }
-      switch (sg_proxy_parser_feed (conn->proxy, server->read_buffer, n, &used, &header, &error))
+      switch (sg_proxy_parser_feed (conn->proxy, buffer, n, &used, &header, &error))
         {
         case SG_PROXY_NEED_MORE:
           break;
         case SG_PROXY_DONE:
-          connection_proxy_done (conn, &header, server->read_buffer + used, n - used);
+          connection_proxy_done (conn, &header, buffer + used, n - used);
           return;
         case SG_PROXY_FAILED:
           g_warning ("bad PROXY header from [%s]:%u: %s", conn->peer, conn->peer_port, error->message);
@@ -539,11 +632,12 @@ sg_connection_shutdown (SgConnection *conn, gboolean force)
       connection_close (conn);   /* still waiting for a PROXY header: nothing to say */
       return;
     }
-  if (sg_session_state (conn->session) == SG_SESSION_SUBMITTED)
-    return;
-  if (sg_connection_busy (conn) && !force)
-    return;
-  sg_session_abort (conn->session, "4.3.2", "Service shutting down");
+  /* Forced, a message still arriving is cut off; one already handed to the
+   * spool gets its reply. Either way nothing pipelined after it is read. */
+  if (force && sg_session_state (conn->session) == SG_SESSION_DATA)
+    sg_session_abort (conn->session, "4.3.2", "Service shutting down");
+  else
+    sg_session_drain (conn->session);
   if (connection_flush (conn))
     connection_update (conn);
 }

@@ -3,7 +3,7 @@
  * TLS after STARTTLS, and optionally a PROXY header before the session. */
 #pragma once
 #include <glib.h>
-#include "server/server_private.h"
+#include "server/server_conn.h"
 
 G_BEGIN_DECLS
 

@@ -3,8 +3,10 @@
  * a session exists (RFC 5321 3.1: 554 or 421 at the greeting). With [server]
  * proxy_protocol only trusted proxies may connect, and the per-client checks
  * run once the connection has read the PROXY header, on the address it names.
- * Each refusal is logged and counted through smtp/reject.h. Also the
- * spool's free-space check that MAIL consults. */
+ * Each refusal is logged and counted through smtp/reject.h, a flood of them
+ * (max_connections, EMFILE) logged once per FLOOD_LOG_INTERVAL. Also the
+ * open-file limit that max_connections must fit, and the spool's free-space
+ * check that MAIL consults. */
 #include "server/server_private.h"
 #include "server/connection.h"
 #include "metrics/metrics.h"
@@ -15,6 +17,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -22,6 +25,104 @@
 
 #define LISTEN_BACKLOG 1024
 #define ACCEPT_BATCH   64   /* accepts per wake-up, for fairness */
+#define FD_RESERVE     64   /* descriptors besides sessions: spool, intake, runner, metrics */
+#define FD_UNLIMITED_WANT (1u << 20) /* the open-file limit sought with max_connections = 0 */
+#define ACCEPT_PAUSE_MS 250 /* out of descriptors: the listener rests this long */
+#define FLOOD_LOG_INTERVAL 10 /* seconds between log lines about a refusal flood */
+
+/* flood_note - one more EMFILE or max_connections refusal; TRUE when it is
+ * time to log (the line then says how many went unlogged before it). */
+static gboolean
+flood_note (SgServer *server, guint *unlogged)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (server->flood_logged && now - server->flood_logged < FLOOD_LOG_INTERVAL * G_USEC_PER_SEC)
+    {
+      server->flood_unlogged++;
+      return FALSE;
+    }
+  server->flood_logged = now;
+  *unlogged = server->flood_unlogged;
+  server->flood_unlogged = 0;
+  return TRUE;
+}
+
+static gboolean
+accept_resume (gpointer data)
+{
+  SgServer *server = data;
+  server->accept_pause_id = 0;
+  if (server->listen_pfd)
+    sg_poller_modify (server->listen_pfd, G_IO_IN);
+  return G_SOURCE_REMOVE;
+}
+
+/* accept_pause - accept() found no descriptor free: waiting (level-triggered)
+ * would only spin, so rest a moment; sessions that end free some. */
+static void
+accept_pause (SgServer *server, int err)
+{
+  guint unlogged = 0;
+  if (flood_note (server, &unlogged))
+    g_warning ("accept: %s; pausing new connections for %d ms (%u similar event(s) in the last "
+               "%d s not logged); see [limits] max_connections and the open-file limit",
+               g_strerror (err), ACCEPT_PAUSE_MS, unlogged, FLOOD_LOG_INTERVAL);
+  sg_poller_modify (server->listen_pfd, 0);
+  if (!server->accept_pause_id)
+    server->accept_pause_id = g_timeout_add (ACCEPT_PAUSE_MS, accept_resume, server);
+}
+
+/* fit_fd_limit - raise RLIMIT_NOFILE to fit max_connections sessions; if
+ * the hard limit forbids it, say so and serve only as many as it fits. */
+static void
+fit_fd_limit (SgServer *server)
+{
+  const SgConfig *config = server->config;
+  struct rlimit rl;
+  if (getrlimit (RLIMIT_NOFILE, &rl) != 0)
+    {
+      server->fd_sessions = 0;
+      return;
+    }
+  /* without max_connections, as many as the hard limit allows (within reason) */
+  rlim_t want = config->max_connections ? (rlim_t) config->max_connections + FD_RESERVE
+                                        : MIN (rl.rlim_max, (rlim_t) FD_UNLIMITED_WANT);
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+    {
+      struct rlimit raised = { want, rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? rl.rlim_max : want };
+      if (setrlimit (RLIMIT_NOFILE, &raised) != 0)   /* a higher hard limit needs root */
+        {
+          raised.rlim_cur = MIN (want, rl.rlim_max);
+          raised.rlim_max = rl.rlim_max;
+          if (setrlimit (RLIMIT_NOFILE, &raised) != 0)
+            g_warning ("cannot raise the open-file limit from %lu: %s", (gulong) rl.rlim_cur,
+                       g_strerror (errno));
+        }
+      getrlimit (RLIMIT_NOFILE, &rl);
+    }
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= G_MAXUINT)
+    server->fd_sessions = 0;
+  else
+    server->fd_sessions = rl.rlim_cur > 2 * FD_RESERVE ? (guint) (rl.rlim_cur - FD_RESERVE)
+                                                        : (guint) (rl.rlim_cur / 2);
+  if (server->fd_sessions && (config->max_connections == 0 || config->max_connections > server->fd_sessions))
+    {
+      g_autofree char *asked = config->max_connections ? g_strdup_printf ("%u", config->max_connections)
+                                                       : g_strdup ("0 (no limit)");
+      g_warning ("the open-file limit (%lu) fits %u sessions: serving at most that many, not "
+                 "[limits] max_connections %s; raise the limit (LimitNOFILE=, ulimit -n) to serve more",
+                 (gulong) rl.rlim_cur, server->fd_sessions, asked);
+    }
+}
+
+guint
+sg_listener_max_connections (SgServer *server)
+{
+  guint max = server->config->max_connections;
+  if (server->fd_sessions && (max == 0 || max > server->fd_sessions))
+    max = server->fd_sessions;
+  return max;
+}
 
 void
 sg_listener_refusal_send (int fd, const SgConfig *config, const SgRefusal *refusal)
@@ -166,8 +267,11 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
                         SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0)
         {
-          if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
-            g_warning ("accept: %s", g_strerror (errno));
+          int e = errno;
+          if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
+            accept_pause (server, e);
+          else if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR && e != ECONNABORTED)
+            g_warning ("accept: %s", g_strerror (e));
           return;
         }
       char host[INET6_ADDRSTRLEN] = "unknown", port[8] = "0";
@@ -177,6 +281,7 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
       const char *addr = g_str_has_prefix (host, "::ffff:") && strchr (host, '.') ? host + 7 : host;
       sg_metrics_inc (SG_COUNTER_CONNECTIONS);
       guint total = g_hash_table_size (server->connections);
+      guint max = sg_listener_max_connections (server);
       gboolean relay_allowed = FALSE;
       SgRefusal refusal;
 
@@ -185,9 +290,15 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
           sg_reject_connection (addr, NULL, 421, "4.7.0", SG_REFUSE_STOPPING, "server shutting down");
           refuse (fd, config, "421 4.7.0", "Error: server shutting down; try again later");
         }
-      else if (config->max_connections && total >= config->max_connections)
+      else if (max && total >= max)
         {
-          sg_reject_connection (addr, NULL, 421, "4.7.0", SG_REFUSE_MAX, "too many connections (%u)", total);
+          guint unlogged = 0;
+          if (flood_note (server, &unlogged))
+            sg_reject_connection (addr, NULL, 421, "4.7.0", SG_REFUSE_MAX, "too many connections (%u); "
+                                  "%u similar refusal(s) in the last %d s not logged", total, unlogged,
+                                  FLOOD_LOG_INTERVAL);
+          else
+            sg_reject_connection_unlogged (SG_REFUSE_MAX);
           refuse (fd, config, "421 4.7.0", "Error: too many connections; try again later");
         }
       else if (config->proxy_protocol && !sg_netlist_contains (server->proxy_trusted, addr))
@@ -237,6 +348,7 @@ sg_listener_open (SgServer *server, GError **error)
       return FALSE;
     }
   freeaddrinfo (res);
+  fit_fd_limit (server);
   server->allowed = sg_netlist_parse ((const char *const *) config->allowed_networks, error);
   if (server->allowed)
     server->proxy_trusted = sg_netlist_parse ((const char *const *) config->proxy_trusted, error);
@@ -281,6 +393,7 @@ void
 sg_listener_close (SgServer *server)
 {
   g_clear_pointer (&server->listen_pfd, sg_poller_remove);
+  g_clear_handle_id (&server->accept_pause_id, g_source_remove);
   if (server->listen_fd >= 0)
     close (server->listen_fd);
   server->listen_fd = -1;

@@ -107,19 +107,14 @@ sg_server_reconfigure (SgServer *server, SgConfig *config, GError **error)
     return FALSE;
   if (!sg_intake_reconfigure (server->intake, config, error))
     return FALSE;
-  /* Applied from here on; what is bound or running stays as it was. */
-  if (g_strcmp0 (old->listen, config->listen) != 0)
-    g_warning ("reload: [server] listen changed to %s; still listening on %s until restart",
-               config->listen, old->listen);
-  if (g_strcmp0 (old->metrics_listen, config->metrics_listen) != 0)
-    g_warning ("reload: [metrics] listen changed to %s; still serving %s until restart",
-               config->metrics_listen ? config->metrics_listen : "(none)",
-               old->metrics_listen ? old->metrics_listen : "(none)");
-  if (g_strcmp0 (old->spool_dir, config->spool_dir) != 0)
-    g_warning ("reload: [spool] dir changed to %s; still using %s until restart",
-               config->spool_dir, old->spool_dir);
-  if (!sg_config_group_equal (old, config, "smarthost") || !sg_config_group_equal (old, config, "queue"))
-    g_warning ("reload: [smarthost] and [queue] changes take effect at restart");
+  /* Applied from here on: the key table's reloadable column says what a
+   * reload changes; what is bound or running stays as it was until restart. */
+  g_autoptr(GPtrArray) restart = sg_config_restart_changes (old, config);
+  for (guint i = 0; i < restart->len; i++)
+    g_warning ("reload: %s changed; it takes effect at restart", (char *) restart->pdata[i]);
+  sg_spool_set_commit_limits (server->spool, config->commit_queue_messages,
+                              (gsize) config->commit_queue_bytes, config->commit_queue_wait);
+  sg_spool_set_recycling (server->spool, config->recycle_files);
   g_clear_pointer (&server->allowed, sg_netlist_free);
   server->allowed = g_steal_pointer (&allowed);
   g_clear_pointer (&server->proxy_trusted, sg_netlist_free);
@@ -166,6 +161,65 @@ on_signal (gpointer data)
 {
   sg_server_stop (data);
   return G_SOURCE_CONTINUE;
+}
+
+/* What a connection may use of its server (server_conn.h). */
+SgPoller *
+sg_server_poller (SgServer *server)
+{
+  return server->poller;
+}
+
+SgTimerWheel *
+sg_server_wheel (SgServer *server)
+{
+  return server->wheel;
+}
+
+guint8 *
+sg_server_read_buffer (SgServer *server)
+{
+  return server->read_buffer;
+}
+
+SgConfig *
+sg_server_config (SgServer *server)
+{
+  return server->config;
+}
+
+SgTlsServer *
+sg_server_tls (SgServer *server)
+{
+  return server->tls;
+}
+
+gboolean
+sg_server_stopping (SgServer *server)
+{
+  return server->stopping;
+}
+
+gboolean
+sg_server_submit (SgServer *server, SgEnvelope *env, SgIntakeDoneFunc done, gpointer user_data)
+{
+  if (!server->intake)   /* NULL while sg_server_free drains it */
+    return FALSE;
+  sg_intake_submit (server->intake, env, done, user_data);
+  return TRUE;
+}
+
+void
+sg_server_connection_opened (SgServer *server, SgConnection *conn)
+{
+  g_hash_table_add (server->connections, conn);
+}
+
+void
+sg_server_client_admitted (SgServer *server, const char *address)
+{
+  g_hash_table_insert (server->per_ip, g_strdup (address),
+                       GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, address)) + 1));
 }
 
 void
@@ -249,11 +303,9 @@ sg_server_new (SgConfig *config, GError **error)
                               (gsize) config->commit_queue_bytes, config->commit_queue_wait);
   sg_spool_set_recycling (server->spool, config->recycle_files);
   SgSpoolRecovery report = { 0 };
+  /* sg_spool_recover logs the one summary line */
   if (!sg_spool_recover (server->spool, &report, error))
     return NULL;
-  g_message ("spool %s: %u message(s) queued; recovery removed %u partial write(s), "
-             "quarantined %u file(s)", config->spool_dir, report.messages,
-             report.removed_partial, report.quarantined);
   server->intake = sg_intake_new (config, server->spool, server->context, 0, error);
   if (!server->intake)
     return NULL;
@@ -314,6 +366,16 @@ sg_server_free (SgServer *server)
   if (server->stop_timer)
     g_source_remove (server->stop_timer);
   sg_listener_close (server);
+  /* Drain first: no session takes another command or message from here on
+   * (each finishes the one in flight, then 421), so nothing reaches the
+   * intake while it is freed. */
+  if (server->connections)
+    {
+      GList *conns = g_hash_table_get_keys (server->connections);
+      for (GList *l = conns; l; l = l->next)
+        sg_connection_shutdown (l->data, TRUE);
+      g_list_free (conns);
+    }
   /* Messages in flight get their replies (or are dropped if the socket is
    * gone) before the spool is closed; nothing acknowledged is lost. */
   g_clear_pointer (&server->intake, sg_intake_free);

@@ -30,6 +30,8 @@ struct _SgSmtpClient {
   guint           ext;           /* Extension bits of the last EHLO */
   gboolean        esmtp;
   guint           transactions;
+  gboolean        tls_verified;  /* the handshake checked chain and name */
+  gboolean        quit_ok;       /* refused at a command boundary: QUIT is due */
 };
 
 typedef struct {
@@ -147,6 +149,7 @@ step_failed (SgSmtpClient *c, GError **error, int code, const char *step, const 
   g_set_error (error, SG_SMTP_CLIENT_ERROR, code, "%s refused %s: %s",
                sg_transport_peer (c->t), step, r->text);
   client_enter_state (c, SG_CLIENT_BROKEN);
+  c->quit_ok = TRUE;   /* a whole reply was read: the session can still be ended politely */
   return FALSE;
 }
 
@@ -240,6 +243,14 @@ starttls (SgSmtpClient *c, SgTlsClient *tls, const char *server_name, gboolean n
       client_enter_state (c, SG_CLIENT_BROKEN);
       return FALSE;
     }
+  /* With tls = verify the handshake fails unless chain and name verify
+   * (tls_client.c); the other policies do not check the certificate. */
+  const char *proto = NULL, *cipher = NULL;
+  sg_transport_tls (c->t, &proto, &cipher);
+  c->tls_verified = sg_tls_client_policy (tls) == SG_TLS_POLICY_VERIFY;
+  g_message ("%s TLS connection established to %s: %s with cipher %s",
+             c->tls_verified ? "Verified" : "Untrusted", sg_transport_peer (c->t),
+             proto ? proto : "?", cipher ? cipher : "?");
   return hello (c, SG_CLIENT_TLS_EHLO, need_esmtp, error);
 }
 
@@ -299,11 +310,35 @@ authenticate (SgSmtpClient *c, const char *password, GError **error)
   return ok;
 }
 
+void
+sg_smtp_reached_clear (SgSmtpReached *r)
+{
+  g_clear_pointer (&r->relay, g_free);
+  r->tls_protocol = r->tls_cipher = NULL;
+  r->tls_verified = FALSE;
+}
+
+void
+sg_smtp_client_reached (const SgSmtpClient *c, SgSmtpReached *r)
+{
+  sg_smtp_reached_clear (r);
+  r->relay = g_strdup (sg_transport_peer (c->t));
+  if (sg_transport_tls (c->t, &r->tls_protocol, &r->tls_cipher))
+    r->tls_verified = c->tls_verified;
+  else
+    r->tls_protocol = r->tls_cipher = NULL;
+}
+
+static gboolean set_up (SgSmtpClient *c, SgTlsClient *tls, const char *server_name,
+                        gboolean skip_tls, const char *password, GError **error);
+
 SgSmtpClient *
 sg_smtp_client_open (const SgConfig *cf, const char *host, guint port, const char *server_name,
                      SgTlsClient *tls, gboolean skip_tls, const char *password, int cancel_fd,
-                     GError **error)
+                     SgSmtpReached *reached, GError **error)
 {
+  if (reached != NULL)
+    sg_smtp_reached_clear (reached);
   g_autoptr(SgTransport) t = sg_transport_connect (host, port, cf->smarthost_connect_timeout,
                                                    cancel_fd, error);
   if (!t)
@@ -312,23 +347,45 @@ sg_smtp_client_open (const SgConfig *cf, const char *host, guint port, const cha
   c->config = cf;
   c->t = g_steal_pointer (&t);
   c->state = SG_CLIENT_BANNER;
+  gboolean ok = set_up (c, tls, server_name, skip_tls, password, error);
+  if (reached != NULL)
+    sg_smtp_client_reached (c, reached);
+  if (ok)
+    return g_steal_pointer (&c);
+  if (c->quit_ok)
+    {
+      /* RFC 5321 4.1.1.10: end the session with QUIT, even after a refusal */
+      Reply r = { 0 };
+      client_enter_state (c, SG_CLIENT_QUIT);
+      command (c, "QUIT", QUIT_TIMEOUT, &r, NULL);
+      reply_clear (&r);
+    }
+  return NULL;
+}
+
+/* set_up - greeting, EHLO, STARTTLS and EHLO again, AUTH: READY or FALSE. */
+static gboolean
+set_up (SgSmtpClient *c, SgTlsClient *tls, const char *server_name, gboolean skip_tls,
+        const char *password, GError **error)
+{
+  const SgConfig *cf = c->config;
   SgTlsPolicy policy = sg_tls_client_policy (tls);
   gboolean need_tls = policy == SG_TLS_POLICY_REQUIRED || policy == SG_TLS_POLICY_VERIFY;
 
   Reply r = { 0 };
   /* RFC 5321 4.5.3.2.1: wait for the greeting. */
   if (!read_reply (c, cf->smarthost_greeting_timeout, &r, error))
-    return NULL;
+    return FALSE;
   if (r.code != 220)
     {
       step_failed (c, error, r.code / 100 == 4 ? SG_SMTP_CLIENT_ERROR_GREETING
                    : SG_SMTP_CLIENT_ERROR_REPLY, "the session (greeting)", &r);
       reply_clear (&r);
-      return NULL;
+      return FALSE;
     }
   reply_clear (&r);
   if (!hello (c, SG_CLIENT_EHLO, need_tls, error))
-    return NULL;
+    return FALSE;
   if (policy != SG_TLS_POLICY_NONE && !(skip_tls && !need_tls))
     {
       if (c->ext & EXT_STARTTLS)
@@ -345,7 +402,7 @@ sg_smtp_client_open (const SgConfig *cf, const char *host, guint port, const cha
               else
                 g_set_error (error, SG_SMTP_CLIENT_ERROR, SG_SMTP_CLIENT_ERROR_STARTTLS,
                              "STARTTLS failed: %s", tls_error->message);
-              return NULL;
+              return FALSE;
             }
         }
       else if (need_tls)
@@ -353,13 +410,14 @@ sg_smtp_client_open (const SgConfig *cf, const char *host, guint port, const cha
           g_set_error (error, SG_SMTP_CLIENT_ERROR, SG_SMTP_CLIENT_ERROR_TLS_POLICY,
                        "TLS is required (tls = %s) but %s does not offer STARTTLS; nothing sent",
                        cf->smarthost_tls, sg_transport_peer (c->t));
-          return NULL;
+          c->quit_ok = TRUE;
+          return FALSE;
         }
     }
   if (cf->smarthost_username && !authenticate (c, password ? password : "", error))
-    return NULL;
+    return FALSE;
   client_enter_state (c, SG_CLIENT_READY);
-  return g_steal_pointer (&c);
+  return TRUE;
 }
 
 void

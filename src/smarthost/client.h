@@ -54,15 +54,33 @@ typedef struct {
 
 typedef struct _SgSmtpClient SgSmtpClient;
 
+/* What a session reached, for the log and the attempt history: filled by
+ * sg_smtp_client_open also when it fails after connecting (an AUTH refused
+ * over a good TLS session still names the relay and the TLS). */
+typedef struct {
+  char       *relay;         /* (nullable) "host[ip]:port" once connected */
+  const char *tls_protocol;  /* (nullable, static) once the TLS handshake succeeded */
+  const char *tls_cipher;    /* (nullable, static) */
+  gboolean    tls_verified;  /* chain and host name verified (tls = verify) */
+} SgSmtpReached;
+
+/* sg_smtp_reached_clear - free what an SgSmtpReached holds and zero it. */
+void sg_smtp_reached_clear (SgSmtpReached *r);
+
 /* sg_smtp_client_open - connect to host:port and set up a session by
  * config's [smarthost] and tls's policy (skip_tls: plaintext, for the
  * opportunistic fallback); server_name is the name TLS checks unless
  * [smarthost] server_name is set; password is used only for AUTH; cancel_fd
  * (or -1) interrupts any wait. Fails without sending any mail command when
- * the policy needs TLS that is missing or fails (transfer full). */
+ * the policy needs TLS that is missing or fails; a refusal at a command
+ * boundary (no STARTTLS offered, a 5xx to EHLO or AUTH) is followed by QUIT.
+ * reached (nullable, cleared first) gets what was reached, whether or not it
+ * succeeds; a TLS session is logged "Verified TLS connection established to
+ * ..." or "Untrusted ..." (transfer full). */
 SgSmtpClient *sg_smtp_client_open (const SgConfig *config, const char *host, guint port,
                                    const char *server_name, SgTlsClient *tls, gboolean skip_tls,
-                                   const char *password, int cancel_fd, GError **error);
+                                   const char *password, int cancel_fd, SgSmtpReached *reached,
+                                   GError **error);
 /* sg_smtp_client_close - QUIT (best effort) and free. */
 void          sg_smtp_client_close (SgSmtpClient *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSmtpClient, sg_smtp_client_close)
@@ -80,6 +98,8 @@ gboolean sg_smtp_client_usable (const SgSmtpClient *c);
 const char *sg_smtp_client_relay (const SgSmtpClient *c);
 /* sg_smtp_client_tls - TLS protocol and cipher, NULLs for plaintext (static). */
 void     sg_smtp_client_tls (const SgSmtpClient *c, const char **protocol, const char **cipher);
+/* sg_smtp_client_reached - what this session reached (r cleared first). */
+void     sg_smtp_client_reached (const SgSmtpClient *c, SgSmtpReached *r);
 /* sg_smtp_client_transactions - transactions sent on this session so far. */
 guint    sg_smtp_client_transactions (const SgSmtpClient *c);
 

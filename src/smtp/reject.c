@@ -37,3 +37,9 @@ sg_reject_connection (const char *address, const char *via, guint code, const ch
              via ? " via proxy [" : "", via ? via : "", via ? "]" : "", code, enhanced, text, reason);
   sg_metrics_refused (reason);
 }
+
+void
+sg_reject_connection_unlogged (const char *reason)
+{
+  sg_metrics_refused (reason);
+}

@@ -43,5 +43,8 @@ void sg_reject (const SgRejectClient *client, const char *stage, guint code,
  * via (nullable) is the proxy that sent the PROXY header. */
 void sg_reject_connection (const char *address, const char *via, guint code, const char *enhanced,
                            const char *reason, const char *fmt, ...) G_GNUC_PRINTF (6, 7);
+/* sg_reject_connection_unlogged - count a refusal under reason without a
+ * log line: for a flood, whose caller logs one summary per interval. */
+void sg_reject_connection_unlogged (const char *reason);
 
 G_END_DECLS

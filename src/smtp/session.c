@@ -2,7 +2,10 @@
  * RFC 2034 enhanced codes, RFC 3030 CHUNKING). Verbs live in verb_table[] with the states they
  * are allowed in; session_enter_state() is the only place the state changes.
  * Message content goes to smtp_data.c; validation and spooling happen behind
- * the submit hook. Every reply carries an RFC 3463 enhanced status code. */
+ * the submit hook. Every reply carries an RFC 3463 enhanced status code.
+ * Memory per session is bounded both ways: unprocessed input and unsent
+ * replies each by [limits] max_pipeline_buffer (commands wait while either is
+ * full). */
 #include "smtp/session.h"
 #include "smtp/smtp_data.h"
 #include "smtp/received.h"
@@ -24,6 +27,10 @@ struct _SgSession {
   char                *helo;
   gboolean             esmtp;
   guint                errors;
+  guint                junk;      /* VERB_LIMIT commands since the last message accepted */
+  guint64              progress;  /* command lines consumed, ends of DATA, replies to them */
+  gboolean             input_ended; /* the client half-closed: answer what came, then close */
+  gboolean             draining;  /* server stopping: finish the transaction, then 421 */
   gboolean             skipping_long_line;
   gboolean             processing;  /* inside process(): no re-entry */
   gboolean             discard_input; /* STARTTLS accepted: drop the rest (CVE-2011-0411) */
@@ -60,11 +67,12 @@ typedef void (*VerbHandler) (SgSession *s, const char *arg);
 typedef enum {
   VERB_ARG_NONE     = 1 << 0,  /* any argument is a syntax error */
   VERB_ARG_REQUIRED = 1 << 1,
+  VERB_LIMIT        = 1 << 2,  /* no mail moves: past max_junk_commands each one is an error
+                                * (Postfix's LIMIT flag, smtpd_junk_command_limit) */
 } VerbFlags;
 
 #define IN(st) (1u << (st))
 #define ANY_IDLE (IN (SG_SESSION_CONNECTED) | IN (SG_SESSION_READY) | IN (SG_SESSION_MAIL) | IN (SG_SESSION_RCPT))
-#define IN_TRANSACTION (IN (SG_SESSION_READY) | IN (SG_SESSION_MAIL) | IN (SG_SESSION_RCPT) | IN (SG_SESSION_CHUNKING))
 
 typedef struct {
   const char *verb;
@@ -88,16 +96,16 @@ static void smtp_starttls (SgSession *s, const char *arg);
 static void smtp_bdat (SgSession *s, const char *arg);
 
 static const Verb verb_table[] = {
-  { "EHLO", smtp_ehlo, ANY_IDLE, VERB_ARG_REQUIRED },
-  { "HELO", smtp_helo, ANY_IDLE, VERB_ARG_REQUIRED },
+  { "EHLO", smtp_ehlo, ANY_IDLE, VERB_ARG_REQUIRED | VERB_LIMIT },
+  { "HELO", smtp_helo, ANY_IDLE, VERB_ARG_REQUIRED | VERB_LIMIT },
   { "MAIL", smtp_mail, IN (SG_SESSION_READY), VERB_ARG_REQUIRED },
   { "RCPT", smtp_rcpt, IN (SG_SESSION_MAIL) | IN (SG_SESSION_RCPT), VERB_ARG_REQUIRED },
   { "DATA", smtp_data, IN (SG_SESSION_RCPT), VERB_ARG_NONE },
-  { "RSET", smtp_rset, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_ARG_NONE },
-  { "NOOP", smtp_noop, ANY_IDLE | IN (SG_SESSION_CHUNKING), 0 },
+  { "RSET", smtp_rset, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_ARG_NONE | VERB_LIMIT },
+  { "NOOP", smtp_noop, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_LIMIT },
   { "QUIT", smtp_quit, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_ARG_NONE },
-  { "HELP", smtp_help, ANY_IDLE, 0 },
-  { "VRFY", smtp_vrfy, ANY_IDLE, VERB_ARG_REQUIRED },
+  { "HELP", smtp_help, ANY_IDLE, VERB_LIMIT },
+  { "VRFY", smtp_vrfy, ANY_IDLE, VERB_ARG_REQUIRED | VERB_LIMIT },
   { "EXPN", smtp_expn, ANY_IDLE, 0 },
   { "STARTTLS", smtp_starttls, IN (SG_SESSION_READY), VERB_ARG_NONE },
   /* Allowed wherever a transaction may be, so that a refused chunk is still
@@ -156,6 +164,21 @@ reply (SgSession *s, guint code, const char *enhanced, const char *fmt, ...)
   va_end (ap);
 }
 
+/* count_error - one more error; too many end the session with 421. */
+static void
+count_error (SgSession *s)
+{
+  if (s->state == SG_SESSION_CLOSING)
+    return;
+  if (++s->errors >= s->config->max_errors)
+    {
+      g_message ("too many errors from %s[%s]: %u", s->helo ? s->helo : "unknown",
+                 s->client_address, s->errors);
+      reply (s, 421, "4.7.0", "%s Error: too many errors; closing connection", s->config->hostname);
+      session_enter_state (s, SG_SESSION_CLOSING);
+    }
+}
+
 /* reply_error - a reply to a bad command; too many of them end the session. */
 static void G_GNUC_PRINTF (4, 5)
 reply_error (SgSession *s, guint code, const char *enhanced, const char *fmt, ...)
@@ -164,13 +187,7 @@ reply_error (SgSession *s, guint code, const char *enhanced, const char *fmt, ..
   va_start (ap, fmt);
   reply_va (s, code, enhanced, fmt, ap);
   va_end (ap);
-  if (++s->errors >= s->config->max_errors)
-    {
-      g_message ("too many errors from %s[%s]: %u", s->helo ? s->helo : "unknown",
-                 s->client_address, s->errors);
-      reply (s, 421, "4.7.0", "%s Error: too many errors; closing connection", s->config->hostname);
-      session_enter_state (s, SG_SESSION_CLOSING);
-    }
+  count_error (s);
 }
 
 /* reject_client - who this session is, for a refusal (smtp/reject.h). */
@@ -454,10 +471,17 @@ smtp_starttls (SgSession *s, const char *arg)
   session_enter_state (s, SG_SESSION_STARTTLS);
 }
 
-void
+gboolean
 sg_session_tls_started (SgSession *s, const char *protocol, const char *cipher)
 {
-  g_return_if_fail (s->state == SG_SESSION_STARTTLS);
+  /* The handshake ran on network time: a timeout or shutdown may have
+   * closed the session meanwhile. That is a state, not a bug. */
+  if (s->state != SG_SESSION_STARTTLS)
+    {
+      g_debug ("%s[%s]: TLS handshake finished after the session went %s",
+               s->helo ? s->helo : "unknown", s->client_address, state_names[s->state]);
+      return FALSE;
+    }
   g_free (s->tls_protocol);
   g_free (s->tls_cipher);
   s->tls_protocol = g_strdup (protocol);
@@ -466,6 +490,8 @@ sg_session_tls_started (SgSession *s, const char *protocol, const char *cipher)
   s->esmtp = FALSE;
   transaction_reset (s);
   session_enter_state (s, SG_SESSION_CONNECTED);
+  s->progress++;
+  return TRUE;
 }
 
 gboolean
@@ -509,6 +535,7 @@ static void finish_data (SgSession *s);
 static void
 bdat_chunk_done (SgSession *s)
 {
+  s->progress++;
   if (s->bdat_discard)
     {
       s->bdat_discard = FALSE;
@@ -654,6 +681,7 @@ finish_data (SgSession *s)
                                                             s->tls_cipher) : NULL;
   env->received = sg_received_header (s->config->hostname, env, tls);
   session_enter_state (s, SG_SESSION_SUBMITTED);
+  s->progress++;
   s->hooks->submit (s, env, s->user_data);
 }
 
@@ -664,6 +692,15 @@ sg_session_submit_done (SgSession *s, guint code, const char *enhanced, const ch
   reply (s, code, enhanced, "%s", text);
   data_replied (s);
   transaction_reset (s);
+  s->progress++;
+  if (code / 100 == 2)
+    s->junk = 0;   /* mail moved: the commands around it were not junk */
+  if (s->draining)
+    {
+      /* Stopping: what was pipelined after this message is not read. */
+      sg_session_abort (s, "4.3.2", "Service shutting down");
+      return;
+    }
   /* Commands pipelined after the end of data were held; answer them now,
    * unless the answer came synchronously from inside process(). */
   if (!s->processing)
@@ -714,6 +751,38 @@ dispatch (SgSession *s, const char *line, gsize len)
       return;
     }
   v->handler (s, arg);
+  if ((v->flags & VERB_LIMIT) && ++s->junk > s->config->max_junk_commands)
+    {
+      if (s->junk == s->config->max_junk_commands + 1)
+        g_message ("%s[%s]: more than %u EHLO/HELO/NOOP/HELP/VRFY/RSET without mail "
+                   "([limits] max_junk_commands): each one is an error now",
+                   s->helo ? s->helo : "unknown", s->client_address, s->config->max_junk_commands);
+      count_error (s);
+    }
+}
+
+/* session_idle - between commands (no transaction step in progress). */
+static gboolean
+session_idle (const SgSession *s)
+{
+  return s->state == SG_SESSION_CONNECTED || s->state == SG_SESSION_READY
+      || s->state == SG_SESSION_MAIL || s->state == SG_SESSION_RCPT;
+}
+
+/* session_input_ended - the client sent all it will: once every complete
+ * command it sent is answered (a message in flight gets its reply first),
+ * close after the replies drain; a partial line or message is lost. */
+static void
+session_input_ended (SgSession *s)
+{
+  if (s->state == SG_SESSION_SUBMITTED || s->state == SG_SESSION_CLOSING)
+    return;
+  if (session_idle (s) && s->in->len > 0 && memchr (s->in->data, '\n', s->in->len) != NULL)
+    return;   /* more to answer once the client reads its replies */
+  if (s->state == SG_SESSION_DATA || s->state == SG_SESSION_BDAT || s->state == SG_SESSION_CHUNKING)
+    g_message ("%s: lost connection after DATA from %s[%s]", s->queue_id,
+               s->helo ? s->helo : "unknown", s->client_address);
+  session_enter_state (s, SG_SESSION_CLOSING);
 }
 
 /* bdat_take - up to the rest of the current chunk from data; returns the
@@ -753,6 +822,14 @@ process (SgSession *s)
           pos += bdat_take (s, (const char *) in->data + pos, in->len - pos);
           continue;
         }
+      if (s->draining)
+        {
+          sg_session_abort (s, "4.3.2", "Service shutting down");
+          break;
+        }
+      /* Replies wait for the client to read: no more commands until it does. */
+      if (s->out->len >= s->config->max_pipeline_buffer)
+        break;
       const guint8 *start = in->data + pos;
       const guint8 *lf = memchr (start, '\n', in->len - pos);
       if (lf == NULL)
@@ -768,6 +845,7 @@ process (SgSession *s)
         }
       gsize len = lf - start + 1;
       pos += len;
+      s->progress++;
       if (s->skipping_long_line || len > s->config->max_command_line)
         {
           s->skipping_long_line = FALSE;
@@ -797,6 +875,8 @@ process (SgSession *s)
     }
   g_byte_array_remove_range (in, 0, MIN (pos, in->len));
   s->processing = FALSE;
+  if (s->input_ended)
+    session_input_ended (s);
 }
 
 void
@@ -828,10 +908,25 @@ sg_session_input (SgSession *s, const char *data, gsize len)
 void
 sg_session_eof (SgSession *s)
 {
-  if (s->state == SG_SESSION_DATA || s->state == SG_SESSION_BDAT || s->state == SG_SESSION_CHUNKING)
-    g_message ("%s: lost connection after DATA from %s[%s]", s->queue_id,
-               s->helo ? s->helo : "unknown", s->client_address);
-  session_enter_state (s, SG_SESSION_CLOSING);
+  if (s->input_ended)
+    return;
+  s->input_ended = TRUE;
+  if (s->state == SG_SESSION_STARTTLS)
+    {
+      session_enter_state (s, SG_SESSION_CLOSING);  /* no handshake will come */
+      return;
+    }
+  if (s->processing)
+    return;   /* process() checks input_ended on its way out */
+  session_input_ended (s);
+}
+
+void
+sg_session_drain (SgSession *s)
+{
+  s->draining = TRUE;
+  if (session_idle (s) || s->state == SG_SESSION_STARTTLS)
+    sg_session_abort (s, "4.3.2", "Service shutting down");
 }
 
 void
@@ -905,11 +1000,27 @@ sg_session_output (SgSession *s)
 gboolean
 sg_session_wants_input (const SgSession *s)
 {
-  if (s->state == SG_SESSION_CLOSING || s->state == SG_SESSION_STARTTLS)
+  if (s->state == SG_SESSION_CLOSING || s->state == SG_SESSION_STARTTLS || s->input_ended)
+    return FALSE;
+  /* OpenSMTPD's rule: a client that does not read its replies is not read. */
+  if (s->out->len >= s->config->max_pipeline_buffer)
     return FALSE;
   if (s->state == SG_SESSION_DATA || s->state == SG_SESSION_BDAT)
     return TRUE;
   return s->in->len < s->config->max_pipeline_buffer;
+}
+
+gboolean
+sg_session_has_held_input (const SgSession *s)
+{
+  return s->in->len > 0 && s->state != SG_SESSION_SUBMITTED && s->state != SG_SESSION_CLOSING
+      && s->state != SG_SESSION_STARTTLS;
+}
+
+guint64
+sg_session_progress (const SgSession *s)
+{
+  return s->progress;
 }
 
 SgSessionState

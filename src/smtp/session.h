@@ -73,14 +73,22 @@ void sg_session_set_relay_allowed (SgSession *session, gboolean allowed);
 void sg_session_start (SgSession *session);
 /* sg_session_input - take received bytes and answer every complete command. */
 void sg_session_input (SgSession *session, const char *data, gsize len);
-/* sg_session_eof - the client closed its side. */
+/* sg_session_eof - the client closed its side (maybe only for writing): every
+ * complete command it sent is still answered, a message in flight still gets
+ * its reply, then the session closes. */
 void sg_session_eof (SgSession *session);
+/* sg_session_drain - the server is stopping: an idle session gets 421 now;
+ * one in a transaction finishes it, gets its reply and then 421; nothing
+ * pipelined after that is read. */
+void sg_session_drain (SgSession *session);
 /* sg_session_submit_done - the reply to the message handed to submit. */
 void sg_session_submit_done (SgSession *session, guint code, const char *enhanced,
                              const char *text);
 /* sg_session_tls_started - the STARTTLS handshake succeeded: back to the
- * state before EHLO (RFC 3207 4.2), remembering protocol and cipher. */
-void sg_session_tls_started (SgSession *session, const char *protocol, const char *cipher);
+ * state before EHLO (RFC 3207 4.2), remembering protocol and cipher. FALSE
+ * if the session stopped waiting for it meanwhile (a timeout, a shutdown):
+ * then the caller closes. */
+gboolean sg_session_tls_started (SgSession *session, const char *protocol, const char *cipher);
 /* sg_session_tls_active - TLS is on. */
 gboolean sg_session_tls_active (const SgSession *session);
 
@@ -89,8 +97,15 @@ void sg_session_abort (SgSession *session, const char *enhanced, const char *tex
 
 /* sg_session_output - bytes to send; the caller removes what it sent. */
 GString       *sg_session_output (SgSession *session);
-/* sg_session_wants_input - FALSE while input is held back (submitted, buffer full). */
+/* sg_session_wants_input - FALSE while input is held back (submitted, input
+ * or unsent replies over [limits] max_pipeline_buffer, input ended). */
 gboolean       sg_session_wants_input (const SgSession *session);
+/* sg_session_has_held_input - received input waits to be processed: call
+ * sg_session_input (session, NULL, 0) once the replies are sent. */
+gboolean       sg_session_has_held_input (const SgSession *session);
+/* sg_session_progress - a counter that moves with each command line
+ * consumed, each end of DATA and each reply to one (for deadlines). */
+guint64        sg_session_progress (const SgSession *session);
 SgSessionState sg_session_state (const SgSession *session);
 /* sg_session_finished - closing and nothing left to send. */
 gboolean       sg_session_finished (const SgSession *session);

@@ -36,7 +36,9 @@ typedef struct _SgSpool SgSpool;
 
 typedef struct {
   guint messages;        /* complete messages found in queue/ */
+  guint states[SG_MSG_FAILED + 1];  /* of those, how many in each SgMsgState */
   guint removed_partial; /* unacknowledged leftovers removed (tmp/ files, .eml without .json) */
+  guint recycled;        /* tmp/free-* files of the recycling pool dropped (not in removed_partial) */
   guint quarantined;     /* files moved to quarantine/ */
 } SgSpoolRecovery;
 

@@ -6,6 +6,9 @@
  * durable commit is timed for spoolgate_spool_commit_seconds. */
 #include "spool/spool_private.h"
 #include "metrics/metrics.h"
+#include "common/log.h"
+
+#define SG_SPOOL_LOG_ADDRESS_MAX 256   /* bytes of an address in a log line */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -257,6 +260,21 @@ job_abort (SgSpool *spool, SgCommitJob *job)
   g_debug ("%s: commit failed: %s", job->id, job->error ? job->error->message : "?");
 }
 
+/* log_arrival - the message's first log line, "ID: from=<...>, size=N,
+ * nrcpt=N, client=HELO[ADDR]", written just before its .json is renamed
+ * into queue/: the queue runner cannot see the message earlier, so no
+ * delivery line can come before it. (A commit that fails after this line
+ * is followed by "spool commit failed" and the client's 4xx.) */
+static void
+log_arrival (const SgMeta *meta)
+{
+  g_autofree char *sender = sg_log_sanitize (meta->sender, -1, SG_SPOOL_LOG_ADDRESS_MAX);
+  g_message ("%s: from=<%s>, size=%" G_GUINT64_FORMAT ", nrcpt=%u, client=%s[%s]",
+             meta->queue_id, sender, meta->message_size, meta->recipients->len,
+             meta->helo_name ? meta->helo_name : "unknown",
+             meta->client_address ? meta->client_address : "local");
+}
+
 /* sg_spool_commit_batch - commit jobs together: write all, sync all, publish
  * all, then one fsync of queue/. Afterwards each job has error set or is
  * durable in queue/. */
@@ -278,6 +296,7 @@ sg_spool_commit_batch (SgSpool *spool, SgCommitJob **jobs, guint n_jobs)
     {
       if (jobs[i]->error != NULL)
         continue;
+      log_arrival (jobs[i]->meta);
       if (job_publish (spool, jobs[i]))
         any_published = TRUE;
       else

@@ -88,7 +88,10 @@ quarantine (SgSpool *spool, SgSpoolRecovery *report, int from_fd, const char *fr
   return TRUE;
 }
 
-/* purge_tmp - remove every file in tmp/: none of them was ever acknowledged. */
+/* purge_tmp - remove every file in tmp/: none of them was ever acknowledged.
+ * The recycling pool's tmp/free-* files (spool_pool.c) are counted apart
+ * and not logged one by one: they are retired messages' files kept for
+ * reuse, or one being rewritten, not leftovers worth a line each. */
 static gboolean
 purge_tmp (SgSpool *spool, SgSpoolRecovery *report, GError **error)
 {
@@ -102,8 +105,13 @@ purge_tmp (SgSpool *spool, SgSpoolRecovery *report, GError **error)
 
       if (unlinkat (spool->tmp_fd, name, 0) == 0)
         {
-          report->removed_partial++;
-          g_message ("spool recovery: removed unfinished write tmp/%s", name);
+          if (g_str_has_prefix (name, SG_SPOOL_POOL_PREFIX))
+            report->recycled++;
+          else
+            {
+              report->removed_partial++;
+              g_message ("spool recovery: removed unfinished write tmp/%s", name);
+            }
         }
       else if (errno == EISDIR || errno == EPERM)
         quarantine (spool, report, spool->tmp_fd, SG_SPOOL_TMP_DIR, name, "unexpected directory");
@@ -199,6 +207,8 @@ check_message (SgSpool *spool, SgSpoolRecovery *report, const char *id, guint ki
       return;
     }
   report->messages++;
+  if ((guint) meta->state < G_N_ELEMENTS (report->states))
+    report->states[meta->state]++;
 }
 
 /* scan_queue - classify everything in queue/. */
@@ -258,8 +268,26 @@ sg_spool_recover (SgSpool *spool, SgSpoolRecovery *report, GError **error)
       !sg_spool_fsync_dir (spool->quarantine_fd, SG_SPOOL_QUARANTINE_DIR, error) ||
       !sg_spool_fsync_dir (spool->tmp_fd, SG_SPOOL_TMP_DIR, error))
     return FALSE;
-  g_message ("spool recovery: %s: %u messages queued, %u unfinished writes removed, "
-             "%u files quarantined", spool->dir, report->messages, report->removed_partial,
-             report->quarantined);
+  /* The one summary line: messages by state, then what was cleaned up. */
+  g_autoptr(GString) line = g_string_new (NULL);
+  g_string_append_printf (line, "spool recovery: %s: %u message%s", spool->dir, report->messages,
+                          report->messages == 1 ? "" : "s");
+  const char *sep = " (";
+  for (guint s = 0; s < G_N_ELEMENTS (report->states); s++)
+    if (report->states[s] > 0)
+      {
+        g_string_append_printf (line, "%s%s %u", sep, sg_meta_state_name ((SgMsgState) s),
+                                report->states[s]);
+        sep = ", ";
+      }
+  if (*sep == ',')
+    g_string_append_c (line, ')');
+  g_string_append_printf (line, "; %u unfinished write%s removed, %u file%s quarantined",
+                          report->removed_partial, report->removed_partial == 1 ? "" : "s",
+                          report->quarantined, report->quarantined == 1 ? "" : "s");
+  if (report->recycled > 0)
+    g_string_append_printf (line, ", %u recycled file%s dropped", report->recycled,
+                            report->recycled == 1 ? "" : "s");
+  g_message ("%s", line->str);
   return TRUE;
 }

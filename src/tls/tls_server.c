@@ -8,7 +8,12 @@
 
 G_DEFINE_QUARK (sg-tls-error-quark, sg_tls_error)
 
+/* Lifetime: reference-counted. The server holds one for new sessions; each
+ * connection holds one from its greeting on, so the STARTTLS it advertised
+ * still works after a SIGHUP replaced or removed [tls]. An SSL made from it
+ * holds the SSL_CTX itself (SSL_new takes a reference). Main thread only. */
 struct _SgTlsServer {
+  guint    refs;
   SSL_CTX *ctx;
 };
 
@@ -51,14 +56,23 @@ sg_tls_server_new (const char *cert_file, const char *key_file, GError **error)
       return NULL;
     }
   SgTlsServer *tls = g_new0 (SgTlsServer, 1);
+  tls->refs = 1;
   tls->ctx = ctx;
+  return tls;
+}
+
+SgTlsServer *
+sg_tls_server_ref (SgTlsServer *tls)
+{
+  if (tls)
+    tls->refs++;
   return tls;
 }
 
 void
 sg_tls_server_free (SgTlsServer *tls)
 {
-  if (!tls)
+  if (!tls || --tls->refs > 0)
     return;
   SSL_CTX_free (tls->ctx);
   g_free (tls);

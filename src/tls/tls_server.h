@@ -24,6 +24,9 @@ typedef struct _SgTlsServer SgTlsServer;
 
 /* sg_tls_server_new - TLS 1.2 or newer with the given PEM chain and key. */
 SgTlsServer *sg_tls_server_new (const char *cert_file, const char *key_file, GError **error);
+/* sg_tls_server_ref - one more holder; NULL gives NULL (transfer full). */
+SgTlsServer *sg_tls_server_ref (SgTlsServer *tls);
+/* sg_tls_server_free - drop a reference; the last one frees the context. */
 void         sg_tls_server_free (SgTlsServer *tls);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgTlsServer, sg_tls_server_free)
 

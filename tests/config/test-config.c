@@ -163,6 +163,39 @@ test_dump (void)
   g_unlink (path);
 }
 
+/* The reloadable column: what SIGHUP applies, and what it only reports. */
+static void
+test_reloadable (void)
+{
+  static const struct { const char *group, *key; gboolean live; } cases[] = {
+    { "limits", "max_recipients", TRUE },
+    { "limits", "min_data_rate", TRUE },
+    { "spool", "commit_queue_wait", TRUE },
+    { "spool", "recycle_files", TRUE },
+    { "tls", "cert_file", TRUE },
+    { "server", "listen", FALSE },
+    { "spool", "dir", FALSE },
+    { "queue", "scan_interval", FALSE },
+    { "smarthost", "host", FALSE },
+    { "limits", "no_such_key", FALSE },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    if (sg_config_key_reloadable (cases[i].group, cases[i].key) != cases[i].live)
+      g_test_fail_printf ("[%s] %s: got reloadable=%d, want %d", cases[i].group, cases[i].key,
+                          !cases[i].live, cases[i].live);
+
+  g_autoptr(SgConfig) a = sg_config_new ();
+  g_autoptr(SgConfig) b = sg_config_new ();
+  g_assert_true (sg_config_set (b, "limits", "max_recipients", "5", NULL));
+  g_assert_true (sg_config_set (b, "spool", "commit_queue_wait", "1", NULL));
+  g_assert_true (sg_config_set (b, "queue", "scan_interval", "5", NULL));
+  g_assert_true (sg_config_set (b, "server", "listen", "127.0.0.1:2626", NULL));
+  g_autoptr(GPtrArray) changed = sg_config_restart_changes (a, b);
+  g_assert_cmpuint (changed->len, ==, 2);
+  g_assert_cmpstr (changed->pdata[0], ==, "[server] listen");
+  g_assert_cmpstr (changed->pdata[1], ==, "[queue] scan_interval");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -172,5 +205,6 @@ main (int argc, char **argv)
   g_test_add_func ("/config/errors", test_errors);
   g_test_add_func ("/config/parsers", test_parsers);
   g_test_add_func ("/config/dump", test_dump);
+  g_test_add_func ("/config/reloadable", test_reloadable);
   return g_test_run ();
 }

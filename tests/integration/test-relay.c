@@ -322,6 +322,9 @@ test_required_without_starttls (void)
   wait_log (&r, "does not offer STARTTLS; nothing sent", 2);   /* two attempts */
   wait_log (&r, "status=deferred", 2);
   assert_nothing_sent (&r);
+  /* issue 15: the session is ended with QUIT, not just closed */
+  g_autofree char *ev = events (&r);
+  g_assert_nonnull (strstr (ev, "\"cmd\": \"QUIT\""));
   g_autoptr(JsonObject) m = meta_in_state (&r, id, "deferred");
   g_assert_nonnull (strstr (json_object_get_string_member (m, "last_error"), "STARTTLS"));
   check_schema (&r, id);
@@ -619,6 +622,107 @@ test_no_smarthost (void)
   sg_test_server_free (&s);
 }
 
+/* ---- issue 15: Postfix's log fields, TLS trust, what a failed attempt reached ---- */
+
+/* log_line - the log line holding needle (transfer full). */
+static char *
+log_line (Relay *r, const char *needle)
+{
+  g_autofree char *log = sg_test_server_log (&r->s);
+  const char *p = strstr (log, needle);
+  if (p == NULL)
+    g_error ("no \"%s\" in the log:\n%s", needle, log);
+  while (p > log && p[-1] != '\n')
+    p--;
+  const char *e = strchr (p, '\n');
+  return e ? g_strndup (p, e - p) : g_strdup (p);
+}
+
+/* A verified delivery: the arrival line first, delay= and delays=a/b/c/d
+ * and dsn= as Postfix logs them, "Verified TLS connection established". */
+static void
+test_log_fields_verified (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Relay r;
+  relay_init (&r);
+  mkcert (&r, "good", "smarthost.test");
+  smarthost (&r, "good", NULL, NULL);
+  g_autofree char *extra = g_strdup_printf ("ca_file = %s/good-ca.pem\nserver_name = smarthost.test\n"
+                                            "[queue]\nkeep_delivered = 1h\n", r.dir);
+  start (&r, "verify", extra);
+  g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
+  g_autofree char *to = g_strdup_printf ("%s: to=<bob@example.org>, relay=", id);
+  wait_log (&r, to, 1);
+  g_autofree char *log = sg_test_server_log (&r.s);
+  g_autofree char *from = g_strdup_printf ("%s: from=<alice@example.com>, ", id);
+  const char *arrival = strstr (log, from), *delivery = strstr (log, to);
+  g_assert_nonnull (arrival);
+  g_assert_true (arrival < delivery);
+  g_autofree char *verified = g_strdup_printf ("Verified TLS connection established to 127.0.0.1[127.0.0.1]:%u: TLSv1.",
+                                               r.port);
+  g_assert_nonnull (strstr (log, verified));
+  g_assert_true (strstr (log, verified) < delivery);
+
+  g_autofree char *line = log_line (&r, to);
+  double delay = -1, a = -1, b = -1, c = -1, d = -1;
+  const char *f = strstr (line, ", delay=");
+  g_assert_nonnull (f);
+  g_assert_cmpint (sscanf (f, ", delay=%lf, delays=%lf/%lf/%lf/%lf, dsn=2.0.0, tls=TLSv1.",
+                           &delay, &a, &b, &c, &d), ==, 5);
+  /* delay covers the attempt: the parts add up to it (rounding aside) */
+  g_assert_cmpfloat (delay, >=, 0);
+  g_assert_cmpfloat (c, >, 0);   /* a TLS handshake took some time */
+  g_assert_cmpfloat (a + b + c + d, <=, delay + 0.05);
+  g_assert_cmpfloat (a + b + c + d, >=, delay - 0.05);
+  g_assert_cmpfloat (delay, >=, c + d - 0.02);
+
+  g_autoptr(JsonObject) m = meta_in_state (&r, id, "delivered");
+  JsonObject *h = json_array_get_object_element (json_object_get_array_member (m, "attempt_history"), 0);
+  g_assert_true (json_object_get_boolean_member (h, "tls_verified"));
+  check_schema (&r, id);
+  relay_free (&r);
+}
+
+/* AUTH failing over a good TLS session (aiosmtpd leaves the wrong
+ * password unanswered until the timeout): the attempt names the relay
+ * and the TLS reached (log and attempt_history), the certificate was not
+ * checked (tls = required: "Untrusted"), dsn= is a deferral's. */
+static void
+test_failed_attempt_reached (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Relay r;
+  relay_init (&r);
+  mkcert (&r, "good", "smarthost.test");
+  smarthost (&r, "good", "relayuser:right", NULL);
+  g_autofree char *pwfile = g_build_filename (r.dir, "password", NULL);
+  g_assert_true (g_file_set_contents (pwfile, "wrong\n", -1, NULL));
+  g_autofree char *extra = g_strdup_printf ("username = relayuser\npassword_file = %s\n", pwfile);
+  start (&r, "required", extra);
+  g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
+  g_autofree char *to = g_strdup_printf ("%s: to=<bob@example.org>, relay=127.0.0.1[127.0.0.1]:%u, delay=",
+                                         id, r.port);
+  wait_log (&r, to, 1);
+  g_autofree char *line = log_line (&r, to);
+  if (strstr (line, ", dsn=4.") == NULL || strstr (line, ", tls=TLSv1.") == NULL
+      || strstr (line, "status=deferred (") == NULL)
+    g_error ("unexpected delivery line: %s", line);
+  g_autofree char *untrusted = g_strdup_printf ("Untrusted TLS connection established to 127.0.0.1[127.0.0.1]:%u: ",
+                                                r.port);
+  wait_log (&r, untrusted, 1);
+  g_autoptr(JsonObject) m = meta_in_state (&r, id, "deferred");
+  JsonObject *h = json_array_get_object_element (json_object_get_array_member (m, "attempt_history"), 0);
+  g_autofree char *relay = g_strdup_printf ("127.0.0.1[127.0.0.1]:%u", r.port);
+  g_assert_cmpstr (json_object_get_string_member (h, "relay"), ==, relay);
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (h, "tls_protocol"), "TLSv1."));
+  g_assert_false (json_object_get_boolean_member (h, "tls_verified"));
+  check_schema (&r, id);
+  relay_free (&r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -634,5 +738,7 @@ main (int argc, char **argv)
   g_test_add_func ("/relay/session/reuse", test_connection_reuse);
   g_test_add_func ("/relay/plain/smtp-sink", test_plain_smtp_sink);
   g_test_add_func ("/relay/startup/no-smarthost", test_no_smarthost);
+  g_test_add_func ("/relay/issue15/log-fields-verified", test_log_fields_verified);
+  g_test_add_func ("/relay/issue15/failed-attempt-reached", test_failed_attempt_reached);
   return g_test_run ();
 }

@@ -207,10 +207,178 @@ test_dialogue (gconstpointer data)
   run_dialogue (data, TRUE);
 }
 
+/* The tests below drive a session whose submit hook answers later, as the
+ * intake does: the reply comes back from the test, not from inside input. */
+typedef struct {
+  SgSession  *session;
+  guint       submitted;
+  SgEnvelope *pending;   /* the message awaiting its reply */
+} Async;
+
+static void
+async_submit (SgSession *session, SgEnvelope *env, gpointer user_data)
+{
+  Async *a = user_data;
+  a->submitted++;
+  g_assert_null (a->pending);
+  a->pending = env;
+}
+
+static const SgSessionHooks async_hooks = { .submit = async_submit };
+
+static SgSession *
+async_session (Async *a, SgConfig *config)
+{
+  sg_config_set (config, "server", "hostname", "mx.test", NULL);
+  a->session = sg_session_new (config, "192.0.2.7", 40000, &async_hooks, a);
+  sg_session_start (a->session);
+  return a->session;
+}
+
+static void
+async_answer (Async *a, guint code, const char *enhanced, const char *text)
+{
+  g_assert_nonnull (a->pending);
+  g_clear_pointer (&a->pending, sg_envelope_free);
+  sg_session_submit_done (a->session, code, enhanced, text);
+}
+
+static void
+input (SgSession *s, const char *text)
+{
+  sg_session_input (s, text, strlen (text));
+}
+
+/* count_lines - reply lines in out starting with prefix. */
+static guint
+count_lines (const GString *out, const char *prefix)
+{
+  guint n = 0;
+  g_auto(GStrv) lines = g_strsplit (out->str, "\r\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    if (g_str_has_prefix (lines[i], prefix))
+      n++;
+  return n;
+}
+
+#define TXN "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n"
+
+/* A client that pipelines and never reads: replies stop growing at
+ * max_pipeline_buffer, and input is refused until they are sent (issue 13,
+ * defect 1). RCPT duplicates are no junk and no error, so only the bound stops them. */
+static void
+test_reply_bound (void)
+{
+  g_autoptr(SgConfig) config = sg_config_new ();
+  sg_config_set (config, "limits", "max_pipeline_buffer", "4096", NULL);
+  Async a = { 0 };
+  SgSession *s = async_session (&a, config);
+  input (s, "EHLO client.example\r\nMAIL FROM:<a@example.com>\r\n");
+  g_autoptr(GString) many = g_string_new (NULL);
+  for (guint i = 0; i < 200; i++)
+    g_string_append (many, "RCPT TO:<b@example.com>\r\n");
+  guint sent = 0;
+  for (guint round = 0; round < 100 && sg_session_wants_input (s); round++, sent += 200)
+    sg_session_input (s, many->str, many->len);
+  GString *out = sg_session_output (s);
+  g_assert_false (sg_session_wants_input (s));
+  g_assert_cmpuint (out->len, <, 4096 + 512);
+  g_assert_true (sg_session_has_held_input (s));
+  /* The client reads: everything it sent is answered, in order. */
+  guint answered = count_lines (out, "250 2.1.5");
+  while (sg_session_has_held_input (s))
+    {
+      g_string_truncate (out, 0);
+      sg_session_input (s, NULL, 0);
+      answered += count_lines (out, "250 2.1.5");
+    }
+  g_assert_cmpuint (answered, ==, sent);
+  g_assert_true (sg_session_wants_input (s));
+  sg_session_free (s);
+}
+
+/* EOF after ".\r\nQUIT\r\n" (shutdown(SHUT_WR)): the message still gets its
+ * reply, then 221, then the session closes (issue 13, defect 10). */
+static void
+test_half_close (void)
+{
+  g_autoptr(SgConfig) config = sg_config_new ();
+  Async a = { 0 };
+  SgSession *s = async_session (&a, config);
+  input (s, "EHLO client.example\r\n" TXN "QUIT\r\n");
+  sg_session_eof (s);
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_SUBMITTED);
+  g_assert_false (sg_session_wants_input (s));
+  async_answer (&a, 250, "2.0.0", "Ok: queued");
+  GString *out = sg_session_output (s);
+  g_assert_nonnull (strstr (out->str, "250 2.0.0 Ok: queued\r\n221 2.0.0 "));
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
+  sg_session_free (s);
+
+  /* Without QUIT, and idle: closes once the input is answered. */
+  Async b = { 0 };
+  s = async_session (&b, config);
+  input (s, "EHLO client.example\r\nNOOP\r\nNOO");
+  sg_session_eof (s);
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
+  g_assert_nonnull (strstr (sg_session_output (s)->str, "250 2.0.0 OK\r\n"));
+  sg_session_free (s);
+}
+
+/* Stopping with transactions pipelined: the one in flight gets its reply,
+ * then 421, and the next is never read (issue 13, defect 9). */
+static void
+test_drain (void)
+{
+  g_autoptr(SgConfig) config = sg_config_new ();
+  Async a = { 0 };
+  SgSession *s = async_session (&a, config);
+  input (s, "EHLO client.example\r\n" TXN TXN "QUIT\r\n");
+  g_assert_cmpuint (a.submitted, ==, 1);
+  sg_session_drain (s);
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_SUBMITTED);
+  async_answer (&a, 250, "2.0.0", "Ok: queued");
+  g_assert_cmpuint (a.submitted, ==, 1);
+  g_assert_nonnull (strstr (sg_session_output (s)->str, "250 2.0.0 Ok: queued\r\n421 4.3.2 "));
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
+  sg_session_free (s);
+
+  /* An idle session is told at once. */
+  Async b = { 0 };
+  s = async_session (&b, config);
+  input (s, "EHLO client.example\r\n");
+  sg_session_drain (s);
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
+  sg_session_free (s);
+}
+
+/* A handshake that completes after the session timed out is a state, not
+ * an assertion (issue 13, 11). */
+static void
+test_tls_late (void)
+{
+  g_autoptr(SgConfig) config = sg_config_new ();
+  sg_config_set (config, "tls", "cert_file", "/nonexistent/cert.pem", NULL);
+  sg_config_set (config, "tls", "key_file", "/nonexistent/key.pem", NULL);
+  Async a = { 0 };
+  SgSession *s = async_session (&a, config);
+  input (s, "EHLO client.example\r\nSTARTTLS\r\n");
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_STARTTLS);
+  sg_session_abort (s, "4.4.2", "Error: timeout exceeded");
+  g_assert_false (sg_session_tls_started (s, "TLSv1.3", "TLS_AES_128_GCM_SHA256"));
+  g_assert_false (sg_session_tls_active (s));
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
+  sg_session_free (s);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/smtp/session/reply-bound", test_reply_bound);
+  g_test_add_func ("/smtp/session/half-close", test_half_close);
+  g_test_add_func ("/smtp/session/drain", test_drain);
+  g_test_add_func ("/smtp/session/tls-late", test_tls_late);
   g_autofree char *dir = g_test_build_filename (G_TEST_DIST, "data", "smtp", NULL);
   g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
   g_assert_nonnull (d);

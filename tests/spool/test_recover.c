@@ -117,7 +117,7 @@ test_scene (Fixture *f, gconstpointer data)
   g_autofree char *quarantine = g_build_filename (f->dir, "quarantine", NULL);
   g_autofree char *tmp = g_build_filename (f->dir, "tmp", NULL);
   char id[SG_QUEUE_ID_LEN + 1];
-  SgSpoolRecovery report = { 99, 99, 99 };
+  SgSpoolRecovery report = { .messages = 99, .removed_partial = 99, .quarantined = 99 };
 
   for (guint i = 0; i < N_VALID; i++)
     {

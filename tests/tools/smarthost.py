@@ -92,6 +92,10 @@ class Recorder:
             envelope.rcpt_tos.append(address)
         return REPLIES.get(code, f"{code} scripted reply")
 
+    async def handle_QUIT(self, server, session, envelope):
+        self.event(session, cmd="QUIT")
+        return "221 2.0.0 Bye"
+
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.count += 1

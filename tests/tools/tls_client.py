@@ -6,12 +6,19 @@ and ssl: an implementation independent of ours). Each prints one JSON line.
   tls_client.py inject PORT              pipeline a command behind STARTTLS
                                          (CVE-2011-0411); report what came back
   tls_client.py plain-mail PORT          MAIL without STARTTLS
+  tls_client.py reload-starttls PORT CAFILE CONFIG PID LOG
+                                         EHLO, then empty CONFIG and SIGHUP the
+                                         server (PID) until LOG says it reloaded;
+                                         then STARTTLS on the same session
 """
 import json
+import os
+import signal
 import smtplib
 import socket
 import ssl
 import sys
+import time
 
 
 def send(port, cafile, path):
@@ -78,6 +85,29 @@ def plain_mail(port):
         print(json.dumps({"code": code, "message": msg.decode()}))
 
 
+def reload_starttls(port, cafile, config, pid, log):
+    """The session saw STARTTLS offered before a reload removed [tls]: it
+    must still get the handshake with the context it was offered."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    with smtplib.SMTP("localhost", int(port), timeout=30) as s:
+        s.ehlo("client.example")
+        offered = s.has_extn("starttls")
+        before = open(log, "rb").read().count(b"reloaded configuration")
+        open(config, "w").close()
+        os.kill(int(pid), signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while open(log, "rb").read().count(b"reloaded configuration") == before:
+            if time.monotonic() > deadline:
+                raise SystemExit("the server did not reload")
+            time.sleep(0.05)
+        s.starttls(context=ctx)
+        s.ehlo("client.example")
+        code, msg = s.mail("a@example.com")
+        print(json.dumps({"offered": offered, "code": code, "message": msg.decode(),
+                          "tls": s.sock.version()}))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"send": send, "inject": inject, "plain-mail": plain_mail}[cmd](*args)
+    {"send": send, "inject": inject, "plain-mail": plain_mail,
+     "reload-starttls": reload_starttls}[cmd](*args)
