@@ -58,6 +58,8 @@ typedef struct {
   guint64  max_pipeline_buffer;  /* unprocessed input, and unsent replies, per session */
   guint    max_junk_commands;    /* EHLO/HELO/NOOP/HELP/VRFY/RSET before they count as errors */
   guint    min_data_rate;        /* bytes/s in DATA that keep extending the data deadline */
+  guint64  data_spill_size;      /* bytes of one message kept in memory, then tmp/ */
+  guint64  max_memory_in_flight; /* bytes of all messages kept in memory, then tmp/ */
   guint    connection_rate_per_ip; /* per minute; 0 = off */
   /* [validation] */
   char    *validation_policy;    /* strict | standard | permissive */

@@ -22,6 +22,9 @@
 #define SG_DEF_MAX_PIPELINE_BUFFER    (64u * 1024u) /* unprocessed input, and unsent replies, held per session */
 #define SG_DEF_MAX_JUNK_COMMANDS      100u      /* EHLO/HELO/NOOP/HELP/VRFY/RSET, then each is an error (Postfix smtpd_junk_command_limit) */
 #define SG_DEF_MIN_DATA_RATE          500u      /* bytes/s: what extends the DATA deadline (Postfix smtpd_min_data_rate) */
+#define SG_DEF_DATA_SPILL_SIZE        (1024u * 1024u) /* message bytes one DATA keeps in memory; the rest streams to tmp/ */
+#define SG_DEF_MAX_MEMORY_IN_FLIGHT   (64u * 1024u * 1024u) /* message bytes all sessions keep in memory; beyond, DATA goes to disk at once */
+#define SG_MAX_MAX_MESSAGE_SIZE       (2ull << 30)  /* 2 GiB: the validator's GByteArray holds < 4 GiB */
 
 /* [validation] */
 #define SG_DEF_VALIDATION_POLICY      "standard"

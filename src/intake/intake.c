@@ -3,7 +3,9 @@
  * context; rejections never touch the queue (a copy may go to rejected/,
  * rollout.c, which also owns monitor mode). Logs the Postfix-style
  * "ID: from=<...>, size=N, nrcpt=N" line once the message is durable and
- * counts it accepted; refusals go through smtp/reject.h. */
+ * counts it accepted; refusals go through smtp/reject.h. A message that
+ * arrived as a spool draft is validated from a mapping of its file and
+ * committed as that file; a refused one's file goes with its envelope. */
 #include "intake/intake.h"
 #include "intake/rollout.h"
 #include "common/log.h"
@@ -176,7 +178,35 @@ worker (gpointer data, gpointer pool_data)
   const Settings *st = job->settings;
   SgEnvelope *env = job->env;
   gsize len = 0;
-  const guint8 *bytes = g_bytes_get_data (env->content, &len);
+  const guint8 *bytes = NULL;
+  if (env->draft)
+    {
+      /* The file holds our Received header, then the message as sent. */
+      g_autoptr(GError) error = NULL;
+      gsize hlen = g_bytes_get_size (env->received);
+      bytes = sg_spool_draft_map (env->draft, &len, &error);
+      if (bytes == NULL || len < hlen)
+        {
+          /* Writing it failed after the final dot (the writer thread), or it
+           * cannot be read back: the same replies as a failed commit. */
+          gboolean full = g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOSPACE);
+          SgRejectClient who = reject_client (env);
+          g_warning ("%s: spooling the message failed: %s", env->queue_id,
+                     error ? error->message : "short file");
+          sg_reject (&who, "DATA", full ? 452 : 451, full ? "4.3.1" : "4.3.0",
+                     full ? SG_RULE_SPOOL_FULL : SG_RULE_SPOOL_ERROR, "%s",
+                     full ? "Insufficient system storage; try again later"
+                          : "Local error in processing; try again later");
+          job_reply (job, full ? 452 : 451, full ? "4.3.1" : "4.3.0",
+                     g_strdup (full ? "Insufficient system storage; try again later"
+                                    : "Local error in processing; try again later"));
+          return;
+        }
+      bytes += hlen;
+      len -= hlen;
+    }
+  else
+    bytes = g_bytes_get_data (env->content, &len);
   SgValidateOptions opts = {
     .smtputf8 = env->mail.smtputf8,
     .eightbitmime = env->mail.body == SG_BODY_8BITMIME,
@@ -204,14 +234,25 @@ worker (gpointer data, gpointer pool_data)
       SgRejected *kept = st->config->keep_rejected ? g_atomic_pointer_get (&in->rejected) : NULL;
       sg_reject (&who, "DATA", 550, v->first_reject->enhanced, v->first_reject->rule, "%s", why);
       if (kept != NULL)
-        sg_rollout_keep (kept, meta_from_envelope (env, v), env->received, env->content, v->first_reject);
+        {
+          /* A draft's body is borrowed from its mapping: the copy is made
+           * before this returns, and the draft goes with the envelope. */
+          g_autoptr(GBytes) body = env->draft ? g_bytes_new_static (bytes, len) : g_bytes_ref (env->content);
+          sg_rollout_keep (kept, meta_from_envelope (env, v), env->received, body, v->first_reject);
+        }
       job_reply (job, 550, v->first_reject->enhanced, g_strdup_printf ("Message rejected: %s", why));
       return;
     }
   SgMeta *meta = meta_from_envelope (env, v);
   sg_rollout_note (meta, st->monitor, v->first_reject);
-  sg_spool_commit_async (in->spool, meta, env->received, env->content, in->context,
-                         commit_done, job);
+  if (env->draft)
+    sg_spool_draft_unmap (env->draft);   /* its pages leave our RSS again */
+  if (env->draft)
+    sg_spool_commit_draft_async (in->spool, meta, g_steal_pointer (&env->draft), in->context,
+                                 commit_done, job);
+  else
+    sg_spool_commit_async (in->spool, meta, env->received, env->content, in->context,
+                           commit_done, job);
 }
 
 /* intake_keep_rejected - open rejected/ once keep_rejected is first set
@@ -306,4 +347,10 @@ sg_intake_set_committed_hook (SgIntake *in, SgIntakeCommittedFunc func, gpointer
 {
   in->committed = func;
   in->committed_data = user_data;
+}
+
+SgSpoolDraft *
+sg_intake_open_draft (SgIntake *in, GError **error)
+{
+  return sg_spool_draft_new (in->spool, error);
 }

@@ -29,6 +29,9 @@ void sg_intake_submit (SgIntake *intake, SgEnvelope *env, SgIntakeDoneFunc done,
 /* sg_intake_reconfigure - messages submitted from now on use config (limits,
  * validation policy); those already in flight finish under the old one. */
 gboolean sg_intake_reconfigure (SgIntake *intake, SgConfig *config, GError **error);
+/* sg_intake_open_draft - a spool draft for a message too big for memory
+ * (transfer full; SgSessionHooks.open_draft). Main context only. */
+SgSpoolDraft *sg_intake_open_draft (SgIntake *intake, GError **error);
 /* sg_intake_pending - messages submitted and not yet answered. */
 guint sg_intake_pending (const SgIntake *intake);
 

@@ -470,9 +470,17 @@ on_mail_room (SgSession *session, gpointer user_data)
   return sg_server_spool_has_room (conn->server);
 }
 
+static SgSpoolDraft *
+on_open_draft (SgSession *session, gpointer user_data, GError **error)
+{
+  SgConnection *conn = user_data;
+  return sg_server_open_draft (conn->server, error);
+}
+
 static const SgSessionHooks session_hooks = {
   .submit = on_submit,
   .mail_room = on_mail_room,
+  .open_draft = on_open_draft,
 };
 
 /* connection_alloc - watch fd for input; no session yet. */

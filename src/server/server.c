@@ -209,6 +209,17 @@ sg_server_submit (SgServer *server, SgEnvelope *env, SgIntakeDoneFunc done, gpoi
   return TRUE;
 }
 
+SgSpoolDraft *
+sg_server_open_draft (SgServer *server, GError **error)
+{
+  if (!server->intake)   /* NULL while sg_server_free drains it */
+    {
+      g_set_error_literal (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO, "shutting down");
+      return NULL;
+    }
+  return sg_intake_open_draft (server->intake, error);
+}
+
 void
 sg_server_connection_opened (SgServer *server, SgConnection *conn)
 {

@@ -44,6 +44,9 @@ gboolean      sg_server_spool_has_room (SgServer *server);
  * exit. */
 gboolean      sg_server_submit (SgServer *server, SgEnvelope *env, SgIntakeDoneFunc done,
                                 gpointer user_data);
+/* sg_server_open_draft - a spool file for a DATA that outgrows memory
+ * (transfer full); NULL with error once the intake is being drained. */
+SgSpoolDraft *sg_server_open_draft (SgServer *server, GError **error);
 
 /* listener.c: sg_listener_admit - the per-client checks on the client's
  * address (with a PROXY header, the one it names; via is then the proxy's,

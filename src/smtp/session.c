@@ -396,13 +396,48 @@ smtp_rcpt (SgSession *s, const char *arg)
   reply (s, 250, "2.1.5", "Recipient OK");
 }
 
-/* content_start - ready the reader for the content of DATA or of BDAT. */
+/* session_protocol - the WITH protocol of RFC 3848 (static). */
+static const char *
+session_protocol (const SgSession *s)
+{
+  if (s->tls_protocol)
+    return s->mail.smtputf8 ? "UTF8SMTPS" : "ESMTPS";
+  return s->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+}
+
+/* open_draft - SgDataSpill.open: a spool draft through the session's hook. */
+static SgSpoolDraft *
+open_draft (gpointer user_data, GError **error)
+{
+  SgSession *s = user_data;
+  return s->hooks->open_draft (s, s->user_data, error);
+}
+
+/* content_start - ready the reader for the content of DATA or of BDAT.
+ * Our Received header is made now, as Postfix does, so a message too big
+ * for memory can go to its spool file header first and be committed as
+ * that file without another copy. */
 static void
 content_start (SgSession *s)
 {
+  SgEnvelope trace = {
+    .helo = s->helo, .client_address = s->client_address, .protocol = session_protocol (s),
+    .recipients = s->recipients, .arrival_us = g_get_real_time (),
+  };
+  memcpy (trace.queue_id, s->queue_id, sizeof trace.queue_id);
+  g_autofree char *tls = s->tls_protocol ? g_strdup_printf ("%s with cipher %s", s->tls_protocol,
+                                                            s->tls_cipher) : NULL;
+  g_autoptr(GBytes) received = sg_received_header (s->config->hostname, &trace, tls);
+  SgDataSpill spill = {
+    .open = s->hooks->open_draft ? open_draft : NULL, .user_data = s, .header = received,
+    .threshold = s->config->data_spill_size, .max_in_flight = s->config->max_memory_in_flight,
+  };
+
   sg_data_reader_init (&s->data, s->config->max_message_size);
+  sg_data_reader_set_spill (&s->data, &spill);
 }
 
+/* smtp_data - 354; the content goes to the reader content_start() readies. */
 static void
 smtp_data (SgSession *s, const char *arg)
 {
@@ -652,6 +687,21 @@ finish_data (SgSession *s)
       transaction_reset (s);
       return;
     }
+  if (r->spill_error)
+    {
+      gboolean full = g_error_matches (r->spill_error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOSPACE);
+      const char *enhanced = full ? "4.3.1" : "4.3.0";
+      const char *text = full ? "Insufficient system storage; try again later"
+                              : "Local error in processing; try again later";
+      g_warning ("%s: writing the message to the spool failed: %s", s->queue_id,
+                 r->spill_error->message);
+      sg_reject (&who, "DATA", full ? 452 : 451, enhanced, full ? SG_RULE_SPOOL_FULL : SG_RULE_SPOOL_ERROR,
+                 "%s", text);
+      reply (s, full ? 452 : 451, enhanced, "%s", text);
+      data_replied (s);
+      transaction_reset (s);
+      return;
+    }
 
   SgEnvelope *env = g_new0 (SgEnvelope, 1);
   memcpy (env->queue_id, s->queue_id, sizeof env->queue_id);
@@ -667,19 +717,15 @@ finish_data (SgSession *s)
       g_ptr_array_add (env->rcpt_params, g_steal_pointer (&s->rcpt_params->pdata[i]));
     }
   env->helo = g_strdup (s->helo);
-  if (s->tls_protocol)
-    env->protocol = s->mail.smtputf8 ? "UTF8SMTPS" : "ESMTPS";
-  else
-    env->protocol = s->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+  env->protocol = session_protocol (s);
   env->tls_protocol = g_strdup (s->tls_protocol);
   env->tls_cipher = g_strdup (s->tls_cipher);
   env->client_address = g_strdup (s->client_address);
   env->client_port = s->client_port;
   env->arrival_us = g_get_real_time ();
+  env->received = g_bytes_ref (r->spill.header);
+  env->draft = sg_data_reader_steal_draft (r);
   env->content = sg_data_reader_steal (r);
-  g_autofree char *tls = s->tls_protocol ? g_strdup_printf ("%s with cipher %s", s->tls_protocol,
-                                                            s->tls_cipher) : NULL;
-  env->received = sg_received_header (s->config->hostname, env, tls);
   session_enter_state (s, SG_SESSION_SUBMITTED);
   s->progress++;
   s->hooks->submit (s, env, s->user_data);
@@ -1055,5 +1101,6 @@ sg_envelope_free (SgEnvelope *env)
   g_free (env->tls_cipher);
   g_clear_pointer (&env->received, g_bytes_unref);
   g_clear_pointer (&env->content, g_bytes_unref);
+  g_clear_pointer (&env->draft, sg_spool_draft_free);
   g_free (env);
 }

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "smtp/smtp_command.h"
 #include "spool/queue_id.h"
+#include "spool/spool.h"
 
 G_BEGIN_DECLS
 
@@ -42,8 +43,9 @@ typedef struct {
   char       *tls_cipher;    /* (nullable) */
   char       *client_address;
   guint16     client_port;
-  GBytes     *received;      /* our Received header, CRLF-terminated */
-  GBytes     *content;       /* the message as received, dot-unstuffed */
+  GBytes     *received;      /* our Received header, CRLF-terminated, made at DATA */
+  GBytes     *content;       /* the message as received, dot-unstuffed; NULL when draft is set */
+  SgSpoolDraft *draft;       /* (nullable) the message on disk instead: received, then content */
   gint64      arrival_us;    /* when the end of data was seen */
 } SgEnvelope;
 
@@ -56,6 +58,10 @@ typedef struct {
   void (*submit) (SgSession *session, SgEnvelope *env, gpointer user_data);
   /* mail_room - (nullable) FALSE when the spool is below [spool] min_free. */
   gboolean (*mail_room) (SgSession *session, gpointer user_data);
+  /* open_draft - (nullable) a spool draft (transfer full) for a message too
+   * big for memory ([limits] data_spill_size, max_memory_in_flight); NULL:
+   * every message stays in memory. */
+  SgSpoolDraft *(*open_draft) (SgSession *session, gpointer user_data, GError **error);
 } SgSessionHooks;
 
 /* sg_session_new - the session keeps a reference to config for its life. */

@@ -91,6 +91,9 @@ spool_open (const char *dir, gboolean daemon, GError **error)
   g_cond_init (&spool->room);
   spool->room_wait_us = (gint64) SG_DEF_COMMIT_QUEUE_WAIT * G_USEC_PER_SEC;
   g_queue_init (&spool->pending);
+  g_mutex_init (&spool->draft_lock);
+  spool->draft_buffers = g_ptr_array_new_with_free_func (g_free);
+  g_cond_init (&spool->draft_cond);
   spool->max_pending = SG_SPOOL_MAX_PENDING;
   spool->max_pending_bytes = SG_SPOOL_MAX_PENDING_BYTES;
 
@@ -117,6 +120,8 @@ spool_open (const char *dir, gboolean daemon, GError **error)
   if (created && !sg_spool_fsync_dir (spool->dir_fd, dir, error))
     return NULL;
   if (daemon && !sg_spool_worker_start (spool, error))
+    return NULL;
+  if (daemon && !(spool->draft_writer = g_thread_pool_new (sg_spool_draft_writer, spool, 1, FALSE, error)))
     return NULL;
   g_debug ("spool: opened %s%s", dir, daemon ? "" : " for administration");
   return g_steal_pointer (&spool);
@@ -153,6 +158,12 @@ sg_spool_free (SgSpool *spool)
   if (spool == NULL)
     return;
   sg_spool_worker_stop (spool);
+  /* Queued draft writes hold their drafts, which unlink in tmp/ at the end. */
+  if (spool->draft_writer)
+    g_thread_pool_free (spool->draft_writer, FALSE, TRUE);
+  sg_spool_draft_buffers_clear (spool);
+  g_mutex_clear (&spool->draft_lock);
+  g_cond_clear (&spool->draft_cond);
   close_fd (&spool->tmp_fd);
   close_fd (&spool->queue_fd);
   close_fd (&spool->quarantine_fd);
@@ -184,6 +195,23 @@ sg_spool_commit (SgSpool *spool, SgMeta *meta, GBytes *header, GBytes *body, GEr
 
   g_return_val_if_fail (spool != NULL && meta != NULL, FALSE);
   job = sg_commit_job_new (meta, FALSE, header, body);
+  sg_spool_commit_batch (spool, &job, 1);
+  ok = job->error == NULL;
+  if (!ok)
+    g_propagate_error (error, g_steal_pointer (&job->error));
+  sg_commit_job_free (job);
+  return ok;
+}
+
+/* sg_spool_commit_draft - see spool.h. */
+gboolean
+sg_spool_commit_draft (SgSpool *spool, SgMeta *meta, SgSpoolDraft *draft, GError **error)
+{
+  SgCommitJob *job;
+  gboolean ok;
+
+  g_return_val_if_fail (spool != NULL && meta != NULL && draft != NULL, FALSE);
+  job = sg_commit_job_new_draft (meta, FALSE, draft);
   sg_spool_commit_batch (spool, &job, 1);
   ok = job->error == NULL;
   if (!ok)

@@ -2,7 +2,8 @@
  * start-up recovery.
  *
  * Layout under the spool directory:
- *   tmp/         files being written; everything here is purged at start-up
+ *   tmp/         files being written (draft-<n>: a message still arriving,
+ *                free-<n>: recycled files); everything here is purged at start-up
  *   queue/       <ID>.eml + <ID>.json: accepted, not finished
  *   quarantine/  anything unreadable found by recovery; never deleted by us
  *   rejected/    refused messages kept for review ([validation] keep_rejected):
@@ -81,6 +82,62 @@ typedef void (*SgSpoolCommitFunc) (SgMeta *meta, const GError *error, gpointer u
 void sg_spool_commit_async (SgSpool *spool, SgMeta *meta, GBytes *header, GBytes *body,
                             GMainContext *context, SgSpoolCommitFunc callback,
                             gpointer user_data);
+
+/* --- Drafts: a message streamed to disk while it arrives (spool_draft.c) ---
+ *
+ * A large DATA (past [limits] data_spill_size, or once all sessions together
+ * hold [limits] max_memory_in_flight) is written to a file in tmp/ as it
+ * arrives: our Received header first, then the body. The validator reads a
+ * mapping of that file, and sg_spool_commit_draft[_async] makes that same
+ * file durable and renames it into queue/<ID>.eml: no second copy.
+ * Lifetime: one owner at a time (the DATA reader, the envelope, the commit);
+ * freeing a draft that was not committed unlinks its file, so a rejected or
+ * abandoned message leaves nothing; a crash leaves it in tmp/, which
+ * recovery purges. The spool must outlive its drafts. Not thread-safe: one
+ * thread at a time. */
+typedef struct _SgSpoolDraft SgSpoolDraft;
+
+/* sg_spool_draft_new - an empty file in tmp/ (a recycled one if the pool has one). */
+SgSpoolDraft *sg_spool_draft_new (SgSpool *spool, GError **error);
+/* sg_spool_draft_write - append on this thread, after every queued append;
+ * errors as sg_spool_commit's (NOSPACE on ENOSPC). */
+gboolean      sg_spool_draft_write (SgSpoolDraft *draft, const guint8 *data, gsize len,
+                                    GError **error);
+/* sg_spool_draft_append - append buf (transfer full) through the spool's
+ * writer thread, without waiting for it unless SG_SPOOL_DRAFT_QUEUE_MAX
+ * bytes are queued already. FALSE once an earlier write failed. */
+gboolean      sg_spool_draft_append (SgSpoolDraft *draft, guint8 *buf, gsize len, GError **error);
+/* sg_spool_draft_buffer - a buffer of SG_SPOOL_DRAFT_BUFFER bytes, reused
+ * (transfer full: hand it to sg_spool_draft_append_buffer, or g_free). */
+#define SG_SPOOL_DRAFT_BUFFER (64u * 1024u)
+guint8       *sg_spool_draft_buffer (SgSpoolDraft *draft);
+/* sg_spool_draft_append_buffer - sg_spool_draft_append for a buffer from
+ * sg_spool_draft_buffer (len at most SG_SPOOL_DRAFT_BUFFER); it is reused. */
+gboolean      sg_spool_draft_append_buffer (SgSpoolDraft *draft, guint8 *buf, gsize len,
+                                            GError **error);
+/* sg_spool_draft_wait - until every append is in the file; FALSE with the
+ * first write error (NOSPACE on ENOSPC) if one failed. */
+gboolean      sg_spool_draft_wait (SgSpoolDraft *draft, GError **error);
+/* sg_spool_draft_size - bytes written or appended so far. */
+guint64       sg_spool_draft_size (const SgSpoolDraft *draft);
+/* sg_spool_draft_map - the whole file, read-only, valid until
+ * sg_spool_draft_unmap or free; no writes while mapped. Waits for appends
+ * first, and fails with their error. */
+const guint8 *sg_spool_draft_map (SgSpoolDraft *draft, gsize *len, GError **error);
+void          sg_spool_draft_unmap (SgSpoolDraft *draft);
+void          sg_spool_draft_free (SgSpoolDraft *draft);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSpoolDraft, sg_spool_draft_free)
+
+/* sg_spool_commit_draft - sg_spool_commit for a draft (draft: transfer full;
+ * meta borrowed and filled in): the draft's file, already holding header and
+ * body, becomes <ID>.eml. */
+gboolean sg_spool_commit_draft (SgSpool *spool, SgMeta *meta, SgSpoolDraft *draft,
+                                GError **error);
+/* sg_spool_commit_draft_async - sg_spool_commit_async for a draft (transfer
+ * full, meta too). A draft costs the commit queue no bytes: it is on disk. */
+void sg_spool_commit_draft_async (SgSpool *spool, SgMeta *meta, SgSpoolDraft *draft,
+                                  GMainContext *context, SgSpoolCommitFunc callback,
+                                  gpointer user_data);
 
 /* sg_spool_set_commit_limits - bound the commits waiting for the committer
  * ([spool] commit_queue_messages and commit_queue_bytes); past them a commit

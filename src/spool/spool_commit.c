@@ -37,6 +37,10 @@
  * tmp/ itself is never fsynced: a crash may leave a file's old tmp/ name as
  * well as its queue/ name, and recovery's purge of tmp/ only drops that link.
  *
+ * A draft (spool_draft.c) is a job whose .eml was written to tmp/ while the
+ * message arrived: step 1 only starts its write-back, and steps 2-4 are the
+ * same, so it gets the same guarantees without its bytes being copied again.
+ *
  * The queue in front of the committer is bounded ([spool] commit_queue_messages
  * jobs, commit_queue_bytes of message data): beyond that a commit waits up to
  * commit_queue_wait on its intake worker thread (never the main loop that
@@ -58,6 +62,16 @@ sg_commit_job_new (SgMeta *meta, gboolean owns_meta, GBytes *header, GBytes *bod
   return job;
 }
 
+/* sg_commit_job_new_draft - a job whose .eml is draft's file (transfer full). */
+SgCommitJob *
+sg_commit_job_new_draft (SgMeta *meta, gboolean owns_meta, SgSpoolDraft *draft)
+{
+  SgCommitJob *job = sg_commit_job_new (meta, owns_meta, NULL, NULL);
+
+  job->draft = draft;
+  return job;
+}
+
 /* sg_commit_job_free - free a finished job (its files are already dealt with). */
 void
 sg_commit_job_free (SgCommitJob *job)
@@ -72,6 +86,7 @@ sg_commit_job_free (SgCommitJob *job)
     sg_meta_free (job->meta);
   g_bytes_unref (job->header);
   g_bytes_unref (job->body);
+  sg_spool_draft_free (job->draft);
   g_free (job->json);
   g_clear_error (&job->error);
   g_clear_pointer (&job->context, g_main_context_unref);
@@ -102,15 +117,26 @@ job_prepare (SgCommitJob *job)
   if (meta->arrival_time_us == 0)
     meta->arrival_time_us = sg_queue_id_time (job->id);
 
-  char *sha256 = sg_spool_sha256_hex (h, hlen, b, blen);
-  if (sha256 == NULL)
+  char *sha256;
+  if (job->draft != NULL)
     {
-      g_set_error (&job->error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO, "SHA-256 failed");
-      return FALSE;
+      sha256 = sg_spool_draft_sha256_hex (job->draft, &job->error);
+      if (sha256 == NULL)
+        return FALSE;
+      meta->message_size = sg_spool_draft_size (job->draft);
+    }
+  else
+    {
+      sha256 = sg_spool_sha256_hex (h, hlen, b, blen);
+      if (sha256 == NULL)
+        {
+          g_set_error (&job->error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO, "SHA-256 failed");
+          return FALSE;
+        }
+      meta->message_size = (guint64) hlen + (guint64) blen;
     }
   g_free (meta->sha256);
   meta->sha256 = sha256;
-  meta->message_size = (guint64) hlen + (guint64) blen;
   job->json = sg_meta_to_json (meta, &job->json_len);
   return TRUE;
 }
@@ -184,8 +210,16 @@ job_write (SgSpool *spool, SgCommitJob *job)
   const guint8 *h = g_bytes_get_data (job->header, &hlen);
   const guint8 *b = g_bytes_get_data (job->body, &blen);
 
-  job->eml_fd = job_create (spool, job, SG_SPOOL_EML_SUFFIX, job->eml_tmp, &job->eml_in_tmp,
-                            h, hlen, b, blen);
+  if (job->draft != NULL)
+    {
+      /* Written while it arrived: take the file over and start write-back. */
+      sg_spool_draft_hand_over (job->draft, &job->eml_fd, job->eml_tmp);
+      job->eml_in_tmp = TRUE;
+      (void) sync_file_range (job->eml_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    }
+  else
+    job->eml_fd = job_create (spool, job, SG_SPOOL_EML_SUFFIX, job->eml_tmp, &job->eml_in_tmp,
+                              h, hlen, b, blen);
   if (job->eml_fd < 0)
     return FALSE;
   job->json_fd = job_create (spool, job, SG_SPOOL_JSON_SUFFIX, job->json_tmp, &job->json_in_tmp,
@@ -411,18 +445,14 @@ sg_spool_worker_stop (SgSpool *spool)
   g_thread_join (g_steal_pointer (&spool->worker));
 }
 
-/* sg_spool_commit_async - the same, off the caller's thread; commits that
- * arrive together share their flushes (group commit). Takes ownership of meta. */
-void
-sg_spool_commit_async (SgSpool *spool, SgMeta *meta, GBytes *header, GBytes *body,
-                       GMainContext *context, SgSpoolCommitFunc callback,
-                       gpointer user_data)
+/* commit_queue - hand job (transfer full) to the committer, or fail it
+ * through its context when the queue stays full. */
+static void
+commit_queue (SgSpool *spool, SgCommitJob *job, GMainContext *context,
+              SgSpoolCommitFunc callback, gpointer user_data)
 {
-  SgCommitJob *job;
   gsize bytes;
 
-  g_return_if_fail (spool != NULL && meta != NULL);
-  job = sg_commit_job_new (meta, TRUE, header, body);
   job->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
   job->callback = callback;
   job->user_data = user_data;
@@ -459,6 +489,27 @@ sg_spool_commit_async (SgSpool *spool, SgMeta *meta, GBytes *header, GBytes *bod
   g_mutex_unlock (&spool->lock);
   if (!queued)
     job_finish (job);   /* fail fast, but still through the context, never re-entrantly */
+}
+
+/* sg_spool_commit_async - the same, off the caller's thread; commits that
+ * arrive together share their flushes (group commit). Takes ownership of meta. */
+void
+sg_spool_commit_async (SgSpool *spool, SgMeta *meta, GBytes *header, GBytes *body,
+                       GMainContext *context, SgSpoolCommitFunc callback,
+                       gpointer user_data)
+{
+  g_return_if_fail (spool != NULL && meta != NULL);
+  commit_queue (spool, sg_commit_job_new (meta, TRUE, header, body), context, callback, user_data);
+}
+
+/* sg_spool_commit_draft_async - see spool.h. */
+void
+sg_spool_commit_draft_async (SgSpool *spool, SgMeta *meta, SgSpoolDraft *draft,
+                             GMainContext *context, SgSpoolCommitFunc callback,
+                             gpointer user_data)
+{
+  g_return_if_fail (spool != NULL && meta != NULL && draft != NULL);
+  commit_queue (spool, sg_commit_job_new_draft (meta, TRUE, draft), context, callback, user_data);
 }
 
 /* sg_spool_flush_rounds - how many queue/ fsyncs commits have done so far. */

@@ -20,6 +20,9 @@ G_BEGIN_DECLS
 #define SG_SPOOL_MAX_META_SIZE  (16u * 1024u * 1024u)  /* refuse bigger <ID>.json */
 #define SG_SPOOL_TMP_NAME_MAX   40                     /* "<ID>.json" or "free-<16 hex>" + NUL */
 #define SG_SPOOL_POOL_PREFIX    "free-"
+#define SG_SPOOL_DRAFT_PREFIX   "draft-"                /* tmp/draft-<16 hex>: a message arriving */
+#define SG_SPOOL_DRAFT_WRITEBACK (1024u * 1024u)        /* a draft starts write-back every this many bytes */
+#define SG_SPOOL_DRAFT_QUEUE_MAX (16u * 1024u * 1024u)  /* bytes of draft appends waiting for the writer */
 #define SG_SPOOL_DIRECT_MIN     (1024u * 1024u)        /* .eml files this big bypass the page cache */
 #define SG_SPOOL_DIRECT_ALIGN   4096u                  /* buffer, offset and length alignment of O_DIRECT */
 #define SG_SPOOL_DIRECT_CHUNK   (1024u * 1024u)        /* bytes per direct write */
@@ -54,6 +57,13 @@ struct _SgSpool {
   GArray  *pool;             /* guint64 numbers of tmp/free-<n> files */
   guint    pool_max;         /* [spool] recycle_files; 0 = never recycle */
   guint64  pool_next;        /* next free-<n> number */
+
+  gsize    draft_next;       /* atomic: next tmp/draft-<n> number */
+  GThreadPool *draft_writer; /* one thread: writes drafts' appends in order (spool_draft.c) */
+  GMutex   draft_lock;       /* guards draft_queued and every draft's pending/errsv */
+  GCond    draft_cond;       /* a queued append finished */
+  gsize    draft_queued;     /* bytes appended, not yet written */
+  GPtrArray *draft_buffers;  /* written SG_SPOOL_DRAFT_BUFFER buffers kept for reuse */
 };
 
 /* One message being committed, synchronously or by the committer thread. */
@@ -61,6 +71,7 @@ typedef struct {
   SgMeta  *meta;
   gboolean owns_meta;
   GBytes  *header, *body;
+  SgSpoolDraft *draft;                   /* (nullable) instead of header+body: the .eml is written */
   char     id[SG_QUEUE_ID_LEN + 1];
   char    *json;
   gsize    json_len;
@@ -94,8 +105,15 @@ gboolean sg_spool_replace_at (SgSpool *spool, const char *name, const char *data
                               GError **error);
 char    *sg_spool_file_name (const char *id, const char *suffix);
 
+/* spool_draft.c */
+void  sg_spool_draft_writer (gpointer write, gpointer spool);
+void  sg_spool_draft_buffers_clear (SgSpool *spool);
+char *sg_spool_draft_sha256_hex (SgSpoolDraft *draft, GError **error);
+void  sg_spool_draft_hand_over (SgSpoolDraft *draft, int *fd, char tmp_name[SG_SPOOL_TMP_NAME_MAX]);
+
 /* spool_commit.c */
 SgCommitJob *sg_commit_job_new (SgMeta *meta, gboolean owns_meta, GBytes *header, GBytes *body);
+SgCommitJob *sg_commit_job_new_draft (SgMeta *meta, gboolean owns_meta, SgSpoolDraft *draft);
 void         sg_commit_job_free (SgCommitJob *job);
 void         sg_spool_commit_batch (SgSpool *spool, SgCommitJob **jobs, guint n_jobs);
 gboolean     sg_spool_worker_start (SgSpool *spool, GError **error);

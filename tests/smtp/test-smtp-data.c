@@ -1,6 +1,9 @@
 /* test-smtp-data.c - the DATA reader: end of data, dot unstuffing, bare
- * CR/LF (SMTP smuggling), size cap, and input split at every byte. */
+ * CR/LF (SMTP smuggling), size cap, and input split at every byte; and
+ * where content goes: memory up to the spill threshold and the global
+ * in-flight bound, then a real spool draft, byte for byte. */
 #include "smtp/smtp_data.h"
+#include <glib/gstdio.h>
 #include <string.h>
 
 typedef struct {
@@ -88,11 +91,264 @@ test_size_cap (void)
   sg_data_reader_clear (&r);
 }
 
+/* ---- spilling to a spool draft ---- */
+
+#define SPILL_HEADER "Received: test\r\n"
+
+typedef struct {
+  char    *dir;
+  SgSpool *spool;
+  guint    opened;
+} SpillFixture;
+
+static SgSpoolDraft *
+fixture_open (gpointer user_data, GError **error)
+{
+  SpillFixture *f = user_data;
+  f->opened++;
+  return sg_spool_draft_new (f->spool, error);
+}
+
+static void
+fixture_init (SpillFixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  f->dir = g_dir_make_tmp ("sg-smtp-data-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->spool = sg_spool_open (f->dir, &error);
+  g_assert_no_error (error);
+  f->opened = 0;
+}
+
+/* tmp_count - files in the spool's tmp/. */
+static guint
+tmp_count (SpillFixture *f)
+{
+  g_autofree char *tmp = g_build_filename (f->dir, "tmp", NULL);
+  g_autoptr(GDir) d = g_dir_open (tmp, 0, NULL);
+  guint n = 0;
+  while (d && g_dir_read_name (d))
+    n++;
+  return n;
+}
+
+/* fixture_clear - once the spool's writer has finished (sg_spool_free), no
+ * draft may have left a file behind. */
+static void
+fixture_clear (SpillFixture *f)
+{
+  sg_spool_free (f->spool);
+  g_assert_cmpuint (tmp_count (f), ==, 0);
+  for (const char *const *sub = (const char *const[]) { "tmp", "queue", "quarantine", ".lock", NULL };
+       *sub; sub++)
+    {
+      g_autofree char *p = g_build_filename (f->dir, *sub, NULL);
+      g_remove (p);
+    }
+  g_rmdir (f->dir);
+  g_free (f->dir);
+}
+
+static void
+reader_with_spill (SgDataReader *r, SpillFixture *f, guint64 threshold, guint64 max_in_flight)
+{
+  g_autoptr(GBytes) header = g_bytes_new_static (SPILL_HEADER, strlen (SPILL_HEADER));
+  SgDataSpill spill = { .open = fixture_open, .user_data = f, .header = header,
+                        .threshold = threshold, .max_in_flight = max_in_flight };
+  sg_data_reader_init (r, 64u << 20);
+  sg_data_reader_set_spill (r, &spill);
+}
+
+/* message - content of len bytes, CRLF lines, some starting with a dot;
+ * *wire is its dot-stuffed form with the end marker (transfer full). */
+static GString *
+message (gsize len, GString **wire)
+{
+  GString *c = g_string_sized_new (len);
+  for (guint line = 0; c->len < len; line++)
+    {
+      gsize room = len - c->len;
+      if (room <= 2)
+        {
+          g_string_append_len (c, "xx", room);
+          break;
+        }
+      gsize n = MIN (room - 2, 60 + line % 17);
+      for (gsize i = 0; i < n; i++)
+        g_string_append_c (c, i == 0 && line % 5 == 0 ? '.' : (char) ('a' + (line + i) % 26));
+      g_string_append (c, "\r\n");
+    }
+  /* end on a line boundary so the marker is "\r\n.\r\n" after content */
+  if (c->len >= 2 && !(c->str[c->len - 2] == '\r' && c->str[c->len - 1] == '\n'))
+    {
+      g_string_truncate (c, c->len >= 2 ? c->len - 2 : 0);
+      g_string_append (c, "\r\n");
+    }
+  *wire = g_string_sized_new (len + len / 50 + 8);
+  gboolean bol = TRUE;
+  for (gsize i = 0; i < c->len; i++)
+    {
+      if (bol && c->str[i] == '.')
+        g_string_append_c (*wire, '.');
+      g_string_append_c (*wire, c->str[i]);
+      bol = c->str[i] == '\n';
+    }
+  g_string_append (*wire, ".\r\n");
+  return c;
+}
+
+/* feed_all - feed wire in chunks of chunk bytes until DONE. */
+static void
+feed_all (SgDataReader *r, const GString *wire, gsize chunk)
+{
+  gsize pos = 0;
+  while (pos < wire->len && r->state != SG_DATA_DONE)
+    pos += sg_data_reader_feed (r, wire->str + pos, MIN (chunk, wire->len - pos));
+  g_assert_true (r->state == SG_DATA_DONE);
+  g_assert_cmpuint (pos, ==, wire->len);
+}
+
+/* check_spilled - the draft holds SPILL_HEADER then exactly content. */
+static void
+check_spilled (SgDataReader *r, const GString *content)
+{
+  g_autoptr(GError) error = NULL;
+  g_assert_null (sg_data_reader_steal (r));
+  g_autoptr(SgSpoolDraft) draft = sg_data_reader_steal_draft (r);
+  g_assert_nonnull (draft);
+  gsize len = 0;
+  const guint8 *m = sg_spool_draft_map (draft, &len, &error);
+  g_assert_no_error (error);
+  gsize hlen = strlen (SPILL_HEADER);
+  g_assert_cmpmem (m, hlen, SPILL_HEADER, hlen);
+  g_assert_cmpmem (m + hlen, len - hlen, content->str, content->len);
+}
+
+/* /smtp/data/spill/threshold - up to the threshold in memory, one byte more
+ * to disk; every chunking gives the same bytes. */
+static void
+test_spill_threshold (void)
+{
+  SpillFixture f;
+  const gsize threshold = 4096;
+  fixture_init (&f);
+  for (gsize len = threshold - 2; len <= threshold + 2; len++)
+    for (const gsize *chunk = (const gsize[]) { 1, 7, 4096, 65536 + 3, 0 }; *chunk; chunk++)
+      {
+        SgDataReader r;
+        g_autoptr(GString) wire = NULL;
+        g_autoptr(GString) content = message (len, &wire);
+        reader_with_spill (&r, &f, threshold, G_MAXUINT64);
+        feed_all (&r, wire, *chunk);
+        if (content->len <= threshold)
+          {
+            g_assert_null (r.draft);
+            g_autoptr(GBytes) b = sg_data_reader_steal (&r);
+            g_assert_cmpmem (g_bytes_get_data (b, NULL), g_bytes_get_size (b), content->str, content->len);
+            g_assert_cmpuint (sg_data_memory_in_flight (), ==, content->len);
+          }
+        else
+          check_spilled (&r, content);
+        sg_data_reader_clear (&r);
+        g_assert_cmpuint (sg_data_memory_in_flight (), ==, 0);
+      }
+  fixture_clear (&f);
+}
+
+/* /smtp/data/spill/large - a 3 MiB message in odd chunks: past the draft's
+ * write buffer and the spool's O_DIRECT sizes, still byte-exact, and
+ * memory holds none of it. */
+static void
+test_spill_large (void)
+{
+  SpillFixture f;
+  fixture_init (&f);
+  for (const gsize *len = (const gsize[]) { SG_DATA_SPILL_BUFFER - 1, SG_DATA_SPILL_BUFFER + 1,
+                                            (1u << 20) + 1, 3u << 20, 0 }; *len; len++)
+    {
+      SgDataReader r;
+      g_autoptr(GString) wire = NULL;
+      g_autoptr(GString) content = message (*len, &wire);
+      reader_with_spill (&r, &f, 1024, G_MAXUINT64);
+      gsize pos = 0;
+      for (gsize step = 1; r.state != SG_DATA_DONE; step = step * 2 + 1)
+        {
+          pos += sg_data_reader_feed (&r, wire->str + pos, MIN (step % 200000 + 1, wire->len - pos));
+          g_assert_cmpuint (sg_data_memory_in_flight (), <=, 1024);
+        }
+      g_assert_cmpuint (sg_data_memory_in_flight (), ==, 0);
+      check_spilled (&r, content);
+      sg_data_reader_clear (&r);
+    }
+  fixture_clear (&f);
+}
+
+/* /smtp/data/spill/in-flight - once all readers together hold
+ * max_in_flight, another reader's data goes to disk at once, however small
+ * the message; the bytes a stolen GBytes holds count until it is freed. */
+static void
+test_spill_in_flight (void)
+{
+  SpillFixture f;
+  fixture_init (&f);
+  SgDataReader a, b, c;
+  g_autoptr(GString) wire_a = NULL, wire_b = NULL;
+  g_autoptr(GString) content_a = message (3000, &wire_a);
+  g_autoptr(GString) content_b = message (200, &wire_b);
+
+  reader_with_spill (&a, &f, 1u << 20, 4000);
+  feed_all (&a, wire_a, 512);
+  g_assert_null (a.draft);
+  g_autoptr(GBytes) held = sg_data_reader_steal (&a);
+  sg_data_reader_clear (&a);
+  g_assert_cmpuint (sg_data_memory_in_flight (), ==, content_a->len);
+
+  reader_with_spill (&b, &f, 1u << 20, 3000);
+  feed_all (&b, wire_b, 100);
+  g_assert_cmpuint (f.opened, ==, 1);
+  check_spilled (&b, content_b);
+  sg_data_reader_clear (&b);
+
+  g_clear_pointer (&held, g_bytes_unref);
+  g_assert_cmpuint (sg_data_memory_in_flight (), ==, 0);
+  reader_with_spill (&c, &f, 1u << 20, 3000);
+  feed_all (&c, wire_b, 100);
+  g_assert_null (c.draft);
+  sg_data_reader_clear (&c);
+  g_assert_cmpuint (f.opened, ==, 1);
+  fixture_clear (&f);
+}
+
+/* /smtp/data/spill/too-big - over max_size after spilling: the draft and
+ * its file go at once; only counting from then on. */
+static void
+test_spill_too_big (void)
+{
+  SpillFixture f;
+  fixture_init (&f);
+  SgDataReader r;
+  g_autoptr(GString) wire = NULL;
+  g_autoptr(GString) content = message (100000, &wire);
+  reader_with_spill (&r, &f, 1024, G_MAXUINT64);
+  r.max_size = 50000;
+  feed_all (&r, wire, 4096);
+  g_assert_true (r.too_big);
+  g_assert_null (r.draft);
+  g_assert_null (sg_data_reader_steal_draft (&r));
+  g_assert_cmpuint (r.size, ==, content->len);
+  sg_data_reader_clear (&r);
+  fixture_clear (&f);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/smtp/data/cases", test_cases);
   g_test_add_func ("/smtp/data/size-cap", test_size_cap);
+  g_test_add_func ("/smtp/data/spill/threshold", test_spill_threshold);
+  g_test_add_func ("/smtp/data/spill/large", test_spill_large);
+  g_test_add_func ("/smtp/data/spill/in-flight", test_spill_in_flight);
+  g_test_add_func ("/smtp/data/spill/too-big", test_spill_too_big);
   return g_test_run ();
 }
