@@ -355,23 +355,14 @@ test_dsn_not_offered (void)
  * mid-CRLF: one 250 per chunk, the final 250 with the queue ID, and the
  * spooled .eml is our Received header followed by exactly the chunks'
  * bytes (lines of "." and ".." stay as they are: no dot framing). */
+/* bdat_check - send content in BDAT chunks of the sizes given (cycled),
+ * pipelined in one write, to a server with conf; check every reply and
+ * that the spooled .eml is our Received header and then exactly content. */
 static void
-test_bdat_spooled (void)
+bdat_check (const char *conf, const char *content, gsize len)
 {
-  static const char content[] =
-    "Date: Sat, 21 Nov 2026 10:00:00 +0000\r\n"
-    "From: Alice <alice@example.com>\r\n"
-    "To: bob@example.org\r\n"
-    "Subject: chunked\r\n"
-    "Message-ID: <bdat1@example.com>\r\n"
-    "\r\n"
-    "first line\r\n"
-    ".\r\n"
-    "..two dots\r\n"
-    ".\r\n"
-    "last line\r\n";
   SgTestServer s;
-  sg_test_server_start (&s, "[server]\nhostname = gate.example\n");
+  sg_test_server_start (&s, conf);
   g_autofree char *greeting = NULL;
   SgTestClient *c = sg_test_client_connect (s.port, &greeting);
   g_assert_nonnull (c);
@@ -380,7 +371,7 @@ test_bdat_spooled (void)
   g_assert_nonnull (strstr (ehlo, "250-CHUNKING"));
   g_assert_null (strstr (ehlo, "BINARYMIME"));
 
-  gsize len = sizeof content - 1, sizes[] = { 40, 1, 60, 33 };
+  gsize sizes[] = { 40, 1, 60, 33, 9000 };
   g_autoptr(GString) w = g_string_new ("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\n");
   gsize off = 0;
   guint chunks = 0;
@@ -404,7 +395,8 @@ test_bdat_spooled (void)
       g_assert_nonnull (strstr (r, " octets received"));
     }
   g_autofree char *last = sg_test_client_reply (c);
-  g_assert_true (g_str_has_prefix (last, "250 2.0.0 Ok: queued as "));
+  if (!g_str_has_prefix (last, "250 2.0.0 Ok: queued as "))
+    g_error ("final reply \"%s\"", last);
   g_autofree char *id = g_strndup (last + strlen ("250 2.0.0 Ok: queued as "), 20);
   g_autofree char *quit = sg_test_client_command (c, "QUIT");
   g_assert_true (g_str_has_prefix (quit, "221 "));
@@ -419,6 +411,42 @@ test_bdat_spooled (void)
   g_assert_cmpmem (bytes + elen - len, len, content, len);
   check_schema (&s, id);
   sg_test_server_free (&s);
+}
+
+static const char BDAT_CONTENT[] =
+  "Date: Sat, 21 Nov 2026 10:00:00 +0000\r\n"
+  "From: Alice <alice@example.com>\r\n"
+  "To: bob@example.org\r\n"
+  "Subject: chunked\r\n"
+  "Message-ID: <bdat1@example.com>\r\n"
+  "\r\n"
+  "first line\r\n"
+  ".\r\n"
+  "..two dots\r\n"
+  ".\r\n"
+  "last line\r\n";
+
+/* BDAT over a raw socket, pipelined in one write and split mid-line and
+ * mid-CRLF: one 250 per chunk, the final 250 with the queue ID, and the
+ * spooled .eml is our Received header followed by exactly the chunks'
+ * bytes (lines of "." and ".." stay as they are: no dot framing). */
+static void
+test_bdat_spooled (void)
+{
+  bdat_check ("[server]\nhostname = gate.example\n", BDAT_CONTENT, sizeof BDAT_CONTENT - 1);
+}
+
+/* The same past [limits] data_spill_size: the chunks stream into the
+ * spool draft exactly as DATA does, and the bytes are the same. */
+static void
+test_bdat_spilled (void)
+{
+  g_autoptr(GString) big = g_string_new_len (BDAT_CONTENT, sizeof BDAT_CONTENT - 1);
+  for (guint i = 0; i < 3000; i++)
+    g_string_append_printf (big, "%s%05u a line of body text to make the message large\r\n",
+                            i % 7 == 0 ? "." : "", i);
+  bdat_check ("[server]\nhostname = gate.example\n[limits]\ndata_spill_size = 4096\n",
+              big->str, big->len);
 }
 
 static const char *const UTF8_SCRIPT[] = {
@@ -562,6 +590,7 @@ main (int argc, char **argv)
   g_test_add_func ("/interop/dsn/relayed", test_dsn_relayed);
   g_test_add_func ("/interop/dsn/not-offered", test_dsn_not_offered);
   g_test_add_func ("/interop/bdat/spooled", test_bdat_spooled);
+  g_test_add_func ("/interop/bdat/spilled", test_bdat_spilled);
   g_test_add_func ("/interop/smtputf8/offered", test_smtputf8_offered);
   g_test_add_func ("/interop/smtputf8/not-offered", test_smtputf8_not_offered);
   g_test_add_func ("/interop/dsn/delay-warning", test_delay_warning);
