@@ -109,6 +109,41 @@ append_validation (GString *out, const SgMeta *meta)
     }
 }
 
+/* append_milter - the milters' verdict at intake and what each one did;
+ * nothing when no milter saw the message. */
+static void
+append_milter (GString *out, const SgMeta *meta)
+{
+  if (meta->milter == NULL || !JSON_NODE_HOLDS_OBJECT (meta->milter))
+    return;
+  JsonObject *m = json_node_get_object (meta->milter);
+  g_string_append (out, "Milters\n");
+  const char *reason = json_object_get_string_member_with_default (m, "quarantine_reason", NULL);
+  g_autofree char *verdict = g_strdup_printf ("%s%s%s%s",
+    json_object_get_string_member_with_default (m, "verdict", "?"),
+    reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+  field (out, "verdict", verdict);
+  JsonNode *list = json_object_get_member (m, "milters");
+  JsonArray *a = list && JSON_NODE_HOLDS_ARRAY (list) ? json_node_get_array (list) : NULL;
+  for (guint i = 0; a && i < json_array_get_length (a); i++)
+    {
+      JsonNode *node = json_array_get_element (a, i);
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        continue;
+      JsonObject *o = json_node_get_object (node);
+      const char *why = json_object_get_string_member_with_default (o, "reason", NULL);
+      g_autofree char *line = g_strdup_printf ("%s: %s, %" G_GINT64_FORMAT " header(s) added, %"
+        G_GINT64_FORMAT " changed, %" G_GINT64_FORMAT " edit(s) refused%s%s",
+        json_object_get_string_member_with_default (o, "server", "?"),
+        json_object_get_string_member_with_default (o, "action", "?"),
+        json_object_get_int_member_with_default (o, "headers_added", 0),
+        json_object_get_int_member_with_default (o, "headers_changed", 0),
+        json_object_get_int_member_with_default (o, "refused", 0),
+        why ? "; " : "", why ? why : "");
+      field (out, "", line);
+    }
+}
+
 /* member_string - a string member, or NULL if absent, null or not a string. */
 static const char *
 member_string (JsonObject *o, const char *name)
@@ -205,6 +240,7 @@ append_meta (GString *out, const SgMeta *meta, gint64 now)
   append_envelope (out, meta);
   append_client (out, meta);
   append_validation (out, meta);
+  append_milter (out, meta);
   g_string_append (out, "Attempts\n");
   JsonArray *history = meta->attempt_history && JSON_NODE_HOLDS_ARRAY (meta->attempt_history)
                        ? json_node_get_array (meta->attempt_history) : NULL;

@@ -42,6 +42,7 @@ static const char *const policy_choices[] = { "strict", "standard", "permissive"
 static const char *const mode_choices[] = { "enforce", "monitor", NULL };
 static const char *const tls_choices[] = { "none", "opportunistic", "required", "verify", NULL };
 static const char *const balance_choices[] = { "failover", "round-robin", NULL };
+static const char *const milter_action_choices[] = { "accept", "tempfail", "reject", NULL };
 static const char *const log_level_choices[] = { "error", "warning", "info", "debug", NULL };
 
 #define OFF(field) offsetof (SgConfig, field)
@@ -118,13 +119,19 @@ static const ConfigKey config_keys[] = {
   { "queue", "delay_warning", KEY_DURATION, OFF (queue_delay_warning), NULL, SG_DEF_DELAY_WARNING, 0, 365 * 86400 },
   { "queue", "max_history", KEY_UINT, OFF (queue_max_history), NULL, SG_DEF_MAX_HISTORY, 1, 100000 },
   { "queue", "scan_interval", KEY_DURATION, OFF (queue_scan_interval), NULL, SG_DEF_SCAN_INTERVAL, 1, 86400 },
+  { "milter", "servers", KEY_LIST, OFF (milter_servers), NULL },
+  { "milter", "default_action", KEY_ENUM, OFF (milter_default_action), SG_DEF_MILTER_DEFAULT_ACTION, 0, 0, 0, milter_action_choices },
+  { "milter", "connect_timeout", KEY_DURATION, OFF (milter_connect_timeout), NULL, SG_DEF_MILTER_CONNECT_TIMEOUT, 1, 3600 },
+  { "milter", "command_timeout", KEY_DURATION, OFF (milter_command_timeout), NULL, SG_DEF_MILTER_COMMAND_TIMEOUT, 1, 3600 },
+  { "milter", "content_timeout", KEY_DURATION, OFF (milter_content_timeout), NULL, SG_DEF_MILTER_CONTENT_TIMEOUT, 1, 3600 },
+  { "milter", "protocol", KEY_UINT, OFF (milter_protocol), NULL, SG_DEF_MILTER_PROTOCOL, 2, 6 },
 };
 #undef LIVE
 #undef OFF
 
 /* Groups that exist; the ones without keys yet are filled by later features. */
 static const char *const config_groups[] = {
-  "server", "spool", "tls", "limits", "access", "smarthost", "queue", "validation", "metrics", NULL,
+  "server", "spool", "tls", "limits", "access", "smarthost", "queue", "validation", "metrics", "milter", NULL,
 };
 
 #define FIELD(config, k, type) ((type *) (void *) ((char *) (config) + (k)->offset))
@@ -489,6 +496,14 @@ sg_config_check (const SgConfig *c, GError **error)
   if (c->queue_min_backoff > c->queue_max_backoff)
     return conflict (c, error, "[queue] min_backoff (%u) is larger than max_backoff (%u)",
                      c->queue_min_backoff, c->queue_max_backoff);
+  for (guint i = 0; c->milter_servers && c->milter_servers[i]; i++)
+    {
+      const char *m = c->milter_servers[i];
+      const char *rest = g_str_has_prefix (m, "inet:") ? m + 5 : g_str_has_prefix (m, "unix:") ? m + 5 : NULL;
+      const char *colon = rest && m[0] == 'i' ? strrchr (rest, ':') : NULL;
+      if (!rest || !*rest || (m[0] == 'i' && (!colon || colon == rest || !colon[1])))
+        return conflict (c, error, "[milter] servers: \"%s\" is not inet:HOST:PORT or unix:PATH", m);
+    }
   return TRUE;
 }
 

@@ -4,7 +4,7 @@
  * Every key lives in one table in config.c with its type, bounds and default;
  * unknown groups or keys and bad values are errors naming file, key and what
  * is allowed. Groups: [server] [spool] [tls] [limits] [access] [smarthost]
- * [queue] [validation] [metrics].
+ * [queue] [validation] [metrics] [milter].
  */
 #pragma once
 #include <glib.h>
@@ -102,6 +102,13 @@ typedef struct {
   guint    queue_delay_warning;  /* seconds in the queue before one delay notice; 0: never */
   guint    queue_scan_interval;
   guint    queue_max_history;
+  /* [milter] content filters, called in order before 250 (src/milter/) */
+  char   **milter_servers;       /* "inet:HOST:PORT" or "unix:PATH", maybe empty */
+  char    *milter_default_action;/* accept | tempfail | reject: a milter down or timing out */
+  guint    milter_connect_timeout; /* seconds */
+  guint    milter_command_timeout;
+  guint    milter_content_timeout;
+  guint    milter_protocol;      /* version offered, 2..6 */
 } SgConfig;
 
 /* sg_config_new - the built-in defaults (transfer full). */

@@ -74,3 +74,10 @@
 
 /* [access] */
 #define SG_DEF_ALLOWED_NETWORKS       "127.0.0.0/8, ::1/128"
+
+/* [milter] - Postfix's milter_* defaults (postconf(5)) */
+#define SG_DEF_MILTER_DEFAULT_ACTION  "tempfail" /* a milter down or timing out: 451 4.7.1 */
+#define SG_DEF_MILTER_CONNECT_TIMEOUT 30u       /* seconds to connect to a milter */
+#define SG_DEF_MILTER_COMMAND_TIMEOUT 30u       /* seconds for one command and its reply */
+#define SG_DEF_MILTER_CONTENT_TIMEOUT 300u      /* seconds for one body chunk or end of message */
+#define SG_DEF_MILTER_PROTOCOL        6u        /* milter protocol version offered */

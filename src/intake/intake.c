@@ -5,11 +5,14 @@
  * "ID: from=<...>, size=N, nrcpt=N" line once the message is durable and
  * counts it accepted; refusals go through smtp/reject.h. A message that
  * arrived as a spool draft is validated from a mapping of its file and
- * committed as that file; a refused one's file goes with its envelope. */
+ * committed as that file; a refused one's file goes with its envelope.
+ * Between validation and the commit, [milter] servers get their say
+ * (milter/milter_client.h). */
 #include "intake/intake.h"
 #include "intake/rollout.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
+#include "milter/milter_client.h"
 #include "smtp/reject.h"
 
 #include <string.h>
@@ -27,6 +30,7 @@ struct _SgIntake {
   GMainContext   *context;
   GThreadPool    *pool;
   gint            pending;   /* atomic */
+  gint            stopping;  /* atomic: sg_intake_free cuts milter conversations short */
   SgIntakeCommittedFunc committed;    /* (nullable) */
   gpointer        committed_data;
   SgRejected     *rejected;  /* (nullable) [validation] keep_rejected; atomic, set once */
@@ -147,7 +151,8 @@ meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
   for (guint i = 0; i < env->recipients->len; i++)
     {
       sg_meta_add_recipient (meta, g_ptr_array_index (env->recipients, i));
-      const SgSmtpPath *p = env->rcpt_params ? g_ptr_array_index (env->rcpt_params, i) : NULL;
+      const SgSmtpPath *p = env->rcpt_params && i < env->rcpt_params->len
+                            ? g_ptr_array_index (env->rcpt_params, i) : NULL;
       SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
       r->dsn_notify = p ? g_strdup (p->dsn_notify) : NULL;
       r->dsn_orcpt = p ? g_strdup (p->dsn_orcpt) : NULL;
@@ -167,6 +172,29 @@ meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
   meta->state = SG_MSG_QUEUED;
   meta->validation = sg_validation_to_json (validation);
   return meta;
+}
+
+/* run_milters - [milter] servers on a validated message (milter/); NULL
+ * when none are configured. Envelope-stage verdicts take effect here, at
+ * the end of DATA. (transfer full) */
+static SgMilterResult *
+run_milters (SgIntake *intake, const SgConfig *config, const SgEnvelope *env, GBytes *content)
+{
+  if (!config->milter_servers || !config->milter_servers[0])
+    return NULL;
+  g_autoptr(GPtrArray) rcpts = g_ptr_array_sized_new (env->recipients->len + 1);  /* borrowed */
+  for (guint i = 0; i < env->recipients->len; i++)
+    g_ptr_array_add (rcpts, g_ptr_array_index (env->recipients, i));
+  g_ptr_array_add (rcpts, NULL);
+  SgMilterInput in = {
+    .queue_id = env->queue_id, .hostname = config->hostname,
+    .client_address = env->client_address, .client_port = env->client_port,
+    .helo = env->helo, .protocol = env->protocol,
+    .tls_version = env->tls_protocol, .cipher = env->tls_cipher, .sender = env->mail.address,
+    .recipients = (const char *const *) rcpts->pdata,
+    .received = env->received, .content = content, .cancel = &intake->stopping,
+  };
+  return sg_milter_run (config, &in);
 }
 
 /* worker - pool thread: validate, then reject or hand over to the spool. */
@@ -243,11 +271,45 @@ worker (gpointer data, gpointer pool_data)
       job_reply (job, 550, v->first_reject->enhanced, g_strdup_printf ("Message rejected: %s", why));
       return;
     }
+  /* A draft's bytes are borrowed from its mapping, valid until the unmap below. */
+  g_autoptr(GBytes) whole = env->draft ? g_bytes_new_static (bytes, len) : g_bytes_ref (env->content);
+  g_autoptr(SgMilterResult) mr = run_milters (in, st->config, env, whole);
+  if (mr && mr->verdict == SG_MILTER_DISCARD)
+    {
+      job_reply (job, 250, "2.0.0", g_strdup_printf ("Ok: queued as %s", env->queue_id));
+      return;
+    }
+  if (mr && (mr->verdict == SG_MILTER_REJECT || mr->verdict == SG_MILTER_TEMPFAIL))
+    {
+      sg_metrics_rejected (SG_RULE_MILTER, mr->code);  /* logged as milter-reject */
+      job_reply (job, mr->code, g_intern_string (mr->enhanced), g_strdup (mr->text));
+      return;
+    }
   SgMeta *meta = meta_from_envelope (env, v);
   sg_rollout_note (meta, st->monitor, v->first_reject);
+  gboolean edited = FALSE;
+  if (mr)
+    {
+      meta->milter = g_steal_pointer (&mr->json);
+      if (mr->verdict == SG_MILTER_QUARANTINE)
+        meta->state = SG_MSG_HELD;
+      if (mr->header)
+        {
+          /* Edited headers: the message is written anew from memory. A
+           * draft's body is copied out of its mapping first; the draft
+           * itself goes with the envelope, uncommitted. */
+          g_autoptr(GBytes) body = g_steal_pointer (&mr->body);
+          g_bytes_unref (env->received);
+          env->received = g_steal_pointer (&mr->header);
+          g_clear_pointer (&env->content, g_bytes_unref);
+          env->content = env->draft ? g_bytes_new (g_bytes_get_data (body, NULL), g_bytes_get_size (body))
+                                    : g_bytes_ref (body);
+          edited = TRUE;
+        }
+    }
   if (env->draft)
     sg_spool_draft_unmap (env->draft);   /* its pages leave our RSS again */
-  if (env->draft)
+  if (env->draft && !edited)
     sg_spool_commit_draft_async (in->spool, meta, g_steal_pointer (&env->draft), in->context,
                                  commit_done, job);
   else
@@ -312,6 +374,7 @@ sg_intake_free (SgIntake *in)
 {
   if (!in)
     return;
+  g_atomic_int_set (&in->stopping, 1);
   if (in->pool)
     g_thread_pool_free (in->pool, FALSE, TRUE);
   /* Commits and replies still on their way arrive through the context. */

@@ -20,7 +20,8 @@ typedef void (*SgIntakeDoneFunc) (guint code, const char *enhanced, const char *
  * 0 means one per CPU. */
 SgIntake *sg_intake_new (SgConfig *config, SgSpool *spool, GMainContext *context,
                          guint workers, GError **error);
-/* sg_intake_free - waits for every message in flight to get its reply. */
+/* sg_intake_free - waits for every message in flight to get its reply; milter
+ * conversations still waiting are cut short (as a failed milter). */
 void      sg_intake_free (SgIntake *intake);
 
 /* sg_intake_submit - validate and spool env (transfer full); done is called exactly once. */

@@ -76,6 +76,12 @@ static CounterVec refused = {
   .n_labels = 1, .labels = { "reason" },
 };
 
+static CounterVec milter_actions = {
+  .name = "spoolgate_milter_actions_total",
+  .help = "Milter conversations, by milter ([milter] servers entry) and what it decided.",
+  .n_labels = 2, .labels = { "milter", "action" },
+};
+
 /* ---- fixed-label families ---- */
 
 static const char *const delivery_results[SG_N_DELIVERY_RESULTS] = {
@@ -231,6 +237,13 @@ sg_metrics_refused (const char *reason)
 }
 
 void
+sg_metrics_milter (const char *milter, const char *action)
+{
+  const char *values[] = { milter, action };
+  atomic_fetch_add_explicit (vec_counter (&milter_actions, values), 1, memory_order_relaxed);
+}
+
+void
 sg_metrics_delivery (SgDeliveryResult result)
 {
   g_return_if_fail (result < SG_N_DELIVERY_RESULTS);
@@ -361,6 +374,7 @@ sg_metrics_render (gsize *length)
   render_counter (out, SG_COUNTER_ACCEPTED_BYTES);
   render_vec (out, &rejected);
   render_vec (out, &monitored);
+  render_vec (out, &milter_actions);
   render_fixed (out, "spoolgate_deliveries_total",
                 "Delivery attempts to the smarthost, one per recipient, by result.", "counter",
                 "result", delivery_results, deliveries, SG_N_DELIVERY_RESULTS);
@@ -408,5 +422,6 @@ sg_metrics_reset (void)
   vec_reset (&rejected);
   vec_reset (&monitored);
   vec_reset (&refused);
+  vec_reset (&milter_actions);
   atomic_store (&start_time_us, 0);
 }

@@ -64,6 +64,10 @@ void sg_metrics_monitored (const char *rule);
 /* sg_metrics_refused - one connection refused before its session:
  * spoolgate_connections_refused_total{reason}. */
 void sg_metrics_refused (const char *reason);
+/* sg_metrics_milter - one milter conversation about one message:
+ * spoolgate_milter_actions_total{milter,action}; action is accept, reject,
+ * tempfail, discard, quarantine or error (down, timed out, broke the protocol). */
+void sg_metrics_milter (const char *milter, const char *action);
 /* sg_metrics_delivery - one recipient's delivery attempt: spoolgate_deliveries_total{result}. */
 void sg_metrics_delivery (SgDeliveryResult result);
 /* sg_metrics_queue_set - spoolgate_queue_messages and spoolgate_queue_bytes

@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 #define SG_RULE_BARE_LF       "line.bare-lf"    /* DATA framing, before validation: 550 */
 #define SG_RULE_BARE_CR       "line.bare-cr"    /* likewise: 550 */
 #define SG_RULE_SPOOL_FULL    "spool.full"      /* commit failed for lack of space: 452 */
+#define SG_RULE_MILTER        "milter"          /* a milter's reject or tempfail, or [milter] default_action: its code */
 #define SG_RULE_SPOOL_ERROR   "spool.error"     /* commit failed otherwise (I/O, commit queue full): 451 */
 
 /* Connections refused before a session: spoolgate_connections_refused_total{reason}. */

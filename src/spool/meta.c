@@ -1,8 +1,8 @@
 /* meta.c - SgMeta and its JSON form (<ID>.json). Owns the field names, the
  * version check and the required-field checks; the same format is published
  * as schemas/spool-metadata.schema.json and the two must change together.
- * Leaves the contents of "validation" and "attempt_history" to their producers
- * (validate/ and the queue runner): here they only have to be an object/array. */
+ * Leaves the contents of "validation", "milter" and "attempt_history" to their producers
+ * (validate/, milter/ and the queue runner): here they only have to be an object/array. */
 #include "spool/meta.h"
 #include "spool/queue_id.h"
 
@@ -77,6 +77,7 @@ sg_meta_free (SgMeta *meta)
   g_free (meta->sha256);
   g_free (meta->last_error);
   g_clear_pointer (&meta->validation, json_node_unref);
+  g_clear_pointer (&meta->milter, json_node_unref);
   g_clear_pointer (&meta->attempt_history, json_node_unref);
   g_free (meta);
 }
@@ -191,6 +192,8 @@ sg_meta_to_json (const SgMeta *meta, gsize *length)
     json_object_set_member (obj, "validation", json_node_copy (meta->validation));
   else
     json_object_set_null_member (obj, "validation");
+  if (meta->milter != NULL)
+    json_object_set_member (obj, "milter", json_node_copy (meta->milter));
 
   json_node_set_object (root, obj);
   json_generator_set_root (gen, root);
@@ -463,6 +466,11 @@ parse_fields (JsonObject *obj, SgMeta *meta, GError **error)
   if (!JSON_NODE_HOLDS_NULL (node) && !JSON_NODE_HOLDS_OBJECT (node))
     return fail_invalid (error, "\"validation\" must be an object or null");
   meta->validation = JSON_NODE_HOLDS_NULL (node) ? NULL : json_node_copy (node);
+  /* optional: only messages that went through milters have it */
+  node = json_object_get_member (obj, "milter");
+  if (node && !JSON_NODE_HOLDS_OBJECT (node))
+    return fail_invalid (error, "\"milter\" must be an object");
+  meta->milter = node ? json_node_copy (node) : NULL;
   return TRUE;
 }
 

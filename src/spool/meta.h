@@ -57,6 +57,7 @@ typedef struct {
   gint64     next_attempt;     /* epoch seconds, 0 = now */
   char      *last_error;       /* (nullable) */
   JsonNode  *validation;       /* (nullable) from sg_validation_to_json() */
+  JsonNode  *milter;           /* (nullable) from sg_milter_run(): verdict and each milter's action */
   JsonNode  *attempt_history;  /* (nullable) JSON array, filled by the queue runner */
 } SgMeta;
 

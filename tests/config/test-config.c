@@ -85,6 +85,11 @@ test_errors (void)
     { "[server]\nproxy_trusted = 10.0.0.0/40\n", { "[server] proxy_trusted", "10.0.0.0/40", NULL } },
     { "[server]\nlog_level = loud\n", { "[server] log_level", "loud", NULL } },
     { "[server]\nuser = \n", { "[server] user", "must not be empty", NULL } },
+    { "[milter]\nservers = 127.0.0.1:11332\n", { "[milter] servers: \"127.0.0.1:11332\" is not inet:HOST:PORT or unix:PATH", NULL } },
+    { "[milter]\nservers = inet:host\n", { "\"inet:host\" is not inet:HOST:PORT", NULL } },
+    { "[milter]\nservers = unix:\n", { "\"unix:\" is not", NULL } },
+    { "[milter]\ndefault_action = discard\n", { "[milter] default_action", "accept, tempfail, reject", NULL } },
+    { "[milter]\nprotocol = 7\n", { "[milter] protocol", "out of range", NULL } },
     { "not an ini file", { "sg-config-", NULL } },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -47,6 +47,9 @@ test_render_exact (void)
   sg_metrics_rejected ("relay.denied", 550);
   sg_metrics_rejected ("header.date.missing", 550);
   sg_metrics_monitored ("mime.boundary.missing");
+  sg_metrics_milter ("inet:127.0.0.1:11332", "reject");
+  sg_metrics_milter ("unix:/run/opendkim/opendkim.sock", "accept");
+  sg_metrics_milter ("inet:127.0.0.1:11332", "reject");
   sg_metrics_delivery (SG_DELIVERY_DELIVERED);
   sg_metrics_delivery (SG_DELIVERY_DEFERRED);
   sg_metrics_delivery (SG_DELIVERY_DEFERRED);
@@ -108,7 +111,7 @@ test_render_syntax (void)
         }
     }
   g_assert_cmpuint (helps, ==, types);
-  g_assert_cmpuint (helps, ==, 15);
+  g_assert_cmpuint (helps, ==, 16);
 }
 
 static void

@@ -5,6 +5,8 @@ Debian's python3-dkim and a key made at test time with openssl.
   dkim_tool.py keygen DIR          write DIR/key.pem and DIR/pub.b64
   dkim_tool.py sign DIR IN OUT     sign IN (simple/simple) into OUT
   dkim_tool.py verify DIR FILE     exit 0 if FILE's DKIM-Signature verifies
+  dkim_tool.py verify-txt TXT FILE exit 0 if FILE's DKIM-Signature verifies
+                                   against the record opendkim-genkey wrote to TXT
 """
 import os
 import subprocess
@@ -48,6 +50,17 @@ def verify(d, path):
     return 0 if ok else 1
 
 
+def verify_txt(txt, path):
+    import re
+    record = "".join(re.findall(r'"([^"]*)"', open(txt).read())).encode()
+
+    def dns(name, timeout=5):
+        return record if b"._domainkey." in name else None
+    ok = dkim.verify(open(path, "rb").read(), dnsfunc=dns)
+    print("pass" if ok else "fail")
+    return 0 if ok else 1
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1:2]
     if cmd == ["keygen"]:
@@ -56,5 +69,7 @@ if __name__ == "__main__":
         sign(*sys.argv[2:5])
     elif cmd == ["verify"]:
         sys.exit(verify(*sys.argv[2:4]))
+    elif cmd == ["verify-txt"]:
+        sys.exit(verify_txt(*sys.argv[2:4]))
     else:
         sys.exit(__doc__)

@@ -1,0 +1,716 @@
+/* milter_client.c - drives one conversation per configured milter for each
+ * message: connect, option negotiation, then connect/helo/mail/rcpt/data/
+ * headers/eoh/body/eom as Postfix's milter8 sends them, then quit (abort
+ * first on an early verdict). Envelope-stage verdicts apply to the whole
+ * message at end of data: the client already has its 250s for RCPT.
+ * Edits: headers only; body replacement and envelope changes are refused
+ * and logged. The socket I/O is here, the packets in milter_proto.c. */
+#include "milter/milter_client.h"
+#include "milter/milter_headers.h"
+#include "milter/milter_proto.h"
+#include "common/log.h"
+#include "metrics/metrics.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define LOG_TEXT_MAX 256   /* characters of untrusted text in a log line */
+#define CANCEL_POLL_MS 200 /* how often a wait looks at SgMilterInput.cancel */
+
+/* One milter's conversation; lives for one sg_milter_run() step. */
+typedef struct {
+  const SgConfig      *config;
+  const SgMilterInput *in;
+  const char          *name;     /* the [milter] servers entry */
+  int                  fd;
+  GByteArray          *inbuf;    /* bytes read, not yet decoded */
+  guint32              version, actions, flags;   /* negotiated */
+  GError              *error;    /* why the conversation failed */
+} Conn;
+
+/* How one milter's conversation ended. */
+typedef enum {
+  END_PASS,      /* continue: next step */
+  END_ACCEPT,    /* accept: no more steps for this milter, the message goes on */
+  END_VERDICT,   /* reject, tempfail or discard: out.verdict */
+  END_FAILED,    /* down, timed out or broke the protocol: default_action */
+} End;
+
+typedef struct {
+  SgMilterVerdict verdict;
+  guint           code;
+  char            enhanced[16];
+  char           *text;
+  const char     *stage;
+  char           *quarantine;   /* (nullable) reason */
+  GPtrArray      *edits;        /* SgMilterReply*, header edits at end of message */
+  guint           added, changed, refused;
+} Outcome;
+
+static void
+reply_free (gpointer data)
+{
+  sg_milter_reply_clear (data);
+  g_free (data);
+}
+
+/* ---- sockets with deadlines ---- */
+
+static gboolean
+wait_fd (Conn *c, short events, gint64 deadline, const char *what)
+{
+  for (;;)
+    {
+      gint64 left = deadline - g_get_monotonic_time ();
+      if (left <= 0)
+        {
+          g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_TIMEOUT, "timeout %s", what);
+          return FALSE;
+        }
+      if (c->in->cancel && g_atomic_int_get (c->in->cancel))
+        {
+          g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "shutting down while %s", what);
+          return FALSE;
+        }
+      struct pollfd p = { .fd = c->fd, .events = events };
+      int n = poll (&p, 1, (int) MIN ((left + 999) / 1000, CANCEL_POLL_MS));
+      if (n > 0)
+        return TRUE;
+      if (n < 0 && errno != EINTR)
+        {
+          g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "poll: %s", g_strerror (errno));
+          return FALSE;
+        }
+    }
+}
+
+/* parse_spec - "inet:HOST:PORT" ([HOST] for IPv6) or "unix:PATH". */
+static gboolean
+parse_spec (const char *spec, char **host, char **port, char **path)
+{
+  *host = *port = *path = NULL;
+  if (g_str_has_prefix (spec, "unix:"))
+    {
+      *path = g_strdup (spec + 5);
+      return **path != '\0';
+    }
+  if (!g_str_has_prefix (spec, "inet:"))
+    return FALSE;
+  const char *hp = strchr (spec, ':') + 1;
+  const char *colon = strrchr (hp, ':');
+  if (!colon || colon == hp || !colon[1])
+    return FALSE;
+  if (hp[0] == '[' && colon[-1] == ']')
+    *host = g_strndup (hp + 1, (gsize) (colon - hp - 2));
+  else
+    *host = g_strndup (hp, (gsize) (colon - hp));
+  *port = g_strdup (colon + 1);
+  return TRUE;
+}
+
+/* connect_one - a non-blocking connect to addr within the deadline. */
+static gboolean
+connect_one (Conn *c, const struct sockaddr *addr, socklen_t len, int family, gint64 deadline)
+{
+  c->fd = socket (family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (c->fd < 0)
+    {
+      g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "socket: %s", g_strerror (errno));
+      return FALSE;
+    }
+  if (connect (c->fd, addr, len) == 0)
+    return TRUE;
+  if (errno == EINPROGRESS && wait_fd (c, POLLOUT, deadline, "connecting"))
+    {
+      int err = 0;
+      socklen_t elen = sizeof err;
+      if (getsockopt (c->fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0)
+        return TRUE;
+      errno = err;
+    }
+  if (!c->error)
+    g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "connect: %s", g_strerror (errno));
+  close (c->fd);
+  c->fd = -1;
+  return FALSE;
+}
+
+static gboolean
+milter_connect (Conn *c)
+{
+  g_autofree char *host = NULL, *port = NULL, *path = NULL;
+  gint64 deadline = g_get_monotonic_time () + c->config->milter_connect_timeout * G_USEC_PER_SEC;
+  if (!parse_spec (c->name, &host, &port, &path))
+    {
+      g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO,
+                   "not inet:HOST:PORT or unix:PATH");
+      return FALSE;
+    }
+  if (path)
+    {
+      struct sockaddr_un un = { .sun_family = AF_UNIX };
+      if (strlen (path) >= sizeof un.sun_path)
+        {
+          g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "socket path too long");
+          return FALSE;
+        }
+      strcpy (un.sun_path, path);
+      return connect_one (c, (struct sockaddr *) &un, sizeof un, AF_UNIX, deadline);
+    }
+  struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+  struct addrinfo *res = NULL;
+  int rc = getaddrinfo (host, port, &hints, &res);
+  if (rc != 0)
+    {
+      g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "%s: %s", host, gai_strerror (rc));
+      return FALSE;
+    }
+  gboolean ok = FALSE;
+  for (struct addrinfo *ai = res; ai && !ok; ai = ai->ai_next)
+    {
+      g_clear_error (&c->error);
+      ok = connect_one (c, ai->ai_addr, ai->ai_addrlen, ai->ai_family, deadline);
+    }
+  freeaddrinfo (res);
+  return ok;
+}
+
+/* send_buf - write all of buf within timeout seconds, then empty it. */
+static gboolean
+send_buf (Conn *c, GByteArray *buf, guint timeout)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
+  gsize off = 0;
+  while (off < buf->len)
+    {
+      ssize_t n = send (c->fd, buf->data + off, buf->len - off, MSG_NOSIGNAL);
+      if (n > 0)
+        off += (gsize) n;
+      else if (n < 0 && errno == EINTR)
+        continue;
+      else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        {
+          if (!wait_fd (c, POLLOUT, deadline, "sending"))
+            return FALSE;
+        }
+      else
+        {
+          g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "write: %s",
+                       n < 0 ? g_strerror (errno) : "closed");
+          return FALSE;
+        }
+    }
+  g_byte_array_set_size (buf, 0);
+  return TRUE;
+}
+
+/* read_reply - the next packet within timeout seconds. */
+static gboolean
+read_reply (Conn *c, guint timeout, SgMilterReply *r)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
+  for (;;)
+    {
+      gsize used = 0;
+      SgMilterStatus st = sg_milter_decode (c->inbuf->data, c->inbuf->len, &used, r, &c->error);
+      if (st == SG_MILTER_PACKET)
+        {
+          g_byte_array_remove_range (c->inbuf, 0, (guint) used);
+          return TRUE;
+        }
+      if (st == SG_MILTER_BAD)
+        return FALSE;
+      guint8 chunk[8192];
+      ssize_t n = recv (c->fd, chunk, sizeof chunk, 0);
+      if (n > 0)
+        g_byte_array_append (c->inbuf, chunk, (guint) n);
+      else if (n < 0 && errno == EINTR)
+        continue;
+      else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        {
+          if (!wait_fd (c, POLLIN, deadline, "waiting for the reply"))
+            return FALSE;
+        }
+      else
+        {
+          g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "read: %s",
+                       n < 0 ? g_strerror (errno) : "connection closed by milter");
+          return FALSE;
+        }
+    }
+}
+
+/* ---- the conversation ---- */
+
+static End
+verdict (Outcome *out, SgMilterVerdict v, guint code, const char *enhanced, const char *text)
+{
+  out->verdict = v;
+  out->code = code;
+  g_strlcpy (out->enhanced, enhanced, sizeof out->enhanced);
+  g_free (out->text);
+  out->text = g_strdup (text);
+  return END_VERDICT;
+}
+
+/* answer - read replies to one command until a decision; edits and
+ * quarantine are taken only at end of message. *skip is set for SKIP. */
+static End
+answer (Conn *c, Outcome *out, guint timeout, gboolean eom, gboolean *skip)
+{
+  for (;;)
+    {
+      SgMilterReply *r = g_new0 (SgMilterReply, 1);
+      if (!read_reply (c, timeout, r))
+        {
+          g_free (r);
+          return END_FAILED;
+        }
+      char cmd = r->cmd;
+      switch (cmd)
+        {
+        case SG_SMFIR_CONTINUE:
+          reply_free (r);
+          return END_PASS;
+        case SG_SMFIR_ACCEPT:
+          reply_free (r);
+          return END_ACCEPT;
+        case SG_SMFIR_SKIP:
+          reply_free (r);
+          if (skip && (c->flags & SG_SMFIP_SKIP))
+            {
+              *skip = TRUE;
+              return END_PASS;
+            }
+          break;
+        case SG_SMFIR_PROGRESS:
+          reply_free (r);
+          continue;
+        case SG_SMFIR_REJECT:
+          reply_free (r);
+          return verdict (out, SG_MILTER_REJECT, 550, "5.7.1", "Command rejected");
+        case SG_SMFIR_TEMPFAIL:
+          reply_free (r);
+          return verdict (out, SG_MILTER_TEMPFAIL, 451, "4.7.1", "Service unavailable - try again later");
+        case SG_SMFIR_DISCARD:
+          reply_free (r);
+          return verdict (out, SG_MILTER_DISCARD, 250, "2.0.0", "Ok");
+        case SG_SMFIR_REPLYCODE:
+          {
+            End e = verdict (out, r->code >= 500 ? SG_MILTER_REJECT : SG_MILTER_TEMPFAIL,
+                             r->code, r->enhanced, r->value);
+            reply_free (r);
+            return e;
+          }
+        case SG_SMFIR_QUARANTINE:
+          if (!eom)
+            break;
+          g_free (out->quarantine);
+          out->quarantine = g_steal_pointer (&r->value);
+          reply_free (r);
+          continue;
+        case SG_SMFIR_ADDHEADER: case SG_SMFIR_INSHEADER: case SG_SMFIR_CHGHEADER:
+        case SG_SMFIR_REPLBODY: case SG_SMFIR_ADDRCPT: case SG_SMFIR_DELRCPT:
+        case SG_SMFIR_ADDRCPT_PAR: case SG_SMFIR_CHGFROM:
+          if (!eom)
+            break;
+          g_ptr_array_add (out->edits, r);
+          continue;
+        default:
+          break;
+        }
+      g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_PROTOCOL,
+                   "unexpected reply '%s' at %s", sg_milter_reply_name (cmd), out->stage);
+      reply_free (r);
+      return END_FAILED;
+    }
+}
+
+/* step - send buf (macros and one command) and, unless the milter said it
+ * will not reply (nr_flag), wait for its answer. */
+static End
+step (Conn *c, Outcome *out, GByteArray *buf, const char *stage, guint32 nr_flag, guint timeout,
+      gboolean eom, gboolean *skip)
+{
+  out->stage = stage;
+  if (!send_buf (c, buf, timeout))
+    return END_FAILED;
+  if (c->version >= 6 && (c->flags & nr_flag))
+    return END_PASS;
+  return answer (c, out, timeout, eom, skip);
+}
+
+/* negotiate - SMFIC_OPTNEG: offer our version, every action, every step flag. */
+static gboolean
+negotiate (Conn *c, GByteArray *buf)
+{
+  guint32 version = c->config->milter_protocol;
+  guint32 offer = version >= 6 ? SG_SMFIP_OFFER_V6 : SG_SMFIP_OFFER_V2;
+  sg_milter_encode_optneg (buf, version, version >= 6 ? SG_SMFIF_ALL_V6 : SG_SMFIF_ALL_V2, offer);
+  if (!send_buf (c, buf, c->config->milter_command_timeout))
+    return FALSE;
+  SgMilterReply r = { 0 };
+  if (!read_reply (c, c->config->milter_command_timeout, &r))
+    return FALSE;
+  gboolean ok = r.cmd == SG_SMFIR_OPTNEG && r.version >= 2 && r.version <= 6;
+  c->version = MIN (r.version, version);
+  c->actions = r.actions;
+  c->flags = r.flags & (offer | SG_SMFIP_MDS_MASK);
+  if (!ok)
+    g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_PROTOCOL,
+                 "bad option negotiation reply '%s', version %u", sg_milter_reply_name (r.cmd),
+                 r.version);
+  sg_milter_reply_clear (&r);
+  return ok;
+}
+
+/* bracket - "<addr>" as Postfix sends envelope addresses (transfer full). */
+static char *
+bracket (const char *addr)
+{
+  return g_strdup_printf ("<%s>", addr ? addr : "");
+}
+
+/* converse - the whole conversation with one milter about one message. */
+static End
+converse (Conn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *body, gsize body_len)
+{
+  const SgMilterInput *in = c->in;
+  const SgConfig *cf = c->config;
+  g_autoptr(GByteArray) buf = g_byte_array_new ();
+  const char *client_name = in->client_name ? in->client_name : "unknown";
+  End e;
+
+  out->stage = "CONNECT";
+  if (!milter_connect (c) || !negotiate (c, buf))
+    return END_FAILED;
+
+  if (!(c->flags & SG_SMFIP_NOCONNECT))
+    {
+      const char *m[] = { "j", in->hostname, "{daemon_name}", "spoolgate", "v", "spoolgate",
+                          "{client_addr}", in->client_address, "{client_name}", client_name,
+                          "_", NULL, NULL };
+      g_autofree char *underscore = g_strdup_printf ("%s [%s]", client_name, in->client_address);
+      m[11] = underscore;
+      sg_milter_encode_macros (buf, SG_SMFIC_CONNECT, m);
+      sg_milter_encode_connect (buf, client_name, in->client_address, in->client_port);
+      if ((e = step (c, out, buf, "CONNECT", SG_SMFIP_NR_CONN, cf->milter_command_timeout, FALSE, NULL)) != END_PASS)
+        return e;
+    }
+  if (!(c->flags & SG_SMFIP_NOHELO) && in->helo)
+    {
+      const char *m[] = { "{tls_version}", in->tls_version, "{cipher}", in->cipher, NULL };
+      const char *s[] = { in->helo, NULL };
+      sg_milter_encode_macros (buf, SG_SMFIC_HELO, m);
+      sg_milter_encode_strings (buf, SG_SMFIC_HELO, s);
+      if ((e = step (c, out, buf, "HELO", SG_SMFIP_NR_HELO, cf->milter_command_timeout, FALSE, NULL)) != END_PASS)
+        return e;
+    }
+  if (!(c->flags & SG_SMFIP_NOMAIL))
+    {
+      g_autofree char *from = bracket (in->sender);
+      const char *m[] = { "i", in->queue_id, "{mail_addr}", in->sender, NULL };
+      const char *s[] = { from, NULL };
+      sg_milter_encode_macros (buf, SG_SMFIC_MAIL, m);
+      sg_milter_encode_strings (buf, SG_SMFIC_MAIL, s);
+      if ((e = step (c, out, buf, "MAIL", SG_SMFIP_NR_MAIL, cf->milter_command_timeout, FALSE, NULL)) != END_PASS)
+        return e;
+    }
+  for (guint i = 0; !(c->flags & SG_SMFIP_NORCPT) && in->recipients[i]; i++)
+    {
+      g_autofree char *to = bracket (in->recipients[i]);
+      const char *m[] = { "{rcpt_addr}", in->recipients[i], NULL };
+      const char *s[] = { to, NULL };
+      sg_milter_encode_macros (buf, SG_SMFIC_RCPT, m);
+      sg_milter_encode_strings (buf, SG_SMFIC_RCPT, s);
+      /* accept at RCPT accepts that recipient only (libmilter's xxfi_envrcpt) */
+      if ((e = step (c, out, buf, "RCPT", SG_SMFIP_NR_RCPT, cf->milter_command_timeout, FALSE, NULL)) != END_PASS
+          && e != END_ACCEPT)
+        return e;
+    }
+  if (c->version >= 4 && !(c->flags & SG_SMFIP_NODATA))
+    {
+      const char *m[] = { "i", in->queue_id, NULL };
+      sg_milter_encode_macros (buf, SG_SMFIC_DATA, m);
+      sg_milter_encode (buf, SG_SMFIC_DATA, NULL, 0);
+      if ((e = step (c, out, buf, "DATA", SG_SMFIP_NR_DATA, cf->milter_command_timeout, FALSE, NULL)) != END_PASS)
+        return e;
+    }
+  gboolean leadspc = (c->flags & SG_SMFIP_HDR_LEADSPC) != 0;
+  for (guint i = 0; !(c->flags & SG_SMFIP_NOHDRS) && i < sg_milter_headers_count (hdrs); i++)
+    {
+      g_autofree char *value = sg_milter_headers_value (hdrs, i, leadspc);
+      const char *s[] = { sg_milter_headers_name (hdrs, i), value, NULL };
+      sg_milter_encode_strings (buf, SG_SMFIC_HEADER, s);
+      if ((e = step (c, out, buf, "END-OF-MESSAGE", SG_SMFIP_NR_HDR, cf->milter_content_timeout, FALSE, NULL)) != END_PASS)
+        return e;
+    }
+  if (!(c->flags & SG_SMFIP_NOEOH))
+    {
+      const char *m[] = { "i", in->queue_id, NULL };
+      sg_milter_encode_macros (buf, SG_SMFIC_EOH, m);
+      sg_milter_encode (buf, SG_SMFIC_EOH, NULL, 0);
+      if ((e = step (c, out, buf, "END-OF-MESSAGE", SG_SMFIP_NR_EOH, cf->milter_content_timeout, FALSE, NULL)) != END_PASS)
+        return e;
+    }
+  gboolean skip = FALSE;
+  for (gsize off = 0; !(c->flags & SG_SMFIP_NOBODY) && !skip && off < body_len; off += SG_MILTER_CHUNK)
+    {
+      sg_milter_encode (buf, SG_SMFIC_BODY, body + off, MIN (SG_MILTER_CHUNK, body_len - off));
+      if ((e = step (c, out, buf, "END-OF-MESSAGE", SG_SMFIP_NR_BODY, cf->milter_content_timeout, FALSE, &skip)) != END_PASS)
+        return e;
+    }
+  const char *m[] = { "i", in->queue_id, NULL };
+  sg_milter_encode_macros (buf, SG_SMFIC_BODYEOB, m);
+  sg_milter_encode (buf, SG_SMFIC_BODYEOB, NULL, 0);
+  return step (c, out, buf, "END-OF-MESSAGE", 0, cf->milter_content_timeout, TRUE, NULL);
+}
+
+/* ---- edits ---- */
+
+/* apply_edits - the header edits a passing milter asked for; everything
+ * else is refused with a warning, since the spool keeps the client's bytes. */
+static void
+apply_edits (Conn *c, Outcome *out, SgMilterHeaders *hdrs)
+{
+  const char *qid = c->in->queue_id;
+  gboolean leadspc = (c->flags & SG_SMFIP_HDR_LEADSPC) != 0;
+  for (guint i = 0; i < out->edits->len; i++)
+    {
+      const SgMilterReply *r = g_ptr_array_index (out->edits, i);
+      const char *why = NULL;
+      guint32 need = r->cmd == SG_SMFIR_CHGHEADER ? SG_SMFIF_CHGHDRS : SG_SMFIF_ADDHDRS;
+      switch (r->cmd)
+        {
+        case SG_SMFIR_ADDHEADER: case SG_SMFIR_INSHEADER: case SG_SMFIR_CHGHEADER:
+          if (!(c->actions & need))
+            why = "an action it did not negotiate";
+          else if (!sg_milter_header_valid (r->name, r->value))
+            why = "a malformed header field";
+          break;
+        case SG_SMFIR_REPLBODY:
+          why = "body replacement: messages are stored byte for byte as received";
+          break;
+        default:
+          why = "an envelope change: the envelope is the one the client sent";
+          break;
+        }
+      if (why)
+        {
+          g_autofree char *arg = sg_log_sanitize (r->name ? r->name : r->value ? r->value : "", -1,
+                                                  LOG_TEXT_MAX);
+          g_warning ("%s: milter %s: refused %s (%s%s%s)", qid, c->name, why,
+                     sg_milter_reply_name (r->cmd), *arg ? " " : "", arg);
+          out->refused++;
+          continue;
+        }
+      if (r->cmd == SG_SMFIR_ADDHEADER)
+        sg_milter_headers_add (hdrs, r->name, r->value, leadspc);
+      else if (r->cmd == SG_SMFIR_INSHEADER)
+        sg_milter_headers_insert (hdrs, r->index, r->name, r->value, leadspc);
+      else
+        sg_milter_headers_change (hdrs, r->index, r->name, r->value, leadspc);
+      if (r->cmd == SG_SMFIR_CHGHEADER)
+        out->changed++;
+      else
+        out->added++;
+    }
+}
+
+/* ---- the run over all milters ---- */
+
+static const char *
+verdict_name (SgMilterVerdict v)
+{
+  static const char *const names[] = { "accept", "reject", "tempfail", "discard", "quarantine" };
+  return names[v];
+}
+
+/* log_verdict - Postfix's "ID: milter-reject: STAGE from HELO[ADDR]: X.Y.Z
+ * text; from=<> to=<> proto=P helo=<H>" (milter-discard, milter-hold alike),
+ * then which milter, and for a refusal its rule id (smtp/reject.h). */
+static void
+log_verdict (const SgMilterInput *in, const char *kind, const char *stage, const char *what,
+             const char *milter)
+{
+  g_autofree char *helo = sg_log_sanitize (in->helo ? in->helo : "unknown", -1, LOG_TEXT_MAX);
+  g_autofree char *from = sg_log_sanitize (in->sender, -1, LOG_TEXT_MAX);
+  g_autofree char *to = sg_log_sanitize (in->recipients[0] ? in->recipients[0] : "", -1, LOG_TEXT_MAX);
+  g_autofree char *text = sg_log_sanitize (what, -1, LOG_TEXT_MAX);
+  g_message ("%s: %s: %s from %s[%s]: %s; from=<%s> to=<%s> proto=%s helo=<%s> milter=%s%s",
+             in->queue_id, kind, stage, in->client_name ? in->client_name : "unknown",
+             in->client_address, text, from, to, in->protocol ? in->protocol : "ESMTP", helo, milter,
+             strcmp (kind, "milter-reject") == 0 ? " rule=milter" : "");
+}
+
+void
+sg_milter_result_free (SgMilterResult *res)
+{
+  if (!res)
+    return;
+  g_free (res->enhanced);
+  g_free (res->text);
+  g_free (res->milter);
+  g_free (res->quarantine_reason);
+  g_clear_pointer (&res->header, g_bytes_unref);
+  g_clear_pointer (&res->body, g_bytes_unref);
+  g_clear_pointer (&res->json, json_node_unref);
+  g_free (res);
+}
+
+/* default_verdict - [milter] default_action for a milter that failed. */
+static gboolean
+default_verdict (const SgConfig *cf, Outcome *out)
+{
+  if (g_strcmp0 (cf->milter_default_action, "accept") == 0)
+    return FALSE;
+  if (g_strcmp0 (cf->milter_default_action, "reject") == 0)
+    verdict (out, SG_MILTER_REJECT, 550, "5.7.1", "Command rejected");
+  else
+    verdict (out, SG_MILTER_TEMPFAIL, 451, "4.7.1", "Service unavailable - try again later");
+  return TRUE;
+}
+
+SgMilterResult *
+sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
+{
+  if (!cf->milter_servers || !cf->milter_servers[0])
+    return NULL;
+  SgMilterResult *res = g_new0 (SgMilterResult, 1);
+  gsize body_off = 0, content_len = 0;
+  const guint8 *content = in->content ? g_bytes_get_data (in->content, &content_len) : NULL;
+  g_autoptr(SgMilterHeaders) hdrs = sg_milter_headers_new (in->received, in->content, &body_off);
+  g_autoptr(JsonBuilder) jb = json_builder_new ();
+  json_builder_begin_array (jb);
+
+  for (guint i = 0; cf->milter_servers[i] && res->verdict != SG_MILTER_REJECT
+                    && res->verdict != SG_MILTER_TEMPFAIL && res->verdict != SG_MILTER_DISCARD; i++)
+    {
+      Conn c = { .config = cf, .in = in, .name = cf->milter_servers[i], .fd = -1,
+                 .inbuf = g_byte_array_new () };
+      Outcome out = { .edits = g_ptr_array_new_with_free_func (reply_free) };
+      gint64 start = g_get_monotonic_time ();
+      End e = converse (&c, &out, hdrs, content ? content + body_off : NULL, content_len - body_off);
+      g_autofree char *failure = c.error ? g_strdup (c.error->message) : NULL;
+      const char *action = "accept";
+      gboolean by_default = FALSE;
+      if (e == END_FAILED)
+        {
+          g_warning ("%s: milter %s: %s at %s after %.1f s; default_action=%s", in->queue_id,
+                     c.name, failure ? failure : "failed", out.stage,
+                     (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC,
+                     cf->milter_default_action);
+          by_default = default_verdict (cf, &out);
+          action = "error";
+          g_clear_pointer (&out.quarantine, g_free);
+        }
+      else if (e == END_PASS || e == END_ACCEPT)
+        {
+          apply_edits (&c, &out, hdrs);
+          if (out.quarantine)
+            {
+              action = "quarantine";
+              g_autofree char *reason = g_strdup_printf ("milter triggers HOLD action (%s)", out.quarantine);
+              log_verdict (in, "milter-hold", out.stage, reason, c.name);
+              res->verdict = SG_MILTER_QUARANTINE;
+              g_free (res->milter);
+              res->milter = g_strdup (c.name);
+              g_free (res->quarantine_reason);
+              res->quarantine_reason = g_strdup (out.quarantine);
+            }
+        }
+      if (e == END_VERDICT || by_default)
+        {
+          action = verdict_name (out.verdict);
+          if (e == END_FAILED)
+            action = "error";
+          if (c.fd >= 0)
+            {
+              g_autoptr(GByteArray) buf = g_byte_array_new ();
+              sg_milter_encode (buf, SG_SMFIC_ABORT, NULL, 0);
+              g_clear_error (&c.error);
+              send_buf (&c, buf, 1);
+            }
+          res->verdict = out.verdict;
+          res->code = out.code;
+          res->enhanced = g_strdup (out.enhanced);
+          res->text = g_strdup (out.text);
+          g_free (res->milter);
+          res->milter = g_strdup (c.name);
+          res->stage = out.stage;
+          res->by_default = by_default;
+          if (out.verdict == SG_MILTER_DISCARD)
+            log_verdict (in, "milter-discard", out.stage, "milter triggers DISCARD action", c.name);
+          else
+            {
+              g_autofree char *what = g_strdup_printf ("%s %s", out.enhanced, out.text);
+              log_verdict (in, "milter-reject", out.stage, what, c.name);
+            }
+        }
+      if (c.fd >= 0)
+        {
+          g_autoptr(GByteArray) buf = g_byte_array_new ();
+          sg_milter_encode (buf, SG_SMFIC_QUIT, NULL, 0);
+          g_clear_error (&c.error);
+          send_buf (&c, buf, 1);
+          close (c.fd);
+        }
+      sg_metrics_milter (c.name, action);
+
+      json_builder_begin_object (jb);
+      json_builder_set_member_name (jb, "server");
+      json_builder_add_string_value (jb, c.name);
+      json_builder_set_member_name (jb, "action");
+      json_builder_add_string_value (jb, action);
+      json_builder_set_member_name (jb, "headers_added");
+      json_builder_add_int_value (jb, out.added);
+      json_builder_set_member_name (jb, "headers_changed");
+      json_builder_add_int_value (jb, out.changed);
+      json_builder_set_member_name (jb, "refused");
+      json_builder_add_int_value (jb, out.refused);
+      json_builder_set_member_name (jb, "reason");
+      if (out.quarantine)
+        json_builder_add_string_value (jb, out.quarantine);
+      else if (failure)
+        json_builder_add_string_value (jb, failure);
+      else
+        json_builder_add_null_value (jb);
+      json_builder_end_object (jb);
+
+      g_clear_error (&c.error);
+      g_byte_array_unref (c.inbuf);
+      g_ptr_array_unref (out.edits);
+      g_free (out.text);
+      g_free (out.quarantine);
+    }
+  json_builder_end_array (jb);
+  g_autoptr(JsonNode) list = json_builder_get_root (jb);
+
+  g_autoptr(JsonBuilder) ob = json_builder_new ();
+  json_builder_begin_object (ob);
+  json_builder_set_member_name (ob, "verdict");
+  json_builder_add_string_value (ob, verdict_name (res->verdict));
+  json_builder_set_member_name (ob, "quarantine_reason");
+  if (res->quarantine_reason)
+    json_builder_add_string_value (ob, res->quarantine_reason);
+  else
+    json_builder_add_null_value (ob);
+  json_builder_set_member_name (ob, "milters");
+  json_builder_add_value (ob, g_steal_pointer (&list));
+  json_builder_end_object (ob);
+  res->json = json_builder_get_root (ob);
+
+  if (sg_milter_headers_changed (hdrs))
+    {
+      res->header = sg_milter_headers_bytes (hdrs);
+      res->body = content ? g_bytes_new_from_bytes (in->content, body_off, content_len - body_off)
+                          : g_bytes_new (NULL, 0);
+    }
+  return res;
+}

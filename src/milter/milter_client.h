@@ -1,0 +1,64 @@
+/* milter_client.h - one milter conversation per message and per configured
+ * milter ([milter] servers, in order), run on an intake worker thread after
+ * validation accepted the message and before the spool commit. Blocking
+ * sockets with poll()-bounded connect, command and content timeouts; the
+ * wire format is milter_proto.c's, the header edits milter_headers.c's. */
+#pragma once
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include "config/config.h"
+
+G_BEGIN_DECLS
+
+/* What the milters are told about one message; all borrowed. */
+typedef struct {
+  const char  *queue_id;        /* macro i */
+  const char  *hostname;        /* macro j: [server] hostname */
+  const char  *client_address;  /* {client_addr} */
+  guint16      client_port;
+  const char  *client_name;     /* (nullable) {client_name}; "unknown" as in Postfix */
+  const char  *helo;            /* (nullable) */
+  const char  *protocol;        /* (nullable) "ESMTP", ... for the log */
+  const char  *tls_version;     /* (nullable) {tls_version} */
+  const char  *cipher;          /* (nullable) {cipher} */
+  const char  *sender;          /* {mail_addr}, "" for <> */
+  const char *const *recipients;/* {rcpt_addr}, NULL-terminated */
+  GBytes      *received;        /* our Received field */
+  GBytes      *content;         /* the message as received */
+  const gint  *cancel;          /* (nullable) atomic; non-zero: stop waiting for milters, as
+                                 * if they had failed (shutting down) */
+} SgMilterInput;
+
+/* The verdict on a message, strongest of all milters' (discard and reject
+ * end the conversations; quarantine does not). */
+typedef enum {
+  SG_MILTER_ACCEPT,      /* spool it (with any header edits) */
+  SG_MILTER_REJECT,      /* 5xx: code, enhanced and text */
+  SG_MILTER_TEMPFAIL,    /* 4xx: code, enhanced and text */
+  SG_MILTER_DISCARD,     /* answer 250, do not spool */
+  SG_MILTER_QUARANTINE,  /* spool in state held, with quarantine_reason */
+} SgMilterVerdict;
+
+typedef struct {
+  SgMilterVerdict verdict;
+  guint       code;             /* REJECT, TEMPFAIL */
+  char       *enhanced;         /* (nullable) */
+  char       *text;             /* (nullable) */
+  char       *milter;           /* (nullable) the milter that decided */
+  const char *stage;            /* (nullable, static) "CONNECT", ..., "END-OF-MESSAGE" */
+  gboolean    by_default;       /* the verdict is [milter] default_action: a milter failed */
+  char       *quarantine_reason;/* (nullable) */
+  GBytes     *header;           /* (nullable) set when headers were edited: the whole new
+                                 * header section, our Received included, blank line included */
+  GBytes     *body;             /* (nullable) with header: the body, a slice of content */
+  JsonNode   *json;             /* the outcome for the metadata ("milter"), per milter */
+} SgMilterResult;
+
+void sg_milter_result_free (SgMilterResult *result);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgMilterResult, sg_milter_result_free)
+
+/* sg_milter_run - run every milter of config on the message and log each
+ * verdict in Postfix's shape; NULL when config has no milters. (transfer full) */
+SgMilterResult *sg_milter_run (const SgConfig *config, const SgMilterInput *input);
+
+G_END_DECLS
