@@ -17,6 +17,7 @@ typedef enum {
   SG_JOB_DONE,   /* looked at; next_look says when to look again */
   SG_JOB_BUSY,   /* someone else holds its lock */
   SG_JOB_GONE,   /* no longer in the queue */
+  SG_JOB_DAMAGED, /* its metadata is unusable: the runner quarantines it */
 } SgJobOutcome;
 
 typedef struct {

@@ -1,13 +1,17 @@
-/* runner.c - scheduling on the main loop: an in-memory index of the
+/* runner.c - scheduling on the main loop: the index (schedule.c) of the
  * messages the runner is responsible for (queued, deferred, and delivered
  * ones kept for keep_delivered), each with the time to look at it next.
  * Due messages go to the workers in round-robin order: the least recently
  * tried first, so a message that keeps failing never starves the rest.
- * Changes by others (new mail, admin commands) arrive through the intake's
- * hook, inotify on queue/ and a full rescan every scan_interval; every
- * state read on the way is passed on to the census (queue gauges). */
+ * At start the rest of recovery runs on an indexer thread that feeds the
+ * index in batches while the server serves. Changes by others (new mail,
+ * admin commands) arrive through the intake's hook, inotify on queue/ and
+ * a rescan every scan_interval; every state read on the way is passed on
+ * to the census (queue gauges). Unusable metadata is quarantined. */
 #include "queue/runner.h"
 #include "queue/queue_private.h"
+#include "queue/schedule.h"
+#include "spool/queue_id.h"
 
 #include <errno.h>
 #include <string.h>
@@ -18,23 +22,14 @@
 
 #define INOTIFY_BUFFER  (16 * 1024)
 
-typedef struct {
-  char    *id;
-  gint64   due;        /* epoch seconds */
-  guint64  turn;       /* dispatch order: 0 = never tried, else when last handed out */
-  gboolean in_flight;
-  gboolean recheck;    /* changed on disk while in flight: re-read afterwards */
-} Entry;
-
 struct _SgQueueRunner {
   const SgConfig *config;
   SgSpool        *spool;
   GMainContext   *context;
-  GHashTable     *index;       /* id -> Entry* */
-  guint           in_flight;
+  SgSchedule     *index;       /* every message we know, by due time and turn */
   guint           max_in_flight;
-  guint64         turns;
   GSource        *timer;       /* (nullable) fires at the earliest due time */
+  gint64          timer_due;   /* what timer is armed for (epoch seconds) */
   GSource        *idle;        /* (nullable) a pending dispatch */
   GSource        *scan;
   GSource        *inotify_src; /* (nullable) when inotify is unavailable */
@@ -44,15 +39,24 @@ struct _SgQueueRunner {
   GAsyncQueue    *results;     /* SgJobResult* */
   SgQueueWorkers *workers;
   SgQueueCensus  *census;      /* (nullable) told what every metadata read found */
+  GThread        *indexer;     /* (nullable) recovery's second step, feeding found */
+  GAsyncQueue    *found;       /* Found* from the indexer; NULL item = indexer done */
+  gint64          index_start; /* monotonic µs: when the indexer started */
+  gboolean        indexing;    /* the indexer has not finished: no rescans yet */
+  gint            stopping;    /* atomic: tells the indexer to stop */
 };
 
-static void
-entry_free (gpointer data)
-{
-  Entry *e = data;
-  g_free (e->id);
-  g_free (e);
-}
+/* One message checked by recovery, on its way to the main loop. */
+typedef struct {
+  char       id[SG_QUEUE_ID_LEN + 1];
+  SgMsgState state;
+  guint64    size;
+  gint64     next_look;
+} Found;
+
+/* Most found messages taken per main-loop wake-up: indexing a big queue
+ * must leave the loop free to serve SMTP in between. */
+#define FOUND_BATCH 512
 
 static gint64
 now_s (void)
@@ -73,58 +77,61 @@ kick (SgQueueRunner *r)
   g_source_attach (r->idle, r->context);
 }
 
-/* index_set - look at id at due (epoch seconds), or forget it (due < 0). */
+/* index_set - look at id at due (epoch seconds; -1: never), or forget it. */
 static void
-index_set (SgQueueRunner *r, const char *id, gint64 due)
+index_set (SgQueueRunner *r, const char *id, gint64 due, gboolean forget)
 {
-  Entry *e = g_hash_table_lookup (r->index, id);
-  if (due < 0)
-    {
-      if (e && !e->in_flight)
-        g_hash_table_remove (r->index, id);
-      return;
-    }
-  if (!e)
-    {
-      e = g_new0 (Entry, 1);
-      e->id = g_strdup (id);
-      g_hash_table_insert (r->index, e->id, e);
-    }
-  e->due = due;
+  if (forget)
+    sg_schedule_forget (r->index, id);
+  else
+    sg_schedule_set (r->index, id, due);
   kick (r);
+}
+
+/* damaged - id's metadata cannot be used: say so and move the message to
+ * quarantine/ so that it neither stalls unseen nor is retried forever. */
+static void
+damaged (SgQueueRunner *r, const char *id, const GError *why)
+{
+  g_autoptr(GError) error = NULL;
+  g_warning ("queue: %s: unusable metadata: %s", id, why->message);
+  if (sg_spool_quarantine_damaged (r->spool, id, &error))
+    g_warning ("queue: %s: moved to quarantine/", id);
+  else if (error)
+    g_warning ("queue: %s: not quarantined: %s", id, error->message);
 }
 
 /* refresh - re-read id's metadata (no lock: files change by rename only). */
 static void
 refresh (SgQueueRunner *r, const char *id)
 {
-  Entry *e = g_hash_table_lookup (r->index, id);
-  if (e && e->in_flight)
-    {
-      e->recheck = TRUE;
-      return;
-    }
+  if (sg_schedule_recheck (r->index, id))
+    return;   /* in flight: re-read when the worker is done */
   g_autoptr(GError) error = NULL;
   g_autoptr(SgMeta) meta = sg_spool_load_meta (r->spool, id, &error);
   if (!meta)
     {
       if (!g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND)
           && !g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        g_debug ("queue: %s: %s", id, error->message);
-      index_set (r, id, -1);
+        damaged (r, id, error);
+      index_set (r, id, -1, TRUE);
       if (r->census)
         sg_queue_census_forget (r->census, id);
       return;
     }
   if (r->census)
     sg_queue_census_set (r->census, id, meta->state, meta->message_size);
-  index_set (r, id, sg_queue_next_look (meta, r->config));
+  index_set (r, id, sg_queue_next_look (meta, r->config), FALSE);
 }
 
-/* full_scan - every message in queue/; forget what is gone. */
+/* full_scan - list queue/: read the metadata of IDs not yet known (all of
+ * them when inotify is unavailable and the scan is the only news), forget
+ * what is gone. One readdir, not one metadata read per message. */
 static void
 full_scan (SgQueueRunner *r)
 {
+  if (r->indexing)
+    return;   /* the indexer lists everything once; new mail comes by notify/inotify */
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) ids = sg_spool_list (r->spool, &error);
   if (!ids)
@@ -133,17 +140,15 @@ full_scan (SgQueueRunner *r)
       return;
     }
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  gboolean all = r->inotify_fd < 0;
   for (guint i = 0; i < ids->len; i++)
     {
-      g_hash_table_add (seen, g_ptr_array_index (ids, i));
-      refresh (r, g_ptr_array_index (ids, i));
+      const char *id = g_ptr_array_index (ids, i);
+      g_hash_table_add (seen, (gpointer) id);
+      if (all || !sg_schedule_contains (r->index, id))
+        refresh (r, id);
     }
-  GHashTableIter it;
-  Entry *e;
-  g_hash_table_iter_init (&it, r->index);
-  while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
-    if (!e->in_flight && !g_hash_table_contains (seen, e->id))
-      g_hash_table_iter_remove (&it);
+  sg_schedule_retain (r->index, seen);
   if (r->census)
     sg_queue_census_retain (r->census, seen);
 }
@@ -164,17 +169,8 @@ on_timer (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* by_turn - round robin: least recently tried first, then arrival order. */
-static gint
-by_turn (gconstpointer a, gconstpointer b)
-{
-  const Entry *x = *(Entry *const *) a, *y = *(Entry *const *) b;
-  if (x->turn != y->turn)
-    return x->turn < y->turn ? -1 : 1;
-  return strcmp (x->id, y->id);
-}
-
-/* dispatch - hand due messages to the workers; arm the timer for the next. */
+/* dispatch - hand due messages to the workers, least recently tried
+ * first; arm the timer for the next due time. O(log n) per message. */
 static gboolean
 dispatch (gpointer data)
 {
@@ -185,30 +181,16 @@ dispatch (gpointer data)
       g_clear_pointer (&r->idle, g_source_unref);
     }
   gint64 now = now_s ();
-  gint64 next = G_MAXINT64;
-  g_autoptr(GPtrArray) due = g_ptr_array_new ();
-  GHashTableIter it;
-  Entry *e;
-  g_hash_table_iter_init (&it, r->index);
-  while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
+  while (sg_schedule_in_flight_count (r->index) < r->max_in_flight)
     {
-      if (e->in_flight)
-        continue;
-      if (e->due <= now)
-        g_ptr_array_add (due, e);
-      else
-        next = MIN (next, e->due);
+      const char *id = sg_schedule_take (r->index, now);
+      if (!id)
+        break;
+      sg_queue_workers_push (r->workers, id);
     }
-  g_ptr_array_sort (due, by_turn);
-  for (guint i = 0; i < due->len && r->in_flight < r->max_in_flight; i++)
-    {
-      e = g_ptr_array_index (due, i);
-      e->in_flight = TRUE;
-      e->recheck = FALSE;
-      e->turn = ++r->turns;
-      r->in_flight++;
-      sg_queue_workers_push (r->workers, e->id);
-    }
+  gint64 next = sg_schedule_next_due (r->index);
+  if (r->timer && r->timer_due == next)
+    return G_SOURCE_REMOVE;
   if (r->timer)
     {
       g_source_destroy (r->timer);
@@ -219,6 +201,7 @@ dispatch (gpointer data)
       /* wall-clock seconds; wake just after the second turns */
       gint64 ms = MAX (0, next * 1000 - g_get_real_time () / 1000) + 10;
       r->timer = g_timeout_source_new ((guint) MIN (ms, (gint64) G_MAXUINT));
+      r->timer_due = next;
       g_source_set_callback (r->timer, on_timer, r, NULL);
       g_source_attach (r->timer, r->context);
     }
@@ -229,25 +212,52 @@ dispatch (gpointer data)
 static void
 take_result (SgQueueRunner *r, SgJobResult *res)
 {
-  Entry *e = g_hash_table_lookup (r->index, res->queue_id);
-  gboolean recheck = FALSE;
-  if (e && e->in_flight)
-    {
-      e->in_flight = FALSE;
-      recheck = e->recheck;
-      r->in_flight--;
-    }
+  gboolean recheck = sg_schedule_done (r->index, res->queue_id);
   if (res->outcome == SG_JOB_GONE)
-    index_set (r, res->queue_id, -1);
+    index_set (r, res->queue_id, -1, TRUE);
+  else if (res->outcome == SG_JOB_DAMAGED)
+    refresh (r, res->queue_id);   /* re-read: warns and quarantines */
   else if (res->outcome == SG_JOB_BUSY)
-    index_set (r, res->queue_id, now_s () + SG_QUEUE_BUSY_RETRY);
+    index_set (r, res->queue_id, now_s () + SG_QUEUE_BUSY_RETRY, FALSE);
   else
-    index_set (r, res->queue_id, res->next_look);
+    index_set (r, res->queue_id, res->next_look, FALSE);
   if (recheck)
     refresh (r, res->queue_id);
   if (res->dsn_id)
     refresh (r, res->dsn_id);
   kick (r);
+}
+
+static void wake (SgQueueRunner *r);
+
+/* take_found - main loop: index up to FOUND_BATCH messages recovery checked.
+ * A message already known (new mail, inotify) keeps what was read since. */
+static void
+take_found (SgQueueRunner *r)
+{
+  for (guint i = 0; i < FOUND_BATCH; i++)
+    {
+      gpointer item = g_async_queue_try_pop (r->found);
+      if (!item)
+        return;
+      if (item == r)   /* the end mark */
+        {
+          r->indexing = FALSE;
+          g_thread_join (g_steal_pointer (&r->indexer));
+          g_message ("queue: indexed %u message(s) in %.2f s", sg_schedule_size (r->index),
+                     (g_get_monotonic_time () - r->index_start) / 1e6);
+          return;
+        }
+      Found *f = item;
+      if (!sg_schedule_contains (r->index, f->id))
+        {
+          if (r->census)
+            sg_queue_census_set (r->census, f->id, f->state, f->size);
+          index_set (r, f->id, f->next_look, FALSE);
+        }
+      g_free (f);
+    }
+  wake (r);   /* more to come: let the loop breathe, then go on */
 }
 
 static gboolean
@@ -262,7 +272,18 @@ on_results (gint fd, GIOCondition cond, gpointer data)
       take_result (r, res);
       sg_job_result_free (res);
     }
+  if (r->indexing)
+    take_found (r);
   return G_SOURCE_CONTINUE;
+}
+
+/* wake - any thread: make on_results run on the main loop. */
+static void
+wake (SgQueueRunner *r)
+{
+  guint64 one = 1;
+  if (write (r->result_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+    g_warning ("queue: cannot wake the main loop: %s", g_strerror (errno));
 }
 
 /* report - worker thread: queue the result and wake the main loop. */
@@ -270,10 +291,56 @@ static void
 report (SgJobResult *res, gpointer data)
 {
   SgQueueRunner *r = data;
-  guint64 one = 1;
   g_async_queue_push (r->results, res);
-  if (write (r->result_fd, &one, sizeof one) < 0 && errno != EAGAIN)
-    g_warning ("queue: cannot wake the main loop: %s", g_strerror (errno));
+  wake (r);
+}
+
+/* on_found - indexer thread: one complete message; what the index needs of it. */
+static gboolean
+on_found (SgMeta *meta, gpointer data)
+{
+  SgQueueRunner *r = data;
+  if (g_atomic_int_get (&r->stopping))
+    {
+      sg_meta_free (meta);
+      return FALSE;
+    }
+  Found *f = g_new (Found, 1);
+  g_strlcpy (f->id, meta->queue_id, sizeof f->id);
+  f->state = meta->state;
+  f->size = meta->message_size;
+  f->next_look = sg_queue_next_look (meta, r->config);
+  sg_meta_free (meta);
+  /* Wake only when the loop may have emptied the queue, not once per
+   * message; under the queue's lock, so a push never lands unseen. */
+  g_async_queue_lock (r->found);
+  gboolean was_empty = g_async_queue_length_unlocked (r->found) <= 0;
+  g_async_queue_push_unlocked (r->found, f);
+  g_async_queue_unlock (r->found);
+  if (was_empty)
+    wake (r);
+  return TRUE;
+}
+
+typedef struct {
+  SgQueueRunner  *runner;
+  SgSpoolBacklog *backlog;
+} IndexJob;
+
+/* index_main - the indexer thread: recovery's second step. */
+static gpointer
+index_main (gpointer data)
+{
+  IndexJob *job = data;
+  SgQueueRunner *r = job->runner;
+  g_autoptr(GError) error = NULL;
+  if (!sg_spool_recover_finish (r->spool, job->backlog, NULL, on_found, r, &error))
+    g_warning ("queue: recovery failed: %s; the next scans index what is there",
+               error->message);
+  g_free (job);
+  g_async_queue_push (r->found, r);   /* the end mark */
+  wake (r);
+  return NULL;
 }
 
 /* on_inotify - queue/<ID>.json appeared, was replaced or went away. */
@@ -326,28 +393,31 @@ watch_queue (SgQueueRunner *r)
 
 SgQueueRunner *
 sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *context,
-                     SgQueueCensus *census, GError **error)
+                     SgQueueCensus *census, SgSpoolBacklog *backlog, GError **error)
 {
   SgQueueRunner *r = g_new0 (SgQueueRunner, 1);
   r->config = config;
   r->spool = spool;
   r->census = census;
   r->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
-  r->index = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, entry_free);
+  r->index = sg_schedule_new ();
   r->max_in_flight = config->queue_concurrency * SG_QUEUE_JOBS_PER_WORKER;
   r->results = g_async_queue_new ();
+  r->found = g_async_queue_new ();
   r->inotify_fd = -1;
   r->result_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (r->result_fd < 0)
     {
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "eventfd: %s",
                    g_strerror (errno));
+      sg_spool_backlog_free (backlog);
       sg_queue_runner_free (r);
       return NULL;
     }
   r->workers = sg_queue_workers_new (config, spool, report, r, error);
   if (!r->workers)
     {
+      sg_spool_backlog_free (backlog);
       sg_queue_runner_free (r);
       return NULL;
     }
@@ -358,11 +428,27 @@ sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *conte
   r->scan = g_timeout_source_new_seconds (config->queue_scan_interval);
   g_source_set_callback (r->scan, on_scan, r, NULL);
   g_source_attach (r->scan, r->context);
-  full_scan (r);
-  g_message ("queue runner: smarthost %s (default port %u, balance=%s), tls=%s, concurrency=%u, "
-             "%u message(s) to look at", config->smarthost_host, config->smarthost_port,
-             config->smarthost_balance, config->smarthost_tls,
-             config->queue_concurrency, g_hash_table_size (r->index));
+  if (backlog)
+    {
+      IndexJob *job = g_new (IndexJob, 1);
+      job->runner = r;
+      job->backlog = backlog;
+      r->indexing = TRUE;
+      r->index_start = g_get_monotonic_time ();
+      r->indexer = g_thread_new ("sg-index", index_main, job);
+      g_message ("queue runner: smarthost %s (default port %u, balance=%s), tls=%s, "
+                 "concurrency=%u; recovering and indexing the queue in the background",
+                 config->smarthost_host, config->smarthost_port, config->smarthost_balance,
+                 config->smarthost_tls, config->queue_concurrency);
+    }
+  else
+    {
+      full_scan (r);
+      g_message ("queue runner: smarthost %s (default port %u, balance=%s), tls=%s, "
+                 "concurrency=%u, %u message(s) to look at", config->smarthost_host,
+                 config->smarthost_port, config->smarthost_balance, config->smarthost_tls,
+                 config->queue_concurrency, sg_schedule_size (r->index));
+    }
   kick (r);
   return r;
 }
@@ -386,6 +472,11 @@ sg_queue_runner_free (SgQueueRunner *r)
   /* Workers first: an interrupted delivery is recorded as deferred (due
    * again at once) or not at all; either way it stays in the queue. */
   g_clear_pointer (&r->workers, sg_queue_workers_free);
+  /* The indexer stops at the next complete message it finds; the rest
+   * is checked at the next start. */
+  g_atomic_int_set (&r->stopping, 1);
+  if (r->indexer)
+    g_thread_join (g_steal_pointer (&r->indexer));
   drop_source (&r->idle);
   drop_source (&r->timer);
   drop_source (&r->scan);
@@ -394,11 +485,15 @@ sg_queue_runner_free (SgQueueRunner *r)
   for (SgJobResult *res; (res = g_async_queue_try_pop (r->results)); )
     sg_job_result_free (res);
   g_async_queue_unref (r->results);
+  for (gpointer f; (f = g_async_queue_try_pop (r->found)); )
+    if (f != r)
+      g_free (f);
+  g_async_queue_unref (r->found);
   if (r->inotify_fd >= 0)
     close (r->inotify_fd);
   if (r->result_fd >= 0)
     close (r->result_fd);
-  g_hash_table_unref (r->index);
+  sg_schedule_free (r->index);
   g_main_context_unref (r->context);
   g_free (r);
 }

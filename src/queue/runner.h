@@ -12,13 +12,17 @@ G_BEGIN_DECLS
 
 typedef struct _SgQueueRunner SgQueueRunner;
 
-/* sg_queue_runner_new - start workers and scan the spool; config, spool and
- * census (nullable: told every state and size the runner reads) are borrowed
- * and must outlive the runner. Fails on an unusable TLS set-up or an
- * unreadable password_file (transfer full). */
+/* sg_queue_runner_new - start workers and index the spool; config, spool
+ * and census (nullable: told every state and size the runner reads) are
+ * borrowed and must outlive the runner. With backlog (nullable, transfer
+ * full: from sg_spool_recover_begin) the rest of recovery runs on a thread
+ * of its own and hands each checked message to the index as it goes, so
+ * the caller serves at once; without it the queue is read before
+ * returning. Fails on an unusable TLS set-up or an unreadable
+ * password_file (transfer full). */
 SgQueueRunner *sg_queue_runner_new (const SgConfig *config, SgSpool *spool,
                                     GMainContext *context, SgQueueCensus *census,
-                                    GError **error);
+                                    SgSpoolBacklog *backlog, GError **error);
 /* sg_queue_runner_free - interrupt deliveries in flight (they stay queued:
  * at-least-once), join the workers. */
 void           sg_queue_runner_free (SgQueueRunner *runner);

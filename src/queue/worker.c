@@ -232,8 +232,8 @@ process (Worker *wk, const char *id)
   g_autoptr(SgMeta) meta = sg_spool_load_meta (w->spool, id, &error);
   if (!meta)
     {
-      g_warning ("%s: cannot read metadata: %s", id, error->message);
-      res->outcome = SG_JOB_GONE;
+      res->outcome = g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND)
+                   ? SG_JOB_GONE : SG_JOB_DAMAGED;
       sg_spool_unlock_message (lock);
       return res;
     }
@@ -283,7 +283,10 @@ process (Worker *wk, const char *id)
               res->next_look = now + w->config->queue_min_backoff;
             }
           else
-            res->next_look = removed ? -1 : sg_queue_next_look (meta, w->config);
+            {
+              res->outcome = removed ? SG_JOB_GONE : SG_JOB_DONE;
+              res->next_look = removed ? -1 : sg_queue_next_look (meta, w->config);
+            }
         }
       else
         res->next_look = sg_queue_next_look (meta, w->config);
@@ -293,7 +296,10 @@ process (Worker *wk, const char *id)
     {
       /* keep_delivered is over */
       if (sg_spool_retire (w->spool, id, &error))
-        g_message ("%s: removed", id);
+        {
+          g_message ("%s: removed", id);
+          res->outcome = SG_JOB_GONE;
+        }
       else
         {
           g_warning ("%s: cannot remove: %s", id, error->message);

@@ -313,10 +313,20 @@ sg_server_new (SgConfig *config, GError **error)
   sg_spool_set_commit_limits (server->spool, config->commit_queue_messages,
                               (gsize) config->commit_queue_bytes, config->commit_queue_wait);
   sg_spool_set_recycling (server->spool, config->recycle_files);
-  SgSpoolRecovery report = { 0 };
-  /* sg_spool_recover logs the one summary line */
-  if (!sg_spool_recover (server->spool, &report, error))
+  /* Recovery's first step purges tmp/; with a queue runner the rest (the
+   * listing of queue/ and every message's metadata) runs in the background
+   * while we serve (issue 14). */
+  g_autoptr(SgSpoolBacklog) backlog = sg_spool_recover_begin (server->spool,
+                                                              config->smarthost_host != NULL, error);
+  if (!backlog)
     return NULL;
+  if (!config->smarthost_host)
+    {
+      /* sg_spool_recover_finish logs the one summary line */
+      if (!sg_spool_recover_finish (server->spool, g_steal_pointer (&backlog), NULL, NULL, NULL,
+                                    error))
+        return NULL;
+    }
   server->intake = sg_intake_new (config, server->spool, server->context, 0, error);
   if (!server->intake)
     return NULL;
@@ -328,7 +338,8 @@ sg_server_new (SgConfig *config, GError **error)
       server->census_scan_id = g_timeout_add_seconds (config->queue_scan_interval, census_rescan, server);
     }
   else if (!(server->runner = sg_queue_runner_new (config, server->spool, server->context,
-                                                   server->census, error)))
+                                                   server->census, g_steal_pointer (&backlog),
+                                                   error)))
     return NULL;
   else
     server->runner_config = sg_config_ref (config);  /* the runner borrows it */

@@ -30,6 +30,10 @@ static const char *const protocol_names[] = {
 static const char *const body_names[] = { "7BIT", "8BITMIME", "BINARYMIME" };
 
 #define SHA256_HEX_LEN 64
+/* Deepest nesting of arrays and objects the schema allows is 5 (root ->
+ * attempt_history -> attempt -> recipients -> recipient); refuse anything
+ * deeper before json-glib, whose parser recurses once per level. */
+#define SG_META_MAX_DEPTH 8
 #define MAX_PORT       65535
 
 /* rcpt_free - free one SgMetaRecipient. */
@@ -474,6 +478,48 @@ parse_fields (JsonObject *obj, SgMeta *meta, GError **error)
   return TRUE;
 }
 
+/* check_depth - SG_META_ERROR_PARSE if arrays and objects nest deeper than
+ * max anywhere in data (strings skipped; no recursion, one pass). */
+static gboolean
+check_depth (const char *data, gsize length, guint max, GError **error)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE;
+
+  for (gsize i = 0; i < length; i++)
+    {
+      char c = data[i];
+
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > max)
+            {
+              g_set_error (error, SG_META_ERROR, SG_META_ERROR_PARSE,
+                           "nested deeper than %u levels at byte %" G_GSIZE_FORMAT, max, i);
+              return FALSE;
+            }
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        depth--;
+    }
+  return TRUE;
+}
+
+gboolean
+sg_meta_check_depth (const char *data, gsize length, GError **error)
+{
+  return check_depth (data, length, SG_META_MAX_DEPTH, error);
+}
+
 /* sg_meta_from_json - parse and check version and required fields (transfer full). */
 SgMeta *
 sg_meta_from_json (const char *data, gssize length, GError **error)
@@ -485,6 +531,8 @@ sg_meta_from_json (const char *data, gssize length, GError **error)
   JsonObject *obj;
 
   g_return_val_if_fail (data != NULL, NULL);
+  if (!check_depth (data, length < 0 ? strlen (data) : (gsize) length, SG_META_MAX_DEPTH, error))
+    return NULL;
   if (!json_parser_load_from_data (parser, data, length, &local))
     {
       g_set_error (error, SG_META_ERROR, SG_META_ERROR_PARSE, "not JSON: %s", local->message);

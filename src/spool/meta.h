@@ -72,6 +72,10 @@ const char *sg_meta_rcpt_status_name (SgRcptStatus status);
 
 /* sg_meta_to_json - serialise, pretty-printed, ending in "\n" (transfer full). */
 char   *sg_meta_to_json (const SgMeta *meta, gsize *length);
+/* sg_meta_check_depth - SG_META_ERROR_PARSE if JSON arrays and objects in
+ * data nest deeper than any spool file may (checked before json-glib, whose
+ * parser recurses once per level). */
+gboolean sg_meta_check_depth (const char *data, gsize length, GError **error);
 /* sg_meta_from_json - parse and check version and required fields (transfer full). */
 SgMeta *sg_meta_from_json (const char *data, gssize length, GError **error);
 

@@ -59,6 +59,28 @@ const char *sg_spool_dir (const SgSpool *spool);
  * against its metadata (not its SHA-256, to keep start-up fast). */
 gboolean sg_spool_recover (SgSpool *spool, SgSpoolRecovery *report, GError **error);
 
+/* Start-up recovery in two steps, for a daemon that must serve before it
+ * has read a large queue: sg_spool_recover_begin purges tmp/ (the pool of
+ * recycled files with it); then commits may start. sg_spool_recover_finish,
+ * on any thread, lists queue/ and checks each message as sg_spool_recover
+ * does, handing every complete one to found. With concurrent set, _finish
+ * leaves alone every ID generated after _begin (new mail) and any lone
+ * .eml written since _begin (a commit in progress): those are never
+ * deleted, only left for the runner or the next start. */
+typedef struct _SgSpoolBacklog SgSpoolBacklog;
+/* Called on the thread running sg_spool_recover_finish; takes meta
+ * (transfer full). Returning FALSE stops the check there (shutdown): the
+ * messages not yet checked stay as they are, for the next start. */
+typedef gboolean (*SgSpoolFoundFunc) (SgMeta *meta, gpointer user_data);
+/* sg_spool_recover_begin - purge tmp/ (transfer full). */
+SgSpoolBacklog *sg_spool_recover_begin (SgSpool *spool, gboolean concurrent, GError **error);
+/* sg_spool_recover_finish - check the queue; takes backlog (transfer
+ * full); found may be NULL; report as for sg_spool_recover. */
+gboolean sg_spool_recover_finish (SgSpool *spool, SgSpoolBacklog *backlog, SgSpoolRecovery *report,
+                                  SgSpoolFoundFunc found, gpointer user_data, GError **error);
+void     sg_spool_backlog_free (SgSpoolBacklog *backlog);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSpoolBacklog, sg_spool_backlog_free)
+
 /* sg_spool_commit - make header+body and meta durable as <ID>.eml and
  * <ID>.json in queue/ (write, fsync, rename, fsync dir). Fills
  * meta->message_size and meta->sha256; a NULL meta->queue_id is filled with
@@ -191,5 +213,13 @@ int  sg_spool_lock_message (SgSpool *spool, const char *queue_id, gboolean wait,
 int  sg_spool_open_message (SgSpool *spool, const char *queue_id, GError **error);
 /* sg_spool_unlock_message - release a lock from sg_spool_lock_message. */
 void sg_spool_unlock_message (int lock_fd);
+
+/* sg_spool_quarantine_damaged - queue_id's metadata could not be used:
+ * under its lock (never waiting), read it again and, if it is still
+ * unusable (unparsable, not a regular file, another ID), move the .eml and
+ * then the .json to quarantine/ (never deleted). TRUE if moved; FALSE with
+ * error unset if it turned out readable or gone, with error if busy or the
+ * failure may be transient. */
+gboolean sg_spool_quarantine_damaged (SgSpool *spool, const char *queue_id, GError **error);
 
 G_END_DECLS

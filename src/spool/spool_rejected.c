@@ -126,6 +126,8 @@ sg_rejected_meta_from_json (const char *data, gssize length, GError **error)
   JsonObject *obj;
   JsonNode *node;
 
+  if (!sg_meta_check_depth (data, length < 0 ? strlen (data) : (gsize) length, error))
+    return NULL;
   if (!json_parser_load_from_data (parser, data, length, error))
     return NULL;
   node = json_parser_get_root (parser);

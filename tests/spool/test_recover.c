@@ -4,7 +4,9 @@
  * untouched, nothing doubtful may be deleted. */
 #include "spool_test_util.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -249,6 +251,134 @@ test_empty (Fixture *f, gconstpointer data)
   g_assert_cmpuint (report.quarantined, ==, 0);
 }
 
+/* deep_json - 100,000 nested '[' (transfer full). */
+static char *
+deep_json (void)
+{
+  return g_strnfill (100000, '[');
+}
+
+/* /spool/recover/symlink-json - issue 13 defect 6: a .json that is a
+ * symlink is quarantined, and its .eml with it: never deleted. */
+static void
+test_symlink_json (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = commit_one (f);
+  g_autofree char *json = path (f, "queue", id, ".json");
+  g_autofree char *elsewhere = g_build_filename (f->dir, "elsewhere.json", NULL);
+  g_autofree char *eml_q = path (f, "quarantine", id, ".eml");
+  g_autofree char *quarantine = g_build_filename (f->dir, "quarantine", NULL);
+  g_autofree char *queue = g_build_filename (f->dir, "queue", NULL);
+  SgSpoolRecovery report;
+
+  g_assert_cmpint (rename (json, elsewhere), ==, 0);
+  g_assert_cmpint (symlink (elsewhere, json), ==, 0);
+  g_assert_true (sg_spool_recover (f->spool, &report, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (report.removed_partial, ==, 0);
+  g_assert_cmpuint (report.quarantined, ==, 2);
+  g_assert_true (g_file_test (eml_q, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpuint (sg_test_count (queue, NULL), ==, 0);
+  g_assert_cmpuint (sg_test_count (quarantine, NULL), ==, 2);
+}
+
+/* /spool/recover/deep-json - issue 13 defect 5: 100,000 nested '[' in a
+ * .json is refused before parsing (no stack overflow) and quarantined. */
+static void
+test_deep_json (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = commit_one (f);
+  g_autofree char *good = commit_one (f);
+  g_autofree char *json = path (f, "queue", id, ".json");
+  g_autofree char *deep = deep_json ();
+  g_autofree char *quarantine = g_build_filename (f->dir, "quarantine", NULL);
+  SgSpoolRecovery report;
+
+  g_assert_true (g_file_set_contents (json, deep, -1, NULL));
+  g_assert_true (sg_spool_recover (f->spool, &report, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (report.messages, ==, 1);
+  g_assert_cmpuint (report.quarantined, ==, 2);
+  g_assert_cmpuint (sg_test_count (quarantine, NULL), ==, 2);
+}
+
+/* /spool/quarantine/damaged - at run time: unusable metadata moves both
+ * files to quarantine/; readable metadata, or a missing message, moves
+ * nothing (issue 13: "unreadable metadata at runtime ... quarantine it"). */
+static void
+test_quarantine_damaged (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = commit_one (f);
+  g_autofree char *good = commit_one (f);
+  g_autofree char *json = path (f, "queue", id, ".json");
+  g_autofree char *deep = deep_json ();
+  g_autofree char *quarantine = g_build_filename (f->dir, "quarantine", NULL);
+  g_autofree char *queue = g_build_filename (f->dir, "queue", NULL);
+  g_autoptr(SgMeta) meta = NULL;
+
+  g_assert_false (sg_spool_quarantine_damaged (f->spool, good, &error));
+  g_assert_no_error (error);
+  g_assert_false (sg_spool_quarantine_damaged (f->spool, "00000000000000000000", &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (json, deep, -1, NULL));
+  meta = sg_spool_load_meta (f->spool, id, &error);
+  g_assert_null (meta);
+  g_assert_error (error, SG_META_ERROR, SG_META_ERROR_PARSE);
+  g_clear_error (&error);
+  g_assert_true (sg_spool_quarantine_damaged (f->spool, id, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (sg_test_count (quarantine, NULL), ==, 2);
+  g_assert_cmpuint (sg_test_count (queue, NULL), ==, 2);
+}
+
+static gboolean
+count_found (SgMeta *meta, gpointer data)
+{
+  GPtrArray *ids = data;
+
+  g_ptr_array_add (ids, g_strdup (meta->queue_id));
+  sg_meta_free (meta);
+  return TRUE;
+}
+
+/* /spool/recover/concurrent - the background recovery of a serving daemon
+ * hands over old messages only; mail committed after _begin is not its
+ * business, and a lone .eml written since _begin is left, not deleted. */
+static void
+test_concurrent (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *old = commit_one (f);
+  char stale[SG_QUEUE_ID_LEN + 1], recent[SG_QUEUE_ID_LEN + 1];
+  g_autofree char *stale_eml = NULL, *recent_eml = NULL;
+  struct timespec past[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+  SgSpoolRecovery report;
+
+  sg_queue_id_generate (stale);
+  sg_queue_id_generate (recent);
+  stale_eml = path (f, "queue", stale, ".eml");
+  recent_eml = path (f, "queue", recent, ".eml");
+  g_assert_true (g_file_set_contents (stale_eml, "never acknowledged", -1, NULL));
+  g_assert_cmpint (utimensat (AT_FDCWD, stale_eml, past, 0), ==, 0);
+  SgSpoolBacklog *backlog = sg_spool_recover_begin (f->spool, TRUE, &error);
+  g_assert_no_error (error);
+  g_autofree char *fresh = commit_one (f);
+  g_assert_true (g_file_set_contents (recent_eml, "being committed", -1, NULL));
+  g_assert_true (sg_spool_recover_finish (f->spool, backlog, &report, count_found, found, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (found, 0), ==, old);
+  g_assert_cmpuint (report.removed_partial, ==, 1);
+  g_assert_false (g_file_test (stale_eml, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (recent_eml, G_FILE_TEST_EXISTS));
+  g_autofree char *fresh_json = path (f, "queue", fresh, ".json");
+  g_assert_true (g_file_test (fresh_json, G_FILE_TEST_IS_REGULAR));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -258,5 +388,13 @@ main (int argc, char **argv)
   g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, count_warning, NULL);
   g_test_add ("/spool/recover/scene", Fixture, NULL, fixture_setup, test_scene, fixture_teardown);
   g_test_add ("/spool/recover/empty", Fixture, NULL, fixture_setup, test_empty, fixture_teardown);
+  g_test_add ("/spool/recover/symlink-json", Fixture, NULL, fixture_setup, test_symlink_json,
+              fixture_teardown);
+  g_test_add ("/spool/recover/deep-json", Fixture, NULL, fixture_setup, test_deep_json,
+              fixture_teardown);
+  g_test_add ("/spool/quarantine/damaged", Fixture, NULL, fixture_setup, test_quarantine_damaged,
+              fixture_teardown);
+  g_test_add ("/spool/recover/concurrent", Fixture, NULL, fixture_setup, test_concurrent,
+              fixture_teardown);
   return g_test_run ();
 }

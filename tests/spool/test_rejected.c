@@ -30,6 +30,21 @@ keep (SgRejected *store, GError **error)
   return sg_rejected_keep (store, m, NULL, body, error) ? g_strdup (m->envelope->queue_id) : NULL;
 }
 
+/* A rejected/<ID>.json nested 100,000 deep is refused before json-glib
+ * recurses into it (issue 13 defect 5, as for queue/). */
+static void
+test_deep (void)
+{
+  g_autoptr(GString) json = g_string_new ("{\"version\":1,\"x\":");
+  for (int i = 0; i < 100000; i++)
+    g_string_append_c (json, '[');
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SgRejectedMeta) m = sg_rejected_meta_from_json (json->str, json->len, &error);
+  g_assert_null (m);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "nested deeper"));
+}
+
 static void
 test_roundtrip (void)
 {
@@ -148,6 +163,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/spool/rejected/roundtrip", test_roundtrip);
+  g_test_add_func ("/spool/rejected/deep", test_deep);
   g_test_add_func ("/spool/rejected/budget", test_budget);
   g_test_add_func ("/spool/rejected/release", test_release);
   g_test_add_func ("/spool/rejected/admin-missing", test_admin_missing);
