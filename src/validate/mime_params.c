@@ -201,13 +201,53 @@ is_evasive_charset (const char *cs, gsize len)
   return FALSE;
 }
 
+/* Plain ASCII: no octet over 0x7f and no ESC. An ESC means ISO 2022 text
+ * (ISO-2022-JP, RFC 1468), which is 7-bit yet not ASCII: PHPMailer labels
+ * such a name us-ascii, and the encoding then does carry text. */
 static gboolean
-is_ascii (const char *s)
+is_plain_ascii (const char *s)
 {
   for (; *s; s++)
-    if ((guchar) *s >= 0x80)
+    if ((guchar) *s >= 0x80 || *s == '\x1b')
       return FALSE;
   return TRUE;
+}
+
+/* The value with each encoded-word decoded on its own and the white space
+ * between adjacent words dropped (RFC 2047 6.2), as Python's email and
+ * MIME-tools read it; GMime joins adjacent B words of one charset before
+ * decoding, so a padded word ("=?UTF-8?B?aW52b2ljZQ==?=") followed by
+ * another loses the second. Transfer full. */
+static char *
+decode_word_by_word (const char *value)
+{
+  GString *out = g_string_new (NULL);
+  const char *p = value;
+  gboolean after_word = FALSE;
+  while (*p)
+    {
+      const char *w = strstr (p, "=?");
+      const char *q1 = w ? strchr (w + 2, '?') : NULL;
+      const char *q2 = q1 && q1[1] && q1[2] == '?' ? q1 + 2 : NULL;
+      const char *end = q2 ? strstr (q2 + 1, "?=") : NULL;
+      if (end == NULL)
+        {
+          g_string_append (out, p);
+          break;
+        }
+      gboolean space_only = TRUE;
+      for (const char *x = p; x < w; x++)
+        if (*x != ' ' && *x != '\t' && *x != '\r' && *x != '\n')
+          space_only = FALSE;
+      if (!(after_word && space_only))
+        g_string_append_len (out, p, w - p);
+      g_autofree char *word = g_strndup (w, (gsize) (end + 2 - w));
+      g_autofree char *dec = g_mime_utils_header_decode_text (NULL, word);
+      g_string_append (out, dec ? dec : word);
+      after_word = TRUE;
+      p = end + 2;
+    }
+  return g_string_free (out, FALSE);
 }
 
 /* Plain values may carry RFC 2047 words, though RFC 2047 5 forbids them in
@@ -242,7 +282,16 @@ decode_plain (SgVctx *c, const SgEntity *e, const char *header, const char *base
                 ? g_mime_utils_header_decode_text (NULL, value) : NULL;
   if (dec == NULL)
     return g_strdup (value);
-  if (is_ascii (dec) && strcmp (dec, value) != 0)
+  g_autofree char *by_word = decode_word_by_word (value);
+  if (strcmp (by_word, dec) != 0)
+    {
+      g_autofree char *q1 = sg_quote ((const guint8 *) by_word, strlen (by_word), SG_VALIDATE_MAX_QUOTE);
+      g_autofree char *q2 = sg_quote ((const guint8 *) dec, strlen (dec), SG_VALIDATE_MAX_QUOTE);
+      sg_vctx_report (c, SG_RULE_MIME_PARAM_RFC2047_EVASIVE, e, header, -1,
+                      "encoded-words in the %s parameter read as \"%s\" word by word and as \"%s\" joined",
+                      qname, q1, q2);
+    }
+  else if (is_plain_ascii (dec) && strcmp (dec, value) != 0)
     {
       g_autofree char *q = sg_quote ((const guint8 *) dec, strlen (dec), SG_VALIDATE_MAX_QUOTE);
       sg_vctx_report (c, SG_RULE_MIME_PARAM_RFC2047_EVASIVE, e, header, -1,

@@ -42,11 +42,15 @@ check_field_text (SgVctx *c, const SgEntity *e, const SgField *f)
 
   if (sg_has_8bit (p, len, &at))
     {
-      /* RFC 6532 3.2: UTF-8 in header fields only with SMTPUTF8 (RFC 6531). */
+      /* RFC 6532 3.2: UTF-8 in header fields only with SMTPUTF8 (RFC 6531).
+       * Without it, valid UTF-8 is a deviation GMime, Python's email and
+       * MIME-tools read alike (git send-email writes it in a cover letter's
+       * Subject; a strict-level rule); octets that are not UTF-8 leave each
+       * reader to guess a charset, with or without SMTPUTF8. */
       if (!c->smtputf8)
         sg_vctx_report (c, SG_RULE_HEADER_8BIT, e, name, (gssize) (f->name + at),
                         "8-bit octet in a header without SMTPUTF8");
-      else if (!g_utf8_validate_len ((const char *) p, len, NULL))
+      if (!g_utf8_validate_len ((const char *) p, len, NULL))
         sg_vctx_report (c, SG_RULE_HEADER_UTF8_INVALID, e, name, (gssize) f->name,
                         "header is not valid UTF-8");
     }

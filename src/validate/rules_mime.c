@@ -30,9 +30,11 @@ boundary_syntax_ok (const char *b, gsize len)
 }
 
 /* The Content-Transfer-Encoding mechanism (RFC 2045 6.1), case-insensitive,
- * comments allowed around it. */
+ * comments allowed around it. An empty field (only white space, no comment)
+ * sets *empty and reads as 7bit, as GMime, Python's email and MIME-tools all
+ * read it (Ruby's mail gem writes one on message/rfc822 attachments). */
 static SgCte
-parse_cte (const char *s, gsize len, gboolean *comment)
+parse_cte (const char *s, gsize len, gboolean *comment, gboolean *empty)
 {
   static const struct { const char *name; SgCte cte; } names[] = {
     { "7bit", SG_CTE_7BIT }, { "8bit", SG_CTE_8BIT }, { "binary", SG_CTE_BINARY },
@@ -42,6 +44,7 @@ parse_cte (const char *s, gsize len, gboolean *comment)
   const char *tok = NULL, *tok_end = NULL;
 
   *comment = FALSE;
+  *empty = FALSE;
   while (p < end)
     {
       if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
@@ -70,6 +73,11 @@ parse_cte (const char *s, gsize len, gboolean *comment)
             p++;
           tok_end = p;
         }
+    }
+  if (tok == NULL && !*comment)
+    {
+      *empty = TRUE;
+      return SG_CTE_7BIT;
     }
   if (tok == NULL)
     return SG_CTE_UNKNOWN;
@@ -333,9 +341,12 @@ sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dep
   SgCte cte = SG_CTE_7BIT;
   if (m.cte != NULL)
     {
-      gboolean comment = FALSE;
+      gboolean comment = FALSE, empty = FALSE;
       cte = parse_cte ((const char *) c->data + m.cte->value, m.cte->value_end - m.cte->value,
-                       &comment);
+                       &comment, &empty);
+      if (empty)
+        sg_vctx_report (c, SG_RULE_MIME_CTE_EMPTY, e, "Content-Transfer-Encoding",
+                        (gssize) m.cte->name, "empty Content-Transfer-Encoding, read as 7bit");
       /* RFC 2045 6.1 allows comments here, but a reader that does not strip
        * them sees an unknown encoding and leaves the content undecoded */
       if (comment)

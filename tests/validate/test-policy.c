@@ -47,7 +47,7 @@ static const struct {
   { "header.date.duplicate",      TRUE,  TRUE,  FALSE },
   { "header.from.missing",        TRUE,  TRUE,  TRUE  },
   { "header.from.invalid",        TRUE,  TRUE,  FALSE },
-  { "header.8bit",                TRUE,  TRUE,  FALSE },
+  { "header.8bit",                TRUE,  FALSE, FALSE },
   { "header.rfc2047.invalid",     TRUE,  FALSE, FALSE },
   { "header.message-id.invalid",  TRUE,  FALSE, FALSE },
   { "header.message-id.missing",  FALSE, FALSE, FALSE },
