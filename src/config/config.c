@@ -116,6 +116,7 @@ static const ConfigKey config_keys[] = {
   { "queue", "max_lifetime", KEY_DURATION, OFF (queue_max_lifetime), NULL, SG_DEF_MAX_LIFETIME, 1, 365 * 86400 },
   { "queue", "concurrency", KEY_UINT, OFF (queue_concurrency), NULL, SG_DEF_QUEUE_CONCURRENCY, 1, 100 },
   { "queue", "keep_delivered", KEY_DURATION, OFF (queue_keep_delivered), NULL, SG_DEF_KEEP_DELIVERED, 0, 365 * 86400 },
+  { "queue", "bounce_size_limit", KEY_SIZE, OFF (queue_bounce_size_limit), NULL, SG_DEF_BOUNCE_SIZE_LIMIT, 0, G_GUINT64_CONSTANT (1) << 31 },
   { "queue", "delay_warning", KEY_DURATION, OFF (queue_delay_warning), NULL, SG_DEF_DELAY_WARNING, 0, 365 * 86400 },
   { "queue", "max_history", KEY_UINT, OFF (queue_max_history), NULL, SG_DEF_MAX_HISTORY, 1, 100000 },
   { "queue", "scan_interval", KEY_DURATION, OFF (queue_scan_interval), NULL, SG_DEF_SCAN_INTERVAL, 1, 86400 },

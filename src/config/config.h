@@ -99,6 +99,7 @@ typedef struct {
   guint    queue_max_lifetime;
   guint    queue_concurrency;
   guint    queue_keep_delivered;
+  guint64  queue_bounce_size_limit; /* bytes of original a RET=FULL bounce returns whole */
   guint    queue_delay_warning;  /* seconds in the queue before one delay notice; 0: never */
   guint    queue_scan_interval;
   guint    queue_max_history;

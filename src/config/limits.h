@@ -54,6 +54,7 @@
 #define SG_DEF_MAX_LIFETIME           (5u * 86400u)
 #define SG_DEF_QUEUE_CONCURRENCY      4u        /* parallel smarthost connections */
 #define SG_DEF_KEEP_DELIVERED         0u        /* seconds delivered mail is kept */
+#define SG_DEF_BOUNCE_SIZE_LIMIT      50000u    /* bytes: a larger original is returned as headers only (Postfix bounce_size_limit) */
 #define SG_DEF_DELAY_WARNING          0u        /* seconds before a delay notice (RFC 3464 delayed); 0: none */
 #define SG_DEF_SCAN_INTERVAL          60u       /* full rescan of the spool, seconds */
 #define SG_DEF_MAX_HISTORY            100u      /* attempt_history entries kept per message */

@@ -391,7 +391,7 @@ sg_queue_finish (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 now, ch
    * <>) never bounces (RFC 5321 4.5.5). */
   if (report && meta->sender[0] != '\0')
     {
-      *dsn_id = sg_dsn_queue (spool, meta, c->hostname, now, error);
+      *dsn_id = sg_dsn_queue (spool, meta, c->hostname, c->queue_bounce_size_limit, now, error);
       if (!*dsn_id)
         return FALSE;
       g_message ("%s: sender non-delivery notification: %s", meta->queue_id, *dsn_id);

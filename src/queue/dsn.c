@@ -4,15 +4,18 @@
  * from <> (RFC 5321 4.5.5), so it can never itself bounce. The sender's
  * RFC 3461 wishes are honoured: NOTIFY (who is reported, and whether as
  * failed, delayed or relayed), ENVID and ORCPT
- * (echoed as Original-Envelope-Id and Original-Recipient). The original is
- * always returned as its header section only, which is what RET=HDRS asks;
- * RET=FULL is not honoured beyond that. */
+ * (echoed as Original-Envelope-Id and Original-Recipient) and RET: a
+ * failure report returns the whole original as message/rfc822 for RET=FULL
+ * when it is at most [queue] bounce_size_limit, and otherwise (RET=HDRS, no
+ * RET, a delay or relay notice, or a larger message) its header section as
+ * text/rfc822-headers. */
 #include "queue/dsn.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #define DSN_REASON_MAX  700   /* keep each header line well under 998 octets */
 
@@ -135,6 +138,13 @@ GBytes *
 sg_dsn_build_kind (const SgMeta *meta, SgDsnKind kind, const char *hostname, const char *header,
                    gsize header_len, gint64 now)
 {
+  return sg_dsn_build_original (meta, kind, hostname, header, header_len, FALSE, now);
+}
+
+GBytes *
+sg_dsn_build_original (const SgMeta *meta, SgDsnKind kind, const char *hostname,
+                       const char *header, gsize header_len, gboolean full, gint64 now)
+{
   gboolean delay = kind == SG_DSN_DELAY, relayed = kind == SG_DSN_RELAYED;
   GString *m = g_string_new (NULL);
   g_autofree char *date = rfc5322_date (now);
@@ -225,11 +235,14 @@ sg_dsn_build_kind (const SgMeta *meta, SgDsnKind kind, const char *hostname, con
     }
   g_string_append (m, "\r\n");
 
-  /* Part 3: RFC 6522 section 4, the original header section. */
-  g_string_append_printf (m, "--%s\r\nContent-Type: text/rfc822-headers\r\n", boundary);
+  /* Part 3: RFC 6522 section 4, the original message (RFC 2046 5.2.1 allows
+   * it 8bit) or its header section. */
+  g_string_append_printf (m, "--%s\r\nContent-Type: %s\r\n", boundary,
+                          full ? "message/rfc822" : "text/rfc822-headers");
   if (eightbit)
     g_string_append (m, "Content-Transfer-Encoding: 8bit\r\n");
-  g_string_append (m, "Content-Description: Undelivered Message Headers\r\n\r\n");
+  g_string_append_printf (m, "Content-Description: %s\r\n\r\n",
+                          full ? "Undelivered Message" : "Undelivered Message Headers");
   g_string_append_len (m, header, (gssize) header_len);
   if (header_len < 2 || header[header_len - 1] != '\n')
     g_string_append (m, "\r\n");
@@ -273,23 +286,48 @@ sg_dsn_header_section (const char *path, gsize *len, GError **error)
   return buf;
 }
 
-char *
-sg_dsn_queue (SgSpool *spool, const SgMeta *meta, const char *hostname, gint64 now,
-              GError **error)
+/* wants_full - RET=FULL (RFC 3461 4.3) on a failure report, and the file
+ * at path no larger than limit. */
+static gboolean
+wants_full (const SgMeta *meta, SgDsnKind kind, const char *path, guint64 limit)
 {
-  return sg_dsn_queue_kind (spool, meta, SG_DSN_FAILURE, hostname, now, error);
+  struct stat st;
+  return kind == SG_DSN_FAILURE && meta->dsn_ret && g_ascii_strcasecmp (meta->dsn_ret, "FULL") == 0
+         && stat (path, &st) == 0 && S_ISREG (st.st_mode) && (guint64) st.st_size <= limit;
+}
+
+char *
+sg_dsn_queue (SgSpool *spool, const SgMeta *meta, const char *hostname, guint64 full_limit,
+              gint64 now, GError **error)
+{
+  return sg_dsn_queue_original (spool, meta, SG_DSN_FAILURE, hostname, full_limit, now, error);
 }
 
 char *
 sg_dsn_queue_kind (SgSpool *spool, const SgMeta *meta, SgDsnKind kind, const char *hostname,
                    gint64 now, GError **error)
 {
+  return sg_dsn_queue_original (spool, meta, kind, hostname, 0, now, error);
+}
+
+char *
+sg_dsn_queue_original (SgSpool *spool, const SgMeta *meta, SgDsnKind kind, const char *hostname,
+                       guint64 full_limit, gint64 now, GError **error)
+{
   g_autofree char *path = sg_spool_message_path (spool, meta->queue_id);
   gsize hlen = 0;
-  g_autofree char *header = sg_dsn_header_section (path, &hlen, error);
-  if (!header)
+  g_autofree char *original = NULL;
+  gboolean full = wants_full (meta, kind, path, full_limit);
+  if (full)
+    {
+      /* The file may have been recycled under us only if the message was
+       * retired, which cannot happen while the runner holds it. */
+      if (!g_file_get_contents (path, &original, &hlen, error))
+        return NULL;
+    }
+  else if (!(original = sg_dsn_header_section (path, &hlen, error)))
     return NULL;
-  g_autoptr(GBytes) body = sg_dsn_build_kind (meta, kind, hostname, header, hlen, now);
+  g_autoptr(GBytes) body = sg_dsn_build_original (meta, kind, hostname, original, hlen, full, now);
   g_autoptr(SgMeta) dsn = sg_meta_new ();
   dsn->sender = g_strdup ("");                  /* RFC 5321 4.5.5: bounces come from <> */
   sg_meta_add_recipient (dsn, meta->sender);

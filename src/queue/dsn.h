@@ -34,15 +34,24 @@ GBytes *sg_dsn_build (const SgMeta *meta, const char *hostname, const char *head
  * recipients that want it with Action: delayed (transfer full). */
 GBytes *sg_dsn_build_kind (const SgMeta *meta, SgDsnKind kind, const char *hostname,
                            const char *header, gsize header_len, gint64 now);
+/* sg_dsn_build_original - likewise, quoting original: the whole message as
+ * message/rfc822 when full, else its header section (transfer full). */
+GBytes *sg_dsn_build_original (const SgMeta *meta, SgDsnKind kind, const char *hostname,
+                               const char *original, gsize len, gboolean full, gint64 now);
 /* sg_dsn_header_section - the header section of the message file at path,
  * up to SG_DSN_MAX_HEADER_BYTES, blank line excluded (transfer full). */
 char   *sg_dsn_header_section (const char *path, gsize *len, GError **error);
-/* sg_dsn_queue - build the report and commit it durably to the spool (sync);
- * returns its queue ID (transfer full). */
-char   *sg_dsn_queue (SgSpool *spool, const SgMeta *meta, const char *hostname, gint64 now,
-                      GError **error);
-/* sg_dsn_queue_kind - likewise for a report of kind (transfer full). */
+/* sg_dsn_queue - build the failure report and commit it durably to the spool
+ * (sync); the whole original goes with it for RET=FULL if at most full_limit
+ * bytes ([queue] bounce_size_limit). Returns its queue ID (transfer full). */
+char   *sg_dsn_queue (SgSpool *spool, const SgMeta *meta, const char *hostname,
+                      guint64 full_limit, gint64 now, GError **error);
+/* sg_dsn_queue_kind - likewise for a report of kind, headers only (transfer full). */
 char   *sg_dsn_queue_kind (SgSpool *spool, const SgMeta *meta, SgDsnKind kind,
                            const char *hostname, gint64 now, GError **error);
+/* sg_dsn_queue_original - the general form of both (transfer full). */
+char   *sg_dsn_queue_original (SgSpool *spool, const SgMeta *meta, SgDsnKind kind,
+                               const char *hostname, guint64 full_limit, gint64 now,
+                               GError **error);
 
 G_END_DECLS
