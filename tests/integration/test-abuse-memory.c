@@ -441,6 +441,56 @@ test_disk_full (void)
   sg_test_server_free (&s);
 }
 
+/* lines - n body lines of 72 octets. */
+static GString *
+lines (guint n)
+{
+  GString *b = g_string_new (NULL);
+  for (guint i = 0; i < n; i++)
+    g_string_append (b, "0123456789012345678901234567890123456789012345678901234567890123456789\r\n");
+  return b;
+}
+
+/* /abuse/memory/data-slots - with [limits] max_data_streams = 1, a client
+ * that starts a large DATA and then goes quiet keeps its slot only while it
+ * sends: a second large DATA, waiting for that slot, gets its 250 after the
+ * idle holder is sent to the back of the line (about a second, not the
+ * holder's data_timeout), and the first then finishes too. A normal small
+ * message is not held back meanwhile. */
+static void
+test_data_slots (void)
+{
+  SgTestServer s;
+  sg_test_server_start (&s, "[limits]\nmax_connections_per_ip = 0\ndata_spill_size = 4096\n"
+                        "max_data_streams = 1\ndata_timeout = 300\n[spool]\nmin_free = 0\n");
+  g_autoptr(GString) body = lines (2000);          /* 144,000 octets */
+
+  SgTestClient *a = open_data (s.port);
+  sg_test_client_send (a, SMALL, -1);
+  sg_test_client_send (a, body->str, body->len);  /* past data_spill_size: a holds the slot */
+
+  SgTestClient *b = open_data (s.port);
+  gint64 t0 = g_get_monotonic_time ();
+  sg_test_client_send (b, SMALL, -1);
+  sg_test_client_send (b, body->str, body->len);
+  sg_test_client_send (b, ".\r\n", 3);
+  g_autofree char *small = small_transaction (s.port);
+  g_assert_true (g_str_has_prefix (small, "250 2.0.0 "));
+  g_autofree char *rb = sg_test_client_reply (b);
+  g_assert_true (g_str_has_prefix (rb, "250 2.0.0 "));
+  /* loose: the idle check runs every 250 ms and a holder yields after 1 s */
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, 20 * G_USEC_PER_SEC);
+
+  sg_test_client_send (a, body->str, body->len);
+  sg_test_client_send (a, ".\r\n", 3);
+  g_autofree char *ra = sg_test_client_reply (a);
+  g_assert_true (g_str_has_prefix (ra, "250 2.0.0 "));
+  sg_test_client_free (a);
+  sg_test_client_free (b);
+  g_assert_cmpuint (dir_count (&s, "queue"), ==, 6);   /* 3 messages, .eml and .json */
+  sg_test_server_free (&s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -450,5 +500,6 @@ main (int argc, char **argv)
   g_test_add_func ("/abuse/memory/disk-full", test_disk_full);
   g_test_add_func ("/abuse/memory/parked", test_parked);
   g_test_add_func ("/abuse/memory/concurrent", test_concurrent);
+  g_test_add_func ("/abuse/memory/data-slots", test_data_slots);
   return g_test_run ();
 }
