@@ -492,6 +492,8 @@ on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
         guint64 before = sg_session_progress (conn->session);
         if (in_data)
           conn->data_bytes += n;
+        if (conn->in_slots)
+          sg_data_slots_input (sg_server_data_slots (conn->server), conn, n);
         sg_session_input (conn->session, (const char *) buffer, n);
         if (in_data && sg_session_in_data (conn->session) && sg_session_progress (conn->session) == before)
           connection_data_received (conn, n);

@@ -1,6 +1,6 @@
 /* data_slots.c - the slots a large DATA needs to be read past [limits]
  * data_spill_size (issue 13), the line of sessions waiting for one, and the
- * check that moves an idle holder to the back of that line. Why: with every
+ * check that moves an idle or trickling holder to the back of that line. Why: with every
  * large body read a little at a time, 100 x 10 MB all end together, each
  * with megabytes still in its socket buffers after the client's final dot;
  * read a few at a time, each is drained soon after its dot. */
@@ -12,7 +12,7 @@
  * Owners are borrowed: each calls sg_data_slots_release before it goes. */
 struct _SgDataSlots {
   guint              max;       /* 0 = no limit */
-  GHashTable        *holders;   /* owner -> GINT64 (last input, monotonic us) */
+  GHashTable        *holders;   /* owner -> Window */
   GQueue             waiting;   /* owners, first come first */
   GMainContext      *context;   /* (nullable) */
   GSource           *check;     /* (nullable) the idle check, while anyone waits */
@@ -20,7 +20,21 @@ struct _SgDataSlots {
   gpointer           user_data;
 };
 
+/* A holder's input since its window began. */
+typedef struct {
+  gint64 start_us;   /* monotonic */
+  gsize  bytes;
+} Window;
+
 static void check_update (SgDataSlots *slots);
+
+static Window *
+window_new (gint64 now_us)
+{
+  Window *w = g_new (Window, 1);
+  *w = (Window) { .start_us = now_us, .bytes = 0 };
+  return w;
+}
 
 SgDataSlots *
 sg_data_slots_new (guint max, GMainContext *context, SgDataSlotsResume resume, gpointer user_data)
@@ -58,16 +72,15 @@ has_room (const SgDataSlots *slots)
   return slots->max == 0 || g_hash_table_size (slots->holders) < slots->max;
 }
 
-/* promote - give free slots to waiters, first come first. */
+/* promote - give free slots to waiters, first come first; now_us: monotonic. */
 static void
-promote (SgDataSlots *slots)
+promote (SgDataSlots *slots, gint64 now_us)
 {
   while (has_room (slots) && !g_queue_is_empty (&slots->waiting))
     {
       gpointer next = g_queue_pop_head (&slots->waiting);
 
-      g_hash_table_insert (slots->holders, next, g_memdup2 (&(gint64) { g_get_monotonic_time () },
-                                                            sizeof (gint64)));
+      g_hash_table_insert (slots->holders, next, window_new (now_us));
       if (slots->resume)
         slots->resume (next, slots->user_data);
     }
@@ -78,29 +91,33 @@ void
 sg_data_slots_set_max (SgDataSlots *slots, guint max)
 {
   slots->max = max;
-  promote (slots);
+  promote (slots, g_get_monotonic_time ());
 }
 
 gboolean
 sg_data_slots_take (SgDataSlots *slots, gpointer owner, gint64 now_us)
 {
-  gint64 *last = g_hash_table_lookup (slots->holders, owner);
-
-  if (last != NULL)
-    {
-      *last = now_us;
-      return TRUE;
-    }
+  if (g_hash_table_contains (slots->holders, owner))
+    return TRUE;
   if (g_queue_find (&slots->waiting, owner) != NULL)
     return FALSE;
   if (has_room (slots) && g_queue_is_empty (&slots->waiting))
     {
-      g_hash_table_insert (slots->holders, owner, g_memdup2 (&now_us, sizeof now_us));
+      g_hash_table_insert (slots->holders, owner, window_new (now_us));
       return TRUE;
     }
   g_queue_push_tail (&slots->waiting, owner);
   check_update (slots);
   return FALSE;
+}
+
+void
+sg_data_slots_input (SgDataSlots *slots, gpointer owner, gsize n)
+{
+  Window *w = g_hash_table_lookup (slots->holders, owner);
+
+  if (w != NULL)
+    w->bytes += n;
 }
 
 gboolean
@@ -112,12 +129,10 @@ sg_data_slots_waits (SgDataSlots *slots, gconstpointer owner)
 void
 sg_data_slots_release (SgDataSlots *slots, gpointer owner)
 {
-  gint64 *last = g_hash_table_lookup (slots->holders, owner);
-
-  if (last != NULL)
+  if (g_hash_table_contains (slots->holders, owner))
     {
       g_hash_table_remove (slots->holders, owner);
-      promote (slots);
+      promote (slots, g_get_monotonic_time ());
     }
   else if (g_queue_remove (&slots->waiting, owner))
     check_update (slots);
@@ -128,20 +143,28 @@ sg_data_slots_evict_idle (SgDataSlots *slots, gint64 now_us)
 {
   g_autoptr(GPtrArray) idle = g_ptr_array_new ();
   GHashTableIter it;
-  gpointer owner, last;
+  gpointer owner, value;
 
   if (g_queue_is_empty (&slots->waiting))
     return;
   g_hash_table_iter_init (&it, slots->holders);
-  while (g_hash_table_iter_next (&it, &owner, &last))
-    if (now_us - *(gint64 *) last >= SG_DATA_SLOT_IDLE_US)
-      g_ptr_array_add (idle, owner);
+  while (g_hash_table_iter_next (&it, &owner, &value))
+    {
+      Window *w = value;
+
+      if (now_us - w->start_us < SG_DATA_SLOT_IDLE_US)
+        continue;
+      if (w->bytes < SG_DATA_SLOT_MIN_BYTES)
+        g_ptr_array_add (idle, owner);
+      else
+        *w = (Window) { .start_us = now_us, .bytes = 0 };
+    }
   for (guint i = 0; i < idle->len; i++)
     {
       g_hash_table_remove (slots->holders, idle->pdata[i]);
       g_queue_push_tail (&slots->waiting, idle->pdata[i]);
     }
-  promote (slots);
+  promote (slots, now_us);
 }
 
 guint

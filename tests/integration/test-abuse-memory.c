@@ -454,7 +454,7 @@ lines (guint n)
 /* /abuse/memory/data-slots - with [limits] max_data_streams = 1, a client
  * that starts a large DATA and then goes quiet keeps its slot only while it
  * sends: a second large DATA, waiting for that slot, gets its 250 after the
- * idle holder is sent to the back of the line (about a second, not the
+ * quiet holder is sent to the back of the line (about a second, not the
  * holder's data_timeout), and the first then finishes too. A normal small
  * message is not held back meanwhile. */
 static void
@@ -478,7 +478,7 @@ test_data_slots (void)
   g_assert_true (g_str_has_prefix (small, "250 2.0.0 "));
   g_autofree char *rb = sg_test_client_reply (b);
   g_assert_true (g_str_has_prefix (rb, "250 2.0.0 "));
-  /* loose: the idle check runs every 250 ms and a holder yields after 1 s */
+  /* loose: the idle check runs every 250 ms and judges a 1 s window */
   g_assert_cmpint (g_get_monotonic_time () - t0, <, 20 * G_USEC_PER_SEC);
 
   sg_test_client_send (a, body->str, body->len);

@@ -1,7 +1,8 @@
 /* test-data-slots.c - the DATA slots (src/server/data_slots.c): at most max
  * holders, waiters served first come first, a release hands its slot on,
- * a waiter that leaves is forgotten, idle holders go to the back of the
- * line only while someone waits, and a reload that adds room resumes. */
+ * a waiter that leaves is forgotten, holders that sent too little in their
+ * window go to the back of the line only while someone waits, and a reload
+ * that adds room resumes. */
 #include "server/data_slots.h"
 
 typedef struct {
@@ -62,13 +63,25 @@ test_idle (void)
   g_assert_cmpuint (sg_data_slots_holders (slots), ==, 2);
 
   g_assert_false (sg_data_slots_take (slots, O (2), t));
-  g_assert_true (sg_data_slots_take (slots, O (1), t + SG_DATA_SLOT_IDLE_US));  /* 1 sends */
-  sg_data_slots_evict_idle (slots, t + SG_DATA_SLOT_IDLE_US + 1);
-  g_assert_true (sg_data_slots_waits (slots, O (0)));     /* 0 was idle: back of the line */
+  sg_data_slots_input (slots, O (0), SG_DATA_SLOT_MIN_BYTES - 1);   /* 0 trickles */
+  sg_data_slots_input (slots, O (1), SG_DATA_SLOT_MIN_BYTES);       /* 1 sends */
+  sg_data_slots_input (slots, O (2), 1u << 30);                     /* a waiter's input counts for nothing */
+  sg_data_slots_evict_idle (slots, t + SG_DATA_SLOT_IDLE_US - 1);   /* window not over */
+  g_assert_cmpuint (f.resumed->len, ==, 0);
+  sg_data_slots_evict_idle (slots, t + SG_DATA_SLOT_IDLE_US);
+  g_assert_true (sg_data_slots_waits (slots, O (0)));     /* 0 sent too little: back of the line */
   g_assert_false (sg_data_slots_waits (slots, O (1)));
   g_assert_false (sg_data_slots_waits (slots, O (2)));
   g_assert_cmpuint (f.resumed->len, ==, 1);
   g_assert_true (f.resumed->pdata[0] == O (2));
+  /* 1's window began again, and 2's with its slot: 1 silent from now on
+   * yields to 0 a window later, 2 keeps sending */
+  sg_data_slots_input (slots, O (2), SG_DATA_SLOT_MIN_BYTES);
+  sg_data_slots_evict_idle (slots, t + 2 * SG_DATA_SLOT_IDLE_US - 1);
+  g_assert_false (sg_data_slots_waits (slots, O (1)));
+  sg_data_slots_evict_idle (slots, t + 2 * SG_DATA_SLOT_IDLE_US);
+  g_assert_true (sg_data_slots_waits (slots, O (1)));
+  g_assert_false (sg_data_slots_waits (slots, O (0)));
   g_ptr_array_unref (f.resumed);
 }
 
