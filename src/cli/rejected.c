@@ -151,7 +151,7 @@ sg_cli_rejected (int argc, char **argv)
     entries, &spool_args);
   g_autoptr(GError) error = NULL;
 
-  if (!g_option_context_parse (context, &argc, &argv, &error))
+  if (!sg_cli_parse_options (context, entries, &argc, &argv, &error))
     {
       g_printerr ("spoolgate rejected: %s\n", error->message);
       return SG_CLI_EXIT_USAGE;
