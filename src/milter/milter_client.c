@@ -50,6 +50,7 @@ typedef struct {
   const char     *stage;
   char           *quarantine;   /* (nullable) reason */
   GPtrArray      *edits;        /* SgMilterReply*, header edits at end of message */
+  guint64         edit_bytes;   /* the strings edits hold: at most [limits] max_message_size */
   guint           added, changed, refused;
 } Outcome;
 
@@ -320,6 +321,18 @@ answer (Conn *c, Outcome *out, guint timeout, gboolean eom, gboolean *skip)
         case SG_SMFIR_ADDRCPT_PAR: case SG_SMFIR_CHGFROM:
           if (!eom)
             break;
+          /* Each packet is bounded; their number is not: the edits kept
+           * may not outgrow the largest message we take. */
+          out->edit_bytes += (r->name ? strlen (r->name) : 0) + (r->value ? strlen (r->value) : 0)
+                             + (r->args ? strlen (r->args) : 0);
+          if (out->edit_bytes > c->config->max_message_size)
+            {
+              g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_PROTOCOL,
+                           "edits of more than %" G_GUINT64_FORMAT " bytes ([limits] "
+                           "max_message_size)", c->config->max_message_size);
+              reply_free (r);
+              return END_FAILED;
+            }
           g_ptr_array_add (out->edits, r);
           continue;
         default:
