@@ -42,6 +42,8 @@ typedef enum {
   END_FAILED,    /* down, timed out or broke the protocol: default_action */
 } End;
 
+/* What one milter decided; lives for that milter's turn in sg_milter_run(),
+ * which copies what it keeps into the SgMilterResult. */
 typedef struct {
   SgMilterVerdict verdict;
   guint           code;

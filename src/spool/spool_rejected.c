@@ -28,11 +28,16 @@
 
 #define TMP_SUFFIX ".tmp"
 
+/* One kept message; owned by SgRejected.entries from its keep (or the
+ * start-up index) until it is dropped for room or the store is freed. */
 typedef struct {
   char    id[SG_QUEUE_ID_LEN + 1];
   guint64 bytes;   /* .eml + .json */
 } Entry;
 
+/* The daemon's store lives from the first keep_rejected (sg_intake_new or a
+ * SIGHUP) until sg_intake_free; an administration command's (open_admin)
+ * for that one command, its entries left empty. */
 struct _SgRejected {
   char   *dir;        /* <spool>/rejected */
   int     dir_fd;
