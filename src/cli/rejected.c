@@ -158,7 +158,8 @@ sg_cli_rejected (int argc, char **argv)
     }
   if (rest != NULL && rest[0] != NULL)
     {
-      g_printerr ("spoolgate rejected: takes no arguments (see spoolgate show ID)\n");
+      g_autofree char *shown = sg_cli_safe (rest[0]);
+      g_printerr ("spoolgate rejected: unexpected argument \"%s\" (see spoolgate show ID)\n", shown);
       return SG_CLI_EXIT_USAGE;
     }
   g_autoptr(SgSpool) spool = sg_cli_spool_open (&spool_args, &error);
