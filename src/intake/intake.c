@@ -251,7 +251,8 @@ worker (gpointer data, gpointer pool_data)
       g_autofree char *why = sg_violation_describe (v->first_reject);
       SgRejectClient who = reject_client (env);
       SgRejected *kept = st->config->keep_rejected ? g_atomic_pointer_get (&in->rejected) : NULL;
-      sg_reject (&who, "DATA", 550, v->first_reject->enhanced, v->first_reject->rule, "%s", why);
+      sg_reject (&who, "DATA", SG_ROLLOUT_REJECT_CODE, v->first_reject->enhanced,
+                 v->first_reject->rule, "%s", why);
       if (kept != NULL)
         {
           /* A draft's body is borrowed from its mapping: the copy is made
@@ -259,7 +260,8 @@ worker (gpointer data, gpointer pool_data)
           g_autoptr(GBytes) body = env->draft ? g_bytes_new_static (bytes, len) : g_bytes_ref (env->content);
           sg_rollout_keep (kept, meta_from_envelope (env, v), env->received, body, v->first_reject);
         }
-      job_reply (job, 550, v->first_reject->enhanced, g_strdup_printf ("Message rejected: %s", why));
+      job_reply (job, SG_ROLLOUT_REJECT_CODE, v->first_reject->enhanced,
+                 sg_rollout_reply (v->first_reject));
       return;
     }
   /* A draft's bytes are borrowed from its mapping, valid until the unmap below. */
