@@ -41,6 +41,7 @@ typedef struct {
 static const char *const policy_choices[] = { "strict", "standard", "permissive", NULL };
 static const char *const mode_choices[] = { "enforce", "monitor", NULL };
 static const char *const tls_choices[] = { "none", "opportunistic", "required", "verify", NULL };
+static const char *const balance_choices[] = { "failover", "round-robin", NULL };
 static const char *const milter_action_choices[] = { "accept", "tempfail", "reject", NULL };
 static const char *const log_level_choices[] = { "error", "warning", "info", "debug", NULL };
 
@@ -108,11 +109,15 @@ static const ConfigKey config_keys[] = {
   { "smarthost", "data_block_timeout", KEY_DURATION, OFF (smarthost_data_block_timeout), NULL, SG_DEF_DATA_BLOCK_TIMEOUT, 1, 3600 },
   { "smarthost", "data_term_timeout", KEY_DURATION, OFF (smarthost_data_term_timeout), NULL, SG_DEF_DATA_TERM_TIMEOUT, 1, 3600 },
   { "smarthost", "idle_timeout", KEY_DURATION, OFF (smarthost_idle_timeout), NULL, SG_DEF_SMARTHOST_IDLE_TIMEOUT, 1, 3600 },
+  { "smarthost", "balance", KEY_ENUM, OFF (smarthost_balance), SG_DEF_SMARTHOST_BALANCE, 0, 0, 0, balance_choices },
+  { "smarthost", "host_cooldown", KEY_DURATION, OFF (smarthost_host_cooldown), NULL, SG_DEF_SMARTHOST_HOST_COOLDOWN, 0, 86400 },
   { "queue", "min_backoff", KEY_DURATION, OFF (queue_min_backoff), NULL, SG_DEF_MIN_BACKOFF, 1, 30 * 86400 },
   { "queue", "max_backoff", KEY_DURATION, OFF (queue_max_backoff), NULL, SG_DEF_MAX_BACKOFF, 1, 30 * 86400 },
   { "queue", "max_lifetime", KEY_DURATION, OFF (queue_max_lifetime), NULL, SG_DEF_MAX_LIFETIME, 1, 365 * 86400 },
   { "queue", "concurrency", KEY_UINT, OFF (queue_concurrency), NULL, SG_DEF_QUEUE_CONCURRENCY, 1, 100 },
   { "queue", "keep_delivered", KEY_DURATION, OFF (queue_keep_delivered), NULL, SG_DEF_KEEP_DELIVERED, 0, 365 * 86400 },
+  { "queue", "bounce_size_limit", KEY_SIZE, OFF (queue_bounce_size_limit), NULL, SG_DEF_BOUNCE_SIZE_LIMIT, 0, G_GUINT64_CONSTANT (1) << 31 },
+  { "queue", "delay_warning", KEY_DURATION, OFF (queue_delay_warning), NULL, SG_DEF_DELAY_WARNING, 0, 365 * 86400 },
   { "queue", "max_history", KEY_UINT, OFF (queue_max_history), NULL, SG_DEF_MAX_HISTORY, 1, 100000 },
   { "queue", "scan_interval", KEY_DURATION, OFF (queue_scan_interval), NULL, SG_DEF_SCAN_INTERVAL, 1, 86400 },
   { "milter", "servers", KEY_LIST, OFF (milter_servers), NULL },

@@ -69,13 +69,14 @@ typedef struct {
   guint    max_mime_parts;
   char    *validation_mode;      /* enforce | monitor */
   guint64  keep_rejected;        /* bytes of rejected/ quarantine; 0 = off */
-  /* [smarthost] (host NULL: no forwarding, mail stays queued) */
+  /* [smarthost] (host NULL: no forwarding, mail stays queued; a list, parsed
+   * by smarthost/relayhost.c) */
   char    *smarthost_host;
   guint    smarthost_port;
   char    *smarthost_tls;        /* none | opportunistic | required | verify */
   char    *smarthost_ca_file;    /* (nullable) default: system store */
   char    *smarthost_ca_path;    /* (nullable) */
-  char    *smarthost_server_name;/* (nullable) default: host */
+  char    *smarthost_server_name;/* (nullable) default: the host list entry tried */
   char    *smarthost_client_cert;/* (nullable) */
   char    *smarthost_client_key; /* (nullable) */
   char    *smarthost_username;   /* (nullable) */
@@ -90,12 +91,16 @@ typedef struct {
   guint    smarthost_data_block_timeout;
   guint    smarthost_data_term_timeout;
   guint    smarthost_idle_timeout;
+  char    *smarthost_balance;    /* failover | round-robin */
+  guint    smarthost_host_cooldown; /* seconds a failed host is skipped */
   /* [queue] */
   guint    queue_min_backoff;    /* seconds */
   guint    queue_max_backoff;
   guint    queue_max_lifetime;
   guint    queue_concurrency;
   guint    queue_keep_delivered;
+  guint64  queue_bounce_size_limit; /* bytes of original a RET=FULL bounce returns whole */
+  guint    queue_delay_warning;  /* seconds in the queue before one delay notice; 0: never */
   guint    queue_scan_interval;
   guint    queue_max_history;
   /* [milter] content filters, called in order before 250 (src/milter/) */

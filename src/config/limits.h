@@ -45,6 +45,8 @@
 #define SG_DEF_DATA_BLOCK_TIMEOUT     180u      /* 4.5.3.2.5 */
 #define SG_DEF_DATA_TERM_TIMEOUT      600u      /* 4.5.3.2.6 */
 #define SG_DEF_SMARTHOST_IDLE_TIMEOUT 5u        /* idle seconds before a reused session is QUIT */
+#define SG_DEF_SMARTHOST_BALANCE      "failover" /* order of the [smarthost] host list */
+#define SG_DEF_SMARTHOST_HOST_COOLDOWN 60u      /* seconds a host that failed to connect is skipped */
 
 /* [queue] */
 #define SG_DEF_MIN_BACKOFF            300u      /* seconds */
@@ -52,6 +54,8 @@
 #define SG_DEF_MAX_LIFETIME           (5u * 86400u)
 #define SG_DEF_QUEUE_CONCURRENCY      4u        /* parallel smarthost connections */
 #define SG_DEF_KEEP_DELIVERED         0u        /* seconds delivered mail is kept */
+#define SG_DEF_BOUNCE_SIZE_LIMIT      50000u    /* bytes: a larger original is returned as headers only (Postfix bounce_size_limit) */
+#define SG_DEF_DELAY_WARNING          0u        /* seconds before a delay notice (RFC 3464 delayed); 0: none */
 #define SG_DEF_SCAN_INTERVAL          60u       /* full rescan of the spool, seconds */
 #define SG_DEF_MAX_HISTORY            100u      /* attempt_history entries kept per message */
 

@@ -149,7 +149,16 @@ meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
   meta->arrival_time_us = env->arrival_us;
   meta->sender = g_strdup (env->mail.address);
   for (guint i = 0; i < env->recipients->len; i++)
-    sg_meta_add_recipient (meta, g_ptr_array_index (env->recipients, i));
+    {
+      sg_meta_add_recipient (meta, g_ptr_array_index (env->recipients, i));
+      const SgSmtpPath *p = env->rcpt_params && i < env->rcpt_params->len
+                            ? g_ptr_array_index (env->rcpt_params, i) : NULL;
+      SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
+      r->dsn_notify = p ? g_strdup (p->dsn_notify) : NULL;
+      r->dsn_orcpt = p ? g_strdup (p->dsn_orcpt) : NULL;
+    }
+  meta->dsn_ret = g_strdup (env->mail.dsn_ret);
+  meta->dsn_envid = g_strdup (env->mail.dsn_envid);
   meta->esmtp_size = env->mail.size;
   meta->esmtp_body = env->mail.body == SG_BODY_8BITMIME ? g_strdup ("8BITMIME")
                    : env->mail.body == SG_BODY_7BIT ? g_strdup ("7BIT") : NULL;

@@ -239,6 +239,10 @@ sg_queue_apply (SgMeta *meta, const SgAttempt *a, const SgConfig *c, gint64 now)
         {
           r->status = o->code / 100 == 2 ? SG_RCPT_DELIVERED
                     : o->code / 100 == 5 ? SG_RCPT_FAILED : SG_RCPT_DEFERRED;
+          /* RFC 3461 5.2.2: relayed to a server without DSN, SUCCESS asked:
+           * the "relayed" notice is ours to send. */
+          if (r->status == SG_RCPT_DELIVERED && !o->dsn_passed && sg_dsn_wants_success (r))
+            r->relay_notice = SG_RELAY_NOTICE_DUE;
           r->delay_reason = g_strdup (o->reply ? o->reply : "no reply from the smarthost");
         }
       r->updated = now;
@@ -319,25 +323,84 @@ sg_queue_next_look (const SgMeta *meta, const SgConfig *c)
 }
 
 gboolean
+sg_queue_relay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 now, char **dsn_id,
+                       GError **error)
+{
+  gboolean due = FALSE;
+  for (guint i = 0; i < meta->recipients->len; i++)
+    due |= ((SgMetaRecipient *) g_ptr_array_index (meta->recipients, i))->relay_notice
+           == SG_RELAY_NOTICE_DUE;
+  if (!due || meta->sender[0] == '\0')
+    return TRUE;
+  g_autofree char *id = sg_dsn_queue_kind (spool, meta, SG_DSN_RELAYED, c->hostname, now, error);
+  if (!id)
+    return FALSE;
+  for (guint i = 0; i < meta->recipients->len; i++)
+    {
+      SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
+      if (r->relay_notice == SG_RELAY_NOTICE_DUE)
+        r->relay_notice = SG_RELAY_NOTICE_SENT;
+    }
+  g_message ("%s: sender delivery status notification (relayed): %s", meta->queue_id, id);
+  if (!*dsn_id)
+    *dsn_id = g_steal_pointer (&id);   /* else the queue watch finds it */
+  return TRUE;
+}
+
+gboolean
+sg_queue_delay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 now, char **dsn_id,
+                       GError **error)
+{
+  if (c->queue_delay_warning == 0 || meta->delay_warned || meta->sender[0] == '\0'
+      || meta->arrival_time_us / G_USEC_PER_SEC + (gint64) c->queue_delay_warning > now)
+    return TRUE;
+  gboolean wanted = FALSE;
+  for (guint i = 0; i < meta->recipients->len; i++)
+    {
+      const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
+      wanted |= (r->status == SG_RCPT_DEFERRED || r->status == SG_RCPT_PENDING)
+                && sg_dsn_wants_delay (r);
+    }
+  if (!wanted)
+    return TRUE;
+  /* Durable before the mark: a crash in between can repeat it, never lose it. */
+  g_autofree char *id = sg_dsn_queue_kind (spool, meta, SG_DSN_DELAY, c->hostname, now, error);
+  if (!id)
+    return FALSE;
+  meta->delay_warned = TRUE;
+  g_message ("%s: sender delay notification: %s", meta->queue_id, id);
+  if (!*dsn_id)
+    *dsn_id = g_steal_pointer (&id);   /* else the queue watch finds it */
+  return TRUE;
+}
+
+gboolean
 sg_queue_finish (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 now, char **dsn_id,
                  gboolean *removed, GError **error)
 {
-  gboolean failed = FALSE;
+  gboolean failed = FALSE, report = FALSE;
   *removed = FALSE;
   for (guint i = 0; i < meta->recipients->len; i++)
-    failed |= ((SgMetaRecipient *) g_ptr_array_index (meta->recipients, i))->status == SG_RCPT_FAILED;
+    {
+      const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
+      failed |= r->status == SG_RCPT_FAILED;
+      report |= r->status == SG_RCPT_FAILED && sg_dsn_wants_failure (r);
+    }
   /* The report is durable before the original is marked finished, so a
    * crash in between can duplicate it but never lose it. A bounce (sender
    * <>) never bounces (RFC 5321 4.5.5). */
-  if (failed && meta->sender[0] != '\0')
+  if (report && meta->sender[0] != '\0')
     {
-      *dsn_id = sg_dsn_queue (spool, meta, c->hostname, now, error);
+      *dsn_id = sg_dsn_queue (spool, meta, c->hostname, c->queue_bounce_size_limit, now, error);
       if (!*dsn_id)
         return FALSE;
       g_message ("%s: sender non-delivery notification: %s", meta->queue_id, *dsn_id);
     }
-  else if (failed)
+  else if (failed && meta->sender[0] == '\0')
     g_message ("%s: no non-delivery notification: the sender is <>", meta->queue_id);
+  else if (failed)
+    g_message ("%s: no non-delivery notification: NOTIFY without FAILURE (RFC 3461)",
+               meta->queue_id);
   meta->state = failed ? SG_MSG_FAILED : SG_MSG_DELIVERED;
   meta->next_attempt = 0;
   if (!failed && c->queue_keep_delivered == 0)

@@ -1,13 +1,21 @@
-/* dsn.c - the bounce message: RFC 3464 delivery status in an RFC 6522
+/* dsn.c - the bounce and delay messages: RFC 3464 delivery status in an RFC 6522
  * multipart/report with a human-readable part, a message/delivery-status
  * part and the original header section as text/rfc822-headers. It is sent
- * from <> (RFC 5321 4.5.5), so it can never itself bounce. */
+ * from <> (RFC 5321 4.5.5), so it can never itself bounce. The sender's
+ * RFC 3461 wishes are honoured: NOTIFY (who is reported, and whether as
+ * failed, delayed or relayed), ENVID and ORCPT
+ * (echoed as Original-Envelope-Id and Original-Recipient) and RET: a
+ * failure report returns the whole original as message/rfc822 for RET=FULL
+ * when it is at most [queue] bounce_size_limit, and otherwise (RET=HDRS, no
+ * RET, a delay or relay notice, or a larger message) its header section as
+ * text/rfc822-headers. */
 #include "queue/dsn.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #define DSN_REASON_MAX  700   /* keep each header line well under 998 octets */
 
@@ -52,6 +60,64 @@ status_of (const char *reason)
   return g_strdup (reason[0] == '4' ? "4.0.0" : "5.0.0");
 }
 
+gboolean
+sg_dsn_wants_failure (const SgMetaRecipient *r)
+{
+  if (!r->dsn_notify)
+    return TRUE;
+  g_auto(GStrv) words = g_strsplit (r->dsn_notify, ",", -1);
+  return g_strv_contains ((const char *const *) words, "FAILURE");
+}
+
+gboolean
+sg_dsn_wants_delay (const SgMetaRecipient *r)
+{
+  if (!r->dsn_notify)
+    return TRUE;
+  g_auto(GStrv) words = g_strsplit (r->dsn_notify, ",", -1);
+  return g_strv_contains ((const char *const *) words, "DELAY");
+}
+
+gboolean
+sg_dsn_wants_success (const SgMetaRecipient *r)
+{
+  if (!r->dsn_notify)
+    return FALSE;
+  g_auto(GStrv) words = g_strsplit (r->dsn_notify, ",", -1);
+  return g_strv_contains ((const char *const *) words, "SUCCESS");
+}
+
+/* reported - r is in a report of kind: failed, or still deferred, and
+ * wants to hear about it. */
+static gboolean
+reported (const SgMetaRecipient *r, SgDsnKind kind)
+{
+  if (kind == SG_DSN_RELAYED)
+    return r->status == SG_RCPT_DELIVERED && r->relay_notice == SG_RELAY_NOTICE_DUE;
+  if (kind == SG_DSN_DELAY)
+    return (r->status == SG_RCPT_DEFERRED || r->status == SG_RCPT_PENDING) && sg_dsn_wants_delay (r);
+  return r->status == SG_RCPT_FAILED && sg_dsn_wants_failure (r);
+}
+
+/* xtext_decode - RFC 3461 4: "+XX" back to its byte, for the report's fields;
+ * a decoded control character becomes "?" so it cannot break a header line. */
+static char *
+xtext_decode (const char *xtext)
+{
+  GString *out = g_string_new (NULL);
+  for (const char *p = xtext; *p; p++)
+    {
+      char c = *p;
+      if (p[0] == '+' && g_ascii_isxdigit (p[1]) && g_ascii_isxdigit (p[2]))
+        {
+          c = (char) (g_ascii_xdigit_value (p[1]) * 16 + g_ascii_xdigit_value (p[2]));
+          p += 2;
+        }
+      g_string_append_c (out, (guchar) c < 32 || c == 127 ? '?' : c);
+    }
+  return g_string_free (out, FALSE);
+}
+
 /* clip - a copy of s, at most DSN_REASON_MAX bytes, on one line. */
 static char *
 clip (const char *s)
@@ -65,6 +131,21 @@ GBytes *
 sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header, gsize header_len,
               gint64 now)
 {
+  return sg_dsn_build_kind (meta, SG_DSN_FAILURE, hostname, header, header_len, now);
+}
+
+GBytes *
+sg_dsn_build_kind (const SgMeta *meta, SgDsnKind kind, const char *hostname, const char *header,
+                   gsize header_len, gint64 now)
+{
+  return sg_dsn_build_original (meta, kind, hostname, header, header_len, FALSE, now);
+}
+
+GBytes *
+sg_dsn_build_original (const SgMeta *meta, SgDsnKind kind, const char *hostname,
+                       const char *header, gsize header_len, gboolean full, gint64 now)
+{
+  gboolean delay = kind == SG_DSN_DELAY, relayed = kind == SG_DSN_RELAYED;
   GString *m = g_string_new (NULL);
   g_autofree char *date = rfc5322_date (now);
   g_autofree char *arrival = rfc5322_date (meta->arrival_time_us / G_USEC_PER_SEC);
@@ -78,7 +159,9 @@ sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header, gsiz
   g_string_append_printf (m, "Date: %s\r\n", date);
   g_string_append_printf (m, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", hostname);
   g_string_append_printf (m, "To: <%s>\r\n", meta->sender);
-  g_string_append (m, "Subject: Undelivered Mail Returned to Sender\r\n");
+  g_string_append (m, relayed ? "Subject: Successful Mail Delivery Report\r\n"
+                     : delay ? "Subject: Delayed Mail (still being retried)\r\n"
+                     : "Subject: Undelivered Mail Returned to Sender\r\n");
   g_string_append_printf (m, "Message-ID: <%s.%s@%s>\r\n", meta->queue_id, uuid, hostname);
   g_string_append (m, "Auto-Submitted: auto-replied\r\n");
   g_string_append (m, "MIME-Version: 1.0\r\n");
@@ -90,13 +173,18 @@ sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header, gsiz
   g_string_append_printf (m, "--%s\r\nContent-Type: text/plain; charset=us-ascii\r\n"
                           "Content-Description: Notification\r\n\r\n", boundary);
   g_string_append_printf (m, "This is the mail system at host %s.\r\n\r\n"
-                          "Your message (queue ID %s, received %s) could not be delivered\r\n"
+                          "Your message (queue ID %s, received %s) %s\r\n"
                           "to one or more recipients. The mail system said:\r\n\r\n",
-                          hostname, meta->queue_id, arrival);
+                          hostname, meta->queue_id, arrival,
+                          relayed ? "was relayed to a mail system that sends no\r\n"
+                                    "further delivery notifications. It was relayed"
+                          : delay ? "has not yet been delivered; it is still being retried,\r\n"
+                                  "so you need not send it again. It waits for delivery"
+                                : "could not be delivered");
   for (guint i = 0; i < meta->recipients->len; i++)
     {
       const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
-      if (r->status != SG_RCPT_FAILED)
+      if (!reported (r, kind))
         continue;
       g_autofree char *why = clip (r->delay_reason);
       g_string_append_printf (m, "<%s>: %s\r\n", r->address, why);
@@ -106,31 +194,55 @@ sg_dsn_build (const SgMeta *meta, const char *hostname, const char *header, gsiz
   /* Part 2: RFC 3464 section 2.2 per-message, 2.3 per-recipient fields. */
   g_string_append_printf (m, "--%s\r\nContent-Type: message/delivery-status\r\n"
                           "Content-Description: Delivery report\r\n\r\n", boundary);
+  if (meta->dsn_envid)
+    {
+      g_autofree char *envid = xtext_decode (meta->dsn_envid);
+      g_string_append_printf (m, "Original-Envelope-Id: %s\r\n", envid);   /* 3464 2.2.1 */
+    }
   g_string_append_printf (m, "Reporting-MTA: dns; %s\r\n", hostname);
   g_string_append_printf (m, "X-Spoolgate-Queue-ID: %s\r\n", meta->queue_id);
   g_string_append_printf (m, "Arrival-Date: %s\r\n", arrival);
   for (guint i = 0; i < meta->recipients->len; i++)
     {
       const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
-      if (r->status != SG_RCPT_FAILED)
+      if (!reported (r, kind))
         continue;
       g_autofree char *status = status_of (r->delay_reason);
+      if (delay && status[0] != '4')
+        status[0] = '4';   /* RFC 3464 2.3.4: a delayed recipient's status is transient */
+      if (relayed)
+        {
+          g_free (status);
+          status = g_strdup ("2.0.0");
+        }
       g_autofree char *why = clip (r->delay_reason);
       gboolean smtp = r->delay_reason && g_ascii_isdigit (r->delay_reason[0]);
       g_autofree char *when = rfc5322_date (r->updated ? r->updated : now);
+      if (r->dsn_orcpt)
+        {
+          /* RFC 3464 2.3.1: Original-Recipient: addr-type; the decoded address */
+          const char *semi = strchr (r->dsn_orcpt, ';');
+          g_autofree char *type = g_strndup (r->dsn_orcpt, semi ? (gsize) (semi - r->dsn_orcpt) : 0);
+          g_autofree char *addr = xtext_decode (semi ? semi + 1 : r->dsn_orcpt);
+          g_string_append_printf (m, "\r\nOriginal-Recipient: %s; %s", type, addr);
+        }
       g_string_append_printf (m, "\r\nFinal-Recipient: rfc822; %s\r\n", r->address);
-      g_string_append (m, "Action: failed\r\n");
+      g_string_append (m, relayed ? "Action: relayed\r\n" : delay ? "Action: delayed\r\n"
+                          : "Action: failed\r\n");
       g_string_append_printf (m, "Status: %s\r\n", status);
       g_string_append_printf (m, "Diagnostic-Code: %s; %s\r\n", smtp ? "smtp" : "X-Spoolgate", why);
       g_string_append_printf (m, "Last-Attempt-Date: %s\r\n", when);
     }
   g_string_append (m, "\r\n");
 
-  /* Part 3: RFC 6522 section 4, the original header section. */
-  g_string_append_printf (m, "--%s\r\nContent-Type: text/rfc822-headers\r\n", boundary);
+  /* Part 3: RFC 6522 section 4, the original message (RFC 2046 5.2.1 allows
+   * it 8bit) or its header section. */
+  g_string_append_printf (m, "--%s\r\nContent-Type: %s\r\n", boundary,
+                          full ? "message/rfc822" : "text/rfc822-headers");
   if (eightbit)
     g_string_append (m, "Content-Transfer-Encoding: 8bit\r\n");
-  g_string_append (m, "Content-Description: Undelivered Message Headers\r\n\r\n");
+  g_string_append_printf (m, "Content-Description: %s\r\n\r\n",
+                          full ? "Undelivered Message" : "Undelivered Message Headers");
   g_string_append_len (m, header, (gssize) header_len);
   if (header_len < 2 || header[header_len - 1] != '\n')
     g_string_append (m, "\r\n");
@@ -174,16 +286,48 @@ sg_dsn_header_section (const char *path, gsize *len, GError **error)
   return buf;
 }
 
+/* wants_full - RET=FULL (RFC 3461 4.3) on a failure report, and the file
+ * at path no larger than limit. */
+static gboolean
+wants_full (const SgMeta *meta, SgDsnKind kind, const char *path, guint64 limit)
+{
+  struct stat st;
+  return kind == SG_DSN_FAILURE && meta->dsn_ret && g_ascii_strcasecmp (meta->dsn_ret, "FULL") == 0
+         && stat (path, &st) == 0 && S_ISREG (st.st_mode) && (guint64) st.st_size <= limit;
+}
+
 char *
-sg_dsn_queue (SgSpool *spool, const SgMeta *meta, const char *hostname, gint64 now,
-              GError **error)
+sg_dsn_queue (SgSpool *spool, const SgMeta *meta, const char *hostname, guint64 full_limit,
+              gint64 now, GError **error)
+{
+  return sg_dsn_queue_original (spool, meta, SG_DSN_FAILURE, hostname, full_limit, now, error);
+}
+
+char *
+sg_dsn_queue_kind (SgSpool *spool, const SgMeta *meta, SgDsnKind kind, const char *hostname,
+                   gint64 now, GError **error)
+{
+  return sg_dsn_queue_original (spool, meta, kind, hostname, 0, now, error);
+}
+
+char *
+sg_dsn_queue_original (SgSpool *spool, const SgMeta *meta, SgDsnKind kind, const char *hostname,
+                       guint64 full_limit, gint64 now, GError **error)
 {
   g_autofree char *path = sg_spool_message_path (spool, meta->queue_id);
   gsize hlen = 0;
-  g_autofree char *header = sg_dsn_header_section (path, &hlen, error);
-  if (!header)
+  g_autofree char *original = NULL;
+  gboolean full = wants_full (meta, kind, path, full_limit);
+  if (full)
+    {
+      /* The file may have been recycled under us only if the message was
+       * retired, which cannot happen while the runner holds it. */
+      if (!g_file_get_contents (path, &original, &hlen, error))
+        return NULL;
+    }
+  else if (!(original = sg_dsn_header_section (path, &hlen, error)))
     return NULL;
-  g_autoptr(GBytes) body = sg_dsn_build (meta, hostname, header, hlen, now);
+  g_autoptr(GBytes) body = sg_dsn_build_original (meta, kind, hostname, original, hlen, full, now);
   g_autoptr(SgMeta) dsn = sg_meta_new ();
   dsn->sender = g_strdup ("");                  /* RFC 5321 4.5.5: bounces come from <> */
   sg_meta_add_recipient (dsn, meta->sender);

@@ -73,6 +73,18 @@ gint64   sg_queue_next_look (const SgMeta *meta, const SgConfig *config);
 gboolean sg_queue_finish (SgSpool *spool, SgMeta *meta, const SgConfig *config, gint64 now,
                           char **dsn_id, gboolean *removed, GError **error);
 
+/* sg_queue_delay_notice - once meta has waited [queue] delay_warning with
+ * recipients deferred that want it, queue the one delay notice (RFC 3464
+ * Action: delayed) and mark meta; *dsn_id gets its ID (transfer full).
+ * FALSE: not queued now (tried again at the next attempt). */
+gboolean sg_queue_delay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *config, gint64 now,
+                                char **dsn_id, GError **error);
+
+/* sg_queue_relay_notice - queue the "relayed" notice (RFC 3461 5.2.2) for
+ * recipients marked due by sg_queue_apply and mark them sent; as above. */
+gboolean sg_queue_relay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *config, gint64 now,
+                                char **dsn_id, GError **error);
+
 /* --- worker.c: delivery threads, each with at most one smarthost session --- */
 
 typedef struct _SgQueueWorkers SgQueueWorkers;

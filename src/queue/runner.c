@@ -436,16 +436,17 @@ sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *conte
       r->indexing = TRUE;
       r->index_start = g_get_monotonic_time ();
       r->indexer = g_thread_new ("sg-index", index_main, job);
-      g_message ("queue runner: smarthost %s port %u, tls=%s, concurrency=%u; "
-                 "recovering and indexing the queue in the background",
-                 config->smarthost_host, config->smarthost_port, config->smarthost_tls,
-                 config->queue_concurrency);
+      g_message ("queue runner: smarthost %s (default port %u, balance=%s), tls=%s, "
+                 "concurrency=%u; recovering and indexing the queue in the background",
+                 config->smarthost_host, config->smarthost_port, config->smarthost_balance,
+                 config->smarthost_tls, config->queue_concurrency);
     }
   else
     {
       full_scan (r);
-      g_message ("queue runner: smarthost %s port %u, tls=%s, concurrency=%u, %u message(s) to look at",
-                 config->smarthost_host, config->smarthost_port, config->smarthost_tls,
+      g_message ("queue runner: smarthost %s (default port %u, balance=%s), tls=%s, "
+                 "concurrency=%u, %u message(s) to look at", config->smarthost_host,
+                 config->smarthost_port, config->smarthost_balance, config->smarthost_tls,
                  config->queue_concurrency, sg_schedule_size (r->index));
     }
   kick (r);

@@ -4,6 +4,8 @@
  * message: take its lock (never waiting), re-read its metadata, deliver or
  * expire or retire it, write the result atomically, unlock, report. */
 #include "queue/queue_private.h"
+#include "smarthost/relayhost.h"
+#include "smarthost/transport.h"
 #include "smarthost/tls_client.h"
 
 #include <errno.h>
@@ -15,6 +17,7 @@ struct _SgQueueWorkers {
   const SgConfig *config;
   SgSpool        *spool;
   SgTlsClient    *tls;
+  SgRelayhosts   *relays;     /* [smarthost] host list, shared by the workers */
   char           *password;   /* (nullable) never logged */
   GAsyncQueue    *jobs;       /* char* queue IDs, or STOP */
   GPtrArray      *threads;
@@ -56,26 +59,82 @@ read_password (const char *path, GError **error)
   return pw;
 }
 
-/* open_session - a new smarthost session; the opportunistic policy retries
+/* open_host - a session with one host; the opportunistic policy retries
  * in plaintext when STARTTLS was offered but failed. reached: what the
  * (last) connection got to, also on failure. */
 static SgSmtpClient *
-open_session (Worker *wk, SgSmtpReached *reached, GError **error)
+open_host (SgQueueWorkers *w, const SgRelayEntry *e, const SgRelayTarget *t,
+           SgSmtpReached *reached, GError **error)
 {
-  SgQueueWorkers *w = wk->w;
   g_autoptr(GError) local = NULL;
-  SgSmtpClient *c = sg_smtp_client_open (w->config, w->tls, FALSE, w->password, w->cancel_fd,
-                                         reached, &local);
+  SgSmtpClient *c = sg_smtp_client_open (w->config, t->host, t->port, e->name, w->tls, FALSE,
+                                         w->password, w->cancel_fd, reached, &local);
   if (!c && g_error_matches (local, SG_SMTP_CLIENT_ERROR, SG_SMTP_CLIENT_ERROR_STARTTLS))
     {
-      g_message ("smarthost %s: %s; tls = opportunistic, retrying without TLS",
-                 w->config->smarthost_host, local->message);
+      g_message ("smarthost %s:%u: %s; tls = opportunistic, retrying without TLS",
+                 t->host, t->port, local->message);
       g_clear_error (&local);
-      c = sg_smtp_client_open (w->config, w->tls, TRUE, w->password, w->cancel_fd, reached, &local);
+      c = sg_smtp_client_open (w->config, t->host, t->port, e->name, w->tls, TRUE,
+                               w->password, w->cancel_fd, reached, &local);
     }
   if (!c)
     g_propagate_error (error, g_steal_pointer (&local));
   return c;
+}
+
+/* host_down - the failure means the host itself is unusable for now: it
+ * could not be reached, or it greeted with 4xx. */
+static gboolean
+host_down (const GError *e)
+{
+  return g_error_matches (e, SG_TRANSPORT_ERROR, SG_TRANSPORT_ERROR_CONNECT)
+      || g_error_matches (e, SG_TRANSPORT_ERROR, SG_TRANSPORT_ERROR_TIMEOUT)
+      || g_error_matches (e, SG_SMTP_CLIENT_ERROR, SG_SMTP_CLIENT_ERROR_GREETING);
+}
+
+/* open_session - a new smarthost session with the first host of this
+ * attempt's plan that works ([smarthost] balance); a host that cannot be
+ * reached or greets with 4xx is skipped for [smarthost] host_cooldown. The
+ * error names every host tried; reached is what the last host tried got to. */
+static SgSmtpClient *
+open_session (Worker *wk, SgSmtpReached *reached, GError **error)
+{
+  SgQueueWorkers *w = wk->w;
+  g_autoptr(GPtrArray) plan = sg_relayhosts_plan (w->relays);
+  g_autoptr(GString) why = g_string_new (NULL);
+  GQuark domain = SG_SMTP_CLIENT_ERROR;
+  int code = SG_SMTP_CLIENT_ERROR_REPLY;
+  for (guint i = 0; i < plan->len && !g_atomic_int_get (&w->stopping); i++)
+    {
+      const SgRelayEntry *e = g_ptr_array_index (plan, i);
+      g_autoptr(GPtrArray) targets = sg_relay_entry_targets (e);
+      gboolean down = targets->len > 0;
+      if (targets->len == 0)
+        g_string_append_printf (why, "%s%s: null MX, no host to connect to", why->len ? "; " : "",
+                                e->name);
+      for (guint j = 0; j < targets->len; j++)
+        {
+          g_autoptr(GError) local = NULL;
+          SgSmtpClient *c = open_host (w, e, g_ptr_array_index (targets, j), reached, &local);
+          if (c)
+            return c;
+          if (g_error_matches (local, SG_TRANSPORT_ERROR, SG_TRANSPORT_ERROR_CANCELLED))
+            {
+              g_propagate_error (error, g_steal_pointer (&local));
+              return NULL;
+            }
+          down &= host_down (local);
+          domain = local->domain;
+          code = local->code;
+          g_message ("smarthost %s: %s%s", e->name, local->message,
+                     i + 1 < plan->len || j + 1 < targets->len ? "; trying the next host" : "");
+          g_string_append_printf (why, "%s%s", why->len ? "; " : "", local->message);
+        }
+      if (down)
+        sg_relayhosts_cool_down (w->relays, e);
+    }
+  g_set_error (error, domain, code, "%s", why->len ? why->str : "shutting down");
+  return NULL;
 }
 
 /* ready_session - the worker's session, reset for reuse or freshly opened. */
@@ -108,7 +167,13 @@ deliver (Worker *wk, SgMeta *meta, gint64 now)
   g_autoptr(GPtrArray) pending = sg_queue_pending (meta);
   g_autoptr(GPtrArray) outcomes = g_ptr_array_new_with_free_func ((GDestroyNotify) sg_rcpt_outcome_free);
   for (guint i = 0; i < pending->len; i++)
-    g_ptr_array_add (outcomes, sg_rcpt_outcome_new (((SgMetaRecipient *) g_ptr_array_index (pending, i))->address));
+    {
+      const SgMetaRecipient *r = g_ptr_array_index (pending, i);
+      SgRcptOutcome *o = sg_rcpt_outcome_new (r->address);
+      o->dsn_notify = g_strdup (r->dsn_notify);
+      o->dsn_orcpt = g_strdup (r->dsn_orcpt);
+      g_ptr_array_add (outcomes, o);
+    }
   g_autoptr(GError) error = NULL;
   SgSmtpReached reached = { NULL };
   /* delays=a/b/c/d as Postfix: a until the job was taken (now), b until
@@ -122,7 +187,8 @@ deliver (Worker *wk, SgMeta *meta, gint64 now)
   if (c)
     {
       g_autofree char *path = sg_spool_message_path (w->spool, meta->queue_id);
-      SgSmtpMessage msg = { meta->queue_id, meta->sender, path, meta->smtputf8 };
+      SgSmtpMessage msg = { meta->queue_id, meta->sender, path, meta->smtputf8,
+                            meta->dsn_ret, meta->dsn_envid };
       sg_smtp_client_send (c, &msg, outcomes, &error);
       if (!sg_smtp_client_usable (c))
         g_clear_pointer (&wk->client, sg_smtp_client_close);
@@ -184,6 +250,16 @@ process (Worker *wk, const char *id)
       else
         write = FALSE;   /* finished earlier, crashed before retiring it */
       g_autoptr(GPtrArray) left = sg_queue_pending (meta);
+      if (!sg_queue_relay_notice (w->spool, meta, w->config, now, &res->dsn_id, &error))
+        {
+          g_warning ("%s: cannot queue the relayed notification: %s", id, error->message);
+          g_clear_error (&error);
+        }
+      if (left->len > 0 && !sg_queue_delay_notice (w->spool, meta, w->config, now, &res->dsn_id, &error))
+        {
+          g_warning ("%s: cannot queue the delay notification: %s", id, error->message);
+          g_clear_error (&error);
+        }
       /* Delivered to everyone and nothing to keep: removing the files is the
        * record. One unlink and one fsync of queue/ instead of a metadata
        * rewrite followed by that same removal; a crash before it is durable
@@ -270,6 +346,9 @@ sg_queue_workers_new (const SgConfig *config, SgSpool *spool, SgJobReportFunc re
   g_autoptr(SgTlsClient) tls = sg_tls_client_new (config, error);
   if (!tls)
     return NULL;
+  g_autoptr(SgRelayhosts) relays = sg_relayhosts_new (config, error);
+  if (!relays)
+    return NULL;
   g_autofree char *password = NULL;
   if (config->smarthost_password_file
       && !(password = read_password (config->smarthost_password_file, error)))
@@ -285,6 +364,7 @@ sg_queue_workers_new (const SgConfig *config, SgSpool *spool, SgJobReportFunc re
   w->config = config;
   w->spool = spool;
   w->tls = g_steal_pointer (&tls);
+  w->relays = g_steal_pointer (&relays);
   w->password = g_steal_pointer (&password);
   w->jobs = g_async_queue_new ();
   w->threads = g_ptr_array_new ();
@@ -334,6 +414,7 @@ sg_queue_workers_free (SgQueueWorkers *w)
   g_ptr_array_unref (w->threads);
   close (w->cancel_fd);
   sg_tls_client_free (w->tls);
+  sg_relayhosts_free (w->relays);
   if (w->password)
     memset (w->password, 0, strlen (w->password));
   g_free (w->password);

@@ -627,7 +627,7 @@ sg_connection_busy (const SgConnection *conn)
   if (!conn->session)
     return FALSE;
   SgSessionState st = sg_session_state (conn->session);
-  return !conn->closed && (st == SG_SESSION_DATA || st == SG_SESSION_SUBMITTED);
+  return !conn->closed && (sg_session_in_data (conn->session) || st == SG_SESSION_SUBMITTED);
 }
 
 void

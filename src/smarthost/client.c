@@ -1,7 +1,7 @@
 /* client.c - the smarthost SMTP client state machine (RFC 5321), with
  * STARTTLS (RFC 3207), AUTH PLAIN/LOGIN (RFC 4954, 4616) only inside TLS,
- * PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152) and SMTPUTF8
- * (RFC 6531). The .eml is streamed and dot-stuffed (RFC 5321 4.5.2), never
+ * PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8
+ * (RFC 6531) and DSN (RFC 3461: the parameters passed on when offered). The .eml is streamed and dot-stuffed (RFC 5321 4.5.2), never
  * rewritten. Sockets and TLS live in transport.c. */
 #include "smarthost/client.h"
 #include "smarthost/transport.h"
@@ -20,7 +20,7 @@ G_DEFINE_QUARK (sg-smtp-client-error-quark, sg_smtp_client_error)
 
 typedef enum {
   EXT_PIPELINING = 1 << 0, EXT_SIZE = 1 << 1, EXT_8BITMIME = 1 << 2, EXT_SMTPUTF8 = 1 << 3,
-  EXT_STARTTLS = 1 << 4, EXT_AUTH_PLAIN = 1 << 5, EXT_AUTH_LOGIN = 1 << 6,
+  EXT_STARTTLS = 1 << 4, EXT_AUTH_PLAIN = 1 << 5, EXT_AUTH_LOGIN = 1 << 6, EXT_DSN = 1 << 7,
 } Extension;
 
 struct _SgSmtpClient {
@@ -69,6 +69,8 @@ sg_rcpt_outcome_free (SgRcptOutcome *o)
     return;
   g_free (o->address);
   g_free (o->reply);
+  g_free (o->dsn_notify);
+  g_free (o->dsn_orcpt);
   g_free (o);
 }
 
@@ -172,6 +174,8 @@ parse_ehlo (SgSmtpClient *c, const Reply *r)
         c->ext |= EXT_SMTPUTF8;
       else if (g_ascii_strcasecmp (kw, "STARTTLS") == 0)
         c->ext |= EXT_STARTTLS;
+      else if (g_ascii_strcasecmp (kw, "DSN") == 0)
+        c->ext |= EXT_DSN;
       else if (g_ascii_strcasecmp (kw, "AUTH") == 0)
         for (guint j = 1; words[j]; j++)
           {
@@ -216,7 +220,8 @@ hello (SgSmtpClient *c, SgClientState state, gboolean need_esmtp, GError **error
 /* starttls - RFC 3207: STARTTLS, the handshake, then EHLO from scratch.
  * Everything learned before the handshake is forgotten. */
 static gboolean
-starttls (SgSmtpClient *c, SgTlsClient *tls, gboolean need_esmtp, GError **error)
+starttls (SgSmtpClient *c, SgTlsClient *tls, const char *server_name, gboolean need_esmtp,
+          GError **error)
 {
   Reply r = { 0 };
   client_enter_state (c, SG_CLIENT_STARTTLS);
@@ -233,7 +238,7 @@ starttls (SgSmtpClient *c, SgTlsClient *tls, gboolean need_esmtp, GError **error
     g_message ("smarthost %s: discarding %" G_GSIZE_FORMAT " byte(s) sent before the TLS handshake",
                sg_transport_peer (c->t), sg_transport_buffered (c->t));
   c->ext = 0;
-  if (!sg_transport_start_tls (c->t, tls, c->config->smarthost_tls_timeout, error))
+  if (!sg_transport_start_tls (c->t, tls, server_name, c->config->smarthost_tls_timeout, error))
     {
       client_enter_state (c, SG_CLIENT_BROKEN);
       return FALSE;
@@ -324,24 +329,25 @@ sg_smtp_client_reached (const SgSmtpClient *c, SgSmtpReached *r)
     r->tls_protocol = r->tls_cipher = NULL;
 }
 
-static gboolean set_up (SgSmtpClient *c, SgTlsClient *tls, gboolean skip_tls,
-                        const char *password, GError **error);
+static gboolean set_up (SgSmtpClient *c, SgTlsClient *tls, const char *server_name,
+                        gboolean skip_tls, const char *password, GError **error);
 
 SgSmtpClient *
-sg_smtp_client_open (const SgConfig *cf, SgTlsClient *tls, gboolean skip_tls,
-                     const char *password, int cancel_fd, SgSmtpReached *reached, GError **error)
+sg_smtp_client_open (const SgConfig *cf, const char *host, guint port, const char *server_name,
+                     SgTlsClient *tls, gboolean skip_tls, const char *password, int cancel_fd,
+                     SgSmtpReached *reached, GError **error)
 {
   if (reached != NULL)
     sg_smtp_reached_clear (reached);
-  g_autoptr(SgTransport) t = sg_transport_connect (cf->smarthost_host, cf->smarthost_port,
-                                                   cf->smarthost_connect_timeout, cancel_fd, error);
+  g_autoptr(SgTransport) t = sg_transport_connect (host, port, cf->smarthost_connect_timeout,
+                                                   cancel_fd, error);
   if (!t)
     return NULL;
   g_autoptr(SgSmtpClient) c = g_new0 (SgSmtpClient, 1);
   c->config = cf;
   c->t = g_steal_pointer (&t);
   c->state = SG_CLIENT_BANNER;
-  gboolean ok = set_up (c, tls, skip_tls, password, error);
+  gboolean ok = set_up (c, tls, server_name, skip_tls, password, error);
   if (reached != NULL)
     sg_smtp_client_reached (c, reached);
   if (ok)
@@ -359,8 +365,8 @@ sg_smtp_client_open (const SgConfig *cf, SgTlsClient *tls, gboolean skip_tls,
 
 /* set_up - greeting, EHLO, STARTTLS and EHLO again, AUTH: READY or FALSE. */
 static gboolean
-set_up (SgSmtpClient *c, SgTlsClient *tls, gboolean skip_tls, const char *password,
-        GError **error)
+set_up (SgSmtpClient *c, SgTlsClient *tls, const char *server_name, gboolean skip_tls,
+        const char *password, GError **error)
 {
   const SgConfig *cf = c->config;
   SgTlsPolicy policy = sg_tls_client_policy (tls);
@@ -372,7 +378,8 @@ set_up (SgSmtpClient *c, SgTlsClient *tls, gboolean skip_tls, const char *passwo
     return FALSE;
   if (r.code != 220)
     {
-      step_failed (c, error, SG_SMTP_CLIENT_ERROR_REPLY, "the session (greeting)", &r);
+      step_failed (c, error, r.code / 100 == 4 ? SG_SMTP_CLIENT_ERROR_GREETING
+                   : SG_SMTP_CLIENT_ERROR_REPLY, "the session (greeting)", &r);
       reply_clear (&r);
       return FALSE;
     }
@@ -384,7 +391,7 @@ set_up (SgSmtpClient *c, SgTlsClient *tls, gboolean skip_tls, const char *passwo
       if (c->ext & EXT_STARTTLS)
         {
           g_autoptr(GError) tls_error = NULL;
-          if (!starttls (c, tls, need_tls, &tls_error))
+          if (!starttls (c, tls, server_name, need_tls, &tls_error))
             {
               /* Plaintext fallback is never done on this connection: the
                * caller may retry the opportunistic case without TLS. */
@@ -612,12 +619,25 @@ sg_smtp_client_send (SgSmtpClient *c, const SgSmtpMessage *msg, GPtrArray *rcpts
     g_string_append (wire, " BODY=8BITMIME");
   if (msg->smtputf8)
     g_string_append (wire, " SMTPUTF8");
+  gboolean dsn = (c->ext & EXT_DSN) != 0;   /* RFC 3461 5.2.1: only to a DSN server */
+  if (dsn && msg->dsn_ret)
+    g_string_append_printf (wire, " RET=%s", msg->dsn_ret);
+  if (dsn && msg->dsn_envid)
+    g_string_append_printf (wire, " ENVID=%s", msg->dsn_envid);
   g_string_append (wire, "\r\n");
   gboolean pipelining = (c->ext & EXT_PIPELINING) != 0;
   gsize mail_len = wire->len;
   for (guint i = 0; i < rcpts->len; i++)
-    g_string_append_printf (wire, "RCPT TO:<%s>\r\n",
-                            ((SgRcptOutcome *) g_ptr_array_index (rcpts, i))->address);
+    {
+      SgRcptOutcome *o = g_ptr_array_index (rcpts, i);
+      o->dsn_passed = dsn;
+      g_string_append_printf (wire, "RCPT TO:<%s>", o->address);
+      if (dsn && o->dsn_notify)
+        g_string_append_printf (wire, " NOTIFY=%s", o->dsn_notify);
+      if (dsn && o->dsn_orcpt)
+        g_string_append_printf (wire, " ORCPT=%s", o->dsn_orcpt);
+      g_string_append (wire, "\r\n");
+    }
   g_string_append (wire, "DATA\r\n");
 
   Reply r = { 0 };

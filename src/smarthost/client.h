@@ -18,6 +18,7 @@ typedef enum {
   SG_SMTP_CLIENT_ERROR_TLS_POLICY, /* TLS required, STARTTLS not offered or refused */
   SG_SMTP_CLIENT_ERROR_AUTH,       /* no usable mechanism or credentials refused */
   SG_SMTP_CLIENT_ERROR_STARTTLS,   /* opportunistic STARTTLS failed: plaintext may be retried */
+  SG_SMTP_CLIENT_ERROR_GREETING,   /* the greeting was 4xx: try another host, cool this one down */
 } SgSmtpClientError;
 
 /* The client's state, changed only by client_enter_state() in client.c. */
@@ -32,6 +33,9 @@ typedef struct {
   char  *address;
   guint  code;
   char  *reply;     /* (nullable) sanitised one-line reply, e.g. "550 5.1.1 unknown user" */
+  char  *dsn_notify; /* (nullable) RCPT NOTIFY= to pass on when the smarthost offers DSN */
+  char  *dsn_orcpt;  /* (nullable) RCPT ORCPT=, likewise (RFC 3461 4.2: passed unchanged) */
+  gboolean dsn_passed; /* the smarthost offered DSN: notices are now its job */
 } SgRcptOutcome;
 
 /* sg_rcpt_outcome_new - an untried outcome for address (transfer full). */
@@ -44,6 +48,8 @@ typedef struct {
   const char *sender;     /* "" for <> */
   const char *path;       /* queue/<ID>.eml */
   gboolean    smtputf8;
+  const char *dsn_ret;    /* (nullable) MAIL RET=, passed on when the smarthost offers DSN */
+  const char *dsn_envid;  /* (nullable) MAIL ENVID= (xtext), likewise */
 } SgSmtpMessage;
 
 typedef struct _SgSmtpClient SgSmtpClient;
@@ -61,16 +67,18 @@ typedef struct {
 /* sg_smtp_reached_clear - free what an SgSmtpReached holds and zero it. */
 void sg_smtp_reached_clear (SgSmtpReached *r);
 
-/* sg_smtp_client_open - connect and set up a session by config's [smarthost]
- * and tls's policy (skip_tls: plaintext, for the opportunistic fallback);
- * password is used only for AUTH; cancel_fd (or -1) interrupts any wait.
- * Fails without sending any mail command when the policy needs TLS that is
- * missing or fails; a refusal at a command boundary (no STARTTLS offered,
- * a 5xx to EHLO or AUTH) is followed by QUIT. reached (nullable, cleared
- * first) gets what was reached, whether or not it succeeds; a TLS session
- * is logged "Verified TLS connection established to ..." or "Untrusted ..."
- * (transfer full). */
-SgSmtpClient *sg_smtp_client_open (const SgConfig *config, SgTlsClient *tls, gboolean skip_tls,
+/* sg_smtp_client_open - connect to host:port and set up a session by
+ * config's [smarthost] and tls's policy (skip_tls: plaintext, for the
+ * opportunistic fallback); server_name is the name TLS checks unless
+ * [smarthost] server_name is set; password is used only for AUTH; cancel_fd
+ * (or -1) interrupts any wait. Fails without sending any mail command when
+ * the policy needs TLS that is missing or fails; a refusal at a command
+ * boundary (no STARTTLS offered, a 5xx to EHLO or AUTH) is followed by QUIT.
+ * reached (nullable, cleared first) gets what was reached, whether or not it
+ * succeeds; a TLS session is logged "Verified TLS connection established to
+ * ..." or "Untrusted ..." (transfer full). */
+SgSmtpClient *sg_smtp_client_open (const SgConfig *config, const char *host, guint port,
+                                   const char *server_name, SgTlsClient *tls, gboolean skip_tls,
                                    const char *password, int cancel_fd, SgSmtpReached *reached,
                                    GError **error);
 /* sg_smtp_client_close - QUIT (best effort) and free. */

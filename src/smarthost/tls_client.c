@@ -15,7 +15,8 @@ G_DEFINE_QUARK (sg-tls-client-error-quark, sg_tls_client_error)
 struct _SgTlsClient {
   SSL_CTX    *ctx;
   SgTlsPolicy policy;
-  char       *server_name;   /* SNI and the name the certificate must carry */
+  char       *server_name;   /* (nullable) [smarthost] server_name: SNI and the name the
+                              * certificate must carry, instead of the host's own */
 };
 
 static const char *const policy_names[] = {
@@ -52,8 +53,7 @@ sg_tls_client_new (const SgConfig *c, GError **error)
                    "[smarthost] tls = %s is not a TLS policy", c->smarthost_tls);
       return NULL;
     }
-  tls->server_name = g_strdup (c->smarthost_server_name ? c->smarthost_server_name
-                                                        : c->smarthost_host);
+  tls->server_name = g_strdup (c->smarthost_server_name);
   ERR_clear_error ();
   tls->ctx = SSL_CTX_new (TLS_client_method ());
   if (!tls->ctx)
@@ -111,25 +111,26 @@ sg_tls_client_policy (const SgTlsClient *tls)
 }
 
 SSL *
-sg_tls_client_ssl_new (SgTlsClient *tls, int fd, GError **error)
+sg_tls_client_ssl_new (SgTlsClient *tls, int fd, const char *host_name, GError **error)
 {
+  const char *server_name = tls->server_name ? tls->server_name : host_name;
   ERR_clear_error ();
   SSL *ssl = SSL_new (tls->ctx);
   if (!ssl)
     return openssl_error (error, SG_TLS_CLIENT_ERROR_HANDSHAKE, "SSL_new", NULL), NULL;
-  gboolean ip = g_hostname_is_ip_address (tls->server_name);
+  gboolean ip = g_hostname_is_ip_address (server_name);
   gboolean ok = SSL_set_fd (ssl, fd) == 1;
   /* RFC 6066 section 3: SNI carries host names only, never address literals. */
   if (ok && !ip)
-    ok = SSL_set_tlsext_host_name (ssl, tls->server_name) == 1;
+    ok = SSL_set_tlsext_host_name (ssl, server_name) == 1;
   if (ok && tls->policy == SG_TLS_POLICY_VERIFY)
     {
       if (ip)
-        ok = X509_VERIFY_PARAM_set1_ip_asc (SSL_get0_param (ssl), tls->server_name) == 1;
+        ok = X509_VERIFY_PARAM_set1_ip_asc (SSL_get0_param (ssl), server_name) == 1;
       else
         {
           SSL_set_hostflags (ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-          ok = SSL_set1_host (ssl, tls->server_name) == 1;
+          ok = SSL_set1_host (ssl, server_name) == 1;
         }
     }
   if (!ok)

@@ -43,8 +43,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgTlsClient, sg_tls_client_free)
 /* sg_tls_client_policy - the configured policy. */
 SgTlsPolicy  sg_tls_client_policy (const SgTlsClient *tls);
 /* sg_tls_client_ssl_new - an SSL on the non-blocking socket fd, with SNI and
- * (verify) the expected name set (transfer full). */
-SSL         *sg_tls_client_ssl_new (SgTlsClient *tls, int fd, GError **error);
+ * (verify) the expected name set: [smarthost] server_name, else server_name,
+ * the host list entry being tried (transfer full). */
+SSL         *sg_tls_client_ssl_new (SgTlsClient *tls, int fd, const char *server_name,
+                                    GError **error);
 /* sg_tls_client_step - one non-blocking handshake, read, write or shutdown;
  * *done gets the bytes moved. The only place OpenSSL errors are read. */
 SgTlsStep    sg_tls_client_step (SSL *ssl, SgTlsOp op, void *buf, gsize len, gsize *done,

@@ -310,13 +310,14 @@ sg_transport_buffered (const SgTransport *t)
 }
 
 gboolean
-sg_transport_start_tls (SgTransport *t, SgTlsClient *tls, guint timeout, GError **error)
+sg_transport_start_tls (SgTransport *t, SgTlsClient *tls, const char *server_name, guint timeout,
+                        GError **error)
 {
   g_return_val_if_fail (t->ssl == NULL, FALSE);
   /* Anything the peer sent after its 220 came before the handshake and is
    * not to be trusted (RFC 3207 section 4.2): drop it. */
   t->start = t->end = 0;
-  t->ssl = sg_tls_client_ssl_new (tls, t->fd, error);
+  t->ssl = sg_tls_client_ssl_new (tls, t->fd, server_name, error);
   if (!t->ssl)
     return FALSE;
   gint64 deadline = deadline_in (timeout);

@@ -39,9 +39,10 @@ gboolean     sg_transport_write (SgTransport *t, const void *data, gsize len, gu
                                  GError **error);
 /* sg_transport_buffered - bytes read from the peer and not yet consumed. */
 gsize        sg_transport_buffered (const SgTransport *t);
-/* sg_transport_start_tls - drop buffered plaintext and run the TLS handshake. */
-gboolean     sg_transport_start_tls (SgTransport *t, SgTlsClient *tls, guint timeout,
-                                     GError **error);
+/* sg_transport_start_tls - drop buffered plaintext and run the TLS handshake;
+ * server_name as for sg_tls_client_ssl_new(). */
+gboolean     sg_transport_start_tls (SgTransport *t, SgTlsClient *tls, const char *server_name,
+                                     guint timeout, GError **error);
 /* sg_transport_tls - protocol and cipher, or FALSE when plaintext (static strings). */
 gboolean     sg_transport_tls (const SgTransport *t, const char **protocol, const char **cipher);
 

@@ -1,5 +1,5 @@
 /* session.c - the inbound SMTP state machine (RFC 5321, RFC 2920 pipelining,
- * RFC 2034 enhanced codes). Verbs live in verb_table[] with the states they
+ * RFC 2034 enhanced codes, RFC 3030 CHUNKING). Verbs live in verb_table[] with the states they
  * are allowed in; session_enter_state() is the only place the state changes.
  * Message content goes to smtp_data.c; validation and spooling happen behind
  * the submit hook. Every reply carries an RFC 3463 enhanced status code.
@@ -43,9 +43,23 @@ struct _SgSession {
   char                 queue_id[SG_QUEUE_ID_LEN + 1];
   SgSmtpPath           mail;
   GPtrArray           *recipients;
+  GPtrArray           *rcpt_params;   /* SgSmtpPath*, parallel to recipients (DSN) */
   SgDataReader         data;
   gint64               data_end_us;  /* monotonic end of DATA, 0 once answered */
   gboolean             rcpt_limit_hit; /* logged once per transaction, not per RCPT */
+  /* BDAT (RFC 3030): chunk bytes go to the same SgDataReader as DATA,
+   * dot-stuffed on the way in, so size, framing faults, validation and the
+   * spool are exactly DATA's. */
+  guint64              bdat_left;     /* bytes of the current chunk still to read */
+  gboolean             bdat_last;     /* the current chunk is the LAST one */
+  gboolean             bdat_discard;  /* the chunk is refused: read and drop it */
+  guint                bdat_reply;    /* code of a refusal owed after the discarded chunk */
+  const char          *bdat_enhanced; /* (static) its enhanced code */
+  const char          *bdat_text;     /* (static) its text */
+  SgSessionState       bdat_return;   /* state to go back to after a refused chunk */
+  guint64              bdat_size;     /* size of the current chunk */
+  char                 bdat_prev[2];  /* last two bytes fed, to stuff a dot at line start */
+  gboolean             bdat_fed;      /* any chunk byte fed yet */
 };
 
 typedef void (*VerbHandler) (SgSession *s, const char *arg);
@@ -79,6 +93,7 @@ static void smtp_help (SgSession *s, const char *arg);
 static void smtp_vrfy (SgSession *s, const char *arg);
 static void smtp_expn (SgSession *s, const char *arg);
 static void smtp_starttls (SgSession *s, const char *arg);
+static void smtp_bdat (SgSession *s, const char *arg);
 
 static const Verb verb_table[] = {
   { "EHLO", smtp_ehlo, ANY_IDLE, VERB_ARG_REQUIRED | VERB_LIMIT },
@@ -86,23 +101,37 @@ static const Verb verb_table[] = {
   { "MAIL", smtp_mail, IN (SG_SESSION_READY), VERB_ARG_REQUIRED },
   { "RCPT", smtp_rcpt, IN (SG_SESSION_MAIL) | IN (SG_SESSION_RCPT), VERB_ARG_REQUIRED },
   { "DATA", smtp_data, IN (SG_SESSION_RCPT), VERB_ARG_NONE },
-  { "RSET", smtp_rset, ANY_IDLE, VERB_ARG_NONE | VERB_LIMIT },
-  { "NOOP", smtp_noop, ANY_IDLE, VERB_LIMIT },
-  { "QUIT", smtp_quit, ANY_IDLE, VERB_ARG_NONE },
+  { "RSET", smtp_rset, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_ARG_NONE | VERB_LIMIT },
+  { "NOOP", smtp_noop, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_LIMIT },
+  { "QUIT", smtp_quit, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_ARG_NONE },
   { "HELP", smtp_help, ANY_IDLE, VERB_LIMIT },
   { "VRFY", smtp_vrfy, ANY_IDLE, VERB_ARG_REQUIRED | VERB_LIMIT },
   { "EXPN", smtp_expn, ANY_IDLE, 0 },
   { "STARTTLS", smtp_starttls, IN (SG_SESSION_READY), VERB_ARG_NONE },
+  /* Allowed wherever a transaction may be, so that a refused chunk is still
+   * read (RFC 3030 2: the bytes follow the command whatever the reply). */
+  { "BDAT", smtp_bdat, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_ARG_REQUIRED },
 };
 
 static const char *const state_names[] = {
   "CONNECTED", "READY", "MAIL", "RCPT", "DATA", "SUBMITTED", "STARTTLS", "CLOSING",
+  "CHUNKING", "BDAT",
 };
 
 const char *
 sg_session_state_name (SgSessionState state)
 {
   return state_names[state];
+}
+
+/* path_free - an SgSmtpPath on the heap (RCPT's DSN parameters). */
+static void
+path_free (gpointer p)
+{
+  if (!p)
+    return;
+  sg_smtp_path_clear (p);
+  g_free (p);
 }
 
 /* session_enter_state - the one place the state changes. */
@@ -184,9 +213,12 @@ transaction_reset (SgSession *s)
 {
   sg_smtp_path_clear (&s->mail);
   g_ptr_array_set_size (s->recipients, 0);
+  g_ptr_array_set_size (s->rcpt_params, 0);
   sg_data_reader_clear (&s->data);
   s->queue_id[0] = '\0';
   s->rcpt_limit_hit = FALSE;
+  s->bdat_fed = FALSE;
+  s->bdat_prev[0] = s->bdat_prev[1] = 0;
   if (s->state != SG_SESSION_CONNECTED && s->state != SG_SESSION_CLOSING)
     session_enter_state (s, SG_SESSION_READY);
 }
@@ -217,6 +249,11 @@ smtp_ehlo (SgSession *s, const char *arg)
   g_string_append_printf (s->out, "250-SIZE %" G_GUINT64_FORMAT "\r\n", s->config->max_message_size);
   g_string_append (s->out, "250-8BITMIME\r\n");
   g_string_append (s->out, "250-SMTPUTF8\r\n");
+  g_string_append (s->out, "250-DSN\r\n");
+  /* RFC 3030: CHUNKING, but not BINARYMIME: the validator judges a body by
+   * its CRLF lines (bare CR and LF are refused), so it cannot honestly
+   * accept binary content. */
+  g_string_append (s->out, "250-CHUNKING\r\n");
   if (s->config->tls_cert_file && !s->tls_protocol)
     g_string_append (s->out, "250-STARTTLS\r\n");
   g_string_append (s->out, "250 ENHANCEDSTATUSCODES\r\n");
@@ -269,7 +306,8 @@ smtp_mail (SgSession *s, const char *arg)
       smtp_error_reply (s, error);
       return;
     }
-  if (!s->esmtp && (path.size >= 0 || path.body != SG_BODY_NONE || path.smtputf8))
+  if (!s->esmtp && (path.size >= 0 || path.body != SG_BODY_NONE || path.smtputf8
+                    || path.dsn_ret || path.dsn_envid))
     {
       sg_smtp_path_clear (&path);
       reply_error (s, 555, "5.5.4", "MAIL parameters need EHLO (RFC 5321 4.1.1.11)");
@@ -309,12 +347,16 @@ static void
 smtp_rcpt (SgSession *s, const char *arg)
 {
   g_autoptr(GError) error = NULL;
-  SgSmtpPath path = { .size = -1 };
+  g_auto(SgSmtpPath) path = { .size = -1 };
 
   if (!sg_smtp_parse_rcpt (arg, s->mail.smtputf8, &path, &error))
     {
-      sg_smtp_path_clear (&path);
       smtp_error_reply (s, error);
+      return;
+    }
+  if (!s->esmtp && (path.dsn_notify || path.dsn_orcpt))
+    {
+      reply_error (s, 555, "5.5.4", "RCPT parameters need EHLO (RFC 5321 4.1.1.11)");
       return;
     }
   g_autofree char *address = g_steal_pointer (&path.address);
@@ -348,6 +390,8 @@ smtp_rcpt (SgSession *s, const char *arg)
       return;
     }
   g_ptr_array_add (s->recipients, g_steal_pointer (&address));
+  g_ptr_array_add (s->rcpt_params, g_memdup2 (&path, sizeof path));
+  memset (&path, 0, sizeof path);   /* moved into rcpt_params */
   session_enter_state (s, SG_SESSION_RCPT);
   reply (s, 250, "2.1.5", "Recipient OK");
 }
@@ -369,11 +413,12 @@ open_draft (gpointer user_data, GError **error)
   return s->hooks->open_draft (s, s->user_data, error);
 }
 
-/* smtp_data - 354. Our Received header is made now, as Postfix does, so a
- * message too big for memory can go to its spool file header first and be
- * committed as that file without another copy. */
+/* content_start - ready the reader for the content of DATA or of BDAT.
+ * Our Received header is made now, as Postfix does, so a message too big
+ * for memory can go to its spool file header first and be committed as
+ * that file without another copy. */
 static void
-smtp_data (SgSession *s, const char *arg)
+content_start (SgSession *s)
 {
   SgEnvelope trace = {
     .helo = s->helo, .client_address = s->client_address, .protocol = session_protocol (s),
@@ -390,6 +435,13 @@ smtp_data (SgSession *s, const char *arg)
 
   sg_data_reader_init (&s->data, s->config->max_message_size);
   sg_data_reader_set_spill (&s->data, &spill);
+}
+
+/* smtp_data - 354; the content goes to the reader content_start() readies. */
+static void
+smtp_data (SgSession *s, const char *arg)
+{
+  content_start (s);
   session_enter_state (s, SG_SESSION_DATA);
   g_string_append (s->out, "354 End data with <CR><LF>.<CR><LF>\r\n");
 }
@@ -417,7 +469,7 @@ smtp_quit (SgSession *s, const char *arg)
 static void
 smtp_help (SgSession *s, const char *arg)
 {
-  g_string_append (s->out, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY\r\n");
+  g_string_append (s->out, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY\r\n");
   reply (s, 214, "2.0.0", "End of HELP");
 }
 
@@ -483,6 +535,127 @@ sg_session_tls_active (const SgSession *s)
   return s->tls_protocol != NULL;
 }
 
+/* bdat_feed - chunk bytes into the DATA reader with a dot stuffed before
+ * each "." that starts a line (after CRLF, or first), so the reader, which
+ * unstuffs, keeps exactly the chunk's bytes and never meets an end of data
+ * in them: BDAT has no dot framing (RFC 3030 2), but bare CR and LF are
+ * still found and judged as in DATA. */
+static void
+bdat_feed (SgSession *s, const char *data, gsize len)
+{
+  char buf[4096];
+  gsize n = 0;
+  for (gsize i = 0; i < len; i++)
+    {
+      gboolean line_start = !s->bdat_fed || (s->bdat_prev[0] == '\r' && s->bdat_prev[1] == '\n');
+      if (data[i] == '.' && line_start)
+        buf[n++] = '.';
+      buf[n++] = data[i];
+      s->bdat_prev[0] = s->bdat_prev[1];
+      s->bdat_prev[1] = data[i];
+      s->bdat_fed = TRUE;
+      if (n >= sizeof buf - 1)
+        {
+          sg_data_reader_feed (&s->data, buf, n);
+          n = 0;
+        }
+    }
+  if (n > 0)
+    sg_data_reader_feed (&s->data, buf, n);
+}
+
+static void finish_data (SgSession *s);
+
+/* bdat_chunk_done - every byte of the chunk is in: answer it. */
+static void
+bdat_chunk_done (SgSession *s)
+{
+  s->progress++;
+  if (s->bdat_discard)
+    {
+      s->bdat_discard = FALSE;
+      session_enter_state (s, s->bdat_return);
+      if (s->bdat_reply == 552)
+        {
+          reply (s, s->bdat_reply, s->bdat_enhanced, "%s", s->bdat_text);
+          transaction_reset (s);
+        }
+      else
+        reply_error (s, s->bdat_reply, s->bdat_enhanced, "%s", s->bdat_text);
+      return;
+    }
+  if (!s->bdat_last)
+    {
+      session_enter_state (s, SG_SESSION_CHUNKING);
+      reply (s, 250, "2.0.0", "%" G_GUINT64_FORMAT " octets received", s->bdat_size);
+      return;
+    }
+  /* The end of data that BDAT LAST means, in the reader's own terms. */
+  gboolean crlf = !s->bdat_fed || (s->bdat_prev[0] == '\r' && s->bdat_prev[1] == '\n');
+  const char *end = crlf ? ".\r\n" : "\r\n.\r\n";
+  sg_data_reader_feed (&s->data, end, strlen (end));
+  g_warn_if_fail (s->data.state == SG_DATA_DONE);
+  finish_data (s);
+}
+
+/* bdat_refuse - answer the chunk with code once its bytes are read and dropped. */
+static void
+bdat_refuse (SgSession *s, guint code, const char *enhanced, const char *text)
+{
+  s->bdat_discard = TRUE;
+  s->bdat_reply = code;
+  s->bdat_enhanced = enhanced;
+  s->bdat_text = text;
+}
+
+/* smtp_bdat - "BDAT size [LAST]" (RFC 3030 2). The chunk's bytes follow
+ * the command whatever we answer, so a refused chunk is still read, and
+ * dropped, to stay in step with the client. */
+static void
+smtp_bdat (SgSession *s, const char *arg)
+{
+  gsize digits = strspn (arg, "0123456789");
+  const char *rest = arg + digits;
+  guint64 size = 0;
+  gboolean last = g_ascii_strcasecmp (rest, " LAST") == 0;
+  char number[20] = "";
+  if (digits > 0 && digits < sizeof number)
+    memcpy (number, arg, digits);
+  if (digits == 0 || digits >= sizeof number || (*rest && !last)
+      || !g_ascii_string_to_unsigned (number, 10, 0, G_MAXINT64, &size, NULL))
+    {
+      reply_error (s, 501, "5.5.4", "Syntax: BDAT <size> [LAST] (RFC 3030 2)");
+      return;
+    }
+  s->bdat_left = s->bdat_size = size;
+  s->bdat_last = last;
+  s->bdat_return = s->state;
+  if (s->state == SG_SESSION_CONNECTED || s->state == SG_SESSION_READY)
+    bdat_refuse (s, 503, "5.5.1", s->state == SG_SESSION_CONNECTED
+                 ? "Bad sequence of commands: send EHLO or HELO first"
+                 : "Bad sequence of commands: need MAIL and RCPT before BDAT");
+  else if (s->state == SG_SESSION_MAIL)
+    bdat_refuse (s, 503, "5.5.1", "Bad sequence of commands: no valid recipients");
+  else
+    {
+      if (s->state == SG_SESSION_RCPT)
+        content_start (s);
+      if (size > s->config->max_message_size - MIN (s->data.size, s->config->max_message_size))
+        {
+          SgRejectClient who = reject_client (s);
+          sg_reject (&who, "BDAT", 552, "5.3.4", SG_RULE_SIZE_EXCEEDED, "message size %"
+                     G_GUINT64_FORMAT " exceeds %" G_GUINT64_FORMAT, s->data.size + size,
+                     s->config->max_message_size);
+          bdat_refuse (s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
+          s->bdat_return = SG_SESSION_READY;
+        }
+    }
+  if (size == 0)
+    bdat_chunk_done (s);
+  else
+    session_enter_state (s, SG_SESSION_BDAT);
+}
+
 /* finish_data - end of data seen: reject framing faults, else submit. */
 static void
 finish_data (SgSession *s)
@@ -532,11 +705,17 @@ finish_data (SgSession *s)
 
   SgEnvelope *env = g_new0 (SgEnvelope, 1);
   memcpy (env->queue_id, s->queue_id, sizeof env->queue_id);
-  env->mail = s->mail;
+  env->mail = s->mail;   /* moved: the owned strings are stolen below */
   env->mail.address = g_steal_pointer (&s->mail.address);
+  env->mail.dsn_ret = g_steal_pointer (&s->mail.dsn_ret);
+  env->mail.dsn_envid = g_steal_pointer (&s->mail.dsn_envid);
   env->recipients = g_ptr_array_new_with_free_func (g_free);
+  env->rcpt_params = g_ptr_array_new_with_free_func (path_free);
   for (guint i = 0; i < s->recipients->len; i++)
-    g_ptr_array_add (env->recipients, g_strdup (g_ptr_array_index (s->recipients, i)));
+    {
+      g_ptr_array_add (env->recipients, g_strdup (g_ptr_array_index (s->recipients, i)));
+      g_ptr_array_add (env->rcpt_params, g_steal_pointer (&s->rcpt_params->pdata[i]));
+    }
   env->helo = g_strdup (s->helo);
   env->protocol = session_protocol (s);
   env->tls_protocol = g_strdup (s->tls_protocol);
@@ -601,6 +780,8 @@ dispatch (SgSession *s, const char *line, gsize len)
       const char *why = s->state == SG_SESSION_CONNECTED ? "send EHLO or HELO first"
                       : v->handler == smtp_mail ? "nested MAIL command"
                       : v->handler == smtp_data && s->state == SG_SESSION_MAIL ? "no valid recipients"
+                      : s->state == SG_SESSION_CHUNKING ? "only BDAT, RSET, NOOP or QUIT between "
+                                                          "BDAT chunks (RFC 3030 3)"
                       : "need MAIL before RCPT and DATA";
       reply_error (s, 503, "5.5.1", "Bad sequence of commands: %s", why);
       return;
@@ -644,10 +825,24 @@ session_input_ended (SgSession *s)
     return;
   if (session_idle (s) && s->in->len > 0 && memchr (s->in->data, '\n', s->in->len) != NULL)
     return;   /* more to answer once the client reads its replies */
-  if (s->state == SG_SESSION_DATA)
+  if (s->state == SG_SESSION_DATA || s->state == SG_SESSION_BDAT || s->state == SG_SESSION_CHUNKING)
     g_message ("%s: lost connection after DATA from %s[%s]", s->queue_id,
                s->helo ? s->helo : "unknown", s->client_address);
   session_enter_state (s, SG_SESSION_CLOSING);
+}
+
+/* bdat_take - up to the rest of the current chunk from data; returns the
+ * bytes used. */
+static gsize
+bdat_take (SgSession *s, const char *data, gsize len)
+{
+  gsize take = (gsize) MIN ((guint64) len, s->bdat_left);
+  if (!s->bdat_discard)
+    bdat_feed (s, data, take);
+  s->bdat_left -= take;
+  if (s->bdat_left == 0)
+    bdat_chunk_done (s);
+  return take;
 }
 
 /* process - answer every complete command in the input buffer; feed DATA. */
@@ -666,6 +861,11 @@ process (SgSession *s)
           pos += sg_data_reader_feed (&s->data, (const char *) in->data + pos, in->len - pos);
           if (s->data.state == SG_DATA_DONE)
             finish_data (s);
+          continue;
+        }
+      if (s->state == SG_SESSION_BDAT)
+        {
+          pos += bdat_take (s, (const char *) in->data + pos, in->len - pos);
           continue;
         }
       if (s->draining)
@@ -730,6 +930,13 @@ sg_session_input (SgSession *s, const char *data, gsize len)
 {
   if (s->state == SG_SESSION_CLOSING)
     return;
+  /* Inside a BDAT chunk with nothing buffered: likewise. */
+  if (s->state == SG_SESSION_BDAT && s->in->len == 0 && len > 0)
+    {
+      gsize used = bdat_take (s, data, len);
+      data += used;
+      len -= used;
+    }
   /* In DATA with nothing buffered, read straight from the caller's buffer. */
   if (s->state == SG_SESSION_DATA && s->in->len == 0 && len > 0)
     {
@@ -777,10 +984,12 @@ sg_session_abort (SgSession *s, const char *enhanced, const char *text)
   session_enter_state (s, SG_SESSION_CLOSING);
 }
 
+/* sg_session_start - the greeting: the domain right after "220 " (RFC 5321
+ * 4.2 and 4.3.1) and no enhanced code (RFC 2034 section 3). */
 void
 sg_session_start (SgSession *s)
 {
-  reply (s, 220, "2.0.0", "%s ESMTP spoolgate", s->config->hostname);
+  g_string_append_printf (s->out, "220 %s ESMTP spoolgate\r\n", s->config->hostname);
 }
 
 SgSession *
@@ -798,6 +1007,7 @@ sg_session_new (SgConfig *config, const char *client_address, guint16 client_por
   s->out = g_string_sized_new (256);
   s->mail.size = -1;
   s->recipients = g_ptr_array_new_with_free_func (g_free);
+  s->rcpt_params = g_ptr_array_new_with_free_func (path_free);
   s->relay_allowed = TRUE;
   return s;
 }
@@ -815,6 +1025,7 @@ sg_session_free (SgSession *s)
     return;
   sg_smtp_path_clear (&s->mail);
   g_ptr_array_unref (s->recipients);
+  g_ptr_array_unref (s->rcpt_params);
   sg_data_reader_clear (&s->data);
   g_byte_array_unref (s->in);
   g_string_free (s->out, TRUE);
@@ -840,7 +1051,7 @@ sg_session_wants_input (const SgSession *s)
   /* OpenSMTPD's rule: a client that does not read its replies is not read. */
   if (s->out->len >= s->config->max_pipeline_buffer)
     return FALSE;
-  if (s->state == SG_SESSION_DATA)
+  if (s->state == SG_SESSION_DATA || s->state == SG_SESSION_BDAT)
     return TRUE;
   return s->in->len < s->config->max_pipeline_buffer;
 }
@@ -873,7 +1084,7 @@ sg_session_finished (const SgSession *s)
 gboolean
 sg_session_in_data (const SgSession *s)
 {
-  return s->state == SG_SESSION_DATA;
+  return s->state == SG_SESSION_DATA || s->state == SG_SESSION_BDAT;
 }
 
 void
@@ -883,6 +1094,7 @@ sg_envelope_free (SgEnvelope *env)
     return;
   sg_smtp_path_clear (&env->mail);
   g_clear_pointer (&env->recipients, g_ptr_array_unref);
+  g_clear_pointer (&env->rcpt_params, g_ptr_array_unref);
   g_free (env->helo);
   g_free (env->client_address);
   g_free (env->tls_protocol);

@@ -24,6 +24,8 @@ typedef enum {
   SG_SESSION_SUBMITTED, /* content complete; waiting for validation and spool */
   SG_SESSION_STARTTLS,  /* 220 to STARTTLS queued; the transport does the handshake */
   SG_SESSION_CLOSING,   /* last reply queued; close after output drains */
+  SG_SESSION_CHUNKING,  /* BDAT chunks accepted, more expected (RFC 3030) */
+  SG_SESSION_BDAT,      /* reading the bytes of one BDAT chunk */
 } SgSessionState;
 
 typedef struct _SgSession SgSession;
@@ -33,6 +35,8 @@ typedef struct {
   char        queue_id[SG_QUEUE_ID_LEN + 1];
   SgSmtpPath  mail;          /* reverse-path and its ESMTP parameters */
   GPtrArray  *recipients;    /* char* forward-paths, in order, no duplicates */
+  GPtrArray  *rcpt_params;   /* (nullable) SgSmtpPath*, parallel to recipients: each
+                              * RCPT's DSN parameters (address NULL) */
   char       *helo;
   const char *protocol;      /* "SMTP", "ESMTP", "ESMTPS", "UTF8SMTP", "UTF8SMTPS" (static) */
   char       *tls_protocol;  /* (nullable) e.g. "TLSv1.3" */
@@ -111,7 +115,7 @@ guint64        sg_session_progress (const SgSession *session);
 SgSessionState sg_session_state (const SgSession *session);
 /* sg_session_finished - closing and nothing left to send. */
 gboolean       sg_session_finished (const SgSession *session);
-/* sg_session_in_data - in DATA (for the data timeout). */
+/* sg_session_in_data - in DATA or inside a BDAT chunk (for the data timeout). */
 gboolean       sg_session_in_data (const SgSession *session);
 const char    *sg_session_state_name (SgSessionState state);
 

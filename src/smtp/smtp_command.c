@@ -1,6 +1,7 @@
 /* smtp_command.c - SMTP command-line syntax: verbs, paths (RFC 5321 4.1.2),
  * address literals (4.1.3) and the ESMTP parameters we support on MAIL:
- * SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531). RCPT takes none. */
+ * SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531), RET and ENVID (RFC 3461);
+ * on RCPT: NOTIFY and ORCPT (RFC 3461). */
 #include "smtp/smtp_command.h"
 
 #include <arpa/inet.h>
@@ -17,6 +18,81 @@ sg_smtp_path_clear (SgSmtpPath *path)
   path->size = -1;
   path->body = SG_BODY_NONE;
   path->smtputf8 = FALSE;
+  g_clear_pointer (&path->dsn_ret, g_free);
+  g_clear_pointer (&path->dsn_envid, g_free);
+  g_clear_pointer (&path->dsn_notify, g_free);
+  g_clear_pointer (&path->dsn_orcpt, g_free);
+}
+
+gboolean
+sg_smtp_xtext_valid (const char *text)
+{
+  for (const char *p = text; *p; p++)
+    {
+      if (*p == '+')
+        {
+          for (int i = 1; i <= 2; i++)
+            if (!g_ascii_isxdigit (p[i]) || g_ascii_islower (p[i]))
+              return FALSE;
+          p += 2;
+        }
+      else if ((guchar) *p < 33 || (guchar) *p > 126 || *p == '=')
+        return FALSE;
+    }
+  return TRUE;
+}
+
+char *
+sg_smtp_xtext_decode (const char *xtext)
+{
+  GString *out = g_string_new (NULL);
+  for (const char *p = xtext; *p; p++)
+    if (p[0] == '+' && g_ascii_isxdigit (p[1]) && g_ascii_isxdigit (p[2]))
+      {
+        g_string_append_c (out, (char) (g_ascii_xdigit_value (p[1]) * 16 + g_ascii_xdigit_value (p[2])));
+        p += 2;
+      }
+    else
+      g_string_append_c (out, *p);
+  return g_string_free (out, FALSE);
+}
+
+/* notify_valid - RFC 3461 4.1: "NEVER", or SUCCESS, FAILURE, DELAY each at
+ * most once, comma-separated; upper-cased in place. */
+static gboolean
+notify_valid (char *value)
+{
+  static const char *const words[] = { "SUCCESS", "FAILURE", "DELAY" };
+  for (char *p = value; *p; p++)
+    *p = g_ascii_toupper (*p);
+  if (strcmp (value, "NEVER") == 0)
+    return TRUE;
+  g_auto(GStrv) list = g_strsplit (value, ",", -1);
+  guint seen = 0;
+  for (guint i = 0; list[i]; i++)
+    {
+      guint bit = 0;
+      for (guint w = 0; w < G_N_ELEMENTS (words); w++)
+        if (strcmp (list[i], words[w]) == 0)
+          bit = 1u << w;
+      if (!bit || (seen & bit))
+        return FALSE;
+      seen |= bit;
+    }
+  return seen != 0;
+}
+
+/* orcpt_valid - RFC 3461 4.2: addr-type ";" xtext, addr-type an atom. */
+static gboolean
+orcpt_valid (const char *value)
+{
+  const char *semi = strchr (value, ';');
+  if (!semi || semi == value || strlen (value) > SG_SMTP_ORCPT_MAX || !semi[1])
+    return FALSE;
+  for (const char *p = value; p < semi; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-')
+      return FALSE;
+  return sg_smtp_xtext_valid (semi + 1);
 }
 
 gboolean
@@ -237,6 +313,14 @@ parse_path (const char **cursor, gboolean allow_null, gboolean allow_postmaster,
   return TRUE;
 }
 
+/* dsn_error - a DSN parameter with a bad value: 501 5.5.4. */
+static gboolean
+dsn_error (GError **error, const char *text)
+{
+  g_set_error_literal (error, SG_SMTP_ERROR, SG_SMTP_ERROR_SYNTAX, text);
+  return FALSE;
+}
+
 /* parse_params - " KEY[=VALUE]..." after a path, RFC 5321 4.1.2 Mail-parameters. */
 static gboolean
 parse_params (const char *p, gboolean is_mail, SgSmtpPath *out, GError **error)
@@ -295,6 +379,34 @@ parse_params (const char *p, gboolean is_mail, SgSmtpPath *out, GError **error)
           if (value || out->smtputf8)
             goto syntax;
           out->smtputf8 = TRUE;
+        }
+      else if (is_mail && g_ascii_strcasecmp (param, "RET") == 0)
+        {
+          if (!value || out->dsn_ret
+              || (g_ascii_strcasecmp (value, "FULL") != 0 && g_ascii_strcasecmp (value, "HDRS") != 0))
+            return dsn_error (error, "RET must be FULL or HDRS (RFC 3461 4.3)");
+          out->dsn_ret = g_ascii_strup (value, -1);
+        }
+      else if (is_mail && g_ascii_strcasecmp (param, "ENVID") == 0)
+        {
+          if (!value || out->dsn_envid || strlen (value) > SG_SMTP_ENVID_MAX
+              || !sg_smtp_xtext_valid (value))
+            return dsn_error (error, "ENVID must be xtext of at most 100 characters (RFC 3461 4.4)");
+          out->dsn_envid = g_strdup (value);
+        }
+      else if (!is_mail && g_ascii_strcasecmp (param, "NOTIFY") == 0)
+        {
+          g_autofree char *v = g_strdup (value);
+          if (!v || out->dsn_notify || !notify_valid (v))
+            return dsn_error (error, "NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY "
+                              "(RFC 3461 4.1)");
+          out->dsn_notify = g_steal_pointer (&v);
+        }
+      else if (!is_mail && g_ascii_strcasecmp (param, "ORCPT") == 0)
+        {
+          if (!value || out->dsn_orcpt || !orcpt_valid (value))
+            return dsn_error (error, "ORCPT must be addr-type;xtext (RFC 3461 4.2)");
+          out->dsn_orcpt = g_strdup (value);
         }
       else
         {

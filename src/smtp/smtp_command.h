@@ -1,6 +1,6 @@
 /* smtp_command.h - parsing of SMTP command lines: the verb, and for MAIL and
  * RCPT the path and ESMTP parameters (RFC 5321 4.1.1-4.1.3, RFC 1870, RFC 6152,
- * RFC 6531). Pure functions over one line; no session state. */
+ * RFC 6531, RFC 3461 DSN). Pure functions over one line; no session state. */
 #pragma once
 #include <glib.h>
 
@@ -24,14 +24,25 @@ typedef enum {
 
 typedef enum { SG_BODY_NONE, SG_BODY_7BIT, SG_BODY_8BITMIME } SgBodyType;
 
+/* RFC 3461 4.3 and 4.4: the longest ENVID and ORCPT values we take. */
+#define SG_SMTP_ENVID_MAX 100
+#define SG_SMTP_ORCPT_MAX 500
+
 typedef struct {
   char      *address;   /* mailbox without brackets; "" for the null reverse-path */
   gint64     size;      /* SIZE=, -1 when absent */
   SgBodyType body;
   gboolean   smtputf8;
+  /* RFC 3461 DSN parameters, kept as received (xtext undecoded), upper-cased
+   * keywords; NULL when absent. MAIL: RET, ENVID. RCPT: NOTIFY, ORCPT. */
+  char      *dsn_ret;     /* "FULL" or "HDRS" */
+  char      *dsn_envid;
+  char      *dsn_notify;  /* "NEVER" or a list of SUCCESS, FAILURE, DELAY */
+  char      *dsn_orcpt;   /* addr-type ";" xtext */
 } SgSmtpPath;
 
 void sg_smtp_path_clear (SgSmtpPath *path);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SgSmtpPath, sg_smtp_path_clear)
 
 /* sg_smtp_split_verb - verb (upper-cased into verb_out) and the argument
  * after one space; FALSE when the verb is not 1-16 letters. */
@@ -42,6 +53,11 @@ gboolean sg_smtp_split_verb (const char *line, gsize len, char verb_out[SG_SMTP_
 gboolean sg_smtp_parse_mail (const char *arg, SgSmtpPath *out, GError **error);
 /* sg_smtp_parse_rcpt - "TO:<path> params" of RCPT; smtputf8 allows UTF-8 in the mailbox. */
 gboolean sg_smtp_parse_rcpt (const char *arg, gboolean smtputf8, SgSmtpPath *out, GError **error);
+/* sg_smtp_xtext_valid - xtext of RFC 3461 section 4: "!".."~" except "+"
+ * and "=", and "+" followed by two upper-case hex digits. */
+gboolean sg_smtp_xtext_valid (const char *text);
+/* sg_smtp_xtext_decode - the text an xtext stands for (transfer full). */
+char    *sg_smtp_xtext_decode (const char *xtext);
 /* sg_smtp_mailbox_valid - Mailbox of RFC 5321 4.1.2 (with RFC 6531 UTF-8 when utf8). */
 gboolean sg_smtp_mailbox_valid (const char *mailbox, gboolean utf8);
 /* sg_smtp_domain_valid - Domain or address-literal of RFC 5321 4.1.2/4.1.3. */

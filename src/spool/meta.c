@@ -44,6 +44,8 @@ rcpt_free (gpointer data)
 
   g_free (r->address);
   g_free (r->delay_reason);
+  g_free (r->dsn_notify);
+  g_free (r->dsn_orcpt);
   g_free (r);
 }
 
@@ -69,6 +71,8 @@ sg_meta_free (SgMeta *meta)
   g_free (meta->sender);
   g_ptr_array_unref (meta->recipients);
   g_free (meta->esmtp_body);
+  g_free (meta->dsn_ret);
+  g_free (meta->dsn_envid);
   g_free (meta->client_address);
   g_free (meta->helo_name);
   g_free (meta->protocol);
@@ -150,6 +154,13 @@ sg_meta_to_json (const SgMeta *meta, gsize *length)
       json_object_set_string_member (ro, "status", sg_meta_rcpt_status_name (r->status));
       add_nullable (ro, "delay_reason", r->delay_reason);
       json_object_set_int_member (ro, "updated", r->updated);
+      if (r->dsn_notify)
+        json_object_set_string_member (ro, "dsn_notify", r->dsn_notify);
+      if (r->dsn_orcpt)
+        json_object_set_string_member (ro, "dsn_orcpt", r->dsn_orcpt);
+      if (r->relay_notice != SG_RELAY_NOTICE_NONE)
+        json_object_set_string_member (ro, "dsn_relayed",
+                                       r->relay_notice == SG_RELAY_NOTICE_DUE ? "due" : "sent");
       json_array_add_object_element (rcpts, ro);
     }
   json_object_set_array_member (obj, "recipients", json_array_ref (rcpts));
@@ -159,6 +170,12 @@ sg_meta_to_json (const SgMeta *meta, gsize *length)
     json_object_set_null_member (obj, "esmtp_size");
   add_nullable (obj, "esmtp_body", meta->esmtp_body);
   json_object_set_boolean_member (obj, "smtputf8", meta->smtputf8);
+  if (meta->dsn_ret)
+    json_object_set_string_member (obj, "dsn_ret", meta->dsn_ret);
+  if (meta->dsn_envid)
+    json_object_set_string_member (obj, "dsn_envid", meta->dsn_envid);
+  if (meta->delay_warned)
+    json_object_set_boolean_member (obj, "delay_warned", TRUE);
   add_nullable (obj, "client_address", meta->client_address);
   json_object_set_int_member (obj, "client_port", meta->client_port);
   add_nullable (obj, "helo_name", meta->helo_name);
@@ -262,6 +279,16 @@ get_string (JsonObject *obj, const char *name, gboolean nullable, char **out, GE
   return TRUE;
 }
 
+/* get_optional_string - a string member that may be missing (NULL then). */
+static gboolean
+get_optional_string (JsonObject *obj, const char *name, char **out, GError **error)
+{
+  *out = NULL;
+  if (!json_object_has_member (obj, name))
+    return TRUE;
+  return get_string (obj, name, FALSE, out, error);
+}
+
 /* get_enum - a string member that must be one of names[]; returns its index. */
 static gboolean
 get_enum (JsonObject *obj, const char *name, const char *const *names, guint n_names,
@@ -328,13 +355,24 @@ parse_recipient (JsonNode *node, guint index, GError **error)
       !get_enum (ro, "status", rcpt_status_names, G_N_ELEMENTS (rcpt_status_names),
                  FALSE, &status, error) ||
       !get_string (ro, "delay_reason", TRUE, &r->delay_reason, error) ||
-      !get_int (ro, "updated", 0, G_MAXINT64, &r->updated, error))
+      !get_int (ro, "updated", 0, G_MAXINT64, &r->updated, error) ||
+      !get_optional_string (ro, "dsn_notify", &r->dsn_notify, error) ||
+      !get_optional_string (ro, "dsn_orcpt", &r->dsn_orcpt, error))
     {
       g_prefix_error (error, "recipients[%u]: ", index);
       rcpt_free (r);
       return NULL;
     }
   r->status = (SgRcptStatus) status;
+  g_autofree char *relayed = NULL;
+  if (!get_optional_string (ro, "dsn_relayed", &relayed, error))
+    {
+      g_prefix_error (error, "recipients[%u]: ", index);
+      rcpt_free (r);
+      return NULL;
+    }
+  r->relay_notice = g_strcmp0 (relayed, "due") == 0 ? SG_RELAY_NOTICE_DUE
+                  : g_strcmp0 (relayed, "sent") == 0 ? SG_RELAY_NOTICE_SENT : SG_RELAY_NOTICE_NONE;
   return r;
 }
 
@@ -386,6 +424,15 @@ parse_fields (JsonObject *obj, SgMeta *meta, GError **error)
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
     return fail_invalid (error, "field \"smtputf8\" must be a boolean");
   meta->smtputf8 = json_node_get_boolean (node);
+  if (!get_optional_string (obj, "dsn_ret", &meta->dsn_ret, error) ||
+      !get_optional_string (obj, "dsn_envid", &meta->dsn_envid, error))
+    return FALSE;
+  if ((node = json_object_get_member (obj, "delay_warned")) != NULL)
+    {
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+        return fail_invalid (error, "field \"delay_warned\" must be a boolean");
+      meta->delay_warned = json_node_get_boolean (node);
+    }
 
   if (!get_string (obj, "client_address", FALSE, &meta->client_address, error) ||
       !get_int (obj, "client_port", 0, MAX_PORT, &port, error) ||

@@ -20,11 +20,17 @@ typedef enum {
   SG_MSG_QUEUED, SG_MSG_DEFERRED, SG_MSG_HELD, SG_MSG_DELIVERED, SG_MSG_FAILED,
 } SgMsgState;
 
+/* RFC 3461 5.2.2: a "relayed" notice owed to the sender for a recipient. */
+typedef enum { SG_RELAY_NOTICE_NONE, SG_RELAY_NOTICE_DUE, SG_RELAY_NOTICE_SENT } SgRelayNotice;
+
 typedef struct {
   char        *address;
   SgRcptStatus status;
   char        *delay_reason;   /* (nullable) last reply or error for this recipient */
   gint64       updated;        /* epoch seconds, 0 = never */
+  char        *dsn_notify;     /* (nullable) RCPT NOTIFY= (RFC 3461 4.1), e.g. "SUCCESS,DELAY" */
+  char        *dsn_orcpt;      /* (nullable) RCPT ORCPT= as received: addr-type;xtext */
+  SgRelayNotice relay_notice;  /* NOTIFY=SUCCESS relayed to a smarthost without DSN */
 } SgMetaRecipient;
 
 typedef struct {
@@ -35,6 +41,9 @@ typedef struct {
   gint64     esmtp_size;       /* SIZE= value, -1 when not given */
   char      *esmtp_body;       /* (nullable) "7BIT" or "8BITMIME" */
   gboolean   smtputf8;
+  char      *dsn_ret;          /* (nullable) MAIL RET= "FULL" or "HDRS" (RFC 3461 4.3) */
+  char      *dsn_envid;        /* (nullable) MAIL ENVID= as received, xtext (RFC 3461 4.4) */
+  gboolean   delay_warned;     /* the delay notice ([queue] delay_warning) is queued */
   char      *client_address;
   guint16    client_port;
   char      *helo_name;        /* (nullable) */

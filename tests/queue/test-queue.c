@@ -8,6 +8,7 @@
 #include "metrics/metrics.h"
 #include "validate/validate.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* metric - the value of one sample line of the rendered metrics, or -1. */
@@ -158,6 +159,120 @@ test_dsn_validates (void)
     }
 }
 
+/* RFC 3461: NOTIFY=NEVER and NOTIFY without FAILURE leave a recipient out of
+ * the report; ENVID and ORCPT come back decoded from xtext (RFC 3464). */
+static void
+test_dsn_notify (void)
+{
+  g_autoptr(SgMeta) m = message ();
+  m->dsn_envid = g_strdup ("QQ+2B1");
+  for (guint i = 0; i < 3; i++)
+    {
+      SgMetaRecipient *r = m->recipients->pdata[i];
+      r->status = SG_RCPT_FAILED;
+      r->delay_reason = g_strdup ("550 5.1.1 no such user");
+    }
+  SgMetaRecipient *never = m->recipients->pdata[0], *delay = m->recipients->pdata[1];
+  SgMetaRecipient *want = m->recipients->pdata[2];
+  never->dsn_notify = g_strdup ("NEVER");
+  delay->dsn_notify = g_strdup ("SUCCESS,DELAY");
+  want->dsn_notify = g_strdup ("DELAY,FAILURE");
+  want->dsn_orcpt = g_strdup ("rfc822;Bad+2Bx@example.org");
+  g_assert_false (sg_dsn_wants_failure (never));
+  g_assert_false (sg_dsn_wants_failure (delay));
+  g_assert_true (sg_dsn_wants_failure (want));
+  const char *header = "From: alice@example.com\r\nSubject: hello\r\n";
+  g_autoptr(GBytes) dsn = sg_dsn_build (m, "gate.example", header, strlen (header), 1800000200);
+  g_autofree char *s = g_strndup (g_bytes_get_data (dsn, NULL), g_bytes_get_size (dsn));
+  g_assert_nonnull (strstr (s, "Original-Envelope-Id: QQ+1\r\n"));
+  g_autofree char *block = g_strdup_printf ("\r\n\r\nOriginal-Recipient: rfc822; Bad+x@example.org\r\n"
+                                            "Final-Recipient: rfc822; %s\r\n", want->address);
+  g_assert_nonnull (strstr (s, block));
+  g_autofree char *no1 = g_strdup_printf ("Final-Recipient: rfc822; %s\r\n", never->address);
+  g_autofree char *no2 = g_strdup_printf ("Final-Recipient: rfc822; %s\r\n", delay->address);
+  g_assert_null (strstr (s, no1));
+  g_assert_null (strstr (s, no2));
+}
+
+/* RET=FULL (RFC 3461 4.3): the bounce returns the whole original as
+ * message/rfc822 up to [queue] bounce_size_limit, headers only above it,
+ * and headers only for RET=HDRS. Against a real spool in a temp dir. */
+static void
+test_dsn_ret_full (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sg-dsn-XXXXXX", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SgSpool) spool = sg_spool_open (dir, &error);
+  g_assert_no_error (error);
+  const char *msg = "Date: Sat, 21 Nov 2026 10:00:00 +0000\r\nFrom: alice@example.com\r\n"
+                    "Message-ID: <1@example.com>\r\nSubject: hello\r\n\r\nthe body line\r\n";
+  g_autoptr(GBytes) body = g_bytes_new_static (msg, strlen (msg));
+  g_autoptr(SgMeta) m = message ();
+  g_clear_pointer (&m->queue_id, g_free);
+  m->arrival_time_us = 0;
+  g_assert_true (sg_spool_commit (spool, m, NULL, body, &error));
+  g_assert_no_error (error);
+  SgMetaRecipient *bad = m->recipients->pdata[2];
+  bad->status = SG_RCPT_FAILED;
+  bad->delay_reason = g_strdup ("550 5.1.1 no such user");
+
+  struct { const char *ret; guint64 limit; gboolean full; } cases[] = {
+    { "FULL", 50000, TRUE }, { "FULL", 10, FALSE }, { "HDRS", 50000, FALSE }, { NULL, 50000, FALSE },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_free (m->dsn_ret);
+      m->dsn_ret = g_strdup (cases[i].ret);
+      g_autofree char *id = sg_dsn_queue (spool, m, "gate.example", cases[i].limit, 1800000200, &error);
+      g_assert_no_error (error);
+      g_autofree char *path = sg_spool_message_path (spool, id);
+      g_autofree char *text = NULL;
+      gsize len = 0;
+      g_assert_true (g_file_get_contents (path, &text, &len, NULL));
+      g_assert_cmpint (strstr (text, "Content-Type: message/rfc822\r\n") != NULL, ==, cases[i].full);
+      g_assert_cmpint (strstr (text, "Content-Type: text/rfc822-headers\r\n") != NULL, ==, !cases[i].full);
+      g_assert_cmpint (strstr (text, "the body line\r\n") != NULL, ==, cases[i].full);
+      g_assert_nonnull (strstr (text, "Subject: hello\r\n"));
+      SgValidateOptions opts = { 0 };
+      g_autoptr(SgValidation) v = sg_validate ((const guint8 *) text, len, &opts);
+      if (v->first_reject)
+        g_error ("our own DSN (case %u) is rejected: %s", i, sg_violation_describe (v->first_reject));
+    }
+  g_autofree char *rm = g_strdup_printf ("rm -rf '%s'", dir);
+  g_assert_cmpint (system (rm), ==, 0);
+}
+
+/* [queue] delay_warning's notice: deferred recipients that want DELAY (or
+ * gave no NOTIFY), Action: delayed with a 4.x.x status. */
+static void
+test_dsn_delay (void)
+{
+  g_autoptr(SgMeta) m = message ();
+  SgMetaRecipient *quiet = m->recipients->pdata[0], *late = m->recipients->pdata[1];
+  SgMetaRecipient *plain = m->recipients->pdata[2];
+  quiet->status = late->status = plain->status = SG_RCPT_DEFERRED;
+  late->delay_reason = g_strdup ("451 4.3.0 try later");
+  quiet->dsn_notify = g_strdup ("FAILURE");
+  late->dsn_notify = g_strdup ("DELAY");
+  g_assert_false (sg_dsn_wants_delay (quiet));
+  g_assert_true (sg_dsn_wants_delay (late));
+  g_assert_true (sg_dsn_wants_delay (plain));
+  const char *header = "From: alice@example.com\r\nSubject: hello\r\n";
+  g_autoptr(GBytes) dsn = sg_dsn_build_kind (m, SG_DSN_DELAY, "gate.example", header, strlen (header),
+                                             1800000200);
+  g_autofree char *s = g_strndup (g_bytes_get_data (dsn, NULL), g_bytes_get_size (dsn));
+  g_assert_nonnull (strstr (s, "Subject: Delayed Mail (still being retried)\r\n"));
+  g_autofree char *l = g_strdup_printf ("Final-Recipient: rfc822; %s\r\nAction: delayed\r\n"
+                                        "Status: 4.3.0\r\n", late->address);
+  g_autofree char *p = g_strdup_printf ("Final-Recipient: rfc822; %s\r\nAction: delayed\r\n"
+                                        "Status: 4.0.0\r\n", plain->address);
+  g_autofree char *q = g_strdup_printf ("Final-Recipient: rfc822; %s\r\n", quiet->address);
+  g_assert_nonnull (strstr (s, l));
+  g_assert_nonnull (strstr (s, p));
+  g_assert_null (strstr (s, q));
+  g_assert_null (strstr (s, "Action: failed"));
+}
+
 /* The census keeps per-state totals through moves, updates and removals,
  * and the queue gauges follow. */
 static void
@@ -198,5 +313,8 @@ main (int argc, char **argv)
   g_test_add_func ("/queue/expire", test_expire);
   g_test_add_func ("/queue/dsn/validates", test_dsn_validates);
   g_test_add_func ("/queue/census", test_census);
+  g_test_add_func ("/queue/dsn/notify", test_dsn_notify);
+  g_test_add_func ("/queue/dsn/delay", test_dsn_delay);
+  g_test_add_func ("/queue/dsn/ret-full", test_dsn_ret_full);
   return g_test_run ();
 }

@@ -2,6 +2,7 @@
  * tests/data/smtp/ (OpenSMTPD smtpscript style). Each file holds lines:
  *   C: text   client line, sent with CRLF (C-style escapes allowed)
  *   R: text   raw client bytes, no CRLF added (escapes allowed)
+ *   F: n c    raw client bytes: n times the character c (no CRLF added)
  *   B: text   client line held back and sent with the next C/R/S line in
  *             one input call (pipelining)
  *   S: 250 2.1.0 [text]   next reply: a prefix of its last line, or of
@@ -138,6 +139,15 @@ run_dialogue (const char *path, gboolean bytewise)
         case 'R':
           g_string_append_len (pending, arg, arg_len);
           feed (&d, pending);
+          break;
+        case 'F':
+          {
+            guint n = (guint) atoi (arg);
+            const char *c = strchr (arg, ' ');
+            g_assert_nonnull (c);
+            for (guint k = 0; k < n; k++)
+              g_string_append_c (pending, c[1]);
+          }
           break;
         case 'S':
           {

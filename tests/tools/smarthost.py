@@ -6,14 +6,17 @@ built on Debian's python3-aiosmtpd.
       make a test CA (DIR/PREFIX-ca.pem) and a server certificate for NAME
       signed by it (DIR/PREFIX-cert.pem, DIR/PREFIX-key.pem) with openssl.
   smarthost.py serve --port N --dir DIR [--cert F --key F] [--auth USER:PASS]
-                     [--reply ADDR=CODE[,CODE...]]...
+                     [--reply ADDR=CODE[,CODE...]]... [--dsn] [--no-smtputf8]
       listen on 127.0.0.1:N until SIGTERM. With --cert it offers STARTTLS;
       with --auth it offers AUTH PLAIN/LOGIN (inside TLS only). --reply gives
       the RCPT replies for ADDR, one per attempt, the last one repeating
       (250, 451 or 550). Every accepted message is stored byte-exact as
       DIR/msg-NNN.eml with DIR/msg-NNN.json (envelope, TLS, AUTH, peer);
       every command seen goes to DIR/events.jsonl. DIR/ready appears once
-      the server listens.
+      the server listens. With --dsn it offers DSN (RFC 3461) and records
+      RET/ENVID and each recipient's NOTIFY/ORCPT, byte for byte, in the
+      message's JSON as dsn_mail and dsn_rcpt. --no-smtputf8: SMTPUTF8 is
+      neither offered nor accepted.
 """
 import argparse
 import asyncio
@@ -48,10 +51,11 @@ def mkcert(directory, prefix, name):
 
 
 class Recorder:
-    def __init__(self, directory, replies, auth):
+    def __init__(self, directory, replies, auth, dsn=False):
         self.dir = directory
         self.replies = replies
         self.auth = auth
+        self.dsn = dsn
         self.count = 0
         self.lock = threading.Lock()
 
@@ -64,7 +68,13 @@ class Recorder:
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
         self.event(session, cmd="EHLO", arg=hostname)
+        if self.dsn:
+            responses.insert(len(responses) - 1, "250-DSN")
         return responses
+
+    async def handle_QUIT(self, server, session, envelope):
+        self.event(session, cmd="QUIT")
+        return "221 2.0.0 Bye"
 
     async def handle_MAIL(self, server, session, envelope, address, options):
         self.event(session, cmd="MAIL", arg=address, options=options)
@@ -103,6 +113,8 @@ class Recorder:
             "sni": getattr(tls, "sni", None) if tls else None,
             "authenticated": bool(session.authenticated),
             "auth_user": getattr(session, "auth_user", None),
+            "dsn_mail": getattr(session, "dsn_mail", {}),
+            "dsn_rcpt": getattr(session, "dsn_rcpt", {}),
         }
         with open(base + ".eml.tmp", "wb") as f:
             f.write(envelope.original_content)
@@ -114,6 +126,40 @@ class Recorder:
         return "250 2.0.0 Ok: stored as " + os.path.basename(base)
 
 
+def split_dsn(arg, keys):
+    """arg without the DSN parameters named in keys, and those as a dict."""
+    kept, dsn = [], {}
+    for word in arg.split(" "):
+        key = word.split("=", 1)[0].upper()
+        if key in keys and "=" in word:
+            dsn[key] = word.split("=", 1)[1]
+        else:
+            kept.append(word)
+    return " ".join(kept), dsn
+
+
+def dsn_smtp_class():
+    """aiosmtpd's SMTP, taking the RFC 3461 parameters off MAIL and RCPT
+    (aiosmtpd itself refuses them) and keeping them on the session."""
+    from aiosmtpd.smtp import SMTP
+
+    class DsnSMTP(SMTP):
+        async def smtp_MAIL(self, arg):
+            if arg:
+                arg, self.session.dsn_mail = split_dsn(arg, ("RET", "ENVID"))
+                self.session.dsn_rcpt = {}
+            return await super().smtp_MAIL(arg)
+
+        async def smtp_RCPT(self, arg):
+            if arg:
+                arg, dsn = split_dsn(arg, ("NOTIFY", "ORCPT"))
+                addr = arg[arg.find("<") + 1:arg.find(">")] if "<" in arg else arg
+                if dsn:
+                    getattr(self.session, "dsn_rcpt", {})[addr] = dsn
+            return await super().smtp_RCPT(arg)
+    return DsnSMTP
+
+
 def serve(args):
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
@@ -122,9 +168,9 @@ def serve(args):
     for item in args.reply or []:
         addr, codes = item.split("=", 1)
         replies[addr.lower()] = [int(c) for c in codes.split(",")]
-    recorder = Recorder(args.dir, replies, args.auth)
+    recorder = Recorder(args.dir, replies, args.auth, args.dsn)
     kwargs = {"server_hostname": "smarthost.test", "decode_data": False,
-              "data_size_limit": 50 * 1000 * 1000, "enable_SMTPUTF8": True}
+              "data_size_limit": 50 * 1000 * 1000, "enable_SMTPUTF8": not args.no_smtputf8}
     sni_seen = {}
     if args.cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -145,7 +191,15 @@ def serve(args):
             return AuthResult(success=ok)
         kwargs["authenticator"] = authenticator
         kwargs["auth_require_tls"] = True
-    controller = Controller(recorder, hostname="127.0.0.1", port=args.port, **kwargs)
+    if args.dsn:
+        smtp_class = dsn_smtp_class()
+
+        class DsnController(Controller):
+            def factory(self):
+                return smtp_class(self.handler, **self.SMTP_kwargs)
+        controller = DsnController(recorder, hostname="127.0.0.1", port=args.port, **kwargs)
+    else:
+        controller = Controller(recorder, hostname="127.0.0.1", port=args.port, **kwargs)
     controller.start()
     with open(os.path.join(args.dir, "ready"), "w") as f:
         f.write(f"{os.getpid()}\n")
@@ -171,6 +225,8 @@ def main():
     s.add_argument("--key")
     s.add_argument("--auth")
     s.add_argument("--reply", action="append")
+    s.add_argument("--dsn", action="store_true")
+    s.add_argument("--no-smtputf8", action="store_true")
     args = ap.parse_args()
     if args.cmd == "mkcert":
         mkcert(args.dir, args.prefix, args.name)
