@@ -233,3 +233,28 @@ sg_cli_format_time (gint64 epoch)
     return g_strdup_printf ("@%" G_GINT64_FORMAT, epoch);
   return g_date_time_format (t, TIME_FORMAT);
 }
+
+/* sg_cli_append_field - one padded "label: value" line. */
+void
+sg_cli_append_field (GString *out, int width, const char *label, const char *value)
+{
+  g_autofree char *with_colon = g_strconcat (label, ":", NULL);
+  g_string_append_printf (out, "  %-*s ", width, with_colon);
+  sg_cli_append_safe (out, value ? value : "-", -1, FALSE);
+  g_string_append_c (out, '\n');
+}
+
+/* sg_cli_header_length - where the header section ends. */
+gsize
+sg_cli_header_length (const char *data, gsize len)
+{
+  for (gsize pos = 0; pos < len;)
+    {
+      const char *nl = memchr (data + pos, '\n', len - pos);
+      gsize end = nl ? (gsize) (nl - data) + 1 : len;
+      if (data[pos] == '\n' || (data[pos] == '\r' && pos + 1 < len && data[pos + 1] == '\n'))
+        return end;
+      pos = end;
+    }
+  return len;
+}

@@ -76,6 +76,14 @@ void sg_cli_append_safe (GString *out, const char *s, gssize len, gboolean keep_
 /* sg_cli_safe - sg_cli_append_safe into a new string, newlines escaped (transfer full). */
 char *sg_cli_safe (const char *s);
 
+/* sg_cli_append_field - "  label:  value\n", the label and its colon padded
+ * to width, value terminal-safe ("-" when NULL): the lines of `show`. */
+void sg_cli_append_field (GString *out, int width, const char *label, const char *value);
+
+/* sg_cli_header_length - bytes of a message's header section, up to and
+ * including the empty line that ends it (RFC 5322 2.1); len if there is none. */
+gsize sg_cli_header_length (const char *data, gsize len);
+
 /* sg_cli_format_time - epoch seconds as local "YYYY-MM-DD HH:MM:SS +ZZZZ" (transfer full). */
 char *sg_cli_format_time (gint64 epoch);
 

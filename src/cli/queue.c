@@ -224,29 +224,26 @@ print_summary (const QueueTotals *t, const char *filter, guint hidden_delivered)
       messages += t->messages[s];
       bytes += t->bytes[s];
     }
-  if (messages == 0)
+  if (messages == 0 && filter != NULL)
+    g_print ("-- no messages in state %s\n", filter);
+  else if (messages == 0)
+    g_print ("-- queue is empty\n");
+  else
     {
-      if (filter != NULL)
-        g_print ("-- no messages in state %s\n", filter);
-      else
-        g_print ("-- queue is empty\n");
-      if (hidden_delivered > 0)
-        g_print ("-- %u delivered message%s not shown (--state delivered)\n", hidden_delivered,
-                 hidden_delivered == 1 ? "" : "s");
-      return;
+      g_autoptr(GString) out = g_string_new (NULL);
+      g_string_append_printf (out, "-- %u message%s, %" G_GUINT64_FORMAT " bytes:", messages,
+                              messages == 1 ? "" : "s", bytes);
+      const char *sep = " ";
+      for (guint s = 0; s < N_STATES; s++)
+        if (t->messages[s] > 0)
+          {
+            g_string_append_printf (out, "%s%s %u (%" G_GUINT64_FORMAT " bytes)", sep,
+                                    sg_meta_state_name ((SgMsgState) s), t->messages[s],
+                                    t->bytes[s]);
+            sep = ", ";
+          }
+      g_print ("%s\n", out->str);
     }
-  g_autoptr(GString) out = g_string_new (NULL);
-  g_string_append_printf (out, "-- %u message%s, %" G_GUINT64_FORMAT " bytes:", messages,
-                          messages == 1 ? "" : "s", bytes);
-  const char *sep = " ";
-  for (guint s = 0; s < N_STATES; s++)
-    if (t->messages[s] > 0)
-      {
-        g_string_append_printf (out, "%s%s %u (%" G_GUINT64_FORMAT " bytes)", sep,
-                                sg_meta_state_name ((SgMsgState) s), t->messages[s], t->bytes[s]);
-        sep = ", ";
-      }
-  g_print ("%s\n", out->str);
   if (hidden_delivered > 0)
     g_print ("-- %u delivered message%s not shown (--state delivered)\n", hidden_delivered,
              hidden_delivered == 1 ? "" : "s");

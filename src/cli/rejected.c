@@ -151,14 +151,15 @@ sg_cli_rejected (int argc, char **argv)
     entries, &spool_args);
   g_autoptr(GError) error = NULL;
 
-  if (!g_option_context_parse (context, &argc, &argv, &error))
+  if (!sg_cli_parse_options (context, entries, &argc, &argv, &error))
     {
       g_printerr ("spoolgate rejected: %s\n", error->message);
       return SG_CLI_EXIT_USAGE;
     }
   if (rest != NULL && rest[0] != NULL)
     {
-      g_printerr ("spoolgate rejected: takes no arguments (see spoolgate show ID)\n");
+      g_autofree char *shown = sg_cli_safe (rest[0]);
+      g_printerr ("spoolgate rejected: unexpected argument \"%s\" (see spoolgate show ID)\n", shown);
       return SG_CLI_EXIT_USAGE;
     }
   g_autoptr(SgSpool) spool = sg_cli_spool_open (&spool_args, &error);
@@ -172,25 +173,7 @@ sg_cli_rejected (int argc, char **argv)
 static void
 field (GString *out, const char *label, const char *value)
 {
-  g_autofree char *with_colon = g_strconcat (label, ":", NULL);
-  g_string_append_printf (out, "  %-*s ", LABEL_WIDTH, with_colon);
-  sg_cli_append_safe (out, value ? value : "-", -1, FALSE);
-  g_string_append_c (out, '\n');
-}
-
-/* header_end - bytes of the header section, its empty line included. */
-static gsize
-header_end (const char *data, gsize len)
-{
-  for (gsize pos = 0; pos < len;)
-    {
-      const char *nl = memchr (data + pos, '\n', len - pos);
-      gsize end = nl ? (gsize) (nl - data) + 1 : len;
-      if (data[pos] == '\n' || (data[pos] == '\r' && pos + 1 < len && data[pos + 1] == '\n'))
-        return end;
-      pos = end;
-    }
-  return len;
+  sg_cli_append_field (out, LABEL_WIDTH, label, value);
 }
 
 /* append_view - the readable view of one refused message. */
@@ -230,7 +213,8 @@ append_view (GString *out, const SgRejectedMeta *meta, GBytes *eml)
   g_string_append (out, "Header\n");
   gsize len = 0;
   const char *data = g_bytes_get_data (eml, &len);
-  sg_cli_append_safe (out, data ? data : "", (gssize) header_end (data ? data : "", len), TRUE);
+  data = data ? data : "";
+  sg_cli_append_safe (out, data, (gssize) sg_cli_header_length (data, len), TRUE);
 }
 
 /* sg_cli_rejected_show - show for an ID in rejected/. */

@@ -26,10 +26,7 @@
 static void
 field (GString *out, const char *label, const char *value)
 {
-  g_autofree char *with_colon = g_strconcat (label, ":", NULL);
-  g_string_append_printf (out, "  %-*s ", LABEL_WIDTH, with_colon);
-  sg_cli_append_safe (out, value ? value : "-", -1, FALSE);
-  g_string_append_c (out, '\n');
+  sg_cli_append_field (out, LABEL_WIDTH, label, value);
 }
 
 /* append_envelope - sender, recipients and ESMTP parameters. */
@@ -398,24 +395,6 @@ append_mime_tree (GString *out, int fd)
   g_object_unref (stream);
 }
 
-/* header_length - bytes of the header section, up to and including the
- * empty line that ends it (RFC 5322 2.1); the whole message if there is none. */
-static gsize
-header_length (const char *data, gsize len)
-{
-  gsize pos = 0;
-
-  while (pos < len)
-    {
-      const char *nl = memchr (data + pos, '\n', len - pos);
-      gsize end = nl ? (gsize) (nl - data) + 1 : len;
-      if (data[pos] == '\n' || (data[pos] == '\r' && pos + 1 < len && data[pos + 1] == '\n'))
-        return end;
-      pos = end;
-    }
-  return len;
-}
-
 /* write_all - all of data to stdout; FALSE with errno set on failure. */
 static gboolean
 write_all (const char *data, gsize len)
@@ -518,7 +497,7 @@ show_message (SgSpool *spool, const char *id, gboolean body, GError **error)
       append_meta (out, meta, g_get_real_time () / G_USEC_PER_SEC);
       append_mime_tree (out, fd);
       g_string_append (out, "Header\n");
-      sg_cli_append_safe (out, data ? data : "", (gssize) header_length (data, len), TRUE);
+      sg_cli_append_safe (out, data ? data : "", (gssize) sg_cli_header_length (data, len), TRUE);
       ok = write_all (out->str, out->len);
     }
   int e = errno;

@@ -43,7 +43,7 @@ typedef struct {
   SgIntakeDoneFunc done;
   gpointer         user_data;
   guint            code;
-  const char      *enhanced;
+  char             enhanced[16];   /* "X.YYY.ZZZ": a copy, the milter's reply is freed first */
   char            *text;
 } Job;
 
@@ -95,7 +95,7 @@ static void
 job_reply (Job *job, guint code, const char *enhanced, char *text)
 {
   job->code = code;
-  job->enhanced = enhanced;
+  g_strlcpy (job->enhanced, enhanced, sizeof job->enhanced);
   job->text = text;
   g_main_context_invoke (job->intake->context, job_reply_idle, job);
 }
@@ -119,7 +119,7 @@ commit_done (SgMeta *meta, const GError *error, gpointer user_data)
       SgRejectClient who = reject_client (job->env);
       g_warning ("%s: spool commit failed: %s", job->env->queue_id, error->message);
       job->code = full ? 452 : 451;
-      job->enhanced = full ? "4.3.1" : "4.3.0";
+      g_strlcpy (job->enhanced, full ? "4.3.1" : "4.3.0", sizeof job->enhanced);
       job->text = g_strdup (full ? "Insufficient system storage; try again later"
                                  : "Local error in processing; try again later");
       sg_reject (&who, "DATA", job->code, job->enhanced, full ? SG_RULE_SPOOL_FULL : SG_RULE_SPOOL_ERROR,
@@ -132,7 +132,7 @@ commit_done (SgMeta *meta, const GError *error, gpointer user_data)
       sg_metrics_inc (SG_COUNTER_MESSAGES_ACCEPTED);
       sg_metrics_add (SG_COUNTER_ACCEPTED_BYTES, meta->message_size);
       job->code = 250;
-      job->enhanced = "2.0.0";
+      g_strlcpy (job->enhanced, "2.0.0", sizeof job->enhanced);
       job->text = g_strdup_printf ("Ok: queued as %s", meta->queue_id);
       if (job->intake->committed)
         job->intake->committed (meta, job->intake->committed_data);
@@ -260,7 +260,8 @@ worker (gpointer data, gpointer pool_data)
       g_autofree char *why = sg_violation_describe (v->first_reject);
       SgRejectClient who = reject_client (env);
       SgRejected *kept = st->config->keep_rejected ? g_atomic_pointer_get (&in->rejected) : NULL;
-      sg_reject (&who, "DATA", 550, v->first_reject->enhanced, v->first_reject->rule, "%s", why);
+      sg_reject (&who, "DATA", SG_ROLLOUT_REJECT_CODE, v->first_reject->enhanced,
+                 v->first_reject->rule, "%s", why);
       if (kept != NULL)
         {
           /* A draft's body is borrowed from its mapping: the copy is made
@@ -268,7 +269,8 @@ worker (gpointer data, gpointer pool_data)
           g_autoptr(GBytes) body = env->draft ? g_bytes_new_static (bytes, len) : g_bytes_ref (env->content);
           sg_rollout_keep (kept, meta_from_envelope (env, v), env->received, body, v->first_reject);
         }
-      job_reply (job, 550, v->first_reject->enhanced, g_strdup_printf ("Message rejected: %s", why));
+      job_reply (job, SG_ROLLOUT_REJECT_CODE, v->first_reject->enhanced,
+                 sg_rollout_reply (v->first_reject));
       return;
     }
   /* A draft's bytes are borrowed from its mapping, valid until the unmap below. */
@@ -282,7 +284,7 @@ worker (gpointer data, gpointer pool_data)
   if (mr && (mr->verdict == SG_MILTER_REJECT || mr->verdict == SG_MILTER_TEMPFAIL))
     {
       sg_metrics_rejected (SG_RULE_MILTER, mr->code);  /* logged as milter-reject */
-      job_reply (job, mr->code, g_intern_string (mr->enhanced), g_strdup (mr->text));
+      job_reply (job, mr->code, mr->enhanced, g_strdup (mr->text));
       return;
     }
   SgMeta *meta = meta_from_envelope (env, v);

@@ -6,7 +6,6 @@
 #include "metrics/metrics.h"
 
 #define ROLLOUT_TEXT_MAX 256   /* characters of HELO name and reverse-path logged */
-#define ROLLOUT_CODE     550   /* what enforce answers a validation refusal (intake.c) */
 
 /* sg_rollout_reply - the text after "550 ENHANCED ", as intake.c sends it. */
 char *
@@ -29,7 +28,7 @@ sg_rollout_note (SgMeta *meta, gboolean monitor, const SgViolation *would_reject
   if (would_reject != NULL)
     {
       g_autofree char *text = sg_rollout_reply (would_reject);
-      g_autofree char *reply = g_strdup_printf ("%03u %s %s", ROLLOUT_CODE, would_reject->enhanced,
+      g_autofree char *reply = g_strdup_printf ("%03u %s %s", SG_ROLLOUT_REJECT_CODE, would_reject->enhanced,
                                                 text);
       json_object_set_string_member (obj, "rule", would_reject->rule);
       json_object_set_string_member (obj, "reply", reply);
@@ -46,7 +45,7 @@ sg_rollout_monitor (const SgEnvelope *env, const SgViolation *would_reject)
                                              ROLLOUT_TEXT_MAX);
   g_message ("%s: reject_warning: DATA from %s[%s]: %03u %s %s; rule=%s from=<%s>; "
              "accepted: [validation] mode = monitor", env->queue_id, helo ? helo : "unknown",
-             env->client_address, ROLLOUT_CODE, would_reject->enhanced, text, would_reject->rule,
+             env->client_address, SG_ROLLOUT_REJECT_CODE, would_reject->enhanced, text, would_reject->rule,
              sender);
   sg_metrics_monitored (would_reject->rule);
 }
@@ -63,7 +62,7 @@ sg_rollout_keep (SgRejected *store, SgMeta *envelope, GBytes *header, GBytes *bo
   meta->envelope = envelope;
   meta->rejected_time_us = g_get_real_time ();
   meta->rule = g_strdup (rejected_by->rule);
-  meta->reply = g_strdup_printf ("%03u %s %s", ROLLOUT_CODE, rejected_by->enhanced, text);
+  meta->reply = g_strdup_printf ("%03u %s %s", SG_ROLLOUT_REJECT_CODE, rejected_by->enhanced, text);
   if (sg_rejected_keep (store, meta, header, body, &error))
     g_message ("%s: rejected: kept a copy in rejected/ (%" G_GUINT64_FORMAT
                " bytes); spoolgate release %s queues it", envelope->queue_id,

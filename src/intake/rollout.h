@@ -14,6 +14,9 @@ G_BEGIN_DECLS
 #define SG_ROLLOUT_MODE_ENFORCE "enforce"
 #define SG_ROLLOUT_MODE_MONITOR "monitor"
 
+/* The reply code enforce answers a message validation refuses with. */
+#define SG_ROLLOUT_REJECT_CODE  550u
+
 /* sg_rollout_reply - the reply text enforce sends for v, after "550 ENHANCED ":
  * "Message rejected: <sg_violation_describe>" (transfer full). */
 char *sg_rollout_reply (const SgViolation *v);

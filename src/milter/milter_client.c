@@ -4,35 +4,18 @@
  * first on an early verdict). Envelope-stage verdicts apply to the whole
  * message at end of data: the client already has its 250s for RCPT.
  * Edits: headers only; body replacement and envelope changes are refused
- * and logged. The socket I/O is here, the packets in milter_proto.c. */
+ * and logged. The socket I/O is milter_conn.c's, the packets milter_proto.c's. */
 #include "milter/milter_client.h"
+#include "milter/milter_conn.h"
 #include "milter/milter_headers.h"
 #include "milter/milter_proto.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define LOG_TEXT_MAX 256   /* characters of untrusted text in a log line */
-#define CANCEL_POLL_MS 200 /* how often a wait looks at SgMilterInput.cancel */
-
-/* One milter's conversation; lives for one sg_milter_run() step. */
-typedef struct {
-  const SgConfig      *config;
-  const SgMilterInput *in;
-  const char          *name;     /* the [milter] servers entry */
-  int                  fd;
-  GByteArray          *inbuf;    /* bytes read, not yet decoded */
-  guint32              version, actions, flags;   /* negotiated */
-  GError              *error;    /* why the conversation failed */
-} Conn;
 
 /* How one milter's conversation ended. */
 typedef enum {
@@ -42,6 +25,8 @@ typedef enum {
   END_FAILED,    /* down, timed out or broke the protocol: default_action */
 } End;
 
+/* What one milter decided; lives for that milter's turn in sg_milter_run(),
+ * which copies what it keeps into the SgMilterResult. */
 typedef struct {
   SgMilterVerdict verdict;
   guint           code;
@@ -50,6 +35,7 @@ typedef struct {
   const char     *stage;
   char           *quarantine;   /* (nullable) reason */
   GPtrArray      *edits;        /* SgMilterReply*, header edits at end of message */
+  guint64         edit_bytes;   /* the strings edits hold: at most [limits] max_message_size */
   guint           added, changed, refused;
 } Outcome;
 
@@ -58,192 +44,6 @@ reply_free (gpointer data)
 {
   sg_milter_reply_clear (data);
   g_free (data);
-}
-
-/* ---- sockets with deadlines ---- */
-
-static gboolean
-wait_fd (Conn *c, short events, gint64 deadline, const char *what)
-{
-  for (;;)
-    {
-      gint64 left = deadline - g_get_monotonic_time ();
-      if (left <= 0)
-        {
-          g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_TIMEOUT, "timeout %s", what);
-          return FALSE;
-        }
-      if (c->in->cancel && g_atomic_int_get (c->in->cancel))
-        {
-          g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "shutting down while %s", what);
-          return FALSE;
-        }
-      struct pollfd p = { .fd = c->fd, .events = events };
-      int n = poll (&p, 1, (int) MIN ((left + 999) / 1000, CANCEL_POLL_MS));
-      if (n > 0)
-        return TRUE;
-      if (n < 0 && errno != EINTR)
-        {
-          g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "poll: %s", g_strerror (errno));
-          return FALSE;
-        }
-    }
-}
-
-/* parse_spec - "inet:HOST:PORT" ([HOST] for IPv6) or "unix:PATH". */
-static gboolean
-parse_spec (const char *spec, char **host, char **port, char **path)
-{
-  *host = *port = *path = NULL;
-  if (g_str_has_prefix (spec, "unix:"))
-    {
-      *path = g_strdup (spec + 5);
-      return **path != '\0';
-    }
-  if (!g_str_has_prefix (spec, "inet:"))
-    return FALSE;
-  const char *hp = strchr (spec, ':') + 1;
-  const char *colon = strrchr (hp, ':');
-  if (!colon || colon == hp || !colon[1])
-    return FALSE;
-  if (hp[0] == '[' && colon[-1] == ']')
-    *host = g_strndup (hp + 1, (gsize) (colon - hp - 2));
-  else
-    *host = g_strndup (hp, (gsize) (colon - hp));
-  *port = g_strdup (colon + 1);
-  return TRUE;
-}
-
-/* connect_one - a non-blocking connect to addr within the deadline. */
-static gboolean
-connect_one (Conn *c, const struct sockaddr *addr, socklen_t len, int family, gint64 deadline)
-{
-  c->fd = socket (family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (c->fd < 0)
-    {
-      g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "socket: %s", g_strerror (errno));
-      return FALSE;
-    }
-  if (connect (c->fd, addr, len) == 0)
-    return TRUE;
-  if (errno == EINPROGRESS && wait_fd (c, POLLOUT, deadline, "connecting"))
-    {
-      int err = 0;
-      socklen_t elen = sizeof err;
-      if (getsockopt (c->fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0)
-        return TRUE;
-      errno = err;
-    }
-  if (!c->error)
-    g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "connect: %s", g_strerror (errno));
-  close (c->fd);
-  c->fd = -1;
-  return FALSE;
-}
-
-static gboolean
-milter_connect (Conn *c)
-{
-  g_autofree char *host = NULL, *port = NULL, *path = NULL;
-  gint64 deadline = g_get_monotonic_time () + c->config->milter_connect_timeout * G_USEC_PER_SEC;
-  if (!parse_spec (c->name, &host, &port, &path))
-    {
-      g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO,
-                   "not inet:HOST:PORT or unix:PATH");
-      return FALSE;
-    }
-  if (path)
-    {
-      struct sockaddr_un un = { .sun_family = AF_UNIX };
-      if (strlen (path) >= sizeof un.sun_path)
-        {
-          g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "socket path too long");
-          return FALSE;
-        }
-      strcpy (un.sun_path, path);
-      return connect_one (c, (struct sockaddr *) &un, sizeof un, AF_UNIX, deadline);
-    }
-  struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
-  struct addrinfo *res = NULL;
-  int rc = getaddrinfo (host, port, &hints, &res);
-  if (rc != 0)
-    {
-      g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "%s: %s", host, gai_strerror (rc));
-      return FALSE;
-    }
-  gboolean ok = FALSE;
-  for (struct addrinfo *ai = res; ai && !ok; ai = ai->ai_next)
-    {
-      g_clear_error (&c->error);
-      ok = connect_one (c, ai->ai_addr, ai->ai_addrlen, ai->ai_family, deadline);
-    }
-  freeaddrinfo (res);
-  return ok;
-}
-
-/* send_buf - write all of buf within timeout seconds, then empty it. */
-static gboolean
-send_buf (Conn *c, GByteArray *buf, guint timeout)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
-  gsize off = 0;
-  while (off < buf->len)
-    {
-      ssize_t n = send (c->fd, buf->data + off, buf->len - off, MSG_NOSIGNAL);
-      if (n > 0)
-        off += (gsize) n;
-      else if (n < 0 && errno == EINTR)
-        continue;
-      else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        {
-          if (!wait_fd (c, POLLOUT, deadline, "sending"))
-            return FALSE;
-        }
-      else
-        {
-          g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "write: %s",
-                       n < 0 ? g_strerror (errno) : "closed");
-          return FALSE;
-        }
-    }
-  g_byte_array_set_size (buf, 0);
-  return TRUE;
-}
-
-/* read_reply - the next packet within timeout seconds. */
-static gboolean
-read_reply (Conn *c, guint timeout, SgMilterReply *r)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
-  for (;;)
-    {
-      gsize used = 0;
-      SgMilterStatus st = sg_milter_decode (c->inbuf->data, c->inbuf->len, &used, r, &c->error);
-      if (st == SG_MILTER_PACKET)
-        {
-          g_byte_array_remove_range (c->inbuf, 0, (guint) used);
-          return TRUE;
-        }
-      if (st == SG_MILTER_BAD)
-        return FALSE;
-      guint8 chunk[8192];
-      ssize_t n = recv (c->fd, chunk, sizeof chunk, 0);
-      if (n > 0)
-        g_byte_array_append (c->inbuf, chunk, (guint) n);
-      else if (n < 0 && errno == EINTR)
-        continue;
-      else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        {
-          if (!wait_fd (c, POLLIN, deadline, "waiting for the reply"))
-            return FALSE;
-        }
-      else
-        {
-          g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "read: %s",
-                       n < 0 ? g_strerror (errno) : "connection closed by milter");
-          return FALSE;
-        }
-    }
 }
 
 /* ---- the conversation ---- */
@@ -262,12 +62,12 @@ verdict (Outcome *out, SgMilterVerdict v, guint code, const char *enhanced, cons
 /* answer - read replies to one command until a decision; edits and
  * quarantine are taken only at end of message. *skip is set for SKIP. */
 static End
-answer (Conn *c, Outcome *out, guint timeout, gboolean eom, gboolean *skip)
+answer (SgMilterConn *c, Outcome *out, guint timeout, gboolean eom, gboolean *skip)
 {
   for (;;)
     {
       SgMilterReply *r = g_new0 (SgMilterReply, 1);
-      if (!read_reply (c, timeout, r))
+      if (!sg_milter_conn_read (c, timeout, r))
         {
           g_free (r);
           return END_FAILED;
@@ -320,6 +120,18 @@ answer (Conn *c, Outcome *out, guint timeout, gboolean eom, gboolean *skip)
         case SG_SMFIR_ADDRCPT_PAR: case SG_SMFIR_CHGFROM:
           if (!eom)
             break;
+          /* Each packet is bounded; their number is not: the edits kept
+           * may not outgrow the largest message we take. */
+          out->edit_bytes += (r->name ? strlen (r->name) : 0) + (r->value ? strlen (r->value) : 0)
+                             + (r->args ? strlen (r->args) : 0);
+          if (out->edit_bytes > c->config->max_message_size)
+            {
+              g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_PROTOCOL,
+                           "edits of more than %" G_GUINT64_FORMAT " bytes ([limits] "
+                           "max_message_size)", c->config->max_message_size);
+              reply_free (r);
+              return END_FAILED;
+            }
           g_ptr_array_add (out->edits, r);
           continue;
         default:
@@ -335,11 +147,11 @@ answer (Conn *c, Outcome *out, guint timeout, gboolean eom, gboolean *skip)
 /* step - send buf (macros and one command) and, unless the milter said it
  * will not reply (nr_flag), wait for its answer. */
 static End
-step (Conn *c, Outcome *out, GByteArray *buf, const char *stage, guint32 nr_flag, guint timeout,
+step (SgMilterConn *c, Outcome *out, GByteArray *buf, const char *stage, guint32 nr_flag, guint timeout,
       gboolean eom, gboolean *skip)
 {
   out->stage = stage;
-  if (!send_buf (c, buf, timeout))
+  if (!sg_milter_conn_send (c, buf, timeout))
     return END_FAILED;
   if (c->version >= 6 && (c->flags & nr_flag))
     return END_PASS;
@@ -348,15 +160,15 @@ step (Conn *c, Outcome *out, GByteArray *buf, const char *stage, guint32 nr_flag
 
 /* negotiate - SMFIC_OPTNEG: offer our version, every action, every step flag. */
 static gboolean
-negotiate (Conn *c, GByteArray *buf)
+negotiate (SgMilterConn *c, GByteArray *buf)
 {
   guint32 version = c->config->milter_protocol;
   guint32 offer = version >= 6 ? SG_SMFIP_OFFER_V6 : SG_SMFIP_OFFER_V2;
   sg_milter_encode_optneg (buf, version, version >= 6 ? SG_SMFIF_ALL_V6 : SG_SMFIF_ALL_V2, offer);
-  if (!send_buf (c, buf, c->config->milter_command_timeout))
+  if (!sg_milter_conn_send (c, buf, c->config->milter_command_timeout))
     return FALSE;
   SgMilterReply r = { 0 };
-  if (!read_reply (c, c->config->milter_command_timeout, &r))
+  if (!sg_milter_conn_read (c, c->config->milter_command_timeout, &r))
     return FALSE;
   gboolean ok = r.cmd == SG_SMFIR_OPTNEG && r.version >= 2 && r.version <= 6;
   c->version = MIN (r.version, version);
@@ -379,7 +191,7 @@ bracket (const char *addr)
 
 /* converse - the whole conversation with one milter about one message. */
 static End
-converse (Conn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *body, gsize body_len)
+converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *body, gsize body_len)
 {
   const SgMilterInput *in = c->in;
   const SgConfig *cf = c->config;
@@ -388,7 +200,7 @@ converse (Conn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *body, gsiz
   End e;
 
   out->stage = "CONNECT";
-  if (!milter_connect (c) || !negotiate (c, buf))
+  if (!sg_milter_conn_open (c) || !negotiate (c, buf))
     return END_FAILED;
 
   if (!(c->flags & SG_SMFIP_NOCONNECT))
@@ -477,7 +289,7 @@ converse (Conn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *body, gsiz
 /* apply_edits - the header edits a passing milter asked for; everything
  * else is refused with a warning, since the spool keeps the client's bytes. */
 static void
-apply_edits (Conn *c, Outcome *out, SgMilterHeaders *hdrs)
+apply_edits (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs)
 {
   const char *qid = c->in->queue_id;
   gboolean leadspc = (c->flags & SG_SMFIP_HDR_LEADSPC) != 0;
@@ -592,7 +404,7 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
   for (guint i = 0; cf->milter_servers[i] && res->verdict != SG_MILTER_REJECT
                     && res->verdict != SG_MILTER_TEMPFAIL && res->verdict != SG_MILTER_DISCARD; i++)
     {
-      Conn c = { .config = cf, .in = in, .name = cf->milter_servers[i], .fd = -1,
+      SgMilterConn c = { .config = cf, .in = in, .name = cf->milter_servers[i], .fd = -1,
                  .inbuf = g_byte_array_new () };
       Outcome out = { .edits = g_ptr_array_new_with_free_func (reply_free) };
       gint64 start = g_get_monotonic_time ();
@@ -635,7 +447,7 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
               g_autoptr(GByteArray) buf = g_byte_array_new ();
               sg_milter_encode (buf, SG_SMFIC_ABORT, NULL, 0);
               g_clear_error (&c.error);
-              send_buf (&c, buf, 1);
+              sg_milter_conn_send (&c, buf, 1);
             }
           res->verdict = out.verdict;
           res->code = out.code;
@@ -658,7 +470,7 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
           g_autoptr(GByteArray) buf = g_byte_array_new ();
           sg_milter_encode (buf, SG_SMFIC_QUIT, NULL, 0);
           g_clear_error (&c.error);
-          send_buf (&c, buf, 1);
+          sg_milter_conn_send (&c, buf, 1);
           close (c.fd);
         }
       sg_metrics_milter (c.name, action);

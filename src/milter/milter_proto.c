@@ -115,7 +115,8 @@ take_string (const guint8 *data, gsize len, gsize *pos)
 
 /* parse_replycode - "4xx X.Y.Z text" or "5xx text" (RFC 3463 2); a bare
  * class gets X.7.1 as Postfix gives it. Control characters in the text
- * become spaces, and only the first line is kept: it goes into our reply. */
+ * become spaces, octets outside ASCII '?', and only the first line, cut to
+ * SG_MILTER_REPLY_TEXT_MAX, is kept: it goes into our reply (RFC 5321 4.2). */
 static gboolean
 parse_replycode (SgMilterReply *r, const char *s)
 {
@@ -146,11 +147,13 @@ parse_replycode (SgMilterReply *r, const char *s)
     }
   else
     g_snprintf (r->enhanced, sizeof r->enhanced, "%c.7.1", s[0]);
-  gsize n = strcspn (p, "\r\n");
+  gsize n = MIN (strcspn (p, "\r\n"), SG_MILTER_REPLY_TEXT_MAX);
   r->value = g_strndup (p, n);
   for (char *c = r->value; *c; c++)
     if ((guchar) *c < 0x20 || *c == 0x7f)
       *c = ' ';
+    else if ((guchar) *c >= 0x80)
+      *c = '?';
   return TRUE;
 }
 

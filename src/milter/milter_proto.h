@@ -11,6 +11,10 @@ G_BEGIN_DECLS
  * data). Postfix and libmilter cap data at 1 MB (SMFIP_MDS_1M); anything
  * larger is a protocol error, never an allocation. */
 #define SG_MILTER_MAX_PACKET   (1024u * 1024u)
+/* The most of a REPLYCODE's text kept: it becomes our SMTP reply, whose
+ * line is at most 512 octets with "NNN X.YYY.ZZZ " and CRLF (RFC 5321
+ * 4.5.3.1.5). */
+#define SG_MILTER_REPLY_TEXT_MAX 480u
 /* Largest body chunk we send (SMFIC_BODY), as libmilter's MILTER_CHUNK_SIZE. */
 #define SG_MILTER_CHUNK        65535u
 

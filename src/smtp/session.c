@@ -741,6 +741,12 @@ sg_session_submit_done (SgSession *s, guint code, const char *enhanced, const ch
   s->progress++;
   if (code / 100 == 2)
     s->junk = 0;   /* mail moved: the commands around it were not junk */
+  if (code == 421)
+    {
+      /* RFC 5321 3.8: a 421 closes the channel (a milter may answer so). */
+      session_enter_state (s, SG_SESSION_CLOSING);
+      return;
+    }
   if (s->draining)
     {
       /* Stopping: what was pipelined after this message is not read. */

@@ -469,3 +469,13 @@ sg_test_wait_log (SgTestServer *s, const char *needle, guint count, guint timeou
       g_usleep (50000);
     }
 }
+
+gboolean
+sg_test_spoolgate_sanitized (void)
+{
+  g_autofree char *bin = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents (sg_test_spoolgate (), &bin, &len, NULL))
+    return FALSE;
+  return memmem (bin, len, "__asan_init", strlen ("__asan_init")) != NULL;
+}

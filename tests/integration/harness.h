@@ -56,6 +56,9 @@ int  sg_test_run (const char *const *argv, char **out, char **err);
 /* sg_test_python - Debian's python3 running tests/tools/SCRIPT with args. */
 int  sg_test_python (const char *script, const char *const *args, char **out, char **err);
 const char *sg_test_spoolgate (void);
+/* sg_test_spoolgate_sanitized - the binary under test is built with ASan: its
+ * shadow memory and quarantine make RSS say nothing about our own bounds. */
+gboolean    sg_test_spoolgate_sanitized (void);
 
 /* admin tests */
 /* sg_test_run_in - sg_test_run with cwd as the working directory (nullable: ours). */

@@ -100,18 +100,6 @@ status_kb (SgTestServer *s, const char *field)
   return p ? g_ascii_strtoull (p + strlen (key), NULL, 10) : 0;
 }
 
-/* sanitized_server - the binary under test is built with ASan: its shadow
- * memory and quarantine make RSS say nothing about our own bounds. */
-static gboolean
-sanitized_server (void)
-{
-  g_autofree char *bin = NULL;
-  gsize len = 0;
-  if (!g_file_get_contents (sg_test_spoolgate (), &bin, &len, NULL))
-    return FALSE;
-  return memmem (bin, len, "__asan_init", strlen ("__asan_init")) != NULL;
-}
-
 /* normal_client - one polite transaction; the server still serves. */
 static void
 normal_client (SgTestServer *s, guint n)
@@ -193,7 +181,7 @@ test_pipelined_help (void)
   guint64 hwm = status_kb (&s, "VmHWM"), rss = status_kb (&s, "VmRSS");
   g_test_message ("sent %" G_GUINT64_FORMAT " bytes per client; VmHWM %" G_GUINT64_FORMAT
                   " kB, VmRSS %" G_GUINT64_FORMAT " kB", sent[0], hwm, rss);
-  gboolean measure = !sanitized_server ();
+  gboolean measure = !sg_test_spoolgate_sanitized ();
   if (!measure)
     g_test_message ("ASan build: RSS not checked");
   g_assert_cmpuint (hwm, >, 0);

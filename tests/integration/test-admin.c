@@ -648,9 +648,19 @@ test_flag_values (void)
       assert_one_line (err);
       g_assert_nonnull (strstr (err, "--all takes no value"));
     }
-  g_autofree char *err = NULL;
-  g_assert_cmpint (sg (&s, NULL, &err, "queue", "--json=0", NULL), ==, 2);
-  assert_one_line (err);
+  const char *const lists[] = { "queue", "rejected" };
+  for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
+    {
+      g_autofree char *err = NULL;
+      g_assert_cmpint (sg (&s, NULL, &err, lists[i], "--json=0", NULL), ==, 2);
+      assert_one_line (err);
+      g_assert_nonnull (strstr (err, "--json takes no value"));
+      /* an argument is named, made terminal-safe, as every command does */
+      g_autofree char *arg = NULL;
+      g_assert_cmpint (sg (&s, NULL, &arg, lists[i], "x\033y", NULL), ==, 2);
+      assert_one_line (arg);
+      g_assert_nonnull (strstr (arg, ": unexpected argument \"x\\x1By\""));
+    }
   g_autofree char *after = snapshot (&s);
   g_assert_cmpstr (before, ==, after);
   sg_test_server_free (&s);

@@ -452,6 +452,28 @@ scrape (guint16 port)
   return g_string_free (text, FALSE);
 }
 
+/* A milter that sends header edits without end is cut off once they hold
+ * more than [limits] max_message_size: default_action, not unbounded memory. */
+static void
+test_edit_flood (void)
+{
+  Peer p;
+  peer_start (&p, "flood");
+  g_autofree char *servers = g_strdup_printf ("inet:127.0.0.1:%u", p.port);
+  g_autofree char *milter = server_config (servers, "default_action = tempfail\n");
+  g_autofree char *cfg = g_strconcat ("[limits]\nmax_message_size = 1000000\n", milter, NULL);
+  SgTestServer s;
+  sg_test_server_start (&s, cfg);
+  g_autofree char *msg = message ("flood", "The filter adds 15 MB of header fields.");
+  g_autofree char *reply = transact (s.port, msg);
+  g_assert_cmpstr (reply, ==, "451 4.7.1 Service unavailable - try again later");
+  g_assert_true (sg_test_wait_log (&s, "edits of more than 1000000 bytes ([limits] max_message_size) "
+                                       "at END-OF-MESSAGE", 1, 5000));
+  g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
+  sg_test_server_free (&s);
+  peer_stop (&p);
+}
+
 /* A milter nobody listens for: each default_action within connect time,
  * counted by milter and action and, when refused, under rule "milter". */
 static void
@@ -822,6 +844,7 @@ main (int argc, char **argv)
   g_test_add_func ("/milter/clamav/infected-and-clean", test_clamav);
   g_test_add_func ("/milter/default-action/down", test_down);
   g_test_add_func ("/milter/default-action/hang", test_hang);
+  g_test_add_func ("/milter/default-action/edit-flood", test_edit_flood);
   g_test_add_func ("/milter/protocol/macros", test_macros);
   g_test_add_func ("/milter/protocol/accept-early", test_accept_early);
   g_test_add_func ("/milter/protocol/tls-macros", test_tls_macros);

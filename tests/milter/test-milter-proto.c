@@ -160,6 +160,32 @@ test_decode_optneg_fields (void)
   sg_milter_reply_clear (&r);
 }
 
+/* A milter's reply text becomes our SMTP reply: a long one is cut so the
+ * line stays within 512 octets (RFC 5321 4.5.3.1.5), and octets outside
+ * ASCII do not reach the client. */
+static void
+test_decode_replycode_bounded (void)
+{
+  g_autoptr(GByteArray) b = g_byte_array_new ();
+  g_autoptr(GString) s = g_string_new ("550 5.7.1 caf\xc3\xa9 ");
+  while (s->len < 4000)
+    g_string_append_c (s, 'x');
+  const char *strings[] = { s->str, NULL };
+  sg_milter_encode_strings (b, SG_SMFIR_REPLYCODE, strings);
+  SgMilterReply r;
+  gsize used = 0;
+  g_autoptr(GError) error = NULL;
+  g_assert_cmpint (sg_milter_decode (b->data, b->len, &used, &r, &error), ==, SG_MILTER_PACKET);
+  g_assert_no_error (error);
+  g_assert_cmpuint (used, ==, b->len);
+  g_assert_cmpstr (r.enhanced, ==, "5.7.1");
+  g_assert_cmpuint (strlen (r.value), ==, SG_MILTER_REPLY_TEXT_MAX);
+  g_assert_true (g_str_has_prefix (r.value, "caf?? xxx"));
+  g_autofree char *line = g_strdup_printf ("%03u %s %s\r\n", r.code, r.enhanced, r.value);
+  g_assert_cmpuint (strlen (line), <=, 512);
+  sg_milter_reply_clear (&r);
+}
+
 /* Two packets in one buffer, then every prefix of it: a packet is decoded
  * only once whole, and the second starts where the first ended. */
 static void
@@ -279,6 +305,7 @@ main (int argc, char **argv)
   g_test_add_func ("/milter/proto/encode-macros", test_encode_macros);
   g_test_add_func ("/milter/proto/encode-strings", test_encode_strings);
   g_test_add_func ("/milter/proto/decode-table", test_decode_table);
+  g_test_add_func ("/milter/proto/decode-replycode-bounded", test_decode_replycode_bounded);
   g_test_add_func ("/milter/proto/decode-optneg", test_decode_optneg_fields);
   g_test_add_func ("/milter/proto/decode-stream", test_decode_stream);
   g_test_add_func ("/milter/headers/unchanged", test_headers_unchanged);

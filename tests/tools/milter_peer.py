@@ -14,6 +14,7 @@ appends one JSON line per command received to LOGFILE ({"cmd": "M", "args":
   discard     discard at end of message
   tempfail-rcpt  reply 451 4.7.1 with text at RCPT
   accept-early   accept at CONNECT: nothing more is sent but quit
+  flood       at end of message: 256 added headers of 60,000 bytes each, then accept
 """
 import json
 import socket
@@ -87,6 +88,13 @@ def serve(conn):
                                  + packet(b"+", b"<extra@example.net>\0")
                                  + packet(b"e", b"<other@example.com>\0")
                                  + packet(b"a"))
+                elif MODE == "flood":
+                    try:
+                        for i in range(256):
+                            conn.sendall(packet(b"h", b"X-Flood-%d\0" % i + b"x" * 60000 + b"\0"))
+                        conn.sendall(packet(b"a"))
+                    except OSError:
+                        return
                 elif MODE == "discard":
                     conn.sendall(packet(b"d"))
                 else:
