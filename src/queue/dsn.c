@@ -8,7 +8,10 @@
  * failure report returns the whole original as message/rfc822 for RET=FULL
  * when it is at most [queue] bounce_size_limit, and otherwise (RET=HDRS, no
  * RET, a delay or relay notice, or a larger message) its header section as
- * text/rfc822-headers. */
+ * text/rfc822-headers. Reports to, about or quoting SMTPUTF8 mail use the
+ * RFC 6533 forms (utf-8 address type, message/global-delivery-status,
+ * message/global-headers, message/global), each 8-bit part declared 8bit, so
+ * that a report passes our own strict policy (issue 20). */
 #include "queue/dsn.h"
 
 #include <errno.h>
@@ -99,8 +102,17 @@ reported (const SgMetaRecipient *r, SgDsnKind kind)
   return r->status == SG_RCPT_FAILED && sg_dsn_wants_failure (r);
 }
 
-/* xtext_decode - RFC 3461 4: "+XX" back to its byte, for the report's fields;
- * a decoded control character becomes "?" so it cannot break a header line. */
+/* printable - c, or "?" for anything but printable US-ASCII and space. */
+static char
+printable (char c)
+{
+  return (guchar) c >= 0x20 && (guchar) c < 0x7f ? c : '?';
+}
+
+/* xtext_decode - RFC 3461 4: "+XX" back to its byte, for the report's fields.
+ * RFC 3461 4.4 allows only printable US-ASCII there (the session refuses
+ * anything else with 501 5.5.4); whatever else an older spool file holds
+ * becomes "?", so it can break neither a header line nor the 7-bit part. */
 static char *
 xtext_decode (const char *xtext)
 {
@@ -113,18 +125,30 @@ xtext_decode (const char *xtext)
           c = (char) (g_ascii_xdigit_value (p[1]) * 16 + g_ascii_xdigit_value (p[2]));
           p += 2;
         }
-      g_string_append_c (out, (guchar) c < 32 || c == 127 ? '?' : c);
+      g_string_append_c (out, printable (c));
     }
   return g_string_free (out, FALSE);
 }
 
-/* clip - a copy of s, at most DSN_REASON_MAX bytes, on one line. */
+/* clip - a copy of s, at most DSN_REASON_MAX bytes, on one line of
+ * printable US-ASCII: a smarthost's reply is untrusted text, and RFC 3464
+ * 2.3.6 gives Diagnostic-Code no charset (a tab becomes a space). */
 static char *
 clip (const char *s)
 {
   char *c = g_strndup (s ? s : "unknown error", DSN_REASON_MAX);
-  g_strdelimit (c, "\r\n", ' ');
+  for (char *p = c; *p; p++)
+    *p = *p == '\t' ? ' ' : printable (*p);
   return c;
+}
+
+static gboolean
+has_8bit (const char *s, gsize len)
+{
+  for (gsize i = 0; i < len; i++)
+    if ((guchar) s[i] >= 0x80)
+      return TRUE;
+  return FALSE;
 }
 
 GBytes *
@@ -151,9 +175,16 @@ sg_dsn_build_original (const SgMeta *meta, SgDsnKind kind, const char *hostname,
   g_autofree char *arrival = rfc5322_date (meta->arrival_time_us / G_USEC_PER_SEC);
   g_autofree char *uuid = g_uuid_string_random ();
   g_autofree char *boundary = g_strdup_printf ("=_%s/%s", meta->queue_id, uuid);
-  gboolean eightbit = FALSE;
-  for (gsize i = 0; i < header_len && !eightbit; i++)
-    eightbit = (guchar) header[i] >= 0x80;
+  gboolean eightbit = has_8bit (header, header_len);
+  /* RFC 6533 3: a recipient address that is not ASCII (SMTPUTF8) is of the
+   * utf-8 type, reported in message/global-delivery-status (6.1). */
+  gboolean utf8_rcpt = FALSE;
+  for (guint i = 0; i < meta->recipients->len; i++)
+    {
+      const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
+      if (reported (r, kind) && has_8bit (r->address, strlen (r->address)))
+        utf8_rcpt = TRUE;
+    }
 
   /* RFC 5322 3.6 header, RFC 3834 Auto-Submitted, RFC 6522 multipart/report. */
   g_string_append_printf (m, "Date: %s\r\n", date);
@@ -170,8 +201,10 @@ sg_dsn_build_original (const SgMeta *meta, SgDsnKind kind, const char *hostname,
   g_string_append (m, "\r\nThis is a MIME-encapsulated message.\r\n\r\n");
 
   /* Part 1: for people. */
-  g_string_append_printf (m, "--%s\r\nContent-Type: text/plain; charset=us-ascii\r\n"
-                          "Content-Description: Notification\r\n\r\n", boundary);
+  g_string_append_printf (m, "--%s\r\nContent-Type: text/plain; charset=%s\r\n%s"
+                          "Content-Description: Notification\r\n\r\n", boundary,
+                          utf8_rcpt ? "utf-8" : "us-ascii",
+                          utf8_rcpt ? "Content-Transfer-Encoding: 8bit\r\n" : "");
   g_string_append_printf (m, "This is the mail system at host %s.\r\n\r\n"
                           "Your message (queue ID %s, received %s) %s\r\n"
                           "to one or more recipients. The mail system said:\r\n\r\n",
@@ -192,8 +225,10 @@ sg_dsn_build_original (const SgMeta *meta, SgDsnKind kind, const char *hostname,
   g_string_append (m, "\r\n");
 
   /* Part 2: RFC 3464 section 2.2 per-message, 2.3 per-recipient fields. */
-  g_string_append_printf (m, "--%s\r\nContent-Type: message/delivery-status\r\n"
-                          "Content-Description: Delivery report\r\n\r\n", boundary);
+  g_string_append_printf (m, "--%s\r\nContent-Type: message/%s\r\n%s"
+                          "Content-Description: Delivery report\r\n\r\n", boundary,
+                          utf8_rcpt ? "global-delivery-status" : "delivery-status",
+                          utf8_rcpt ? "Content-Transfer-Encoding: 8bit\r\n" : "");
   if (meta->dsn_envid)
     {
       g_autofree char *envid = xtext_decode (meta->dsn_envid);
@@ -226,7 +261,9 @@ sg_dsn_build_original (const SgMeta *meta, SgDsnKind kind, const char *hostname,
           g_autofree char *addr = xtext_decode (semi ? semi + 1 : r->dsn_orcpt);
           g_string_append_printf (m, "\r\nOriginal-Recipient: %s; %s", type, addr);
         }
-      g_string_append_printf (m, "\r\nFinal-Recipient: rfc822; %s\r\n", r->address);
+      g_string_append_printf (m, "\r\nFinal-Recipient: %s; %s\r\n",
+                              has_8bit (r->address, strlen (r->address)) ? "utf-8" : "rfc822",
+                              r->address);
       g_string_append (m, relayed ? "Action: relayed\r\n" : delay ? "Action: delayed\r\n"
                           : "Action: failed\r\n");
       g_string_append_printf (m, "Status: %s\r\n", status);
@@ -236,9 +273,11 @@ sg_dsn_build_original (const SgMeta *meta, SgDsnKind kind, const char *hostname,
   g_string_append (m, "\r\n");
 
   /* Part 3: RFC 6522 section 4, the original message (RFC 2046 5.2.1 allows
-   * it 8bit) or its header section. */
+   * it 8bit) or its header section; RFC 6533 6.3 and RFC 6532 3.7 for one
+   * with UTF-8 in its header. */
   g_string_append_printf (m, "--%s\r\nContent-Type: %s\r\n", boundary,
-                          full ? "message/rfc822" : "text/rfc822-headers");
+                          full ? (eightbit ? "message/global" : "message/rfc822")
+                               : (eightbit ? "message/global-headers" : "text/rfc822-headers"));
   if (eightbit)
     g_string_append (m, "Content-Transfer-Encoding: 8bit\r\n");
   g_string_append_printf (m, "Content-Description: %s\r\n\r\n",

@@ -57,6 +57,25 @@ sg_smtp_xtext_decode (const char *xtext)
   return g_string_free (out, FALSE);
 }
 
+/* xtext_printable - xtext (RFC 3461 4) whose decoded text is printable
+ * US-ASCII, which RFC 3461 4.2 and 4.4 require of ORCPT and ENVID: a
+ * "+00" or "+C3+A9" would otherwise reach the delivery report. */
+static gboolean
+xtext_printable (const char *xtext)
+{
+  if (!sg_smtp_xtext_valid (xtext))
+    return FALSE;
+  g_autofree char *text = sg_smtp_xtext_decode (xtext);
+  for (const char *p = text; *p; p++)
+    if ((guchar) *p < 0x20 || (guchar) *p > 0x7e)
+      return FALSE;
+  /* a decoded NUL ends text early: the lengths tell */
+  gsize plus = 0;
+  for (const char *p = xtext; *p; p++)
+    plus += *p == '+';
+  return strlen (text) == strlen (xtext) - 2 * plus;
+}
+
 /* notify_valid - RFC 3461 4.1: "NEVER", or SUCCESS, FAILURE, DELAY each at
  * most once, comma-separated; upper-cased in place. */
 static gboolean
@@ -92,7 +111,7 @@ orcpt_valid (const char *value)
   for (const char *p = value; p < semi; p++)
     if (!g_ascii_isalnum (*p) && *p != '-')
       return FALSE;
-  return sg_smtp_xtext_valid (semi + 1);
+  return xtext_printable (semi + 1);
 }
 
 gboolean
@@ -390,8 +409,9 @@ parse_params (const char *p, gboolean is_mail, SgSmtpPath *out, GError **error)
       else if (is_mail && g_ascii_strcasecmp (param, "ENVID") == 0)
         {
           if (!value || out->dsn_envid || strlen (value) > SG_SMTP_ENVID_MAX
-              || !sg_smtp_xtext_valid (value))
-            return dsn_error (error, "ENVID must be xtext of at most 100 characters (RFC 3461 4.4)");
+              || !xtext_printable (value))
+            return dsn_error (error, "ENVID must be xtext of at most 100 characters, "
+                              "printable US-ASCII once decoded (RFC 3461 4.4)");
           out->dsn_envid = g_strdup (value);
         }
       else if (!is_mail && g_ascii_strcasecmp (param, "NOTIFY") == 0)
@@ -405,7 +425,8 @@ parse_params (const char *p, gboolean is_mail, SgSmtpPath *out, GError **error)
       else if (!is_mail && g_ascii_strcasecmp (param, "ORCPT") == 0)
         {
           if (!value || out->dsn_orcpt || !orcpt_valid (value))
-            return dsn_error (error, "ORCPT must be addr-type;xtext (RFC 3461 4.2)");
+            return dsn_error (error, "ORCPT must be addr-type;xtext, printable US-ASCII "
+                              "once decoded (RFC 3461 4.2)");
           out->dsn_orcpt = g_strdup (value);
         }
       else

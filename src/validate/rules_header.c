@@ -99,15 +99,24 @@ check_field_name (SgVctx *c, const SgEntity *e, gsize line, gsize colon, gsize *
       }
 }
 
-/* sg_scan_headers - split the header section starting at start into fields
- * (RFC 5322 2.2: a field, or a continuation starting with WSP); returns the
- * offset where the body starts (end when there is none). */
-gsize
-sg_scan_headers (SgVctx *c, const SgEntity *e, gsize start, gsize end, GArray *fields)
+/* A line that ends the header section without being the empty line before
+ * the body (RFC 5322 2.1, 2.2): where it is, and why it is not a field. */
+typedef struct {
+  gssize offset;      /* -1: the section ended normally */
+  const char *why;
+} SgStray;
+
+/* split_fields - delimit the fields of [start,end) (RFC 5322 2.2: a field,
+ * or a continuation starting with WSP) into fields; returns the offset where
+ * the body starts (end when there is none). It judges nothing: every check
+ * runs afterwards over the whole array, so no field escapes one by where it
+ * stands (issue 20: the last field used to be dropped at the empty line). */
+static gsize
+split_fields (SgVctx *c, gsize start, gsize end, GArray *fields, SgStray *stray)
 {
   gsize pos = start;
-  SgField *cur = NULL;
 
+  stray->offset = -1;
   while (pos < end)
     {
       const guint8 *line = c->data + pos;
@@ -121,13 +130,13 @@ sg_scan_headers (SgVctx *c, const SgEntity *e, gsize start, gsize end, GArray *f
         return next;                       /* the empty line before the body */
       if (is_wsp (line[0]))
         {
-          if (cur == NULL)
+          if (fields->len == 0)
             {
-              sg_vctx_report (c, SG_RULE_HEADER_SEPARATOR_MISSING, e, NULL, (gssize) pos,
-                              "continuation line without a field before it");
+              stray->offset = (gssize) pos;
+              stray->why = "continuation line without a field before it";
               return pos;
             }
-          cur->value_end = content_end;
+          g_array_index (fields, SgField, fields->len - 1).value_end = content_end;
           pos = next;
           continue;
         }
@@ -136,25 +145,40 @@ sg_scan_headers (SgVctx *c, const SgEntity *e, gsize start, gsize end, GArray *f
       if (colon == NULL)
         {
           /* RFC 5322 2.1: fields, then an empty line, then the body. */
-          sg_vctx_report (c, SG_RULE_HEADER_SEPARATOR_MISSING, e, NULL, (gssize) pos,
-                          "line is neither a header field nor a continuation "
-                          "(missing empty line before the body?)");
+          stray->offset = (gssize) pos;
+          stray->why = "line is neither a header field nor a continuation "
+                       "(missing empty line before the body?)";
           return pos;
         }
-      if (cur != NULL)
-        check_field_text (c, e, cur);
       SgField f = { 0 };
       f.name = pos;
-      check_field_name (c, e, pos, (gsize) (colon - c->data), &f.name_len);
+      f.name_len = (gsize) (colon - line);   /* check_field_name trims it */
       f.value = (gsize) (colon - c->data) + 1;
       f.value_end = content_end;
       g_array_append_val (fields, f);
-      cur = &g_array_index (fields, SgField, fields->len - 1);
       pos = next;
     }
-  if (cur != NULL)
-    check_field_text (c, e, cur);
   return end;
+}
+
+/* sg_scan_headers - split the header section starting at start into fields
+ * and run the per-field checks (name, 8-bit octets, encoded-words) on each
+ * of them; returns the offset where the body starts (end when there is none). */
+gsize
+sg_scan_headers (SgVctx *c, const SgEntity *e, gsize start, gsize end, GArray *fields)
+{
+  SgStray stray;
+  gsize body = split_fields (c, start, end, fields, &stray);
+
+  for (guint i = 0; i < fields->len; i++)
+    {
+      SgField *f = &g_array_index (fields, SgField, i);
+      check_field_name (c, e, f->name, f->name + f->name_len, &f->name_len);
+      check_field_text (c, e, f);
+    }
+  if (stray.offset >= 0)
+    sg_vctx_report (c, SG_RULE_HEADER_SEPARATOR_MISSING, e, NULL, stray.offset, "%s", stray.why);
+  return body;
 }
 
 /* RFC 5322 3.6: fields that may occur at most once (Date and From exactly once). */

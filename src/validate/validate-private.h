@@ -91,7 +91,8 @@ const SgRuleInfo *sg_rule_info (SgRule rule);
 int               sg_rule_lookup (const char *id);       /* -1 when unknown */
 gboolean          sg_policy_rejects (const SgPolicy *policy, SgRule rule);
 
-/* Bounded output: at most this many violations per rule and per message. */
+/* Bounded output: at most this many violations per rule and per message
+ * (plus the first rejecting one, see sg_vctx_report). */
 #define SG_VALIDATE_MAX_PER_RULE   4u
 #define SG_VALIDATE_MAX_VIOLATIONS 64u
 /* Hard cap on recursion whatever the configured depth limit says. */
@@ -125,6 +126,7 @@ typedef struct {
   gboolean parts_exceeded;
   const SgPolicy *policy;
   GPtrArray *violations;
+  gboolean rejecting;  /* a violation in violations rejects the message */
   guint per_rule[SG_RULE_COUNT];
   /* offset -> line number cache, so reports in message order stay linear */
   gsize line_cache_offset;

@@ -70,20 +70,27 @@ void
 sg_vctx_report (SgVctx *c, SgRule rule, const SgEntity *entity,
                 const char *header, gssize offset, const char *fmt, ...)
 {
+  gboolean reject = sg_policy_rejects (c->policy, rule);
+
+  /* Past the message's cap only its first rejecting violation is still
+   * kept: otherwise enough recorded findings placed before a fault would
+   * hide it, and the verdict would depend on where the fault stands. A
+   * rule past its own cap already has a violation with the same action. */
   if (c->per_rule[rule] >= SG_VALIDATE_MAX_PER_RULE ||
-      c->violations->len >= SG_VALIDATE_MAX_VIOLATIONS)
+      (c->violations->len >= SG_VALIDATE_MAX_VIOLATIONS && !(reject && !c->rejecting)))
     {
       c->per_rule[rule]++;
       return;
     }
   c->per_rule[rule]++;
+  c->rejecting |= reject;
 
   const SgRuleInfo *info = sg_rule_info (rule);
   SgViolation *v = g_new0 (SgViolation, 1);
   v->rule = info->id;
   v->rfc = info->rfc;
   v->enhanced = info->enhanced;
-  v->reject = sg_policy_rejects (c->policy, rule);
+  v->reject = reject;
 
   va_list ap;
   va_start (ap, fmt);

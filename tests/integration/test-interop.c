@@ -241,6 +241,55 @@ check_schema (SgTestServer *s, const char *id)
     g_error ("%s does not validate: %s%s", path, out, err);
 }
 
+/* check_strict - a notice that spoolgate wrote passes `spoolgate check`
+ * under the strict policy (issue 20: our own output passes our policy). */
+static void
+check_strict (const char *text, const char *what)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sg-interop-strict-XXXXXX", NULL);
+  g_autofree char *conf = g_build_filename (dir, "strict.conf", NULL);
+  g_autofree char *eml = g_build_filename (dir, "notice.eml", NULL);
+  g_assert_true (g_file_set_contents (conf, "[validation]\npolicy = strict\n", -1, NULL));
+  g_assert_true (g_file_set_contents (eml, text, -1, NULL));
+  const char *argv[] = { sg_test_spoolgate (), "check", "--config", conf, eml, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  if (sg_test_run (argv, &out, &err) != 0)
+    g_error ("our %s fails spoolgate check under the strict policy:\n%s%s", what, out, err);
+  const char *rm[] = { "rm", "-rf", dir, NULL };
+  sg_test_run (rm, NULL, NULL);
+}
+
+/* RFC 3461 4.2 and 4.4: ORCPT and ENVID are printable US-ASCII once their
+ * xtext is decoded; anything else is refused with 501 5.5.4. */
+static void
+test_dsn_xtext_printable (void)
+{
+  SgTestServer s;
+  sg_test_server_start (&s, "[server]\nhostname = gate.example\n");
+  g_autofree char *greeting = NULL;
+  SgTestClient *c = sg_test_client_connect (s.port, &greeting);
+  g_assert_nonnull (c);
+  static const char *const script[] = {
+    "EHLO client.example", "250",
+    "MAIL FROM:<alice@example.com> ENVID=QQ+00x", "501 5.5.4",
+    "MAIL FROM:<alice@example.com> ENVID=caf+C3+A9", "501 5.5.4",
+    "MAIL FROM:<alice@example.com> ENVID=QQ+2B1", "250 2.1.0",
+    "RCPT TO:<bob@example.org> ORCPT=rfc822;bob+0D+0Ax@example.org", "501 5.5.4",
+    "RCPT TO:<bob@example.org> ORCPT=rfc822;zo+C3+AB@example.org", "501 5.5.4",
+    "RCPT TO:<bob@example.org> ORCPT=rfc822;bob+2Bx@example.org", "250 2.1.5",
+    "QUIT", "221",
+    NULL,
+  };
+  for (guint i = 0; script[i]; i += 2)
+    {
+      g_autofree char *reply = sg_test_client_command (c, script[i]);
+      if (!g_str_has_prefix (reply, script[i + 1]))
+        g_error ("%s: got \"%s\", want \"%s...\"", script[i], reply, script[i + 1]);
+    }
+  sg_test_client_free (c);
+  sg_test_server_free (&s);
+}
+
 static const char *const DSN_SCRIPT[] = {
   "EHLO client.example", "250",
   "MAIL FROM:<alice@example.com> RET=HDRS ENVID=QQ+2B1", "250 2.1.0",
@@ -342,6 +391,7 @@ test_dsn_not_offered (void)
                                     "Final-Recipient: rfc822; bob@example.org\r\n"
                                     "Action: relayed\r\nStatus: 2.0.0\r\n"));
   g_assert_null (strstr (notice, "carol@example.org\r\nAction"));
+  check_strict (notice, "relayed notice");
   JsonObject *r0 = json_array_get_object_element (json_object_get_array_member (m, "recipients"), 0);
   g_assert_cmpstr (json_object_get_string_member (r0, "dsn_relayed"), ==, "sent");
   g_assert_cmpuint (json_object_get_size (json_object_get_object_member (rec, "dsn_mail")), ==, 0);
@@ -565,6 +615,7 @@ test_delay_warning (void)
   g_assert_nonnull (strstr (text, "Subject: Delayed Mail (still being retried)\r\n"));
   g_assert_nonnull (strstr (text, "Final-Recipient: rfc822; bob@example.org\r\nAction: delayed\r\n"
                                   "Status: 4.3.0\r\n"));
+  check_strict (text, "delay notice");
   /* Two more deferrals after the notice: still one notice. */
   g_autofree char *deferred = g_strdup_printf ("%s: to=<bob@example.org>", id);
   g_autofree char *log = sg_test_server_log (&s);
@@ -594,5 +645,6 @@ main (int argc, char **argv)
   g_test_add_func ("/interop/smtputf8/offered", test_smtputf8_offered);
   g_test_add_func ("/interop/smtputf8/not-offered", test_smtputf8_not_offered);
   g_test_add_func ("/interop/dsn/delay-warning", test_delay_warning);
+  g_test_add_func ("/interop/dsn/xtext-printable", test_dsn_xtext_printable);
   return g_test_run ();
 }

@@ -278,6 +278,84 @@ test_check_good (void)
     check_all ("good", declared[i].check_flags, declared[i].rule);
 }
 
+/* Issue 20 over SMTP: a field is judged alike first and last in its
+ * header section; the last field of a section used to escape the 8-bit,
+ * UTF-8 and RFC 2047 checks. */
+#define POS_HEAD "From: a@example.com\r\nTo: b@example.org\r\nDate: Mon, 7 Dec 2026 10:00:00 +0000\r\n"
+#define POS_PART(first, second) POS_HEAD "MIME-Version: 1.0\r\nMessage-ID: <p@example.com>\r\n" \
+  "Content-Type: multipart/mixed; boundary=BB\r\n\r\n--BB\r\nContent-Type: text/plain\r\n\r\n" \
+  "hi\r\n--BB\r\n" first "\r\n" second "\r\n\r\nAAAA\r\n--BB--\r\n"
+#define POS_CT "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64"
+#define POS_CD "Content-Disposition: attachment; filename=\"a\xff.txt\""
+
+static const struct {
+  const char *body;
+  const char *level;
+  const char *reply;     /* the final reply starts with this */
+  const char *rule;      /* named in the reply, or recorded in the metadata */
+} position_cases[] = {
+  { POS_HEAD "Subject: x\xff\xfe\r\nMessage-ID: <x@example.com>\r\n\r\nbody\r\n",
+    "standard", "550 5.6.7", "header.utf8.invalid" },
+  { POS_HEAD "Message-ID: <x@example.com>\r\nSubject: x\xff\xfe\r\n\r\nbody\r\n",
+    "standard", "550 5.6.7", "header.utf8.invalid" },
+  { POS_HEAD "Message-ID: <x@example.com>\r\nSubject: x\xff\xfe\r\n\r\nbody\r\n",
+    "strict", "550 5.6.7", "header.8bit" },
+  { POS_PART (POS_CD, POS_CT), "standard", "550 5.6.7", "header.utf8.invalid" },
+  { POS_PART (POS_CT, POS_CD), "standard", "550 5.6.7", "header.utf8.invalid" },
+  { POS_PART (POS_CT, POS_CD), "strict", "550 5.6.7", "header.8bit" },
+  { POS_HEAD "Subject: =?utf-8?B?***?=\r\nMessage-ID: <x@example.com>\r\n\r\nbody\r\n",
+    "standard", "250 2.0.0", "header.rfc2047.invalid" },
+  { POS_HEAD "Message-ID: <x@example.com>\r\nSubject: =?utf-8?B?***?=\r\n\r\nbody\r\n",
+    "standard", "250 2.0.0", "header.rfc2047.invalid" },
+  { POS_HEAD "Message-ID: <x@example.com>\r\nSubject: =?utf-8?B?***?=\r\n\r\nbody\r\n",
+    "strict", "550 5.6.0", "header.rfc2047.invalid" },
+};
+
+static void
+test_positions (void)
+{
+  for (guint k = 0; k < 2; k++)
+    {
+      const char *level = k ? "strict" : "standard";
+      g_autofree char *conf = g_strdup_printf ("[validation]\npolicy = %s\n", level);
+      SgTestServer s;
+      sg_test_server_start (&s, conf);
+      for (guint i = 0; i < G_N_ELEMENTS (position_cases); i++)
+        {
+          if (strcmp (position_cases[i].level, level) != 0)
+            continue;
+          g_autofree char *greeting = NULL;
+          SgTestClient *c = sg_test_client_connect (s.port, &greeting);
+          g_assert_nonnull (c);
+          const char *cmds[] = { "EHLO client.example", "MAIL FROM:<a@example.com>",
+                                 "RCPT TO:<b@example.org>", "DATA" };
+          for (guint j = 0; j < G_N_ELEMENTS (cmds); j++)
+            g_free (sg_test_client_command (c, cmds[j]));
+          sg_test_client_send (c, position_cases[i].body, -1);
+          g_autofree char *reply = sg_test_client_command (c, ".");
+          g_autofree char *want_rule = g_strdup_printf ("[%s]", position_cases[i].rule);
+          if (!g_str_has_prefix (reply, position_cases[i].reply) ||
+              (reply[0] == '5' && strstr (reply, want_rule) == NULL))
+            g_error ("case %u (%s): got \"%s\", want \"%s ... %s\"", i, level, reply,
+                     position_cases[i].reply, want_rule);
+          if (reply[0] == '2')
+            {
+              const char *id = strstr (reply, "queued as ") + strlen ("queued as ");
+              g_autofree char *json = g_strdup_printf ("%s/queue/%.*s.json", s.spool,
+                                                       (int) strcspn (id, " \r\n"), id);
+              g_autofree char *meta = sg_test_read_file (json, NULL);
+              g_autofree char *recorded = g_strdup_printf ("\"%s\"", position_cases[i].rule);
+              if (strstr (meta, recorded) == NULL)
+                g_error ("case %u (%s): %s not recorded in %s:\n%s", i, level,
+                         position_cases[i].rule, json, meta);
+            }
+          g_free (sg_test_client_command (c, "QUIT"));
+          sg_test_client_free (c);
+        }
+      sg_test_server_free (&s);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -301,6 +379,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rules/check/bad", test_check_bad);
   g_test_add_func ("/rules/check/good", test_check_good);
   g_test_add_func ("/rules/corpora/default-policy", test_corpora_default);
+  g_test_add_func ("/rules/positions/issue-20", test_positions);
   sg_test_server_start (&fixture.server, RULES_CONFIG);
   int rc = g_test_run ();
   sg_test_server_free (&fixture.server);

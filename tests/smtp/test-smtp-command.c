@@ -41,6 +41,14 @@ static const PathCase mail_cases[] = {
   { "FROM:<a@example.com> X-FOO=bar", FALSE, SG_SMTP_ERROR_UNKNOWN_PARAM },
   { "FROM:<a@example.com> =bar", FALSE, SG_SMTP_ERROR_SYNTAX },
   { "FROM:<a@example.com>\tSIZE=1", FALSE, SG_SMTP_ERROR_SYNTAX },
+  /* RFC 3461 4.4: ENVID is printable US-ASCII once its xtext is decoded */
+  { "FROM:<a@example.com> ENVID=QQ+2B1+20x", TRUE, 0, "a@example.com", -1, SG_BODY_NONE },
+  { "FROM:<a@example.com> ENVID=a+00b", FALSE, SG_SMTP_ERROR_SYNTAX },
+  { "FROM:<a@example.com> ENVID=a+0D+0Ab", FALSE, SG_SMTP_ERROR_SYNTAX },
+  { "FROM:<a@example.com> ENVID=a+09b", FALSE, SG_SMTP_ERROR_SYNTAX },
+  { "FROM:<a@example.com> ENVID=a+7F", FALSE, SG_SMTP_ERROR_SYNTAX },
+  { "FROM:<a@example.com> ENVID=caf+C3+A9", FALSE, SG_SMTP_ERROR_SYNTAX },
+  { "FROM:<a@example.com> ENVID=+FF", FALSE, SG_SMTP_ERROR_SYNTAX },
 };
 
 static const PathCase rcpt_cases[] = {
@@ -50,6 +58,13 @@ static const PathCase rcpt_cases[] = {
   { "TO:<b@example.org> NOTIFY=NEVER", TRUE, 0, "b@example.org", -1, SG_BODY_NONE },
   { "TO:<b@example.org> NOTIFY=NEVER,DELAY", FALSE, SG_SMTP_ERROR_SYNTAX },
   { "TO:<b@example.org> ORCPT=rfc822;b+ZZ", FALSE, SG_SMTP_ERROR_SYNTAX },
+  /* RFC 3461 4.2: ORCPT's address is printable US-ASCII once decoded */
+  { "TO:<b@example.org> ORCPT=rfc822;B+2Bx@example.org", TRUE, 0, "b@example.org", -1, SG_BODY_NONE },
+  { "TO:<b@example.org> ORCPT=utf-8;zo\\x{EB}@example.net", TRUE, 0, "b@example.org", -1, SG_BODY_NONE },
+  { "TO:<b@example.org> ORCPT=rfc822;b+00@example.org", FALSE, SG_SMTP_ERROR_SYNTAX },
+  { "TO:<b@example.org> ORCPT=rfc822;b+0A@example.org", FALSE, SG_SMTP_ERROR_SYNTAX },
+  { "TO:<b@example.org> ORCPT=rfc822;zo+C3+AB@example.org", FALSE, SG_SMTP_ERROR_SYNTAX },
+  { "TO:<b@example.org> ORCPT=rfc822;b+80", FALSE, SG_SMTP_ERROR_SYNTAX },
   { "TO:<b@example.org> X-FOO=bar", FALSE, SG_SMTP_ERROR_UNKNOWN_PARAM },
   { "TO:<b@example.org> SIZE=10", FALSE, SG_SMTP_ERROR_UNKNOWN_PARAM },
   { "TO:<b@@example.org>", FALSE, SG_SMTP_ERROR_BAD_RECIPIENT },
