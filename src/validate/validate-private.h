@@ -125,6 +125,7 @@ typedef struct {
   gboolean parts_exceeded;
   const SgPolicy *policy;
   GPtrArray *violations;
+  char *message_id;     /* (nullable) the message's own Message-ID, unfolded */
   guint per_rule[SG_RULE_COUNT];
   /* offset -> line number cache, so reports in message order stay linear */
   gsize line_cache_offset;
