@@ -290,10 +290,12 @@ test_refused_smarthost (void)
   sg_test_server_free (&s);
 }
 
-/* /logs/syslog - --log-to=syslog: RFC 3164 datagrams, facility mail, tag
- * spoolgate/SERVICE, to the system logger's socket. */
+/* syslog_run - the daemon's lines arrive at the system logger's socket as
+ * RFC 3164 datagrams, facility mail, tag spoolgate/SERVICE: asked for with
+ * --log-to=syslog, or by default when stderr is the journal (systemd says
+ * so in JOURNAL_STREAM, DEV:INODE of the stream). */
 static void
-test_syslog_target (void)
+syslog_run (gboolean journal)
 {
   g_autofree char *dir = g_dir_make_tmp ("sg-syslog-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "log", NULL);
@@ -311,9 +313,20 @@ test_syslog_target (void)
   g_autofree char *err_log = g_build_filename (dir, "stderr", NULL);
   g_setenv ("SPOOLGATE_SYSLOG_SOCKET", path, TRUE);
   const char *argv[] = { sg_test_spoolgate (), "serve", "--listen", listen, "--spool", spool,
-                         "--log-to=syslog", NULL };
+                         journal ? NULL : "--log-to=syslog", NULL };
+  if (journal)
+    {
+      /* the file the daemon's stderr will be, standing in for the journal's stream */
+      g_assert_true (g_file_set_contents (err_log, "", 0, NULL));
+      struct stat st;
+      g_assert_cmpint (g_stat (err_log, &st), ==, 0);
+      g_autofree char *stream = g_strdup_printf ("%llu:%llu", (unsigned long long) st.st_dev,
+                                                 (unsigned long long) st.st_ino);
+      g_setenv ("JOURNAL_STREAM", stream, TRUE);
+    }
   GSubprocess *p = sg_test_spawn (argv, err_log);
   g_unsetenv ("SPOOLGATE_SYSLOG_SOCKET");
+  g_unsetenv ("JOURNAL_STREAM");
   /* the first lines come at start-up, master's, then a session's */
   gboolean ready = FALSE;
   for (guint i = 0; i < 200 && !ready; i++)
@@ -354,6 +367,18 @@ test_syslog_target (void)
   g_assert_null (strstr (text, "connect from"));
   g_autofree char *rm = g_strdup_printf ("rm -rf '%s'", dir);
   g_assert_cmpint (system (rm), ==, 0);
+}
+
+static void
+test_syslog_target (void)
+{
+  syslog_run (FALSE);
+}
+
+static void
+test_syslog_journal (void)
+{
+  syslog_run (TRUE);
 }
 
 /* audit_socket - a datagram socket in a directory anyone may reach, as the
@@ -455,7 +480,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/logs/pflogsumm", test_pflogsumm);
   g_test_add_func ("/logs/refused-smarthost", test_refused_smarthost);
-  g_test_add_func ("/logs/syslog", test_syslog_target);
+  g_test_add_func ("/logs/syslog/log-to", test_syslog_target);
+  g_test_add_func ("/logs/syslog/journal-stream", test_syslog_journal);
   g_test_add_func ("/logs/audit/caller", test_audit_caller);
   return g_test_run ();
 }
