@@ -50,8 +50,9 @@ sg_rollout_monitor (const SgEnvelope *env, const SgViolation *would_reject)
     env->mail.address ? env->mail.address : "",
     env->recipients->len ? g_ptr_array_index (env->recipients, 0) : NULL,
     env->protocol && strstr (env->protocol, "ESMTP") ? "ESMTP" : "SMTP", env->helo);
-  /* Postfix's reject_warning: what enforce would have logged as reject */
-  g_message ("%s: reject_warning: END-OF-MESSAGE from %s: %03u %s %s%s rule=%s; "
+  /* Postfix's smtpd reject_warning (warn_if_reject): what enforce would
+   * have logged as reject; pflogsumm counts it under reject warnings */
+  sg_log_info (SG_LOG_SMTPD, "%s: reject_warning: END-OF-MESSAGE from %s: %03u %s %s%s rule=%s; "
              "accepted: [validation] mode = monitor", env->queue_id, who, SG_ROLLOUT_REJECT_CODE,
              would_reject->enhanced, text, fields, would_reject->rule);
   sg_metrics_monitored (would_reject->rule);

@@ -47,8 +47,7 @@ sg_reject (const SgRejectClient *client, const char *stage, guint code, const ch
   g_autofree char *who = sg_log_client (client->name, client->address);
   g_autofree char *fields = sg_reject_fields (client->sender, client->recipient,
                                               client->protocol, client->helo);
-  const char *service = strcmp (stage, "END-OF-MESSAGE") == 0 ? SG_LOG_CLEANUP : SG_LOG_SMTPD;
-  sg_log_info (service, "%s: reject: %s from %s: %03u %s %s%s rule=%s",
+  sg_log_info (SG_LOG_SMTPD, "%s: reject: %s from %s: %03u %s %s%s rule=%s",
                client->queue_id && client->queue_id[0] ? client->queue_id : "NOQUEUE", stage,
                who, code, enhanced, text, fields, rule);
   sg_metrics_rejected (rule, code);

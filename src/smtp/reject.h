@@ -40,8 +40,8 @@ typedef struct {
 /* sg_reject - log Postfix's "ID: reject: STAGE from NAME[ADDR]: CODE
  * ENHANCED TEXT; from=<SENDER> to=<RCPT> proto=ESMTP helo=<HELO> rule=RULE"
  * (each of from/to/proto/helo only when known) and count it under rule and
- * code. Stage END-OF-MESSAGE (a verdict on the content) is cleanup's line,
- * the others smtpd's. */
+ * code: smtpd's line, END-OF-MESSAGE (the verdict on the content) included,
+ * as Postfix's smtpd_end_of_data_restrictions. */
 void sg_reject (const SgRejectClient *client, const char *stage, guint code,
                 const char *enhanced, const char *rule, const char *fmt, ...) G_GNUC_PRINTF (6, 7);
 

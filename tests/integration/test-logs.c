@@ -266,6 +266,35 @@ test_pflogsumm (void)
   g_assert_cmpint (system (rm), ==, 0);
 }
 
+/* /logs/pflogsumm/monitor - in monitor mode what enforce would refuse is
+ * received and, for pflogsumm, a reject warning, not a rejection. */
+static void
+test_pflogsumm_monitor (void)
+{
+  if (!have_tools ())
+    return;
+  SgTestServer s;
+  sg_test_server_start (&s, "[validation]\nmode = monitor\n");
+  for (guint i = 0; i < N_INVALID; i++)
+    {
+      g_autofree char *mid = g_strdup_printf ("monitored%u", i);
+      g_autofree char *body = body_with_id (mid, FALSE);
+      const char *rcpts[] = { "bob@example.org", NULL };
+      g_autofree char *id = sg_test_send (s.port, "alice@example.com", rcpts, body, -1);
+      g_assert_nonnull (id);
+    }
+  g_assert_true (sg_test_wait_log (&s, ": reject_warning: END-OF-MESSAGE from unknown[127.0.0.1]: 550 5.6.0 ",
+                                   N_INVALID, WAIT_MS));
+  g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
+  const char *argv[] = { PFLOGSUMM, "--syslog-name=spoolgate", s.log, NULL };
+  g_autofree char *report = NULL;
+  g_assert_cmpint (sg_test_run (argv, &report, NULL), ==, 0);
+  g_assert_cmpint (pflogsumm_count (report, "received"), ==, N_INVALID);
+  g_assert_cmpint (pflogsumm_count (report, "rejected"), ==, 0);
+  g_assert_cmpint (pflogsumm_count (report, "reject warnings"), ==, N_INVALID);
+  sg_test_server_free (&s);
+}
+
 /* /logs/refused-smarthost - a smarthost that refuses the connection: dsn=4.4.1. */
 static void
 test_refused_smarthost (void)
@@ -479,6 +508,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/logs/pflogsumm", test_pflogsumm);
+  g_test_add_func ("/logs/pflogsumm/monitor", test_pflogsumm_monitor);
   g_test_add_func ("/logs/refused-smarthost", test_refused_smarthost);
   g_test_add_func ("/logs/syslog/log-to", test_syslog_target);
   g_test_add_func ("/logs/syslog/journal-stream", test_syslog_journal);
