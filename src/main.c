@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "cli/rejected.h"
 #include "cli/check.h"
+#include "common/log.h"
 #include "sg-build.h"
 
 #include <locale.h>
@@ -74,6 +75,8 @@ main (int argc, char **argv)
 {
   /* Dates in headers and logs must not follow the locale. */
   setlocale (LC_ALL, "C");
+  /* who runs us, for the audit lines, before anything changes our uid */
+  sg_log_capture_caller ();
   g_set_print_handler (print_raw);
   g_set_printerr_handler (printerr_raw);
   g_set_prgname ("spoolgate");

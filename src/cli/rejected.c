@@ -285,10 +285,14 @@ release_one (SgRejected *store, SgSpool *spool, const char *id)
     }
   g_autofree char *sender = sg_log_sanitize (meta->sender, -1, 256);
   g_autofree char *reply = sg_log_sanitize (was->reply, -1, 512);
-  g_message ("%s: released from rejected/ to the queue by spoolgate release: from=<%s>, "
-             "size=%" G_GUINT64_FORMAT ", nrcpt=%u, client=%s[%s]; was refused with %s",
-             id, sender, meta->message_size, meta->recipients->len,
-             meta->helo_name ? meta->helo_name : "unknown", meta->client_address, reply);
+  g_autofree char *client = sg_log_client (NULL, meta->client_address);
+  g_autofree char *what = g_strdup_printf ("released from rejected/ to the queue: from=<%s>, "
+                                           "size=%" G_GUINT64_FORMAT ", nrcpt=%u, client=%s; "
+                                           "was refused with %s", sender, meta->message_size,
+                                           meta->recipients->len, client, reply);
+  /* the audit trail (syslog, the caller's uid) and the command's own output */
+  sg_log_admin (id, what);
+  sg_log_info (SG_LOG_ADMIN, "%s: %s", id, what);
   return TRUE;
 }
 

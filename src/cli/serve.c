@@ -62,12 +62,13 @@ serve_load (gpointer data, GError **error)
 int
 sg_cli_serve (int argc, char **argv)
 {
-  g_autofree char *config_path = NULL, *listen = NULL, *spool = NULL, *log_level = NULL;
+  g_autofree char *config_path = NULL, *listen = NULL, *spool = NULL, *log_level = NULL, *log_to = NULL;
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file (default: installed, " SG_SYSTEM_CONFIG " if present; else none)", "FILE" },
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Listen address (default " SG_DEF_LISTEN ")", "HOST:PORT" },
     { "spool", 's', 0, G_OPTION_ARG_FILENAME, &spool, "Spool directory (default: [spool] dir; installed, " SG_SYSTEM_SPOOL "; else ./" SG_DEF_SPOOL_DIR ")", "DIR" },
     { "log-level", 0, 0, G_OPTION_ARG_STRING, &log_level, "error, warning, info (default) or debug", "LEVEL" },
+    { "log-to", 0, 0, G_OPTION_ARG_STRING, &log_to, "stderr, syslog (facility mail) or auto (default: syslog when stderr is the journal)", "WHERE" },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
@@ -87,6 +88,14 @@ sg_cli_serve (int argc, char **argv)
       g_printerr ("spoolgate serve: unknown log level \"%s\"\n", log_level);
       return 2;
     }
+
+  SgLogTarget target = SG_LOG_TO_AUTO;
+  if (log_to && !sg_log_target_parse (log_to, &target))
+    {
+      g_printerr ("spoolgate serve: unknown log target \"%s\" (stderr, syslog, auto)\n", log_to);
+      return 2;
+    }
+  sg_log_set_target (target);
 
   ServeArgs args = { config_path, listen, spool };
   g_autoptr(SgConfig) config = serve_load (&args, &error);

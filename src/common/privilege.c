@@ -4,6 +4,7 @@
  * ownership rules of the directory the daemon writes. Binding privileged
  * ports first is the server's job; this file never touches sockets. */
 #include "common/privilege.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -121,6 +122,7 @@ switch_to (const Account *a, GError **error)
 gboolean
 sg_privilege_drop (const char *user, GError **error)
 {
+  sg_log_capture_caller ();   /* the audit lines name who started us */
   gboolean root = geteuid () == 0;
   if (user == NULL)
     {
@@ -258,6 +260,7 @@ sg_privilege_check_owner (const char *dir, const char *user, GError **error)
 gboolean
 sg_privilege_become_owner (const char *dir, GError **error)
 {
+  sg_log_capture_caller ();   /* the audit lines name who started us, not the owner */
   struct stat st;
   if (geteuid () != 0 || stat (dir, &st) != 0 || st.st_uid == 0)
     return TRUE;

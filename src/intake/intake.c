@@ -17,6 +17,9 @@
 
 #include <string.h>
 
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN SG_LOG_CLEANUP
+
 /* What a message is validated under: fixed for a job from its submission. */
 typedef struct {
   SgConfig *config;
@@ -74,6 +77,8 @@ settings_new (SgConfig *config, GError **error)
 static void
 job_free (Job *job)
 {
+  /* a message refused or discarded: what was held back about it, now */
+  sg_log_release (job->env->queue_id);
   g_atomic_rc_box_release_full (job->settings, settings_clear);
   sg_envelope_free (job->env);
   g_free (job->text);
@@ -105,7 +110,11 @@ static SgRejectClient
 reject_client (const SgEnvelope *env)
 {
   return (SgRejectClient) { .queue_id = env->queue_id, .helo = env->helo,
-                            .address = env->client_address, .sender = env->mail.address };
+                            .address = env->client_address, .sender = env->mail.address,
+                            .recipient = env->recipients->len
+                                         ? g_ptr_array_index (env->recipients, 0) : NULL,
+                            .protocol = env->protocol && strstr (env->protocol, "ESMTP")
+                                        ? "ESMTP" : "SMTP" };
 }
 
 /* commit_done - main context: the spool has answered for this message. */
@@ -171,6 +180,8 @@ meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
   meta->tls_cipher = g_strdup (env->tls_cipher);
   meta->state = SG_MSG_QUEUED;
   meta->validation = sg_validation_to_json (validation);
+  meta->message_id = g_strdup (validation->message_id);
+  meta->log_client = sg_log_client (NULL, env->client_address);
   return meta;
 }
 
@@ -235,6 +246,8 @@ worker (gpointer data, gpointer pool_data)
     }
   else
     bytes = g_bytes_get_data (env->content, &len);
+  /* Its warnings wait for its arrival lines (spool_commit.c: log_arrival). */
+  sg_log_hold (env->queue_id);
   SgValidateOptions opts = {
     .smtputf8 = env->mail.smtputf8,
     .eightbitmime = env->mail.body == SG_BODY_8BITMIME,
@@ -260,7 +273,7 @@ worker (gpointer data, gpointer pool_data)
       g_autofree char *why = sg_violation_describe (v->first_reject);
       SgRejectClient who = reject_client (env);
       SgRejected *kept = st->config->keep_rejected ? g_atomic_pointer_get (&in->rejected) : NULL;
-      sg_reject (&who, "DATA", SG_ROLLOUT_REJECT_CODE, v->first_reject->enhanced,
+      sg_reject (&who, "END-OF-MESSAGE", SG_ROLLOUT_REJECT_CODE, v->first_reject->enhanced,
                  v->first_reject->rule, "%s", why);
       if (kept != NULL)
         {

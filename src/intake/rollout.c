@@ -4,8 +4,13 @@
 #include "intake/rollout.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
+#include "smtp/reject.h"
 
-#define ROLLOUT_TEXT_MAX 256   /* characters of HELO name and reverse-path logged */
+#include <string.h>
+
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN SG_LOG_CLEANUP
+
 
 /* sg_rollout_reply - the text after "550 ENHANCED ", as intake.c sends it. */
 char *
@@ -40,13 +45,16 @@ void
 sg_rollout_monitor (const SgEnvelope *env, const SgViolation *would_reject)
 {
   g_autofree char *text = sg_rollout_reply (would_reject);
-  g_autofree char *helo = env->helo ? sg_log_sanitize (env->helo, -1, ROLLOUT_TEXT_MAX) : NULL;
-  g_autofree char *sender = sg_log_sanitize (env->mail.address ? env->mail.address : "", -1,
-                                             ROLLOUT_TEXT_MAX);
-  g_message ("%s: reject_warning: DATA from %s[%s]: %03u %s %s; rule=%s from=<%s>; "
-             "accepted: [validation] mode = monitor", env->queue_id, helo ? helo : "unknown",
-             env->client_address, SG_ROLLOUT_REJECT_CODE, would_reject->enhanced, text, would_reject->rule,
-             sender);
+  g_autofree char *who = sg_log_client (NULL, env->client_address);
+  g_autofree char *fields = sg_reject_fields (
+    env->mail.address ? env->mail.address : "",
+    env->recipients->len ? g_ptr_array_index (env->recipients, 0) : NULL,
+    env->protocol && strstr (env->protocol, "ESMTP") ? "ESMTP" : "SMTP", env->helo);
+  /* Postfix's smtpd reject_warning (warn_if_reject): what enforce would
+   * have logged as reject; pflogsumm counts it under reject warnings */
+  sg_log_info (SG_LOG_SMTPD, "%s: reject_warning: END-OF-MESSAGE from %s: %03u %s %s%s rule=%s; "
+             "accepted: [validation] mode = monitor", env->queue_id, who, SG_ROLLOUT_REJECT_CODE,
+             would_reject->enhanced, text, fields, would_reject->rule);
   sg_metrics_monitored (would_reject->rule);
 }
 

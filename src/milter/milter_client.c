@@ -15,6 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN SG_LOG_CLEANUP
+
 #define LOG_TEXT_MAX 256   /* characters of untrusted text in a log line */
 
 /* How one milter's conversation ended. */
@@ -357,7 +360,8 @@ log_verdict (const SgMilterInput *in, const char *kind, const char *stage, const
   g_autofree char *text = sg_log_sanitize (what, -1, LOG_TEXT_MAX);
   g_message ("%s: %s: %s from %s[%s]: %s; from=<%s> to=<%s> proto=%s helo=<%s> milter=%s%s",
              in->queue_id, kind, stage, in->client_name ? in->client_name : "unknown",
-             in->client_address, text, from, to, in->protocol ? in->protocol : "ESMTP", helo, milter,
+             in->client_address, text, from, to,
+             in->protocol && !strstr (in->protocol, "ESMTP") ? "SMTP" : "ESMTP", helo, milter,
              strcmp (kind, "milter-reject") == 0 ? " rule=milter" : "");
 }
 

@@ -9,6 +9,13 @@
 #include "common/log.h"
 #include "metrics/metrics.h"
 
+#include <string.h>
+
+/* The queue's own lines are qmgr's; a delivery line is smtp's and a
+ * notice to the sender bounce's, each named where it is logged. */
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN SG_LOG_QMGR
+
 void
 sg_job_result_free (SgJobResult *r)
 {
@@ -89,22 +96,47 @@ find_enhanced (const char *text, char out[16])
   return FALSE;
 }
 
+/* Failures without a reply, as Postfix's smtp client codes them (RFC 3463
+ * 3.5, network and routing status), found by the text transport.c and
+ * client.c give them; the first that matches wins. */
+static const struct {
+  const char *says;
+  const char *code;   /* class set by the outcome */
+} no_reply_codes[] = {
+  { "cannot resolve ", "X.4.3" },   /* directory server failure: the name did not resolve */
+  { "connect to ", "X.4.1" },       /* no answer from host: refused, unreachable, timed out */
+  { "lost connection", "X.4.2" },   /* bad connection: it broke during the session */
+  { "read from ", "X.4.2" },
+  { "write to ", "X.4.2" },
+  { "timed out", "X.4.2" },
+};
+
 /* sg_queue_dsn_code - dsn= of a recipient as Postfix logs it: the enhanced
  * code of the reply, its class made to agree with the outcome (a 5xx that
- * only defers the message is 4.x.x); X.0.0 when the reply has none. */
+ * only defers the message is 4.x.x); for no reply, the network code of
+ * no_reply_codes; X.0.0 otherwise. */
 void
 sg_queue_dsn_code (SgRcptStatus status, const char *reply, char out[16])
 {
   char cls = status == SG_RCPT_DELIVERED ? '2' : status == SG_RCPT_FAILED ? '5' : '4';
   if (!find_enhanced (reply, out))
-    g_strlcpy (out, "X.0.0", 16);
+    {
+      g_strlcpy (out, "X.0.0", 16);
+      for (guint i = 0; reply != NULL && i < G_N_ELEMENTS (no_reply_codes); i++)
+        if (strstr (reply, no_reply_codes[i].says) != NULL)
+          {
+            g_strlcpy (out, no_reply_codes[i].code, 16);
+            break;
+          }
+    }
   out[0] = cls;
 }
 
-/* log_recipient - the Postfix-style delivery line for one recipient, and
- * its count in spoolgate_deliveries_total:
+/* log_recipient - the Postfix-style delivery line for one recipient (smtp's),
+ * and its count in spoolgate_deliveries_total:
  *   ID: to=<rcpt>, relay=host[ip]:port, delay=S, delays=a/b/c/d, dsn=X.Y.Z,
- *   tls=PROTOCOL, status=sent (reply)
+ *   status=sent (reply)
+ * (TLS is on the "... TLS connection established to ..." line before it.)
  * delay runs from arrival to the end of this attempt; delays splits it
  * (attempt.h: SgAttempt). a (nullable: an expiry, nothing attempted);
  * dsn (nullable) overrides the code found in the reply. */
@@ -138,10 +170,9 @@ log_recipient (const SgMeta *meta, const SgMetaRecipient *r, const SgAttempt *a,
   else
     sg_queue_dsn_code (r->status, r->delay_reason, code);
   const char *relay = a && a->relay ? a->relay : "none";
-  const char *tls = a && a->tls_protocol ? a->tls_protocol : "none";
-  g_message ("%s: to=<%s>, relay=%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, tls=%s, status=%s (%s)",
-             meta->queue_id, addr, relay, delay, da, db, dc, dd, code, tls,
-             status[r->status], r->delay_reason ? r->delay_reason : "");
+  sg_log_info (SG_LOG_SMTP, "%s: to=<%s>, relay=%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
+               meta->queue_id, addr, relay, delay, da, db, dc, dd, code,
+               status[r->status], r->delay_reason ? r->delay_reason : "");
 }
 
 /* history_add - append one attempt object to attempt_history, keeping at
@@ -341,7 +372,7 @@ sg_queue_relay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 n
       if (r->relay_notice == SG_RELAY_NOTICE_DUE)
         r->relay_notice = SG_RELAY_NOTICE_SENT;
     }
-  g_message ("%s: sender delivery status notification (relayed): %s", meta->queue_id, id);
+  sg_log_info (SG_LOG_BOUNCE, "%s: sender delivery status notification: %s", meta->queue_id, id);
   if (!*dsn_id)
     *dsn_id = g_steal_pointer (&id);   /* else the queue watch finds it */
   return TRUE;
@@ -368,7 +399,7 @@ sg_queue_delay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 n
   if (!id)
     return FALSE;
   meta->delay_warned = TRUE;
-  g_message ("%s: sender delay notification: %s", meta->queue_id, id);
+  sg_log_info (SG_LOG_BOUNCE, "%s: sender delay notification: %s", meta->queue_id, id);
   if (!*dsn_id)
     *dsn_id = g_steal_pointer (&id);   /* else the queue watch finds it */
   return TRUE;
@@ -394,7 +425,7 @@ sg_queue_finish (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 now, ch
       *dsn_id = sg_dsn_queue (spool, meta, c->hostname, c->queue_bounce_size_limit, now, error);
       if (!*dsn_id)
         return FALSE;
-      g_message ("%s: sender non-delivery notification: %s", meta->queue_id, *dsn_id);
+      sg_log_info (SG_LOG_BOUNCE, "%s: sender non-delivery notification: %s", meta->queue_id, *dsn_id);
     }
   else if (failed && meta->sender[0] == '\0')
     g_message ("%s: no non-delivery notification: the sender is <>", meta->queue_id);

@@ -19,6 +19,10 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 #include <glib-unix.h>
+#include "common/log.h"
+
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN SG_LOG_QMGR
 
 #define INOTIFY_BUFFER  (16 * 1024)
 

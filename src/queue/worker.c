@@ -12,6 +12,10 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include "common/log.h"
+
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN SG_LOG_QMGR
 
 struct _SgQueueWorkers {
   const SgConfig *config;
@@ -71,7 +75,7 @@ open_host (SgQueueWorkers *w, const SgRelayEntry *e, const SgRelayTarget *t,
                                          w->password, w->cancel_fd, reached, &local);
   if (!c && g_error_matches (local, SG_SMTP_CLIENT_ERROR, SG_SMTP_CLIENT_ERROR_STARTTLS))
     {
-      g_message ("smarthost %s:%u: %s; tls = opportunistic, retrying without TLS",
+      sg_log_info (SG_LOG_SMTP, "smarthost %s:%u: %s; tls = opportunistic, retrying without TLS",
                  t->host, t->port, local->message);
       g_clear_error (&local);
       c = sg_smtp_client_open (w->config, t->host, t->port, e->name, w->tls, TRUE,
@@ -126,7 +130,7 @@ open_session (Worker *wk, SgSmtpReached *reached, GError **error)
           down &= host_down (local);
           domain = local->domain;
           code = local->code;
-          g_message ("smarthost %s: %s%s", e->name, local->message,
+          sg_log_info (SG_LOG_SMTP, "smarthost %s: %s%s", e->name, local->message,
                      i + 1 < plan->len || j + 1 < targets->len ? "; trying the next host" : "");
           g_string_append_printf (why, "%s%s", why->len ? "; " : "", local->message);
         }

@@ -13,11 +13,15 @@
 #include "smtp/session.h"
 #include "tls/tls_server.h"
 #include "metrics/metrics.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN SG_LOG_SMTPD
 
 #define READS_PER_WAKEUP 4   /* fairness between busy connections */
 #define READS_PER_WAKEUP_SLOT 16  /* for a DATA holding a slot: few do, and each should finish */
@@ -71,7 +75,7 @@ conn_recv (SgConnection *conn, guint8 *buf, gsize len, gsize *n)
         case SG_TLS_WANT_WRITE: conn->tls_want = G_IO_OUT; return IO_AGAIN;
         case SG_TLS_CLOSED: return IO_EOF;
         case SG_TLS_FAILED:
-          g_message ("TLS read from [%s]: %s", conn->address, error->message);
+          g_message ("TLS read from %s: %s", sg_session_client (conn->session), error->message);
           return IO_ERROR;
         }
     }
@@ -105,7 +109,7 @@ conn_send (SgConnection *conn, const char *buf, gsize len, gsize *n)
         case SG_TLS_WANT_WRITE: conn->tls_want = G_IO_OUT; return IO_AGAIN;
         case SG_TLS_CLOSED: return IO_EOF;
         case SG_TLS_FAILED:
-          g_debug ("TLS write to [%s]: %s", conn->address, error->message);
+          g_debug ("TLS write to %s: %s", sg_session_client (conn->session), error->message);
           return IO_ERROR;
         }
     }
@@ -166,7 +170,8 @@ connection_close (SgConnection *conn)
       sg_metrics_gauge_add (SG_GAUGE_SESSIONS_OPEN, -1);
       if (conn->tls_up)
         sg_metrics_gauge_add (SG_GAUGE_TLS_SESSIONS_OPEN, -1);
-      g_message ("disconnect from [%s]:%u", conn->address, conn->port);
+      g_autofree char *counts = sg_session_command_counts (conn->session);
+      g_message ("disconnect from %s %s", sg_session_client (conn->session), counts);
     }
   sg_server_connection_closed (server, conn);
   connection_unref (conn);
@@ -192,7 +197,7 @@ connection_flush (SgConnection *conn)
             break;
           if (r != IO_OK)
             {
-              g_debug ("send to [%s] failed", conn->address);
+              g_debug ("send to %s failed", sg_session_client (conn->session));
               g_string_truncate (out, 0);
               connection_close (conn);
               return FALSE;
@@ -243,7 +248,7 @@ on_timeout (SgTimer *timer, gpointer user_data)
     }
   if (conn->proxy)
     {
-      g_message ("timeout waiting for the PROXY header from [%s]:%u", conn->peer, conn->peer_port);
+      g_message ("timeout waiting for the PROXY header from unknown[%s]:%u", conn->peer, conn->peer_port);
       connection_close (conn);
       return;
     }
@@ -252,12 +257,12 @@ on_timeout (SgTimer *timer, gpointer user_data)
       /* the client would not take our last reply, or finish its handshake:
        * a 421 cannot go out in the middle of one */
       if (conn->handshaking)
-        g_message ("timeout in the STARTTLS handshake with [%s]:%u", conn->address, conn->port);
+        g_message ("timeout after STARTTLS from %s", sg_session_client (conn->session));
       connection_close (conn);
       return;
     }
-  g_message ("timeout after %s from [%s]:%u",
-             sg_session_state_name (sg_session_state (conn->session)), conn->address, conn->port);
+  g_message ("timeout after %s from %s", sg_session_state_name (sg_session_state (conn->session)),
+             sg_session_client (conn->session));
   sg_session_abort (conn->session, "4.4.2", "Error: timeout exceeded");
   if (connection_flush (conn))
     connection_update (conn);
@@ -335,7 +340,8 @@ connection_handshake (SgConnection *conn)
         sg_metrics_gauge_add (SG_GAUGE_TLS_SESSIONS_OPEN, 1);
         const char *proto = SSL_get_version (conn->ssl);
         const char *cipher = SSL_CIPHER_get_name (SSL_get_current_cipher (conn->ssl));
-        g_message ("STARTTLS with [%s]:%u: %s with cipher %s", conn->address, conn->port, proto, cipher);
+        g_message ("Anonymous TLS connection established from %s: %s with cipher %s",
+                   sg_session_client (conn->session), proto, cipher);
         if (!sg_session_tls_started (conn->session, proto, cipher))
           {
             connection_close (conn);   /* the session gave up waiting (timeout, shutdown) */
@@ -351,7 +357,7 @@ connection_handshake (SgConnection *conn)
       return TRUE;
     case SG_TLS_CLOSED:
     case SG_TLS_FAILED:
-      g_message ("STARTTLS with [%s]:%u failed: %s", conn->address, conn->port,
+      g_message ("SSL_accept error from %s: %s", sg_session_client (conn->session),
                  error ? error->message : "connection closed");
       sg_session_eof (conn->session);
       connection_close (conn);
@@ -368,7 +374,7 @@ connection_start_tls (SgConnection *conn)
   conn->ssl = conn->tls ? sg_tls_server_accept (conn->tls, conn->fd) : NULL;
   if (!conn->ssl)
     {
-      g_warning ("STARTTLS with [%s]: cannot create a TLS session", conn->address);
+      g_warning ("STARTTLS from %s: cannot create a TLS session", sg_session_client (conn->session));
       connection_close (conn);
       return;
     }
@@ -595,7 +601,7 @@ connection_greet (SgConnection *conn, const char *address, guint16 port, gboolea
   sg_session_set_relay_allowed (conn->session, relay_allowed);
   sg_metrics_gauge_add (SG_GAUGE_SESSIONS_OPEN, 1);
   sg_server_client_admitted (server, address);
-  g_message ("connect from [%s]:%u%s", address, port, via);
+  g_message ("connect from %s%s", sg_session_client (conn->session), via);
   sg_session_start (conn->session);
 }
 
@@ -621,7 +627,7 @@ sg_connection_new_proxied (SgServer *server, int fd, const char *peer, guint16 p
   conn->proxy = sg_proxy_parser_new ();
   /* the whole header within proxy_timeout, however slowly it trickles in */
   sg_timer_arm (sg_server_wheel (server), &conn->timer, sg_server_config (server)->proxy_timeout);
-  g_debug ("connect from proxy [%s]:%u: waiting for the PROXY header", peer, peer_port);
+  g_debug ("connect from proxy unknown[%s]:%u: waiting for the PROXY header", peer, peer_port);
   return conn;
 }
 
@@ -676,7 +682,7 @@ connection_read_proxy (SgConnection *conn)
         return;
       if (r != IO_OK)
         {
-          g_message ("lost connection from [%s]:%u before the PROXY header", conn->peer, conn->peer_port);
+          g_message ("lost connection before the PROXY header from unknown[%s]:%u", conn->peer, conn->peer_port);
           connection_close (conn);
           return;
         }
@@ -688,7 +694,7 @@ connection_read_proxy (SgConnection *conn)
           connection_proxy_done (conn, &header, buffer + used, n - used);
           return;
         case SG_PROXY_FAILED:
-          g_warning ("bad PROXY header from [%s]:%u: %s", conn->peer, conn->peer_port, error->message);
+          g_warning ("bad PROXY header from unknown[%s]:%u: %s", conn->peer, conn->peer_port, error->message);
           connection_close (conn);
           return;
         }

@@ -11,6 +11,7 @@
 #include "server/connection.h"
 #include "metrics/metrics.h"
 #include "smtp/reject.h"
+#include "common/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -306,7 +307,8 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
           /* Not our proxy: it must not choose its own client address, and
            * nobody else may talk to a PROXY listener. Not a word, not even
            * our name. */
-          g_message ("reject: connect from [%s]:%s: not in [server] proxy_trusted", addr, port);
+          sg_log_info (SG_LOG_SMTPD, "connect from unknown[%s]: refused: not in [server] proxy_trusted",
+                       addr);
           close (fd);
         }
       else if (config->proxy_protocol)

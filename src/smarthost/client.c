@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN SG_LOG_SMTP
+
 G_DEFINE_QUARK (sg-smtp-client-error-quark, sg_smtp_client_error)
 
 #define REPLY_TEXT_MAX  512   /* sanitised reply kept for logs and metadata */

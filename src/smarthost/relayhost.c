@@ -6,6 +6,10 @@
 
 #include <gio/gio.h>
 #include <string.h>
+#include "common/log.h"
+
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN SG_LOG_SMTP
 
 struct _SgRelayhosts {
   GMutex     mutex;

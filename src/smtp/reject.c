@@ -5,7 +5,36 @@
 #include "common/log.h"
 #include "metrics/metrics.h"
 
+#include <string.h>
+
 #define REJECT_TEXT_MAX 256   /* characters of HELO name and reverse-path logged */
+
+/* reject_fields - "; from=<S> to=<R> proto=P helo=<H>", each part only
+ * when known, as Postfix's smtpd ends its reject lines (transfer full). */
+char *
+sg_reject_fields (const char *sender, const char *recipient, const char *protocol,
+                  const char *helo)
+{
+  GString *out = g_string_new (";");
+  if (sender)
+    {
+      g_autofree char *safe = sg_log_sanitize (sender, -1, REJECT_TEXT_MAX);
+      g_string_append_printf (out, " from=<%s>", safe);
+    }
+  if (recipient)
+    {
+      g_autofree char *safe = sg_log_sanitize (recipient, -1, REJECT_TEXT_MAX);
+      g_string_append_printf (out, " to=<%s>", safe);
+    }
+  if (protocol)
+    g_string_append_printf (out, " proto=%s", protocol);
+  if (helo)
+    {
+      g_autofree char *safe = sg_log_sanitize (helo, -1, REJECT_TEXT_MAX);
+      g_string_append_printf (out, " helo=<%s>", safe);
+    }
+  return g_string_free (out, FALSE);
+}
 
 void
 sg_reject (const SgRejectClient *client, const char *stage, guint code, const char *enhanced,
@@ -15,13 +44,12 @@ sg_reject (const SgRejectClient *client, const char *stage, guint code, const ch
   va_start (ap, fmt);
   g_autofree char *text = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  g_autofree char *helo = client->helo ? sg_log_sanitize (client->helo, -1, REJECT_TEXT_MAX) : NULL;
-  g_autofree char *sender = client->sender
-                          ? sg_log_sanitize (client->sender, -1, REJECT_TEXT_MAX) : NULL;
-  g_message ("%s: reject: %s from %s[%s]: %03u %s %s; rule=%s%s%s%s",
-             client->queue_id && client->queue_id[0] ? client->queue_id : "NOQUEUE", stage,
-             helo ? helo : "unknown", client->address, code, enhanced, text, rule,
-             sender ? " from=<" : "", sender ? sender : "", sender ? ">" : "");
+  g_autofree char *who = sg_log_client (client->name, client->address);
+  g_autofree char *fields = sg_reject_fields (client->sender, client->recipient,
+                                              client->protocol, client->helo);
+  sg_log_info (SG_LOG_SMTPD, "%s: reject: %s from %s: %03u %s %s%s rule=%s",
+               client->queue_id && client->queue_id[0] ? client->queue_id : "NOQUEUE", stage,
+               who, code, enhanced, text, fields, rule);
   sg_metrics_rejected (rule, code);
 }
 
@@ -33,8 +61,10 @@ sg_reject_connection (const char *address, const char *via, guint code, const ch
   va_start (ap, fmt);
   g_autofree char *text = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  g_message ("NOQUEUE: reject: connect from [%s]%s%s%s: %03u %s %s; rule=%s", address,
-             via ? " via proxy [" : "", via ? via : "", via ? "]" : "", code, enhanced, text, reason);
+  g_autofree char *who = sg_log_client (NULL, address);
+  sg_log_info (SG_LOG_SMTPD, "NOQUEUE: reject: CONNECT from %s: %03u %s %s; proto=SMTP rule=%s%s%s%s",
+               who, code, enhanced, text, reason, via ? " via proxy [" : "", via ? via : "",
+               via ? "]" : "");
   sg_metrics_refused (reason);
 }
 

@@ -28,19 +28,30 @@ G_BEGIN_DECLS
 
 /* Who was refused; strings are borrowed and may be untrusted (sanitised here). */
 typedef struct {
-  const char *queue_id;  /* (nullable) "NOQUEUE" before MAIL */
-  const char *helo;      /* (nullable) "unknown" */
+  const char *queue_id;  /* (nullable) "NOQUEUE" before the first accepted RCPT */
+  const char *helo;      /* (nullable) */
   const char *address;   /* the client's IP address */
   const char *sender;    /* (nullable) the reverse-path once MAIL was accepted */
+  const char *recipient; /* (nullable) the RCPT refused, or the first one */
+  const char *protocol;  /* (nullable) "SMTP" or "ESMTP" */
+  const char *name;      /* (nullable) the client's verified name; "unknown" */
 } SgRejectClient;
 
-/* sg_reject - log "ID: reject: STAGE from HELO[ADDR]: CODE ENHANCED TEXT;
- * rule=RULE from=<SENDER>" and count it under rule and code. */
+/* sg_reject - log Postfix's "ID: reject: STAGE from NAME[ADDR]: CODE
+ * ENHANCED TEXT; from=<SENDER> to=<RCPT> proto=ESMTP helo=<HELO> rule=RULE"
+ * (each of from/to/proto/helo only when known) and count it under rule and
+ * code: smtpd's line, END-OF-MESSAGE (the verdict on the content) included,
+ * as Postfix's smtpd_end_of_data_restrictions. */
 void sg_reject (const SgRejectClient *client, const char *stage, guint code,
                 const char *enhanced, const char *rule, const char *fmt, ...) G_GNUC_PRINTF (6, 7);
 
-/* sg_reject_connection - log "NOQUEUE: reject: connect from [ADDR] (via
- * proxy [VIA]): CODE ENHANCED TEXT; rule=REASON" and count it under reason;
+/* sg_reject_fields - "; from=<S> to=<R> proto=P helo=<H>", each part only
+ * when known (nullable), sanitised: how every refusal line ends (transfer full). */
+char *sg_reject_fields (const char *sender, const char *recipient, const char *protocol,
+                        const char *helo);
+
+/* sg_reject_connection - log "NOQUEUE: reject: CONNECT from unknown[ADDR]:
+ * CODE ENHANCED TEXT; proto=SMTP rule=REASON (via proxy [VIA])" and count it under reason;
  * via (nullable) is the proxy that sent the PROXY header. */
 void sg_reject_connection (const char *address, const char *via, guint code, const char *enhanced,
                            const char *reason, const char *fmt, ...) G_GNUC_PRINTF (6, 7);

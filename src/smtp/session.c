@@ -15,7 +15,20 @@
 
 #include <string.h>
 
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN SG_LOG_SMTPD
+
 #define SESSION_CLIENT_TEXT_MAX 64  /* untrusted text echoed into logs */
+
+/* The commands a disconnect line counts, in Postfix's order; unknown last. */
+typedef enum {
+  CMD_HELO, CMD_EHLO, CMD_STARTTLS, CMD_MAIL, CMD_RCPT, CMD_DATA, CMD_BDAT, CMD_RSET,
+  CMD_NOOP, CMD_VRFY, CMD_EXPN, CMD_HELP, CMD_QUIT, CMD_UNKNOWN, CMD_N
+} CmdCount;
+static const char *const cmd_count_names[CMD_N] = {
+  "helo", "ehlo", "starttls", "mail", "rcpt", "data", "bdat", "rset", "noop", "vrfy",
+  "expn", "help", "quit", "unknown",
+};
 
 struct _SgSession {
   const SgConfig      *config;
@@ -24,6 +37,9 @@ struct _SgSession {
   SgSessionState       state;
   char                *client_address;
   guint16              client_port;
+  char                *client;     /* "NAME[ADDR]" for the log (sg_log_client) */
+  guint                cmd_total[CMD_N];  /* commands received, for the disconnect line */
+  guint                cmd_ok[CMD_N];     /* of those, answered 2xx/3xx */
   char                *helo;
   gboolean             esmtp;
   guint                errors;
@@ -79,6 +95,7 @@ typedef struct {
   VerbHandler handler;
   guint       states;     /* allowed states; otherwise 503 5.5.1 */
   VerbFlags   flags;
+  CmdCount    count;      /* its counter on the disconnect line */
 } Verb;
 
 static void smtp_ehlo (SgSession *s, const char *arg);
@@ -96,21 +113,21 @@ static void smtp_starttls (SgSession *s, const char *arg);
 static void smtp_bdat (SgSession *s, const char *arg);
 
 static const Verb verb_table[] = {
-  { "EHLO", smtp_ehlo, ANY_IDLE, VERB_ARG_REQUIRED | VERB_LIMIT },
-  { "HELO", smtp_helo, ANY_IDLE, VERB_ARG_REQUIRED | VERB_LIMIT },
-  { "MAIL", smtp_mail, IN (SG_SESSION_READY), VERB_ARG_REQUIRED },
-  { "RCPT", smtp_rcpt, IN (SG_SESSION_MAIL) | IN (SG_SESSION_RCPT), VERB_ARG_REQUIRED },
-  { "DATA", smtp_data, IN (SG_SESSION_RCPT), VERB_ARG_NONE },
-  { "RSET", smtp_rset, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_ARG_NONE | VERB_LIMIT },
-  { "NOOP", smtp_noop, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_LIMIT },
-  { "QUIT", smtp_quit, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_ARG_NONE },
-  { "HELP", smtp_help, ANY_IDLE, VERB_LIMIT },
-  { "VRFY", smtp_vrfy, ANY_IDLE, VERB_ARG_REQUIRED | VERB_LIMIT },
-  { "EXPN", smtp_expn, ANY_IDLE, 0 },
-  { "STARTTLS", smtp_starttls, IN (SG_SESSION_READY), VERB_ARG_NONE },
+  { "EHLO", smtp_ehlo, ANY_IDLE, VERB_ARG_REQUIRED | VERB_LIMIT, CMD_EHLO },
+  { "HELO", smtp_helo, ANY_IDLE, VERB_ARG_REQUIRED | VERB_LIMIT, CMD_HELO },
+  { "MAIL", smtp_mail, IN (SG_SESSION_READY), VERB_ARG_REQUIRED, CMD_MAIL },
+  { "RCPT", smtp_rcpt, IN (SG_SESSION_MAIL) | IN (SG_SESSION_RCPT), VERB_ARG_REQUIRED, CMD_RCPT },
+  { "DATA", smtp_data, IN (SG_SESSION_RCPT), VERB_ARG_NONE, CMD_DATA },
+  { "RSET", smtp_rset, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_ARG_NONE | VERB_LIMIT, CMD_RSET },
+  { "NOOP", smtp_noop, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_LIMIT, CMD_NOOP },
+  { "QUIT", smtp_quit, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_ARG_NONE, CMD_QUIT },
+  { "HELP", smtp_help, ANY_IDLE, VERB_LIMIT, CMD_HELP },
+  { "VRFY", smtp_vrfy, ANY_IDLE, VERB_ARG_REQUIRED | VERB_LIMIT, CMD_VRFY },
+  { "EXPN", smtp_expn, ANY_IDLE, 0, CMD_EXPN },
+  { "STARTTLS", smtp_starttls, IN (SG_SESSION_READY), VERB_ARG_NONE, CMD_STARTTLS },
   /* Allowed wherever a transaction may be, so that a refused chunk is still
    * read (RFC 3030 2: the bytes follow the command whatever the reply). */
-  { "BDAT", smtp_bdat, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_ARG_REQUIRED },
+  { "BDAT", smtp_bdat, ANY_IDLE | IN (SG_SESSION_CHUNKING), VERB_ARG_REQUIRED, CMD_BDAT },
 };
 
 static const char *const state_names[] = {
@@ -140,8 +157,7 @@ session_enter_state (SgSession *s, SgSessionState next)
 {
   if (s->state == next)
     return;
-  g_debug ("%s: session %s[%s]: %s -> %s", s->queue_id[0] ? s->queue_id : "-",
-           s->helo ? s->helo : "unknown", s->client_address,
+  g_debug ("%s: session %s: %s -> %s", s->queue_id[0] ? s->queue_id : "-", s->client,
            state_names[s->state], state_names[next]);
   s->state = next;
 }
@@ -172,8 +188,8 @@ count_error (SgSession *s)
     return;
   if (++s->errors >= s->config->max_errors)
     {
-      g_message ("too many errors from %s[%s]: %u", s->helo ? s->helo : "unknown",
-                 s->client_address, s->errors);
+      g_message ("too many errors after %s from %s: %u", state_names[s->state], s->client,
+                 s->errors);
       reply (s, 421, "4.7.0", "%s Error: too many errors; closing connection", s->config->hostname);
       session_enter_state (s, SG_SESSION_CLOSING);
     }
@@ -190,12 +206,24 @@ reply_error (SgSession *s, guint code, const char *enhanced, const char *fmt, ..
   count_error (s);
 }
 
+/* session_protocol_name - proto= of a log line, as Postfix names it. */
+static const char *
+session_protocol_name (const SgSession *s)
+{
+  return s->esmtp ? "ESMTP" : "SMTP";
+}
+
 /* reject_client - who this session is, for a refusal (smtp/reject.h). */
 static SgRejectClient
 reject_client (const SgSession *s)
 {
-  return (SgRejectClient) { .queue_id = s->queue_id, .helo = s->helo,
-                            .address = s->client_address, .sender = s->mail.address };
+  /* Like Postfix, a transaction has a queue ID in the log once it has a
+   * recipient; until then its refusals are NOQUEUE. */
+  return (SgRejectClient) { .queue_id = s->recipients->len ? s->queue_id : NULL, .helo = s->helo,
+                            .address = s->client_address, .sender = s->mail.address,
+                            .recipient = s->recipients->len
+                                         ? g_ptr_array_index (s->recipients, 0) : NULL,
+                            .protocol = session_protocol_name (s) };
 }
 
 /* data_replied - the final reply to DATA is queued: time it from the end of data. */
@@ -364,7 +392,8 @@ smtp_rcpt (SgSession *s, const char *arg)
     {
       g_autofree char *safe = sg_log_sanitize (address, -1, 256);
       SgRejectClient who = reject_client (s);
-      sg_reject (&who, "RCPT", 550, "5.7.1", SG_RULE_RELAY_DENIED, "<%s>: relay access denied", safe);
+      who.recipient = address;
+      sg_reject (&who, "RCPT", 550, "5.7.1", SG_RULE_RELAY_DENIED, "<%s>: Relay access denied", safe);
       reply_error (s, 550, "5.7.1", "Relay access denied");
       return;
     }
@@ -382,6 +411,7 @@ smtp_rcpt (SgSession *s, const char *arg)
         {
           g_autofree char *safe = sg_log_sanitize (address, -1, 256);
           SgRejectClient who = reject_client (s);
+          who.recipient = address;
           sg_reject (&who, "RCPT", 452, "4.5.3", SG_RULE_TOO_MANY_RCPT,
                      "<%s>: too many recipients (at most %u)", safe, s->config->max_recipients);
           s->rcpt_limit_hit = TRUE;
@@ -513,8 +543,8 @@ sg_session_tls_started (SgSession *s, const char *protocol, const char *cipher)
    * closed the session meanwhile. That is a state, not a bug. */
   if (s->state != SG_SESSION_STARTTLS)
     {
-      g_debug ("%s[%s]: TLS handshake finished after the session went %s",
-               s->helo ? s->helo : "unknown", s->client_address, state_names[s->state]);
+      g_debug ("%s: TLS handshake finished after the session went %s", s->client,
+               state_names[s->state]);
       return FALSE;
     }
   g_free (s->tls_protocol);
@@ -587,6 +617,7 @@ bdat_chunk_done (SgSession *s)
   if (!s->bdat_last)
     {
       session_enter_state (s, SG_SESSION_CHUNKING);
+      s->cmd_ok[CMD_BDAT]++;
       reply (s, 250, "2.0.0", "%" G_GUINT64_FORMAT " octets received", s->bdat_size);
       return;
     }
@@ -737,6 +768,8 @@ sg_session_submit_done (SgSession *s, guint code, const char *enhanced, const ch
   g_return_if_fail (s->state == SG_SESSION_SUBMITTED);
   reply (s, code, enhanced, "%s", text);
   data_replied (s);
+  if (code / 100 == 2)
+    s->cmd_ok[s->bdat_fed ? CMD_BDAT : CMD_DATA]++;
   transaction_reset (s);
   s->progress++;
   if (code / 100 == 2)
@@ -769,6 +802,7 @@ dispatch (SgSession *s, const char *line, gsize len)
 
   if (!sg_smtp_split_verb (line, len, verb, &arg))
     {
+      s->cmd_total[CMD_UNKNOWN]++;
       reply_error (s, 500, "5.5.2", "Command unrecognized");
       return;
     }
@@ -778,9 +812,14 @@ dispatch (SgSession *s, const char *line, gsize len)
       v = &verb_table[i];
   if (v == NULL)
     {
+      s->cmd_total[CMD_UNKNOWN]++;
       reply_error (s, 500, "5.5.2", "Command unrecognized");
       return;
     }
+  /* Counted now; a success once its reply is 2xx or 3xx (DATA and BDAT:
+   * once the message or chunk is accepted, cmd_succeeded). */
+  s->cmd_total[v->count]++;
+  gsize mark = s->out->len;
   if (!(v->states & IN (s->state)))
     {
       const char *why = s->state == SG_SESSION_CONNECTED ? "send EHLO or HELO first"
@@ -803,12 +842,15 @@ dispatch (SgSession *s, const char *line, gsize len)
       return;
     }
   v->handler (s, arg);
+  if (v->count != CMD_DATA && v->count != CMD_BDAT && s->out->len > mark
+      && (s->out->str[mark] == '2' || s->out->str[mark] == '3'))
+    s->cmd_ok[v->count]++;
   if ((v->flags & VERB_LIMIT) && ++s->junk > s->config->max_junk_commands)
     {
       if (s->junk == s->config->max_junk_commands + 1)
-        g_message ("%s[%s]: more than %u EHLO/HELO/NOOP/HELP/VRFY/RSET without mail "
+        g_message ("%s: more than %u EHLO/HELO/NOOP/HELP/VRFY/RSET without mail "
                    "([limits] max_junk_commands): each one is an error now",
-                   s->helo ? s->helo : "unknown", s->client_address, s->config->max_junk_commands);
+                   s->client, s->config->max_junk_commands);
       count_error (s);
     }
 }
@@ -832,8 +874,8 @@ session_input_ended (SgSession *s)
   if (session_idle (s) && s->in->len > 0 && memchr (s->in->data, '\n', s->in->len) != NULL)
     return;   /* more to answer once the client reads its replies */
   if (s->state == SG_SESSION_DATA || s->state == SG_SESSION_BDAT || s->state == SG_SESSION_CHUNKING)
-    g_message ("%s: lost connection after DATA from %s[%s]", s->queue_id,
-               s->helo ? s->helo : "unknown", s->client_address);
+    g_message ("%s: lost connection after %s from %s", s->queue_id,
+               s->state == SG_SESSION_DATA ? "DATA" : "BDAT", s->client);
   session_enter_state (s, SG_SESSION_CLOSING);
 }
 
@@ -920,9 +962,8 @@ process (SgSession *s)
     {
       s->discard_input = FALSE;
       if (in->len > pos)
-        g_message ("%s[%s]: discarding %u byte(s) sent with STARTTLS (command injection, "
-                   "CVE-2011-0411)", s->helo ? s->helo : "unknown", s->client_address,
-                   (guint) (in->len - pos));
+        g_message ("%s: discarding %u byte(s) sent with STARTTLS (command injection, "
+                   "CVE-2011-0411)", s->client, (guint) (in->len - pos));
       pos = in->len;
     }
   g_byte_array_remove_range (in, 0, MIN (pos, in->len));
@@ -1009,6 +1050,7 @@ sg_session_new (SgConfig *config, const char *client_address, guint16 client_por
   s->state = SG_SESSION_CONNECTED;
   s->client_address = g_strdup (client_address);
   s->client_port = client_port;
+  s->client = sg_log_client (NULL, client_address);
   s->in = g_byte_array_new ();
   s->out = g_string_sized_new (256);
   s->mail.size = -1;
@@ -1037,10 +1079,43 @@ sg_session_free (SgSession *s)
   g_string_free (s->out, TRUE);
   g_free (s->helo);
   g_free (s->client_address);
+  g_free (s->client);
   g_free (s->tls_protocol);
   g_free (s->tls_cipher);
   sg_config_free ((SgConfig *) s->config);
   g_free (s);
+}
+
+/* sg_session_command_counts - Postfix's disconnect summary, e.g. "ehlo=1
+ * mail=1 rcpt=0/1 data=0/1 quit=1 commands=3/5": each command used, with
+ * how many of them failed when any did (transfer full). */
+char *
+sg_session_command_counts (const SgSession *s)
+{
+  GString *out = g_string_new (NULL);
+  guint ok = 0, total = 0;
+  for (guint i = 0; i < CMD_N; i++)
+    {
+      if (s->cmd_total[i] == 0)
+        continue;
+      ok += s->cmd_ok[i];
+      total += s->cmd_total[i];
+      g_string_append_printf (out, "%s=%u", cmd_count_names[i], s->cmd_ok[i]);
+      if (s->cmd_ok[i] != s->cmd_total[i])
+        g_string_append_printf (out, "/%u", s->cmd_total[i]);
+      g_string_append_c (out, ' ');
+    }
+  g_string_append_printf (out, "commands=%u", ok);
+  if (ok != total || total == 0)
+    g_string_append_printf (out, "/%u", total);
+  return g_string_free (out, FALSE);
+}
+
+/* sg_session_client - "NAME[ADDR]", how every line names this client. */
+const char *
+sg_session_client (const SgSession *s)
+{
+  return s->client;
 }
 
 GString *

@@ -75,6 +75,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSession, sg_session_free)
  * (default TRUE); otherwise RCPT only for [access] accepted_domains. */
 void sg_session_set_relay_allowed (SgSession *session, gboolean allowed);
 
+/* sg_session_command_counts - the disconnect line's summary, Postfix's
+ * "ehlo=1 mail=1 rcpt=0/1 data=0/1 quit=1 commands=3/5" (transfer full). */
+char *sg_session_command_counts (const SgSession *session);
+/* sg_session_client - "NAME[ADDR]" as every log line names the client. */
+const char *sg_session_client (const SgSession *session);
+
 /* sg_session_start - queue the 220 greeting. */
 void sg_session_start (SgSession *session);
 /* sg_session_input - take received bytes and answer every complete command. */

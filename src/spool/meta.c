@@ -80,6 +80,8 @@ sg_meta_free (SgMeta *meta)
   g_free (meta->tls_cipher);
   g_free (meta->sha256);
   g_free (meta->last_error);
+  g_free (meta->message_id);
+  g_free (meta->log_client);
   g_clear_pointer (&meta->validation, json_node_unref);
   g_clear_pointer (&meta->milter, json_node_unref);
   g_clear_pointer (&meta->attempt_history, json_node_unref);

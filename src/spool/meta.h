@@ -59,6 +59,10 @@ typedef struct {
   JsonNode  *validation;       /* (nullable) from sg_validation_to_json() */
   JsonNode  *milter;           /* (nullable) from sg_milter_run(): verdict and each milter's action */
   JsonNode  *attempt_history;  /* (nullable) JSON array, filled by the queue runner */
+  /* For the arrival's log lines only, not stored: */
+  char      *message_id;       /* (nullable) the Message-ID field as written */
+  char      *log_client;       /* (nullable) "NAME[ADDR]" of the SMTP client; NULL for our own
+                                * notices, which have no smtpd line, as in Postfix */
 } SgMeta;
 
 SgMeta *sg_meta_new (void);

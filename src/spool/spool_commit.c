@@ -294,19 +294,32 @@ job_abort (SgSpool *spool, SgCommitJob *job)
   g_debug ("%s: commit failed: %s", job->id, job->error ? job->error->message : "?");
 }
 
-/* log_arrival - the message's first log line, "ID: from=<...>, size=N,
- * nrcpt=N, client=HELO[ADDR]", written just before its .json is renamed
- * into queue/: the queue runner cannot see the message earlier, so no
- * delivery line can come before it. (A commit that fails after this line
- * is followed by "spool commit failed" and the client's 4xx.) */
+/* log_arrival - the message's first log lines, in Postfix's order:
+ *   smtpd    ID: client=NAME[ADDR]           (SMTP arrivals only)
+ *   cleanup  ID: message-id=<...>
+ *   qmgr     ID: from=<S>, size=N, nrcpt=N (queue active)
+ * then the lines held back while it was checked (warnings, milters), all
+ * written just before its .json is renamed into queue/: the queue runner
+ * cannot see the message earlier, so no delivery line can come before
+ * them. (A commit that fails after them is followed by "spool commit
+ * failed" and the client's 4xx.) */
 static void
 log_arrival (const SgMeta *meta)
 {
+  SgLogHeld *held = sg_log_unhold (meta->queue_id);
   g_autofree char *sender = sg_log_sanitize (meta->sender, -1, SG_SPOOL_LOG_ADDRESS_MAX);
-  g_message ("%s: from=<%s>, size=%" G_GUINT64_FORMAT ", nrcpt=%u, client=%s[%s]",
-             meta->queue_id, sender, meta->message_size, meta->recipients->len,
-             meta->helo_name ? meta->helo_name : "unknown",
-             meta->client_address ? meta->client_address : "local");
+  if (meta->log_client)
+    sg_log_info (SG_LOG_SMTPD, "%s: client=%s", meta->queue_id, meta->log_client);
+  if (meta->message_id || meta->log_client)
+    {
+      g_autofree char *id = meta->message_id
+                          ? sg_log_sanitize (meta->message_id, -1, SG_SPOOL_LOG_ADDRESS_MAX)
+                          : g_strdup ("<>");
+      sg_log_info (SG_LOG_CLEANUP, "%s: message-id=%s", meta->queue_id, id);
+    }
+  sg_log_info (SG_LOG_QMGR, "%s: from=<%s>, size=%" G_GUINT64_FORMAT ", nrcpt=%u (queue active)",
+               meta->queue_id, sender, meta->message_size, meta->recipients->len);
+  sg_log_held_write (held);
 }
 
 /* sg_spool_commit_batch - commit jobs together: write all, sync all, publish

@@ -262,6 +262,15 @@ sg_check_message_headers (SgVctx *c, const SgEntity *e, GArray *fields)
       else if (sg_field_is (c, f, "Message-ID"))
         {
           nmsgid++;
+          if (nmsgid == 1 && e->kind == SG_ENTITY_ROOT && c->message_id == NULL)
+            {
+              /* unfolded: folding CRLFs dropped, the rest as written */
+              GString *id = g_string_sized_new (vlen);
+              for (gsize k = 0; k < vlen; k++)
+                if (v[k] != '\r' && v[k] != '\n')
+                  g_string_append_c (id, v[k]);
+              c->message_id = g_strstrip (g_string_free (id, FALSE));
+            }
           if (!sg_rfc5322_msg_id (v, vlen))
             sg_vctx_report (c, SG_RULE_HEADER_MESSAGE_ID_INVALID, e, "Message-ID",
                             (gssize) f->name, "invalid msg-id");

@@ -127,6 +127,7 @@ typedef struct {
   const SgPolicy *policy;
   GPtrArray *violations;
   gboolean rejecting;  /* a violation in violations rejects the message */
+  char *message_id;     /* (nullable) the message's own Message-ID, unfolded */
   guint per_rule[SG_RULE_COUNT];
   /* offset -> line number cache, so reports in message order stay linear */
   gsize line_cache_offset;

@@ -130,6 +130,7 @@ sg_validation_free (SgValidation *v)
   if (v == NULL)
     return;
   g_ptr_array_unref (v->violations);
+  g_free (v->message_id);
   g_free (v);
 }
 
@@ -164,6 +165,7 @@ sg_validate (const guint8 *data, gsize len, const SgValidateOptions *opts)
 
   SgValidation *v = g_new0 (SgValidation, 1);
   v->violations = ctx.violations;
+  v->message_id = ctx.message_id;
   v->policy = sg_policy_level (opts->policy);
   for (guint i = 0; i < v->violations->len; i++)
     {

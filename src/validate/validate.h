@@ -52,6 +52,8 @@ typedef struct {
   GPtrArray         *violations;   /* SgViolation*, in message order */
   const SgViolation *first_reject; /* (nullable) first violation with reject set */
   const char        *policy;       /* level name used (static) */
+  char              *message_id;   /* (nullable) the Message-ID field's value, unfolded and
+                                    * trimmed, as written (for the log's message-id= line) */
 } SgValidation;
 
 /* sg_validate - check one message; never fails, always returns (transfer full). */

@@ -27,7 +27,7 @@ test_access_denied (void)
   g_autofree char *g = greeting_of (s.port, NULL);
   g_assert_true (g_str_has_prefix (g, "554 5.7.1 "));
   g_autofree char *log = sg_test_server_log (&s);
-  g_assert_nonnull (strstr (log, "reject: connect from [127.0.0.1]: 554 5.7.1"));
+  g_assert_nonnull (strstr (log, "NOQUEUE: reject: CONNECT from unknown[127.0.0.1]: 554 5.7.1"));
   sg_test_server_free (&s);
 }
 
@@ -173,7 +173,7 @@ test_data_timeout (void)
   g_autoptr(GPtrArray) files = sg_test_spool_files (&s);
   g_assert_cmpuint (files->len, ==, 0);
   g_autofree char *log = sg_test_server_log (&s);
-  g_assert_nonnull (strstr (log, "timeout after DATA from [127.0.0.1]"));
+  g_assert_nonnull (strstr (log, "timeout after DATA from unknown[127.0.0.1]"));
   sg_test_server_free (&s);
 }
 

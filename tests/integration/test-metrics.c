@@ -204,8 +204,9 @@ test_counts (void)
   /* the log says the same, one greppable line per rejection */
   g_free (log);
   log = sg_test_server_log (&f.s);
-  g_assert_nonnull (strstr (log, ": reject: DATA from client.example[127.0.0.1]: 550 5.6.0 "));
-  g_assert_nonnull (strstr (log, "; rule=header.date.missing from=<alice@example.com>\n"));
+  g_assert_nonnull (strstr (log, ": reject: END-OF-MESSAGE from unknown[127.0.0.1]: 550 5.6.0 "));
+  g_assert_nonnull (strstr (log, "; from=<alice@example.com> to=<bob@example.org> proto=ESMTP "
+                                 "helo=<client.example> rule=header.date.missing\n"));
 
   sg_test_client_free (idle);
   g_assert_true (wait_value (f.port, "spoolgate_sessions_open", 0));
@@ -226,8 +227,8 @@ test_refused (void)
   sg_test_client_free (c);
   g_assert_true (wait_value (f.port, sample, value (before, sample) + 1));
   g_autofree char *log = sg_test_server_log (&f.s);
-  g_assert_nonnull (strstr (log, "NOQUEUE: reject: connect from [127.0.0.1]: 554 5.7.1 "
-                                 "not in [access] allowed_networks; rule=access.denied\n"));
+  g_assert_nonnull (strstr (log, "spoolgate/smtpd[" ) && strstr (log, "]: NOQUEUE: reject: CONNECT from unknown[127.0.0.1]: 554 5.7.1 "
+                                 "not in [access] allowed_networks; proto=SMTP rule=access.denied\n"));
   sg_test_server_free (&f.s);
 }
 

@@ -788,6 +788,15 @@ test_edits (void)
   g_assert_null (strstr (eml, "replaced body"));
   g_assert_true (sg_test_wait_log (&s, "refused body replacement", 1, 1000));
   g_assert_true (sg_test_wait_log (&s, "refused an envelope change", 2, 1000));
+  /* the milter's warnings come after the message's arrival lines, not before */
+  g_autofree char *log = sg_test_server_log (&s);
+  g_autofree char *client = g_strdup_printf ("]: %s: client=unknown[127.0.0.1]\n", id);
+  g_autofree char *from = g_strdup_printf ("]: %s: from=<", id);
+  g_autofree char *warned = g_strdup_printf ("]: warning: %s: milter ", id);
+  const char *at_client = strstr (log, client), *at_from = strstr (log, from);
+  const char *at_warn = strstr (log, warned);
+  g_assert_true (at_client && at_from && at_warn);
+  g_assert_true (at_client < at_from && at_from < at_warn);
   g_autofree char *json_path = spool_file (&s, id, ".json");
   g_autofree char *json = sg_test_read_file (json_path, NULL);
   g_assert_null (strstr (json, "extra@example.net"));

@@ -284,8 +284,11 @@ test_verified_byte_exact (void)
   g_autofree char *sent = g_strdup_printf ("%s: to=<bob@example.org>, relay=127.0.0.1[127.0.0.1]:%u, delay=",
                                            id, r.port);
   wait_log (&r, sent, 1);
-  g_autofree char *status = g_strdup_printf (", tls=%s, status=sent (250 2.0.0 Ok: stored as msg-001)", version);
-  wait_log (&r, status, 1);
+  wait_log (&r, ", dsn=2.0.0, status=sent (250 2.0.0 Ok: stored as msg-001)", 1);
+  /* the protocol is on Postfix's TLS line before it */
+  g_autofree char *tls = g_strdup_printf ("TLS connection established to 127.0.0.1[127.0.0.1]:%u: %s with cipher ",
+                                          r.port, version);
+  wait_log (&r, tls, 1);
   /* kept as delivered for keep_delivered, with the attempt recorded */
   g_autoptr(JsonObject) m = meta_in_state (&r, id, "delivered");
   JsonArray *hist = json_object_get_array_member (m, "attempt_history");
@@ -366,6 +369,8 @@ test_down_then_up (void)
   g_autofree char *deferred = g_strdup_printf ("%s: to=<bob@example.org>, relay=none, delay=", id);
   wait_log (&r, deferred, 2);   /* tried twice while down */
   wait_log (&r, "Connection refused", 2);
+  /* Postfix's code for a host that does not answer (RFC 3463 4.4.1), not 4.0.0 */
+  wait_log (&r, ", dsn=4.4.1, status=deferred (", 2);
   smarthost (&r, NULL, NULL, NULL);
   g_autoptr(JsonObject) rec = record (&r, 1);
   g_assert_cmpstr (json_object_get_string_member (rec, "mail_from"), ==, "alice@example.com");
@@ -590,7 +595,7 @@ test_plain_smtp_sink (void)
     {
       g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
     }
-  wait_log (&r, ", tls=none, status=sent (250 ", 4);
+  wait_log (&r, ", dsn=2.0.0, status=sent (250 ", 4);
   wait_log (&r, ": removed", 4);
   guint dumps = 0;
   g_autoptr(GDir) d = g_dir_open (r.out, 0, NULL);
@@ -669,7 +674,7 @@ test_log_fields_verified (void)
   double delay = -1, a = -1, b = -1, c = -1, d = -1;
   const char *f = strstr (line, ", delay=");
   g_assert_nonnull (f);
-  g_assert_cmpint (sscanf (f, ", delay=%lf, delays=%lf/%lf/%lf/%lf, dsn=2.0.0, tls=TLSv1.",
+  g_assert_cmpint (sscanf (f, ", delay=%lf, delays=%lf/%lf/%lf/%lf, dsn=2.0.0, status=sent (",
                            &delay, &a, &b, &c, &d), ==, 5);
   /* delay covers the attempt: the parts add up to it (rounding aside) */
   g_assert_cmpfloat (delay, >=, 0);
@@ -707,8 +712,7 @@ test_failed_attempt_reached (void)
                                          id, r.port);
   wait_log (&r, to, 1);
   g_autofree char *line = log_line (&r, to);
-  if (strstr (line, ", dsn=4.") == NULL || strstr (line, ", tls=TLSv1.") == NULL
-      || strstr (line, "status=deferred (") == NULL)
+  if (strstr (line, ", dsn=4.") == NULL || strstr (line, "status=deferred (") == NULL)
     g_error ("unexpected delivery line: %s", line);
   g_autofree char *untrusted = g_strdup_printf ("Untrusted TLS connection established to 127.0.0.1[127.0.0.1]:%u: ",
                                                 r.port);

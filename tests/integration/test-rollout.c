@@ -206,15 +206,21 @@ test_monitor (void)
   g_assert_null (member (gmeta, "validation", "rule"));
   assert_schema ("spool-metadata.schema.json", (const char *const[]) { jpath, gpath, NULL });
 
-  /* the log: a Postfix-style reject_warning line, then the accepted line */
-  g_autofree char *warn = g_strdup_printf ("%s: reject_warning: DATA from client.example[127.0.0.1]: "
+  /* the log: the arrival lines in Postfix's order (client=, message-id=,
+   * from=), and only then the reject_warning found while it was checked */
+  g_autofree char *warn = g_strdup_printf ("%s: reject_warning: END-OF-MESSAGE from unknown[127.0.0.1]: "
                                            "550 5.6.0 Message rejected: ", id);
   g_assert_true (sg_test_wait_log (&s, warn, 1, WAIT_MS));
   g_autofree char *log = sg_test_server_log (&s);
-  g_assert_nonnull (strstr (log, "; rule=header.date.missing from=<alice@example.com>"));
-  g_autofree char *from = g_strdup_printf ("%s: from=<alice@example.com>", id);
-  g_assert_nonnull (strstr (log, from));
-  g_autofree char *refused = g_strdup_printf ("%s: reject: DATA", id);
+  g_assert_nonnull (strstr (log, "; from=<alice@example.com> to=<bob@example.org> proto=ESMTP "
+                                 "helo=<client.example> rule=header.date.missing; accepted"));
+  g_autofree char *client = g_strdup_printf ("]: %s: client=unknown[127.0.0.1]\n", id);
+  g_autofree char *from = g_strdup_printf ("]: %s: from=<alice@example.com>, size=", id);
+  const char *at_client = strstr (log, client), *at_from = strstr (log, from), *at_warn = strstr (log, warn);
+  g_assert_nonnull (at_client);
+  g_assert_nonnull (at_from);
+  g_assert_true (at_client < at_from && at_from < at_warn);
+  g_autofree char *refused = g_strdup_printf ("%s: reject: ", id);
   g_assert_null (strstr (log, refused));
 
   /* the metrics: counted as monitored and accepted, not as rejected */

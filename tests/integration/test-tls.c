@@ -69,7 +69,7 @@ test_starttls_delivery (void)
   g_assert_nonnull (strstr (json, "\"tls_protocol\" : \"TLSv1."));
   g_assert_nonnull (strstr (json, "\"protocol\" : \"ESMTPS\""));
   g_autofree char *log = sg_test_server_log (&s);
-  g_assert_nonnull (strstr (log, "STARTTLS with [127.0.0.1]"));
+  g_assert_nonnull (strstr (log, "Anonymous TLS connection established from unknown[127.0.0.1]: TLSv1."));
   sg_test_server_free (&s);
   free_certs (&c);
 }
