@@ -3,8 +3,12 @@
  * headers/eoh/body/eom as Postfix's milter8 sends them, then quit (abort
  * first on an early verdict). Envelope-stage verdicts apply to the whole
  * message at end of data: the client already has its 250s for RCPT.
- * Edits: headers only; body replacement and envelope changes are refused
- * and logged. The socket I/O is milter_conn.c's, the packets milter_proto.c's. */
+ * Each stage has a deadline fixed when it starts (progress does not move
+ * it). Edits: headers only; body replacement and envelope changes are
+ * refused and logged once per kind with a count; every edit request costs
+ * its bytes plus EDIT_COST against the message's budget ([milter]
+ * max_edits, [limits] max_message_size). The socket I/O is milter_conn.c's,
+ * the packets milter_proto.c's. */
 #include "milter/milter_client.h"
 #include "milter/milter_conn.h"
 #include "milter/milter_headers.h"
@@ -14,8 +18,41 @@
 
 #include <string.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define LOG_TEXT_MAX 256   /* characters of untrusted text in a log line */
+/* What an edit request costs besides its bytes: about the bookkeeping of
+ * one kept edit, so that a flood of empty ones is not free. */
+#define EDIT_COST    64u
+/* Above this many bytes of edits, freed memory is handed back to the
+ * system after the message (glibc keeps freed heap otherwise). */
+#define EDIT_TRIM_BYTES (1024u * 1024u)
+
+/* Why an edit request is refused; each is logged once per milter, counted. */
+typedef enum {
+  REFUSE_ACTION,     /* an action the milter did not negotiate */
+  REFUSE_MALFORMED,  /* a header field that could break the header section */
+  REFUSE_BODY,       /* body replacement */
+  REFUSE_ENVELOPE,   /* recipients or sender */
+  REFUSE_NONE,       /* not refused: a header edit to apply */
+} Refusal;
+
+static const char *const refusal_text[] = {
+  "an action it did not negotiate",
+  "a malformed header field",
+  "body replacement: messages are stored byte for byte as received",
+  "an envelope change: the envelope is the one the client sent",
+};
+
+/* The edit budget of one message, all its milters together; lives in
+ * sg_milter_run(). */
+typedef struct {
+  guint   edits;     /* edit requests received */
+  guint64 cost;      /* their bytes as they would be written, plus EDIT_COST each */
+  guint64 room;      /* what the message may grow: max_message_size less its size */
+} Budget;
 
 /* How one milter's conversation ended. */
 typedef enum {
@@ -34,9 +71,11 @@ typedef struct {
   char           *text;
   const char     *stage;
   char           *quarantine;   /* (nullable) reason */
-  GPtrArray      *edits;        /* SgMilterReply*, header edits at end of message */
-  guint64         edit_bytes;   /* the strings edits hold: at most [limits] max_message_size */
+  GPtrArray      *edits;        /* SgMilterReply*, header edits to apply at end of message */
+  Budget         *budget;       /* the message's, shared by its milters */
   guint           added, changed, refused;
+  guint           refusals[REFUSE_NONE];      /* edits refused, by reason */
+  char           *refused_first[REFUSE_NONE]; /* (nullable) the first of each, for the log */
 } Outcome;
 
 static void
@@ -59,15 +98,92 @@ verdict (Outcome *out, SgMilterVerdict v, guint code, const char *enhanced, cons
   return END_VERDICT;
 }
 
-/* answer - read replies to one command until a decision; edits and
- * quarantine are taken only at end of message. *skip is set for SKIP. */
+/* edit_size - the bytes an edit request asks us to take: a header field
+ * as written ("name: value" CRLF, each LF of value becoming CRLF), the
+ * replacement body, the addresses and arguments. */
+static guint64
+edit_size (const SgMilterReply *r)
+{
+  guint64 n = r->body_len;
+  if (r->name)
+    n += strlen (r->name) + strlen (": \r\n");
+  for (const char *v = r->value; v && *v; v++)
+    n += *v == '\n' ? 2 : 1;
+  if (r->args)
+    n += strlen (r->args);
+  return n;
+}
+
+/* refusal - whether we apply edit r, and if not why. */
+static Refusal
+refusal (const SgMilterConn *c, const SgMilterReply *r)
+{
+  switch (r->cmd)
+    {
+    case SG_SMFIR_ADDHEADER: case SG_SMFIR_INSHEADER: case SG_SMFIR_CHGHEADER:
+      if (!(c->actions & (r->cmd == SG_SMFIR_CHGHEADER ? SG_SMFIF_CHGHDRS : SG_SMFIF_ADDHDRS)))
+        return REFUSE_ACTION;
+      if (!sg_milter_header_valid (r->name, r->value))
+        return REFUSE_MALFORMED;
+      return REFUSE_NONE;
+    case SG_SMFIR_REPLBODY:
+      return REFUSE_BODY;
+    default:
+      return REFUSE_ENVELOPE;
+    }
+}
+
+/* take_edit - count edit request r (transfer full) against the message's
+ * budget; keep it when it is a header edit we will apply, else only count
+ * the refusal. FALSE, c->error set, past [milter] max_edits or once the
+ * edits could make the message larger than [limits] max_message_size. */
+static gboolean
+take_edit (SgMilterConn *c, Outcome *out, SgMilterReply *r)
+{
+  Budget *b = out->budget;
+  b->edits++;
+  b->cost += EDIT_COST + edit_size (r);
+  if (b->edits > c->config->milter_max_edits)
+    g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_PROTOCOL,
+                 "more than %u edits ([milter] max_edits)", c->config->milter_max_edits);
+  else if (b->cost > b->room)
+    g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_PROTOCOL,
+                 "edits of more than %" G_GUINT64_FORMAT " bytes would make the message larger "
+                 "than %" G_GUINT64_FORMAT " bytes ([limits] max_message_size)",
+                 b->room, c->config->max_message_size);
+  if (c->error)
+    {
+      reply_free (r);
+      return FALSE;
+    }
+  Refusal why = refusal (c, r);
+  if (why == REFUSE_NONE)
+    {
+      g_ptr_array_add (out->edits, r);
+      return TRUE;
+    }
+  if (out->refusals[why]++ == 0)
+    {
+      g_autofree char *arg = sg_log_sanitize (r->name ? r->name : r->value ? r->value : "", -1,
+                                              LOG_TEXT_MAX);
+      out->refused_first[why] = g_strdup_printf ("%s%s%s", sg_milter_reply_name (r->cmd),
+                                                 *arg ? " " : "", arg);
+    }
+  out->refused++;
+  reply_free (r);
+  return TRUE;
+}
+
+/* answer - read replies to the current command until a decision, before
+ * the stage's deadline; edits and quarantine are taken only at end of
+ * message. *skip is set for SKIP. */
 static End
-answer (SgMilterConn *c, Outcome *out, guint timeout, gboolean eom, gboolean *skip)
+answer (SgMilterConn *c, Outcome *out, gboolean eom, gboolean *skip)
 {
   for (;;)
     {
       SgMilterReply *r = g_new0 (SgMilterReply, 1);
-      if (!sg_milter_conn_read (c, timeout, r))
+      if (!sg_milter_conn_read (c, r))
         {
           g_free (r);
           return END_FAILED;
@@ -90,6 +206,7 @@ answer (SgMilterConn *c, Outcome *out, guint timeout, gboolean eom, gboolean *sk
             }
           break;
         case SG_SMFIR_PROGRESS:
+          /* still working: fine, but the stage's deadline stays where it is */
           reply_free (r);
           continue;
         case SG_SMFIR_REJECT:
@@ -120,19 +237,9 @@ answer (SgMilterConn *c, Outcome *out, guint timeout, gboolean eom, gboolean *sk
         case SG_SMFIR_ADDRCPT_PAR: case SG_SMFIR_CHGFROM:
           if (!eom)
             break;
-          /* Each packet is bounded; their number is not: the edits kept
-           * may not outgrow the largest message we take. */
-          out->edit_bytes += (r->name ? strlen (r->name) : 0) + (r->value ? strlen (r->value) : 0)
-                             + (r->args ? strlen (r->args) : 0);
-          if (out->edit_bytes > c->config->max_message_size)
-            {
-              g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_PROTOCOL,
-                           "edits of more than %" G_GUINT64_FORMAT " bytes ([limits] "
-                           "max_message_size)", c->config->max_message_size);
-              reply_free (r);
-              return END_FAILED;
-            }
-          g_ptr_array_add (out->edits, r);
+          /* Each packet is bounded; their number is not. */
+          if (!take_edit (c, out, r))
+            return END_FAILED;
           continue;
         default:
           break;
@@ -144,18 +251,27 @@ answer (SgMilterConn *c, Outcome *out, guint timeout, gboolean eom, gboolean *sk
     }
 }
 
-/* step - send buf (macros and one command) and, unless the milter said it
- * will not reply (nr_flag), wait for its answer. */
-static End
-step (SgMilterConn *c, Outcome *out, GByteArray *buf, const char *stage, guint32 nr_flag, guint timeout,
-      gboolean eom, gboolean *skip)
+/* stage - start stage name: whatever the milter sends, it ends timeout
+ * seconds from now, or at the message's own deadline if that comes first. */
+static void
+stage (SgMilterConn *c, Outcome *out, const char *name, guint timeout)
 {
-  out->stage = stage;
-  if (!sg_milter_conn_send (c, buf, timeout))
+  out->stage = name;
+  c->deadline = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
+  if (c->in->deadline)
+    c->deadline = MIN (c->deadline, c->in->deadline);
+}
+
+/* step - send buf (macros and one command) and, unless the milter said it
+ * will not reply (nr_flag), wait for its answer; within the current stage. */
+static End
+step (SgMilterConn *c, Outcome *out, GByteArray *buf, guint32 nr_flag, gboolean eom, gboolean *skip)
+{
+  if (!sg_milter_conn_send (c, buf))
     return END_FAILED;
   if (c->version >= 6 && (c->flags & nr_flag))
     return END_PASS;
-  return answer (c, out, timeout, eom, skip);
+  return answer (c, out, eom, skip);
 }
 
 /* negotiate - SMFIC_OPTNEG: offer our version, every action, every step flag. */
@@ -165,10 +281,10 @@ negotiate (SgMilterConn *c, GByteArray *buf)
   guint32 version = c->config->milter_protocol;
   guint32 offer = version >= 6 ? SG_SMFIP_OFFER_V6 : SG_SMFIP_OFFER_V2;
   sg_milter_encode_optneg (buf, version, version >= 6 ? SG_SMFIF_ALL_V6 : SG_SMFIF_ALL_V2, offer);
-  if (!sg_milter_conn_send (c, buf, c->config->milter_command_timeout))
+  if (!sg_milter_conn_send (c, buf))
     return FALSE;
   SgMilterReply r = { 0 };
-  if (!sg_milter_conn_read (c, c->config->milter_command_timeout, &r))
+  if (!sg_milter_conn_read (c, &r))
     return FALSE;
   gboolean ok = r.cmd == SG_SMFIR_OPTNEG && r.version >= 2 && r.version <= 6;
   c->version = MIN (r.version, version);
@@ -199,8 +315,19 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
   const char *client_name = in->client_name ? in->client_name : "unknown";
   End e;
 
-  out->stage = "CONNECT";
-  if (!sg_milter_conn_open (c) || !negotiate (c, buf))
+  /* CONNECT: connect_timeout to connect, then command_timeout for option
+   * negotiation and the connect command together */
+  stage (c, out, "CONNECT", cf->milter_connect_timeout);
+  if (c->in->deadline && g_get_monotonic_time () >= c->in->deadline)
+    {
+      g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_TIMEOUT,
+                   "timeout waiting for a free milter conversation ([milter] max_conversations)");
+      return END_FAILED;
+    }
+  if (!sg_milter_conn_open (c))
+    return END_FAILED;
+  stage (c, out, "CONNECT", cf->milter_command_timeout);
+  if (!negotiate (c, buf))
     return END_FAILED;
 
   if (!(c->flags & SG_SMFIP_NOCONNECT))
@@ -212,7 +339,7 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       m[11] = underscore;
       sg_milter_encode_macros (buf, SG_SMFIC_CONNECT, m);
       sg_milter_encode_connect (buf, client_name, in->client_address, in->client_port);
-      if ((e = step (c, out, buf, "CONNECT", SG_SMFIP_NR_CONN, cf->milter_command_timeout, FALSE, NULL)) != END_PASS)
+      if ((e = step (c, out, buf, SG_SMFIP_NR_CONN, FALSE, NULL)) != END_PASS)
         return e;
     }
   if (!(c->flags & SG_SMFIP_NOHELO) && in->helo)
@@ -221,7 +348,8 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       const char *s[] = { in->helo, NULL };
       sg_milter_encode_macros (buf, SG_SMFIC_HELO, m);
       sg_milter_encode_strings (buf, SG_SMFIC_HELO, s);
-      if ((e = step (c, out, buf, "HELO", SG_SMFIP_NR_HELO, cf->milter_command_timeout, FALSE, NULL)) != END_PASS)
+      stage (c, out, "HELO", cf->milter_command_timeout);
+      if ((e = step (c, out, buf, SG_SMFIP_NR_HELO, FALSE, NULL)) != END_PASS)
         return e;
     }
   if (!(c->flags & SG_SMFIP_NOMAIL))
@@ -231,9 +359,12 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       const char *s[] = { from, NULL };
       sg_milter_encode_macros (buf, SG_SMFIC_MAIL, m);
       sg_milter_encode_strings (buf, SG_SMFIC_MAIL, s);
-      if ((e = step (c, out, buf, "MAIL", SG_SMFIP_NR_MAIL, cf->milter_command_timeout, FALSE, NULL)) != END_PASS)
+      stage (c, out, "MAIL", cf->milter_command_timeout);
+      if ((e = step (c, out, buf, SG_SMFIP_NR_MAIL, FALSE, NULL)) != END_PASS)
         return e;
     }
+  /* RCPT: one stage, every recipient within one command_timeout */
+  stage (c, out, "RCPT", cf->milter_command_timeout);
   for (guint i = 0; !(c->flags & SG_SMFIP_NORCPT) && in->recipients[i]; i++)
     {
       g_autofree char *to = bracket (in->recipients[i]);
@@ -242,7 +373,7 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       sg_milter_encode_macros (buf, SG_SMFIC_RCPT, m);
       sg_milter_encode_strings (buf, SG_SMFIC_RCPT, s);
       /* accept at RCPT accepts that recipient only (libmilter's xxfi_envrcpt) */
-      if ((e = step (c, out, buf, "RCPT", SG_SMFIP_NR_RCPT, cf->milter_command_timeout, FALSE, NULL)) != END_PASS
+      if ((e = step (c, out, buf, SG_SMFIP_NR_RCPT, FALSE, NULL)) != END_PASS
           && e != END_ACCEPT)
         return e;
     }
@@ -251,16 +382,19 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       const char *m[] = { "i", in->queue_id, NULL };
       sg_milter_encode_macros (buf, SG_SMFIC_DATA, m);
       sg_milter_encode (buf, SG_SMFIC_DATA, NULL, 0);
-      if ((e = step (c, out, buf, "DATA", SG_SMFIP_NR_DATA, cf->milter_command_timeout, FALSE, NULL)) != END_PASS)
+      stage (c, out, "DATA", cf->milter_command_timeout);
+      if ((e = step (c, out, buf, SG_SMFIP_NR_DATA, FALSE, NULL)) != END_PASS)
         return e;
     }
+  /* END-OF-MESSAGE: headers, body and end of message within one content_timeout */
+  stage (c, out, "END-OF-MESSAGE", cf->milter_content_timeout);
   gboolean leadspc = (c->flags & SG_SMFIP_HDR_LEADSPC) != 0;
   for (guint i = 0; !(c->flags & SG_SMFIP_NOHDRS) && i < sg_milter_headers_count (hdrs); i++)
     {
       g_autofree char *value = sg_milter_headers_value (hdrs, i, leadspc);
       const char *s[] = { sg_milter_headers_name (hdrs, i), value, NULL };
       sg_milter_encode_strings (buf, SG_SMFIC_HEADER, s);
-      if ((e = step (c, out, buf, "END-OF-MESSAGE", SG_SMFIP_NR_HDR, cf->milter_content_timeout, FALSE, NULL)) != END_PASS)
+      if ((e = step (c, out, buf, SG_SMFIP_NR_HDR, FALSE, NULL)) != END_PASS)
         return e;
     }
   if (!(c->flags & SG_SMFIP_NOEOH))
@@ -268,60 +402,48 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       const char *m[] = { "i", in->queue_id, NULL };
       sg_milter_encode_macros (buf, SG_SMFIC_EOH, m);
       sg_milter_encode (buf, SG_SMFIC_EOH, NULL, 0);
-      if ((e = step (c, out, buf, "END-OF-MESSAGE", SG_SMFIP_NR_EOH, cf->milter_content_timeout, FALSE, NULL)) != END_PASS)
+      if ((e = step (c, out, buf, SG_SMFIP_NR_EOH, FALSE, NULL)) != END_PASS)
         return e;
     }
   gboolean skip = FALSE;
   for (gsize off = 0; !(c->flags & SG_SMFIP_NOBODY) && !skip && off < body_len; off += SG_MILTER_CHUNK)
     {
       sg_milter_encode (buf, SG_SMFIC_BODY, body + off, MIN (SG_MILTER_CHUNK, body_len - off));
-      if ((e = step (c, out, buf, "END-OF-MESSAGE", SG_SMFIP_NR_BODY, cf->milter_content_timeout, FALSE, &skip)) != END_PASS)
+      if ((e = step (c, out, buf, SG_SMFIP_NR_BODY, FALSE, &skip)) != END_PASS)
         return e;
     }
   const char *m[] = { "i", in->queue_id, NULL };
   sg_milter_encode_macros (buf, SG_SMFIC_BODYEOB, m);
   sg_milter_encode (buf, SG_SMFIC_BODYEOB, NULL, 0);
-  return step (c, out, buf, "END-OF-MESSAGE", 0, cf->milter_content_timeout, TRUE, NULL);
+  return step (c, out, buf, 0, TRUE, NULL);
 }
 
 /* ---- edits ---- */
 
-/* apply_edits - the header edits a passing milter asked for; everything
- * else is refused with a warning, since the spool keeps the client's bytes. */
+/* log_refusals - one warning per kind of edit refused: the first one, and
+ * how many there were. */
+static void
+log_refusals (const SgMilterConn *c, const Outcome *out)
+{
+  for (guint why = 0; why < REFUSE_NONE; why++)
+    if (out->refusals[why] == 1)
+      g_warning ("%s: milter %s: refused %s (%s)", c->in->queue_id, c->name, refusal_text[why],
+                 out->refused_first[why]);
+    else if (out->refusals[why] > 1)
+      g_warning ("%s: milter %s: refused %u edits: %s (the first: %s)", c->in->queue_id, c->name,
+                 out->refusals[why], refusal_text[why], out->refused_first[why]);
+}
+
+/* apply_edits - the header edits a passing milter asked for (take_edit()
+ * kept only those), then one warning per kind of edit refused, with how
+ * many: the spool keeps the client's bytes and envelope. */
 static void
 apply_edits (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs)
 {
-  const char *qid = c->in->queue_id;
   gboolean leadspc = (c->flags & SG_SMFIP_HDR_LEADSPC) != 0;
   for (guint i = 0; i < out->edits->len; i++)
     {
       const SgMilterReply *r = g_ptr_array_index (out->edits, i);
-      const char *why = NULL;
-      guint32 need = r->cmd == SG_SMFIR_CHGHEADER ? SG_SMFIF_CHGHDRS : SG_SMFIF_ADDHDRS;
-      switch (r->cmd)
-        {
-        case SG_SMFIR_ADDHEADER: case SG_SMFIR_INSHEADER: case SG_SMFIR_CHGHEADER:
-          if (!(c->actions & need))
-            why = "an action it did not negotiate";
-          else if (!sg_milter_header_valid (r->name, r->value))
-            why = "a malformed header field";
-          break;
-        case SG_SMFIR_REPLBODY:
-          why = "body replacement: messages are stored byte for byte as received";
-          break;
-        default:
-          why = "an envelope change: the envelope is the one the client sent";
-          break;
-        }
-      if (why)
-        {
-          g_autofree char *arg = sg_log_sanitize (r->name ? r->name : r->value ? r->value : "", -1,
-                                                  LOG_TEXT_MAX);
-          g_warning ("%s: milter %s: refused %s (%s%s%s)", qid, c->name, why,
-                     sg_milter_reply_name (r->cmd), *arg ? " " : "", arg);
-          out->refused++;
-          continue;
-        }
       if (r->cmd == SG_SMFIR_ADDHEADER)
         sg_milter_headers_add (hdrs, r->name, r->value, leadspc);
       else if (r->cmd == SG_SMFIR_INSHEADER)
@@ -333,6 +455,7 @@ apply_edits (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs)
       else
         out->added++;
     }
+  log_refusals (c, out);
 }
 
 /* ---- the run over all milters ---- */
@@ -400,15 +523,21 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
   g_autoptr(SgMilterHeaders) hdrs = sg_milter_headers_new (in->received, in->content, &body_off);
   g_autoptr(JsonBuilder) jb = json_builder_new ();
   json_builder_begin_array (jb);
+  /* Edits may add what the client left unused of max_message_size (our
+   * Received: aside, as at DATA). */
+  Budget budget = { .room = cf->max_message_size > content_len ? cf->max_message_size - content_len : 0 };
+  guint64 trim = 0;
 
   for (guint i = 0; cf->milter_servers[i] && res->verdict != SG_MILTER_REJECT
                     && res->verdict != SG_MILTER_TEMPFAIL && res->verdict != SG_MILTER_DISCARD; i++)
     {
       SgMilterConn c = { .config = cf, .in = in, .name = cf->milter_servers[i], .fd = -1,
                  .inbuf = g_byte_array_new () };
-      Outcome out = { .edits = g_ptr_array_new_with_free_func (reply_free) };
+      Outcome out = { .edits = g_ptr_array_new_with_free_func (reply_free), .budget = &budget };
+      Budget before = budget;
       gint64 start = g_get_monotonic_time ();
       End e = converse (&c, &out, hdrs, content ? content + body_off : NULL, content_len - body_off);
+      trim = MAX (trim, budget.cost);
       g_autofree char *failure = c.error ? g_strdup (c.error->message) : NULL;
       const char *action = "accept";
       gboolean by_default = FALSE;
@@ -421,6 +550,7 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
           by_default = default_verdict (cf, &out);
           action = "error";
           g_clear_pointer (&out.quarantine, g_free);
+          budget = before;   /* none of its edits are made */
         }
       else if (e == END_PASS || e == END_ACCEPT)
         {
@@ -447,7 +577,8 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
               g_autoptr(GByteArray) buf = g_byte_array_new ();
               sg_milter_encode (buf, SG_SMFIC_ABORT, NULL, 0);
               g_clear_error (&c.error);
-              sg_milter_conn_send (&c, buf, 1);
+              c.deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+              sg_milter_conn_send (&c, buf);
             }
           res->verdict = out.verdict;
           res->code = out.code;
@@ -470,7 +601,8 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
           g_autoptr(GByteArray) buf = g_byte_array_new ();
           sg_milter_encode (buf, SG_SMFIC_QUIT, NULL, 0);
           g_clear_error (&c.error);
-          sg_milter_conn_send (&c, buf, 1);
+          c.deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+          sg_milter_conn_send (&c, buf);
           close (c.fd);
         }
       sg_metrics_milter (c.name, action);
@@ -500,6 +632,8 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
       g_ptr_array_unref (out.edits);
       g_free (out.text);
       g_free (out.quarantine);
+      for (guint why = 0; why < REFUSE_NONE; why++)
+        g_free (out.refused_first[why]);
     }
   json_builder_end_array (jb);
   g_autoptr(JsonNode) list = json_builder_get_root (jb);
@@ -524,5 +658,21 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
       res->body = content ? g_bytes_new_from_bytes (in->content, body_off, content_len - body_off)
                           : g_bytes_new (NULL, 0);
     }
+#ifdef __GLIBC__
+  if (trim > EDIT_TRIM_BYTES)
+    {
+      g_clear_pointer (&hdrs, sg_milter_headers_free);
+      malloc_trim (0);
+    }
+#endif
   return res;
+}
+
+gint64
+sg_milter_budget (const SgConfig *cf)
+{
+  guint n = cf->milter_servers ? g_strv_length (cf->milter_servers) : 0;
+  return (gint64) n * G_USEC_PER_SEC
+         * ((gint64) cf->milter_connect_timeout + 5 * (gint64) cf->milter_command_timeout
+            + (gint64) cf->milter_content_timeout);
 }
