@@ -322,6 +322,47 @@ test_hang_at_once (void)
   stall ("hang", crowd ());
 }
 
+/* [milter] max_conversations = 2 and a milter that hangs at the end of
+ * the message: six messages share two conversations, each answered within
+ * its own deadline (connect 1 + 5 x command 1 + content 2 = 8 s) though
+ * they wait for each other; a refused message is answered at once. */
+static void
+test_max_conversations (void)
+{
+  const guint n = 6;
+  const gdouble budget = 1 + 5 * 1 + 2;
+  Hostile h;
+  hostile_start (&h, "hang", 0);
+  g_autofree char *cfg = server_config (&h, NULL, "default_action = tempfail\nmax_conversations = 2\n"
+                                                  "connect_timeout = 1\ncommand_timeout = 1\n"
+                                                  "content_timeout = 2\n");
+  SgTestServer s;
+  sg_test_server_start (&s, cfg);
+  SgTestClient *held[6];
+  gint64 sent[6];
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *msg = message (i, TRUE);
+      held[i] = start_message (s.port, msg);
+      sent[i] = g_get_monotonic_time ();
+    }
+  g_autofree char *undated = message (n, FALSE);
+  g_autofree char *refused = transact (s.port, undated);
+  g_assert_true (g_str_has_prefix (refused, "5"));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *reply = sg_test_client_reply (held[i]);
+      gdouble took = (gdouble) (g_get_monotonic_time () - sent[i]) / G_USEC_PER_SEC;
+      g_test_message ("message %u: %s after %.1f s", i, reply ? reply : "(no reply)", took);
+      g_assert_cmpstr (reply, ==, TEMPFAIL);
+      g_assert_cmpfloat (took, <, budget + 2);
+      sg_test_client_free (held[i]);
+    }
+  g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
+  sg_test_server_free (&s);
+  hostile_stop (&h);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -330,5 +371,6 @@ main (int argc, char **argv)
   g_test_add_func ("/milter/abuse/add-flood-past-size", test_add_flood_past_size);
   g_test_add_func ("/milter/abuse/endless-progress", test_endless_progress);
   g_test_add_func ("/milter/abuse/hang-at-once", test_hang_at_once);
+  g_test_add_func ("/milter/abuse/max-conversations", test_max_conversations);
   return g_test_run ();
 }
