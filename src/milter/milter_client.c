@@ -318,6 +318,11 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
   /* CONNECT: connect_timeout to connect, then command_timeout for option
    * negotiation and the connect command together */
   stage (c, out, "CONNECT", cf->milter_connect_timeout);
+  if (c->in->cancel && g_atomic_int_get (c->in->cancel))
+    {
+      g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "shutting down");
+      return END_FAILED;
+    }
   if (c->in->deadline && g_get_monotonic_time () >= c->in->deadline)
     {
       g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_TIMEOUT,
