@@ -4,13 +4,11 @@
  * first on an early verdict). Envelope-stage verdicts apply to the whole
  * message at end of data: the client already has its 250s for RCPT.
  * Each stage has a deadline fixed when it starts (progress does not move
- * it). Edits: headers only; body replacement and envelope changes are
- * refused and logged once per kind with a count; every edit request costs
- * its bytes plus EDIT_COST against the message's budget ([milter]
- * max_edits, [limits] max_message_size). The socket I/O is milter_conn.c's,
- * the packets milter_proto.c's. */
+ * it). Edits: headers only, within the message's budget (milter_edits.c).
+ * The socket I/O is milter_conn.c's, the packets milter_proto.c's. */
 #include "milter/milter_client.h"
 #include "milter/milter_conn.h"
+#include "milter/milter_edits.h"
 #include "milter/milter_headers.h"
 #include "milter/milter_proto.h"
 #include "common/log.h"
@@ -23,36 +21,9 @@
 #endif
 
 #define LOG_TEXT_MAX 256   /* characters of untrusted text in a log line */
-/* What an edit request costs besides its bytes: about the bookkeeping of
- * one kept edit, so that a flood of empty ones is not free. */
-#define EDIT_COST    64u
 /* Above this many bytes of edits, freed memory is handed back to the
  * system after the message (glibc keeps freed heap otherwise). */
 #define EDIT_TRIM_BYTES (1024u * 1024u)
-
-/* Why an edit request is refused; each is logged once per milter, counted. */
-typedef enum {
-  REFUSE_ACTION,     /* an action the milter did not negotiate */
-  REFUSE_MALFORMED,  /* a header field that could break the header section */
-  REFUSE_BODY,       /* body replacement */
-  REFUSE_ENVELOPE,   /* recipients or sender */
-  REFUSE_NONE,       /* not refused: a header edit to apply */
-} Refusal;
-
-static const char *const refusal_text[] = {
-  "an action it did not negotiate",
-  "a malformed header field",
-  "body replacement: messages are stored byte for byte as received",
-  "an envelope change: the envelope is the one the client sent",
-};
-
-/* The edit budget of one message, all its milters together; lives in
- * sg_milter_run(). */
-typedef struct {
-  guint   edits;     /* edit requests received */
-  guint64 cost;      /* their bytes as they would be written, plus EDIT_COST each */
-  guint64 room;      /* what the message may grow: max_message_size less its size */
-} Budget;
 
 /* How one milter's conversation ended. */
 typedef enum {
@@ -71,19 +42,9 @@ typedef struct {
   char           *text;
   const char     *stage;
   char           *quarantine;   /* (nullable) reason */
-  GPtrArray      *edits;        /* SgMilterReply*, header edits to apply at end of message */
-  Budget         *budget;       /* the message's, shared by its milters */
-  guint           added, changed, refused;
-  guint           refusals[REFUSE_NONE];      /* edits refused, by reason */
-  char           *refused_first[REFUSE_NONE]; /* (nullable) the first of each, for the log */
+  SgMilterEdits   edits;        /* at end of message (milter_edits.c) */
+  SgMilterBudget *budget;       /* the message's, shared by its milters */
 } Outcome;
-
-static void
-reply_free (gpointer data)
-{
-  sg_milter_reply_clear (data);
-  g_free (data);
-}
 
 /* ---- the conversation ---- */
 
@@ -96,82 +57,6 @@ verdict (Outcome *out, SgMilterVerdict v, guint code, const char *enhanced, cons
   g_free (out->text);
   out->text = g_strdup (text);
   return END_VERDICT;
-}
-
-/* edit_size - the bytes an edit request asks us to take: a header field
- * as written ("name: value" CRLF, each LF of value becoming CRLF), the
- * replacement body, the addresses and arguments. */
-static guint64
-edit_size (const SgMilterReply *r)
-{
-  guint64 n = r->body_len;
-  if (r->name)
-    n += strlen (r->name) + strlen (": \r\n");
-  for (const char *v = r->value; v && *v; v++)
-    n += *v == '\n' ? 2 : 1;
-  if (r->args)
-    n += strlen (r->args);
-  return n;
-}
-
-/* refusal - whether we apply edit r, and if not why. */
-static Refusal
-refusal (const SgMilterConn *c, const SgMilterReply *r)
-{
-  switch (r->cmd)
-    {
-    case SG_SMFIR_ADDHEADER: case SG_SMFIR_INSHEADER: case SG_SMFIR_CHGHEADER:
-      if (!(c->actions & (r->cmd == SG_SMFIR_CHGHEADER ? SG_SMFIF_CHGHDRS : SG_SMFIF_ADDHDRS)))
-        return REFUSE_ACTION;
-      if (!sg_milter_header_valid (r->name, r->value))
-        return REFUSE_MALFORMED;
-      return REFUSE_NONE;
-    case SG_SMFIR_REPLBODY:
-      return REFUSE_BODY;
-    default:
-      return REFUSE_ENVELOPE;
-    }
-}
-
-/* take_edit - count edit request r (transfer full) against the message's
- * budget; keep it when it is a header edit we will apply, else only count
- * the refusal. FALSE, c->error set, past [milter] max_edits or once the
- * edits could make the message larger than [limits] max_message_size. */
-static gboolean
-take_edit (SgMilterConn *c, Outcome *out, SgMilterReply *r)
-{
-  Budget *b = out->budget;
-  b->edits++;
-  b->cost += EDIT_COST + edit_size (r);
-  if (b->edits > c->config->milter_max_edits)
-    g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_PROTOCOL,
-                 "more than %u edits ([milter] max_edits)", c->config->milter_max_edits);
-  else if (b->cost > b->room)
-    g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_PROTOCOL,
-                 "edits of more than %" G_GUINT64_FORMAT " bytes would make the message larger "
-                 "than %" G_GUINT64_FORMAT " bytes ([limits] max_message_size)",
-                 b->room, c->config->max_message_size);
-  if (c->error)
-    {
-      reply_free (r);
-      return FALSE;
-    }
-  Refusal why = refusal (c, r);
-  if (why == REFUSE_NONE)
-    {
-      g_ptr_array_add (out->edits, r);
-      return TRUE;
-    }
-  if (out->refusals[why]++ == 0)
-    {
-      g_autofree char *arg = sg_log_sanitize (r->name ? r->name : r->value ? r->value : "", -1,
-                                              LOG_TEXT_MAX);
-      out->refused_first[why] = g_strdup_printf ("%s%s%s", sg_milter_reply_name (r->cmd),
-                                                 *arg ? " " : "", arg);
-    }
-  out->refused++;
-  reply_free (r);
-  return TRUE;
 }
 
 /* answer - read replies to the current command until a decision, before
@@ -192,13 +77,13 @@ answer (SgMilterConn *c, Outcome *out, gboolean eom, gboolean *skip)
       switch (cmd)
         {
         case SG_SMFIR_CONTINUE:
-          reply_free (r);
+          sg_milter_reply_free (r);
           return END_PASS;
         case SG_SMFIR_ACCEPT:
-          reply_free (r);
+          sg_milter_reply_free (r);
           return END_ACCEPT;
         case SG_SMFIR_SKIP:
-          reply_free (r);
+          sg_milter_reply_free (r);
           if (skip && (c->flags & SG_SMFIP_SKIP))
             {
               *skip = TRUE;
@@ -207,22 +92,22 @@ answer (SgMilterConn *c, Outcome *out, gboolean eom, gboolean *skip)
           break;
         case SG_SMFIR_PROGRESS:
           /* still working: fine, but the stage's deadline stays where it is */
-          reply_free (r);
+          sg_milter_reply_free (r);
           continue;
         case SG_SMFIR_REJECT:
-          reply_free (r);
+          sg_milter_reply_free (r);
           return verdict (out, SG_MILTER_REJECT, 550, "5.7.1", "Command rejected");
         case SG_SMFIR_TEMPFAIL:
-          reply_free (r);
+          sg_milter_reply_free (r);
           return verdict (out, SG_MILTER_TEMPFAIL, 451, "4.7.1", "Service unavailable - try again later");
         case SG_SMFIR_DISCARD:
-          reply_free (r);
+          sg_milter_reply_free (r);
           return verdict (out, SG_MILTER_DISCARD, 250, "2.0.0", "Ok");
         case SG_SMFIR_REPLYCODE:
           {
             End e = verdict (out, r->code >= 500 ? SG_MILTER_REJECT : SG_MILTER_TEMPFAIL,
                              r->code, r->enhanced, r->value);
-            reply_free (r);
+            sg_milter_reply_free (r);
             return e;
           }
         case SG_SMFIR_QUARANTINE:
@@ -230,7 +115,7 @@ answer (SgMilterConn *c, Outcome *out, gboolean eom, gboolean *skip)
             break;
           g_free (out->quarantine);
           out->quarantine = g_steal_pointer (&r->value);
-          reply_free (r);
+          sg_milter_reply_free (r);
           continue;
         case SG_SMFIR_ADDHEADER: case SG_SMFIR_INSHEADER: case SG_SMFIR_CHGHEADER:
         case SG_SMFIR_REPLBODY: case SG_SMFIR_ADDRCPT: case SG_SMFIR_DELRCPT:
@@ -238,7 +123,7 @@ answer (SgMilterConn *c, Outcome *out, gboolean eom, gboolean *skip)
           if (!eom)
             break;
           /* Each packet is bounded; their number is not. */
-          if (!take_edit (c, out, r))
+          if (!sg_milter_edits_take (&out->edits, out->budget, c->actions, r, &c->error))
             return END_FAILED;
           continue;
         default:
@@ -246,7 +131,7 @@ answer (SgMilterConn *c, Outcome *out, gboolean eom, gboolean *skip)
         }
       g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_PROTOCOL,
                    "unexpected reply '%s' at %s", sg_milter_reply_name (cmd), out->stage);
-      reply_free (r);
+      sg_milter_reply_free (r);
       return END_FAILED;
     }
 }
@@ -423,46 +308,6 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
   return step (c, out, buf, 0, TRUE, NULL);
 }
 
-/* ---- edits ---- */
-
-/* log_refusals - one warning per kind of edit refused: the first one, and
- * how many there were. */
-static void
-log_refusals (const SgMilterConn *c, const Outcome *out)
-{
-  for (guint why = 0; why < REFUSE_NONE; why++)
-    if (out->refusals[why] == 1)
-      g_warning ("%s: milter %s: refused %s (%s)", c->in->queue_id, c->name, refusal_text[why],
-                 out->refused_first[why]);
-    else if (out->refusals[why] > 1)
-      g_warning ("%s: milter %s: refused %u edits: %s (the first: %s)", c->in->queue_id, c->name,
-                 out->refusals[why], refusal_text[why], out->refused_first[why]);
-}
-
-/* apply_edits - the header edits a passing milter asked for (take_edit()
- * kept only those), then one warning per kind of edit refused, with how
- * many: the spool keeps the client's bytes and envelope. */
-static void
-apply_edits (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs)
-{
-  gboolean leadspc = (c->flags & SG_SMFIP_HDR_LEADSPC) != 0;
-  for (guint i = 0; i < out->edits->len; i++)
-    {
-      const SgMilterReply *r = g_ptr_array_index (out->edits, i);
-      if (r->cmd == SG_SMFIR_ADDHEADER)
-        sg_milter_headers_add (hdrs, r->name, r->value, leadspc);
-      else if (r->cmd == SG_SMFIR_INSHEADER)
-        sg_milter_headers_insert (hdrs, r->index, r->name, r->value, leadspc);
-      else
-        sg_milter_headers_change (hdrs, r->index, r->name, r->value, leadspc);
-      if (r->cmd == SG_SMFIR_CHGHEADER)
-        out->changed++;
-      else
-        out->added++;
-    }
-  log_refusals (c, out);
-}
-
 /* ---- the run over all milters ---- */
 
 static const char *
@@ -530,7 +375,10 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
   json_builder_begin_array (jb);
   /* Edits may add what the client left unused of max_message_size (our
    * Received: aside, as at DATA). */
-  Budget budget = { .room = cf->max_message_size > content_len ? cf->max_message_size - content_len : 0 };
+  SgMilterBudget budget = {
+    .max_edits = cf->milter_max_edits, .max_size = cf->max_message_size,
+    .room = cf->max_message_size > content_len ? cf->max_message_size - content_len : 0,
+  };
   guint64 trim = 0;
 
   for (guint i = 0; cf->milter_servers[i] && res->verdict != SG_MILTER_REJECT
@@ -538,8 +386,9 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
     {
       SgMilterConn c = { .config = cf, .in = in, .name = cf->milter_servers[i], .fd = -1,
                  .inbuf = g_byte_array_new () };
-      Outcome out = { .edits = g_ptr_array_new_with_free_func (reply_free), .budget = &budget };
-      Budget before = budget;
+      Outcome out = { .budget = &budget };
+      sg_milter_edits_init (&out.edits);
+      SgMilterBudget before = budget;
       gint64 start = g_get_monotonic_time ();
       End e = converse (&c, &out, hdrs, content ? content + body_off : NULL, content_len - body_off);
       trim = MAX (trim, budget.cost);
@@ -559,7 +408,8 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
         }
       else if (e == END_PASS || e == END_ACCEPT)
         {
-          apply_edits (&c, &out, hdrs);
+          sg_milter_edits_apply (&out.edits, hdrs, (c.flags & SG_SMFIP_HDR_LEADSPC) != 0);
+          sg_milter_edits_log (&out.edits, in->queue_id, c.name);
           if (out.quarantine)
             {
               action = "quarantine";
@@ -618,11 +468,11 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
       json_builder_set_member_name (jb, "action");
       json_builder_add_string_value (jb, action);
       json_builder_set_member_name (jb, "headers_added");
-      json_builder_add_int_value (jb, out.added);
+      json_builder_add_int_value (jb, out.edits.added);
       json_builder_set_member_name (jb, "headers_changed");
-      json_builder_add_int_value (jb, out.changed);
+      json_builder_add_int_value (jb, out.edits.changed);
       json_builder_set_member_name (jb, "refused");
-      json_builder_add_int_value (jb, out.refused);
+      json_builder_add_int_value (jb, out.edits.refused);
       json_builder_set_member_name (jb, "reason");
       if (out.quarantine)
         json_builder_add_string_value (jb, out.quarantine);
@@ -634,11 +484,9 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
 
       g_clear_error (&c.error);
       g_byte_array_unref (c.inbuf);
-      g_ptr_array_unref (out.edits);
+      sg_milter_edits_clear (&out.edits);
       g_free (out.text);
       g_free (out.quarantine);
-      for (guint why = 0; why < REFUSE_NONE; why++)
-        g_free (out.refused_first[why]);
     }
   json_builder_end_array (jb);
   g_autoptr(JsonNode) list = json_builder_get_root (jb);
