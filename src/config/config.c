@@ -127,6 +127,8 @@ static const ConfigKey config_keys[] = {
   { "milter", "command_timeout", KEY_DURATION, OFF (milter_command_timeout), NULL, SG_DEF_MILTER_COMMAND_TIMEOUT, 1, 3600 },
   { "milter", "content_timeout", KEY_DURATION, OFF (milter_content_timeout), NULL, SG_DEF_MILTER_CONTENT_TIMEOUT, 1, 3600 },
   { "milter", "protocol", KEY_UINT, OFF (milter_protocol), NULL, SG_DEF_MILTER_PROTOCOL, 2, 6 },
+  { "milter", "max_edits", KEY_UINT, OFF (milter_max_edits), NULL, SG_DEF_MILTER_MAX_EDITS, 1, 1000000 },
+  { "milter", "max_conversations", KEY_UINT, OFF (milter_max_conversations), NULL, SG_DEF_MILTER_MAX_CONVERSATIONS, 1, 10000 },
 };
 #undef LIVE
 #undef OFF

@@ -111,6 +111,8 @@ typedef struct {
   guint    milter_command_timeout;
   guint    milter_content_timeout;
   guint    milter_protocol;      /* version offered, 2..6 */
+  guint    milter_max_edits;     /* edit requests per message, all milters together */
+  guint    milter_max_conversations; /* messages in milter conversations at once */
 } SgConfig;
 
 /* sg_config_new - the built-in defaults (transfer full). */

@@ -83,3 +83,5 @@
 #define SG_DEF_MILTER_COMMAND_TIMEOUT 30u       /* seconds for one command and its reply */
 #define SG_DEF_MILTER_CONTENT_TIMEOUT 300u      /* seconds for one body chunk or end of message */
 #define SG_DEF_MILTER_PROTOCOL        6u        /* milter protocol version offered */
+#define SG_DEF_MILTER_MAX_EDITS       1000u     /* edit requests (header, body, envelope) per message */
+#define SG_DEF_MILTER_MAX_CONVERSATIONS 100u    /* messages talking to milters at once (threads) */

@@ -7,7 +7,12 @@
  * arrived as a spool draft is validated from a mapping of its file and
  * committed as that file; a refused one's file goes with its envelope.
  * Between validation and the commit, [milter] servers get their say
- * (milter/milter_client.h). */
+ * (milter/milter_client.h) on a pool of their own, at most [milter]
+ * max_conversations messages at once: validation workers never wait for a
+ * milter, so a message refused by validation (or with no milter to see)
+ * is never queued behind a slow one. A message waiting for a milter is
+ * answered within sg_milter_budget() of its validation, queue wait
+ * included, whatever the milters do. */
 #include "intake/intake.h"
 #include "intake/rollout.h"
 #include "common/log.h"
@@ -31,7 +36,8 @@ struct _SgIntake {
   Settings       *settings;   /* current, g_atomic_rc_box; main thread only */
   SgSpool        *spool;
   GMainContext   *context;
-  GThreadPool    *pool;
+  GThreadPool    *pool;      /* validation: one per CPU */
+  GThreadPool    *milters;   /* milter conversations: [milter] max_conversations */
   gint            pending;   /* atomic */
   gint            stopping;  /* atomic: sg_intake_free cuts milter conversations short */
   SgIntakeCommittedFunc committed;    /* (nullable) */
@@ -48,6 +54,11 @@ typedef struct {
   guint            code;
   char             enhanced[16];   /* "X.YYY.ZZZ": a copy, the milter's reply is freed first */
   char            *text;
+  /* between validation and the milters' pool */
+  SgValidation    *validation;     /* (nullable) once accepted by validation */
+  const guint8    *bytes;          /* the message: env->content's or the draft's mapping */
+  gsize            len;
+  gint64           milter_deadline;/* monotonic µs: the milters are done by then */
 } Job;
 
 static void
@@ -81,6 +92,7 @@ job_free (Job *job)
   sg_log_release (job->env->queue_id);
   g_atomic_rc_box_release_full (job->settings, settings_clear);
   sg_envelope_free (job->env);
+  g_clear_pointer (&job->validation, sg_validation_free);
   g_free (job->text);
   g_free (job);
 }
@@ -189,7 +201,8 @@ meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
  * when none are configured. Envelope-stage verdicts take effect here, at
  * the end of DATA. (transfer full) */
 static SgMilterResult *
-run_milters (SgIntake *intake, const SgConfig *config, const SgEnvelope *env, GBytes *content)
+run_milters (SgIntake *intake, const SgConfig *config, const SgEnvelope *env, GBytes *content,
+             gint64 deadline)
 {
   if (!config->milter_servers || !config->milter_servers[0])
     return NULL;
@@ -204,11 +217,29 @@ run_milters (SgIntake *intake, const SgConfig *config, const SgEnvelope *env, GB
     .tls_version = env->tls_protocol, .cipher = env->tls_cipher, .sender = env->mail.address,
     .recipients = (const char *const *) rcpts->pdata,
     .received = env->received, .content = content, .cancel = &intake->stopping,
+    .deadline = deadline,
   };
   return sg_milter_run (config, &in);
 }
 
-/* worker - pool thread: validate, then reject or hand over to the spool. */
+static void accept_job (Job *job, SgMilterResult *mr);
+
+/* milter_worker - milters' pool thread: the milters' verdict on a message
+ * validation accepted, then as accept_job(). */
+static void
+milter_worker (gpointer data, gpointer pool_data)
+{
+  Job *job = data;
+  SgEnvelope *env = job->env;
+  /* A draft's bytes are borrowed from its mapping, valid until accept_job unmaps it. */
+  g_autoptr(GBytes) whole = env->draft ? g_bytes_new_static (job->bytes, job->len) : g_bytes_ref (env->content);
+  g_autoptr(SgMilterResult) mr = run_milters (job->intake, job->settings->config, env, whole,
+                                              job->milter_deadline);
+  accept_job (job, mr);
+}
+
+/* worker - pool thread: validate, then reject, or hand over to the
+ * milters' pool or the spool. */
 static void
 worker (gpointer data, gpointer pool_data)
 {
@@ -286,9 +317,27 @@ worker (gpointer data, gpointer pool_data)
                  sg_rollout_reply (v->first_reject));
       return;
     }
-  /* A draft's bytes are borrowed from its mapping, valid until the unmap below. */
-  g_autoptr(GBytes) whole = env->draft ? g_bytes_new_static (bytes, len) : g_bytes_ref (env->content);
-  g_autoptr(SgMilterResult) mr = run_milters (in, st->config, env, whole);
+  job->validation = g_steal_pointer (&v);
+  job->bytes = bytes;
+  job->len = len;
+  if (st->config->milter_servers && st->config->milter_servers[0])
+    {
+      job->milter_deadline = g_get_monotonic_time () + sg_milter_budget (st->config);
+      g_thread_pool_push (in->milters, job, NULL);
+      return;
+    }
+  accept_job (job, NULL);
+}
+
+/* accept_job - a message validation accepted: the milters' verdict (mr,
+ * nullable: none configured), then the commit or the milters' refusal. */
+static void
+accept_job (Job *job, SgMilterResult *mr)
+{
+  SgIntake *in = job->intake;
+  const Settings *st = job->settings;
+  SgEnvelope *env = job->env;
+  const SgValidation *v = job->validation;
   if (mr && mr->verdict == SG_MILTER_DISCARD)
     {
       job_reply (job, 250, "2.0.0", g_strdup_printf ("Ok: queued as %s", env->queue_id));
@@ -364,7 +413,10 @@ sg_intake_new (SgConfig *config, SgSpool *spool, GMainContext *context,
   intake_keep_rejected (in, config);
   in->pool = g_thread_pool_new (worker, in, workers ? (gint) workers : (gint) g_get_num_processors (),
                                 FALSE, error);
-  if (!in->pool)
+  if (in->pool)
+    in->milters = g_thread_pool_new (milter_worker, in, (gint) config->milter_max_conversations,
+                                     FALSE, error);
+  if (!in->pool || !in->milters)
     {
       sg_intake_free (in);
       return NULL;
@@ -392,6 +444,9 @@ sg_intake_free (SgIntake *in)
   g_atomic_int_set (&in->stopping, 1);
   if (in->pool)
     g_thread_pool_free (in->pool, FALSE, TRUE);
+  /* after the validation workers, the last of whom may still hand over */
+  if (in->milters)
+    g_thread_pool_free (in->milters, FALSE, TRUE);
   /* Commits and replies still on their way arrive through the context. */
   while (g_atomic_int_get (&in->pending) > 0)
     g_main_context_iteration (in->context, TRUE);

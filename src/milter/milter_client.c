@@ -3,10 +3,12 @@
  * headers/eoh/body/eom as Postfix's milter8 sends them, then quit (abort
  * first on an early verdict). Envelope-stage verdicts apply to the whole
  * message at end of data: the client already has its 250s for RCPT.
- * Edits: headers only; body replacement and envelope changes are refused
- * and logged. The socket I/O is milter_conn.c's, the packets milter_proto.c's. */
+ * Each stage has a deadline fixed when it starts (progress does not move
+ * it). Edits: headers only, within the message's budget (milter_edits.c).
+ * The socket I/O is milter_conn.c's, the packets milter_proto.c's. */
 #include "milter/milter_client.h"
 #include "milter/milter_conn.h"
+#include "milter/milter_edits.h"
 #include "milter/milter_headers.h"
 #include "milter/milter_proto.h"
 #include "common/log.h"
@@ -14,11 +16,17 @@
 
 #include <string.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN SG_LOG_CLEANUP
 
 #define LOG_TEXT_MAX 256   /* characters of untrusted text in a log line */
+/* Above this many bytes of edits, freed memory is handed back to the
+ * system after the message (glibc keeps freed heap otherwise). */
+#define EDIT_TRIM_BYTES (1024u * 1024u)
 
 /* How one milter's conversation ended. */
 typedef enum {
@@ -37,17 +45,9 @@ typedef struct {
   char           *text;
   const char     *stage;
   char           *quarantine;   /* (nullable) reason */
-  GPtrArray      *edits;        /* SgMilterReply*, header edits at end of message */
-  guint64         edit_bytes;   /* the strings edits hold: at most [limits] max_message_size */
-  guint           added, changed, refused;
+  SgMilterEdits   edits;        /* at end of message (milter_edits.c) */
+  SgMilterBudget *budget;       /* the message's, shared by its milters */
 } Outcome;
-
-static void
-reply_free (gpointer data)
-{
-  sg_milter_reply_clear (data);
-  g_free (data);
-}
 
 /* ---- the conversation ---- */
 
@@ -62,15 +62,16 @@ verdict (Outcome *out, SgMilterVerdict v, guint code, const char *enhanced, cons
   return END_VERDICT;
 }
 
-/* answer - read replies to one command until a decision; edits and
- * quarantine are taken only at end of message. *skip is set for SKIP. */
+/* answer - read replies to the current command until a decision, before
+ * the stage's deadline; edits and quarantine are taken only at end of
+ * message. *skip is set for SKIP. */
 static End
-answer (SgMilterConn *c, Outcome *out, guint timeout, gboolean eom, gboolean *skip)
+answer (SgMilterConn *c, Outcome *out, gboolean eom, gboolean *skip)
 {
   for (;;)
     {
       SgMilterReply *r = g_new0 (SgMilterReply, 1);
-      if (!sg_milter_conn_read (c, timeout, r))
+      if (!sg_milter_conn_read (c, r))
         {
           g_free (r);
           return END_FAILED;
@@ -79,13 +80,13 @@ answer (SgMilterConn *c, Outcome *out, guint timeout, gboolean eom, gboolean *sk
       switch (cmd)
         {
         case SG_SMFIR_CONTINUE:
-          reply_free (r);
+          sg_milter_reply_free (r);
           return END_PASS;
         case SG_SMFIR_ACCEPT:
-          reply_free (r);
+          sg_milter_reply_free (r);
           return END_ACCEPT;
         case SG_SMFIR_SKIP:
-          reply_free (r);
+          sg_milter_reply_free (r);
           if (skip && (c->flags & SG_SMFIP_SKIP))
             {
               *skip = TRUE;
@@ -93,22 +94,23 @@ answer (SgMilterConn *c, Outcome *out, guint timeout, gboolean eom, gboolean *sk
             }
           break;
         case SG_SMFIR_PROGRESS:
-          reply_free (r);
+          /* still working: fine, but the stage's deadline stays where it is */
+          sg_milter_reply_free (r);
           continue;
         case SG_SMFIR_REJECT:
-          reply_free (r);
+          sg_milter_reply_free (r);
           return verdict (out, SG_MILTER_REJECT, 550, "5.7.1", "Command rejected");
         case SG_SMFIR_TEMPFAIL:
-          reply_free (r);
+          sg_milter_reply_free (r);
           return verdict (out, SG_MILTER_TEMPFAIL, 451, "4.7.1", "Service unavailable - try again later");
         case SG_SMFIR_DISCARD:
-          reply_free (r);
+          sg_milter_reply_free (r);
           return verdict (out, SG_MILTER_DISCARD, 250, "2.0.0", "Ok");
         case SG_SMFIR_REPLYCODE:
           {
             End e = verdict (out, r->code >= 500 ? SG_MILTER_REJECT : SG_MILTER_TEMPFAIL,
                              r->code, r->enhanced, r->value);
-            reply_free (r);
+            sg_milter_reply_free (r);
             return e;
           }
         case SG_SMFIR_QUARANTINE:
@@ -116,49 +118,48 @@ answer (SgMilterConn *c, Outcome *out, guint timeout, gboolean eom, gboolean *sk
             break;
           g_free (out->quarantine);
           out->quarantine = g_steal_pointer (&r->value);
-          reply_free (r);
+          sg_milter_reply_free (r);
           continue;
         case SG_SMFIR_ADDHEADER: case SG_SMFIR_INSHEADER: case SG_SMFIR_CHGHEADER:
         case SG_SMFIR_REPLBODY: case SG_SMFIR_ADDRCPT: case SG_SMFIR_DELRCPT:
         case SG_SMFIR_ADDRCPT_PAR: case SG_SMFIR_CHGFROM:
           if (!eom)
             break;
-          /* Each packet is bounded; their number is not: the edits kept
-           * may not outgrow the largest message we take. */
-          out->edit_bytes += (r->name ? strlen (r->name) : 0) + (r->value ? strlen (r->value) : 0)
-                             + (r->args ? strlen (r->args) : 0);
-          if (out->edit_bytes > c->config->max_message_size)
-            {
-              g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_PROTOCOL,
-                           "edits of more than %" G_GUINT64_FORMAT " bytes ([limits] "
-                           "max_message_size)", c->config->max_message_size);
-              reply_free (r);
-              return END_FAILED;
-            }
-          g_ptr_array_add (out->edits, r);
+          /* Each packet is bounded; their number is not. */
+          if (!sg_milter_edits_take (&out->edits, out->budget, c->actions, r, &c->error))
+            return END_FAILED;
           continue;
         default:
           break;
         }
       g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_PROTOCOL,
                    "unexpected reply '%s' at %s", sg_milter_reply_name (cmd), out->stage);
-      reply_free (r);
+      sg_milter_reply_free (r);
       return END_FAILED;
     }
 }
 
-/* step - send buf (macros and one command) and, unless the milter said it
- * will not reply (nr_flag), wait for its answer. */
-static End
-step (SgMilterConn *c, Outcome *out, GByteArray *buf, const char *stage, guint32 nr_flag, guint timeout,
-      gboolean eom, gboolean *skip)
+/* stage - start stage name: whatever the milter sends, it ends timeout
+ * seconds from now, or at the message's own deadline if that comes first. */
+static void
+stage (SgMilterConn *c, Outcome *out, const char *name, guint timeout)
 {
-  out->stage = stage;
-  if (!sg_milter_conn_send (c, buf, timeout))
+  out->stage = name;
+  c->deadline = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
+  if (c->in->deadline)
+    c->deadline = MIN (c->deadline, c->in->deadline);
+}
+
+/* step - send buf (macros and one command) and, unless the milter said it
+ * will not reply (nr_flag), wait for its answer; within the current stage. */
+static End
+step (SgMilterConn *c, Outcome *out, GByteArray *buf, guint32 nr_flag, gboolean eom, gboolean *skip)
+{
+  if (!sg_milter_conn_send (c, buf))
     return END_FAILED;
   if (c->version >= 6 && (c->flags & nr_flag))
     return END_PASS;
-  return answer (c, out, timeout, eom, skip);
+  return answer (c, out, eom, skip);
 }
 
 /* negotiate - SMFIC_OPTNEG: offer our version, every action, every step flag. */
@@ -168,10 +169,10 @@ negotiate (SgMilterConn *c, GByteArray *buf)
   guint32 version = c->config->milter_protocol;
   guint32 offer = version >= 6 ? SG_SMFIP_OFFER_V6 : SG_SMFIP_OFFER_V2;
   sg_milter_encode_optneg (buf, version, version >= 6 ? SG_SMFIF_ALL_V6 : SG_SMFIF_ALL_V2, offer);
-  if (!sg_milter_conn_send (c, buf, c->config->milter_command_timeout))
+  if (!sg_milter_conn_send (c, buf))
     return FALSE;
   SgMilterReply r = { 0 };
-  if (!sg_milter_conn_read (c, c->config->milter_command_timeout, &r))
+  if (!sg_milter_conn_read (c, &r))
     return FALSE;
   gboolean ok = r.cmd == SG_SMFIR_OPTNEG && r.version >= 2 && r.version <= 6;
   c->version = MIN (r.version, version);
@@ -202,8 +203,24 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
   const char *client_name = in->client_name ? in->client_name : "unknown";
   End e;
 
-  out->stage = "CONNECT";
-  if (!sg_milter_conn_open (c) || !negotiate (c, buf))
+  /* CONNECT: connect_timeout to connect, then command_timeout for option
+   * negotiation and the connect command together */
+  stage (c, out, "CONNECT", cf->milter_connect_timeout);
+  if (c->in->cancel && g_atomic_int_get (c->in->cancel))
+    {
+      g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "shutting down");
+      return END_FAILED;
+    }
+  if (c->in->deadline && g_get_monotonic_time () >= c->in->deadline)
+    {
+      g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_TIMEOUT,
+                   "timeout waiting for a free milter conversation ([milter] max_conversations)");
+      return END_FAILED;
+    }
+  if (!sg_milter_conn_open (c))
+    return END_FAILED;
+  stage (c, out, "CONNECT", cf->milter_command_timeout);
+  if (!negotiate (c, buf))
     return END_FAILED;
 
   if (!(c->flags & SG_SMFIP_NOCONNECT))
@@ -215,7 +232,7 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       m[11] = underscore;
       sg_milter_encode_macros (buf, SG_SMFIC_CONNECT, m);
       sg_milter_encode_connect (buf, client_name, in->client_address, in->client_port);
-      if ((e = step (c, out, buf, "CONNECT", SG_SMFIP_NR_CONN, cf->milter_command_timeout, FALSE, NULL)) != END_PASS)
+      if ((e = step (c, out, buf, SG_SMFIP_NR_CONN, FALSE, NULL)) != END_PASS)
         return e;
     }
   if (!(c->flags & SG_SMFIP_NOHELO) && in->helo)
@@ -224,7 +241,8 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       const char *s[] = { in->helo, NULL };
       sg_milter_encode_macros (buf, SG_SMFIC_HELO, m);
       sg_milter_encode_strings (buf, SG_SMFIC_HELO, s);
-      if ((e = step (c, out, buf, "HELO", SG_SMFIP_NR_HELO, cf->milter_command_timeout, FALSE, NULL)) != END_PASS)
+      stage (c, out, "HELO", cf->milter_command_timeout);
+      if ((e = step (c, out, buf, SG_SMFIP_NR_HELO, FALSE, NULL)) != END_PASS)
         return e;
     }
   if (!(c->flags & SG_SMFIP_NOMAIL))
@@ -234,9 +252,12 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       const char *s[] = { from, NULL };
       sg_milter_encode_macros (buf, SG_SMFIC_MAIL, m);
       sg_milter_encode_strings (buf, SG_SMFIC_MAIL, s);
-      if ((e = step (c, out, buf, "MAIL", SG_SMFIP_NR_MAIL, cf->milter_command_timeout, FALSE, NULL)) != END_PASS)
+      stage (c, out, "MAIL", cf->milter_command_timeout);
+      if ((e = step (c, out, buf, SG_SMFIP_NR_MAIL, FALSE, NULL)) != END_PASS)
         return e;
     }
+  /* RCPT: one stage, every recipient within one command_timeout */
+  stage (c, out, "RCPT", cf->milter_command_timeout);
   for (guint i = 0; !(c->flags & SG_SMFIP_NORCPT) && in->recipients[i]; i++)
     {
       g_autofree char *to = bracket (in->recipients[i]);
@@ -245,7 +266,7 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       sg_milter_encode_macros (buf, SG_SMFIC_RCPT, m);
       sg_milter_encode_strings (buf, SG_SMFIC_RCPT, s);
       /* accept at RCPT accepts that recipient only (libmilter's xxfi_envrcpt) */
-      if ((e = step (c, out, buf, "RCPT", SG_SMFIP_NR_RCPT, cf->milter_command_timeout, FALSE, NULL)) != END_PASS
+      if ((e = step (c, out, buf, SG_SMFIP_NR_RCPT, FALSE, NULL)) != END_PASS
           && e != END_ACCEPT)
         return e;
     }
@@ -254,16 +275,19 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       const char *m[] = { "i", in->queue_id, NULL };
       sg_milter_encode_macros (buf, SG_SMFIC_DATA, m);
       sg_milter_encode (buf, SG_SMFIC_DATA, NULL, 0);
-      if ((e = step (c, out, buf, "DATA", SG_SMFIP_NR_DATA, cf->milter_command_timeout, FALSE, NULL)) != END_PASS)
+      stage (c, out, "DATA", cf->milter_command_timeout);
+      if ((e = step (c, out, buf, SG_SMFIP_NR_DATA, FALSE, NULL)) != END_PASS)
         return e;
     }
+  /* END-OF-MESSAGE: headers, body and end of message within one content_timeout */
+  stage (c, out, "END-OF-MESSAGE", cf->milter_content_timeout);
   gboolean leadspc = (c->flags & SG_SMFIP_HDR_LEADSPC) != 0;
   for (guint i = 0; !(c->flags & SG_SMFIP_NOHDRS) && i < sg_milter_headers_count (hdrs); i++)
     {
       g_autofree char *value = sg_milter_headers_value (hdrs, i, leadspc);
       const char *s[] = { sg_milter_headers_name (hdrs, i), value, NULL };
       sg_milter_encode_strings (buf, SG_SMFIC_HEADER, s);
-      if ((e = step (c, out, buf, "END-OF-MESSAGE", SG_SMFIP_NR_HDR, cf->milter_content_timeout, FALSE, NULL)) != END_PASS)
+      if ((e = step (c, out, buf, SG_SMFIP_NR_HDR, FALSE, NULL)) != END_PASS)
         return e;
     }
   if (!(c->flags & SG_SMFIP_NOEOH))
@@ -271,71 +295,20 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       const char *m[] = { "i", in->queue_id, NULL };
       sg_milter_encode_macros (buf, SG_SMFIC_EOH, m);
       sg_milter_encode (buf, SG_SMFIC_EOH, NULL, 0);
-      if ((e = step (c, out, buf, "END-OF-MESSAGE", SG_SMFIP_NR_EOH, cf->milter_content_timeout, FALSE, NULL)) != END_PASS)
+      if ((e = step (c, out, buf, SG_SMFIP_NR_EOH, FALSE, NULL)) != END_PASS)
         return e;
     }
   gboolean skip = FALSE;
   for (gsize off = 0; !(c->flags & SG_SMFIP_NOBODY) && !skip && off < body_len; off += SG_MILTER_CHUNK)
     {
       sg_milter_encode (buf, SG_SMFIC_BODY, body + off, MIN (SG_MILTER_CHUNK, body_len - off));
-      if ((e = step (c, out, buf, "END-OF-MESSAGE", SG_SMFIP_NR_BODY, cf->milter_content_timeout, FALSE, &skip)) != END_PASS)
+      if ((e = step (c, out, buf, SG_SMFIP_NR_BODY, FALSE, &skip)) != END_PASS)
         return e;
     }
   const char *m[] = { "i", in->queue_id, NULL };
   sg_milter_encode_macros (buf, SG_SMFIC_BODYEOB, m);
   sg_milter_encode (buf, SG_SMFIC_BODYEOB, NULL, 0);
-  return step (c, out, buf, "END-OF-MESSAGE", 0, cf->milter_content_timeout, TRUE, NULL);
-}
-
-/* ---- edits ---- */
-
-/* apply_edits - the header edits a passing milter asked for; everything
- * else is refused with a warning, since the spool keeps the client's bytes. */
-static void
-apply_edits (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs)
-{
-  const char *qid = c->in->queue_id;
-  gboolean leadspc = (c->flags & SG_SMFIP_HDR_LEADSPC) != 0;
-  for (guint i = 0; i < out->edits->len; i++)
-    {
-      const SgMilterReply *r = g_ptr_array_index (out->edits, i);
-      const char *why = NULL;
-      guint32 need = r->cmd == SG_SMFIR_CHGHEADER ? SG_SMFIF_CHGHDRS : SG_SMFIF_ADDHDRS;
-      switch (r->cmd)
-        {
-        case SG_SMFIR_ADDHEADER: case SG_SMFIR_INSHEADER: case SG_SMFIR_CHGHEADER:
-          if (!(c->actions & need))
-            why = "an action it did not negotiate";
-          else if (!sg_milter_header_valid (r->name, r->value))
-            why = "a malformed header field";
-          break;
-        case SG_SMFIR_REPLBODY:
-          why = "body replacement: messages are stored byte for byte as received";
-          break;
-        default:
-          why = "an envelope change: the envelope is the one the client sent";
-          break;
-        }
-      if (why)
-        {
-          g_autofree char *arg = sg_log_sanitize (r->name ? r->name : r->value ? r->value : "", -1,
-                                                  LOG_TEXT_MAX);
-          g_warning ("%s: milter %s: refused %s (%s%s%s)", qid, c->name, why,
-                     sg_milter_reply_name (r->cmd), *arg ? " " : "", arg);
-          out->refused++;
-          continue;
-        }
-      if (r->cmd == SG_SMFIR_ADDHEADER)
-        sg_milter_headers_add (hdrs, r->name, r->value, leadspc);
-      else if (r->cmd == SG_SMFIR_INSHEADER)
-        sg_milter_headers_insert (hdrs, r->index, r->name, r->value, leadspc);
-      else
-        sg_milter_headers_change (hdrs, r->index, r->name, r->value, leadspc);
-      if (r->cmd == SG_SMFIR_CHGHEADER)
-        out->changed++;
-      else
-        out->added++;
-    }
+  return step (c, out, buf, 0, TRUE, NULL);
 }
 
 /* ---- the run over all milters ---- */
@@ -404,15 +377,25 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
   g_autoptr(SgMilterHeaders) hdrs = sg_milter_headers_new (in->received, in->content, &body_off);
   g_autoptr(JsonBuilder) jb = json_builder_new ();
   json_builder_begin_array (jb);
+  /* Edits may add what the client left unused of max_message_size (our
+   * Received: aside, as at DATA). */
+  SgMilterBudget budget = {
+    .max_edits = cf->milter_max_edits, .max_size = cf->max_message_size,
+    .room = cf->max_message_size > content_len ? cf->max_message_size - content_len : 0,
+  };
+  guint64 trim = 0;
 
   for (guint i = 0; cf->milter_servers[i] && res->verdict != SG_MILTER_REJECT
                     && res->verdict != SG_MILTER_TEMPFAIL && res->verdict != SG_MILTER_DISCARD; i++)
     {
       SgMilterConn c = { .config = cf, .in = in, .name = cf->milter_servers[i], .fd = -1,
                  .inbuf = g_byte_array_new () };
-      Outcome out = { .edits = g_ptr_array_new_with_free_func (reply_free) };
+      Outcome out = { .budget = &budget };
+      sg_milter_edits_init (&out.edits);
+      SgMilterBudget before = budget;
       gint64 start = g_get_monotonic_time ();
       End e = converse (&c, &out, hdrs, content ? content + body_off : NULL, content_len - body_off);
+      trim = MAX (trim, budget.cost);
       g_autofree char *failure = c.error ? g_strdup (c.error->message) : NULL;
       const char *action = "accept";
       gboolean by_default = FALSE;
@@ -425,10 +408,12 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
           by_default = default_verdict (cf, &out);
           action = "error";
           g_clear_pointer (&out.quarantine, g_free);
+          budget = before;   /* none of its edits are made */
         }
       else if (e == END_PASS || e == END_ACCEPT)
         {
-          apply_edits (&c, &out, hdrs);
+          sg_milter_edits_apply (&out.edits, hdrs, (c.flags & SG_SMFIP_HDR_LEADSPC) != 0);
+          sg_milter_edits_log (&out.edits, in->queue_id, c.name);
           if (out.quarantine)
             {
               action = "quarantine";
@@ -451,7 +436,8 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
               g_autoptr(GByteArray) buf = g_byte_array_new ();
               sg_milter_encode (buf, SG_SMFIC_ABORT, NULL, 0);
               g_clear_error (&c.error);
-              sg_milter_conn_send (&c, buf, 1);
+              c.deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+              sg_milter_conn_send (&c, buf);
             }
           res->verdict = out.verdict;
           res->code = out.code;
@@ -474,7 +460,8 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
           g_autoptr(GByteArray) buf = g_byte_array_new ();
           sg_milter_encode (buf, SG_SMFIC_QUIT, NULL, 0);
           g_clear_error (&c.error);
-          sg_milter_conn_send (&c, buf, 1);
+          c.deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+          sg_milter_conn_send (&c, buf);
           close (c.fd);
         }
       sg_metrics_milter (c.name, action);
@@ -485,11 +472,11 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
       json_builder_set_member_name (jb, "action");
       json_builder_add_string_value (jb, action);
       json_builder_set_member_name (jb, "headers_added");
-      json_builder_add_int_value (jb, out.added);
+      json_builder_add_int_value (jb, out.edits.added);
       json_builder_set_member_name (jb, "headers_changed");
-      json_builder_add_int_value (jb, out.changed);
+      json_builder_add_int_value (jb, out.edits.changed);
       json_builder_set_member_name (jb, "refused");
-      json_builder_add_int_value (jb, out.refused);
+      json_builder_add_int_value (jb, out.edits.refused);
       json_builder_set_member_name (jb, "reason");
       if (out.quarantine)
         json_builder_add_string_value (jb, out.quarantine);
@@ -501,7 +488,7 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
 
       g_clear_error (&c.error);
       g_byte_array_unref (c.inbuf);
-      g_ptr_array_unref (out.edits);
+      sg_milter_edits_clear (&out.edits);
       g_free (out.text);
       g_free (out.quarantine);
     }
@@ -528,5 +515,21 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
       res->body = content ? g_bytes_new_from_bytes (in->content, body_off, content_len - body_off)
                           : g_bytes_new (NULL, 0);
     }
+#ifdef __GLIBC__
+  if (trim > EDIT_TRIM_BYTES)
+    {
+      g_clear_pointer (&hdrs, sg_milter_headers_free);
+      malloc_trim (0);
+    }
+#endif
   return res;
+}
+
+gint64
+sg_milter_budget (const SgConfig *cf)
+{
+  guint n = cf->milter_servers ? g_strv_length (cf->milter_servers) : 0;
+  return (gint64) n * G_USEC_PER_SEC
+         * ((gint64) cf->milter_connect_timeout + 5 * (gint64) cf->milter_command_timeout
+            + (gint64) cf->milter_content_timeout);
 }

@@ -27,6 +27,8 @@ typedef struct {
   GBytes      *content;         /* the message as received */
   const gint  *cancel;          /* (nullable) atomic; non-zero: stop waiting for milters, as
                                  * if they had failed (shutting down) */
+  gint64       deadline;        /* monotonic µs by which every milter must be done, or
+                                 * fail as if timed out; 0: only the stages' own */
 } SgMilterInput;
 
 /* The verdict on a message, strongest of all milters' (discard and reject
@@ -60,5 +62,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgMilterResult, sg_milter_result_free)
 /* sg_milter_run - run every milter of config on the message and log each
  * verdict in Postfix's shape; NULL when config has no milters. (transfer full) */
 SgMilterResult *sg_milter_run (const SgConfig *config, const SgMilterInput *input);
+
+/* sg_milter_budget - the longest, in µs, that sg_milter_run() can take on
+ * one message under config: for each milter, connect_timeout, five
+ * command_timeouts (connect, helo, mail, rcpt, data) and content_timeout,
+ * since no stage outlives its deadline whatever a milter sends. */
+gint64 sg_milter_budget (const SgConfig *config);
 
 G_END_DECLS

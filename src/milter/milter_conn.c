@@ -1,6 +1,7 @@
 /* milter_conn.c - the socket to one milter: connect (inet: or unix:)
- * within connect_timeout, and writes and packet reads each within a
- * deadline, cut short when the intake stops. What the packets say is
+ * within connect_timeout, and writes and packet reads before the deadline
+ * of the current stage (set by milter_client.c; nothing read moves it),
+ * cut short when the intake stops. What the packets say is
  * milter_proto.c's, the conversation milter_client.c's. */
 #include "milter/milter_conn.h"
 
@@ -101,7 +102,8 @@ gboolean
 sg_milter_conn_open (SgMilterConn *c)
 {
   g_autofree char *host = NULL, *port = NULL, *path = NULL;
-  gint64 deadline = g_get_monotonic_time () + c->config->milter_connect_timeout * G_USEC_PER_SEC;
+  gint64 deadline = MIN (g_get_monotonic_time () + c->config->milter_connect_timeout * G_USEC_PER_SEC,
+                         c->deadline);
   if (!parse_spec (c->name, &host, &port, &path))
     {
       g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO,
@@ -137,11 +139,10 @@ sg_milter_conn_open (SgMilterConn *c)
   return ok;
 }
 
-/* sg_milter_conn_send - write all of buf within timeout seconds, then empty it. */
+/* sg_milter_conn_send - write all of buf before c->deadline, then empty it. */
 gboolean
-sg_milter_conn_send (SgMilterConn *c, GByteArray *buf, guint timeout)
+sg_milter_conn_send (SgMilterConn *c, GByteArray *buf)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
   gsize off = 0;
   while (off < buf->len)
     {
@@ -152,7 +153,7 @@ sg_milter_conn_send (SgMilterConn *c, GByteArray *buf, guint timeout)
         continue;
       else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         {
-          if (!wait_fd (c, POLLOUT, deadline, "sending"))
+          if (!wait_fd (c, POLLOUT, c->deadline, "sending"))
             return FALSE;
         }
       else
@@ -166,11 +167,11 @@ sg_milter_conn_send (SgMilterConn *c, GByteArray *buf, guint timeout)
   return TRUE;
 }
 
-/* sg_milter_conn_read - the next packet within timeout seconds. */
+/* sg_milter_conn_read - the next packet before c->deadline. A milter that
+ * keeps sending is bounded by the deadline too, not only a silent one. */
 gboolean
-sg_milter_conn_read (SgMilterConn *c, guint timeout, SgMilterReply *r)
+sg_milter_conn_read (SgMilterConn *c, SgMilterReply *r)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
   for (;;)
     {
       gsize used = 0;
@@ -182,6 +183,9 @@ sg_milter_conn_read (SgMilterConn *c, guint timeout, SgMilterReply *r)
         }
       if (st == SG_MILTER_BAD)
         return FALSE;
+      /* a milter that never stops sending never lets wait_fd() look */
+      if (!wait_fd (c, POLLIN, c->deadline, "waiting for the reply"))
+        return FALSE;
       guint8 chunk[8192];
       ssize_t n = recv (c->fd, chunk, sizeof chunk, 0);
       if (n > 0)
@@ -189,10 +193,7 @@ sg_milter_conn_read (SgMilterConn *c, guint timeout, SgMilterReply *r)
       else if (n < 0 && errno == EINTR)
         continue;
       else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        {
-          if (!wait_fd (c, POLLIN, deadline, "waiting for the reply"))
-            return FALSE;
-        }
+        continue;
       else
         {
           g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO, "read: %s",

@@ -1,6 +1,6 @@
 /* milter_conn.h - the socket under one milter conversation (milter_conn.c),
- * private to the milter module: milter_client.c holds the SgMilterConn and
- * reads the failure from its error. */
+ * private to the milter module: milter_client.c holds the SgMilterConn,
+ * sets the deadline of each stage and reads the failure from its error. */
 #pragma once
 #include <glib.h>
 #include "config/config.h"
@@ -18,18 +18,20 @@ typedef struct {
   GByteArray          *inbuf;    /* bytes read, not yet decoded */
   guint32              version, actions, flags;   /* negotiated */
   GError              *error;    /* why the conversation failed (set by these functions) */
+  gint64               deadline; /* monotonic µs: the current stage ends here, whatever
+                                  * the milter sends (progress included) */
 } SgMilterConn;
 
-/* sg_milter_conn_open - connect to c->name within [milter] connect_timeout;
- * FALSE with c->error set. */
+/* sg_milter_conn_open - connect to c->name within [milter] connect_timeout
+ * and before c->deadline; FALSE with c->error set. */
 gboolean sg_milter_conn_open (SgMilterConn *c);
 
-/* sg_milter_conn_send - write all of buf within timeout seconds, then empty
- * it; FALSE with c->error set. */
-gboolean sg_milter_conn_send (SgMilterConn *c, GByteArray *buf, guint timeout);
+/* sg_milter_conn_send - write all of buf before c->deadline, then empty it;
+ * FALSE with c->error set. */
+gboolean sg_milter_conn_send (SgMilterConn *c, GByteArray *buf);
 
-/* sg_milter_conn_read - decode the next reply into r within timeout
- * seconds; FALSE with c->error set (r left cleared). */
-gboolean sg_milter_conn_read (SgMilterConn *c, guint timeout, SgMilterReply *r);
+/* sg_milter_conn_read - decode the next reply into r before c->deadline;
+ * FALSE with c->error set (r left cleared). */
+gboolean sg_milter_conn_read (SgMilterConn *c, SgMilterReply *r);
 
 G_END_DECLS

@@ -17,6 +17,15 @@ sg_milter_reply_clear (SgMilterReply *r)
   memset (r, 0, sizeof *r);
 }
 
+void
+sg_milter_reply_free (SgMilterReply *r)
+{
+  if (!r)
+    return;
+  sg_milter_reply_clear (r);
+  g_free (r);
+}
+
 static void
 put_u32 (GByteArray *out, guint32 v)
 {

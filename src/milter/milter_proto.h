@@ -125,6 +125,8 @@ typedef struct {
 } SgMilterReply;
 
 void sg_milter_reply_clear (SgMilterReply *reply);
+/* sg_milter_reply_free - clear and free a reply made with g_new0 (NULL is fine). */
+void sg_milter_reply_free (SgMilterReply *reply);
 
 typedef enum {
   SG_MILTER_NEED_MORE,     /* no whole packet yet; nothing consumed */
