@@ -326,7 +326,7 @@ sg_cli_rejected_release (int argc, char **argv, int *status)
         return FALSE;
       g_ptr_array_add (ids, id);
     }
-  g_autoptr(SgSpool) spool = sg_cli_spool_open (&spool_args, NULL);
+  g_autoptr(SgSpool) spool = sg_cli_spool_open_for_change (&spool_args, NULL);
   if (spool == NULL)
     return FALSE;
   g_autoptr(SgRejected) store = open_store (spool, NULL);
