@@ -261,7 +261,8 @@ static void
 on_committed (const SgMeta *meta, gpointer data)
 {
   SgServer *server = data;
-  sg_queue_census_set (server->census, meta->queue_id, meta->state, meta->message_size);
+  sg_queue_census_set (server->census, meta->queue_id, meta->state, meta->message_size,
+                       meta->arrival_time_us);
   if (server->runner)
     sg_queue_runner_notify (server->runner, meta->queue_id);
 }
