@@ -284,7 +284,6 @@ sg_server_new (SgConfig *config, GError **error)
 {
   g_autoptr(SgServer) server = g_new0 (SgServer, 1);
   server->config = sg_config_ref (config);
-  server->listen_fd = -1;
   server->context = g_main_context_ref_thread_default ();
   server->loop = g_main_loop_new (server->context, FALSE);
   server->connections = g_hash_table_new (NULL, NULL);
