@@ -21,18 +21,29 @@
 #define SERVICE_UMASK 0027         /* the unit's UMask= */
 
 /* ensure_user - create name (with its own group, and in group extra when
- * given) unless it exists. */
-static void
+ * given) unless it exists; TRUE if it was created here. */
+static gboolean
 ensure_user (const char *name, const char *extra)
 {
   if (getpwnam (name) != NULL)
-    return;
+    return FALSE;
   const char *argv[] = { "useradd", "--system", "--user-group", "--no-create-home",
                          "--shell", "/usr/sbin/nologin", extra ? "--groups" : name,
                          extra ? extra : NULL, extra ? name : NULL, NULL };
   g_autofree char *err = NULL;
   if (sg_test_run (argv, NULL, &err) != 0)
     g_error ("useradd %s: %s", name, err);
+  return TRUE;
+}
+
+/* remove_user - userdel name (and its group), leaving the machine as found. */
+static void
+remove_user (const char *name)
+{
+  const char *argv[] = { "userdel", name, NULL };
+  g_autofree char *err = NULL;
+  if (sg_test_run (argv, NULL, &err) != 0)
+    g_test_message ("userdel %s: %s", name, err);
 }
 
 /* become - child setup: the user with all its groups, as login would. */
@@ -83,9 +94,10 @@ test_group_reads_root_changes (void)
       g_test_skip ("needs root: creates users and starts the server as root");
       return;
     }
-  ensure_user (OWNER, NULL);
-  ensure_user (READER, OWNER);
-  ensure_user (OUTSIDER, NULL);
+  /* the reader first leaves the owner's group, then the owner goes */
+  gboolean made_owner = ensure_user (OWNER, NULL);
+  gboolean made_reader = ensure_user (READER, OWNER);
+  gboolean made_outsider = ensure_user (OUTSIDER, NULL);
 
   SgTestServer s;
   sg_test_server_init (&s, "[server]\nuser = " OWNER "\n");
@@ -148,6 +160,12 @@ test_group_reads_root_changes (void)
 
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
   sg_test_server_free (&s);
+  if (made_reader)
+    remove_user (READER);
+  if (made_outsider)
+    remove_user (OUTSIDER);
+  if (made_owner)
+    remove_user (OWNER);
 }
 
 int
