@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -25,6 +27,7 @@
 enum { CONFIG_OK = 0, CONFIG_PROBLEMS = 1, CONFIG_USAGE = 2 };
 
 #define TABLE_MAX_LINE 4096   /* characters of one table line that check reads */
+#define SG_SERVICE_USER "spoolgate"   /* User= of the shipped unit */
 
 G_DEFINE_QUARK (sg-config-check-error-quark, config_check_error)
 #define CHECK_ERROR (config_check_error_quark ())
@@ -280,7 +283,36 @@ check_milters (Check *c)
     }
 }
 
-/* run_check - every problem of the file at path; the exit status. */
+/* service_user - whom the daemon runs as, when root runs this command:
+ * [server] user, else for the installed binary the unit's user, if it
+ * exists; NULL otherwise (the files are then checked as the caller). */
+static const char *
+service_user (const SgConfig *config)
+{
+  if (geteuid () != 0)
+    return NULL;
+  if (config->user)
+    return config->user;
+  if (sg_cli_installed () && getpwnam (SG_SERVICE_USER) != NULL)
+    return SG_SERVICE_USER;
+  return NULL;
+}
+
+/* become - switch this (child) process to user for good, with its groups,
+ * so that files are checked as the daemon will open them. */
+static gboolean
+become (const char *user)
+{
+  const struct passwd *pw = getpwnam (user);
+  return pw != NULL && pw->pw_uid != 0 && initgroups (user, pw->pw_gid) == 0
+         && setgid (pw->pw_gid) == 0 && setuid (pw->pw_uid) == 0;
+}
+
+static int check_files (const SgConfig *config, const char *as_user);
+
+/* run_check - every problem of the file at path; the exit status. Run by
+ * root for a daemon that runs as another user, the files are checked in a
+ * child process that has become that user. */
 static int
 run_check (const char *path)
 {
@@ -291,6 +323,37 @@ run_check (const char *path)
       g_printerr ("spoolgate config check: %s\n", error->message);
       return CONFIG_PROBLEMS;
     }
+  const char *user = service_user (config);
+  if (user == NULL || getpwnam (user) == NULL)
+    return check_files (config, NULL);
+  fflush (stdout);
+  pid_t pid = fork ();
+  if (pid < 0)
+    {
+      g_printerr ("spoolgate config check: fork: %s\n", g_strerror (errno));
+      return CONFIG_PROBLEMS;
+    }
+  if (pid == 0)
+    {
+      if (!become (user))
+        {
+          g_printerr ("spoolgate config check: cannot become %s to check its files\n", user);
+          _exit (CONFIG_PROBLEMS);
+        }
+      fflush (stdout);
+      _exit (check_files (config, user));
+    }
+  int status = 0;
+  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  return WIFEXITED (status) ? WEXITSTATUS (status) : CONFIG_PROBLEMS;
+}
+
+/* check_files - every problem of what config names, printed; as_user
+ * (nullable) is whom this process checks them as. The exit status. */
+static int
+check_files (const SgConfig *config, const char *as_user)
+{
   Check c = { config, g_ptr_array_new_with_free_func (g_free) };
   for (guint i = 0; i < sg_config_n_keys (); i++)
     {
@@ -318,14 +381,16 @@ run_check (const char *path)
       problem (&c, &k, config->user, "no such user");
     }
   const char *name = config->path ? config->path : "(built-in defaults)";
+  g_autofree char *as = as_user ? g_strdup_printf (" (files checked as user %s)", as_user)
+                                : g_strdup ("");
   for (guint i = 0; i < c.problems->len; i++)
     g_printerr ("spoolgate config check: %s: %s\n", name, (char *) c.problems->pdata[i]);
   int status = c.problems->len ? CONFIG_PROBLEMS : CONFIG_OK;
   if (status == CONFIG_OK)
-    g_print ("%s: OK\n", name);
+    g_print ("%s: OK%s\n", name, as);
   else
-    g_printerr ("spoolgate config check: %s: %u problem%s\n", name, c.problems->len,
-                c.problems->len == 1 ? "" : "s");
+    g_printerr ("spoolgate config check: %s: %u problem%s%s\n", name, c.problems->len,
+                c.problems->len == 1 ? "" : "s", as);
   g_ptr_array_unref (c.problems);
   return status;
 }

@@ -9,6 +9,7 @@
 #include "config/config.h"
 
 #include <signal.h>
+#include <unistd.h>
 #include <string.h>
 #include <glib/gstdio.h>
 
@@ -111,6 +112,30 @@ test_check_names_each_problem (void)
   g_autofree char *want_n = g_strdup_printf ("[tls]\ncert_file = %s/a.crt\nkey_file = %s/a.key\n\n"
                                              "[milter]\nservers = inet:127.0.0.1:11332\n", dir, dir);
   g_assert_cmpstr (out, ==, want_n);
+
+  /* run by root for a daemon that drops to [server] user: the files are
+   * checked as that user, who cannot read root's 0700 directory */
+  if (geteuid () == 0)
+    {
+      g_autofree char *as_nobody = g_strdup_printf ("[server]\nuser = nobody\n%s", fixed);
+      g_assert_true (g_file_set_contents (conf, as_nobody, -1, NULL));
+      g_assert_cmpint (g_chmod (dir, 0700), ==, 0);
+      g_clear_pointer (&out, g_free);
+      g_clear_pointer (&err, g_free);
+      g_assert_cmpint (run (check, &out, &err), ==, 1);
+      if (!strstr (err, "[tls] cert_file") || !strstr (err, "cannot read: Permission denied")
+          || !strstr (err, "(files checked as user nobody)"))
+        g_test_fail_printf ("as nobody: %s", err);
+      /* readable by it: OK, and says as whom */
+      g_assert_cmpint (g_chmod (dir, 0755), ==, 0);
+      g_autofree char *crt = g_strdup_printf ("%s/a.crt", dir), *key = g_strdup_printf ("%s/a.key", dir);
+      g_assert_cmpint (g_chmod (crt, 0644), ==, 0);
+      g_assert_cmpint (g_chmod (key, 0644), ==, 0);
+      g_clear_pointer (&out, g_free);
+      g_clear_pointer (&err, g_free);
+      if (run (check, &out, &err) != 0 || !strstr (out, "OK (files checked as user nobody)"))
+        g_test_fail_printf ("as nobody, readable: %s%s", out, err);
+    }
 
   const char *rm[] = { "rm", "-rf", dir, NULL };
   sg_test_run (rm, NULL, NULL);
