@@ -27,8 +27,9 @@ static const Subcommand subcommands[] = {
   { "release", sg_cli_release, "release ID... | --all   return held messages to the queue" },
   { "retry", sg_cli_retry, "retry ID... | --all   make queued or deferred messages due now" },
   { "delete", sg_cli_delete, "delete ID... | --all   remove messages from the spool" },
-  { "rejected", sg_cli_rejected, "rejected [--json]   list refused messages kept in rejected/ ([validation] keep_rejected)" },
+  { "rejected", sg_cli_rejected, "rejected [--json] [--monitored]   list refused messages kept in rejected/ ([validation] keep_rejected), or those monitor mode accepted" },
   { "requeue", sg_cli_requeue, "requeue ID... | --all   put failed messages back in the queue" },
+  { "config", sg_cli_config, "config check | show [-n] [--config FILE]   check the configuration and what it names; print it (like postconf)" },
   { "version", cmd_version, "version   print the version" },
   { "help", cmd_help, "help   this text" },
 };

@@ -490,7 +490,7 @@ run_op (const AdminOp *op, int argc, char **argv)
       return SG_CLI_EXIT_USAGE;
     }
 
-  g_autoptr(SgSpool) spool = sg_cli_spool_open (&spool_args, &error);
+  g_autoptr(SgSpool) spool = sg_cli_spool_open_for_change (&spool_args, &error);
   Tally tally = { 0 };
   if (spool == NULL || (all && !run_all (spool, op, mask, &tally, &error)))
     {

@@ -6,6 +6,7 @@
  * output; the rules are src/validate/'s.
  */
 #include "cli/check.h"
+#include "cli/cli.h"
 #include "cli/cli_spool.h"
 #include "config/config.h"
 #include "validate/validate.h"
@@ -210,6 +211,9 @@ sg_cli_check (int argc, char **argv)
       g_printerr ("spoolgate check: %s\n", error->message);
       return CHECK_ERROR;
     }
+  /* `check --config FILE` alone checks the configuration itself. */
+  if ((files == NULL || files[0] == NULL) && config_path != NULL && !summary)
+    return sg_cli_config_check (config_path);
   if (files == NULL || files[0] == NULL)
     {
       g_printerr ("spoolgate check: no message files given; see `spoolgate check --help`\n");

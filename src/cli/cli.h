@@ -25,6 +25,12 @@ int sg_cli_delete (int argc, char **argv);
 /* sg_cli_requeue - put failed messages back in the queue. */
 int sg_cli_requeue (int argc, char **argv);
 
+/* sg_cli_config - `config check` (what the file names, every problem) and
+ * `config show [-n]` (every setting, or those off their default). */
+int sg_cli_config (int argc, char **argv);
+/* sg_cli_config_check - `config check` of config_path (nullable: the default). */
+int sg_cli_config_check (const char *config_path);
+
 /* sg_cli_installed - whether this is the installed binary (not a build tree's). */
 gboolean sg_cli_installed (void);
 /* sg_cli_load_config - --config FILE (installed: the system file by

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <gio/gio.h>
 
 #define TIME_FORMAT "%Y-%m-%d %H:%M:%S %z"
 
@@ -136,6 +138,29 @@ sg_cli_spool_open (const SgCliSpoolArgs *args, GError **error)
   if (!sg_privilege_become_owner (config->spool_dir, error))
     return NULL;
   return sg_spool_open_admin (config->spool_dir, error);
+}
+
+/* sg_cli_spool_open_for_change - sg_cli_spool_open for the commands that
+ * change the spool (hold, release, retry, delete, requeue): root, which acts
+ * as the spool's owner, or the owner itself. Members of group spoolgate may
+ * read the queue (queue, show, rejected) but not change it, as mailq and
+ * postsuper divide it (transfer full). */
+SgSpool *
+sg_cli_spool_open_for_change (const SgCliSpoolArgs *args, GError **error)
+{
+  g_autoptr(SgConfig) config = sg_cli_load_config (args->config_path, args->spool_dir, error);
+  if (config == NULL)
+    return NULL;
+  struct stat st;
+  uid_t me = geteuid ();
+  if (me != 0 && stat (config->spool_dir, &st) == 0 && st.st_uid != me)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "changing the spool %s needs root (as postsuper does); members of its "
+                   "group may only read it (spoolgate queue, show, rejected)", config->spool_dir);
+      return NULL;
+    }
+  return sg_cli_spool_open (args, error);
 }
 
 /* sg_cli_parse_id - validate and upper-case one queue ID argument. */

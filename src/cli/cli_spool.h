@@ -53,6 +53,9 @@ gboolean sg_cli_parse_states (const char *text, guint *mask, GError **error);
  * nothing is created. Run as root on a spool owned by another user (the
  * daemon's), the process becomes that user first (transfer full). */
 SgSpool *sg_cli_spool_open (const SgCliSpoolArgs *args, GError **error);
+/* sg_cli_spool_open_for_change - the same for a command that changes the
+ * spool: refused unless root or the spool's owner (transfer full). */
+SgSpool *sg_cli_spool_open_for_change (const SgCliSpoolArgs *args, GError **error);
 
 /* sg_cli_parse_id - a queue ID argument, upper-cased (Crockford base32 is
  * case-insensitive); NULL with an error naming arg if it is not one (transfer full). */

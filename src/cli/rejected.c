@@ -27,6 +27,22 @@ open_store (SgSpool *spool, GError **error)
   return store;
 }
 
+/* monitored_status - what became of a monitored message: delivered (when),
+ * its state in queue/, or gone from it (transfer full). */
+static char *
+monitored_status (SgSpool *spool, const SgRejectedMeta *meta)
+{
+  if (meta->delivered_time_us > 0)
+    {
+      g_autofree char *when = sg_cli_format_time (meta->delivered_time_us / G_USEC_PER_SEC);
+      return g_strdup_printf ("delivered %s", when);
+    }
+  g_autoptr(SgMeta) queued = sg_spool_load_meta (spool, meta->envelope->queue_id, NULL);
+  if (queued != NULL)
+    return g_strdup_printf ("in the queue, %s", sg_meta_state_name (queued->state));
+  return g_strdup ("not delivered: no longer in the queue (deleted, or its commit failed)");
+}
+
 /* append_listing - one message in the text listing. */
 static void
 append_listing (GString *out, const SgRejectedMeta *meta)
@@ -52,15 +68,17 @@ append_listing (GString *out, const SgRejectedMeta *meta)
       sg_cli_append_safe (out, to, -1, FALSE);
       g_string_append_c (out, '\n');
     }
-  g_string_append (out, "    ");
+  g_string_append (out, meta->monitored ? "    enforce would have replied: " : "    ");
   sg_cli_append_safe (out, meta->reply, -1, FALSE);
   g_string_append (out, "\n\n");
 }
 
-/* list - print every kept message; FALSE if one could not be read. */
+/* list - print every kept message (refused ones, or with monitored those
+ * monitor mode accepted); FALSE if one could not be read. */
 static gboolean
-list (SgSpool *spool, gboolean json, GError **error)
+list (SgSpool *spool, gboolean json, gboolean monitored, GError **error)
 {
+  const char *what = monitored ? "monitored" : "rejected";
   g_autoptr(SgRejected) store = open_store (spool, error);
   g_autoptr(GPtrArray) ids = NULL;
   g_autoptr(GString) out = g_string_new (NULL);
@@ -72,13 +90,14 @@ list (SgSpool *spool, gboolean json, GError **error)
       if (error && *error)
         return FALSE;
       if (!json)
-        g_print ("No rejected messages kept (no %s/%s/).\n", sg_spool_dir (spool), SG_REJECTED_DIR);
+        g_print ("No %s messages kept (no %s/%s/).\n", what, sg_spool_dir (spool), SG_REJECTED_DIR);
       return TRUE;
     }
   if ((ids = sg_rejected_list (store, error)) == NULL)
     return FALSE;
   if (!json && ids->len > 0)
-    g_string_append_printf (out, "%-20s %*s %-25s  %s\n", "ID", SIZE_WIDTH, "Size", "Rejected", "Rule");
+    g_string_append_printf (out, "%-20s %*s %-25s  %s\n", "ID", SIZE_WIDTH, "Size",
+                            monitored ? "Accepted" : "Rejected", "Rule");
   for (guint i = 0; i < ids->len; i++)
     {
       const char *id = g_ptr_array_index (ids, i);
@@ -94,26 +113,45 @@ list (SgSpool *spool, gboolean json, GError **error)
             }
           continue;
         }
+      if (meta->monitored != monitored)
+        continue;
       n++;
       bytes += meta->envelope->message_size;
+      g_autofree char *status = monitored ? monitored_status (spool, meta) : NULL;
       if (json)
         {
           g_autofree char *text = sg_rejected_meta_to_json (meta, NULL);
           g_autoptr(JsonNode) node = json_from_string (text, NULL);
+          if (node != NULL && status != NULL)
+            {
+              JsonObject *obj = json_node_get_object (node);
+              json_object_set_boolean_member (obj, "delivered", meta->delivered_time_us > 0);
+              json_object_set_string_member (obj, "status", status);
+            }
           g_autofree char *line = node ? json_to_string (node, FALSE) : NULL;
           if (line != NULL)
             g_string_append_printf (out, "%s\n", line);
         }
       else
-        append_listing (out, meta);
+        {
+          append_listing (out, meta);
+          if (status != NULL)
+            {
+              /* before the blank line that ends the entry */
+              g_string_truncate (out, out->len - 1);
+              g_string_append (out, "    ");
+              sg_cli_append_safe (out, status, -1, FALSE);
+              g_string_append (out, "\n\n");
+            }
+        }
     }
   if (!json)
     {
       if (n == 0)
-        g_string_append (out, "No rejected messages kept.\n");
+        g_string_append_printf (out, "No %s messages kept.\n", what);
       else
-        g_string_append_printf (out, "-- %" G_GUINT64_FORMAT " bytes in %u refused message%s\n",
-                                bytes, n, n == 1 ? "" : "s");
+        g_string_append_printf (out, "-- %" G_GUINT64_FORMAT " bytes in %u %s message%s\n",
+                                bytes, n, monitored ? "monitored" : "refused", n == 1 ? "" : "s");
     }
   fwrite (out->str, 1, out->len, stdout);
   if (fflush (stdout) != 0)
@@ -136,11 +174,14 @@ int
 sg_cli_rejected (int argc, char **argv)
 {
   g_auto(SgCliSpoolArgs) spool_args = { NULL };
-  gboolean json = FALSE;
+  gboolean json = FALSE, monitored = FALSE;
   g_auto(GStrv) rest = NULL;
   const GOptionEntry entries[] = {
     { "json", 'j', 0, G_OPTION_ARG_NONE, &json,
       "One JSON object per line: each rejected/<ID>.json (schemas/rejected-metadata.schema.json)", NULL },
+    { "monitored", 'm', 0, G_OPTION_ARG_NONE, &monitored,
+      "Instead, the messages [validation] mode = monitor accepted though enforce would have "
+      "refused them, with the rule and whether they were delivered", NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL },
     { NULL }
   };
@@ -163,7 +204,7 @@ sg_cli_rejected (int argc, char **argv)
       return SG_CLI_EXIT_USAGE;
     }
   g_autoptr(SgSpool) spool = sg_cli_spool_open (&spool_args, &error);
-  if (spool != NULL && list (spool, json, &error))
+  if (spool != NULL && list (spool, json, monitored, &error))
     return SG_CLI_EXIT_OK;
   g_printerr ("spoolgate rejected: %s\n", error->message);
   return SG_CLI_EXIT_FAILED;
@@ -178,7 +219,7 @@ field (GString *out, const char *label, const char *value)
 
 /* append_view - the readable view of one refused message. */
 static void
-append_view (GString *out, const SgRejectedMeta *meta, GBytes *eml)
+append_view (GString *out, const SgRejectedMeta *meta, GBytes *eml, const char *status)
 {
   const SgMeta *env = meta->envelope;
   g_autofree char *when = sg_cli_format_time (meta->rejected_time_us / G_USEC_PER_SEC);
@@ -189,14 +230,27 @@ append_view (GString *out, const SgRejectedMeta *meta, GBytes *eml)
   g_autofree char *release = g_strdup_printf ("spoolgate release %s", env->queue_id);
 
   g_string_append_printf (out, "Message %s\n", env->queue_id);
-  field (out, "state", "rejected (refused by validation, kept in rejected/)");
-  field (out, "rejected", when);
-  field (out, "rule", meta->rule);
-  field (out, "reply", meta->reply);
+  if (meta->monitored)
+    {
+      field (out, "state", "monitored (accepted under [validation] mode = monitor; "
+             "enforce would have refused it; a copy kept in rejected/)");
+      field (out, "accepted", when);
+      field (out, "rule", meta->rule);
+      field (out, "enforce", meta->reply);
+      field (out, "delivery", status);
+    }
+  else
+    {
+      field (out, "state", "rejected (refused by validation, kept in rejected/)");
+      field (out, "rejected", when);
+      field (out, "rule", meta->rule);
+      field (out, "reply", meta->reply);
+    }
   field (out, "arrival", arrival);
   field (out, "size", size);
   field (out, "sha256", env->sha256);
-  field (out, "release", release);
+  if (!meta->monitored)
+    field (out, "release", release);
   g_string_append (out, "Envelope\n");
   field (out, "from", from);
   for (guint i = 0; i < env->recipients->len; i++)
@@ -252,7 +306,10 @@ sg_cli_rejected_show (SgSpool *spool, const char *id, gboolean json, gboolean bo
           g_string_append_len (out, data ? data : "", (gssize) len);
         }
       else
-        append_view (out, meta, eml);
+        {
+          g_autofree char *status = meta->monitored ? monitored_status (spool, meta) : NULL;
+          append_view (out, meta, eml, status);
+        }
     }
   if (fwrite (out->str, 1, out->len, stdout) != out->len || fflush (stdout) != 0)
     {
@@ -330,7 +387,7 @@ sg_cli_rejected_release (int argc, char **argv, int *status)
         return FALSE;
       g_ptr_array_add (ids, id);
     }
-  g_autoptr(SgSpool) spool = sg_cli_spool_open (&spool_args, NULL);
+  g_autoptr(SgSpool) spool = sg_cli_spool_open_for_change (&spool_args, NULL);
   if (spool == NULL)
     return FALSE;
   g_autoptr(SgRejected) store = open_store (spool, NULL);
@@ -342,6 +399,14 @@ sg_cli_rejected_release (int argc, char **argv, int *status)
     {
       const char *id = g_ptr_array_index (ids, i);
       g_autoptr(SgRejectedMeta) meta = queue_has (spool, id) ? NULL : sg_rejected_load (store, id, NULL);
+      if (meta != NULL && meta->monitored)
+        {
+          g_printerr ("spoolgate release: %s was accepted under [validation] mode = monitor "
+                      "and queued then; its copy in rejected/ is a record, not mail to "
+                      "release; nothing changed\n", id);
+          *status = SG_CLI_EXIT_FAILED;
+          return TRUE;
+        }
       if (meta != NULL)
         in_rejected++, refused = id;
       else

@@ -65,7 +65,7 @@ sg_cli_serve (int argc, char **argv)
   g_autofree char *config_path = NULL, *listen = NULL, *spool = NULL, *log_level = NULL, *log_to = NULL;
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file (default: installed, " SG_SYSTEM_CONFIG " if present; else none)", "FILE" },
-    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Listen address (default " SG_DEF_LISTEN ")", "HOST:PORT" },
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Listen address, or a comma-separated list (default " SG_DEF_LISTEN ")", "HOST:PORT" },
     { "spool", 's', 0, G_OPTION_ARG_FILENAME, &spool, "Spool directory (default: [spool] dir; installed, " SG_SYSTEM_SPOOL "; else ./" SG_DEF_SPOOL_DIR ")", "DIR" },
     { "log-level", 0, 0, G_OPTION_ARG_STRING, &log_level, "error, warning, info (default) or debug", "LEVEL" },
     { "log-to", 0, 0, G_OPTION_ARG_STRING, &log_to, "stderr, syslog (facility mail) or auto (default: syslog when stderr is the journal)", "WHERE" },

@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <gio/gio.h>
 
-#define PRIVATE_DIR_MODE   0700   /* the directory the daemon owns */
+#define PRIVATE_DIR_MODE   0750   /* the directory the daemon owns; group spoolgate reads */
 #define PARENT_DIR_MODE    0755   /* parents we create: the user must pass through */
 #define PW_BUFFER_INITIAL  1024
 #define PW_BUFFER_MAX      (1024 * 1024)

@@ -36,6 +36,7 @@ typedef struct {
   const char *const *choices; /* KEY_ENUM */
   gboolean    reloadable;     /* SIGHUP applies it (to new sessions and messages);
                                * otherwise a change is logged and waits for a restart */
+  SgConfigFileKind file;      /* a file or directory it names, checked by `config check` */
 } ConfigKey;
 
 static const char *const policy_choices[] = { "strict", "standard", "permissive", NULL };
@@ -47,6 +48,7 @@ static const char *const log_level_choices[] = { "error", "warning", "info", "de
 
 #define OFF(field) offsetof (SgConfig, field)
 #define LIVE .reloadable = TRUE   /* the "reloadable" column; absent: restart only */
+#define FILE_IS(kind) .file = SG_CONFIG_FILE_##kind   /* what the value names */
 static const ConfigKey config_keys[] = {
   { "server", "listen", KEY_HOSTPORT, OFF (listen), SG_DEF_LISTEN },
   { "server", "hostname", KEY_STRING, OFF (hostname), NULL, LIVE },
@@ -56,7 +58,7 @@ static const ConfigKey config_keys[] = {
   { "server", "proxy_trusted", KEY_LIST, OFF (proxy_trusted), SG_DEF_PROXY_TRUSTED, LIVE },
   { "server", "proxy_timeout", KEY_DURATION, OFF (proxy_timeout), NULL, SG_DEF_PROXY_TIMEOUT, 1, 3600, LIVE },
   { "metrics", "listen", KEY_HOSTPORT, OFF (metrics_listen), NULL },
-  { "spool", "dir", KEY_STRING, OFF (spool_dir), SG_DEF_SPOOL_DIR },
+  { "spool", "dir", KEY_STRING, OFF (spool_dir), SG_DEF_SPOOL_DIR, FILE_IS (SPOOL) },
   { "spool", "commit_queue_messages", KEY_UINT, OFF (commit_queue_messages), NULL, SG_DEF_COMMIT_QUEUE_MESSAGES, 1, 1000000, LIVE },
   { "spool", "commit_queue_bytes", KEY_SIZE, OFF (commit_queue_bytes), NULL, SG_DEF_COMMIT_QUEUE_BYTES, 1 << 20, G_GUINT64_CONSTANT (1) << 40, LIVE },
   { "spool", "commit_queue_wait", KEY_DURATION, OFF (commit_queue_wait), NULL, SG_DEF_COMMIT_QUEUE_WAIT, 0, 3600, LIVE },
@@ -64,8 +66,8 @@ static const ConfigKey config_keys[] = {
   { "spool", "min_free", KEY_SIZE, OFF (min_free), NULL, SG_DEF_MIN_FREE, 0, G_GUINT64_CONSTANT (1) << 50, LIVE },
   { "access", "allowed_networks", KEY_LIST, OFF (allowed_networks), SG_DEF_ALLOWED_NETWORKS, LIVE },
   { "access", "accepted_domains", KEY_LIST, OFF (accepted_domains), NULL, LIVE },
-  { "tls", "cert_file", KEY_STRING, OFF (tls_cert_file), NULL, LIVE },
-  { "tls", "key_file", KEY_STRING, OFF (tls_key_file), NULL, LIVE },
+  { "tls", "cert_file", KEY_STRING, OFF (tls_cert_file), NULL, LIVE, FILE_IS (CERT) },
+  { "tls", "key_file", KEY_STRING, OFF (tls_key_file), NULL, LIVE, FILE_IS (KEY) },
   { "tls", "require", KEY_BOOL, OFF (tls_require), NULL, FALSE, 0, 1, LIVE },
   { "limits", "max_message_size", KEY_SIZE, OFF (max_message_size), NULL, SG_DEF_MAX_MESSAGE_SIZE, 1024, SG_MAX_MAX_MESSAGE_SIZE, LIVE },
   { "limits", "max_recipients", KEY_UINT, OFF (max_recipients), NULL, SG_DEF_MAX_RECIPIENTS, 1, 100000, LIVE },
@@ -93,13 +95,13 @@ static const ConfigKey config_keys[] = {
   { "smarthost", "host", KEY_STRING, OFF (smarthost_host), NULL },
   { "smarthost", "port", KEY_UINT, OFF (smarthost_port), NULL, SG_DEF_SMARTHOST_PORT, 1, 65535 },
   { "smarthost", "tls", KEY_ENUM, OFF (smarthost_tls), SG_DEF_SMARTHOST_TLS, 0, 0, 0, tls_choices },
-  { "smarthost", "ca_file", KEY_STRING, OFF (smarthost_ca_file), NULL },
-  { "smarthost", "ca_path", KEY_STRING, OFF (smarthost_ca_path), NULL },
+  { "smarthost", "ca_file", KEY_STRING, OFF (smarthost_ca_file), NULL, FILE_IS (CA) },
+  { "smarthost", "ca_path", KEY_STRING, OFF (smarthost_ca_path), NULL, FILE_IS (CA_DIR) },
   { "smarthost", "server_name", KEY_STRING, OFF (smarthost_server_name), NULL },
-  { "smarthost", "client_cert", KEY_STRING, OFF (smarthost_client_cert), NULL },
-  { "smarthost", "client_key", KEY_STRING, OFF (smarthost_client_key), NULL },
+  { "smarthost", "client_cert", KEY_STRING, OFF (smarthost_client_cert), NULL, FILE_IS (CERT) },
+  { "smarthost", "client_key", KEY_STRING, OFF (smarthost_client_key), NULL, FILE_IS (KEY) },
   { "smarthost", "username", KEY_STRING, OFF (smarthost_username), NULL },
-  { "smarthost", "password_file", KEY_STRING, OFF (smarthost_password_file), NULL },
+  { "smarthost", "password_file", KEY_STRING, OFF (smarthost_password_file), NULL, FILE_IS (READABLE) },
   { "smarthost", "helo_name", KEY_STRING, OFF (smarthost_helo_name), NULL },
   { "smarthost", "connect_timeout", KEY_DURATION, OFF (smarthost_connect_timeout), NULL, SG_DEF_CONNECT_TIMEOUT, 1, 3600 },
   { "smarthost", "tls_timeout", KEY_DURATION, OFF (smarthost_tls_timeout), NULL, SG_DEF_TLS_TIMEOUT, 1, 3600 },
@@ -121,16 +123,17 @@ static const ConfigKey config_keys[] = {
   { "queue", "delay_warning", KEY_DURATION, OFF (queue_delay_warning), NULL, SG_DEF_DELAY_WARNING, 0, 365 * 86400 },
   { "queue", "max_history", KEY_UINT, OFF (queue_max_history), NULL, SG_DEF_MAX_HISTORY, 1, 100000 },
   { "queue", "scan_interval", KEY_DURATION, OFF (queue_scan_interval), NULL, SG_DEF_SCAN_INTERVAL, 1, 86400 },
-  { "milter", "servers", KEY_LIST, OFF (milter_servers), NULL },
-  { "milter", "default_action", KEY_ENUM, OFF (milter_default_action), SG_DEF_MILTER_DEFAULT_ACTION, 0, 0, 0, milter_action_choices },
-  { "milter", "connect_timeout", KEY_DURATION, OFF (milter_connect_timeout), NULL, SG_DEF_MILTER_CONNECT_TIMEOUT, 1, 3600 },
-  { "milter", "command_timeout", KEY_DURATION, OFF (milter_command_timeout), NULL, SG_DEF_MILTER_COMMAND_TIMEOUT, 1, 3600 },
-  { "milter", "content_timeout", KEY_DURATION, OFF (milter_content_timeout), NULL, SG_DEF_MILTER_CONTENT_TIMEOUT, 1, 3600 },
-  { "milter", "protocol", KEY_UINT, OFF (milter_protocol), NULL, SG_DEF_MILTER_PROTOCOL, 2, 6 },
-  { "milter", "max_edits", KEY_UINT, OFF (milter_max_edits), NULL, SG_DEF_MILTER_MAX_EDITS, 1, 1000000 },
+  { "milter", "servers", KEY_LIST, OFF (milter_servers), NULL, LIVE },
+  { "milter", "default_action", KEY_ENUM, OFF (milter_default_action), SG_DEF_MILTER_DEFAULT_ACTION, 0, 0, 0, milter_action_choices, LIVE },
+  { "milter", "connect_timeout", KEY_DURATION, OFF (milter_connect_timeout), NULL, SG_DEF_MILTER_CONNECT_TIMEOUT, 1, 3600, LIVE },
+  { "milter", "command_timeout", KEY_DURATION, OFF (milter_command_timeout), NULL, SG_DEF_MILTER_COMMAND_TIMEOUT, 1, 3600, LIVE },
+  { "milter", "content_timeout", KEY_DURATION, OFF (milter_content_timeout), NULL, SG_DEF_MILTER_CONTENT_TIMEOUT, 1, 3600, LIVE },
+  { "milter", "protocol", KEY_UINT, OFF (milter_protocol), NULL, SG_DEF_MILTER_PROTOCOL, 2, 6, LIVE },
+  { "milter", "max_edits", KEY_UINT, OFF (milter_max_edits), NULL, SG_DEF_MILTER_MAX_EDITS, 1, 1000000, LIVE },
   { "milter", "max_conversations", KEY_UINT, OFF (milter_max_conversations), NULL, SG_DEF_MILTER_MAX_CONVERSATIONS, 1, 10000 },
 };
 #undef LIVE
+#undef FILE_IS
 #undef OFF
 
 /* Groups that exist; the ones without keys yet are filled by later features. */
@@ -246,6 +249,49 @@ bad:
   return FALSE;
 }
 
+/* parse_listen - [server] listen: one HOST:PORT or a list of them, every
+ * one parsed; the first also as listen_host and listen_port. */
+static gboolean
+parse_listen (SgConfig *config, const char *value, GError **error)
+{
+  g_auto(GStrv) parts = g_strsplit_set (value, ",;", -1);
+  g_autoptr(GPtrArray) addrs = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *first_host = NULL;
+  guint16 first_port = 0;
+  for (guint i = 0; parts[i]; i++)
+    {
+      const char *item = g_strstrip (parts[i]);
+      g_autofree char *host = NULL;
+      guint16 port;
+      if (*item == '\0')
+        continue;
+      if (!sg_config_parse_hostport (item, &host, &port, error))
+        return FALSE;
+      for (guint j = 0; j < addrs->len; j++)
+        if (strcmp (addrs->pdata[j], item) == 0)
+          {
+            g_set_error (error, SG_CONFIG_ERROR, SG_CONFIG_ERROR_VALUE, "\"%s\" is listed twice", item);
+            return FALSE;
+          }
+      if (first_host == NULL)
+        first_host = g_steal_pointer (&host), first_port = port;
+      g_ptr_array_add (addrs, g_strdup (item));
+    }
+  if (addrs->len == 0)
+    {
+      g_set_error (error, SG_CONFIG_ERROR, SG_CONFIG_ERROR_VALUE,
+                   "needs at least one HOST:PORT (e.g. 0.0.0.0:25, [::]:25)");
+      return FALSE;
+    }
+  g_ptr_array_add (addrs, NULL);
+  g_strfreev (config->listen_addrs);
+  config->listen_addrs = (char **) g_ptr_array_steal (addrs, NULL);
+  g_free (config->listen_host);
+  config->listen_host = g_steal_pointer (&first_host);
+  config->listen_port = first_port;
+  return TRUE;
+}
+
 /* key_set - parse value into the field for k; error text names what is allowed. */
 static gboolean
 key_set (SgConfig *config, const ConfigKey *k, const char *value, GError **error)
@@ -256,18 +302,18 @@ key_set (SgConfig *config, const ConfigKey *k, const char *value, GError **error
   switch (k->type)
     {
     case KEY_HOSTPORT:
-      {
-        g_autofree char *host = NULL;
-        guint16 port;
-        if (!sg_config_parse_hostport (value, &host, &port, &local))
-          break;
-        if (k->offset == G_STRUCT_OFFSET (SgConfig, listen))
-          {
-            g_free (config->listen_host);
-            config->listen_host = g_steal_pointer (&host);
-            config->listen_port = port;
-          }
-      }
+      if (k->offset == G_STRUCT_OFFSET (SgConfig, listen))
+        {
+          if (!parse_listen (config, value, &local))
+            break;
+        }
+      else
+        {
+          g_autofree char *host = NULL;
+          guint16 port;
+          if (!sg_config_parse_hostport (value, &host, &port, &local))
+            break;
+        }
       G_GNUC_FALLTHROUGH;
     case KEY_STRING:
       if (!local && k->type == KEY_STRING && value[0] == '\0')
@@ -485,7 +531,8 @@ sg_config_check (const SgConfig *c, GError **error)
   g_autoptr(SgNetList) proxies = sg_netlist_parse ((const char *const *) c->proxy_trusted, &net_error);
   if (!proxies)
     return conflict (c, error, "[server] proxy_trusted: %s", net_error->message);
-  if (c->metrics_listen && g_strcmp0 (c->metrics_listen, c->listen) == 0)
+  if (c->metrics_listen && c->listen_addrs
+      && g_strv_contains ((const char *const *) c->listen_addrs, c->metrics_listen))
     return conflict (c, error, "[metrics] listen must differ from [server] listen");
   for (guint i = 0; c->accepted_domains && c->accepted_domains[i]; i++)
     if (strchr (c->accepted_domains[i], '@') || strchr (c->accepted_domains[i], ' '))
@@ -571,14 +618,22 @@ sg_config_restart_changes (const SgConfig *old, const SgConfig *config)
   return changed;
 }
 
-char *
-sg_config_dump (const SgConfig *config)
+/* dump - the keys (all, or those differing from defaults) as a config file. */
+static char *
+dump (const SgConfig *config, const SgConfig *defaults)
 {
   GString *out = g_string_new (NULL);
   const char *group = NULL;
   for (guint i = 0; i < G_N_ELEMENTS (config_keys); i++)
     {
       const ConfigKey *k = &config_keys[i];
+      if (defaults)
+        {
+          g_autofree char *mine = key_text (config, k);
+          g_autofree char *def = key_text (defaults, k);
+          if (g_strcmp0 (mine, def) == 0)
+            continue;
+        }
       if (g_strcmp0 (group, k->group) != 0)
         g_string_append_printf (out, "%s[%s]\n", group ? "\n" : "", k->group);
       group = k->group;
@@ -615,6 +670,54 @@ sg_config_dump (const SgConfig *config)
   return g_string_free (out, FALSE);
 }
 
+char *
+sg_config_dump (const SgConfig *config)
+{
+  return dump (config, NULL);
+}
+
+char *
+sg_config_dump_changed (const SgConfig *config)
+{
+  g_autoptr(SgConfig) defaults = sg_config_new ();
+  return dump (config, defaults);
+}
+
+guint
+sg_config_n_keys (void)
+{
+  return G_N_ELEMENTS (config_keys);
+}
+
+void
+sg_config_key_info (guint i, SgConfigKeyInfo *info)
+{
+  static const char *const type_names[] = {
+    [KEY_STRING] = "string", [KEY_HOSTPORT] = "hostport", [KEY_ENUM] = "enum",
+    [KEY_LIST] = "list", [KEY_UINT] = "uint", [KEY_SIZE] = "size",
+    [KEY_DURATION] = "duration", [KEY_BOOL] = "bool",
+  };
+  g_return_if_fail (i < G_N_ELEMENTS (config_keys));
+  const ConfigKey *k = &config_keys[i];
+  *info = (SgConfigKeyInfo) {
+    .group = k->group, .key = k->key, .type = type_names[k->type], .min = k->min, .max = k->max,
+    .choices = k->choices, .reloadable = k->reloadable, .file = k->file,
+  };
+}
+
+char *
+sg_config_key_value (const SgConfig *config, guint i)
+{
+  g_return_val_if_fail (i < G_N_ELEMENTS (config_keys), NULL);
+  const ConfigKey *k = &config_keys[i];
+  if (k->type == KEY_LIST)
+    {
+      char **v = *FIELD (config, k, char **);
+      return v ? g_strjoinv (", ", v) : g_strdup ("");
+    }
+  return key_text (config, k);
+}
+
 SgConfig *
 sg_config_ref (SgConfig *config)
 {
@@ -636,6 +739,7 @@ sg_config_free (SgConfig *config)
         g_free (*FIELD (config, k, char *));
     }
   g_free (config->listen_host);
+  g_strfreev (config->listen_addrs);
   g_free (config->path);
   g_free (config);
 }

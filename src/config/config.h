@@ -16,13 +16,27 @@ G_BEGIN_DECLS
 GQuark sg_config_error_quark (void);
 typedef enum { SG_CONFIG_ERROR_FILE, SG_CONFIG_ERROR_UNKNOWN, SG_CONFIG_ERROR_VALUE } SgConfigError;
 
+/* What a key's value names on disk: the key table's "file" column, which
+ * `spoolgate config check` (src/cli/config_cmd.c) checks by kind. */
+typedef enum {
+  SG_CONFIG_FILE_NONE,      /* not a path */
+  SG_CONFIG_FILE_READABLE,  /* a file read whole (a password) */
+  SG_CONFIG_FILE_CERT,      /* PEM certificate chain */
+  SG_CONFIG_FILE_KEY,       /* PEM private key, matching the key's *_cert / cert_file */
+  SG_CONFIG_FILE_CA,        /* PEM trust anchors */
+  SG_CONFIG_FILE_CA_DIR,    /* a c_rehash'ed directory of trust anchors */
+  SG_CONFIG_FILE_TABLE,     /* a lookup table, one "key [value]" a line */
+  SG_CONFIG_FILE_SPOOL,     /* the spool directory: checked, never created */
+} SgConfigFileKind;
+
 typedef struct {
   gint     refs;                 /* sg_config_ref/unref; SIGHUP swaps configs under sessions */
   char    *path;                 /* (nullable) file the values came from */
   /* [server] */
   char    *listen;               /* HOST:PORT as given */
-  char    *listen_host;          /* parsed from listen */
+  char    *listen_host;          /* parsed from listen (its first address) */
   guint16  listen_port;
+  char   **listen_addrs;         /* every HOST:PORT of listen, a list ("0.0.0.0:25, [::]:25") */
   char    *hostname;             /* our name in the greeting and Received */
   char    *user;                 /* (nullable) started as root: drop to this user after binding */
   char    *log_level;            /* error | warning | info | debug */
@@ -149,5 +163,26 @@ GPtrArray *sg_config_restart_changes (const SgConfig *old, const SgConfig *confi
 
 /* sg_config_dump - every key with its current value, as a config file (transfer full). */
 char *sg_config_dump (const SgConfig *config);
+/* sg_config_dump_changed - only the keys whose value differs from the
+ * built-in default, as a config file, like `postconf -n` (transfer full). */
+char *sg_config_dump_changed (const SgConfig *config);
+
+/* One key of the table, for tools and tests that walk it. */
+typedef struct {
+  const char        *group, *key;
+  const char        *type;          /* string, hostport, enum, list, uint, size, duration, bool */
+  guint64            min, max;      /* numeric types */
+  const char *const *choices;       /* enum */
+  gboolean           reloadable;
+  SgConfigFileKind   file;
+} SgConfigKeyInfo;
+
+/* sg_config_n_keys - how many keys the table has. */
+guint sg_config_n_keys (void);
+/* sg_config_key_info - the i-th key, in table order. */
+void  sg_config_key_info (guint i, SgConfigKeyInfo *info);
+/* sg_config_key_value - the i-th key's value as text, lists joined with
+ * ", " (transfer full); NULL when a string key is not set. */
+char *sg_config_key_value (const SgConfig *config, guint i);
 
 G_END_DECLS

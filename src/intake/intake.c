@@ -298,7 +298,17 @@ worker (gpointer data, gpointer pool_data)
         }
     }
   if (v->first_reject && st->monitor)
-    sg_rollout_monitor (env, v->first_reject);
+    {
+      sg_rollout_monitor (env, v->first_reject);
+      /* A record that outlives the delivery, within keep_rejected's budget. */
+      SgRejected *kept = st->config->keep_rejected ? g_atomic_pointer_get (&in->rejected) : NULL;
+      if (kept != NULL)
+        {
+          g_autoptr(GBytes) body = env->draft ? g_bytes_new_static (bytes, len) : g_bytes_ref (env->content);
+          sg_rollout_keep (kept, meta_from_envelope (env, v), env->received, body, v->first_reject,
+                           TRUE);
+        }
+    }
   else if (v->first_reject)
     {
       g_autofree char *why = sg_violation_describe (v->first_reject);
@@ -311,7 +321,8 @@ worker (gpointer data, gpointer pool_data)
           /* A draft's body is borrowed from its mapping: the copy is made
            * before this returns, and the draft goes with the envelope. */
           g_autoptr(GBytes) body = env->draft ? g_bytes_new_static (bytes, len) : g_bytes_ref (env->content);
-          sg_rollout_keep (kept, meta_from_envelope (env, v), env->received, body, v->first_reject);
+          sg_rollout_keep (kept, meta_from_envelope (env, v), env->received, body, v->first_reject,
+                           FALSE);
         }
       job_reply (job, SG_ROLLOUT_REJECT_CODE, v->first_reject->enhanced,
                  sg_rollout_reply (v->first_reject));

@@ -58,20 +58,29 @@ sg_rollout_monitor (const SgEnvelope *env, const SgViolation *would_reject)
   sg_metrics_monitored (would_reject->rule);
 }
 
-/* sg_rollout_keep - a copy of a refused message in rejected/. */
+/* sg_rollout_keep - a copy of a refused message in rejected/; or, with
+ * monitored, of one that monitor mode accepted but enforce would refuse,
+ * so that it can still be looked at once delivered. */
 void
 sg_rollout_keep (SgRejected *store, SgMeta *envelope, GBytes *header, GBytes *body,
-                 const SgViolation *rejected_by)
+                 const SgViolation *rejected_by, gboolean monitored)
 {
   g_autoptr(SgRejectedMeta) meta = g_new0 (SgRejectedMeta, 1);
   g_autoptr(GError) error = NULL;
   g_autofree char *text = sg_rollout_reply (rejected_by);
-  sg_rollout_note (envelope, FALSE, rejected_by);
+  sg_rollout_note (envelope, monitored, rejected_by);
+  meta->monitored = monitored;
   meta->envelope = envelope;
   meta->rejected_time_us = g_get_real_time ();
   meta->rule = g_strdup (rejected_by->rule);
   meta->reply = g_strdup_printf ("%03u %s %s", SG_ROLLOUT_REJECT_CODE, rejected_by->enhanced, text);
-  if (sg_rejected_keep (store, meta, header, body, &error))
+  if (monitored && sg_rejected_keep (store, meta, header, body, &error))
+    g_message ("%s: monitored: kept a copy in rejected/ (%" G_GUINT64_FORMAT " bytes); "
+               "spoolgate rejected --monitored lists it", envelope->queue_id,
+               envelope->message_size);
+  else if (monitored)
+    g_message ("%s: monitored: no copy kept: %s", envelope->queue_id, error->message);
+  else if (sg_rejected_keep (store, meta, header, body, &error))
     g_message ("%s: rejected: kept a copy in rejected/ (%" G_GUINT64_FORMAT
                " bytes); spoolgate release %s queues it", envelope->queue_id,
                envelope->message_size, envelope->queue_id);

@@ -33,8 +33,9 @@ void sg_rollout_monitor (const SgEnvelope *env, const SgViolation *would_reject)
 
 /* sg_rollout_keep - keep a message enforce refused in store: envelope
  * (transfer full) is its would-be metadata, noted as by sg_rollout_note;
- * failures are logged, never fatal. */
+ * with monitored, a message monitor mode accepted all the same (listed by
+ * `spoolgate rejected --monitored`). Failures are logged, never fatal. */
 void sg_rollout_keep (SgRejected *store, SgMeta *envelope, GBytes *header, GBytes *body,
-                      const SgViolation *rejected_by);
+                      const SgViolation *rejected_by, gboolean monitored);
 
 G_END_DECLS

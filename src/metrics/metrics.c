@@ -96,6 +96,8 @@ static const char *const queue_states[] = { "queued", "deferred", "held", "deliv
 #define N_QUEUE_STATES G_N_ELEMENTS (queue_states)
 static _Atomic guint64 queue_messages[N_QUEUE_STATES];
 static _Atomic guint64 queue_bytes[N_QUEUE_STATES];
+/* arrival (µs since the epoch) of the oldest message waiting for delivery; 0: none */
+static _Atomic gint64 queue_oldest_arrival_us;
 
 /* ---- histograms ---- */
 
@@ -262,6 +264,12 @@ sg_metrics_queue_set (const char *state, guint64 messages, guint64 bytes)
       }
 }
 
+void
+sg_metrics_queue_oldest_set (gint64 arrival_us)
+{
+  atomic_store_explicit (&queue_oldest_arrival_us, MAX (arrival_us, 0), memory_order_relaxed);
+}
+
 /* ---- rendering (text format 0.0.4) ---- */
 
 static void
@@ -382,6 +390,12 @@ sg_metrics_render (gsize *length)
                 "state", queue_states, queue_messages, N_QUEUE_STATES);
   render_fixed (out, "spoolgate_queue_bytes", "Bytes of the messages in the spool queue, by state.",
                 "gauge", "state", queue_states, queue_bytes, N_QUEUE_STATES);
+  family (out, "spoolgate_queue_oldest_seconds",
+          "Age of the oldest message waiting for delivery (queued or deferred); 0 when none.",
+          "gauge");
+  gint64 oldest = atomic_load_explicit (&queue_oldest_arrival_us, memory_order_relaxed);
+  gint64 age = oldest > 0 ? MAX (g_get_real_time () - oldest, 0) / G_USEC_PER_SEC : 0;
+  g_string_append_printf (out, "spoolgate_queue_oldest_seconds %" G_GINT64_FORMAT "\n", age);
   for (guint i = 0; i < SG_N_HISTOGRAMS; i++)
     render_histogram (out, &histograms[i]);
 
@@ -413,6 +427,7 @@ sg_metrics_reset (void)
       atomic_store (&queue_messages[i], 0);
       atomic_store (&queue_bytes[i], 0);
     }
+  atomic_store (&queue_oldest_arrival_us, 0);
   for (guint i = 0; i < SG_N_HISTOGRAMS; i++)
     {
       for (guint b = 0; b <= MAX_BUCKETS; b++)

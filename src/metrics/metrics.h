@@ -74,6 +74,10 @@ void sg_metrics_delivery (SgDeliveryResult result);
  * for one state ("queued", "deferred", "held", "delivered", "failed"); other
  * state names are ignored. */
 void sg_metrics_queue_set (const char *state, guint64 messages, guint64 bytes);
+/* sg_metrics_queue_oldest_set - the arrival time (µs since the epoch) of the
+ * oldest message waiting for delivery, 0 for none; a scrape reports its age
+ * as spoolgate_queue_oldest_seconds. */
+void sg_metrics_queue_oldest_set (gint64 arrival_us);
 
 /* sg_metrics_render - every metric in text format 0.0.4 (transfer full). */
 char *sg_metrics_render (gsize *length);

@@ -55,6 +55,7 @@ typedef struct {
   char       id[SG_QUEUE_ID_LEN + 1];
   SgMsgState state;
   guint64    size;
+  gint64     arrival_us;
   gint64     next_look;
 } Found;
 
@@ -124,7 +125,7 @@ refresh (SgQueueRunner *r, const char *id)
       return;
     }
   if (r->census)
-    sg_queue_census_set (r->census, id, meta->state, meta->message_size);
+    sg_queue_census_set (r->census, id, meta->state, meta->message_size, meta->arrival_time_us);
   index_set (r, id, sg_queue_next_look (meta, r->config), FALSE);
 }
 
@@ -256,7 +257,7 @@ take_found (SgQueueRunner *r)
       if (!sg_schedule_contains (r->index, f->id))
         {
           if (r->census)
-            sg_queue_census_set (r->census, f->id, f->state, f->size);
+            sg_queue_census_set (r->census, f->id, f->state, f->size, f->arrival_us);
           index_set (r, f->id, f->next_look, FALSE);
         }
       g_free (f);
@@ -313,6 +314,7 @@ on_found (SgMeta *meta, gpointer data)
   g_strlcpy (f->id, meta->queue_id, sizeof f->id);
   f->state = meta->state;
   f->size = meta->message_size;
+  f->arrival_us = meta->arrival_time_us;
   f->next_look = sg_queue_next_look (meta, r->config);
   sg_meta_free (meta);
   /* Wake only when the loop may have emptied the queue, not once per

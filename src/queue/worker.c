@@ -7,6 +7,7 @@
 #include "smarthost/relayhost.h"
 #include "smarthost/transport.h"
 #include "smarthost/tls_client.h"
+#include "spool/spool_rejected.h"
 
 #include <errno.h>
 #include <string.h>
@@ -214,6 +215,22 @@ deliver (Worker *wk, SgMeta *meta, gint64 now)
  * delivery result is written right after the smarthost's reply, before the
  * report or the removal, so the window for a duplicate is only the time
  * between the final 250 and one metadata rename. */
+/* note_monitored - a message monitor mode accepted though enforce would have
+ * refused it (intake/rollout.c), now delivered to everyone: its copy in
+ * rejected/, if kept, says so for `spoolgate rejected --monitored`. */
+static void
+note_monitored (SgSpool *spool, const SgMeta *meta)
+{
+  if (!sg_queue_all_delivered (meta) || meta->validation == NULL
+      || !JSON_NODE_HOLDS_OBJECT (meta->validation)
+      || !json_object_get_boolean_member_with_default (json_node_get_object (meta->validation),
+                                                       "would_reject", FALSE))
+    return;
+  g_autoptr(GError) error = NULL;
+  if (!sg_rejected_note_delivered (sg_spool_dir (spool), meta->queue_id, g_get_real_time (), &error))
+    g_warning ("%s: cannot note the delivery in rejected/: %s", meta->queue_id, error->message);
+}
+
 static SgJobResult *
 process (Worker *wk, const char *id)
 {
@@ -288,6 +305,7 @@ process (Worker *wk, const char *id)
             }
           else
             {
+              note_monitored (w->spool, meta);
               res->outcome = removed ? SG_JOB_GONE : SG_JOB_DONE;
               res->next_look = removed ? -1 : sg_queue_next_look (meta, w->config);
             }

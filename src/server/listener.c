@@ -53,8 +53,8 @@ accept_resume (gpointer data)
 {
   SgServer *server = data;
   server->accept_pause_id = 0;
-  if (server->listen_pfd)
-    sg_poller_modify (server->listen_pfd, G_IO_IN);
+  for (guint i = 0; server->listeners && i < server->listeners->len; i++)
+    sg_poller_modify (server->listeners->pdata[i], G_IO_IN);
   return G_SOURCE_REMOVE;
 }
 
@@ -68,7 +68,8 @@ accept_pause (SgServer *server, int err)
     g_warning ("accept: %s; pausing new connections for %d ms (%u similar event(s) in the last "
                "%d s not logged); see [limits] max_connections and the open-file limit",
                g_strerror (err), ACCEPT_PAUSE_MS, unlogged, FLOOD_LOG_INTERVAL);
-  sg_poller_modify (server->listen_pfd, 0);
+  for (guint i = 0; i < server->listeners->len; i++)
+    sg_poller_modify (server->listeners->pdata[i], 0);
   if (!server->accept_pause_id)
     server->accept_pause_id = g_timeout_add (ACCEPT_PAUSE_MS, accept_resume, server);
 }
@@ -264,7 +265,7 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
     {
       struct sockaddr_storage ss;
       socklen_t sslen = sizeof ss;
-      int fd = accept4 (server->listen_fd, (struct sockaddr *) &ss, &sslen,
+      int fd = accept4 (sg_poller_fd (pfd), (struct sockaddr *) &ss, &sslen,
                         SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0)
         {
@@ -320,55 +321,90 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
     }
 }
 
-gboolean
-sg_listener_open (SgServer *server, GError **error)
+/* bind_one - a socket bound to one HOST:PORT of [server] listen, or -1.
+ * With several addresses an IPv6 one takes IPv6 only, so that "0.0.0.0:25,
+ * [::]:25" binds both (alone, [::] also takes IPv4, as the kernel does). */
+static int
+bind_one (const char *addr, gboolean several, GError **error)
 {
-  const SgConfig *config = server->config;
+  g_autofree char *host = NULL;
+  guint16 port_number;
+  if (!sg_config_parse_hostport (addr, &host, &port_number, error))
+    return -1;
   struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
   struct addrinfo *res = NULL;
   char port[8];
-  g_snprintf (port, sizeof port, "%u", config->listen_port);
-  int rc = getaddrinfo (config->listen_host, port, &hints, &res);
+  g_snprintf (port, sizeof port, "%u", port_number);
+  int rc = getaddrinfo (host, port, &hints, &res);
   if (rc != 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot resolve listen address %s: %s",
-                   config->listen, gai_strerror (rc));
-      return FALSE;
+                   addr, gai_strerror (rc));
+      return -1;
     }
   int fd = socket (res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
+      || (several && res->ai_family == AF_INET6
+          && setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
       || bind (fd, res->ai_addr, res->ai_addrlen) < 0)
     {
       int e = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot bind %s: %s",
-                   config->listen, g_strerror (e));
+                   addr, g_strerror (e));
       if (fd >= 0)
         close (fd);
       freeaddrinfo (res);
-      return FALSE;
+      return -1;
     }
   freeaddrinfo (res);
+  return fd;
+}
+
+/* close_listener - GPtrArray free func: stop polling one socket, close it. */
+static void
+close_listener (gpointer data)
+{
+  SgPollFd *pfd = data;
+  int fd = sg_poller_fd (pfd);
+  sg_poller_remove (pfd);
+  close (fd);
+}
+
+gboolean
+sg_listener_open (SgServer *server, GError **error)
+{
+  const SgConfig *config = server->config;
+  guint n = g_strv_length (config->listen_addrs);
+  g_autofree int *fds = g_new (int, n);
+  for (guint i = 0; i < n; i++)
+    if ((fds[i] = bind_one (config->listen_addrs[i], n > 1, error)) < 0)
+      {
+        while (i-- > 0)
+          close (fds[i]);
+        return FALSE;
+      }
   fit_fd_limit (server);
+  server->listeners = g_ptr_array_new_with_free_func (close_listener);
   server->allowed = sg_netlist_parse ((const char *const *) config->allowed_networks, error);
   if (server->allowed)
     server->proxy_trusted = sg_netlist_parse ((const char *const *) config->proxy_trusted, error);
-  if (!server->proxy_trusted)
+  for (guint i = 0; i < n; i++)
     {
-      close (fd);
-      return FALSE;
+      SgPollFd *pfd = server->proxy_trusted
+                      ? sg_poller_add (server->poller, fds[i], G_IO_IN, on_accept, server, error)
+                      : NULL;
+      if (!pfd)
+        {
+          for (; i < n; i++)
+            close (fds[i]);
+          return FALSE;   /* sg_listener_close closes the ones added */
+        }
+      g_ptr_array_add (server->listeners, pfd);
     }
   server->rate = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, free_times);
   server->rate_sweep_id = g_timeout_add_seconds (SG_RATE_WINDOW, rate_sweep, server);
-  server->listen_fd = fd;
-  server->listen_pfd = sg_poller_add (server->poller, fd, G_IO_IN, on_accept, server, error);
-  if (!server->listen_pfd)
-    {
-      close (fd);
-      server->listen_fd = -1;
-      return FALSE;
-    }
   return TRUE;
 }
 
@@ -379,13 +415,14 @@ gboolean
 sg_listener_start (SgServer *server, GError **error)
 {
   const SgConfig *config = server->config;
-  if (listen (server->listen_fd, LISTEN_BACKLOG) < 0)
-    {
-      int e = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot listen on %s: %s",
-                   config->listen, g_strerror (e));
-      return FALSE;
-    }
+  for (guint i = 0; i < server->listeners->len; i++)
+    if (listen (sg_poller_fd (server->listeners->pdata[i]), LISTEN_BACKLOG) < 0)
+      {
+        int e = errno;
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot listen on %s: %s",
+                     config->listen_addrs[i], g_strerror (e));
+        return FALSE;
+      }
   g_message ("listening on %s%s", config->listen,
              config->proxy_protocol ? ", PROXY protocol required from [server] proxy_trusted" : "");
   return TRUE;
@@ -394,11 +431,8 @@ sg_listener_start (SgServer *server, GError **error)
 void
 sg_listener_close (SgServer *server)
 {
-  g_clear_pointer (&server->listen_pfd, sg_poller_remove);
+  g_clear_pointer (&server->listeners, g_ptr_array_unref);
   g_clear_handle_id (&server->accept_pause_id, g_source_remove);
-  if (server->listen_fd >= 0)
-    close (server->listen_fd);
-  server->listen_fd = -1;
   g_clear_handle_id (&server->rate_sweep_id, g_source_remove);
   g_clear_pointer (&server->rate, g_hash_table_unref);
   g_clear_pointer (&server->allowed, sg_netlist_free);

@@ -261,7 +261,8 @@ static void
 on_committed (const SgMeta *meta, gpointer data)
 {
   SgServer *server = data;
-  sg_queue_census_set (server->census, meta->queue_id, meta->state, meta->message_size);
+  sg_queue_census_set (server->census, meta->queue_id, meta->state, meta->message_size,
+                       meta->arrival_time_us);
   if (server->runner)
     sg_queue_runner_notify (server->runner, meta->queue_id);
 }
@@ -283,7 +284,6 @@ sg_server_new (SgConfig *config, GError **error)
 {
   g_autoptr(SgServer) server = g_new0 (SgServer, 1);
   server->config = sg_config_ref (config);
-  server->listen_fd = -1;
   server->context = g_main_context_ref_thread_default ();
   server->loop = g_main_loop_new (server->context, FALSE);
   server->connections = g_hash_table_new (NULL, NULL);

@@ -38,9 +38,8 @@ struct _SgServer {
   SgQueueCensus  *census;        /* queue gauges: fed by the runner, or rescanned here without one */
   guint           census_scan_id;
   SgMetricsHttp  *metrics;       /* (nullable) [metrics] listen */
-  int             listen_fd;
+  GPtrArray      *listeners;     /* SgPollFd*, one per [server] listen address; owns the fds */
   char           *listen_bound;  /* [server] listen as bound at start-up */
-  SgPollFd       *listen_pfd;
   GHashTable     *connections;   /* SgConnection* set */
   GHashTable     *per_ip;        /* address -> GUINT count */
   guint8         *read_buffer;   /* shared: the loop is single-threaded */

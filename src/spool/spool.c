@@ -27,8 +27,9 @@ static int
 open_subdir (int dir_fd, const char *dir, const char *name, gboolean *created, GError **error)
 {
   int fd;
+  mode_t mode = strcmp (name, SG_SPOOL_TMP_DIR) == 0 ? SG_SPOOL_TMP_DIR_MODE : SG_SPOOL_DIR_MODE;
 
-  if (mkdirat (dir_fd, name, SG_SPOOL_DIR_MODE) == 0)
+  if (mkdirat (dir_fd, name, mode) == 0)
     *created = TRUE;
   else if (errno != EEXIST)
     return sg_spool_set_errno (error, errno, "mkdir %s/%s", dir, name), -1;
@@ -112,7 +113,12 @@ spool_open (const char *dir, gboolean daemon, GError **error)
     }
   if (daemon && !take_lock (spool, error))
     return NULL;
-  if ((spool->tmp_fd = open_subdir (spool->dir_fd, dir, SG_SPOOL_TMP_DIR, &created, error)) < 0 ||
+  /* tmp/ is the owner's alone: a reader in the spool's group (spoolgate
+   * queue, show) opens the spool without it and never writes. */
+  gboolean reader = !daemon && faccessat (spool->dir_fd, SG_SPOOL_TMP_DIR, X_OK, AT_EACCESS) != 0
+                    && errno == EACCES;
+  if ((!reader && (spool->tmp_fd = open_subdir (spool->dir_fd, dir, SG_SPOOL_TMP_DIR, &created,
+                                                error)) < 0) ||
       (spool->queue_fd = open_subdir (spool->dir_fd, dir, SG_SPOOL_QUEUE_DIR, &created, error)) < 0 ||
       (spool->quarantine_fd = open_subdir (spool->dir_fd, dir, SG_SPOOL_QUARANTINE_DIR,
                                            &created, error)) < 0)

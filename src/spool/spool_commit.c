@@ -17,7 +17,7 @@
 
 /* Group commit, and why it is crash-safe:
  *  1. every job writes its .eml and .json into tmp/ - as tmp/<ID>.eml and
- *     tmp/<ID>.json (O_EXCL, 0600), or into recycled tmp/free-<n> files
+ *     tmp/<ID>.json (O_EXCL, 0640), or into recycled tmp/free-<n> files
  *     opened O_TRUNC (spool_pool.c) - and starts their write-back at once
  *     (sync_file_range), so the device sees the whole batch before we wait
  *     for any of it;

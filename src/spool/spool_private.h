@@ -13,8 +13,11 @@ G_BEGIN_DECLS
 #define SG_SPOOL_TMP_DIR        "tmp"
 #define SG_SPOOL_QUEUE_DIR      "queue"
 #define SG_SPOOL_QUARANTINE_DIR "quarantine"
-#define SG_SPOOL_DIR_MODE       0700
-#define SG_SPOOL_FILE_MODE      0600
+/* Group spoolgate may read the queue (spoolgate queue and show, as mailq);
+ * only the owner writes. tmp/ holds messages not yet accepted: owner only. */
+#define SG_SPOOL_DIR_MODE       0750
+#define SG_SPOOL_TMP_DIR_MODE   0700
+#define SG_SPOOL_FILE_MODE      0640
 #define SG_SPOOL_EML_SUFFIX     ".eml"
 #define SG_SPOOL_JSON_SUFFIX    ".json"
 #define SG_SPOOL_MAX_META_SIZE  (16u * 1024u * 1024u)  /* refuse bigger <ID>.json */

@@ -380,6 +380,39 @@ sg_rejected_keep (SgRejected *store, SgRejectedMeta *meta, GBytes *header, GByte
   return ok;
 }
 
+/* sg_rejected_note_delivered - see spool_rejected.h. Called by the queue
+ * runner's workers beside the daemon's own store: the rewrite is a rename,
+ * and a copy dropped meanwhile (its .eml gone) loses its .json again. */
+gboolean
+sg_rejected_note_delivered (const char *spool_dir, const char *queue_id, gint64 when_us,
+                            GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autoptr(SgRejected) store = store_new (spool_dir, FALSE, &local);
+  g_autoptr(SgRejectedMeta) meta = store ? sg_rejected_load (store, queue_id, &local) : NULL;
+  if (meta == NULL)
+    {
+      if (g_error_matches (local, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND)
+          || g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  if (!meta->monitored || meta->delivered_time_us != 0)
+    return TRUE;
+  meta->delivered_time_us = when_us;
+  gsize len = 0;
+  g_autofree char *json = sg_rejected_meta_to_json (meta, &len);
+  g_autofree char *json_name = sg_spool_file_name (queue_id, SG_SPOOL_JSON_SUFFIX);
+  g_autofree char *eml_name = sg_spool_file_name (queue_id, SG_SPOOL_EML_SUFFIX);
+  if (!write_tmp (store, json_name, (const guint8 *) json, len, NULL, 0, error))
+    return FALSE;
+  struct stat st;
+  if (fstatat (store->dir_fd, eml_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    unlinkat (store->dir_fd, json_name, 0);
+  return TRUE;
+}
+
 /* sg_rejected_list - IDs with metadata, oldest first (transfer full). */
 GPtrArray *
 sg_rejected_list (SgRejected *store, GError **error)

@@ -19,6 +19,10 @@ typedef struct {
   gint64  rejected_time_us; /* when it was refused, microseconds since the epoch */
   char   *rule;             /* the rule that refused it, e.g. "header.date.missing" */
   char   *reply;            /* the whole reply sent, e.g. "550 5.6.0 Message rejected: ..." */
+  gboolean monitored;       /* [validation] mode = monitor: not refused but accepted and
+                             * queued; reply is what enforce would have sent */
+  gint64  delivered_time_us;/* monitored: when the queued copy was delivered to every
+                             * recipient; 0 until then */
 } SgRejectedMeta;
 
 SgRejectedMeta *sg_rejected_meta_new (void);
@@ -50,6 +54,11 @@ void     sg_rejected_set_limit (SgRejected *store, guint64 max_bytes);
  * Thread-safe. */
 gboolean sg_rejected_keep (SgRejected *store, SgRejectedMeta *meta, GBytes *header,
                            GBytes *body, GError **error);
+/* sg_rejected_note_delivered - the queue runner delivered queue_id: its
+ * monitored copy in rejected/ of spool_dir, if there is one, records when.
+ * TRUE when there is nothing to record. */
+gboolean sg_rejected_note_delivered (const char *spool_dir, const char *queue_id,
+                                     gint64 when_us, GError **error);
 /* sg_rejected_bytes - bytes the store counts as used (tests, logs). */
 guint64  sg_rejected_bytes (SgRejected *store);
 

@@ -51,6 +51,16 @@ sg_rejected_meta_to_json (const SgRejectedMeta *meta, gsize *length)
   json_builder_add_string_value (b, meta->rule);
   json_builder_set_member_name (b, "reply");
   json_builder_add_string_value (b, meta->reply);
+  if (meta->monitored)
+    {
+      json_builder_set_member_name (b, "monitored");
+      json_builder_add_boolean_value (b, TRUE);
+    }
+  if (meta->delivered_time_us > 0)
+    {
+      json_builder_set_member_name (b, "delivered_time_us");
+      json_builder_add_int_value (b, meta->delivered_time_us);
+    }
   json_builder_set_member_name (b, "envelope");
   json_builder_add_value (b, g_steal_pointer (&env_node));
   json_builder_end_object (b);
@@ -125,6 +135,8 @@ sg_rejected_meta_from_json (const char *data, gssize length, GError **error)
   meta->rejected_time_us = when;
   meta->rule = g_strdup (rule);
   meta->reply = g_strdup (reply);
+  meta->monitored = json_object_get_boolean_member_with_default (obj, "monitored", FALSE);
+  meta->delivered_time_us = MAX (json_object_get_int_member_with_default (obj, "delivered_time_us", 0), 0);
   return g_steal_pointer (&meta);
 }
 

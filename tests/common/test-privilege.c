@@ -180,7 +180,7 @@ test_prepare_dir (void)
   g_assert_cmpint (g_stat (spool, &st), ==, 0);
   g_assert_cmpuint (st.st_uid, ==, test_user ()->pw_uid);
   g_assert_cmpuint (st.st_gid, ==, test_user ()->pw_gid);
-  g_assert_cmpuint (st.st_mode & 0777, ==, 0700);
+  g_assert_cmpuint (st.st_mode & 0777, ==, 0750);
   g_assert_cmpint (g_stat (parent, &st), ==, 0);
   g_assert_cmpuint (st.st_uid, ==, 0);
   g_assert_cmpuint (st.st_mode & 0777, ==, 0755);

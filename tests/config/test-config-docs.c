@@ -256,6 +256,77 @@ test_man_pages_format (void)
   g_assert_cmpuint (pages, >=, 2);
 }
 
+/* man_restart_only - "group.key" of every key spoolgate.conf(5) says
+ * waits for a restart: its entry says "Takes effect at restart", or its
+ * group's introduction (before the first entry) says so of all of it
+ * (transfer full). */
+static GHashTable *
+man_restart_only (const char *man)
+{
+  GHashTable *keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_auto(GStrv) lines = g_strsplit (man, "\n", -1);
+  g_autofree char *group = NULL, *key = NULL;
+  gboolean whole_group = FALSE;
+  for (guint i = 0; lines[i]; i++)
+    {
+      const char *l = lines[i];
+      if (g_str_has_prefix (l, ".SS") || g_str_has_prefix (l, ".SH"))
+        {
+          g_clear_pointer (&group, g_free);
+          g_clear_pointer (&key, g_free);
+          whole_group = FALSE;
+          if (g_str_has_prefix (l, ".SS \"["))
+            group = g_strndup (l + 6, strcspn (l + 6, "]"));
+          continue;
+        }
+      if (!group)
+        continue;
+      if (strcmp (l, ".TP") == 0 && lines[i + 1] && g_str_has_prefix (lines[i + 1], "\\fB")
+          && strstr (lines[i + 1], "\\fP = "))
+        {
+          const char *tag = lines[i + 1] + 3;
+          g_free (key);
+          key = g_strndup (tag, strstr (tag, "\\fP = ") - tag);
+          if (whole_group)
+            g_hash_table_add (keys, g_strdup_printf ("%s.%s", group, key));
+          continue;
+        }
+      g_autofree char *lower = g_ascii_strdown (l, -1);
+      if (!strstr (lower, "takes effect at restart"))
+        continue;
+      if (key)
+        g_hash_table_add (keys, g_strdup_printf ("%s.%s", group, key));
+      else
+        whole_group = TRUE;
+    }
+  return keys;
+}
+
+/* The man page says "Takes effect at restart" of exactly the keys that the
+ * key table's reloadable column leaves to a restart: what SIGHUP logs
+ * (sg_config_restart_changes) and what the page promises cannot differ. */
+static void
+test_man_reloadable (void)
+{
+  g_autofree char *man = source_file ("man", "spoolgate.conf.5");
+  g_autoptr(GHashTable) restart = man_restart_only (man);
+  g_autoptr(GString) problems = g_string_new (NULL);
+  for (guint i = 0; i < sg_config_n_keys (); i++)
+    {
+      SgConfigKeyInfo k;
+      sg_config_key_info (i, &k);
+      g_autofree char *id = g_strdup_printf ("%s.%s", k.group, k.key);
+      gboolean documented = g_hash_table_contains (restart, id);
+      if (documented && k.reloadable)
+        problem (problems, "spoolgate.conf.5: [%s] %s: says \"Takes effect at restart\", but SIGHUP "
+                 "applies it (reloadable in the key table)", k.group, k.key);
+      else if (!documented && !k.reloadable)
+        problem (problems, "spoolgate.conf.5: [%s] %s: only a restart applies it (the key table), "
+                 "but the page does not say \"Takes effect at restart\"", k.group, k.key);
+    }
+  report (problems);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -264,5 +335,6 @@ main (int argc, char **argv)
   g_test_add_func ("/config/docs/example-conf", test_example_conf);
   g_test_add_func ("/config/docs/example-loads-to-defaults", test_example_loads_to_defaults);
   g_test_add_func ("/config/docs/man-pages-format", test_man_pages_format);
+  g_test_add_func ("/config/docs/man-reloadable", test_man_reloadable);
   return g_test_run ();
 }

@@ -201,6 +201,95 @@ test_reloadable (void)
   g_assert_cmpstr (changed->pdata[1], ==, "[queue] scan_interval");
 }
 
+/* other_value - a valid value for key k that differs from its default d
+ * (transfer full). */
+static char *
+other_value (const SgConfigKeyInfo *k, const char *d)
+{
+  if (strcmp (k->type, "bool") == 0)
+    return g_strdup (strcmp (d, "true") == 0 ? "false" : "true");
+  if (strcmp (k->type, "enum") == 0)
+    return g_strdup (strcmp (k->choices[0], d) == 0 ? k->choices[1] : k->choices[0]);
+  if (strcmp (k->type, "uint") == 0 || strcmp (k->type, "size") == 0
+      || strcmp (k->type, "duration") == 0)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT,
+                            g_ascii_strtoull (d, NULL, 10) == k->min ? k->max : k->min);
+  if (strcmp (k->type, "hostport") == 0)
+    return g_strdup ("127.0.0.2:2600");
+  if (strcmp (k->type, "list") == 0)
+    return g_strdup ("10.0.0.1");
+  return g_strdup ("/elsewhere");
+}
+
+/* For every key of the table: a configuration that differs from the
+ * defaults in that key alone is a restart change exactly when the key is
+ * not reloadable; what SIGHUP logs is derived from the column. */
+static void
+test_restart_changes_every_key (void)
+{
+  g_autoptr(SgConfig) defaults = sg_config_new ();
+  for (guint i = 0; i < sg_config_n_keys (); i++)
+    {
+      SgConfigKeyInfo k;
+      sg_config_key_info (i, &k);
+      g_autofree char *d = sg_config_key_value (defaults, i);
+      g_autofree char *v = other_value (&k, d ? d : "");
+      g_autoptr(SgConfig) changed = sg_config_new ();
+      g_autoptr(GError) error = NULL;
+      if (!sg_config_set (changed, k.group, k.key, v, &error))
+        g_error ("[%s] %s = %s: %s", k.group, k.key, v, error->message);
+      g_autofree char *now = sg_config_key_value (changed, i);
+      g_assert_cmpstr (now, !=, d);
+      g_autoptr(GPtrArray) restart = sg_config_restart_changes (defaults, changed);
+      g_autofree char *name = g_strdup_printf ("[%s] %s", k.group, k.key);
+      if (k.reloadable ? restart->len != 0 : restart->len != 1 || strcmp (restart->pdata[0], name) != 0)
+        g_test_fail_printf ("%s (reloadable=%d) changed: %u restart change(s) reported", name,
+                            k.reloadable, restart->len);
+      g_assert_cmpint (k.reloadable, ==, sg_config_key_reloadable (k.group, k.key));
+    }
+}
+
+/* [server] listen takes a list; each address is parsed, the first is listen_host. */
+static void
+test_listen_list (void)
+{
+  g_autoptr(SgConfig) c = sg_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_assert_true (sg_config_set (c, "server", "listen", "0.0.0.0:25, [::]:25", &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (c->listen_addrs), ==, 2);
+  g_assert_cmpstr (c->listen_addrs[0], ==, "0.0.0.0:25");
+  g_assert_cmpstr (c->listen_addrs[1], ==, "[::]:25");
+  g_assert_cmpstr (c->listen_host, ==, "0.0.0.0");
+  g_assert_cmpuint (c->listen_port, ==, 25);
+  static const char *const bad[] = { "0.0.0.0:25, nonsense", "", " , ", "1.2.3.4:25,1.2.3.4:25" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_clear_error (&error);
+      if (sg_config_set (c, "server", "listen", bad[i], &error))
+        g_test_fail_printf ("listen = \"%s\" accepted", bad[i]);
+    }
+  /* [metrics] listen may not be one of them */
+  g_assert_true (sg_config_set (c, "server", "listen", "127.0.0.1:2525, 127.0.0.1:9125", NULL));
+  g_assert_true (sg_config_set (c, "metrics", "listen", "127.0.0.1:9125", NULL));
+  g_clear_error (&error);
+  g_assert_false (sg_config_check (c, &error));
+  g_assert_nonnull (strstr (error->message, "[metrics] listen must differ"));
+}
+
+/* config show -n: only what differs from the defaults, as a loadable file. */
+static void
+test_dump_changed (void)
+{
+  g_autoptr(SgConfig) c = sg_config_new ();
+  g_autofree char *none = sg_config_dump_changed (c);
+  g_assert_cmpstr (none, ==, "");
+  g_assert_true (sg_config_set (c, "limits", "max_recipients", "5", NULL));
+  g_assert_true (sg_config_set (c, "milter", "servers", "inet:127.0.0.1:11332", NULL));
+  g_autofree char *two = sg_config_dump_changed (c);
+  g_assert_cmpstr (two, ==, "[limits]\nmax_recipients = 5\n\n[milter]\nservers = inet:127.0.0.1:11332\n");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -211,5 +300,8 @@ main (int argc, char **argv)
   g_test_add_func ("/config/parsers", test_parsers);
   g_test_add_func ("/config/dump", test_dump);
   g_test_add_func ("/config/reloadable", test_reloadable);
+  g_test_add_func ("/config/reloadable/every-key", test_restart_changes_every_key);
+  g_test_add_func ("/config/listen-list", test_listen_list);
+  g_test_add_func ("/config/dump-changed", test_dump_changed);
   return g_test_run ();
 }

@@ -140,6 +140,29 @@ wait_value (guint16 port, const char *sample, gint64 want)
     }
 }
 
+/* wait_at_least - scrape until sample reads min or more; FALSE after WAIT_MS. */
+static gboolean
+wait_at_least (guint16 port, const char *sample, gint64 min)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+  for (;;)
+    {
+      g_autofree char *body = scrape (port);
+      if (value (body, sample) >= min)
+        return TRUE;
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (20000);
+    }
+}
+
+/* an_hour_old - craft: the message arrived an hour ago. */
+static void
+an_hour_old (SgMeta *meta)
+{
+  meta->arrival_time_us = g_get_real_time () - (gint64) 3600 * G_USEC_PER_SEC;
+}
+
 /* send_message - one transaction of body; the final reply (transfer full). */
 static char *
 send_message (guint16 port, const char *body)
@@ -259,6 +282,11 @@ test_queue (void)
   g_assert_cmpint (value (body, "spoolgate_deliveries_total{result=\"deferred\"}"), >=, 1);
   g_assert_cmpint (value (body, "spoolgate_queue_bytes{state=\"deferred\"}"), >, 0);
 
+  /* the oldest waiting message's age, read from its metadata */
+  const char *oldest = "spoolgate_queue_oldest_seconds";
+  craft (&f.s, id, an_hour_old);
+  g_assert_true (wait_at_least (f.port, oldest, 3600));
+
   /* the runner retries every second and holds the message's lock meanwhile */
   gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
   while (sg (&f.s, NULL, NULL, "hold", id, NULL) != 0)
@@ -268,6 +296,7 @@ test_queue (void)
     }
   g_assert_true (wait_value (f.port, held, 1));
   g_assert_true (wait_value (f.port, deferred, 0));
+  g_assert_true (wait_value (f.port, oldest, 0));   /* held mail waits for no delivery */
 
   g_autofree char *dump = g_build_filename (f.s.dir, "sink", NULL);
   g_assert_cmpint (g_mkdir (dump, 0700), ==, 0);
@@ -280,6 +309,7 @@ test_queue (void)
       g_autofree char *sample = g_strdup_printf ("spoolgate_queue_messages{state=\"%s\"}", states[i]);
       g_assert_true (wait_value (f.port, sample, 0));
     }
+  g_assert_true (wait_value (f.port, oldest, 0));
   g_autofree char *log = sg_test_server_log (&f.s);
   g_autofree char *sent = g_strdup_printf ("%s: to=<bob@example.org>, relay=127.0.0.1", id);
   g_assert_nonnull (strstr (log, sent));

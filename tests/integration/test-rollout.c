@@ -447,6 +447,104 @@ test_release (void)
   sg_test_server_free (&s);
 }
 
+/* Monitor mode with keep_rejected: a message enforce would have refused is
+ * queued and delivered, and a copy in rejected/ outlives the delivery:
+ * `rejected --monitored` lists it with its rule and "delivered", `show ID`
+ * finds it once queue/ has forgotten it, `release` refuses it, and the plain
+ * `rejected` listing (refused mail) does not show it. */
+static void
+test_monitor_kept (void)
+{
+  if (!g_file_test (SMTP_SINK, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("smtp-sink (postfix) is not installed");
+      return;
+    }
+  SgTestServer s;
+  guint16 sink_port = sg_test_free_port ();
+  g_autofree char *conf = g_strdup_printf (
+    "[validation]\nmode = monitor\nkeep_rejected = 1M\n"
+    "[smarthost]\nhost = 127.0.0.1\nport = %u\ntls = none\nconnect_timeout = 5\n"
+    "[queue]\nmin_backoff = 1\nmax_backoff = 1\nscan_interval = 2\n", sink_port);
+  sg_test_server_start (&s, conf);
+
+  g_autofree char *bad = no_date (11);
+  g_autofree char *reply = transact (s.port, bad);
+  g_assert_true (g_str_has_prefix (reply, "250 2.0.0 Ok: queued as "));
+  g_autofree char *id = g_strndup (reply + strlen ("250 2.0.0 Ok: queued as "), 20);
+  g_autofree char *good = message ("monitor kept, clean");
+  g_autofree char *good_id = sg_test_send (s.port, "alice@example.com",
+                                           (const char *const[]) { "bob@example.org", NULL }, good, -1);
+  g_assert_nonnull (good_id);
+  g_autoptr(GPtrArray) kept = rejected_ids (&s);
+  g_assert_cmpuint (kept->len, ==, 1);   /* the clean one is not kept */
+  g_assert_cmpstr (g_ptr_array_index (kept, 0), ==, id);
+  g_autofree char *kept_msg = g_strdup_printf ("%s: monitored: kept a copy in rejected/", id);
+  g_assert_true (sg_test_wait_log (&s, kept_msg, 1, WAIT_MS));
+
+  /* queued, not yet delivered (no smarthost yet) */
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint (sg (&s, &out, &err, "rejected", "--monitored", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, id));
+  g_assert_nonnull (strstr (out, "header.date.missing"));
+  g_assert_nonnull (strstr (out, "in the queue, "));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (sg (&s, &out, NULL, "rejected", NULL), ==, 0);
+  g_assert_null (strstr (out, id));
+  g_assert_nonnull (strstr (out, "No rejected messages kept."));
+  g_clear_pointer (&out, g_free);
+
+  /* delivered: gone from queue/, still listed, and shown */
+  g_autofree char *dump = g_build_filename (s.dir, "sink", NULL);
+  g_assert_cmpint (g_mkdir (dump, 0700), ==, 0);
+  GSubprocess *sink = start_sink (sink_port, dump);
+  g_autofree char *sent = g_strdup_printf ("%s: to=<bob@example.org>, relay=127.0.0.1", id);
+  g_assert_true (sg_test_wait_log (&s, sent, 1, DELIVERY_WAIT_MS));
+  g_autofree char *qjson = json_path (&s, id);
+  gint64 deadline = g_get_monotonic_time () + (gint64) DELIVERY_WAIT_MS * 1000;
+  while (g_file_test (qjson, G_FILE_TEST_EXISTS) && g_get_monotonic_time () < deadline)
+    g_usleep (POLL_MS * 1000);
+  g_assert_false (g_file_test (qjson, G_FILE_TEST_EXISTS));
+  g_autofree char *rjson = rejected_path (&s, id, ".json");
+  deadline = g_get_monotonic_time () + (gint64) DELIVERY_WAIT_MS * 1000;
+  for (;;)
+    {
+      g_autoptr(JsonNode) r = json_file (rjson);
+      if (json_object_has_member (json_node_get_object (r), "delivered_time_us"))
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (POLL_MS * 1000);
+    }
+  assert_schema ("rejected-metadata.schema.json", (const char *const[]) { rjson, NULL });
+
+  g_assert_cmpint (sg (&s, &out, NULL, "rejected", "--monitored", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, id));
+  g_assert_nonnull (strstr (out, "    enforce would have replied: 550 5.6.0 "));
+  g_assert_nonnull (strstr (out, "    delivered "));
+  g_assert_nonnull (strstr (out, "1 monitored message"));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (sg (&s, &out, NULL, "rejected", "--monitored", "--json", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "\"delivered\":true"));
+  g_assert_nonnull (strstr (out, "\"monitored\":true"));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (sg (&s, &out, NULL, "show", id, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "monitored (accepted under [validation] mode = monitor"));
+  g_assert_nonnull (strstr (out, "header.date.missing"));
+  g_assert_nonnull (strstr (out, "delivery:"));
+  g_assert_nonnull (strstr (out, "delivered "));
+  g_assert_null (strstr (out, "spoolgate release"));
+  g_clear_pointer (&out, g_free);
+
+  /* a record, not mail: release refuses it and nothing is queued again */
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (sg (&s, NULL, &err, "release", id, NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "accepted under [validation] mode = monitor"));
+  g_assert_false (g_file_test (qjson, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (deliveries (dump, "Subject: rollout 0011"), ==, 1);
+  sg_test_stop_process (sink);
+  sg_test_server_free (&s);
+}
+
 /* Start-up recovery of rejected/: leftovers of interrupted writes go,
  * copies already released go (the queued message stays), a copy cut short
  * goes, unknown files stay, whole copies stay. */
@@ -519,6 +617,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rollout/monitor", test_monitor);
   g_test_add_func ("/rollout/keep-rejected", test_keep_rejected);
   g_test_add_func ("/rollout/release", test_release);
+  g_test_add_func ("/rollout/monitor-kept", test_monitor_kept);
   g_test_add_func ("/rollout/recovery", test_recovery);
   return g_test_run ();
 }

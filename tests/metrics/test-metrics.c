@@ -111,7 +111,7 @@ test_render_syntax (void)
         }
     }
   g_assert_cmpuint (helps, ==, types);
-  g_assert_cmpuint (helps, ==, 16);
+  g_assert_cmpuint (helps, ==, 17);
 }
 
 static void
@@ -259,12 +259,31 @@ test_route (void)
   g_assert_cmpuint (sg_metrics_http_route (nul, sizeof nul - 1, &head), ==, 400);
 }
 
+/* spoolgate_queue_oldest_seconds - the age of the arrival time set, in
+ * whole seconds; 0 with none. A minute of slack: no timing in the verdict. */
+static void
+test_queue_oldest (void)
+{
+  fresh ();
+  g_autofree char *none = sg_metrics_render (NULL);
+  g_assert_cmpint (line_value (none, "spoolgate_queue_oldest_seconds"), ==, 0);
+  sg_metrics_queue_oldest_set (g_get_real_time () - (gint64) 3600 * G_USEC_PER_SEC);
+  g_autofree char *hour = sg_metrics_render (NULL);
+  gint64 age = line_value (hour, "spoolgate_queue_oldest_seconds");
+  g_assert_cmpint (age, >=, 3600);
+  g_assert_cmpint (age, <, 3660);
+  sg_metrics_queue_oldest_set (0);
+  g_autofree char *again = sg_metrics_render (NULL);
+  g_assert_cmpint (line_value (again, "spoolgate_queue_oldest_seconds"), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/metrics/render/exact", test_render_exact);
   g_test_add_func ("/metrics/render/syntax", test_render_syntax);
+  g_test_add_func ("/metrics/queue/oldest", test_queue_oldest);
   g_test_add_func ("/metrics/labels/escape", test_label_escape);
   g_test_add_func ("/metrics/labels/cap", test_label_cap);
   g_test_add_func ("/metrics/threads", test_threads);

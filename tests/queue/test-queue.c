@@ -280,13 +280,13 @@ test_census (void)
 {
   sg_metrics_reset ();
   g_autoptr(SgQueueCensus) c = sg_queue_census_new ();
-  sg_queue_census_set (c, "A", SG_MSG_QUEUED, 100);
-  sg_queue_census_set (c, "B", SG_MSG_QUEUED, 200);
-  sg_queue_census_set (c, "C", SG_MSG_HELD, 50);
-  sg_queue_census_set (c, "A", SG_MSG_QUEUED, 100);   /* seen again: no change */
+  sg_queue_census_set (c, "A", SG_MSG_QUEUED, 100, 0);
+  sg_queue_census_set (c, "B", SG_MSG_QUEUED, 200, 0);
+  sg_queue_census_set (c, "C", SG_MSG_HELD, 50, 0);
+  sg_queue_census_set (c, "A", SG_MSG_QUEUED, 100, 0);   /* seen again: no change */
   g_assert_cmpuint (sg_queue_census_count (c, SG_MSG_QUEUED), ==, 2);
   g_assert_cmpint (metric ("spoolgate_queue_bytes{state=\"queued\"}"), ==, 300);
-  sg_queue_census_set (c, "B", SG_MSG_DEFERRED, 210);  /* state and size change */
+  sg_queue_census_set (c, "B", SG_MSG_DEFERRED, 210, 0);  /* state and size change */
   g_assert_cmpint (metric ("spoolgate_queue_messages{state=\"queued\"}"), ==, 1);
   g_assert_cmpint (metric ("spoolgate_queue_bytes{state=\"queued\"}"), ==, 100);
   g_assert_cmpint (metric ("spoolgate_queue_messages{state=\"deferred\"}"), ==, 1);
@@ -303,6 +303,38 @@ test_census (void)
   g_assert_cmpint (metric ("spoolgate_queue_bytes{state=\"held\"}"), ==, 50);
 }
 
+/* spoolgate_queue_oldest_seconds follows the oldest queued or deferred
+ * message through arrivals, moves and removals; held and finished mail does
+ * not count. Ages are hours apart: a minute of slack, no timing. */
+static void
+test_census_oldest (void)
+{
+  sg_metrics_reset ();
+  const gint64 hour = (gint64) 3600 * G_USEC_PER_SEC, now = g_get_real_time ();
+  g_autoptr(SgQueueCensus) c = sg_queue_census_new ();
+  g_assert_cmpint (metric ("spoolgate_queue_oldest_seconds"), ==, 0);
+  sg_queue_census_set (c, "HELD", SG_MSG_HELD, 10, now - 9 * hour);
+  sg_queue_census_set (c, "DONE", SG_MSG_FAILED, 10, now - 8 * hour);
+  g_assert_cmpint (metric ("spoolgate_queue_oldest_seconds"), ==, 0);
+  sg_queue_census_set (c, "NEW", SG_MSG_QUEUED, 10, now - 1 * hour);
+  sg_queue_census_set (c, "OLD", SG_MSG_QUEUED, 10, now - 3 * hour);
+  sg_queue_census_set (c, "MID", SG_MSG_QUEUED, 10, now - 2 * hour);
+  gint64 age = metric ("spoolgate_queue_oldest_seconds");
+  g_assert_cmpint (age / 60, ==, 3 * 60);
+  sg_queue_census_set (c, "OLD", SG_MSG_DEFERRED, 10, now - 3 * hour);  /* still waiting */
+  g_assert_cmpint (metric ("spoolgate_queue_oldest_seconds") / 60, ==, 3 * 60);
+  sg_queue_census_set (c, "OLD", SG_MSG_DELIVERED, 10, now - 3 * hour); /* done */
+  g_assert_cmpint (metric ("spoolgate_queue_oldest_seconds") / 60, ==, 2 * 60);
+  sg_queue_census_forget (c, "MID");
+  g_assert_cmpint (metric ("spoolgate_queue_oldest_seconds") / 60, ==, 1 * 60);
+  sg_queue_census_set (c, "HELD", SG_MSG_QUEUED, 10, now - 9 * hour);   /* released */
+  g_assert_cmpint (metric ("spoolgate_queue_oldest_seconds") / 60, ==, 9 * 60);
+  g_autoptr(GHashTable) present = g_hash_table_new (g_str_hash, g_str_equal);
+  g_hash_table_add (present, "DONE");
+  sg_queue_census_retain (c, present);
+  g_assert_cmpint (metric ("spoolgate_queue_oldest_seconds"), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -313,6 +345,7 @@ main (int argc, char **argv)
   g_test_add_func ("/queue/expire", test_expire);
   g_test_add_func ("/queue/dsn/validates", test_dsn_validates);
   g_test_add_func ("/queue/census", test_census);
+  g_test_add_func ("/queue/census/oldest", test_census_oldest);
   g_test_add_func ("/queue/dsn/notify", test_dsn_notify);
   g_test_add_func ("/queue/dsn/delay", test_dsn_delay);
   g_test_add_func ("/queue/dsn/ret-full", test_dsn_ret_full);

@@ -70,7 +70,7 @@ sample_body (void)
   return g_bytes_new_static (body, sizeof body - 1);
 }
 
-/* /spool/open/layout - directories with mode 0700 and the lock file exist. */
+/* /spool/open/layout - directories with mode 0750 (tmp/ 0700) and the lock file exist. */
 static void
 test_layout (Fixture *f, gconstpointer data)
 {
@@ -84,7 +84,7 @@ test_layout (Fixture *f, gconstpointer data)
 
       g_assert_cmpint (stat (path, &st), ==, 0);
       g_assert_true (S_ISDIR (st.st_mode));
-      g_assert_cmpint (st.st_mode & 0777, ==, 0700);
+      g_assert_cmpint (st.st_mode & 0777, ==, strcmp (dirs[i], "tmp") == 0 ? 0700 : 0750);
     }
   g_assert_true (g_file_test (lock, G_FILE_TEST_IS_REGULAR));
   g_assert_cmpstr (sg_spool_dir (f->spool), ==, f->dir);
@@ -153,9 +153,9 @@ test_commit_files (Fixture *f, gconstpointer data)
   sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, expect->data, expect->len);
   g_assert_cmpstr (meta->sha256, ==, sha);
   g_assert_cmpint (stat (eml, &st), ==, 0);
-  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0640);
   g_assert_cmpint (stat (json, &st), ==, 0);
-  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0640);
   g_assert_cmpuint (sg_test_count (tmp, NULL), ==, 0);
   g_assert_cmpuint (sg_spool_flush_rounds (f->spool), ==, 1);
 
