@@ -187,6 +187,16 @@ check_qp (SgVctx *c, const SgEntity *e, gsize start, gsize end)
                               "\"=\" not followed by two hex digits or a line break");
               return;
             }
+          /* the last line of a body part: its line break belongs to the
+           * next delimiter (RFC 2046 5.1.1), so this "=" has none; GMime
+           * and Python drop it, MIME-tools keeps it (decoder-diff) */
+          if (nl == NULL && le == stop && w == qe && n == (gsize) (le - p))
+            {
+              sg_vctx_report (c, SG_RULE_MIME_QP_INVALID, e, NULL, p - c->data,
+                              "\"=\" at the end of a body part, where the line break belongs "
+                              "to the boundary delimiter");
+              return;
+            }
           break;
         }
       for (const guint8 *a = p; a < qe; a++)
