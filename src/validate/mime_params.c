@@ -214,8 +214,11 @@ octets_fit_charset (const char *charset, gsize cslen, const char *bytes, gsize l
   for (gsize i = 0; i < G_N_ELEMENTS (unordered); i++)
     if (g_ascii_strcasecmp (cs, unordered[i]) == 0)
       return FALSE;
-  g_autofree char *conv = g_convert (bytes, (gssize) len, "UTF-8", cs, NULL, NULL, NULL);
-  return conv != NULL;
+  gsize out_len = 0;
+  g_autofree char *conv = g_convert (bytes, (gssize) len, "UTF-8", cs, NULL, &out_len, NULL);
+  /* glibc passes an ISO 2022 escape it does not know through as ESC */
+  return conv != NULL && memchr (conv, '\x1b', out_len) == NULL &&
+         strstr (conv, "\xef\xbf\xbd") == NULL;
 }
 
 /* The octets of the encoded-word at w (=?charset?E?text?=, up to end), or
