@@ -321,6 +321,24 @@ sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dep
   if (!sg_vctx_count_part (c, e))
     return;
 
+  /* An attached message saved from an mbox keeps its postmark line
+   * ("From sender date", RFC 4155 2), which is no header field (RFC 5322
+   * 2.2). GMime skips it, Python's email takes it as the Unix From,
+   * MIME-tools as a "From " tag: all three read the message alike, so
+   * it is a strict-level rule, and the header scan starts after it. */
+  if (e->kind == SG_ENTITY_EMBEDDED && end - start > 6 &&
+      memcmp (c->data + start, "From ", 5) == 0 && c->data[start + 5] != ' ' &&
+      c->data[start + 5] != '\t' && c->data[start + 5] != '\r')
+    {
+      const guint8 *nl = memchr (c->data + start, '\n', end - start);
+      if (nl != NULL)
+        {
+          sg_vctx_report (c, SG_RULE_HEADER_MBOX_FROM, e, NULL, (gssize) start,
+                          "mbox \"From \" line at the top of an attached message");
+          start = (gsize) (nl + 1 - c->data);
+        }
+    }
+
   g_autoptr(GArray) fields = g_array_new (FALSE, FALSE, sizeof (SgField));
   gsize body = sg_scan_headers (c, e, start, end, fields);
   if (e->kind == SG_ENTITY_ROOT)
