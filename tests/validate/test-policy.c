@@ -65,6 +65,7 @@ static const struct {
   { "mime.cte.whitespace",        TRUE,  TRUE,  TRUE  },
   { "mime.param.charset-mismatch", TRUE, TRUE,  TRUE  },
   { "header.mbox-from",           TRUE,  FALSE, FALSE },
+  { "mime.8bit.preamble",         TRUE,  FALSE, FALSE },
   { "mime.boundary.in-encoded",   TRUE,  TRUE,  TRUE  },
   { "mime.epilogue.part",         TRUE,  TRUE,  TRUE  },
 };
