@@ -179,6 +179,11 @@ void sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end,
                       guint depth, const SgBoundary *stack, guint nstack,
                       gboolean digest_child);
 
+/* param_charset.c: encoded parameter octets against their charset. */
+gboolean sg_octets_fit_charset (const char *charset, gsize cslen, const char *bytes, gsize len);
+void sg_check_word_charsets (SgVctx *c, const SgEntity *e, const char *header, const char *qname,
+                             const char *value);
+
 /* mime_params.c: Content-Type / Content-Disposition values. */
 typedef struct {
   char *type;        /* lower case; for Content-Disposition the disposition type */
