@@ -97,8 +97,10 @@ typedef struct {
   int section;     /* -1 when not a continuation */
   gboolean ext;    /* trailing "*": charset'language'%XX value */
   gboolean quoted;
+  gboolean escaped;/* a quoted-pair in the quoted-string */
   guint order;     /* position among the field's parameters */
   char *value;
+  char *spelled;   /* the name as written, case kept */
 } Param;
 
 static void
@@ -108,6 +110,7 @@ param_clear (gpointer p)
   g_free (x->attr);
   g_free (x->base);
   g_free (x->value);
+  g_free (x->spelled);
 }
 
 static int
@@ -171,6 +174,26 @@ pct_decode (const char *s, GString *out)
         g_string_append_c (out, *s);
     }
   return TRUE;
+}
+
+/* RFC 2231 7: charset and language are tokens ("utf-8'en'"); a space, a
+ * quote or a backslash there (a quoted extended value, `" utf-8''..."`)
+ * makes Python's email drop the value while GMime and MIME-tools strip it. */
+static gboolean
+is_charset_lang (const char *from, const char *to)
+{
+  for (const char *p = from; p < to; p++)
+    if (*p != '\'' && !is_token_char ((guchar) *p))
+      return FALSE;
+  return TRUE;
+}
+
+/* Whether s holds something shaped like an encoded-word. */
+static gboolean
+has_encoded_word (const char *s)
+{
+  const char *w = s ? strstr (s, "=?") : NULL;
+  return w != NULL && strstr (w + 2, "?=") != NULL;
 }
 
 /* Bytes in charset to UTF-8; unknown charsets keep the raw bytes. */
@@ -278,6 +301,7 @@ decode_plain (SgVctx *c, const SgEntity *e, const char *header, const char *base
           return g_strdup (value);
         }
     }
+  sg_check_word_charsets (c, e, header, qname, value);
   char *dec = g_utf8_validate (value, -1, NULL)
                 ? g_mime_utils_header_decode_text (NULL, value) : NULL;
   if (dec == NULL)
@@ -316,6 +340,7 @@ decode_group (SgVctx *c, const SgEntity *e, const char *header, Param *ps, guint
   g_autofree char *charset = NULL;
   GString *bytes = g_string_new (NULL);
   guint last_order = 0;
+  const char *first_spelled = NULL;
 
   for (guint i = 0; i < n; i++)
     {
@@ -347,6 +372,18 @@ decode_group (SgVctx *c, const SgEntity *e, const char *header, Param *ps, guint
           break;
         }
       last_order = x->order;
+      if (nsections == 0)
+        first_spelled = x->spelled;
+      /* RFC 2045 5.1: names are case-insensitive, but Python's email joins
+       * only sections spelled alike (FileName*0, filename*1; decoder-diff) */
+      if (nsections > 0 && strncmp (x->spelled, first_spelled, strlen (x->base)) != 0)
+        {
+          sg_vctx_report (c, SG_RULE_MIME_RFC2231_INVALID, e, header, -1,
+                          "sections of %s spelled in different case, which some readers do not join",
+                          x->base);
+          bad = TRUE;
+          break;
+        }
       nsections++;
       const char *v = x->value;
       if (x->section == 0)
@@ -370,7 +407,7 @@ decode_group (SgVctx *c, const SgEntity *e, const char *header, Param *ps, guint
           /* extended-initial-value := [charset] "'" [language] "'" extended-other-values */
           const char *q1 = strchr (v, '\'');
           const char *q2 = q1 ? strchr (q1 + 1, '\'') : NULL;
-          if (q2 == NULL)
+          if (q2 == NULL || !is_charset_lang (v, q2))
             bad = TRUE;
           else
             {
@@ -392,7 +429,13 @@ decode_group (SgVctx *c, const SgEntity *e, const char *header, Param *ps, guint
 
   char *decoded = NULL, *other = NULL;
   if (nsections > 0 && !bad)
-    decoded = to_utf8 (charset ? charset : "", bytes);
+    {
+      if (!sg_octets_fit_charset (charset ? charset : "", charset ? strlen (charset) : 0,
+                                  bytes->str, bytes->len))
+        sg_vctx_report (c, SG_RULE_MIME_PARAM_CHARSET_MISMATCH, e, header, -1,
+                        "RFC 2231 value of %s is not text in its charset", ps[0].base);
+      decoded = to_utf8 (charset ? charset : "", bytes);
+    }
   if (single != NULL)
     {
       const char *q1 = strchr (single->value, '\'');
@@ -402,12 +445,15 @@ decode_group (SgVctx *c, const SgEntity *e, const char *header, Param *ps, guint
         sg_vctx_report (c, SG_RULE_MIME_RFC2231_QUOTED, e, header, -1,
                         "extended value of %s* in quotes, which RFC 2231 7 does not allow",
                         single->base);
-      if (q2 == NULL || !pct_decode (q2 + 1, bytes))
+      if (q2 == NULL || !is_charset_lang (single->value, q2) || !pct_decode (q2 + 1, bytes))
         sg_vctx_report (c, SG_RULE_MIME_RFC2231_INVALID, e, header, -1,
                         "malformed extended value in %s*", single->base);
       else
         {
           g_autofree char *cs = g_strndup (single->value, (gsize) (q1 - single->value));
+          if (!sg_octets_fit_charset (cs, strlen (cs), bytes->str, bytes->len))
+            sg_vctx_report (c, SG_RULE_MIME_PARAM_CHARSET_MISMATCH, e, header, -1,
+                            "RFC 2231 value of %s* is not text in its charset", single->base);
           other = to_utf8 (cs, bytes);
         }
     }
@@ -415,6 +461,18 @@ decode_group (SgVctx *c, const SgEntity *e, const char *header, Param *ps, guint
 
   const char *base = ps[0].base;
   gboolean boundary = strcmp (base, "boundary") == 0;
+  /* an encoded-word inside an RFC 2231 value, or split across its
+   * sections: Python's email and GMime show it as written, a reader that
+   * decodes RFC 2047 in names after RFC 2231 (MIME-tools users) decodes
+   * it (decoder-diff) */
+  if (has_encoded_word (decoded) || has_encoded_word (other))
+    sg_vctx_report (c, SG_RULE_MIME_PARAM_RFC2047_EVASIVE, e, header, -1,
+                    "encoded-word inside the RFC 2231 value of %s", base);
+  /* a quoted-pair among encoded-words: readers unescape before or after
+   * decoding, and read different words */
+  if (plain != NULL && plain->escaped && has_encoded_word (plain->value))
+    sg_vctx_report (c, SG_RULE_MIME_PARAM_RFC2047_EVASIVE, e, header, -1,
+                    "quoted-pair in the %s parameter beside encoded-words", base);
   char *plain_dec = plain ? decode_plain (c, e, header, base, plain->value) : NULL;
   /* name* and name*0...: two RFC 2231 spellings, nothing says which wins */
   if (other != NULL && decoded != NULL && strcmp (other, decoded) != 0)
@@ -510,6 +568,13 @@ sg_mime_value_parse (SgVctx *c, const SgEntity *e, const char *header, gsize off
                           "media type \"%s\" is not multipart, though some readers take it for one", q);
         }
       mnext (&l);
+      /* RFC 2045 5.1 allows a comment after the subtype, but Python's email
+       * keeps it in the type ("text/plain (x)"), and MIME-tools keeps one
+       * glued to it ("text/plain(x)"), while GMime drops it: each reader
+       * then treats the part as another type (found by decoder-diff) */
+      if (l.comment)
+        sg_vctx_report (c, SG_RULE_MIME_CONTENT_TYPE_AMBIGUOUS, e, header, (gssize) offset,
+                        "comment after the media type, which some readers keep in the type");
     }
 
   g_autoptr(GArray) params = g_array_new (FALSE, TRUE, sizeof (Param));
@@ -517,7 +582,7 @@ sg_mime_value_parse (SgVctx *c, const SgEntity *e, const char *header, gsize off
   guint order = 0;
   while (l.type != MT_END)
     {
-      /* a comment after the media type ("text/plain (body)") is read alike */
+      /* a comment after the media type is reported above */
       if (l.comment && order > 0)
         sg_vctx_report (c, SG_RULE_MIME_PARAM_CFWS, e, header, (gssize) offset,
                         "comment after a parameter value");
@@ -533,12 +598,14 @@ sg_mime_value_parse (SgVctx *c, const SgEntity *e, const char *header, gsize off
                         "comment before a parameter name");
       Param x = { 0 };
       x.attr = g_ascii_strdown (l.s, (gssize) l.len);
+      x.spelled = g_strndup (l.s, l.len);
       x.order = order++;
       g_autofree char *qa = sg_quote ((const guint8 *) x.attr, strlen (x.attr), SG_VALIDATE_MAX_QUOTE);
       mnext (&l);
       if (l.type != '=')
         {
           g_free (x.attr);
+          g_free (x.spelled);
           goto invalid;
         }
       if (l.ws || l.comment)
@@ -548,6 +615,7 @@ sg_mime_value_parse (SgVctx *c, const SgEntity *e, const char *header, gsize off
       if (l.type != MT_TOKEN && l.type != MT_QSTR)
         {
           g_free (x.attr);
+          g_free (x.spelled);
           goto invalid;
         }
       if (l.ws || l.comment)
@@ -565,6 +633,7 @@ sg_mime_value_parse (SgVctx *c, const SgEntity *e, const char *header, gsize off
         {
           x.value = unquote (l.s, l.len);
           x.quoted = TRUE;
+          x.escaped = memchr (l.s, '\\', l.len) != NULL;
           if (strcmp (x.attr, "boundary") == 0 && memchr (l.s, '\n', l.len) != NULL)
             sg_vctx_report (c, SG_RULE_MIME_BOUNDARY_FORM, e, header, (gssize) offset,
                             "boundary folded across lines: readers unfold it differently");

@@ -187,7 +187,30 @@ check_qp (SgVctx *c, const SgEntity *e, gsize start, gsize end)
                               "\"=\" not followed by two hex digits or a line break");
               return;
             }
+          /* the last line of a body part: its line break belongs to the
+           * next delimiter (RFC 2046 5.1.1), so this "=" has none; GMime
+           * and Python drop it, MIME-tools keeps it (decoder-diff) */
+          if (nl == NULL && le == stop && w == qe && n == (gsize) (le - p))
+            {
+              sg_vctx_report (c, SG_RULE_MIME_QP_INVALID, e, NULL, p - c->data,
+                              "\"=\" at the end of a body part, where the line break belongs "
+                              "to the boundary delimiter");
+              return;
+            }
           break;
+        }
+      /* RFC 2045 6.7 (3): white space at the end of an encoded line is
+       * written =20 or =09; a decoder must delete it when it is not, and
+       * MIME-tools does, while GMime and Python's email keep it (a
+       * signature's "-- " line decodes two ways; decoder-diff) */
+      const guint8 *last = qe;
+      while (last > p && (last[-1] == ' ' || last[-1] == '\t'))
+        last--;
+      if (last < qe && !(last > p && last[-1] == '='))     /* not soft-break padding */
+        {
+          sg_vctx_report (c, SG_RULE_MIME_QP_INVALID, e, NULL, p - c->data,
+                          "white space at the end of a quoted-printable line");
+          return;
         }
       for (const guint8 *a = p; a < qe; a++)
         if (g_ascii_isalnum (*a) && !(a >= p + 1 && a[-1] == '=') && !(a >= p + 2 && a[-2] == '='))

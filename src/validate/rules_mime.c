@@ -34,7 +34,7 @@ boundary_syntax_ok (const char *b, gsize len)
  * sets *empty and reads as 7bit, as GMime, Python's email and MIME-tools all
  * read it (Ruby's mail gem writes one on message/rfc822 attachments). */
 static SgCte
-parse_cte (const char *s, gsize len, gboolean *comment, gboolean *empty)
+parse_cte (const char *s, gsize len, gboolean *comment, gboolean *empty, gboolean *loose)
 {
   static const struct { const char *name; SgCte cte; } names[] = {
     { "7bit", SG_CTE_7BIT }, { "8bit", SG_CTE_8BIT }, { "binary", SG_CTE_BINARY },
@@ -45,6 +45,7 @@ parse_cte (const char *s, gsize len, gboolean *comment, gboolean *empty)
 
   *comment = FALSE;
   *empty = FALSE;
+  *loose = FALSE;
   while (p < end)
     {
       if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
@@ -81,6 +82,10 @@ parse_cte (const char *s, gsize len, gboolean *comment, gboolean *empty)
     }
   if (tok == NULL)
     return SG_CTE_UNKNOWN;
+  /* white space after the mechanism, or a fold before it: legal CFWS, but
+   * Python's email compares the field as written ("base64 ") and leaves
+   * the content undecoded */
+  *loose = tok_end < end || memchr (s, '\n', (gsize) (tok - s)) != NULL;
   for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
     if (strlen (names[i].name) == (gsize) (tok_end - tok) &&
         g_ascii_strncasecmp (tok, names[i].name, (gsize) (tok_end - tok)) == 0)
@@ -316,6 +321,24 @@ sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dep
   if (!sg_vctx_count_part (c, e))
     return;
 
+  /* An attached message saved from an mbox keeps its postmark line
+   * ("From sender date", RFC 4155 2), which is no header field (RFC 5322
+   * 2.2). GMime skips it, Python's email takes it as the Unix From,
+   * MIME-tools as a "From " tag: all three read the message alike, so
+   * it is a strict-level rule, and the header scan starts after it. */
+  if (e->kind == SG_ENTITY_EMBEDDED && end - start > 6 &&
+      memcmp (c->data + start, "From ", 5) == 0 && c->data[start + 5] != ' ' &&
+      c->data[start + 5] != '\t' && c->data[start + 5] != '\r')
+    {
+      const guint8 *nl = memchr (c->data + start, '\n', end - start);
+      if (nl != NULL)
+        {
+          sg_vctx_report (c, SG_RULE_HEADER_MBOX_FROM, e, NULL, (gssize) start,
+                          "mbox \"From \" line at the top of an attached message");
+          start = (gsize) (nl + 1 - c->data);
+        }
+    }
+
   g_autoptr(GArray) fields = g_array_new (FALSE, FALSE, sizeof (SgField));
   gsize body = sg_scan_headers (c, e, start, end, fields);
   if (e->kind == SG_ENTITY_ROOT)
@@ -342,8 +365,15 @@ sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end, guint dep
   if (m.cte != NULL)
     {
       gboolean comment = FALSE, empty = FALSE;
+      gboolean loose = FALSE;
       cte = parse_cte ((const char *) c->data + m.cte->value, m.cte->value_end - m.cte->value,
-                       &comment, &empty);
+                       &comment, &empty, &loose);
+      /* identity encodings read the same whatever a reader makes of them */
+      if (loose && !comment && (cte == SG_CTE_BASE64 || cte == SG_CTE_QP))
+        sg_vctx_report (c, SG_RULE_MIME_CTE_WHITESPACE, e, "Content-Transfer-Encoding",
+                        (gssize) m.cte->name, "white space after, or a fold before, the %s "
+                        "encoding, which some readers then do not decode",
+                        cte == SG_CTE_BASE64 ? "base64" : "quoted-printable");
       if (empty)
         sg_vctx_report (c, SG_RULE_MIME_CTE_EMPTY, e, "Content-Transfer-Encoding",
                         (gssize) m.cte->name, "empty Content-Transfer-Encoding, read as 7bit");

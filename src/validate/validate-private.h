@@ -18,6 +18,7 @@ typedef enum {
   SG_RULE_HEADER_NAME_INVALID,
   SG_RULE_HEADER_NAME_SPACE,
   SG_RULE_HEADER_SEPARATOR_MISSING,
+  SG_RULE_HEADER_MBOX_FROM,
   SG_RULE_HEADER_8BIT,
   SG_RULE_HEADER_UTF8_INVALID,
   SG_RULE_HEADER_DATE_MISSING,
@@ -40,12 +41,14 @@ typedef enum {
   SG_RULE_MIME_PARAM_SINGLE_QUOTED,
   SG_RULE_MIME_PARAM_RFC2047,
   SG_RULE_MIME_PARAM_RFC2047_EVASIVE,
+  SG_RULE_MIME_PARAM_CHARSET_MISMATCH,
   SG_RULE_MIME_PARAM_FALLBACK,
   SG_RULE_MIME_HEADER_DUPLICATE,
   SG_RULE_MIME_CTE_UNKNOWN,
   SG_RULE_MIME_CTE_EMPTY,
   SG_RULE_MIME_CTE_COMPOSITE,
   SG_RULE_MIME_CTE_COMMENT,
+  SG_RULE_MIME_CTE_WHITESPACE,
   SG_RULE_MIME_BOUNDARY_MISSING,
   SG_RULE_MIME_BOUNDARY_INVALID,
   SG_RULE_MIME_BOUNDARY_FORM,
@@ -178,6 +181,11 @@ gboolean sg_vctx_count_part (SgVctx *c, const SgEntity *e);
 void sg_check_entity (SgVctx *c, const SgEntity *e, gsize start, gsize end,
                       guint depth, const SgBoundary *stack, guint nstack,
                       gboolean digest_child);
+
+/* param_charset.c: encoded parameter octets against their charset. */
+gboolean sg_octets_fit_charset (const char *charset, gsize cslen, const char *bytes, gsize len);
+void sg_check_word_charsets (SgVctx *c, const SgEntity *e, const char *header, const char *qname,
+                             const char *value);
 
 /* mime_params.c: Content-Type / Content-Disposition values. */
 typedef struct {

@@ -61,7 +61,11 @@ static const struct {
   { "mime.param.cfws",            TRUE,  TRUE,  TRUE  },
   { "mime.rfc2231.quoted",        TRUE,  FALSE, FALSE },
   { "mime.multipart.empty",       TRUE,  TRUE,  TRUE  },
-  { "mime.qp.needless",           TRUE,  TRUE,  FALSE },
+  { "mime.qp.needless",           TRUE,  FALSE, FALSE },
+  { "mime.cte.whitespace",        TRUE,  TRUE,  TRUE  },
+  { "mime.param.charset-mismatch", TRUE, TRUE,  TRUE  },
+  { "header.mbox-from",           TRUE,  FALSE, FALSE },
+  { "mime.8bit.preamble",         TRUE,  FALSE, FALSE },
   { "mime.boundary.in-encoded",   TRUE,  TRUE,  TRUE  },
   { "mime.epilogue.part",         TRUE,  TRUE,  TRUE  },
 };

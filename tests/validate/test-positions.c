@@ -74,8 +74,12 @@ extract_fields (const guint8 *data, gsize len, GHashTable *probes)
           g_hash_table_add (probes, g_bytes_new (data + field, field_end - (gsize) field));
           field = -1;
         }
+      /* An mbox "From " separator (RFC 4155) is no field: it is what it is
+       * only atop a message (header.mbox-from), so it is positional by
+       * definition and not a probe; its colons are the time's. */
       gboolean is_field = cend > pos && !cont && memchr (data + pos, ':', cend - pos) != NULL &&
-                          !(cend - pos >= 2 && data[pos] == '-' && data[pos + 1] == '-');
+                          !(cend - pos >= 2 && data[pos] == '-' && data[pos + 1] == '-') &&
+                          !(cend - pos >= 5 && memcmp (data + pos, "From ", 5) == 0);
       if (section_start && is_field)
         {
           field = (gssize) pos;
