@@ -31,6 +31,7 @@ struct _Probe {
   char         *address;
   gboolean      smtputf8;
   GPtrArray    *waiters;    /* Waiter*, main thread only */
+  GSource      *start;      /* (nullable) waiting for its turn under the rate limit */
   /* written by the probe thread, read on the main thread after the hand-back */
   gboolean      answered;
   SgVerifyEntry entry;
@@ -164,17 +165,32 @@ probe_run (gpointer data, gpointer pool_data)
   g_main_context_invoke_full (v->context, G_PRIORITY_DEFAULT, probe_done, p, probe_release);
 }
 
-/* take_token - the next hop's rate limit: one probe's worth, if there is one. */
+/* take_token - the next hop's rate limit, a token bucket of one second's
+ * worth that may be drawn ahead: *delay_ms gets how long this probe waits
+ * for its token; FALSE when that would be past half of verify_timeout (the
+ * RCPT could not have its answer in time). */
 static gboolean
-take_token (SgVerify *v)
+take_token (SgVerify *v, guint *delay_ms)
 {
   gint64 now = g_get_monotonic_time ();
   v->tokens = MIN ((double) v->rate, v->tokens + (double) (now - v->tokens_at) * v->rate / G_USEC_PER_SEC);
   v->tokens_at = now;
-  if (v->tokens < 1.0)
+  double wait_s = v->tokens >= 1.0 ? 0.0 : (1.0 - v->tokens) / v->rate;
+  if (wait_s * 2 > v->timeout)
     return FALSE;
   v->tokens -= 1.0;
+  *delay_ms = (guint) (wait_s * 1000.0 + 0.5);
   return TRUE;
+}
+
+/* on_start - the probe's token is due: hand it to a probe thread. */
+static gboolean
+on_start (gpointer data)
+{
+  Probe *p = data;
+  g_clear_pointer (&p->start, g_source_unref);
+  g_thread_pool_push (p->v->pool, p, NULL);
+  return G_SOURCE_REMOVE;
 }
 
 /* waiter_add - one more RCPT waiting for p. */
@@ -221,7 +237,8 @@ sg_verify_check (SgVerify *v, const char *address, gboolean smtputf8, SgVerifyAn
       *now = (SgVerifyAnswer) { SG_VERIFY_UNKNOWN, 0, "too many address probes in progress" };
       return TRUE;
     }
-  if (!take_token (v))
+  guint delay_ms = 0;
+  if (!take_token (v, &delay_ms))
     {
       *now = (SgVerifyAnswer) { SG_VERIFY_UNKNOWN, 0,
                                 "address probe rate limit to the next hop reached" };
@@ -235,7 +252,14 @@ sg_verify_check (SgVerify *v, const char *address, gboolean smtputf8, SgVerifyAn
   g_hash_table_insert (v->inflight, p->address, p);
   waiter_add (v, p, done, user_data);
   v->started++;
-  g_thread_pool_push (v->pool, p, NULL);
+  if (delay_ms == 0)
+    g_thread_pool_push (v->pool, p, NULL);
+  else
+    {
+      p->start = g_timeout_source_new (delay_ms);
+      g_source_set_callback (p->start, on_start, p, NULL);
+      g_source_attach (p->start, v->context);
+    }
   return FALSE;
 }
 
@@ -299,6 +323,13 @@ sg_verify_free (SgVerify *v)
       while (p->waiters->len > 0)
         waiter_answer (g_ptr_array_index (p->waiters, 0), &a);
       g_hash_table_iter_remove (&it);
+      if (p->start)
+        {
+          /* never handed to a thread: nothing else will release it */
+          g_source_destroy (p->start);
+          g_clear_pointer (&p->start, g_source_unref);
+          probe_release (p);
+        }
     }
   /* Every probe still queued runs now, cancelled at once; each hands back
    * through the context, which releases it whether or not it runs again. */
