@@ -1,0 +1,524 @@
+/* test-edge.c - issue 22, an edge MX that refuses at RCPT what cannot be
+ * delivered: [access] recipient_maps, sender_access and recipient_access;
+ * address verification against independent next hops (python3-aiosmtpd
+ * through tests/tools/smarthost.py, a real Postfix with its own relay
+ * recipient table, a port nobody listens on, a listener that never
+ * greets); the hard error limit against a client guessing addresses; the
+ * NOQUEUE log line; tables that are bad at start and at reload. */
+#include "harness.h"
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <string.h>
+
+#define WAIT_MS  30000   /* generous bound for anything to happen */
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgTestClient, sg_test_client_free)
+
+static const char *const BODY =
+  "Date: Sat, 21 Nov 2026 10:00:00 +0000\r\n"
+  "From: Sender <s@client.example>\r\n"
+  "To: alice@example.org\r\n"
+  "Subject: edge test\r\n"
+  "Message-ID: <edge1@client.example>\r\n"
+  "\r\n"
+  "Hello.\r\n";
+
+/* One test's world: spoolgate, maybe a next hop, and files. */
+typedef struct {
+  SgTestServer s;
+  char        *dir;     /* tables, next-hop records */
+  char        *out;     /* what the next hop recorded */
+  guint16      hop;     /* next hop port */
+  GSubprocess *nh;      /* (nullable) the next hop */
+  gboolean     started;
+} Edge;
+
+static void
+edge_init (Edge *e)
+{
+  memset (e, 0, sizeof *e);
+  e->dir = g_dir_make_tmp ("sg-edge-XXXXXX", NULL);
+  g_assert_nonnull (e->dir);
+  e->out = g_build_filename (e->dir, "out", NULL);
+  e->hop = sg_test_free_port ();
+}
+
+static void
+edge_free (Edge *e)
+{
+  if (e->started)
+    {
+      if (g_test_failed ())
+        {
+          g_autofree char *log = sg_test_server_log (&e->s);
+          g_test_message ("server log:\n%s", log);
+        }
+      sg_test_server_free (&e->s);
+    }
+  sg_test_stop_process (e->nh);
+  if (!g_test_failed ())
+    {
+      const char *argv[] = { "rm", "-rf", e->dir, NULL };
+      sg_test_run (argv, NULL, NULL);
+    }
+  g_free (e->dir);
+  g_free (e->out);
+}
+
+/* file - write text to dir/name; the path (transfer full). */
+static char *
+file (Edge *e, const char *name, const char *text)
+{
+  char *path = g_build_filename (e->dir, name, NULL);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  return path;
+}
+
+static gboolean
+have_aiosmtpd (void)
+{
+  const char *py = g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3";
+  const char *argv[] = { py, "-c", "import aiosmtpd", NULL };
+  if (sg_test_run (argv, NULL, NULL) != 0)
+    {
+      g_test_skip ("python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* next_hop - smarthost.py on e->hop knowing exactly the users in known. */
+static void
+next_hop (Edge *e, const char *const *known)
+{
+  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "smarthost.py", NULL);
+  g_autofree char *port = g_strdup_printf ("%u", e->hop);
+  g_autofree char *log = g_build_filename (e->dir, "nexthop.log", NULL);
+  g_autofree char *ready = g_build_filename (e->out, "ready", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) (g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3"));
+  g_ptr_array_add (argv, script);
+  g_ptr_array_add (argv, "serve");
+  g_ptr_array_add (argv, "--port");
+  g_ptr_array_add (argv, port);
+  g_ptr_array_add (argv, "--dir");
+  g_ptr_array_add (argv, e->out);
+  for (guint i = 0; known && known[i]; i++)
+    {
+      g_ptr_array_add (argv, "--known");
+      g_ptr_array_add (argv, (gpointer) known[i]);
+    }
+  g_ptr_array_add (argv, NULL);
+  e->nh = sg_test_spawn ((const char *const *) argv->pdata, log);
+  if (!sg_test_wait_file (ready, 15000))
+    {
+      g_autofree char *text = sg_test_read_file (log, NULL);
+      g_error ("the next hop did not start:\n%s", text);
+    }
+}
+
+/* probes - RCPT commands the next hop has seen: each is one probe or one
+ * delivery's recipient. */
+static guint
+rcpts_seen (Edge *e)
+{
+  g_autofree char *path = g_build_filename (e->out, "events.jsonl", NULL);
+  g_autofree char *text = sg_test_read_file (path, NULL);
+  guint n = 0;
+  for (const char *p = text; (p = strstr (p, "\"cmd\": \"RCPT\"")); p++)
+    n++;
+  return n;
+}
+
+/* start - spoolgate with extra config (an [access] group first). */
+static void
+start (Edge *e, const char *conf)
+{
+  sg_test_server_start (&e->s, conf);
+  e->started = TRUE;
+}
+
+/* session - a client greeted with EHLO and with MAIL FROM:<sender> accepted. */
+static SgTestClient *
+session (Edge *e, const char *sender)
+{
+  g_autofree char *greeting = NULL;
+  SgTestClient *c = sg_test_client_connect (e->s.port, &greeting);
+  g_autofree char *ehlo = sg_test_client_command (c, "EHLO client.example");
+  g_assert_true (g_str_has_prefix (ehlo, "250"));
+  g_autofree char *line = g_strdup_printf ("MAIL FROM:<%s>", sender);
+  g_autofree char *mail = sg_test_client_command (c, line);
+  g_assert_cmpstr (mail, ==, "250 2.1.0 Sender OK");
+  return c;
+}
+
+/* rcpt - the reply to RCPT TO:<address> (transfer full). */
+static char *
+rcpt (SgTestClient *c, const char *address)
+{
+  g_autofree char *line = g_strdup_printf ("RCPT TO:<%s>", address);
+  return sg_test_client_command (c, line);
+}
+
+/* expect - reply equals want, or fail with both. */
+static void
+expect (SgTestClient *c, const char *address, const char *want)
+{
+  g_autofree char *got = rcpt (c, address);
+  if (g_strcmp0 (got, want) != 0)
+    g_error ("RCPT TO:<%s>: got \"%s\", want \"%s\"", address, got ? got : "(closed)", want);
+}
+
+/* expect_prefix - reply starts with want. */
+static void
+expect_prefix (SgTestClient *c, const char *address, const char *want)
+{
+  g_autofree char *got = rcpt (c, address);
+  if (!got || !g_str_has_prefix (got, want))
+    g_error ("RCPT TO:<%s>: got \"%s\", want \"%s...\"", address, got ? got : "(closed)", want);
+}
+
+static void
+wait_log (Edge *e, const char *needle, guint count)
+{
+  if (!sg_test_wait_log (&e->s, needle, count, WAIT_MS))
+    {
+      g_autofree char *log = sg_test_server_log (&e->s);
+      g_error ("never saw \"%s\" x%u in the log:\n%s", needle, count, log);
+    }
+}
+
+/* metrics - GET /metrics from the server's metrics port (transfer full). */
+static char *
+metrics (guint16 port)
+{
+  g_autoptr(GSocketClient) sc = g_socket_client_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host (sc, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  const char *req = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), req, strlen (req),
+                             NULL, NULL, &error);
+  g_assert_no_error (error);
+  GString *body = g_string_new (NULL);
+  char buf[4096];
+  gssize n;
+  while ((n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), buf, sizeof buf,
+                                   NULL, NULL)) > 0)
+    g_string_append_len (body, buf, n);
+  return g_string_free (body, FALSE);
+}
+
+/* test_tables - recipient_maps, recipient_access, sender_access: each
+ * reply, the NOQUEUE line, the counter, and a HOLD that spools held. */
+static void
+test_tables (void)
+{
+  Edge e;
+  edge_init (&e);
+  g_autofree char *maps = file (&e, "recipients", "# who exists\nalice@example.org\nheld@example.org\n"
+                                "blocked@example.org\n@example.net\n");
+  g_autofree char *raccess = file (&e, "recipient_access",
+                                   "blocked@example.org REJECT this mailbox is closed\n"
+                                   "held@example.org HOLD look first\n"
+                                   "busy.example.net DEFER\n"
+                                   "vip@example.com OK\n");
+  g_autofree char *saccess = file (&e, "sender_access", "spammer@bad.example REJECT go away\n");
+  guint16 mport = sg_test_free_port ();
+  g_autofree char *conf = g_strdup_printf (
+    "[server]\nhostname = mx.example\n[metrics]\nlisten = 127.0.0.1:%u\n"
+    "[access]\nallowed_networks = 10.0.0.0/8\naccepted_domains = example.org, example.net, busy.example.net\n"
+    "recipient_maps = %s\nrecipient_access = %s\nsender_access = %s\n", mport, maps, raccess, saccess);
+  start (&e, conf);
+
+  g_autoptr(SgTestClient) c = session (&e, "s@client.example");
+  expect (c, "alice@example.org", "250 2.1.5 Recipient OK");
+  expect (c, "ALICE@Example.Org", "250 2.1.5 Recipient OK (duplicate)");
+  expect (c, "nosuchuser@example.org", "550 5.1.1 <nosuchuser@example.org>: Recipient address rejected: "
+          "User unknown in relay recipient table");
+  expect (c, "anyone@example.net", "250 2.1.5 Recipient OK");
+  expect (c, "blocked@example.org", "554 5.7.1 <blocked@example.org>: Recipient address rejected: "
+          "this mailbox is closed");
+  expect (c, "x@busy.example.net", "450 4.7.1 <x@busy.example.net>: Recipient address rejected: Access denied");
+  expect (c, "held@example.org", "250 2.1.5 Recipient OK");
+  /* outside accepted_domains from outside allowed_networks: still relay denied */
+  expect (c, "vip@example.com", "550 5.7.1 Relay access denied");
+  g_autofree char *data = sg_test_client_command (c, "DATA");
+  g_assert_true (g_str_has_prefix (data, "354"));
+  g_autofree char *msg = g_strconcat (BODY, ".\r\n", NULL);
+  sg_test_client_send (c, msg, -1);
+  g_autofree char *queued = sg_test_client_reply (c);
+  g_assert_true (g_str_has_prefix (queued, "250 2.0.0 Ok: queued as "));
+  /* held: the HOLD of one recipient holds the message */
+  g_autofree char *meta_path = g_strdup_printf ("%s/queue/%s.json", e.s.spool, queued + strlen ("250 2.0.0 Ok: queued as "));
+  g_autofree char *meta = sg_test_read_file (meta_path, NULL);
+  g_assert_nonnull (strstr (meta, "\"state\" : \"held\""));
+
+  g_autofree char *rset = sg_test_client_command (c, "RSET");
+  g_autofree char *mail = sg_test_client_command (c, "MAIL FROM:<Spammer@bad.example>");
+  g_assert_cmpstr (mail, ==, "250 2.1.0 Sender OK");
+  expect (c, "alice@example.org", "554 5.7.1 <Spammer@bad.example>: Sender address rejected: go away");
+  g_autofree char *quit = sg_test_client_command (c, "QUIT");
+
+  wait_log (&e, "NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <nosuchuser@example.org>: "
+            "Recipient address rejected: User unknown in relay recipient table; "
+            "from=<s@client.example> to=<nosuchuser@example.org> proto=ESMTP helo=<client.example>", 1);
+  wait_log (&e, ": hold: RCPT from unknown[127.0.0.1]: <held@example.org>: Recipient address triggers "
+            "HOLD action: look first; from=<s@client.example> to=<held@example.org>", 1);
+  g_autofree char *m = metrics (mport);
+  static const char *const counts[] = {
+    "spoolgate_recipients_rejected_total{reason=\"unknown_user\"} 1\n",
+    "spoolgate_recipients_rejected_total{reason=\"recipient_access\"} 2\n",
+    "spoolgate_recipients_rejected_total{reason=\"sender_access\"} 1\n",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
+    if (!strstr (m, counts[i]))
+      g_error ("no \"%s\" in:\n%s", counts[i], m);
+  edge_free (&e);
+}
+
+/* test_guessing - a client guessing 60 addresses: every 550 counts, and
+ * the 20th error ([limits] max_errors, Postfix's smtpd_hard_error_limit)
+ * ends the session with 421 4.7.0. */
+static void
+test_guessing (void)
+{
+  Edge e;
+  edge_init (&e);
+  g_autofree char *maps = file (&e, "recipients", "alice@example.org\n");
+  g_autofree char *conf = g_strdup_printf ("[server]\nhostname = mx.example\n"
+                                           "[access]\naccepted_domains = example.org\nrecipient_maps = %s\n",
+                                           maps);
+  start (&e, conf);
+  g_autoptr(SgTestClient) c = session (&e, "s@client.example");
+  guint refused = 0;
+  for (guint i = 0; i < 60 && refused < 20; i++)
+    {
+      g_autofree char *addr = g_strdup_printf ("guess%u@example.org", i);
+      g_autofree char *r = rcpt (c, addr);
+      g_assert_nonnull (r);
+      g_assert_true (g_str_has_prefix (r, "550 5.1.1 "));
+      refused++;
+    }
+  /* right after the 20th 550, unasked: 421, then the connection closes */
+  g_autofree char *last = sg_test_client_reply (c);
+  g_assert_nonnull (last);
+  g_assert_true (g_str_has_prefix (last, "421 4.7.0 mx.example Error: too many errors"));
+  g_autofree char *eof = sg_test_client_reply (c);
+  g_assert_null (eof);
+  edge_free (&e);
+}
+
+/* test_bad_table_at_start - the server does not start, naming file and line. */
+static void
+test_bad_table_at_start (void)
+{
+  Edge e;
+  edge_init (&e);
+  g_autofree char *maps = file (&e, "recipients", "alice@example.org\n# fine so far\nbob\n");
+  g_autofree char *conf = g_strdup_printf ("[access]\naccepted_domains = example.org\nrecipient_maps = %s\n", maps);
+  g_autofree char *conf_path = file (&e, "spoolgate.conf", conf);
+  g_autofree char *spool = g_build_filename (e.dir, "spool", NULL);
+  g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", sg_test_free_port ());
+  const char *argv[] = { sg_test_spoolgate (), "serve", "--config", conf_path, "--spool", spool,
+                         "--listen", listen, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  int status = sg_test_run (argv, &out, &err);
+  g_assert_cmpint (status, !=, 0);
+  g_autofree char *want = g_strdup_printf ("[access] recipient_maps: %s:3: \"bob\" is not an address or @domain", maps);
+  if (!strstr (err, want))
+    g_error ("want \"%s\" in:\n%s", want, err);
+  edge_free (&e);
+}
+
+/* test_reload - SIGHUP rereads the tables; a bad one keeps the old one and says why. */
+static void
+test_reload (void)
+{
+  Edge e;
+  edge_init (&e);
+  g_autofree char *maps = file (&e, "recipients", "alice@example.org\n");
+  g_autofree char *conf = g_strdup_printf ("[server]\nhostname = mx.example\n"
+                                           "[access]\naccepted_domains = example.org\nrecipient_maps = %s\n",
+                                           maps);
+  start (&e, conf);
+  g_free (file (&e, "recipients", "alice@example.org\nbob@example.org\nnot an address\n"));
+  kill (atoi (g_subprocess_get_identifier (e.s.proc)), SIGHUP);
+  g_autofree char *why = g_strdup_printf ("reload: [access] recipient_maps: %s:3: \"not\" is not an "
+                                          "address or @domain; keeping the table read before", maps);
+  wait_log (&e, why, 1);
+  {
+    g_autoptr(SgTestClient) c = session (&e, "s@client.example");
+    expect (c, "alice@example.org", "250 2.1.5 Recipient OK");
+    expect_prefix (c, "bob@example.org", "550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown");
+  }
+  g_free (file (&e, "recipients", "alice@example.org\nbob@example.org\n"));
+  kill (atoi (g_subprocess_get_identifier (e.s.proc)), SIGHUP);
+  wait_log (&e, "[access] recipient_maps: 2 entries from", 1);
+  wait_log (&e, "reloaded configuration", 2);
+  g_autoptr(SgTestClient) c = session (&e, "s@client.example");
+  expect (c, "bob@example.org", "250 2.1.5 Recipient OK");
+  edge_free (&e);
+}
+
+/* verify_conf - spoolgate verifying with the next hop on port hop. */
+static char *
+verify_conf (guint16 hop, const char *extra)
+{
+  return g_strdup_printf ("[server]\nhostname = mx.example\n"
+                          "[access]\nallowed_networks = 10.0.0.0/8\naccepted_domains = example.org\n"
+                          "verify_recipients = yes\nverify_timeout = 3\n%s"
+                          "[smarthost]\nhost = [127.0.0.1]:%u\ntls = none\n"
+                          "[queue]\nmin_backoff = 1\nmax_backoff = 2\n", extra ? extra : "", hop);
+}
+
+/* test_verify - the aiosmtpd next hop knows alice and bob: each answer,
+ * one probe per address however many RCPTs ask, the cache across a
+ * restart, and a message to one known and one unknown recipient delivered
+ * to the known one with no bounce. */
+static void
+test_verify (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Edge e;
+  edge_init (&e);
+  const char *known[] = { "alice@example.org", "bob@example.org", NULL };
+  next_hop (&e, known);
+  g_autofree char *conf = verify_conf (e.hop, NULL);
+  start (&e, conf);
+  {
+    g_autoptr(SgTestClient) c = session (&e, "s@client.example");
+    expect (c, "alice@example.org", "250 2.1.5 Recipient OK");
+    expect (c, "nosuchuser@example.org", "550 5.1.1 <nosuchuser@example.org>: Recipient address rejected: "
+            "undeliverable address: 550 5.1.1 No such user here");
+    expect (c, "nosuchuser@example.org", "550 5.1.1 <nosuchuser@example.org>: Recipient address rejected: "
+            "undeliverable address: 550 5.1.1 No such user here");
+    g_autofree char *data = sg_test_client_command (c, "DATA");
+    g_assert_true (g_str_has_prefix (data, "354"));
+    g_autofree char *msg = g_strconcat (BODY, ".\r\n", NULL);
+    sg_test_client_send (c, msg, -1);
+    g_autofree char *queued = sg_test_client_reply (c);
+    g_assert_true (g_str_has_prefix (queued, "250 2.0.0 Ok: queued as "));
+  }
+  g_assert_cmpuint (rcpts_seen (&e), ==, 2);   /* one probe each, the cache answered the third */
+  /* delivered to alice only; nothing left to bounce */
+  g_autofree char *rec = g_build_filename (e.out, "msg-001.json", NULL);
+  g_assert_true (sg_test_wait_file (rec, WAIT_MS));
+  g_autofree char *record = sg_test_read_file (rec, NULL);
+  g_assert_nonnull (strstr (record, "\"rcpt_tos\": [\"alice@example.org\"]"));
+  wait_log (&e, "status=sent", 1);
+  g_autoptr(GPtrArray) left = sg_test_spool_ids (&e.s);
+  g_assert_cmpuint (left->len, ==, 0);
+  g_autofree char *log = sg_test_server_log (&e.s);
+  g_assert_null (strstr (log, "status=bounced"));
+  g_autofree char *second = g_build_filename (e.out, "msg-002.json", NULL);
+  g_assert_false (g_file_test (second, G_FILE_TEST_EXISTS));   /* no bounce went out */
+
+  /* restart: the answers are still there, no new probe */
+  guint before = rcpts_seen (&e);
+  g_assert_cmpint (sg_test_server_stop (&e.s), ==, 0);
+  sg_test_server_restart (&e.s);
+  {
+    g_autoptr(SgTestClient) c = session (&e, "s@client.example");
+    expect_prefix (c, "nosuchuser@example.org", "550 5.1.1 <nosuchuser@example.org>: Recipient address "
+                   "rejected: undeliverable address: 550 5.1.1 No such user here");
+    expect (c, "alice@example.org", "250 2.1.5 Recipient OK");
+  }
+  g_assert_cmpuint (rcpts_seen (&e), ==, before);
+  /* the CLI reads the same cache beside the running daemon */
+  const char *argv[] = { sg_test_spoolgate (), "verify", "--json", "--spool", e.s.spool,
+                         "nosuchuser@example.org", "alice@example.org", "carol@example.org", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint (sg_test_run (argv, &out, &err), ==, 0);
+  g_assert_nonnull (strstr (out, "\"status\" : \"undeliverable\""));
+  g_assert_nonnull (strstr (out, "\"status\" : \"deliverable\""));
+  g_assert_nonnull (strstr (out, "\"status\" : \"unknown\""));
+  g_assert_nonnull (strstr (out, "550 5.1.1 No such user here"));
+  edge_free (&e);
+}
+
+/* test_probe_count - 1,000 RCPTs to 100 distinct unknown addresses make at
+ * most 100 probes, under verify_probe_rate. */
+static void
+test_probe_count (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Edge e;
+  edge_init (&e);
+  const char *known[] = { "alice@example.org", NULL };
+  next_hop (&e, known);
+  g_autofree char *conf = verify_conf (e.hop, "verify_probe_rate = 20\n[limits]\nmax_errors = 100000\n");
+  start (&e, conf);
+  g_autoptr(SgTestClient) c = session (&e, "s@client.example");
+  guint refused = 0, unverified = 0;
+  for (guint i = 0; i < 1000; i++)
+    {
+      g_autofree char *addr = g_strdup_printf ("unknown%02u@example.org", i % 100);
+      g_autofree char *r = rcpt (c, addr);
+      g_assert_nonnull (r);
+      refused += g_str_has_prefix (r, "550 5.1.1 ");
+      unverified += g_str_has_prefix (r, "450 4.1.1 ");
+    }
+  guint probes = rcpts_seen (&e);
+  g_test_message ("1000 RCPTs to 100 addresses: %u probes, %u x 550, %u x 450 (rate limit)",
+                  probes, refused, unverified);
+  g_assert_cmpuint (probes, <=, 100);
+  g_assert_cmpuint (refused + unverified, ==, 1000);
+  edge_free (&e);
+}
+
+/* test_next_hop_down - nobody listens: 450 4.1.1, nothing cached. */
+static void
+test_next_hop_down (void)
+{
+  Edge e;
+  edge_init (&e);
+  g_autofree char *conf = verify_conf (e.hop, NULL);
+  start (&e, conf);
+  g_autoptr(SgTestClient) c = session (&e, "s@client.example");
+  expect_prefix (c, "alice@example.org", "450 4.1.1 <alice@example.org>: Recipient address rejected: "
+                 "unverified address: ");
+  edge_free (&e);
+}
+
+/* test_next_hop_hangs - it accepts the connection and never greets: the
+ * RCPT gets 450 4.1.1 after verify_timeout, and the session goes on. */
+static void
+test_next_hop_hangs (void)
+{
+  Edge e;
+  edge_init (&e);
+  g_autoptr(GSocketListener) l = g_socket_listener_new ();
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) sa = g_inet_socket_address_new (lo, e.hop);
+  g_autoptr(GError) error = NULL;
+  g_socket_listener_add_address (l, sa, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL, NULL, &error);
+  g_assert_no_error (error);   /* listening, never accepting: the kernel completes the handshake */
+  g_autofree char *conf = verify_conf (e.hop, NULL);
+  start (&e, conf);
+  g_autoptr(SgTestClient) c = session (&e, "s@client.example");
+  expect_prefix (c, "alice@example.org", "450 4.1.1 <alice@example.org>: Recipient address rejected: "
+                 "unverified address: ");
+  g_autofree char *noop = sg_test_client_command (c, "NOOP");
+  g_assert_cmpstr (noop, ==, "250 2.0.0 OK");
+  edge_free (&e);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/edge/tables/replies", test_tables);
+  g_test_add_func ("/edge/tables/bad-at-start", test_bad_table_at_start);
+  g_test_add_func ("/edge/tables/reload", test_reload);
+  g_test_add_func ("/edge/guessing", test_guessing);
+  g_test_add_func ("/edge/verify/aiosmtpd", test_verify);
+  g_test_add_func ("/edge/verify/probe-count", test_probe_count);
+  g_test_add_func ("/edge/verify/down", test_next_hop_down);
+  g_test_add_func ("/edge/verify/hangs", test_next_hop_hangs);
+  return g_test_run ();
+}
