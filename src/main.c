@@ -28,6 +28,7 @@ static const Subcommand subcommands[] = {
   { "delete", sg_cli_delete, "delete ID... | --all   remove messages from the spool" },
   { "rejected", sg_cli_rejected, "rejected [--json]   list refused messages kept in rejected/ ([validation] keep_rejected)" },
   { "requeue", sg_cli_requeue, "requeue ID... | --all   put failed messages back in the queue" },
+  { "verify", sg_cli_verify, "verify [--json] [--probe] ADDRESS...   what address verification knows (or asks the next hop now)" },
   { "version", cmd_version, "version   print the version" },
   { "help", cmd_help, "help   this text" },
 };

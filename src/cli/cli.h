@@ -25,6 +25,9 @@ int sg_cli_delete (int argc, char **argv);
 /* sg_cli_requeue - put failed messages back in the queue. */
 int sg_cli_requeue (int argc, char **argv);
 
+/* sg_cli_verify - the address verification cache: show, or --probe now. */
+int sg_cli_verify (int argc, char **argv);
+
 /* sg_cli_installed - whether this is the installed binary (not a build tree's). */
 gboolean sg_cli_installed (void);
 /* sg_cli_load_config - --config FILE (installed: the system file by
