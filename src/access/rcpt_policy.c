@@ -3,9 +3,12 @@
  * Order, as Postfix's smtpd_recipient_restrictions would be written for an
  * edge MX: check_sender_access, check_recipient_access (OK there accepts
  * the recipient outright), relay_recipient_maps, reject_unverified_recipient.
- * The last two apply to recipients in [access] accepted_domains only. */
+ * The last two apply to recipients in [access] accepted_domains only.
+ * Then, as Postfix runs milters after its restrictions at each stage, the
+ * [milter] servers' verdict on the envelope (rcpt_milter.c). */
 #include "access/rcpt_policy.h"
 #include "access/access_table.h"
+#include "access/rcpt_milter.h"
 
 #include <string.h>
 
@@ -28,15 +31,52 @@ struct _SgRcptPolicy {
   GMainContext  *context;
   SgVerify      *verify;            /* (nullable) created when verify_recipients is first on */
   gboolean       verify_on;
+  SgConfig      *config;            /* the latest: [milter] servers for RCPT */
+  SgRcptMilter  *milter;
 };
 
-/* A verdict waiting for a probe; freed once answered. */
+/* A verdict waiting for a probe, then maybe the milters; freed once answered. */
 typedef struct {
+  SgRcptPolicy    *p;
   SgRcptPolicyDone done;
   gpointer         user_data;
-  char            *address;
+  SgRcptQuery      q;       /* owned copies of the query's strings */
   char            *hold;    /* (nullable) a HOLD seen before the probe */
 } Pending;
+
+static Pending *
+pending_new (SgRcptPolicy *p, const SgRcptQuery *q, SgRcptPolicyDone done, gpointer user_data)
+{
+  Pending *pend = g_new0 (Pending, 1);
+  pend->p = p;
+  pend->done = done;
+  pend->user_data = user_data;
+  pend->q = *q;
+  pend->q.sender = g_strdup (q->sender);
+  pend->q.recipient = g_strdup (q->recipient);
+  pend->q.queue_id = g_strdup (q->queue_id);
+  pend->q.client_address = g_strdup (q->client_address);
+  pend->q.helo = g_strdup (q->helo);
+  pend->q.protocol = g_strdup (q->protocol);
+  pend->q.tls_protocol = g_strdup (q->tls_protocol);
+  pend->q.tls_cipher = g_strdup (q->tls_cipher);
+  return pend;
+}
+
+static void
+pending_free (Pending *pend)
+{
+  g_free ((char *) pend->q.sender);
+  g_free ((char *) pend->q.recipient);
+  g_free ((char *) pend->q.queue_id);
+  g_free ((char *) pend->q.client_address);
+  g_free ((char *) pend->q.helo);
+  g_free ((char *) pend->q.protocol);
+  g_free ((char *) pend->q.tls_protocol);
+  g_free ((char *) pend->q.tls_cipher);
+  g_free (pend->hold);
+  g_free (pend);
+}
 
 static const char *
 spec_path (const SgConfig *config, const TableSpec *spec)
@@ -84,6 +124,8 @@ sg_rcpt_policy_new (const SgConfig *config, GMainContext *context, GError **erro
 {
   g_autoptr(SgRcptPolicy) p = g_new0 (SgRcptPolicy, 1);
   p->context = g_main_context_ref (context);
+  p->config = sg_config_ref ((SgConfig *) config);
+  p->milter = sg_rcpt_milter_new (context);
   for (guint i = 0; i < N_TABLES; i++)
     if (!load_table (config, i, &p->tables[i], error))
       return NULL;
@@ -96,6 +138,8 @@ gboolean
 sg_rcpt_policy_reload (SgRcptPolicy *p, const SgConfig *config)
 {
   gboolean ok = TRUE;
+  sg_config_free (p->config);
+  p->config = sg_config_ref ((SgConfig *) config);
   for (guint i = 0; i < N_TABLES; i++)
     {
       g_autoptr(GError) error = NULL;
@@ -126,6 +170,8 @@ sg_rcpt_policy_free (SgRcptPolicy *p)
   if (!p)
     return;
   g_clear_pointer (&p->verify, sg_verify_free);  /* answers every waiter first */
+  g_clear_pointer (&p->milter, sg_rcpt_milter_free);
+  g_clear_pointer (&p->config, sg_config_free);
   for (guint i = 0; i < N_TABLES; i++)
     g_clear_pointer (&p->tables[i], sg_access_table_free);
   g_main_context_unref (p->context);
@@ -139,7 +185,7 @@ set (SgRcptVerdict *v, guint code, const char *enhanced, const char *reason, con
   va_list ap;
   va_start (ap, fmt);
   v->code = code;
-  v->enhanced = enhanced;
+  g_strlcpy (v->enhanced, enhanced, sizeof v->enhanced);
   v->reason = reason;
   v->text = g_strdup_vprintf (fmt, ap);
   va_end (ap);
@@ -189,19 +235,38 @@ verify_verdict (const SgVerifyAnswer *a, const char *address, SgRcptVerdict *v)
          address, a->reply ? a->reply : "the next hop gave no answer");
 }
 
+/* milters_wanted - [milter] servers are configured. */
+static gboolean
+milters_wanted (const SgRcptPolicy *p)
+{
+  return p->config->milter_servers && p->config->milter_servers[0];
+}
+
+static void
+on_milter (SgRcptVerdict *v, gpointer user_data)
+{
+  Pending *pend = user_data;
+  pend->done (v, pend->user_data);
+  pending_free (pend);
+}
+
 static void
 on_verified (const SgVerifyAnswer *a, gpointer user_data)
 {
   Pending *pend = user_data;
   SgRcptVerdict v = { 0 };
-  verify_verdict (a, pend->address, &v);
+  verify_verdict (a, pend->q.recipient, &v);
+  if (!v.code && milters_wanted (pend->p))
+    {
+      sg_rcpt_milter_check (pend->p->milter, pend->p->config, &pend->q,
+                            g_steal_pointer (&pend->hold), on_milter, pend);
+      return;
+    }
   if (!v.code)
     v.hold = g_steal_pointer (&pend->hold);
   pend->done (&v, pend->user_data);
   sg_rcpt_verdict_clear (&v);
-  g_free (pend->address);
-  g_free (pend->hold);
-  g_free (pend);
+  pending_free (pend);
 }
 
 gboolean
@@ -209,6 +274,7 @@ sg_rcpt_policy_check (SgRcptPolicy *p, const SgRcptQuery *q, SgRcptVerdict *v,
                       SgRcptPolicyDone done, gpointer user_data)
 {
   const char *text = NULL;
+  gboolean welcome = FALSE;   /* recipient_access said OK */
   memset (v, 0, sizeof *v);
   if (p->tables[T_SENDER])
     {
@@ -220,31 +286,41 @@ sg_rcpt_policy_check (SgRcptPolicy *p, const SgRcptQuery *q, SgRcptVerdict *v,
     {
       SgAccessAction a = sg_access_table_check (p->tables[T_RECIPIENT_ACCESS], q->recipient, &text);
       if (access_verdict (a, text, "Recipient", q->recipient, "recipient_access", v))
-        return TRUE;   /* a refusal, or OK: listed as welcome */
+        {
+          if (v->code)
+            return TRUE;
+          welcome = TRUE;   /* OK: listed as welcome, no map or probe */
+        }
     }
-  if (!q->accepted_domain)
-    return TRUE;
-  if (p->tables[T_RECIPIENTS] && !sg_access_table_has_recipient (p->tables[T_RECIPIENTS], q->recipient))
+  if (q->accepted_domain && !welcome && p->tables[T_RECIPIENTS]
+      && !sg_access_table_has_recipient (p->tables[T_RECIPIENTS], q->recipient))
     {
       set (v, 550, "5.1.1", "unknown_user",
            "<%s>: Recipient address rejected: User unknown in relay recipient table", q->recipient);
       return TRUE;
     }
-  if (!p->verify_on || !p->verify)
-    return TRUE;
-  SgVerifyAnswer now;
-  Pending *pend = g_new0 (Pending, 1);
-  pend->done = done;
-  pend->user_data = user_data;
-  pend->address = g_strdup (q->recipient);
-  if (!sg_verify_check (p->verify, q->recipient, q->smtputf8, &now, on_verified, pend))
+  if (q->accepted_domain && !welcome && p->verify_on && p->verify)
     {
-      pend->hold = g_steal_pointer (&v->hold);   /* applied if the probe accepts */
+      SgVerifyAnswer now;
+      Pending *pend = pending_new (p, q, done, user_data);
+      if (!sg_verify_check (p->verify, q->recipient, q->smtputf8, &now, on_verified, pend))
+        {
+          pend->hold = g_steal_pointer (&v->hold);   /* applied if the probe accepts */
+          sg_rcpt_verdict_clear (v);
+          return FALSE;
+        }
+      pending_free (pend);
+      verify_verdict (&now, q->recipient, v);
+      if (v->code)
+        return TRUE;
+    }
+  if (milters_wanted (p))
+    {
+      Pending *pend = pending_new (p, q, done, user_data);
+      sg_rcpt_milter_check (p->milter, p->config, &pend->q, g_steal_pointer (&v->hold),
+                            on_milter, pend);
       sg_rcpt_verdict_clear (v);
       return FALSE;
     }
-  g_free (pend->address);
-  g_free (pend);
-  verify_verdict (&now, q->recipient, v);
   return TRUE;
 }

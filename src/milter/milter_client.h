@@ -27,6 +27,8 @@ typedef struct {
   GBytes      *content;         /* the message as received */
   const gint  *cancel;          /* (nullable) atomic; non-zero: stop waiting for milters, as
                                  * if they had failed (shutting down) */
+  gboolean     envelope_only;   /* the envelope stages only (connect to RCPT), then abort: the
+                                 * verdict on one RCPT while the client waits (access/rcpt_milter.c) */
 } SgMilterInput;
 
 /* The verdict on a message, strongest of all milters' (discard and reject

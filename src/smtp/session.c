@@ -368,8 +368,11 @@ rcpt_apply (SgSession *s, char *address, SgSmtpPath *params, SgRcptVerdict *v)
   if (v->code)
     {
       SgRejectClient who = reject_client (s);
-      sg_reject_rcpt (&who, "reject", address, session_protocol (s), v->code, v->enhanced,
-                      v->text, v->reason);
+      if (v->logged)
+        sg_metrics_recipient_rejected (v->reason);
+      else
+        sg_reject_rcpt (&who, "reject", address, session_protocol (s), v->code, v->enhanced,
+                        v->text, v->reason);
       if (v->code / 100 == 5)
         reply_error (s, v->code, v->enhanced, "%s", v->text);
       else
@@ -445,7 +448,11 @@ smtp_rcpt (SgSession *s, const char *arg)
     {
       SgRcptQuery q = { .sender = s->mail.address, .recipient = address,
                         .smtputf8 = s->mail.smtputf8,
-                        .accepted_domain = recipient_in_accepted_domain (s, address) };
+                        .accepted_domain = recipient_in_accepted_domain (s, address),
+                        .queue_id = s->queue_id, .client_address = s->client_address,
+                        .client_port = s->client_port, .helo = s->helo,
+                        .protocol = session_protocol (s), .tls_protocol = s->tls_protocol,
+                        .tls_cipher = s->tls_cipher };
       if (!s->hooks->check_rcpt (s, &q, &verdict, s->user_data))
         {
           /* The verdict needs the network (an address probe): wait for it,

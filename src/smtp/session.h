@@ -60,6 +60,14 @@ typedef struct {
   const char *recipient;
   gboolean    smtputf8;
   gboolean    accepted_domain; /* the recipient's domain is in [access] accepted_domains */
+  /* the session, for milters' macros and log lines */
+  const char *queue_id;
+  const char *client_address;
+  guint16     client_port;
+  const char *helo;          /* (nullable) */
+  const char *protocol;      /* "ESMTP", ... */
+  const char *tls_protocol;  /* (nullable) */
+  const char *tls_cipher;    /* (nullable) */
 } SgRcptQuery;
 
 /* The policy's verdict on one RCPT. code 0 accepts; otherwise the reply is
@@ -68,10 +76,11 @@ typedef struct {
  * sg_rcpt_verdict_clear. */
 typedef struct {
   guint       code;
-  const char *enhanced;   /* (static) */
+  char        enhanced[16]; /* "X.Y.Z" */
   char       *text;
   const char *reason;     /* (static) spoolgate_recipients_rejected_total{reason} */
   char       *hold;       /* (nullable) accepted, but the message is to be held: why */
+  gboolean    logged;     /* the refusal is logged already (a milter's milter-reject line) */
 } SgRcptVerdict;
 
 void sg_rcpt_verdict_clear (SgRcptVerdict *v);

@@ -509,6 +509,65 @@ test_next_hop_hangs (void)
   edge_free (&e);
 }
 
+/* wait_port - until something accepts connections on 127.0.0.1:port. */
+static gboolean
+wait_port (guint16 port)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GSocketClient) sc = g_socket_client_new ();
+      g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host (sc, "127.0.0.1", port, NULL, NULL);
+      if (conn)
+        return TRUE;
+      g_usleep (50000);
+    }
+  return FALSE;
+}
+
+/* test_milter_rcpt - pymilter refuses one recipient at RCPT: that one gets
+ * the milter's 550 before DATA, the other is accepted and spooled alone. */
+static void
+test_milter_rcpt (void)
+{
+  const char *py = g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3";
+  const char *probe[] = { py, "-c", "import Milter", NULL };
+  if (sg_test_run (probe, NULL, NULL) != 0)
+    {
+      g_test_skip ("python3-milter is not installed (apt-get install python3-milter)");
+      return;
+    }
+  Edge e;
+  edge_init (&e);
+  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "rcpt_milter.py", NULL);
+  g_autofree char *port = g_strdup_printf ("%u", e.hop);
+  g_autofree char *asked = g_build_filename (e.dir, "milter-rcpts", NULL);
+  g_autofree char *log = g_build_filename (e.dir, "milter.log", NULL);
+  const char *argv[] = { py, script, port, "nobody@example.org", asked, NULL };
+  e.nh = sg_test_spawn (argv, log);
+  g_assert_true (wait_port (e.hop));
+  g_autofree char *conf = g_strdup_printf ("[server]\nhostname = mx.example\n"
+                                           "[access]\naccepted_domains = example.org\n"
+                                           "[milter]\nservers = inet:127.0.0.1:%u\n", e.hop);
+  start (&e, conf);
+  g_autoptr(SgTestClient) c = session (&e, "s@client.example");
+  expect (c, "alice@example.org", "250 2.1.5 Recipient OK");
+  expect (c, "nobody@example.org", "550 5.7.1 nobody@example.org is not welcome here");
+  g_autofree char *data = sg_test_client_command (c, "DATA");
+  g_assert_true (g_str_has_prefix (data, "354"));
+  g_autofree char *msg = g_strconcat (BODY, ".\r\n", NULL);
+  sg_test_client_send (c, msg, -1);
+  g_autofree char *queued = sg_test_client_reply (c);
+  g_assert_true (g_str_has_prefix (queued, "250 2.0.0 Ok: queued as "));
+  g_autofree char *meta_path = g_strdup_printf ("%s/queue/%s.json", e.s.spool, queued + strlen ("250 2.0.0 Ok: queued as "));
+  g_autofree char *meta = sg_test_read_file (meta_path, NULL);
+  g_assert_nonnull (strstr (meta, "alice@example.org"));
+  g_assert_null (strstr (meta, "nobody@example.org"));
+  wait_log (&e, "milter-reject: RCPT from unknown[127.0.0.1]: 5.7.1 nobody@example.org is not welcome "
+            "here; from=<s@client.example> to=<nobody@example.org>", 1);
+  edge_free (&e);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -521,5 +580,6 @@ main (int argc, char **argv)
   g_test_add_func ("/edge/verify/probe-count", test_probe_count);
   g_test_add_func ("/edge/verify/down", test_next_hop_down);
   g_test_add_func ("/edge/verify/hangs", test_next_hop_hangs);
+  g_test_add_func ("/edge/milter/rcpt", test_milter_rcpt);
   return g_test_run ();
 }
