@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WAIT_MS  30000   /* generous bound for anything to happen */
 
@@ -568,6 +569,69 @@ test_milter_rcpt (void)
   edge_free (&e);
 }
 
+/* test_postfix_backend - a real Postfix behind spoolgate with its own relay
+ * recipient table (the issue's case): the unknown recipient is refused at
+ * RCPT with Postfix's own words, the known one is delivered through
+ * Postfix to the final sink, and Postfix never has a bounce to send. */
+static void
+test_postfix_backend (void)
+{
+  if (getuid () != 0 || !g_file_test ("/usr/sbin/postfix", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("needs root and postfix (apt-get install postfix)");
+      return;
+    }
+  if (!have_aiosmtpd ())
+    return;
+  Edge e;
+  edge_init (&e);
+  next_hop (&e, NULL);   /* the final sink, behind Postfix */
+  guint16 pf_port = sg_test_free_port ();
+  /* its own directory, open to the postfix user (e.dir is 0700) */
+  g_autofree char *pf_dir = g_dir_make_tmp ("sg-postfix-XXXXXX", NULL);
+  g_assert_nonnull (pf_dir);
+  g_chmod (pf_dir, 0755);
+  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "postfix_backend.sh", NULL);
+  g_autofree char *pf = g_strdup_printf ("%u", pf_port);
+  g_autofree char *sink = g_strdup_printf ("%u", e.hop);
+  const char *up[] = { script, "start", pf_dir, pf, sink, "alice@example.org", "bob@example.org", NULL };
+  g_autofree char *err = NULL;
+  if (sg_test_run (up, NULL, &err) != 0)
+    g_error ("postfix_backend.sh start: %s", err);
+  g_autofree char *conf = verify_conf (pf_port, NULL);
+  start (&e, conf);
+  {
+    g_autoptr(SgTestClient) c = session (&e, "s@client.example");
+    expect (c, "alice@example.org", "250 2.1.5 Recipient OK");
+    expect (c, "nosuchuser@example.org", "550 5.1.1 <nosuchuser@example.org>: Recipient address rejected: "
+            "undeliverable address: 550 5.1.1 <nosuchuser@example.org>: Recipient address rejected: "
+            "User unknown in relay recipient table");
+    g_autofree char *data = sg_test_client_command (c, "DATA");
+    g_assert_true (g_str_has_prefix (data, "354"));
+    g_autofree char *msg = g_strconcat (BODY, ".\r\n", NULL);
+    sg_test_client_send (c, msg, -1);
+    g_autofree char *queued = sg_test_client_reply (c);
+    g_assert_true (g_str_has_prefix (queued, "250 2.0.0 Ok: queued as "));
+  }
+  g_autofree char *rec = g_build_filename (e.out, "msg-001.json", NULL);
+  gboolean arrived = sg_test_wait_file (rec, WAIT_MS);
+  g_autofree char *pf_log_path = g_build_filename (pf_dir, "log", NULL);
+  g_autofree char *pf_log = sg_test_read_file (pf_log_path, NULL);
+  const char *down[] = { script, "stop", pf_dir, NULL };
+  sg_test_run (down, NULL, NULL);
+  if (!arrived)
+    g_error ("nothing reached the sink behind Postfix; its log:\n%s", pf_log);
+  g_autofree char *record = sg_test_read_file (rec, NULL);
+  g_assert_nonnull (strstr (record, "\"rcpt_tos\": [\"alice@example.org\"]"));
+  g_assert_null (strstr (pf_log, "sender non-delivery notification"));
+  g_assert_null (strstr (pf_log, "status=bounced"));
+  g_autofree char *log = sg_test_server_log (&e.s);
+  g_assert_null (strstr (log, "status=bounced"));
+  const char *rm[] = { "rm", "-rf", pf_dir, NULL };
+  sg_test_run (rm, NULL, NULL);
+  edge_free (&e);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -581,5 +645,6 @@ main (int argc, char **argv)
   g_test_add_func ("/edge/verify/down", test_next_hop_down);
   g_test_add_func ("/edge/verify/hangs", test_next_hop_hangs);
   g_test_add_func ("/edge/milter/rcpt", test_milter_rcpt);
+  g_test_add_func ("/edge/verify/postfix", test_postfix_backend);
   return g_test_run ();
 }
