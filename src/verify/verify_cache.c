@@ -67,6 +67,9 @@ sg_verify_cache_open (const char *dir, gboolean read_only, GError **error)
       lmdb_error (error, what, rc);
       return NULL;
     }
+  /* reader slots left by a `spoolgate verify` that was killed mid-read */
+  int dead = 0;
+  mdb_reader_check (c->env, &dead);
   MDB_txn *txn = NULL;
   rc = mdb_txn_begin (c->env, NULL, read_only ? MDB_RDONLY : 0, &txn);
   if (rc == 0)
