@@ -90,9 +90,18 @@ have_aiosmtpd (void)
   return TRUE;
 }
 
+static void next_hop_delayed (Edge *e, const char *const *known, const char *delay);
+
 /* next_hop - smarthost.py on e->hop knowing exactly the users in known. */
 static void
 next_hop (Edge *e, const char *const *known)
+{
+  next_hop_delayed (e, known, NULL);
+}
+
+/* next_hop_delayed - the same, answering each RCPT delay seconds late (nullable). */
+static void
+next_hop_delayed (Edge *e, const char *const *known, const char *delay)
 {
   g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "smarthost.py", NULL);
   g_autofree char *port = g_strdup_printf ("%u", e->hop);
@@ -110,6 +119,11 @@ next_hop (Edge *e, const char *const *known)
     {
       g_ptr_array_add (argv, "--known");
       g_ptr_array_add (argv, (gpointer) known[i]);
+    }
+  if (delay)
+    {
+      g_ptr_array_add (argv, "--rcpt-delay");
+      g_ptr_array_add (argv, (gpointer) delay);
     }
   g_ptr_array_add (argv, NULL);
   e->nh = sg_test_spawn ((const char *const *) argv->pdata, log);
@@ -473,6 +487,37 @@ test_probe_count (void)
   edge_free (&e);
 }
 
+/* test_probe_shared - RCPTs from three sessions for the same address while
+ * its probe is in flight (the next hop takes 1 s to answer) wait for that
+ * one probe and all get its answer. */
+static void
+test_probe_shared (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Edge e;
+  edge_init (&e);
+  const char *known[] = { "alice@example.org", NULL };
+  next_hop_delayed (&e, known, "1");
+  g_autofree char *conf = verify_conf (e.hop, NULL);
+  start (&e, conf);
+  SgTestClient *c[3];
+  for (guint i = 0; i < 3; i++)
+    c[i] = session (&e, "s@client.example");
+  for (guint i = 0; i < 3; i++)   /* all three asked before the first answer can come */
+    sg_test_client_send (c[i], "RCPT TO:<nosuchuser@example.org>\r\n", -1);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *r = sg_test_client_reply (c[i]);
+      g_assert_nonnull (r);
+      g_assert_true (g_str_has_prefix (r, "550 5.1.1 <nosuchuser@example.org>: Recipient address "
+                                          "rejected: undeliverable address: "));
+      sg_test_client_free (c[i]);
+    }
+  g_assert_cmpuint (rcpts_seen (&e), ==, 1);
+  edge_free (&e);
+}
+
 /* test_next_hop_down - nobody listens: 450 4.1.1, nothing cached. */
 static void
 test_next_hop_down (void)
@@ -642,6 +687,7 @@ main (int argc, char **argv)
   g_test_add_func ("/edge/guessing", test_guessing);
   g_test_add_func ("/edge/verify/aiosmtpd", test_verify);
   g_test_add_func ("/edge/verify/probe-count", test_probe_count);
+  g_test_add_func ("/edge/verify/shared-probe", test_probe_shared);
   g_test_add_func ("/edge/verify/down", test_next_hop_down);
   g_test_add_func ("/edge/verify/hangs", test_next_hop_hangs);
   g_test_add_func ("/edge/milter/rcpt", test_milter_rcpt);

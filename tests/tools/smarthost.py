@@ -18,6 +18,7 @@ built on Debian's python3-aiosmtpd.
       message's JSON as dsn_mail and dsn_rcpt. --no-smtputf8: SMTPUTF8 is
       neither offered nor accepted. --known ADDR (repeatable): the users
       this host knows; with any, RCPT to another address gets 550 5.1.1.
+      --rcpt-delay SECONDS: every RCPT is answered that much later.
 """
 import argparse
 import asyncio
@@ -52,8 +53,9 @@ def mkcert(directory, prefix, name):
 
 
 class Recorder:
-    def __init__(self, directory, replies, auth, dsn=False, known=None):
+    def __init__(self, directory, replies, auth, dsn=False, known=None, rcpt_delay=0.0):
         self.known = known
+        self.rcpt_delay = rcpt_delay
         self.dir = directory
         self.replies = replies
         self.auth = auth
@@ -87,6 +89,8 @@ class Recorder:
     async def handle_RCPT(self, server, session, envelope, address, options):
         script = self.replies.get(address.lower())
         code = 250
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
         if self.known is not None and address.lower() not in self.known:
             code = 550
         if script:
@@ -173,7 +177,7 @@ def serve(args):
         addr, codes = item.split("=", 1)
         replies[addr.lower()] = [int(c) for c in codes.split(",")]
     known = {a.lower() for a in args.known} if args.known else None
-    recorder = Recorder(args.dir, replies, args.auth, args.dsn, known)
+    recorder = Recorder(args.dir, replies, args.auth, args.dsn, known, args.rcpt_delay)
     kwargs = {"server_hostname": "smarthost.test", "decode_data": False,
               "data_size_limit": 50 * 1000 * 1000, "enable_SMTPUTF8": not args.no_smtputf8}
     sni_seen = {}
@@ -233,6 +237,7 @@ def main():
     s.add_argument("--dsn", action="store_true")
     s.add_argument("--no-smtputf8", action="store_true")
     s.add_argument("--known", action="append")
+    s.add_argument("--rcpt-delay", type=float, default=0.0)
     args = ap.parse_args()
     if args.cmd == "mkcert":
         mkcert(args.dir, args.prefix, args.name)
