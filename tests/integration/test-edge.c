@@ -270,6 +270,13 @@ test_tables (void)
   g_autofree char *meta_path = g_strdup_printf ("%s/queue/%s.json", e.s.spool, queued + strlen ("250 2.0.0 Ok: queued as "));
   g_autofree char *meta = sg_test_read_file (meta_path, NULL);
   g_assert_nonnull (strstr (meta, "\"state\" : \"held\""));
+  /* and stays so until an administrator releases it */
+  const char *release[] = { sg_test_spoolgate (), "release", "--spool", e.s.spool,
+                            queued + strlen ("250 2.0.0 Ok: queued as "), NULL };
+  g_autofree char *rel_out = NULL, *rel_err = NULL;
+  g_assert_cmpint (sg_test_run (release, &rel_out, &rel_err), ==, 0);
+  g_autofree char *released = sg_test_read_file (meta_path, NULL);
+  g_assert_nonnull (strstr (released, "\"state\" : \"queued\""));
 
   g_autofree char *rset = sg_test_client_command (c, "RSET");
   g_autofree char *mail = sg_test_client_command (c, "MAIL FROM:<Spammer@bad.example>");
