@@ -221,16 +221,16 @@ sg_verify_check (SgVerify *v, const char *address, gboolean smtputf8, SgVerifyAn
       *now = (SgVerifyAnswer) { last->status, last->code, last->reply };
       return TRUE;
     }
+  if (v->shut_down)
+    {
+      *now = (SgVerifyAnswer) { SG_VERIFY_UNKNOWN, 0, "shutting down" };
+      return TRUE;
+    }
   Probe *p = g_hash_table_lookup (v->inflight, key);
   if (p)
     {
       waiter_add (v, p, done, user_data);   /* the probe in flight answers this one too */
       return FALSE;
-    }
-  if (v->shut_down)
-    {
-      *now = (SgVerifyAnswer) { SG_VERIFY_UNKNOWN, 0, "shutting down" };
-      return TRUE;
     }
   if (g_hash_table_size (v->inflight) >= SG_VERIFY_MAX_PROBES)
     {
