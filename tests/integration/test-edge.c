@@ -525,6 +525,42 @@ test_probe_shared (void)
   edge_free (&e);
 }
 
+/* test_probe_rate - verify_probe_rate = 1 with verify_timeout = 1: a
+ * probe may wait for its turn at most half a second, so of five new
+ * addresses asked at once, some are answered 450 4.1.1 at once and never
+ * probed. */
+static void
+test_probe_rate (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Edge e;
+  edge_init (&e);
+  const char *known[] = { "alice@example.org", NULL };
+  next_hop (&e, known);
+  g_autofree char *conf = g_strdup_printf ("[server]\nhostname = mx.example\n"
+                                           "[access]\naccepted_domains = example.org\n"
+                                           "verify_recipients = yes\nverify_timeout = 1\nverify_probe_rate = 1\n"
+                                           "[smarthost]\nhost = [127.0.0.1]:%u\ntls = none\n", e.hop);
+  start (&e, conf);
+  g_autoptr(SgTestClient) c = session (&e, "s@client.example");
+  sg_test_client_send (c, "RCPT TO:<new1@example.org>\r\nRCPT TO:<new2@example.org>\r\n"
+                          "RCPT TO:<new3@example.org>\r\nRCPT TO:<new4@example.org>\r\n"
+                          "RCPT TO:<new5@example.org>\r\n", -1);
+  guint limited = 0, refused = 0;
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *r = sg_test_client_reply (c);
+      g_assert_nonnull (r);
+      limited += strstr (r, "450 4.1.1 ") == r && strstr (r, "probe rate limit") != NULL;
+      refused += g_str_has_prefix (r, "550 5.1.1 ");
+    }
+  g_assert_cmpuint (limited, >=, 1);
+  g_assert_cmpuint (limited + refused, ==, 5);
+  g_assert_cmpuint (rcpts_seen (&e), ==, refused);   /* a limited address was never probed */
+  edge_free (&e);
+}
+
 /* test_next_hop_down - nobody listens: 450 4.1.1, nothing cached. */
 static void
 test_next_hop_down (void)
@@ -695,6 +731,7 @@ main (int argc, char **argv)
   g_test_add_func ("/edge/verify/aiosmtpd", test_verify);
   g_test_add_func ("/edge/verify/probe-count", test_probe_count);
   g_test_add_func ("/edge/verify/shared-probe", test_probe_shared);
+  g_test_add_func ("/edge/verify/rate-limit", test_probe_rate);
   g_test_add_func ("/edge/verify/down", test_next_hop_down);
   g_test_add_func ("/edge/verify/hangs", test_next_hop_hangs);
   g_test_add_func ("/edge/milter/rcpt", test_milter_rcpt);
