@@ -2,8 +2,9 @@
  * the lower-cased address, with the RCPTs waiting for it; a token bucket of
  * [access] verify_probe_rate per second (one second of burst) for the next
  * hop, which is the [smarthost] host list; a GThreadPool runs the blocking
- * probes and hands each result back to the main context, where the cache is
- * written and the waiters answered.
+ * probes, writes each answer to the cache (LMDB: one writer at a time,
+ * readers never blocked) and hands the result back to the main context,
+ * where the waiters are answered.
  *
  * Lifetimes: SgVerify is reference-counted: its owner holds one reference
  * and every probe handed to a thread another, so a result that comes back
@@ -141,10 +142,6 @@ probe_done (gpointer data)
           a.code = p->entry.code;
           a.reply = p->entry.reply;
         }
-      g_autoptr(GError) error = NULL;
-      if (p->answered && p->entry.status != SG_VERIFY_UNKNOWN
-          && !sg_verify_cache_put (v->cache, p->address, &p->entry, &error))
-        g_warning ("verify: cannot cache the answer for <%s>: %s", p->address, error->message);
       while (p->waiters->len > 0)
         waiter_answer (g_ptr_array_index (p->waiters, 0), &a);
     }
@@ -162,6 +159,11 @@ probe_run (gpointer data, gpointer pool_data)
     p->answered = sg_verify_probe (v->dial, p->address, p->smtputf8, &p->entry, &error);
   if (!p->answered)
     p->error = g_strdup (error ? error->message : "shutting down");
+  /* Stored here, off the main loop: the commit syncs the file. LMDB lets
+   * this writer run beside the main thread's readers. */
+  else if (p->entry.status != SG_VERIFY_UNKNOWN
+           && !sg_verify_cache_put (v->cache, p->address, &p->entry, &error))
+    g_warning ("verify: cannot cache the answer for <%s>: %s", p->address, error->message);
   g_main_context_invoke_full (v->context, G_PRIORITY_DEFAULT, probe_done, p, probe_release);
 }
 

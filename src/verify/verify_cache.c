@@ -23,12 +23,13 @@ typedef struct {
   gint64  time;
 } ValueHead;
 
+/* The limits are set on the main thread and read by probe threads: atomics. */
 struct _SgVerifyCache {
   MDB_env *env;
   MDB_dbi  dbi;
-  guint    max_entries;
-  guint    positive_ttl;
-  guint    negative_ttl;
+  gint     max_entries;
+  gint     positive_ttl;
+  gint     negative_ttl;
 };
 
 G_DEFINE_QUARK (sg-verify-cache-error-quark, verify_cache_error)
@@ -52,12 +53,13 @@ sg_verify_cache_open (const char *dir, gboolean read_only, GError **error)
 {
   g_autofree char *path = g_build_filename (dir, SG_VERIFY_CACHE_FILE, NULL);
   g_autoptr(SgVerifyCache) c = g_new0 (SgVerifyCache, 1);
-  c->max_entries = G_MAXUINT;
+  c->max_entries = G_MAXINT;
   int rc = mdb_env_create (&c->env);
   if (rc == 0)
     rc = mdb_env_set_mapsize (c->env, CACHE_MAP_SIZE);
   /* NOMETASYNC: a crash may lose the last answer, never the file's
-   * consistency; NOTLS: the daemon's transactions are all on one thread. */
+   * consistency; NOTLS: read transactions are not tied to a thread (the
+   * main thread reads, probe threads write, one writer at a time). */
   if (rc == 0)
     rc = mdb_env_open (c->env, path, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOMETASYNC
                        | (read_only ? MDB_RDONLY : 0), 0600);
@@ -101,9 +103,9 @@ void
 sg_verify_cache_set_limits (SgVerifyCache *c, guint max_entries, guint positive_ttl,
                             guint negative_ttl)
 {
-  c->max_entries = max_entries;
-  c->positive_ttl = positive_ttl;
-  c->negative_ttl = negative_ttl;
+  g_atomic_int_set (&c->max_entries, (gint) MIN (max_entries, (guint) G_MAXINT));
+  g_atomic_int_set (&c->positive_ttl, (gint) MIN (positive_ttl, (guint) G_MAXINT));
+  g_atomic_int_set (&c->negative_ttl, (gint) MIN (negative_ttl, (guint) G_MAXINT));
 }
 
 /* make_key - the lower-cased address; FALSE if too long to be a key. */
@@ -155,7 +157,7 @@ sg_verify_cache_get (SgVerifyCache *c, const char *address, SgVerifyEntry *out)
 gboolean
 sg_verify_cache_expired (const SgVerifyCache *c, const SgVerifyEntry *e, gint64 now)
 {
-  guint ttl = e->status == SG_VERIFY_DELIVERABLE ? c->positive_ttl : c->negative_ttl;
+  gint ttl = g_atomic_int_get (e->status == SG_VERIFY_DELIVERABLE ? &c->positive_ttl : &c->negative_ttl);
   return e->status == SG_VERIFY_UNKNOWN || now - e->time >= (gint64) ttl || e->time > now + 60;
 }
 
@@ -248,7 +250,7 @@ sg_verify_cache_put (SgVerifyCache *c, const char *address, const SgVerifyEntry 
   MDB_stat st = { 0 };
   MDB_val old;
   mdb_stat (txn, c->dbi, &st);
-  if (st.ms_entries >= c->max_entries && mdb_get (txn, c->dbi, &key, &old) == MDB_NOTFOUND)
+  if (st.ms_entries >= (gsize) g_atomic_int_get (&c->max_entries) && mdb_get (txn, c->dbi, &key, &old) == MDB_NOTFOUND)
     rc = prune (c, txn, (guint) st.ms_entries);
   if (rc == 0)
     rc = mdb_put (txn, c->dbi, &key, &val, 0);

@@ -3,7 +3,7 @@
  * so they survive a restart. Bounded: past its size the expired entries go,
  * then the oldest. Expiry is judged at look-up with the TTLs of the moment,
  * so a reload that shortens a TTL applies at once. The daemon writes it from
- * its main thread; `spoolgate verify` reads it (and, with --probe, writes
+ * its probe threads and reads it on its main thread; `spoolgate verify` reads it (and, with --probe, writes
  * it) from another process, which LMDB's lock file makes safe. */
 #pragma once
 #include <glib.h>
