@@ -30,6 +30,7 @@ static const Subcommand subcommands[] = {
   { "rejected", sg_cli_rejected, "rejected [--json] [--monitored]   list refused messages kept in rejected/ ([validation] keep_rejected), or those monitor mode accepted" },
   { "requeue", sg_cli_requeue, "requeue ID... | --all   put failed messages back in the queue" },
   { "config", sg_cli_config, "config check | show [-n] [--config FILE]   check the configuration and what it names; print it (like postconf)" },
+  { "verify", sg_cli_verify, "verify [--json] [--probe] ADDRESS...   what address verification knows (or asks the next hop now)" },
   { "version", cmd_version, "version   print the version" },
   { "help", cmd_help, "help   this text" },
 };

@@ -30,6 +30,8 @@ int sg_cli_requeue (int argc, char **argv);
 int sg_cli_config (int argc, char **argv);
 /* sg_cli_config_check - `config check` of config_path (nullable: the default). */
 int sg_cli_config_check (const char *config_path);
+/* sg_cli_verify - the address verification cache: show, or --probe now. */
+int sg_cli_verify (int argc, char **argv);
 
 /* sg_cli_installed - whether this is the installed binary (not a build tree's). */
 gboolean sg_cli_installed (void);

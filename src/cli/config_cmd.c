@@ -7,6 +7,7 @@
  * src/config/'s. */
 #include "cli/cli.h"
 #include "cli/cli_spool.h"
+#include "access/access_table.h"
 #include "tls/tls_error.h"
 #include "sg-build.h"
 
@@ -26,7 +27,6 @@
 
 enum { CONFIG_OK = 0, CONFIG_PROBLEMS = 1, CONFIG_USAGE = 2 };
 
-#define TABLE_MAX_LINE 4096   /* characters of one table line that check reads */
 #define SG_SERVICE_USER "spoolgate"   /* User= of the shipped unit */
 
 G_DEFINE_QUARK (sg-config-check-error-quark, config_check_error)
@@ -217,28 +217,17 @@ check_readable (Check *c, const SgConfigKeyInfo *k, const char *path)
     BIO_free (bio);
 }
 
-/* check_table - a lookup table: readable, and each line that is not blank
- * or a # comment starts with a key; every bad line is named. */
+/* check_table - a lookup table, parsed as serve parses it: the table's
+ * loader names the file and the first bad line. recipient_maps is a list
+ * of addresses; the *_access keys are access(5) tables. */
 static void
 check_table (Check *c, const SgConfigKeyInfo *k, const char *path)
 {
-  g_autofree char *text = NULL;
   g_autoptr(GError) error = NULL;
-  if (!g_file_get_contents (path, &text, NULL, &error))
-    {
-      problem (c, k, path, "%s", error->message);
-      return;
-    }
-  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
-  for (guint i = 0; lines[i]; i++)
-    {
-      char *line = g_strstrip (lines[i]);
-      if (*line == '\0' || *line == '#')
-        continue;
-      if (strlen (line) > TABLE_MAX_LINE || !g_utf8_validate (line, -1, NULL))
-        problem (c, k, path, "line %u: longer than %d characters or not UTF-8", i + 1,
-                 TABLE_MAX_LINE);
-    }
+  SgTableKind kind = g_str_equal (k->key, "recipient_maps") ? SG_TABLE_RECIPIENTS : SG_TABLE_ACCESS;
+  g_autoptr(SgAccessTable) t = sg_access_table_load (path, kind, &error);
+  if (t == NULL)
+    problem (c, k, path, "%s", error->message);
 }
 
 /* check_spool - the spool directory: if it exists a directory, else its

@@ -131,6 +131,15 @@ static const ConfigKey config_keys[] = {
   { "milter", "protocol", KEY_UINT, OFF (milter_protocol), NULL, SG_DEF_MILTER_PROTOCOL, 2, 6, LIVE },
   { "milter", "max_edits", KEY_UINT, OFF (milter_max_edits), NULL, SG_DEF_MILTER_MAX_EDITS, 1, 1000000, LIVE },
   { "milter", "max_conversations", KEY_UINT, OFF (milter_max_conversations), NULL, SG_DEF_MILTER_MAX_CONVERSATIONS, 1, 10000 },
+  { "access", "recipient_maps", KEY_STRING, OFF (recipient_maps), NULL, LIVE, FILE_IS (TABLE) },
+  { "access", "sender_access", KEY_STRING, OFF (sender_access), NULL, LIVE, FILE_IS (TABLE) },
+  { "access", "recipient_access", KEY_STRING, OFF (recipient_access), NULL, LIVE, FILE_IS (TABLE) },
+  { "access", "verify_recipients", KEY_BOOL, OFF (verify_recipients), NULL, FALSE, 0, 1, LIVE },
+  { "access", "verify_positive_ttl", KEY_DURATION, OFF (verify_positive_ttl), NULL, SG_DEF_VERIFY_POSITIVE_TTL, 60, 365 * 86400, LIVE },
+  { "access", "verify_negative_ttl", KEY_DURATION, OFF (verify_negative_ttl), NULL, SG_DEF_VERIFY_NEGATIVE_TTL, 60, 30 * 86400, LIVE },
+  { "access", "verify_timeout", KEY_DURATION, OFF (verify_timeout), NULL, SG_DEF_VERIFY_TIMEOUT, 1, 300, LIVE },
+  { "access", "verify_cache_size", KEY_UINT, OFF (verify_cache_size), NULL, SG_DEF_VERIFY_CACHE_SIZE, 100, 1000000, LIVE },
+  { "access", "verify_probe_rate", KEY_UINT, OFF (verify_probe_rate), NULL, SG_DEF_VERIFY_PROBE_RATE, 1, 1000, LIVE },
 };
 #undef LIVE
 #undef FILE_IS
@@ -538,6 +547,8 @@ sg_config_check (const SgConfig *c, GError **error)
     if (strchr (c->accepted_domains[i], '@') || strchr (c->accepted_domains[i], ' '))
       return conflict (c, error, "[access] accepted_domains: \"%s\" is not a domain",
                        c->accepted_domains[i]);
+  if (c->verify_recipients && !c->smarthost_host)
+    return conflict (c, error, "[access] verify_recipients = yes needs a [smarthost] host to probe");
   if (!c->tls_cert_file != !c->tls_key_file)
     return conflict (c, error, "[tls] cert_file and key_file go together");
   if (c->tls_require && !c->tls_cert_file)
@@ -559,6 +570,22 @@ sg_config_check (const SgConfig *c, GError **error)
 }
 
 /* key_text - one key's value as text (transfer full). */
+static char *key_text (const SgConfig *config, const ConfigKey *k);
+
+SgConfig *
+sg_config_copy (const SgConfig *config)
+{
+  SgConfig *copy = sg_config_new ();
+  copy->path = g_strdup (config->path);
+  for (guint i = 0; i < G_N_ELEMENTS (config_keys); i++)
+    {
+      g_autofree char *text = key_text (config, &config_keys[i]);
+      if (text && !key_set (copy, &config_keys[i], text, NULL))
+        g_warn_if_reached ();   /* a loaded value is valid by construction */
+    }
+  return copy;
+}
+
 static char *
 key_text (const SgConfig *config, const ConfigKey *k)
 {

@@ -55,6 +55,15 @@ typedef struct {
   /* [access] */
   char   **allowed_networks;     /* CIDR list: may relay anywhere */
   char   **accepted_domains;     /* recipient domains anyone may send to */
+  char    *recipient_maps;       /* (nullable) file: the addresses and @domains that exist */
+  char    *sender_access;        /* (nullable) file in access(5) style, keyed by sender */
+  char    *recipient_access;     /* (nullable) file in access(5) style, keyed by recipient */
+  gboolean verify_recipients;    /* probe the next hop for recipients not yet known */
+  guint    verify_positive_ttl;  /* seconds a deliverable answer is kept */
+  guint    verify_negative_ttl;  /* seconds an undeliverable answer is kept */
+  guint    verify_timeout;       /* seconds an RCPT waits for a probe */
+  guint    verify_cache_size;    /* answers kept at most */
+  guint    verify_probe_rate;    /* probes per second to the next hop */
   /* [tls] inbound STARTTLS (RFC 3207), offered when both files are set */
   char    *tls_cert_file;        /* (nullable) PEM chain */
   char    *tls_key_file;         /* (nullable) PEM key */
@@ -138,6 +147,8 @@ gboolean  sg_config_check (const SgConfig *config, GError **error);
 /* sg_config_set - set one key from its string form, as a file would. */
 gboolean  sg_config_set (SgConfig *config, const char *group, const char *key,
                          const char *value, GError **error);
+/* sg_config_copy - a new configuration with every key of config (transfer full). */
+SgConfig *sg_config_copy (const SgConfig *config);
 /* sg_config_ref - one more holder (transfer full). */
 SgConfig *sg_config_ref (SgConfig *config);
 /* sg_config_free - drop a reference; the last one frees. */

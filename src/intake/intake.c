@@ -191,6 +191,12 @@ meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
   meta->tls_protocol = g_strdup (env->tls_protocol);
   meta->tls_cipher = g_strdup (env->tls_cipher);
   meta->state = SG_MSG_QUEUED;
+  if (env->hold_reason)
+    {
+      /* an [access] table said HOLD: kept until `spoolgate release` */
+      meta->state = SG_MSG_HELD;
+      g_message ("%s: held: %s", env->queue_id, env->hold_reason);
+    }
   meta->validation = sg_validation_to_json (validation);
   meta->message_id = g_strdup (validation->message_id);
   meta->log_client = sg_log_client (NULL, env->client_address);

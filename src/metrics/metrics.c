@@ -76,6 +76,12 @@ static CounterVec refused = {
   .n_labels = 1, .labels = { "reason" },
 };
 
+static CounterVec recipients_rejected = {
+  .name = "spoolgate_recipients_rejected_total",
+  .help = "Recipients refused at RCPT by the recipient policy ([access] tables, verification, milters), by reason.",
+  .n_labels = 1, .labels = { "reason" },
+};
+
 static CounterVec milter_actions = {
   .name = "spoolgate_milter_actions_total",
   .help = "Milter conversations, by milter ([milter] servers entry) and what it decided.",
@@ -239,6 +245,13 @@ sg_metrics_refused (const char *reason)
 }
 
 void
+sg_metrics_recipient_rejected (const char *reason)
+{
+  const char *values[] = { reason };
+  atomic_fetch_add_explicit (vec_counter (&recipients_rejected, values), 1, memory_order_relaxed);
+}
+
+void
 sg_metrics_milter (const char *milter, const char *action)
 {
   const char *values[] = { milter, action };
@@ -383,6 +396,7 @@ sg_metrics_render (gsize *length)
   render_vec (out, &rejected);
   render_vec (out, &monitored);
   render_vec (out, &milter_actions);
+  render_vec (out, &recipients_rejected);
   render_fixed (out, "spoolgate_deliveries_total",
                 "Delivery attempts to the smarthost, one per recipient, by result.", "counter",
                 "result", delivery_results, deliveries, SG_N_DELIVERY_RESULTS);
@@ -438,5 +452,6 @@ sg_metrics_reset (void)
   vec_reset (&monitored);
   vec_reset (&refused);
   vec_reset (&milter_actions);
+  vec_reset (&recipients_rejected);
   atomic_store (&start_time_us, 0);
 }

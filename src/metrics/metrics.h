@@ -64,6 +64,9 @@ void sg_metrics_monitored (const char *rule);
 /* sg_metrics_refused - one connection refused before its session:
  * spoolgate_connections_refused_total{reason}. */
 void sg_metrics_refused (const char *reason);
+/* sg_metrics_recipient_rejected - one recipient refused at RCPT by the
+ * recipient policy: spoolgate_recipients_rejected_total{reason}. */
+void sg_metrics_recipient_rejected (const char *reason);
 /* sg_metrics_milter - one milter conversation about one message:
  * spoolgate_milter_actions_total{milter,action}; action is accept, reject,
  * tempfail, discard, quarantine or error (down, timed out, broke the protocol). */

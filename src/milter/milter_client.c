@@ -270,6 +270,8 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
           && e != END_ACCEPT)
         return e;
     }
+  if (in->envelope_only)
+    return END_PASS;   /* the caller only wanted the envelope's verdict */
   if (c->version >= 4 && !(c->flags & SG_SMFIP_NODATA))
     {
       const char *m[] = { "i", in->queue_id, NULL };
@@ -399,6 +401,14 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
       g_autofree char *failure = c.error ? g_strdup (c.error->message) : NULL;
       const char *action = "accept";
       gboolean by_default = FALSE;
+      if (e == END_FAILED && in->envelope_only)
+        {
+          /* at RCPT a milter that fails is passed over: the end-of-DATA
+           * conversation meets it again, and applies default_action there */
+          g_debug ("%s: milter %s at %s: %s; left to the end of data", in->queue_id, c.name,
+                   out.stage, failure ? failure : "failed");
+          e = END_PASS;
+        }
       if (e == END_FAILED)
         {
           g_warning ("%s: milter %s: %s at %s after %.1f s; default_action=%s", in->queue_id,
@@ -425,6 +435,14 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
               g_free (res->quarantine_reason);
               res->quarantine_reason = g_strdup (out.quarantine);
             }
+        }
+      if (in->envelope_only && e == END_PASS && c.fd >= 0)
+        {
+          /* the transaction goes no further with this conversation */
+          g_autoptr(GByteArray) buf = g_byte_array_new ();
+          sg_milter_encode (buf, SG_SMFIC_ABORT, NULL, 0);
+          c.deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+          sg_milter_conn_send (&c, buf);
         }
       if (e == END_VERDICT || by_default)
         {
@@ -464,7 +482,8 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
           sg_milter_conn_send (&c, buf);
           close (c.fd);
         }
-      sg_metrics_milter (c.name, action);
+      if (!in->envelope_only || e == END_VERDICT)
+        sg_metrics_milter (c.name, action);   /* one count per message, not per RCPT asked */
 
       json_builder_begin_object (jb);
       json_builder_set_member_name (jb, "server");

@@ -29,6 +29,8 @@ typedef struct {
                                  * if they had failed (shutting down) */
   gint64       deadline;        /* monotonic µs by which every milter must be done, or
                                  * fail as if timed out; 0: only the stages' own */
+  gboolean     envelope_only;   /* the envelope stages only (connect to RCPT), then abort: the
+                                 * verdict on one RCPT while the client waits (access/rcpt_milter.c) */
 } SgMilterInput;
 
 /* The verdict on a message, strongest of all milters' (discard and reject

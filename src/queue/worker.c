@@ -4,14 +4,11 @@
  * message: take its lock (never waiting), re-read its metadata, deliver or
  * expire or retire it, write the result atomically, unlock, report. */
 #include "queue/queue_private.h"
-#include "smarthost/relayhost.h"
-#include "smarthost/transport.h"
-#include "smarthost/tls_client.h"
+#include "smarthost/dial.h"
 #include "spool/spool_rejected.h"
 
 #include <errno.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 #include "common/log.h"
 
@@ -21,12 +18,9 @@
 struct _SgQueueWorkers {
   const SgConfig *config;
   SgSpool        *spool;
-  SgTlsClient    *tls;
-  SgRelayhosts   *relays;     /* [smarthost] host list, shared by the workers */
-  char           *password;   /* (nullable) never logged */
+  SgSmarthostDial *dial;      /* TLS, host list, password, cancel: shared by the workers */
   GAsyncQueue    *jobs;       /* char* queue IDs, or STOP */
   GPtrArray      *threads;
-  int             cancel_fd;  /* eventfd, readable once stopping */
   SgJobReportFunc report;
   gpointer        report_data;
   gint            stopping;   /* atomic */
@@ -39,108 +33,6 @@ typedef struct {
   SgQueueWorkers *w;
   SgSmtpClient   *client;   /* (nullable) the session kept for reuse */
 } Worker;
-
-/* read_password - the first line of [smarthost] password_file (transfer full). */
-static char *
-read_password (const char *path, GError **error)
-{
-  g_autofree char *data = NULL;
-  gsize len = 0;
-  if (!g_file_get_contents (path, &data, &len, error))
-    {
-      g_prefix_error (error, "[smarthost] password_file: ");
-      return NULL;
-    }
-  char *nl = strpbrk (data, "\r\n");
-  char *pw = g_strndup (data, nl ? (gsize) (nl - data) : len);
-  memset (data, 0, len);
-  if (!*pw)
-    {
-      g_free (pw);
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                   "[smarthost] password_file %s is empty", path);
-      return NULL;
-    }
-  return pw;
-}
-
-/* open_host - a session with one host; the opportunistic policy retries
- * in plaintext when STARTTLS was offered but failed. reached: what the
- * (last) connection got to, also on failure. */
-static SgSmtpClient *
-open_host (SgQueueWorkers *w, const SgRelayEntry *e, const SgRelayTarget *t,
-           SgSmtpReached *reached, GError **error)
-{
-  g_autoptr(GError) local = NULL;
-  SgSmtpClient *c = sg_smtp_client_open (w->config, t->host, t->port, e->name, w->tls, FALSE,
-                                         w->password, w->cancel_fd, reached, &local);
-  if (!c && g_error_matches (local, SG_SMTP_CLIENT_ERROR, SG_SMTP_CLIENT_ERROR_STARTTLS))
-    {
-      sg_log_info (SG_LOG_SMTP, "smarthost %s:%u: %s; tls = opportunistic, retrying without TLS",
-                 t->host, t->port, local->message);
-      g_clear_error (&local);
-      c = sg_smtp_client_open (w->config, t->host, t->port, e->name, w->tls, TRUE,
-                               w->password, w->cancel_fd, reached, &local);
-    }
-  if (!c)
-    g_propagate_error (error, g_steal_pointer (&local));
-  return c;
-}
-
-/* host_down - the failure means the host itself is unusable for now: it
- * could not be reached, or it greeted with 4xx. */
-static gboolean
-host_down (const GError *e)
-{
-  return g_error_matches (e, SG_TRANSPORT_ERROR, SG_TRANSPORT_ERROR_CONNECT)
-      || g_error_matches (e, SG_TRANSPORT_ERROR, SG_TRANSPORT_ERROR_TIMEOUT)
-      || g_error_matches (e, SG_SMTP_CLIENT_ERROR, SG_SMTP_CLIENT_ERROR_GREETING);
-}
-
-/* open_session - a new smarthost session with the first host of this
- * attempt's plan that works ([smarthost] balance); a host that cannot be
- * reached or greets with 4xx is skipped for [smarthost] host_cooldown. The
- * error names every host tried; reached is what the last host tried got to. */
-static SgSmtpClient *
-open_session (Worker *wk, SgSmtpReached *reached, GError **error)
-{
-  SgQueueWorkers *w = wk->w;
-  g_autoptr(GPtrArray) plan = sg_relayhosts_plan (w->relays);
-  g_autoptr(GString) why = g_string_new (NULL);
-  GQuark domain = SG_SMTP_CLIENT_ERROR;
-  int code = SG_SMTP_CLIENT_ERROR_REPLY;
-  for (guint i = 0; i < plan->len && !g_atomic_int_get (&w->stopping); i++)
-    {
-      const SgRelayEntry *e = g_ptr_array_index (plan, i);
-      g_autoptr(GPtrArray) targets = sg_relay_entry_targets (e);
-      gboolean down = targets->len > 0;
-      if (targets->len == 0)
-        g_string_append_printf (why, "%s%s: null MX, no host to connect to", why->len ? "; " : "",
-                                e->name);
-      for (guint j = 0; j < targets->len; j++)
-        {
-          g_autoptr(GError) local = NULL;
-          SgSmtpClient *c = open_host (w, e, g_ptr_array_index (targets, j), reached, &local);
-          if (c)
-            return c;
-          if (g_error_matches (local, SG_TRANSPORT_ERROR, SG_TRANSPORT_ERROR_CANCELLED))
-            {
-              g_propagate_error (error, g_steal_pointer (&local));
-              return NULL;
-            }
-          down &= host_down (local);
-          domain = local->domain;
-          code = local->code;
-          sg_log_info (SG_LOG_SMTP, "smarthost %s: %s%s", e->name, local->message,
-                     i + 1 < plan->len || j + 1 < targets->len ? "; trying the next host" : "");
-          g_string_append_printf (why, "%s%s", why->len ? "; " : "", local->message);
-        }
-      if (down)
-        sg_relayhosts_cool_down (w->relays, e);
-    }
-  g_set_error (error, domain, code, "%s", why->len ? why->str : "shutting down");
-  return NULL;
-}
 
 /* ready_session - the worker's session, reset for reuse or freshly opened. */
 static SgSmtpClient *
@@ -158,7 +50,7 @@ ready_session (Worker *wk, SgSmtpReached *reached, GError **error)
         }
     }
   if (!wk->client)
-    wk->client = open_session (wk, reached, error);
+    wk->client = sg_smarthost_dial_open (wk->w->dial, reached, error);
   else
     sg_smtp_client_reached (wk->client, reached);
   return wk->client;
@@ -365,32 +257,15 @@ SgQueueWorkers *
 sg_queue_workers_new (const SgConfig *config, SgSpool *spool, SgJobReportFunc report,
                       gpointer user_data, GError **error)
 {
-  g_autoptr(SgTlsClient) tls = sg_tls_client_new (config, error);
-  if (!tls)
+  g_autoptr(SgSmarthostDial) dial = sg_smarthost_dial_new (config, error);
+  if (!dial)
     return NULL;
-  g_autoptr(SgRelayhosts) relays = sg_relayhosts_new (config, error);
-  if (!relays)
-    return NULL;
-  g_autofree char *password = NULL;
-  if (config->smarthost_password_file
-      && !(password = read_password (config->smarthost_password_file, error)))
-    return NULL;
-  int cancel_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (cancel_fd < 0)
-    {
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "eventfd: %s",
-                   g_strerror (errno));
-      return NULL;
-    }
   SgQueueWorkers *w = g_new0 (SgQueueWorkers, 1);
   w->config = config;
   w->spool = spool;
-  w->tls = g_steal_pointer (&tls);
-  w->relays = g_steal_pointer (&relays);
-  w->password = g_steal_pointer (&password);
+  w->dial = g_steal_pointer (&dial);
   w->jobs = g_async_queue_new ();
   w->threads = g_ptr_array_new ();
-  w->cancel_fd = cancel_fd;
   w->report = report;
   w->report_data = user_data;
   for (guint i = 0; i < config->queue_concurrency; i++)
@@ -422,9 +297,7 @@ sg_queue_workers_free (SgQueueWorkers *w)
   if (!w)
     return;
   g_atomic_int_set (&w->stopping, 1);
-  guint64 one = 1;
-  if (write (w->cancel_fd, &one, sizeof one) != sizeof one)
-    g_warning ("queue: cannot signal the delivery workers: %s", g_strerror (errno));
+  sg_smarthost_dial_cancel (w->dial);
   for (guint i = 0; i < w->threads->len; i++)
     g_async_queue_push_front (w->jobs, STOP);
   for (guint i = 0; i < w->threads->len; i++)
@@ -434,11 +307,6 @@ sg_queue_workers_free (SgQueueWorkers *w)
       g_free (id);
   g_async_queue_unref (w->jobs);
   g_ptr_array_unref (w->threads);
-  close (w->cancel_fd);
-  sg_tls_client_free (w->tls);
-  sg_relayhosts_free (w->relays);
-  if (w->password)
-    memset (w->password, 0, strlen (w->password));
-  g_free (w->password);
+  sg_smarthost_dial_free (w->dial);
   g_free (w);
 }

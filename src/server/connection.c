@@ -307,6 +307,7 @@ connection_update (SgConnection *conn)
   switch (sg_session_state (s))
     {
     case SG_SESSION_SUBMITTED:
+    case SG_SESSION_RCPT_WAIT:
       sg_timer_disarm (sg_server_wheel (conn->server), &conn->timer); /* waiting on us, not the client */
       break;
     case SG_SESSION_STARTTLS:
@@ -543,6 +544,38 @@ on_submit (SgSession *session, SgEnvelope *env, gpointer user_data)
     }
 }
 
+/* on_rcpt_verdict - the policy's deferred verdict on an RCPT (an address probe). */
+static void
+on_rcpt_verdict (SgRcptVerdict *verdict, gpointer user_data)
+{
+  SgConnection *conn = user_data;
+  if (!conn->closed)
+    {
+      sg_session_rcpt_done (conn->session, verdict);
+      if (connection_flush (conn))
+        connection_update (conn);
+      if (!conn->closed && conn->ssl && SSL_pending (conn->ssl) > 0)
+        on_io (conn->pfd, G_IO_IN, conn);
+    }
+  else
+    sg_rcpt_verdict_clear (verdict);
+  connection_unref (conn);
+}
+
+static gboolean
+on_check_rcpt (SgSession *session, const SgRcptQuery *query, SgRcptVerdict *verdict,
+               gpointer user_data)
+{
+  SgConnection *conn = user_data;
+  SgRcptPolicy *policy = sg_server_rcpt_policy (conn->server);
+  if (!policy)
+    return TRUE;   /* the server is being freed: the session is drained already */
+  if (sg_rcpt_policy_check (policy, query, verdict, on_rcpt_verdict, conn))
+    return TRUE;
+  conn->refs++;   /* held by the pending verdict, like a message in flight */
+  return FALSE;
+}
+
 static gboolean
 on_mail_room (SgSession *session, gpointer user_data)
 {
@@ -561,6 +594,7 @@ static const SgSessionHooks session_hooks = {
   .submit = on_submit,
   .mail_room = on_mail_room,
   .open_draft = on_open_draft,
+  .check_rcpt = on_check_rcpt,
 };
 
 /* connection_alloc - watch fd for input; no session yet. */
@@ -707,7 +741,8 @@ sg_connection_busy (const SgConnection *conn)
   if (!conn->session)
     return FALSE;
   SgSessionState st = sg_session_state (conn->session);
-  return !conn->closed && (sg_session_in_data (conn->session) || st == SG_SESSION_SUBMITTED);
+  return !conn->closed && (sg_session_in_data (conn->session) || st == SG_SESSION_SUBMITTED
+                           || st == SG_SESSION_RCPT_WAIT);
 }
 
 void

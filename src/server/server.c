@@ -107,6 +107,8 @@ sg_server_reconfigure (SgServer *server, SgConfig *config, GError **error)
     return FALSE;
   if (!sg_intake_reconfigure (server->intake, config, error))
     return FALSE;
+  /* A table that cannot be read keeps its old contents (logged there). */
+  sg_rcpt_policy_reload (server->policy, config);
   /* Applied from here on: the key table's reloadable column says what a
    * reload changes; what is bound or running stays as it was until restart. */
   g_autoptr(GPtrArray) restart = sg_config_restart_changes (old, config);
@@ -193,6 +195,12 @@ SgConfig *
 sg_server_config (SgServer *server)
 {
   return server->config;
+}
+
+SgRcptPolicy *
+sg_server_rcpt_policy (SgServer *server)
+{
+  return server->policy;
 }
 
 SgTlsServer *
@@ -336,6 +344,10 @@ sg_server_new (SgConfig *config, GError **error)
                                     error))
         return NULL;
     }
+  /* A bad table at start stops the server, naming file and line. */
+  server->policy = sg_rcpt_policy_new (config, server->context, error);
+  if (!server->policy)
+    return NULL;
   server->intake = sg_intake_new (config, server->spool, server->context, 0, error);
   if (!server->intake)
     return NULL;
@@ -407,6 +419,8 @@ sg_server_free (SgServer *server)
         sg_connection_shutdown (l->data, TRUE);
       g_list_free (conns);
     }
+  /* RCPTs waiting for an address probe are answered "unverified". */
+  g_clear_pointer (&server->policy, sg_rcpt_policy_free);
   /* Messages in flight get their replies (or are dropped if the socket is
    * gone) before the spool is closed; nothing acknowledged is lost. */
   g_clear_pointer (&server->intake, sg_intake_free);

@@ -12,6 +12,7 @@
 #include "intake/intake.h"
 #include "server/server.h"
 #include "tls/tls_server.h"
+#include "access/rcpt_policy.h"
 
 G_BEGIN_DECLS
 
@@ -38,6 +39,9 @@ SgConfig     *sg_server_config (SgServer *server);
 /* sg_server_tls - (nullable) the STARTTLS context that goes with
  * sg_server_config (borrowed: a connection takes a reference). */
 SgTlsServer  *sg_server_tls (SgServer *server);
+/* sg_server_rcpt_policy - the recipient policy (borrowed; lives as long
+ * as the server, its tables change on SIGHUP). */
+SgRcptPolicy *sg_server_rcpt_policy (SgServer *server);
 /* sg_server_stopping - SIGTERM or SIGINT came: admit nobody new. */
 gboolean      sg_server_stopping (SgServer *server);
 /* sg_server_spool_has_room - free space at least [spool] min_free (listener.c). */

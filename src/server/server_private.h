@@ -14,6 +14,7 @@
 #include "spool/spool.h"
 #include "tls/tls_server.h"
 #include "common/netlist.h"
+#include "access/rcpt_policy.h"
 
 struct _SgServer {
   SgConfig       *config;        /* current: new sessions and messages use it */
@@ -27,6 +28,7 @@ struct _SgServer {
   SgDataSlots    *data_slots;    /* [limits] max_data_streams; freed after every connection */
   SgSpool        *spool;
   SgIntake       *intake;
+  SgRcptPolicy   *policy;        /* [access] tables and address verification, for RCPT */
   SgTlsServer    *tls;           /* (nullable) inbound STARTTLS */
   SgNetList      *allowed;       /* [access] allowed_networks */
   SgNetList      *proxy_trusted; /* [server] proxy_trusted */

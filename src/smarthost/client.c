@@ -478,6 +478,47 @@ sg_smtp_client_reset (SgSmtpClient *c, GError **error)
   return ok;
 }
 
+gboolean
+sg_smtp_client_probe (SgSmtpClient *c, const char *address, gboolean smtputf8, guint *code,
+                      char **reply, GError **error)
+{
+  g_return_val_if_fail (c->state == SG_CLIENT_READY, FALSE);
+  const SgConfig *cf = c->config;
+  Reply r = { 0 };
+  *code = 0;
+  *reply = NULL;
+  if (smtputf8 && !(c->ext & EXT_SMTPUTF8))
+    {
+      *code = 553;
+      *reply = g_strdup ("553 5.6.7 the next hop does not offer SMTPUTF8 (RFC 6531)");
+      return TRUE;
+    }
+  c->transactions++;
+  client_enter_state (c, SG_CLIENT_MAIL);
+  if (!command (c, smtputf8 ? "MAIL FROM:<> SMTPUTF8" : "MAIL FROM:<>", cf->smarthost_mail_timeout,
+                &r, error))
+    return FALSE;
+  if (r.code / 100 == 2)
+    {
+      g_autofree char *line = g_strdup_printf ("RCPT TO:<%s>", address);
+      client_enter_state (c, SG_CLIENT_RCPT);
+      if (!command (c, line, cf->smarthost_rcpt_timeout, &r, error))   /* 4.5.3.2.3 */
+        {
+          reply_clear (&r);
+          return FALSE;
+        }
+    }
+  *code = r.code;
+  *reply = g_strdup (r.text);
+  reply_clear (&r);
+  /* RFC 5321 4.1.1.5: the transaction is abandoned; a failed RSET only
+   * means the session cannot be reused. */
+  g_autoptr(GError) rset = NULL;
+  if (!sg_smtp_client_reset (c, &rset))
+    g_debug ("probe: RSET: %s", rset->message);
+  return TRUE;
+}
+
 /* scan_8bit - whether the file holds any byte with the high bit set. */
 static gboolean
 scan_8bit (int fd, gboolean *eightbit, GError **error)

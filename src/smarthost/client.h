@@ -90,6 +90,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSmtpClient, sg_smtp_client_close)
  * is broken); the caller defers everything. */
 gboolean sg_smtp_client_send (SgSmtpClient *c, const SgSmtpMessage *msg, GPtrArray *rcpts,
                               GError **error);
+/* sg_smtp_client_probe - an address probe, as Postfix's verify(8): MAIL
+ * FROM:<>, RCPT TO:<address>, then RSET; no DATA is ever sent. *code and
+ * *reply (transfer full, sanitised "NNN text") get the answer to RCPT, or to
+ * MAIL if that was refused. FALSE: the connection failed, no answer. */
+gboolean sg_smtp_client_probe (SgSmtpClient *c, const char *address, gboolean smtputf8,
+                               guint *code, char **reply, GError **error);
 /* sg_smtp_client_reset - RSET before reusing the session (RFC 5321 4.1.1.5). */
 gboolean sg_smtp_client_reset (SgSmtpClient *c, GError **error);
 /* sg_smtp_client_usable - not broken, ready for another transaction. */

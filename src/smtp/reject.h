@@ -50,6 +50,15 @@ void sg_reject (const SgRejectClient *client, const char *stage, guint code,
 char *sg_reject_fields (const char *sender, const char *recipient, const char *protocol,
                         const char *helo);
 
+/* sg_reject_rcpt - a recipient refused (action "reject") or held ("hold",
+ * code 0) at RCPT, in the form Postfix's smtpd logs and its tools read:
+ * "NOQUEUE: reject: RCPT from unknown[ADDR]: CODE ENHANCED TEXT; from=<S>
+ * to=<R> proto=PROTO helo=<HELO>"; a refusal is counted in
+ * spoolgate_recipients_rejected_total{reason}. */
+void sg_reject_rcpt (const SgRejectClient *client, const char *action, const char *recipient,
+                     const char *proto, guint code, const char *enhanced, const char *text,
+                     const char *reason);
+
 /* sg_reject_connection - log "NOQUEUE: reject: CONNECT from unknown[ADDR]:
  * CODE ENHANCED TEXT; proto=SMTP rule=REASON (via proxy [VIA])" and count it under reason;
  * via (nullable) is the proxy that sent the PROXY header. */

@@ -63,6 +63,10 @@ struct _SgSession {
   SgDataReader         data;
   gint64               data_end_us;  /* monotonic end of DATA, 0 once answered */
   gboolean             rcpt_limit_hit; /* logged once per transaction, not per RCPT */
+  char                *hold_reason;    /* (nullable) an RCPT verdict said HOLD */
+  char                *rcpt_pending;   /* RCPT_WAIT: the address waiting for its verdict */
+  SgSmtpPath          *rcpt_pending_params; /* and its DSN parameters */
+  SgSessionState       rcpt_return;    /* RCPT_WAIT: the state to go back to */
   /* BDAT (RFC 3030): chunk bytes go to the same SgDataReader as DATA,
    * dot-stuffed on the way in, so size, framing faults, validation and the
    * spool are exactly DATA's. */
@@ -132,7 +136,7 @@ static const Verb verb_table[] = {
 
 static const char *const state_names[] = {
   "CONNECTED", "READY", "MAIL", "RCPT", "DATA", "SUBMITTED", "STARTTLS", "CLOSING",
-  "CHUNKING", "BDAT",
+  "CHUNKING", "BDAT", "RCPT-WAIT",
 };
 
 const char *
@@ -245,6 +249,7 @@ transaction_reset (SgSession *s)
   sg_data_reader_clear (&s->data);
   s->queue_id[0] = '\0';
   s->rcpt_limit_hit = FALSE;
+  g_clear_pointer (&s->hold_reason, g_free);
   s->bdat_fed = FALSE;
   s->bdat_prev[0] = s->bdat_prev[1] = 0;
   if (s->state != SG_SESSION_CONNECTED && s->state != SG_SESSION_CLOSING)
@@ -371,6 +376,55 @@ recipient_accepted (SgSession *s, const char *address)
   return FALSE;
 }
 
+static const char *session_protocol (const SgSession *s);
+
+/* recipient_in_accepted_domain - the domain is in [access] accepted_domains
+ * (postmaster, without a domain, is not). */
+static gboolean
+recipient_in_accepted_domain (SgSession *s, const char *address)
+{
+  return strchr (address, '@') != NULL && recipient_accepted (s, address);
+}
+
+/* rcpt_apply - answer one RCPT by the policy's verdict (contents taken):
+ * a refusal is logged as Postfix's smtpd does, and each 5xx counts toward
+ * [limits] max_errors (Postfix's smtpd_hard_error_limit), so a client
+ * guessing addresses is cut off with 421. */
+static void
+rcpt_apply (SgSession *s, char *address, SgSmtpPath *params, SgRcptVerdict *v)
+{
+  if (v->code)
+    {
+      SgRejectClient who = reject_client (s);
+      if (v->logged)
+        sg_metrics_recipient_rejected (v->reason);
+      else
+        sg_reject_rcpt (&who, "reject", address, session_protocol (s), v->code, v->enhanced,
+                        v->text, v->reason);
+      if (v->code / 100 == 5)
+        reply_error (s, v->code, v->enhanced, "%s", v->text);
+      else
+        reply (s, v->code, v->enhanced, "%s", v->text);
+      g_free (address);
+      path_free (params);
+      sg_rcpt_verdict_clear (v);
+      return;
+    }
+  if (v->hold)
+    {
+      SgRejectClient who = reject_client (s);
+      g_autofree char *what = g_strdup_printf ("<%s>: %s", address, v->hold);
+      sg_reject_rcpt (&who, "hold", address, session_protocol (s), 0, NULL, what, NULL);
+      if (!s->hold_reason)
+        s->hold_reason = g_steal_pointer (&v->hold);
+    }
+  sg_rcpt_verdict_clear (v);
+  g_ptr_array_add (s->recipients, address);
+  g_ptr_array_add (s->rcpt_params, params);
+  session_enter_state (s, SG_SESSION_RCPT);
+  reply (s, 250, "2.1.5", "Recipient OK");
+}
+
 static void
 smtp_rcpt (SgSession *s, const char *arg)
 {
@@ -419,11 +473,62 @@ smtp_rcpt (SgSession *s, const char *arg)
       reply (s, 452, "4.5.3", "Too many recipients (at most %u per message)", s->config->max_recipients);
       return;
     }
-  g_ptr_array_add (s->recipients, g_steal_pointer (&address));
-  g_ptr_array_add (s->rcpt_params, g_memdup2 (&path, sizeof path));
-  memset (&path, 0, sizeof path);   /* moved into rcpt_params */
-  session_enter_state (s, SG_SESSION_RCPT);
-  reply (s, 250, "2.1.5", "Recipient OK");
+  SgRcptVerdict verdict = { 0 };
+  if (s->hooks->check_rcpt)
+    {
+      SgRcptQuery q = { .sender = s->mail.address, .recipient = address,
+                        .smtputf8 = s->mail.smtputf8,
+                        .accepted_domain = recipient_in_accepted_domain (s, address),
+                        .queue_id = s->queue_id, .client_address = s->client_address,
+                        .client_port = s->client_port, .helo = s->helo,
+                        .protocol = session_protocol (s), .tls_protocol = s->tls_protocol,
+                        .tls_cipher = s->tls_cipher };
+      if (!s->hooks->check_rcpt (s, &q, &verdict, s->user_data))
+        {
+          /* The verdict needs the network (an address probe): wait for it,
+           * as for the spool commit; input is held meanwhile. */
+          s->rcpt_pending = g_steal_pointer (&address);
+          s->rcpt_pending_params = g_memdup2 (&path, sizeof path);
+          memset (&path, 0, sizeof path);   /* moved */
+          s->rcpt_return = s->state;
+          session_enter_state (s, SG_SESSION_RCPT_WAIT);
+          return;
+        }
+    }
+  SgSmtpPath *params = g_memdup2 (&path, sizeof path);
+  memset (&path, 0, sizeof path);   /* moved */
+  rcpt_apply (s, g_steal_pointer (&address), params, &verdict);
+}
+
+void
+sg_rcpt_verdict_clear (SgRcptVerdict *v)
+{
+  g_clear_pointer (&v->text, g_free);
+  g_clear_pointer (&v->hold, g_free);
+  v->code = 0;
+}
+
+void
+sg_session_rcpt_done (SgSession *s, SgRcptVerdict *verdict)
+{
+  if (s->state != SG_SESSION_RCPT_WAIT)
+    {
+      /* the session stopped waiting (a timeout, a shutdown): nobody to tell */
+      sg_rcpt_verdict_clear (verdict);
+      return;
+    }
+  session_enter_state (s, s->rcpt_return);
+  s->progress++;
+  rcpt_apply (s, g_steal_pointer (&s->rcpt_pending), g_steal_pointer (&s->rcpt_pending_params),
+              verdict);
+  if (s->draining && s->state != SG_SESSION_CLOSING)
+    {
+      sg_session_abort (s, "4.3.2", "Service shutting down");
+      return;
+    }
+  /* Commands pipelined after the RCPT were held; answer them now. */
+  if (!s->processing)
+    sg_session_input (s, NULL, 0);
 }
 
 /* session_protocol - the WITH protocol of RFC 3848 (static). */
@@ -755,6 +860,7 @@ finish_data (SgSession *s)
   env->client_port = s->client_port;
   env->arrival_us = g_get_real_time ();
   env->received = g_bytes_ref (r->spill.header);
+  env->hold_reason = g_steal_pointer (&s->hold_reason);
   env->draft = sg_data_reader_steal_draft (r);
   env->content = sg_data_reader_steal (r);
   session_enter_state (s, SG_SESSION_SUBMITTED);
@@ -869,7 +975,8 @@ session_idle (const SgSession *s)
 static void
 session_input_ended (SgSession *s)
 {
-  if (s->state == SG_SESSION_SUBMITTED || s->state == SG_SESSION_CLOSING)
+  if (s->state == SG_SESSION_SUBMITTED || s->state == SG_SESSION_CLOSING
+      || s->state == SG_SESSION_RCPT_WAIT)
     return;
   if (session_idle (s) && s->in->len > 0 && memchr (s->in->data, '\n', s->in->len) != NULL)
     return;   /* more to answer once the client reads its replies */
@@ -902,7 +1009,7 @@ process (SgSession *s)
 
   s->processing = TRUE;
   while (pos < in->len && s->state != SG_SESSION_SUBMITTED && s->state != SG_SESSION_CLOSING
-         && s->state != SG_SESSION_STARTTLS)
+         && s->state != SG_SESSION_STARTTLS && s->state != SG_SESSION_RCPT_WAIT)
     {
       if (s->state == SG_SESSION_DATA)
         {
@@ -1082,6 +1189,9 @@ sg_session_free (SgSession *s)
   g_free (s->client);
   g_free (s->tls_protocol);
   g_free (s->tls_cipher);
+  g_free (s->hold_reason);
+  g_free (s->rcpt_pending);
+  path_free (s->rcpt_pending_params);
   sg_config_free ((SgConfig *) s->config);
   g_free (s);
 }
@@ -1141,7 +1251,7 @@ gboolean
 sg_session_has_held_input (const SgSession *s)
 {
   return s->in->len > 0 && s->state != SG_SESSION_SUBMITTED && s->state != SG_SESSION_CLOSING
-      && s->state != SG_SESSION_STARTTLS;
+      && s->state != SG_SESSION_STARTTLS && s->state != SG_SESSION_RCPT_WAIT;
 }
 
 guint64
@@ -1180,6 +1290,7 @@ sg_envelope_free (SgEnvelope *env)
   g_free (env->client_address);
   g_free (env->tls_protocol);
   g_free (env->tls_cipher);
+  g_free (env->hold_reason);
   g_clear_pointer (&env->received, g_bytes_unref);
   g_clear_pointer (&env->content, g_bytes_unref);
   g_clear_pointer (&env->draft, sg_spool_draft_free);

@@ -26,6 +26,7 @@ typedef enum {
   SG_SESSION_CLOSING,   /* last reply queued; close after output drains */
   SG_SESSION_CHUNKING,  /* BDAT chunks accepted, more expected (RFC 3030) */
   SG_SESSION_BDAT,      /* reading the bytes of one BDAT chunk */
+  SG_SESSION_RCPT_WAIT, /* an RCPT waits for its policy verdict (an address probe) */
 } SgSessionState;
 
 typedef struct _SgSession SgSession;
@@ -47,10 +48,42 @@ typedef struct {
   GBytes     *content;       /* the message as received, dot-unstuffed; NULL when draft is set */
   SgSpoolDraft *draft;       /* (nullable) the message on disk instead: received, then content */
   gint64      arrival_us;    /* when the end of data was seen */
+  char       *hold_reason;   /* (nullable) an access table said HOLD: queue it held */
 } SgEnvelope;
 
 void sg_envelope_free (SgEnvelope *env);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgEnvelope, sg_envelope_free)
+
+/* One RCPT for the recipient policy ([access] tables, verification); borrowed. */
+typedef struct {
+  const char *sender;       /* "" for <> */
+  const char *recipient;
+  gboolean    smtputf8;
+  gboolean    accepted_domain; /* the recipient's domain is in [access] accepted_domains */
+  /* the session, for milters' macros and log lines */
+  const char *queue_id;
+  const char *client_address;
+  guint16     client_port;
+  const char *helo;          /* (nullable) */
+  const char *protocol;      /* "ESMTP", ... */
+  const char *tls_protocol;  /* (nullable) */
+  const char *tls_cipher;    /* (nullable) */
+} SgRcptQuery;
+
+/* The policy's verdict on one RCPT. code 0 accepts; otherwise the reply is
+ * "code enhanced text", text naming the address as Postfix does ("<a@b>:
+ * Recipient address rejected: ..."). Owned strings are freed by
+ * sg_rcpt_verdict_clear. */
+typedef struct {
+  guint       code;
+  char        enhanced[16]; /* "X.Y.Z" */
+  char       *text;
+  const char *reason;     /* (static) spoolgate_recipients_rejected_total{reason} */
+  char       *hold;       /* (nullable) accepted, but the message is to be held: why */
+  gboolean    logged;     /* the refusal is logged already (a milter's milter-reject line) */
+} SgRcptVerdict;
+
+void sg_rcpt_verdict_clear (SgRcptVerdict *v);
 
 typedef struct {
   /* submit - validate and spool env (transfer full); answer later with
@@ -62,6 +95,10 @@ typedef struct {
    * big for memory ([limits] data_spill_size, max_memory_in_flight); NULL:
    * every message stays in memory. */
   SgSpoolDraft *(*open_draft) (SgSession *session, gpointer user_data, GError **error);
+  /* check_rcpt - (nullable) the recipient policy: TRUE with *verdict set
+   * now, or FALSE to answer later, once, with sg_session_rcpt_done(). */
+  gboolean (*check_rcpt) (SgSession *session, const SgRcptQuery *query, SgRcptVerdict *verdict,
+                          gpointer user_data);
 } SgSessionHooks;
 
 /* sg_session_new - the session keeps a reference to config for its life. */
@@ -96,6 +133,9 @@ void sg_session_drain (SgSession *session);
 /* sg_session_submit_done - the reply to the message handed to submit. */
 void sg_session_submit_done (SgSession *session, guint code, const char *enhanced,
                              const char *text);
+/* sg_session_rcpt_done - the verdict check_rcpt deferred (contents taken);
+ * ignored if the session stopped waiting (a timeout, a shutdown). */
+void sg_session_rcpt_done (SgSession *session, SgRcptVerdict *verdict);
 /* sg_session_tls_started - the STARTTLS handshake succeeded: back to the
  * state before EHLO (RFC 3207 4.2), remembering protocol and cipher. FALSE
  * if the session stopped waiting for it meanwhile (a timeout, a shutdown):

@@ -637,7 +637,7 @@ test_macros (void)
   g_autofree char *reply = transact (s.port, msg);
   g_assert_true (g_str_has_prefix (reply, "250 "));
   g_autofree char *id = queued_id (reply);
-  peer_wait_quit (&p, 1);
+  peer_wait_quit (&p, 2);
   g_autofree char *log = sg_test_read_file (p.log, NULL);
   g_auto(GStrv) lines = g_strsplit (log, "\n", -1);
   GString *cmds = g_string_new (NULL);
@@ -654,8 +654,10 @@ test_macros (void)
       if (strcmp (json_object_get_string_member (o, "cmd"), "M") == 0)
         g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (o, "args"), 0), ==, "<a@example.com>");
     }
-  /* optneg, connect, helo, mail, rcpt, data, 5 headers + Received, eoh, body, eom, quit */
-  g_assert_cmpstr (cmds->str, ==, "OCHMRTLLLLLLNBEQ");
+  /* at RCPT (issue 22): optneg, connect, helo, mail, rcpt, abort, quit; then at the
+   * end of data: optneg, connect, helo, mail, rcpt, data, 5 headers + Received,
+   * eoh, body, eom, quit */
+  g_assert_cmpstr (cmds->str, ==, "OCHMRAQOCHMRTLLLLLLNBEQ");
   g_string_free (cmds, TRUE);
   g_assert_nonnull (last_macros);
   g_assert_cmpstr (json_object_get_string_member (last_macros, "i"), ==, id);
@@ -695,7 +697,7 @@ test_tls_macros (void)
   const char *args[] = { "send", port, cert, file, NULL };
   g_assert_cmpint (sg_test_python ("tls_client.py", args, &out, NULL), ==, 0);
   g_assert_nonnull (strstr (out, "\"code\": 250"));
-  peer_wait_quit (&p, 1);
+  peer_wait_quit (&p, 2);   /* the RCPT's conversation and the message's */
   g_autofree char *log = sg_test_read_file (p.log, NULL);
   g_assert_nonnull (strstr (log, "\"{tls_version}\": \"TLSv1.3\""));
   g_assert_nonnull (strstr (log, "\"{cipher}\": \"TLS_"));
@@ -719,7 +721,7 @@ test_accept_early (void)
   g_autofree char *reply = transact (s.port, msg);
   g_assert_true (g_str_has_prefix (reply, "250 2.0.0 Ok: queued as "));
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
-  peer_wait_quit (&p, 1);
+  peer_wait_quit (&p, 2);
   g_autofree char *log = sg_test_read_file (p.log, NULL);
   g_auto(GStrv) lines = g_strsplit (log, "\n", -1);
   GString *cmds = g_string_new (NULL);
@@ -729,7 +731,8 @@ test_accept_early (void)
       g_assert_nonnull (c);
       g_string_append_c (cmds, c[8]);
     }
-  g_assert_cmpstr (cmds->str, ==, "OCQ");
+  /* the RCPT's conversation (issue 22), then the message's */
+  g_assert_cmpstr (cmds->str, ==, "OCQOCQ");
   g_string_free (cmds, TRUE);
   sg_test_server_free (&s);
   peer_stop (&p);
@@ -814,7 +817,7 @@ test_edits (void)
 }
 
 /* Discard: 250 to the client, nothing spooled; an envelope-stage 4xx with
- * the milter's own text reaches the client at the end of DATA. */
+ * the milter's own text reaches the client at RCPT, as in Postfix (issue 22). */
 static void
 test_discard_and_replycode (void)
 {
@@ -837,8 +840,14 @@ test_discard_and_replycode (void)
   g_autofree char *servers2 = g_strdup_printf ("inet:127.0.0.1:%u", t.port);
   g_autofree char *cfg2 = server_config (servers2, NULL);
   sg_test_server_start (&s, cfg2);
-  g_autofree char *reply2 = transact (s.port, msg);
+  SgTestClient *c = sg_test_client_connect (s.port, NULL);
+  g_autofree char *ehlo = sg_test_client_command (c, "EHLO client.example");
+  g_autofree char *mail = sg_test_client_command (c, "MAIL FROM:<a@example.com>");
+  g_autofree char *reply2 = sg_test_client_command (c, "RCPT TO:<b@example.net>");
   g_assert_cmpstr (reply2, ==, "451 4.7.1 Greylisted, try again");
+  g_autofree char *data = sg_test_client_command (c, "DATA");
+  g_assert_true (g_str_has_prefix (data, "503 5.5.1 "));   /* no valid recipients */
+  sg_test_client_free (c);
   g_assert_true (sg_test_wait_log (&s, "milter-reject: RCPT from unknown[127.0.0.1]: 4.7.1 Greylisted, try again;", 1, 1000));
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
   sg_test_server_free (&s);

@@ -50,6 +50,9 @@ test_render_exact (void)
   sg_metrics_milter ("inet:127.0.0.1:11332", "reject");
   sg_metrics_milter ("unix:/run/opendkim/opendkim.sock", "accept");
   sg_metrics_milter ("inet:127.0.0.1:11332", "reject");
+  sg_metrics_recipient_rejected ("unknown_user");
+  sg_metrics_recipient_rejected ("unknown_user");
+  sg_metrics_recipient_rejected ("undeliverable");
   sg_metrics_delivery (SG_DELIVERY_DELIVERED);
   sg_metrics_delivery (SG_DELIVERY_DEFERRED);
   sg_metrics_delivery (SG_DELIVERY_DEFERRED);
@@ -111,7 +114,7 @@ test_render_syntax (void)
         }
     }
   g_assert_cmpuint (helps, ==, types);
-  g_assert_cmpuint (helps, ==, 17);
+  g_assert_cmpuint (helps, ==, 18);
 }
 
 static void

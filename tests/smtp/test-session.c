@@ -371,10 +371,141 @@ test_tls_late (void)
   sg_session_free (s);
 }
 
+/* A recipient policy for the tests: "wait..." waits for rcpt_answer(),
+ * "bad..." gets 550 at once, "hold..." is held, anything else accepted. */
+typedef struct {
+  guint    asked;
+  gboolean waiting;
+  char    *hold_seen;   /* the submitted envelope's hold_reason */
+} Policy;
+
+static gboolean
+policy_check (SgSession *s, const SgRcptQuery *q, SgRcptVerdict *v, gpointer user_data)
+{
+  Policy *p = user_data;
+  p->asked++;
+  g_assert_cmpstr (q->sender, ==, "a@example.com");
+  g_assert_cmpstr (q->client_address, ==, "192.0.2.7");
+  if (g_str_has_prefix (q->recipient, "wait"))
+    {
+      p->waiting = TRUE;
+      return FALSE;
+    }
+  if (g_str_has_prefix (q->recipient, "bad"))
+    {
+      v->code = 550;
+      g_strlcpy (v->enhanced, "5.1.1", sizeof v->enhanced);
+      v->text = g_strdup_printf ("<%s>: Recipient address rejected: User unknown", q->recipient);
+      v->reason = "unknown_user";
+    }
+  if (g_str_has_prefix (q->recipient, "hold"))
+    v->hold = g_strdup ("Recipient address triggers HOLD action");
+  return TRUE;
+}
+
+static void
+policy_submit (SgSession *s, SgEnvelope *env, gpointer user_data)
+{
+  Policy *p = user_data;
+  g_free (p->hold_seen);
+  p->hold_seen = g_strdup (env->hold_reason);
+  sg_envelope_free (env);
+  sg_session_submit_done (s, 250, "2.0.0", "Ok: queued");
+}
+
+static const SgSessionHooks policy_hooks = { .submit = policy_submit, .check_rcpt = policy_check };
+
+/* rcpt_answer - the deferred verdict: code 0 accepts. */
+static void
+rcpt_answer (SgSession *s, Policy *p, guint code)
+{
+  SgRcptVerdict v = { .code = code, .reason = "unverified" };
+  g_strlcpy (v.enhanced, "4.1.1", sizeof v.enhanced);
+  v.text = code ? g_strdup ("<wait@example.org>: Recipient address rejected: unverified address: x") : NULL;
+  p->waiting = FALSE;
+  sg_session_rcpt_done (s, &v);
+}
+
+#define MAIL "MAIL FROM:<a@example.com>\r\n"
+
+/* An RCPT whose verdict needs the network waits for it, as the end of DATA
+ * waits for the spool: commands pipelined after it are held, then answered
+ * in order once the verdict comes (issue 22). */
+static void
+test_rcpt_wait (void)
+{
+  g_autoptr(SgConfig) config = sg_config_new ();
+  sg_config_set (config, "server", "hostname", "mx.test", NULL);
+  Policy p = { 0 };
+  SgSession *s = sg_session_new (config, "192.0.2.7", 40000, &policy_hooks, &p);
+  sg_session_start (s);
+  input (s, "EHLO client.example\r\n" MAIL "RCPT TO:<wait@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n");
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_RCPT_WAIT);
+  g_assert_cmpuint (p.asked, ==, 1);
+  g_assert_false (sg_session_has_held_input (s));
+  GString *out = sg_session_output (s);
+  g_assert_null (strstr (out->str, "2.1.5"));
+  rcpt_answer (s, &p, 450);
+  g_assert_nonnull (strstr (out->str, "250 2.1.0 Sender OK\r\n"
+                                      "450 4.1.1 <wait@example.org>: Recipient address rejected: unverified address: x\r\n"
+                                      "250 2.1.5 Recipient OK\r\n"
+                                      "354 "));
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_DATA);
+  sg_session_free (s);
+
+  /* stopping meanwhile: the verdict, then 421; nothing more is read */
+  Policy q = { 0 };
+  s = sg_session_new (config, "192.0.2.7", 40000, &policy_hooks, &q);
+  input (s, "EHLO client.example\r\n" MAIL "RCPT TO:<wait@example.org>\r\nRCPT TO:<b@example.org>\r\n");
+  sg_session_drain (s);
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_RCPT_WAIT);
+  rcpt_answer (s, &q, 0);
+  g_assert_nonnull (strstr (sg_session_output (s)->str, "250 2.1.5 Recipient OK\r\n421 4.3.2 "));
+  g_assert_cmpuint (q.asked, ==, 1);
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
+  sg_session_free (s);
+
+  /* a timeout while waiting: the late verdict is dropped */
+  Policy r = { 0 };
+  s = sg_session_new (config, "192.0.2.7", 40000, &policy_hooks, &r);
+  input (s, "EHLO client.example\r\n" MAIL "RCPT TO:<wait@example.org>\r\n");
+  sg_session_abort (s, "4.4.2", "Error: timeout exceeded");
+  rcpt_answer (s, &r, 0);
+  g_assert_null (strstr (sg_session_output (s)->str, "2.1.5"));
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
+  sg_session_free (s);
+}
+
+/* Every 5xx to RCPT counts toward max_errors: a client guessing addresses
+ * gets 421 at the limit; a HOLD verdict reaches the envelope. */
+static void
+test_rcpt_refusals (void)
+{
+  g_autoptr(SgConfig) config = sg_config_new ();
+  sg_config_set (config, "server", "hostname", "mx.test", NULL);
+  sg_config_set (config, "limits", "max_errors", "3", NULL);
+  Policy p = { 0 };
+  SgSession *s = sg_session_new (config, "192.0.2.7", 40000, &policy_hooks, &p);
+  input (s, "EHLO client.example\r\n" MAIL "RCPT TO:<hold@example.org>\r\nDATA\r\n"
+         "Subject: x\r\n\r\nx\r\n.\r\n");
+  g_assert_cmpstr (p.hold_seen, ==, "Recipient address triggers HOLD action");
+  input (s, MAIL "RCPT TO:<bad1@example.org>\r\nRCPT TO:<bad2@example.org>\r\n"
+         "RCPT TO:<bad3@example.org>\r\nRCPT TO:<ok@example.org>\r\n");
+  GString *out = sg_session_output (s);
+  g_assert_nonnull (strstr (out->str, "550 5.1.1 <bad3@example.org>: Recipient address rejected: "
+                                      "User unknown\r\n421 4.7.0 mx.test Error: too many errors"));
+  g_assert_cmpuint (p.asked, ==, 4);   /* hold + 3 bad; ok@ was never read */
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
+  g_free (p.hold_seen);
+  sg_session_free (s);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/smtp/session/rcpt-wait", test_rcpt_wait);
+  g_test_add_func ("/smtp/session/rcpt-refusals", test_rcpt_refusals);
   g_test_add_func ("/smtp/session/reply-bound", test_reply_bound);
   g_test_add_func ("/smtp/session/half-close", test_half_close);
   g_test_add_func ("/smtp/session/drain", test_drain);

@@ -16,7 +16,9 @@ built on Debian's python3-aiosmtpd.
       the server listens. With --dsn it offers DSN (RFC 3461) and records
       RET/ENVID and each recipient's NOTIFY/ORCPT, byte for byte, in the
       message's JSON as dsn_mail and dsn_rcpt. --no-smtputf8: SMTPUTF8 is
-      neither offered nor accepted.
+      neither offered nor accepted. --known ADDR (repeatable): the users
+      this host knows; with any, RCPT to another address gets 550 5.1.1.
+      --rcpt-delay SECONDS: every RCPT is answered that much later.
 """
 import argparse
 import asyncio
@@ -51,7 +53,9 @@ def mkcert(directory, prefix, name):
 
 
 class Recorder:
-    def __init__(self, directory, replies, auth, dsn=False):
+    def __init__(self, directory, replies, auth, dsn=False, known=None, rcpt_delay=0.0):
+        self.known = known
+        self.rcpt_delay = rcpt_delay
         self.dir = directory
         self.replies = replies
         self.auth = auth
@@ -85,6 +89,10 @@ class Recorder:
     async def handle_RCPT(self, server, session, envelope, address, options):
         script = self.replies.get(address.lower())
         code = 250
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
+        if self.known is not None and address.lower() not in self.known:
+            code = 550
         if script:
             code = script.pop(0) if len(script) > 1 else script[0]
         self.event(session, cmd="RCPT", arg=address, code=code)
@@ -168,7 +176,8 @@ def serve(args):
     for item in args.reply or []:
         addr, codes = item.split("=", 1)
         replies[addr.lower()] = [int(c) for c in codes.split(",")]
-    recorder = Recorder(args.dir, replies, args.auth, args.dsn)
+    known = {a.lower() for a in args.known} if args.known else None
+    recorder = Recorder(args.dir, replies, args.auth, args.dsn, known, args.rcpt_delay)
     kwargs = {"server_hostname": "smarthost.test", "decode_data": False,
               "data_size_limit": 50 * 1000 * 1000, "enable_SMTPUTF8": not args.no_smtputf8}
     sni_seen = {}
@@ -227,6 +236,8 @@ def main():
     s.add_argument("--reply", action="append")
     s.add_argument("--dsn", action="store_true")
     s.add_argument("--no-smtputf8", action="store_true")
+    s.add_argument("--known", action="append")
+    s.add_argument("--rcpt-delay", type=float, default=0.0)
     args = ap.parse_args()
     if args.cmd == "mkcert":
         mkcert(args.dir, args.prefix, args.name)
