@@ -276,15 +276,17 @@ static gboolean
 release_one (SgRejected *store, SgSpool *spool, const char *id)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(SgRejectedMeta) was = sg_rejected_load (store, id, &error);
-  g_autoptr(SgMeta) meta = was ? sg_rejected_release (store, spool, id, &error) : NULL;
+  /* nullable: a release cut short after its decision has no copy left */
+  g_autoptr(SgRejectedMeta) was = sg_rejected_load (store, id, NULL);
+  g_autoptr(SgMeta) meta = sg_rejected_release (store, spool, id, &error);
   if (meta == NULL)
     {
       g_printerr ("spoolgate release: message %s: %s\n", id, error->message);
       return FALSE;
     }
   g_autofree char *sender = sg_log_sanitize (meta->sender, -1, 256);
-  g_autofree char *reply = sg_log_sanitize (was->reply, -1, 512);
+  g_autofree char *reply = sg_log_sanitize (was ? was->reply : "(the copy was gone already)",
+                                            -1, 512);
   g_message ("%s: released from rejected/ to the queue by spoolgate release: from=<%s>, "
              "size=%" G_GUINT64_FORMAT ", nrcpt=%u, client=%s[%s]; was refused with %s",
              id, sender, meta->message_size, meta->recipients->len,
@@ -337,8 +339,7 @@ sg_cli_rejected_release (int argc, char **argv, int *status)
   for (guint i = 0; i < ids->len; i++)
     {
       const char *id = g_ptr_array_index (ids, i);
-      g_autoptr(SgRejectedMeta) meta = queue_has (spool, id) ? NULL : sg_rejected_load (store, id, NULL);
-      if (meta != NULL)
+      if (!queue_has (spool, id) && sg_rejected_holds (store, id))
         in_rejected++, refused = id;
       else
         queued = id;
