@@ -96,7 +96,7 @@ reported (const SgMetaRecipient *r, SgDsnKind kind)
     return r->status == SG_RCPT_DELIVERED && r->relay_notice == SG_RELAY_NOTICE_DUE;
   if (kind == SG_DSN_DELAY)
     return (r->status == SG_RCPT_DEFERRED || r->status == SG_RCPT_PENDING) && sg_dsn_wants_delay (r);
-  return r->status == SG_RCPT_FAILED && sg_dsn_wants_failure (r);
+  return r->status == SG_RCPT_FAILED && sg_dsn_wants_failure (r) && r->bounced == 0;
 }
 
 /* xtext_decode - RFC 3461 4: "+XX" back to its byte, for the report's fields;
