@@ -263,6 +263,8 @@ recover (SgRejected *store)
               kept++;
               continue;
             }
+          if (releasing (store, id))
+            continue;   /* the release's to resolve, whatever it is */
           /* A copy cut short by a crash (no fsync): refused mail, so drop it. */
           g_message ("rejected recovery: %s: removed an incomplete copy (%s)", id,
                      local ? local->message : eml_size < 0 ? "no message file"

@@ -221,11 +221,14 @@ put_copy (Release *r, GBytes *data, GError **error)
   return fd;
 }
 
-/* publish - step 6: <ID>.queued becomes queue/<ID>.json. */
+/* publish - step 6: <ID>.queued becomes queue/<ID>.json; then the copy's
+ * lock (copy_fd, closed here) is dropped at once, so that the runner,
+ * woken by the new name, finds the message free. */
 static gboolean
-publish (Release *r, GError **error)
+publish (Release *r, int copy_fd, GError **error)
 {
   int errsv = sg_spool_rename_noreplace (r->rej_fd, r->intent, r->spool->queue_fd, r->json);
+  close (copy_fd);
   if (errsv == EEXIST)
     {
       /* Queued already: only a link-and-unlink rename (file systems
@@ -303,9 +306,7 @@ finish (Release *r, int copy_fd, GError **error)
       if ((copy_fd = put_copy (r, copy, error)) < 0)
         return NULL;
     }
-  gboolean ok = publish (r, error);
-  close (copy_fd);
-  if (!ok)
+  if (!publish (r, copy_fd, error))
     return NULL;
   if (unlinkat (r->rej_fd, r->eml, 0) != 0 && errno != ENOENT)
     g_warning ("%s: queued, but %s/%s stays: %s", r->id, r->rej_dir, r->eml, g_strerror (errno));
