@@ -101,6 +101,9 @@ char    *sg_spool_digest_hex (const unsigned char *md, unsigned int md_len);
 gboolean sg_spool_write_direct (int fd, const guint8 *a, gsize a_len, const guint8 *b, gsize b_len,
                                 int *errsv);
 int      sg_spool_rename_noreplace (int from_dir, const char *from, int to_dir, const char *to);
+/* sg_spool_flock - flock(fd, op), without waiting unless wait, retrying on
+ * EINTR; 0 or the errno (EWOULDBLOCK: someone else holds it). */
+int      sg_spool_flock (int fd, int op, gboolean wait);
 gboolean sg_spool_fsync_dir (int dir_fd, const char *what, GError **error);
 char    *sg_spool_read_at (int dir_fd, const char *name, gsize max, gsize *length, GError **error);
 gboolean sg_spool_replace_at (SgSpool *spool, const char *name, const char *data, gsize len,

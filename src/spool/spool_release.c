@@ -80,11 +80,9 @@ lock_dir (int dir_fd, const char *what, gboolean wait, GError **error)
   int fd = openat (dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return sg_spool_set_errno (error, errno, "open %s", what), -1;
-  while (flock (fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0)
+  int e = sg_spool_flock (fd, LOCK_EX, wait);
+  if (e != 0)
     {
-      int e = errno;
-      if (e == EINTR)
-        continue;
       close (fd);
       if (e == EWOULDBLOCK)
         g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_BUSY,
@@ -104,11 +102,9 @@ lock_copy (Release *r)
   int fd = openat (r->spool->queue_fd, r->eml, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     return -1;
-  while (flock (fd, LOCK_EX | LOCK_NB) != 0)
+  int e = sg_spool_flock (fd, LOCK_EX, FALSE);
+  if (e != 0)
     {
-      int e = errno;
-      if (e == EINTR)
-        continue;
       close (fd);
       errno = e;
       return -1;
@@ -188,8 +184,8 @@ put_copy (Release *r, GBytes *data, GError **error)
   gboolean ok = sg_spool_write_all (fd, bytes != NULL ? bytes : (const guint8 *) "", len, &errsv);
   if (ok && fsync (fd) != 0)
     ok = FALSE, errsv = errno;
-  if (ok && flock (fd, LOCK_EX | LOCK_NB) != 0)
-    ok = FALSE, errsv = errno;
+  if (ok && (errsv = sg_spool_flock (fd, LOCK_EX, FALSE)) != 0)
+    ok = FALSE;
   if (ok)
     {
       step (SG_RELEASE_COPY_WRITTEN);

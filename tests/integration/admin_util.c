@@ -360,3 +360,24 @@ wait_queue_empty (SgTestServer *s, guint timeout_ms)
     }
   return FALSE;
 }
+
+void
+relay_start (RelayFixture *f, const char *queue, const char *const *replies)
+{
+  f->port = sg_test_free_port ();
+  g_autofree char *conf = g_strdup_printf (
+    "[validation]\nkeep_rejected = 10M\n"
+    "[smarthost]\nhost = 127.0.0.1\nport = %u\ntls = none\nconnect_timeout = 5\n"
+    "[queue]\n%s", f->port, queue);
+  sg_test_server_start (&f->s, conf);
+  f->out = g_build_filename (f->s.dir, "smarthost", NULL);
+  f->host = start_smarthost (f->port, f->out, replies);
+}
+
+void
+relay_stop (RelayFixture *f)
+{
+  sg_test_stop_process (f->host);
+  sg_test_server_free (&f->s);
+  g_free (f->out);
+}

@@ -65,3 +65,15 @@ guint originals (const char *dir, const char *needle);
 guint reports (const char *dir, const char *needle, const char *action);
 /* wait_queue_empty - poll until queue/ holds no message. */
 gboolean wait_queue_empty (SgTestServer *s, guint timeout_ms);
+
+/* A daemon with keep_rejected relaying to smarthost.py. */
+typedef struct {
+  SgTestServer s;
+  guint16      port;   /* the smarthost's */
+  char        *out;    /* where it stores what it accepts */
+  GSubprocess *host;
+} RelayFixture;
+/* relay_start - start both; queue: the daemon's [queue] lines; replies:
+ * the smarthost's --reply rules (nullable). */
+void relay_start (RelayFixture *f, const char *queue, const char *const *replies);
+void relay_stop (RelayFixture *f);

@@ -14,36 +14,13 @@
 #define WAIT_MS 30000
 #define DAY     86400
 
-typedef struct {
-  SgTestServer s;
-  guint16      port;
-  char        *out;
-  GSubprocess *host;
-} Fixture;
+typedef RelayFixture Fixture;
 
-/* fixture_start - the daemon (extra: more config lines, nullable) relaying
- * to smarthost.py with its --reply rules (nullable). Retries are an hour
- * apart: only the test makes a message due again. */
+/* fixture_start - retries an hour apart: only the test makes a message due again. */
 static void
-fixture_start (Fixture *f, const char *extra, const char *const *replies)
+fixture_start (Fixture *f, const char *const *replies)
 {
-  f->port = sg_test_free_port ();
-  g_autofree char *conf = g_strdup_printf (
-    "[validation]\nkeep_rejected = 10M\n"
-    "[smarthost]\nhost = 127.0.0.1\nport = %u\ntls = none\nconnect_timeout = 5\n"
-    "[queue]\nmin_backoff = 3600\nmax_backoff = 3600\nscan_interval = 2\n%s", f->port,
-    extra ? extra : "");
-  sg_test_server_start (&f->s, conf);
-  f->out = g_build_filename (f->s.dir, "smarthost", NULL);
-  f->host = start_smarthost (f->port, f->out, replies);
-}
-
-static void
-fixture_stop (Fixture *f)
-{
-  sg_test_stop_process (f->host);
-  sg_test_server_free (&f->s);
-  g_free (f->out);
+  relay_start (f, "min_backoff = 3600\nmax_backoff = 3600\nscan_interval = 2\n", replies);
 }
 
 /* send_to - a valid message tagged n from alice to rcpts; its ID (transfer full). */
@@ -121,7 +98,7 @@ static void
 test_requeue_expired (void)
 {
   Fixture f;
-  fixture_start (&f, NULL, (const char *const[]) { "bob@example.org=451,250", NULL });
+  fixture_start (&f, (const char *const[]) { "bob@example.org=451,250", NULL });
   const char *needle = "Message-ID: <expired@example.com>";
   g_autofree char *id = send_to (&f, "expired", (const char *const[]) { "bob@example.org", NULL });
   g_assert_true (wait_state (&f.s, id, SG_MSG_DEFERRED, WAIT_MS));
@@ -152,7 +129,7 @@ test_requeue_expired (void)
                   "report(s)", delivered, bounces);
   g_assert_cmpuint (delivered, ==, 1);
   g_assert_cmpuint (bounces, ==, 1);
-  fixture_stop (&f);
+  relay_stop (&f);
 }
 
 /* release (issue 23): a refused message released after max_lifetime, and a
@@ -161,7 +138,7 @@ static void
 test_release_old (void)
 {
   Fixture f;
-  fixture_start (&f, NULL, (const char *const[]) { "erin@example.org=451,250", NULL });
+  fixture_start (&f, (const char *const[]) { "erin@example.org=451,250", NULL });
   /* refused six days ago: the kept envelope's arrival is moved back */
   g_autofree char *body = refusable ("old-refused", 1);
   g_autofree char *id = refuse (&f.s, body);
@@ -193,7 +170,7 @@ test_release_old (void)
   g_assert_cmpuint (on_hold, ==, 1);
   g_assert_cmpuint (bounces, ==, 0);
   g_assert_true (wait_queue_empty (&f.s, WAIT_MS));
-  fixture_stop (&f);
+  relay_stop (&f);
 }
 
 /* One non-delivery report per recipient, ever: bob and carol fail (550),
@@ -203,7 +180,7 @@ static void
 test_one_report (void)
 {
   Fixture f;
-  fixture_start (&f, NULL, (const char *const[]) { "bob@example.org=550",
+  fixture_start (&f, (const char *const[]) { "bob@example.org=550",
                                                    "carol@example.org=550,250", NULL });
   const char *needle = "Message-ID: <once@example.com>";
   g_autofree char *id = send_to (&f, "once", (const char *const[]) { "bob@example.org",
@@ -233,7 +210,7 @@ test_one_report (void)
   g_assert_cmpint (rc->status, ==, SG_RCPT_DELIVERED);
   g_assert_cmpint (m->lifetime_start, >, 0);
   assert_schema (&f, id);
-  fixture_stop (&f);
+  relay_stop (&f);
 }
 
 /* [queue] failed_lifetime: a message that failed longer ago than that is
@@ -242,7 +219,7 @@ static void
 test_failed_lifetime (void)
 {
   Fixture f;
-  fixture_start (&f, NULL, (const char *const[]) { "bob@example.org=550",
+  fixture_start (&f, (const char *const[]) { "bob@example.org=550",
                                                    "dave@example.org=550", NULL });
   g_autofree char *old = send_to (&f, "failed-old", (const char *const[]) { "bob@example.org", NULL });
   g_autofree char *young = send_to (&f, "failed-young",
@@ -257,7 +234,7 @@ test_failed_lifetime (void)
   g_autoptr(SgMeta) still = meta_of (&f.s, young);
   g_assert_nonnull (still);
   g_assert_cmpint (still->state, ==, SG_MSG_FAILED);
-  fixture_stop (&f);
+  relay_stop (&f);
 }
 
 int

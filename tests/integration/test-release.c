@@ -22,34 +22,13 @@ static const char *const MUTATING[] = {
   "link", "linkat", "flock", NULL
 };
 
-typedef struct {
-  SgTestServer s;
-  guint16      port;   /* the smarthost's */
-  char        *out;    /* where it stores what it accepts */
-  GSubprocess *host;
-} Fixture;
+typedef RelayFixture Fixture;
 
-/* fixture_start - the daemon with keep_rejected, relaying to smarthost.py
- * (replies: its --reply rules, nullable). */
+/* fixture_start - retries one second apart. */
 static void
 fixture_start (Fixture *f, const char *const *replies)
 {
-  f->port = sg_test_free_port ();
-  g_autofree char *conf = g_strdup_printf (
-    "[validation]\nkeep_rejected = 10M\n"
-    "[smarthost]\nhost = 127.0.0.1\nport = %u\ntls = none\nconnect_timeout = 5\n"
-    "[queue]\nmin_backoff = 1\nmax_backoff = 1\nscan_interval = 2\n", f->port);
-  sg_test_server_start (&f->s, conf);
-  f->out = g_build_filename (f->s.dir, "smarthost", NULL);
-  f->host = start_smarthost (f->port, f->out, replies);
-}
-
-static void
-fixture_stop (Fixture *f)
-{
-  sg_test_stop_process (f->host);
-  sg_test_server_free (&f->s);
-  g_free (f->out);
+  relay_start (f, "min_backoff = 1\nmax_backoff = 1\nscan_interval = 2\n", replies);
 }
 
 /* start_cmd - `spoolgate CMD --spool SPOOL ID` in the background, quiet. */
@@ -139,7 +118,7 @@ test_release_concurrent (void)
   g_assert_cmpuint (missing, ==, 0);
   g_autoptr(GPtrArray) kept = kept_ids (&f.s);
   g_assert_cmpuint (kept->len, ==, 0);
-  fixture_stop (&f);
+  relay_stop (&f);
 }
 
 /* check_once - after a crash of the first release: whatever it left, what
@@ -205,7 +184,7 @@ release_crashes (gboolean restart)
                   wrong->len ? wrong->str : " none");
   g_assert_cmpuint (points, >, 5);
   g_assert_cmpstr (wrong->str, ==, "");
-  fixture_stop (&f);
+  relay_stop (&f);
 }
 
 static void
@@ -242,7 +221,7 @@ test_release_strace_repro (void)
                   "time(s)%s", got, wrong->str);
   g_assert_cmpuint (got, ==, 1);
   g_assert_cmpstr (wrong->str, ==, "");
-  fixture_stop (&f);
+  relay_stop (&f);
 }
 
 /* ---- requeue ---- */
@@ -307,7 +286,7 @@ test_requeue_concurrent (void)
   g_assert_cmpuint (twice, ==, 0);
   g_assert_cmpuint (missing, ==, 0);
   g_assert_cmpuint (bounces, ==, REQUEUE_PAIRS);
-  fixture_stop (&f);
+  relay_stop (&f);
 }
 
 /* requeue killed at every crash point: the message stays failed (requeue
@@ -347,7 +326,7 @@ test_requeue_crash (void)
   g_test_message ("requeue killed at %u crash points: delivered other than once at%s", points,
                   wrong->len ? wrong->str : " none");
   g_assert_cmpstr (wrong->str, ==, "");
-  fixture_stop (&f);
+  relay_stop (&f);
 }
 
 int
