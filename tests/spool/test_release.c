@@ -182,7 +182,8 @@ test_crash_then_recover (Fixture *f, gconstpointer data)
       /* decided before the crash: recovery queued it; else still refused */
       g_autoptr(GError) error = NULL;
       g_autoptr(SgSpool) spool = sg_spool_open_admin (f->dir, &error);
-      gboolean queued = sg_spool_load_meta (spool, f->id, NULL) != NULL;
+      g_autoptr(SgMeta) found = sg_spool_load_meta (spool, f->id, NULL);
+      gboolean queued = found != NULL;
       if (s >= SG_RELEASE_DECIDED && s < SG_RELEASE_PUBLISHED)
         g_assert_true (queued);
       finish (f);
