@@ -87,9 +87,10 @@ gboolean        sg_rejected_remove (SgRejected *store, const char *queue_id, GEr
  *   4. write the message to tmp/, fsync, flock it, rename it to
  *      queue/<ID>.eml, fsync queue/ (a lone .eml: not a message yet);
  *   5. THE DECISION: unlink rejected/<ID>.json, fsync rejected/;
- *   6. rename <ID>.queued to queue/<ID>.json (RENAME_NOREPLACE), fsync
- *      queue/ and rejected/: the message is queued;
- *   7. unlock the .eml, unlink rejected/<ID>.eml, unlock rejected/.
+ *   6. rename <ID>.queued to queue/<ID>.json (RENAME_NOREPLACE), unlock
+ *      the .eml (the runner may take it now), fsync queue/ and rejected/:
+ *      the message is queued;
+ *   7. unlink rejected/<ID>.eml, unlock rejected/.
  *
  * What decides is whether rejected/<ID>.json exists beside <ID>.queued:
  *   .json and .queued   step 5 not reached: undo (unlink .queued and a
