@@ -72,13 +72,16 @@ fit_release (const SgMeta *meta, char **why)
 }
 
 /* apply_release - back to queued (never tried) or deferred, keeping a future
- * retry time and making a past one due now. */
+ * retry time and making a past one due now. The administrator decided to
+ * send it: its lifetime ([queue] max_lifetime) starts again, so that mail
+ * held for long is not expired at its first attempt (issue 23). */
 static void
 apply_release (SgMeta *meta, gint64 now)
 {
   meta->state = meta->attempts > 0 ? SG_MSG_DEFERRED : SG_MSG_QUEUED;
   if (meta->next_attempt <= now)
     meta->next_attempt = 0;
+  meta->lifetime_start = now;
 }
 
 /* fit_retry - only mail the runner may deliver can be made due. */
@@ -122,10 +125,16 @@ fit_requeue (const SgMeta *meta, char **why)
 }
 
 /* apply_requeue - undelivered recipients pending again, due now; delivered
- * recipients stay delivered, and the attempt count and history stay. */
+ * recipients stay delivered, and the attempt count and history stay. Its
+ * lifetime starts again (max_lifetime, and one more delay notice after
+ * delay_warning): an expired message is tried, not bounced at once. Who
+ * was sent a non-delivery report keeps that record (bounced), so a
+ * recipient that fails again is not reported twice (issue 23). */
 static void
 apply_requeue (SgMeta *meta, gint64 now)
 {
+  meta->lifetime_start = now;
+  meta->delay_warned = FALSE;
   for (guint i = 0; i < meta->recipients->len; i++)
     {
       SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
@@ -145,7 +154,8 @@ static const AdminOp admin_ops[] = {
     "Puts queued or deferred messages on hold: the queue runner does not\n"
     "deliver them until they are released.", fit_hold, apply_hold },
   { "release", "released", "", "not held", "released from hold",
-    "Releases held messages: back to queued (never tried) or deferred.",
+    "Releases held messages: back to queued (never tried) or deferred; their\n"
+    "lifetime ([queue] max_lifetime) starts again.",
     fit_release, apply_release },
   { "retry", "made", " due now", NULL, "made due now",
     "Makes queued or deferred messages due now. Held messages stay held.",
@@ -154,7 +164,9 @@ static const AdminOp admin_ops[] = {
     "Deletes messages from the spool, whatever their state.", fit_delete, NULL },
   { "requeue", "requeued", "", NULL, "requeued",
     "Puts failed messages back in the queue: their undelivered recipients\n"
-    "become pending and the message is due now.", fit_requeue, apply_requeue },
+    "become pending, the message is due now and its lifetime ([queue]\n"
+    "max_lifetime) starts again. A recipient that fails again gets no second\n"
+    "non-delivery report.", fit_requeue, apply_requeue },
 };
 
 /* One message named on the command line, locked during the whole command. */

@@ -333,15 +333,17 @@ static gboolean
 release_one (SgRejected *store, SgSpool *spool, const char *id)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(SgRejectedMeta) was = sg_rejected_load (store, id, &error);
-  g_autoptr(SgMeta) meta = was ? sg_rejected_release (store, spool, id, &error) : NULL;
+  /* nullable: a release cut short after its decision has no copy left */
+  g_autoptr(SgRejectedMeta) was = sg_rejected_load (store, id, NULL);
+  g_autoptr(SgMeta) meta = sg_rejected_release (store, spool, id, &error);
   if (meta == NULL)
     {
       g_printerr ("spoolgate release: message %s: %s\n", id, error->message);
       return FALSE;
     }
   g_autofree char *sender = sg_log_sanitize (meta->sender, -1, 256);
-  g_autofree char *reply = sg_log_sanitize (was->reply, -1, 512);
+  g_autofree char *reply = sg_log_sanitize (was ? was->reply : "(the copy was gone already)",
+                                            -1, 512);
   g_autofree char *client = sg_log_client (NULL, meta->client_address);
   g_autofree char *what = g_strdup_printf ("released from rejected/ to the queue: from=<%s>, "
                                            "size=%" G_GUINT64_FORMAT ", nrcpt=%u, client=%s; "
@@ -407,7 +409,7 @@ sg_cli_rejected_release (int argc, char **argv, int *status)
           *status = SG_CLI_EXIT_FAILED;
           return TRUE;
         }
-      if (meta != NULL)
+      if (!queue_has (spool, id) && sg_rejected_holds (store, id))
         in_rejected++, refused = id;
       else
         queued = id;

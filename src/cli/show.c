@@ -39,8 +39,9 @@ append_envelope (GString *out, const SgMeta *meta)
   for (guint i = 0; i < meta->recipients->len; i++)
     {
       const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
-      g_autofree char *line = g_strdup_printf ("<%s> %s%s%s", r->address,
+      g_autofree char *line = g_strdup_printf ("<%s> %s%s%s%s", r->address,
                                                sg_meta_rcpt_status_name (r->status),
+                                               r->bounced > 0 ? " (non-delivery report sent)" : "",
                                                r->delay_reason ? ": " : "",
                                                r->delay_reason ? r->delay_reason : "");
       field (out, i == 0 ? "to" : "", line);
@@ -230,6 +231,13 @@ append_meta (GString *out, const SgMeta *meta, gint64 now)
   g_string_append_printf (out, "Message %s\n", meta->queue_id);
   field (out, "state", sg_meta_state_name (meta->state));
   field (out, "arrival", arrival_line);
+  if (meta->lifetime_start > 0)
+    {
+      /* requeued or released: max_lifetime counts from then */
+      g_autofree char *since = sg_cli_format_time (meta->lifetime_start);
+      g_autofree char *line = g_strdup_printf ("from %s (requeued or released)", since);
+      field (out, "lifetime", line);
+    }
   field (out, "size", size);
   field (out, "attempts", attempts);
   field (out, "next", next);

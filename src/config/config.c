@@ -123,6 +123,7 @@ static const ConfigKey config_keys[] = {
   { "queue", "delay_warning", KEY_DURATION, OFF (queue_delay_warning), NULL, SG_DEF_DELAY_WARNING, 0, 365 * 86400 },
   { "queue", "max_history", KEY_UINT, OFF (queue_max_history), NULL, SG_DEF_MAX_HISTORY, 1, 100000 },
   { "queue", "scan_interval", KEY_DURATION, OFF (queue_scan_interval), NULL, SG_DEF_SCAN_INTERVAL, 1, 86400 },
+  { "queue", "failed_lifetime", KEY_DURATION, OFF (queue_failed_lifetime), NULL, SG_DEF_FAILED_LIFETIME, 0, 365 * 86400 },
   { "milter", "servers", KEY_LIST, OFF (milter_servers), NULL, LIVE },
   { "milter", "default_action", KEY_ENUM, OFF (milter_default_action), SG_DEF_MILTER_DEFAULT_ACTION, 0, 0, 0, milter_action_choices, LIVE },
   { "milter", "connect_timeout", KEY_DURATION, OFF (milter_connect_timeout), NULL, SG_DEF_MILTER_CONNECT_TIMEOUT, 1, 3600, LIVE },

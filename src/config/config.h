@@ -127,6 +127,7 @@ typedef struct {
   guint    queue_delay_warning;  /* seconds in the queue before one delay notice; 0: never */
   guint    queue_scan_interval;
   guint    queue_max_history;
+  guint    queue_failed_lifetime; /* seconds a failed message is kept after it failed; 0: for ever */
   /* [milter] content filters, called in order before 250 (src/milter/) */
   char   **milter_servers;       /* "inet:HOST:PORT" or "unix:PATH", maybe empty */
   char    *milter_default_action;/* accept | tempfail | reject: a milter down or timing out */

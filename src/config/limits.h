@@ -59,6 +59,7 @@
 #define SG_DEF_DELAY_WARNING          0u        /* seconds before a delay notice (RFC 3464 delayed); 0: none */
 #define SG_DEF_SCAN_INTERVAL          60u       /* full rescan of the spool, seconds */
 #define SG_DEF_MAX_HISTORY            100u      /* attempt_history entries kept per message */
+#define SG_DEF_FAILED_LIFETIME        (7u * 86400u) /* seconds failed mail is kept, then removed; 0: kept */
 
 /* Lower bounds no configuration may go under. */
 #define SG_MIN_MAX_COMMAND_LINE       512u

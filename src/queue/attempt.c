@@ -239,13 +239,21 @@ history_entry (gint64 time, const char *relay, const char *proto, const char *ci
   return json_builder_get_root (b);
 }
 
+/* lifetime_start - when max_lifetime and delay_warning count from:
+ * arrival, or the last requeue or release (doc/queue-lifecycle.md). */
+static gint64
+lifetime_start (const SgMeta *meta)
+{
+  return meta->lifetime_start > 0 ? meta->lifetime_start : meta->arrival_time_us / G_USEC_PER_SEC;
+}
+
 /* schedule - after an attempt that left recipients pending: the next try
  * after the backoff, but no later than the expiry time. */
 static void
 schedule (SgMeta *meta, const SgConfig *c, gint64 now, gboolean interrupted)
 {
   gint64 next = now + (interrupted ? 0 : sg_queue_backoff (c, meta->attempts));
-  gint64 expiry = meta->arrival_time_us / G_USEC_PER_SEC + c->queue_max_lifetime;
+  gint64 expiry = lifetime_start (meta) + c->queue_max_lifetime;
   meta->state = SG_MSG_DEFERRED;
   meta->next_attempt = MAX (now, MIN (next, expiry));
 }
@@ -306,7 +314,7 @@ sg_queue_apply (SgMeta *meta, const SgAttempt *a, const SgConfig *c, gint64 now)
 gboolean
 sg_queue_expired (const SgMeta *meta, const SgConfig *c, gint64 now)
 {
-  return meta->arrival_time_us / G_USEC_PER_SEC + (gint64) c->queue_max_lifetime <= now;
+  return lifetime_start (meta) + (gint64) c->queue_max_lifetime <= now;
 }
 
 void
@@ -334,6 +342,15 @@ sg_queue_expire (SgMeta *meta, const SgConfig *c, gint64 now)
 }
 
 gint64
+sg_queue_finished_at (const SgMeta *meta)
+{
+  gint64 last = 0;
+  for (guint i = 0; i < meta->recipients->len; i++)
+    last = MAX (last, ((SgMetaRecipient *) g_ptr_array_index (meta->recipients, i))->updated);
+  return last;
+}
+
+gint64
 sg_queue_next_look (const SgMeta *meta, const SgConfig *c)
 {
   switch (meta->state)
@@ -342,14 +359,13 @@ sg_queue_next_look (const SgMeta *meta, const SgConfig *c)
     case SG_MSG_DEFERRED:
       return MAX (meta->next_attempt, 0);
     case SG_MSG_DELIVERED:
-      {
-        gint64 last = 0;
-        for (guint i = 0; i < meta->recipients->len; i++)
-          last = MAX (last, ((SgMetaRecipient *) g_ptr_array_index (meta->recipients, i))->updated);
-        return last + c->queue_keep_delivered;
-      }
+      return sg_queue_finished_at (meta) + c->queue_keep_delivered;
+    case SG_MSG_FAILED:
+      /* the administrator's for [queue] failed_lifetime (0: for ever) */
+      return c->queue_failed_lifetime > 0 ? sg_queue_finished_at (meta) + c->queue_failed_lifetime
+                                          : -1;
     default:
-      return -1;   /* held or failed: the administrator's */
+      return -1;   /* held: the administrator's */
     }
 }
 
@@ -383,7 +399,7 @@ sg_queue_delay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 n
                        GError **error)
 {
   if (c->queue_delay_warning == 0 || meta->delay_warned || meta->sender[0] == '\0'
-      || meta->arrival_time_us / G_USEC_PER_SEC + (gint64) c->queue_delay_warning > now)
+      || lifetime_start (meta) + (gint64) c->queue_delay_warning > now)
     return TRUE;
   gboolean wanted = FALSE;
   for (guint i = 0; i < meta->recipients->len; i++)
@@ -409,13 +425,15 @@ gboolean
 sg_queue_finish (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 now, char **dsn_id,
                  gboolean *removed, GError **error)
 {
-  gboolean failed = FALSE, report = FALSE;
+  gboolean failed = FALSE, report = FALSE, reported = FALSE;
   *removed = FALSE;
   for (guint i = 0; i < meta->recipients->len; i++)
     {
       const SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
       failed |= r->status == SG_RCPT_FAILED;
-      report |= r->status == SG_RCPT_FAILED && sg_dsn_wants_failure (r);
+      /* at most one report per recipient, ever: not again after a requeue */
+      report |= r->status == SG_RCPT_FAILED && sg_dsn_wants_failure (r) && r->bounced == 0;
+      reported |= r->status == SG_RCPT_FAILED && r->bounced > 0;
     }
   /* The report is durable before the original is marked finished, so a
    * crash in between can duplicate it but never lose it. A bounce (sender
@@ -425,8 +443,17 @@ sg_queue_finish (SgSpool *spool, SgMeta *meta, const SgConfig *c, gint64 now, ch
       *dsn_id = sg_dsn_queue (spool, meta, c->hostname, c->queue_bounce_size_limit, now, error);
       if (!*dsn_id)
         return FALSE;
+      for (guint i = 0; i < meta->recipients->len; i++)
+        {
+          SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
+          if (r->status == SG_RCPT_FAILED && sg_dsn_wants_failure (r) && r->bounced == 0)
+            r->bounced = now;
+        }
       sg_log_info (SG_LOG_BOUNCE, "%s: sender non-delivery notification: %s", meta->queue_id, *dsn_id);
     }
+  else if (failed && reported && meta->sender[0] != '\0')
+    g_message ("%s: no non-delivery notification: sent already for its failed recipients "
+               "(one per recipient, ever)", meta->queue_id);
   else if (failed && meta->sender[0] == '\0')
     g_message ("%s: no non-delivery notification: the sender is <>", meta->queue_id);
   else if (failed)

@@ -99,7 +99,7 @@ reported (const SgMetaRecipient *r, SgDsnKind kind)
     return r->status == SG_RCPT_DELIVERED && r->relay_notice == SG_RELAY_NOTICE_DUE;
   if (kind == SG_DSN_DELAY)
     return (r->status == SG_RCPT_DEFERRED || r->status == SG_RCPT_PENDING) && sg_dsn_wants_delay (r);
-  return r->status == SG_RCPT_FAILED && sg_dsn_wants_failure (r);
+  return r->status == SG_RCPT_FAILED && sg_dsn_wants_failure (r) && r->bounced == 0;
 }
 
 /* printable - c, or "?" for anything but printable US-ASCII and space. */

@@ -65,7 +65,11 @@ void     sg_queue_apply (SgMeta *meta, const SgAttempt *a, const SgConfig *confi
 gboolean sg_queue_expired (const SgMeta *meta, const SgConfig *config, gint64 now);
 /* sg_queue_expire - fail every pending recipient of an expired message. */
 void     sg_queue_expire (SgMeta *meta, const SgConfig *config, gint64 now);
-/* sg_queue_next_look - when the runner should look at meta again (-1: never). */
+/* sg_queue_finished_at - when meta's recipients last changed (epoch s). */
+gint64   sg_queue_finished_at (const SgMeta *meta);
+/* sg_queue_next_look - when the runner should look at meta again (-1:
+ * never): due mail at next_attempt; delivered and failed mail when
+ * keep_delivered or failed_lifetime is over. */
 gint64   sg_queue_next_look (const SgMeta *meta, const SgConfig *config);
 /* sg_queue_finish - a message without pending recipients: queue the DSN if
  * due, then mark it delivered/failed or remove it; logs. *dsn_id gets the

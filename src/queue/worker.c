@@ -2,7 +2,8 @@
  * session, reused for the next job while more are waiting (RSET between)
  * and closed with QUIT after [smarthost] idle_timeout idle seconds. A job is one
  * message: take its lock (never waiting), re-read its metadata, deliver or
- * expire or retire it, write the result atomically, unlock, report. */
+ * expire or retire it (delivered past keep_delivered, failed past
+ * failed_lifetime), write the result atomically, unlock, report. */
 #include "queue/queue_private.h"
 #include "smarthost/dial.h"
 #include "spool/spool_rejected.h"
@@ -212,6 +213,23 @@ process (Worker *wk, const char *id)
       if (sg_spool_retire (w->spool, id, &error))
         {
           g_message ("%s: removed", id);
+          res->outcome = SG_JOB_GONE;
+        }
+      else
+        {
+          g_warning ("%s: cannot remove: %s", id, error->message);
+          res->next_look = now + w->config->queue_min_backoff;
+        }
+    }
+  else if (meta->state == SG_MSG_FAILED && w->config->queue_failed_lifetime > 0
+           && sg_queue_next_look (meta, w->config) <= now)
+    {
+      /* [queue] failed_lifetime is over: the administrator did not requeue it */
+      gint64 age = now - sg_queue_finished_at (meta);
+      if (sg_spool_retire (w->spool, id, &error))
+        {
+          g_message ("%s: removed (failed %" G_GINT64_FORMAT " s ago, [queue] failed_lifetime = %u)",
+                     id, age, w->config->queue_failed_lifetime);
           res->outcome = SG_JOB_GONE;
         }
       else

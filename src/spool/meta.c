@@ -146,6 +146,8 @@ sg_meta_to_json (const SgMeta *meta, gsize *length)
   add_nullable (obj, "queue_id", meta->queue_id);
   json_object_set_int_member (obj, "arrival_time", meta->arrival_time_us / G_USEC_PER_SEC);
   json_object_set_int_member (obj, "arrival_time_us", meta->arrival_time_us);
+  if (meta->lifetime_start > 0)
+    json_object_set_int_member (obj, "lifetime_start", meta->lifetime_start);
   json_object_set_string_member (obj, "sender", meta->sender ? meta->sender : "");
   for (guint i = 0; i < meta->recipients->len; i++)
     {
@@ -163,6 +165,8 @@ sg_meta_to_json (const SgMeta *meta, gsize *length)
       if (r->relay_notice != SG_RELAY_NOTICE_NONE)
         json_object_set_string_member (ro, "dsn_relayed",
                                        r->relay_notice == SG_RELAY_NOTICE_DUE ? "due" : "sent");
+      if (r->bounced > 0)
+        json_object_set_int_member (ro, "bounced", r->bounced);
       json_array_add_object_element (rcpts, ro);
     }
   json_object_set_array_member (obj, "recipients", json_array_ref (rcpts));
@@ -258,6 +262,17 @@ get_int (JsonObject *obj, const char *name, gint64 min, gint64 max, gint64 *out,
   return TRUE;
 }
 
+/* get_optional_int - an integer member within [min, max] that may be missing (0 then). */
+static gboolean
+get_optional_int (JsonObject *obj, const char *name, gint64 min, gint64 max, gint64 *out,
+                  GError **error)
+{
+  *out = 0;
+  if (!json_object_has_member (obj, name))
+    return TRUE;
+  return get_int (obj, name, min, max, out, error);
+}
+
 /* get_string - a string member (transfer full); NULL is allowed only if nullable. */
 static gboolean
 get_string (JsonObject *obj, const char *name, gboolean nullable, char **out, GError **error)
@@ -314,9 +329,10 @@ get_enum (JsonObject *obj, const char *name, const char *const *names, guint n_n
   return FALSE;
 }
 
-/* check_version - SG_META_ERROR_VERSION unless "version" is SG_META_VERSION. */
+/* check_version - SG_META_ERROR_VERSION unless "version" is one we read
+ * (SG_META_VERSION_MIN to SG_META_VERSION); *version gets it. */
 static gboolean
-check_version (JsonObject *obj, GError **error)
+check_version (JsonObject *obj, gint64 *version, GError **error)
 {
   JsonNode *node = json_object_get_member (obj, "version");
 
@@ -327,11 +343,12 @@ check_version (JsonObject *obj, GError **error)
                    "missing or non-integer \"version\" (expected %d)", SG_META_VERSION);
       return FALSE;
     }
-  if (json_node_get_int (node) != SG_META_VERSION)
+  *version = json_node_get_int (node);
+  if (*version < SG_META_VERSION_MIN || *version > SG_META_VERSION)
     {
       g_set_error (error, SG_META_ERROR, SG_META_ERROR_VERSION,
-                   "unsupported version %" G_GINT64_FORMAT " (expected %d)",
-                   json_node_get_int (node), SG_META_VERSION);
+                   "unsupported version %" G_GINT64_FORMAT " (expected %d to %d)",
+                   *version, SG_META_VERSION_MIN, SG_META_VERSION);
       return FALSE;
     }
   return TRUE;
@@ -359,7 +376,8 @@ parse_recipient (JsonNode *node, guint index, GError **error)
       !get_string (ro, "delay_reason", TRUE, &r->delay_reason, error) ||
       !get_int (ro, "updated", 0, G_MAXINT64, &r->updated, error) ||
       !get_optional_string (ro, "dsn_notify", &r->dsn_notify, error) ||
-      !get_optional_string (ro, "dsn_orcpt", &r->dsn_orcpt, error))
+      !get_optional_string (ro, "dsn_orcpt", &r->dsn_orcpt, error) ||
+      !get_optional_int (ro, "bounced", 0, G_MAXINT64, &r->bounced, error))
     {
       g_prefix_error (error, "recipients[%u]: ", index);
       rcpt_free (r);
@@ -390,6 +408,7 @@ parse_fields (JsonObject *obj, SgMeta *meta, GError **error)
   if (!get_string (obj, "queue_id", FALSE, &meta->queue_id, error) ||
       !get_int (obj, "arrival_time_us", 0, G_MAXINT64, &meta->arrival_time_us, error) ||
       !get_int (obj, "arrival_time", 0, G_MAXINT64, &arrival, error) ||
+      !get_optional_int (obj, "lifetime_start", 0, G_MAXINT64, &meta->lifetime_start, error) ||
       !get_string (obj, "sender", FALSE, &meta->sender, error))
     return FALSE;
   if (!sg_queue_id_valid (meta->queue_id))
@@ -531,6 +550,7 @@ sg_meta_from_json (const char *data, gssize length, GError **error)
   g_autoptr(GError) local = NULL;
   JsonNode *root;
   JsonObject *obj;
+  gint64 version = 0;
 
   g_return_val_if_fail (data != NULL, NULL);
   if (!check_depth (data, length < 0 ? strlen (data) : (gsize) length, SG_META_MAX_DEPTH, error))
@@ -548,10 +568,22 @@ sg_meta_from_json (const char *data, gssize length, GError **error)
       return NULL;
     }
   obj = json_node_get_object (root);
-  if (!check_version (obj, error))
+  if (!check_version (obj, &version, error))
     return NULL;
   meta = sg_meta_new ();
   if (!parse_fields (obj, meta, error))
     return NULL;
+  if (version == 1 && meta->state == SG_MSG_FAILED)
+    {
+      /* Version 1 kept no record of reports, but it queued the one due
+       * before it marked a message failed: its failed recipients were
+       * reported (or wanted no report), so a requeue must not report them again. */
+      for (guint i = 0; i < meta->recipients->len; i++)
+        {
+          SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
+          if (r->status == SG_RCPT_FAILED && r->bounced == 0)
+            r->bounced = MAX (r->updated, 1);
+        }
+    }
   return g_steal_pointer (&meta);
 }

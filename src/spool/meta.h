@@ -6,7 +6,11 @@
 
 G_BEGIN_DECLS
 
-#define SG_META_VERSION 1
+/* Version 2 added lifetime_start and each recipient's bounced (issue 23);
+ * version 1 files are still read (sg_meta_from_json says how), and every
+ * file is written as version 2. */
+#define SG_META_VERSION     2
+#define SG_META_VERSION_MIN 1
 
 #define SG_META_ERROR (sg_meta_error_quark ())
 GQuark sg_meta_error_quark (void);
@@ -31,11 +35,16 @@ typedef struct {
   char        *dsn_notify;     /* (nullable) RCPT NOTIFY= (RFC 3461 4.1), e.g. "SUCCESS,DELAY" */
   char        *dsn_orcpt;      /* (nullable) RCPT ORCPT= as received: addr-type;xtext */
   SgRelayNotice relay_notice;  /* NOTIFY=SUCCESS relayed to a smarthost without DSN */
+  gint64       bounced;        /* epoch seconds its non-delivery report was queued; 0 = none:
+                                * a recipient is reported at most once, ever */
 } SgMetaRecipient;
 
 typedef struct {
   char      *queue_id;
   gint64     arrival_time_us;  /* microseconds since the epoch */
+  gint64     lifetime_start;   /* epoch seconds [queue] max_lifetime and delay_warning count
+                                * from: 0 = arrival; set by requeue and release (the
+                                * administrator's decision to try again) */
   char      *sender;           /* "" for the null reverse-path */
   GPtrArray *recipients;       /* SgMetaRecipient* */
   gint64     esmtp_size;       /* SIZE= value, -1 when not given */

@@ -7,7 +7,10 @@
  *   queue/       <ID>.eml + <ID>.json: accepted, not finished
  *   quarantine/  anything unreadable found by recovery; never deleted by us
  *   rejected/    refused messages kept for review ([validation] keep_rejected):
- *                spool_rejected.h, not queued mail
+ *                spool_rejected.h, not queued mail; <ID>.queued there is a
+ *                release in progress, exactly once by the protocol written
+ *                down in spool_rejected.h (sg_spool_recover_begin resolves
+ *                one cut short before it reads queue/)
  *   .lock        the daemon lock (flock, held by sg_spool_open for the
  *                SgSpool's lifetime); readers such as admin commands need no
  *                lock, since files only ever appear in queue/ by rename

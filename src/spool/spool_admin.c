@@ -70,11 +70,9 @@ lock_message (SgSpool *spool, const char *queue_id, int op, gboolean wait, GErro
         sg_spool_set_errno (error, errno, "open %s/%s/%s", spool->dir, SG_SPOOL_QUEUE_DIR, name);
       return -1;
     }
-  while (flock (fd, op | (wait ? 0 : LOCK_NB)) != 0)
+  int e = sg_spool_flock (fd, op, wait);
+  if (e != 0)
     {
-      int e = errno;
-      if (e == EINTR)
-        continue;
       close (fd);
       if (e == EWOULDBLOCK)
         g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_BUSY,

@@ -6,6 +6,7 @@
 #include "spool/spool_private.h"
 
 #include <errno.h>
+#include <sys/file.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <fcntl.h>
@@ -177,6 +178,16 @@ sg_spool_rename_noreplace (int from_dir, const char *from, int to_dir, const cha
   /* The new name exists; a stale old name is only a tmp/ leftover. */
   if (unlinkat (from_dir, from, 0) != 0)
     g_debug ("spool: unlink %s after link: %s", from, g_strerror (errno));
+  return 0;
+}
+
+/* sg_spool_flock - see spool_private.h. */
+int
+sg_spool_flock (int fd, int op, gboolean wait)
+{
+  while (flock (fd, op | (wait ? 0 : LOCK_NB)) != 0)
+    if (errno != EINTR)
+      return errno;
   return 0;
 }
 

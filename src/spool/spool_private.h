@@ -5,6 +5,7 @@
 #pragma once
 #include <gio/gio.h>
 #include "spool/spool.h"
+#include "spool/spool_rejected.h"
 #include "spool/queue_id.h"
 #include "config/limits.h"
 
@@ -103,6 +104,9 @@ char    *sg_spool_digest_hex (const unsigned char *md, unsigned int md_len);
 gboolean sg_spool_write_direct (int fd, const guint8 *a, gsize a_len, const guint8 *b, gsize b_len,
                                 int *errsv);
 int      sg_spool_rename_noreplace (int from_dir, const char *from, int to_dir, const char *to);
+/* sg_spool_flock - flock(fd, op), without waiting unless wait, retrying on
+ * EINTR; 0 or the errno (EWOULDBLOCK: someone else holds it). */
+int      sg_spool_flock (int fd, int op, gboolean wait);
 gboolean sg_spool_fsync_dir (int dir_fd, const char *what, GError **error);
 char    *sg_spool_read_at (int dir_fd, const char *name, gsize max, gsize *length, GError **error);
 gboolean sg_spool_replace_at (SgSpool *spool, const char *name, const char *data, gsize len,
@@ -123,7 +127,36 @@ void         sg_spool_commit_batch (SgSpool *spool, SgCommitJob **jobs, guint n_
 gboolean     sg_spool_worker_start (SgSpool *spool, GError **error);
 void         sg_spool_worker_stop (SgSpool *spool);
 
+/* spool_release.c (protocol: spool_rejected.h) */
+#define SG_RELEASE_INTENT_SUFFIX ".queued"
+/* sg_spool_recover_releases - start-up: resolve every release cut short
+ * (rejected/<ID>.queued) if no release holds rejected/ now. */
+void sg_spool_recover_releases (SgSpool *spool);
+/* spool_rejected.c: the store's directory, for spool_release.c. */
+int         sg_rejected_dir_fd (SgRejected *store);
+const char *sg_rejected_dir (SgRejected *store);
+
 /* Test hooks. */
 void sg_spool_commit_hold (SgSpool *spool, gboolean hold);
+/* sg_release_set_step_hook - call hook (NULL: none) at each numbered step
+ * of a release or of its resolution (SgReleaseStep), so that a test can
+ * _exit() there: a crash at that point. Not thread-safe; tests only. */
+typedef enum {
+  SG_RELEASE_LOCKED = 1,      /* 1: rejected/ locked, leftovers resolved */
+  SG_RELEASE_INTENT_WRITTEN,  /* 3: <ID>.queued written, not yet durable */
+  SG_RELEASE_INTENT_DURABLE,  /* 3: and fsynced */
+  SG_RELEASE_COPY_WRITTEN,    /* 4: the message in tmp/, fsynced */
+  SG_RELEASE_COPY_QUEUED,     /* 4: renamed to queue/<ID>.eml */
+  SG_RELEASE_DECIDED,         /* 5: rejected/<ID>.json unlinked, not yet durable */
+  SG_RELEASE_DECISION_DURABLE,/* 5: and rejected/ fsynced */
+  SG_RELEASE_PUBLISHED,       /* 6: queue/<ID>.json in place, not yet durable */
+  SG_RELEASE_PUBLISH_DURABLE, /* 6: and both directories fsynced */
+  SG_RELEASE_DONE,            /* 7: rejected/<ID>.eml removed */
+  SG_RELEASE_UNDO_COPY,       /* undo: the lone queue/<ID>.eml removed */
+  SG_RELEASE_UNDONE,          /* undo: <ID>.queued removed */
+  SG_RELEASE_STEPS
+} SgReleaseStep;
+typedef void (*SgReleaseStepHook) (SgReleaseStep step);
+void sg_release_set_step_hook (SgReleaseStepHook hook);
 
 G_END_DECLS

@@ -159,6 +159,40 @@ is_regular (SgSpool *spool, const char *name, guint64 *size)
   return TRUE;
 }
 
+/* remove_lone - remove a queue/<ID>.eml without metadata (a commit that
+ * never finished), under its lock: one that someone holds locked is a
+ * release between its steps 4 and 6 (spool_rejected.h), about to become
+ * a message, and is left alone. */
+static void
+remove_lone (SgSpool *spool, SgSpoolRecovery *report, const char *id, const char *eml,
+             const char *json)
+{
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+  int lock = sg_spool_lock_message (spool, id, FALSE, &error);
+
+  if (lock < 0)
+    {
+      if (g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_BUSY))
+        g_message ("spool recovery: %s: queue/%s without metadata is locked by another "
+                   "process (a release); left alone", id, eml);
+      else if (!g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND))
+        g_warning ("spool recovery: cannot lock queue/%s: %s", eml, error->message);
+      return;
+    }
+  if (fstatat (spool->queue_fd, json, &st, AT_SYMLINK_NOFOLLOW) == 0)
+    ;   /* its metadata appeared meanwhile: a message */
+  else if (unlinkat (spool->queue_fd, eml, 0) == 0)
+    {
+      report->removed_partial++;
+      g_message ("spool recovery: %s: removed queue/%s without metadata "
+                 "(an unacknowledged, unfinished commit)", id, eml);
+    }
+  else
+    g_warning ("spool recovery: cannot remove queue/%s: %s", eml, g_strerror (errno));
+  sg_spool_unlock_message (lock);
+}
+
 /* check_message - decide the fate of one ID found in queue/. */
 static gboolean left_alone (SgSpool *spool, const SgSpoolBacklog *backlog, const char *eml,
                             const char *json);
@@ -190,14 +224,7 @@ check_message (SgSpool *spool, const SgSpoolBacklog *backlog, SgSpoolRecovery *r
     {
       if (left_alone (spool, backlog, eml, json))
         return TRUE;
-      if (unlinkat (spool->queue_fd, eml, 0) == 0)
-        {
-          report->removed_partial++;
-          g_message ("spool recovery: %s: removed queue/%s without metadata "
-                     "(an unacknowledged, unfinished commit)", id, eml);
-        }
-      else
-        g_warning ("spool recovery: cannot remove queue/%s: %s", eml, g_strerror (errno));
+      remove_lone (spool, report, id, eml, json);
       return TRUE;
     }
   if (!(kinds & ID_HAS_EML))
@@ -348,6 +375,9 @@ sg_spool_recover_begin (SgSpool *spool, gboolean concurrent, GError **error)
       sg_queue_id_generate (backlog->fresh);
       backlog->start = g_get_real_time () / G_USEC_PER_SEC;
     }
+  /* Releases from rejected/ cut short first (spool_rejected.h): one that
+   * was decided gets its queue/<ID>.json before queue/ is read. */
+  sg_spool_recover_releases (spool);
   if (!purge_tmp (spool, &backlog->report, error)
       || !sg_spool_fsync_dir (spool->tmp_fd, SG_SPOOL_TMP_DIR, error))
     return NULL;

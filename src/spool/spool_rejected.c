@@ -1,8 +1,8 @@
 /* spool_rejected.c - rejected/: the refused messages an operator asked to
- * keep, their byte budget (oldest dropped first), start-up cleanup, and
- * release into queue/. Owns nothing in queue/ but what sg_spool_commit
- * writes on release; the verdict and the reply are the intake's, the
- * .json format spool_rejected_meta.c's. */
+ * keep, their byte budget (oldest dropped first) and start-up cleanup.
+ * Owns nothing in queue/; release into queue/ is spool_release.c's, the
+ * verdict and the reply are the intake's, the .json format
+ * spool_rejected_meta.c's. */
 #include "spool/spool_rejected.h"
 #include "spool/spool_private.h"
 
@@ -22,6 +22,10 @@
  * unnoticed: size and SHA-256 are checked) the last copies. A release
  * re-commits the message to queue/ with the spool's full durability before
  * it removes the copy here.
+ *
+ * A release in progress (spool_rejected.h) has <ID>.queued beside the copy:
+ * nothing here removes that file, or an .eml beside it, and the store's
+ * own drop takes no lock, so that an administrator can never stall it.
  *
  * Accounting: the daemon indexes the store once at start-up and then counts
  * what it adds and drops; `spoolgate release` removing a file behind its
@@ -141,7 +145,17 @@ file_size (SgRejected *store, const char *name)
   return st.st_size;
 }
 
-/* unlink_pair - remove <ID>.json, then <ID>.eml (ENOENT is fine). */
+/* releasing - whether a release of id is in progress or was cut short
+ * (<ID>.queued exists): its .eml may still have to be queued. */
+static gboolean
+releasing (SgRejected *store, const char *id)
+{
+  g_autofree char *intent = sg_spool_file_name (id, SG_RELEASE_INTENT_SUFFIX);
+  return file_size (store, intent) >= 0;
+}
+
+/* unlink_pair - remove <ID>.json, then <ID>.eml unless a release needs it
+ * (ENOENT is fine). */
 static void
 unlink_pair (SgRejected *store, const char *id)
 {
@@ -149,6 +163,8 @@ unlink_pair (SgRejected *store, const char *id)
   g_autofree char *eml = sg_spool_file_name (id, SG_SPOOL_EML_SUFFIX);
   if (unlinkat (store->dir_fd, json, 0) != 0 && errno != ENOENT)
     g_warning ("rejected: cannot remove %s/%s: %s", store->dir, json, g_strerror (errno));
+  if (releasing (store, id))
+    return;
   if (unlinkat (store->dir_fd, eml, 0) != 0 && errno != ENOENT)
     g_warning ("rejected: cannot remove %s/%s: %s", store->dir, eml, g_strerror (errno));
 }
@@ -196,11 +212,19 @@ recover (SgRejected *store)
               continue;
             }
         }
+      else if ((id = name_id (name, SG_RELEASE_INTENT_SUFFIX)) != NULL)
+        {
+          /* A release in progress, or cut short while no daemon recovery
+           * could take the lock: the next release of it resolves it. */
+          g_message ("rejected recovery: %s: a release is in progress or was cut short; "
+                     "`spoolgate release %s` finishes it", id, id);
+          continue;
+        }
       else if ((id = name_id (name, SG_SPOOL_EML_SUFFIX)) != NULL)
         {
           g_autofree char *json = sg_spool_file_name (id, SG_SPOOL_JSON_SUFFIX);
-          if (file_size (store, json) >= 0)
-            continue;   /* handled with its .json */
+          if (file_size (store, json) >= 0 || releasing (store, id))
+            continue;   /* handled with its .json, or a release needs it */
           if (unlinkat (store->dir_fd, name, 0) == 0)
             {
               removed++;
@@ -216,7 +240,7 @@ recover (SgRejected *store)
           g_autoptr(GError) local = NULL;
           gsize len = 0;
           gint64 eml_size = file_size (store, eml), json_size = file_size (store, name);
-          if (in_queue (store, id))
+          if (!releasing (store, id) && in_queue (store, id))
             {
               unlink_pair (store, id);
               removed++;
@@ -239,6 +263,8 @@ recover (SgRejected *store)
               kept++;
               continue;
             }
+          if (releasing (store, id))
+            continue;   /* the release's to resolve, whatever it is */
           /* A copy cut short by a crash (no fsync): refused mail, so drop it. */
           g_message ("rejected recovery: %s: removed an incomplete copy (%s)", id,
                      local ? local->message : eml_size < 0 ? "no message file"
@@ -273,6 +299,18 @@ SgRejected *
 sg_rejected_open_admin (const char *spool_dir, GError **error)
 {
   return store_new (spool_dir, FALSE, error);
+}
+
+int
+sg_rejected_dir_fd (SgRejected *store)
+{
+  return store->dir_fd;
+}
+
+const char *
+sg_rejected_dir (SgRejected *store)
+{
+  return store->dir;
 }
 
 void
@@ -502,43 +540,4 @@ sg_rejected_remove (SgRejected *store, const char *queue_id, GError **error)
     }
   unlink_pair (store, queue_id);
   return TRUE;
-}
-
-/* note_release - record in the validation object that an administrator
- * released the message after enforce refused it. */
-static void
-note_release (SgMeta *meta, gint64 now)
-{
-  if (meta->validation == NULL || !JSON_NODE_HOLDS_OBJECT (meta->validation))
-    return;
-  json_object_set_int_member (json_node_get_object (meta->validation), "released", now);
-}
-
-/* sg_rejected_release - commit a kept copy to queue/, then drop it here. */
-SgMeta *
-sg_rejected_release (SgRejected *store, SgSpool *spool, const char *queue_id, GError **error)
-{
-  g_autoptr(SgRejectedMeta) meta = sg_rejected_load (store, queue_id, error);
-  if (meta == NULL)
-    return NULL;
-  g_autoptr(GBytes) eml = sg_rejected_read_message (store, queue_id, meta, error);
-  if (eml == NULL)
-    return NULL;
-  SgMeta *env = meta->envelope;
-  env->state = SG_MSG_QUEUED;
-  env->attempts = 0;
-  env->next_attempt = 0;
-  for (guint i = 0; i < env->recipients->len; i++)
-    {
-      SgMetaRecipient *r = g_ptr_array_index (env->recipients, i);
-      r->status = SG_RCPT_PENDING;
-    }
-  note_release (env, g_get_real_time () / G_USEC_PER_SEC);
-  /* The .eml already starts with our Received header: it is the body here. */
-  if (!sg_spool_commit (spool, env, NULL, eml, error))
-    return NULL;
-  g_autoptr(GError) local = NULL;
-  if (!sg_rejected_remove (store, queue_id, &local))
-    g_warning ("%s: released, but the copy in %s stays: %s", queue_id, store->dir, local->message);
-  return g_steal_pointer (&meta->envelope);
 }

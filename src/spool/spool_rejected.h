@@ -72,11 +72,62 @@ GBytes         *sg_rejected_read_message (SgRejected *store, const char *queue_i
                                           const SgRejectedMeta *meta, GError **error);
 /* sg_rejected_remove - delete rejected/<ID>.json, then .eml. */
 gboolean        sg_rejected_remove (SgRejected *store, const char *queue_id, GError **error);
-/* sg_rejected_release - queue a refused message: commit it durably into
- * queue/ of spool under its own ID with its envelope (state queued, a
- * "released" note in its validation), then remove it from rejected/.
- * Returns the queued metadata (transfer full). */
+
+/* --- Release: rejected/ to queue/, exactly once (spool_release.c) ---
+ *
+ * A release must queue a refused message once, whoever else releases it at
+ * the same time and wherever a release, or the daemon, dies. Deleting the
+ * copy after committing it to queue/ is not enough: if the process dies in
+ * between and the runner delivers and removes the queued message, nothing
+ * tells the copy left in rejected/ from one never released. So the file
+ * that becomes queue/<ID>.json is written in rejected/ first and *moved*:
+ *
+ *   rejected/<ID>.json    the refused copy's metadata. While it exists the
+ *                         message is refused and may be released.
+ *   rejected/<ID>.queued  the intent: the exact queue/<ID>.json to publish
+ *                         (SgMeta, state queued). Published by rename, so
+ *                         once it has moved it cannot be published again.
+ *
+ * Every step runs under an exclusive flock(2) on the rejected/ directory:
+ *   1. lock rejected/ (release waits; recovery does not, see below);
+ *      finish or undo an earlier release of this ID that was cut short;
+ *   2. read <ID>.json and <ID>.eml (size and SHA-256 checked);
+ *   3. write <ID>.queued (O_EXCL), fsync it and rejected/;
+ *   4. write the message to tmp/, fsync, flock it, rename it to
+ *      queue/<ID>.eml, fsync queue/ (a lone .eml: not a message yet);
+ *   5. THE DECISION: unlink rejected/<ID>.json, fsync rejected/;
+ *   6. rename <ID>.queued to queue/<ID>.json (RENAME_NOREPLACE), unlock
+ *      the .eml (the runner may take it now), fsync queue/ and rejected/:
+ *      the message is queued;
+ *   7. unlink rejected/<ID>.eml, unlock rejected/.
+ *
+ * What decides is whether rejected/<ID>.json exists beside <ID>.queued:
+ *   .json and .queued   step 5 not reached: undo (unlink .queued and a
+ *                       lone queue/<ID>.eml); the message stays refused;
+ *   .queued alone       decided: finish (queue/<ID>.eml again from
+ *                       rejected/<ID>.eml if it is missing, then step 6);
+ *   .json alone         refused; .eml alone: finished, the copy goes.
+ * Whoever holds the lock resolves a leftover: the next `spoolgate release`
+ * of that ID, and the daemon's start-up recovery (sg_spool_recover_begin,
+ * before queue/ is read; it skips the resolution if a live release holds
+ * the lock, and that release resolves it). The queue recovery never
+ * deletes a lone .eml someone holds locked. The daemon's own drop of old
+ * copies (keep_rejected full) takes no lock, so that an administrator can
+ * never stall the intake: it unlinks the .json, and the .eml only when no
+ * .queued is beside it; a release that then finds its .json gone at step 5
+ * is decided all the same, and the message is queued once. */
+
+/* sg_rejected_release - queue a refused message as above, under its own ID
+ * with its envelope (state queued, a "released" note in its validation,
+ * its lifetime clock started now). An earlier release of it that was cut
+ * short after its decision is finished instead. SG_SPOOL_ERROR_NOT_FOUND
+ * if there is nothing (left) to release. Returns the queued metadata
+ * (transfer full). */
 SgMeta         *sg_rejected_release (SgRejected *store, SgSpool *spool, const char *queue_id,
                                      GError **error);
+/* sg_rejected_holds - whether rejected/ holds anything of queue_id: a
+ * refused copy, a release cut short or what one left; sg_rejected_release
+ * finishes or cleans up the last two. */
+gboolean        sg_rejected_holds (SgRejected *store, const char *queue_id);
 
 G_END_DECLS

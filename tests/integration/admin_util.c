@@ -235,3 +235,149 @@ start_sink (guint16 port, const char *dump)
   return sink;
 }
 
+
+/* refusable - refused under every policy (header.date.missing is structural). */
+char *
+refusable (const char *tag, guint n)
+{
+  return g_strdup_printf ("From: Alice <alice@example.com>\r\n"
+                          "To: bob@example.org\r\n"
+                          "Subject: %s %04u\r\n"
+                          "Message-ID: <%s-%04u@example.com>\r\n"
+                          "\r\n"
+                          "Hello.\r\n", tag, n, tag, n);
+}
+
+/* compare_strings - g_ptr_array_sort hands pointers to the elements. */
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+GPtrArray *
+kept_ids (SgTestServer *s)
+{
+  g_autofree char *dir = g_build_filename (s->spool, "rejected", NULL);
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  for (const char *n; d && (n = g_dir_read_name (d)); )
+    if (g_str_has_suffix (n, ".json") && strlen (n) == 25)
+      g_ptr_array_add (ids, g_strndup (n, 20));
+  g_ptr_array_sort (ids, compare_strings);
+  return ids;
+}
+
+/* refuse - one refused transaction; the new ID in rejected/. */
+char *
+refuse (SgTestServer *s, const char *body)
+{
+  g_autoptr(GPtrArray) before = kept_ids (s);
+  char *id = sg_test_send (s->port, "alice@example.com",
+                           (const char *const[]) { "bob@example.org", NULL }, body, -1);
+  g_assert_null (id);   /* not 250 */
+  g_autoptr(GPtrArray) after = kept_ids (s);
+  g_assert_cmpuint (after->len, ==, before->len + 1);
+  for (guint i = 0; i < after->len; i++)
+    if (!g_ptr_array_find_with_equal_func (before, g_ptr_array_index (after, i), g_str_equal, NULL))
+      return g_strdup (g_ptr_array_index (after, i));
+  g_assert_not_reached ();
+}
+
+GSubprocess *
+start_smarthost (guint16 port, const char *dir, const char *const *replies)
+{
+  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "smarthost.py", NULL);
+  g_autofree char *port_s = g_strdup_printf ("%u", port);
+  g_autofree char *ready = g_build_filename (dir, "ready", NULL);
+  g_autofree char *log = g_strconcat (dir, ".log", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_assert_true (g_mkdir_with_parents (dir, 0700) == 0);
+  g_unlink (ready);
+  g_ptr_array_add (argv, (gpointer) (g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3"));
+  g_ptr_array_add (argv, script);
+  g_ptr_array_add (argv, "serve");
+  g_ptr_array_add (argv, "--port");
+  g_ptr_array_add (argv, port_s);
+  g_ptr_array_add (argv, "--dir");
+  g_ptr_array_add (argv, (gpointer) dir);
+  for (guint i = 0; replies && replies[i]; i++)
+    {
+      g_ptr_array_add (argv, "--reply");
+      g_ptr_array_add (argv, (gpointer) replies[i]);
+    }
+  g_ptr_array_add (argv, NULL);
+  GSubprocess *p = sg_test_spawn ((const char *const *) argv->pdata, log);
+  if (!sg_test_wait_file (ready, 15000))
+    g_error ("smarthost.py did not start; see %s", log);
+  return p;
+}
+
+/* count_stored - messages in a smarthost.py directory holding needle,
+ * reports or not, with action (nullable) for reports. */
+static guint
+count_stored (const char *dir, const char *needle, gboolean report, const char *action)
+{
+  guint n = 0;
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  for (const char *name; d && (name = g_dir_read_name (d)); )
+    {
+      if (!g_str_has_prefix (name, "msg-") || !g_str_has_suffix (name, ".eml"))
+        continue;
+      g_autofree char *p = g_build_filename (dir, name, NULL);
+      g_autofree char *c = sg_test_read_file (p, NULL);
+      gboolean is_report = strstr (c, "report-type=delivery-status") != NULL;
+      if (strstr (c, needle) == NULL || is_report != report)
+        continue;
+      g_autofree char *want = action ? g_strdup_printf ("Action: %s", action) : NULL;
+      if (want == NULL || strstr (c, want) != NULL)
+        n++;
+    }
+  return n;
+}
+
+guint
+originals (const char *dir, const char *needle)
+{
+  return count_stored (dir, needle, FALSE, NULL);
+}
+
+guint
+reports (const char *dir, const char *needle, const char *action)
+{
+  return count_stored (dir, needle, TRUE, action);
+}
+
+gboolean
+wait_queue_empty (SgTestServer *s, guint timeout_ms)
+{
+  for (guint waited = 0; waited < timeout_ms; waited += POLL_MS)
+    {
+      g_autoptr(GPtrArray) ids = sg_test_spool_ids (s);
+      if (ids->len == 0)
+        return TRUE;
+      g_usleep (POLL_MS * 1000);
+    }
+  return FALSE;
+}
+
+void
+relay_start (RelayFixture *f, const char *queue, const char *const *replies)
+{
+  f->port = sg_test_free_port ();
+  g_autofree char *conf = g_strdup_printf (
+    "[validation]\nkeep_rejected = 10M\n"
+    "[smarthost]\nhost = 127.0.0.1\nport = %u\ntls = none\nconnect_timeout = 5\n"
+    "[queue]\n%s", f->port, queue);
+  sg_test_server_start (&f->s, conf);
+  f->out = g_build_filename (f->s.dir, "smarthost", NULL);
+  f->host = start_smarthost (f->port, f->out, replies);
+}
+
+void
+relay_stop (RelayFixture *f)
+{
+  sg_test_stop_process (f->host);
+  sg_test_server_free (&f->s);
+  g_free (f->out);
+}

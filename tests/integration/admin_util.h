@@ -42,3 +42,38 @@ guint deliveries (const char *dir, const char *needle);
 gboolean wait_state (SgTestServer *s, const char *id, SgMsgState state, guint timeout_ms);
 /* start_sink - smtp-sink on port, dumping each transaction into dump/. */
 GSubprocess *start_sink (guint16 port, const char *dump);
+
+/* --- refused mail, tests/tools/smarthost.py and counting (test-release.c,
+ * test-queue-life.c) --- */
+/* refusable - a message every policy refuses (no Date header) with Message-ID
+ * <tag-n@example.com> (transfer full). */
+char *refusable (const char *tag, guint n);
+/* refuse - send body from alice to bob, expect 550, and return the ID kept
+ * in rejected/ for it ([validation] keep_rejected) (transfer full). */
+char *refuse (SgTestServer *s, const char *body);
+/* kept_ids - IDs with a .json in spool/rejected, sorted (transfer full). */
+GPtrArray *kept_ids (SgTestServer *s);
+/* start_smarthost - tests/tools/smarthost.py (aiosmtpd) on 127.0.0.1:port,
+ * storing each message in dir (created); replies: "ADDR=CODE[,CODE...]"
+ * (nullable, NULL-terminated). Waits until it listens. */
+GSubprocess *start_smarthost (guint16 port, const char *dir, const char *const *replies);
+/* originals - messages smarthost.py stored in dir that hold needle and are
+ * not delivery status notifications. */
+guint originals (const char *dir, const char *needle);
+/* reports - delivery status notifications (RFC 3464) stored in dir that
+ * quote needle, with Action: action (nullable: any). */
+guint reports (const char *dir, const char *needle, const char *action);
+/* wait_queue_empty - poll until queue/ holds no message. */
+gboolean wait_queue_empty (SgTestServer *s, guint timeout_ms);
+
+/* A daemon with keep_rejected relaying to smarthost.py. */
+typedef struct {
+  SgTestServer s;
+  guint16      port;   /* the smarthost's */
+  char        *out;    /* where it stores what it accepts */
+  GSubprocess *host;
+} RelayFixture;
+/* relay_start - start both; queue: the daemon's [queue] lines; replies:
+ * the smarthost's --reply rules (nullable). */
+void relay_start (RelayFixture *f, const char *queue, const char *const *replies);
+void relay_stop (RelayFixture *f);

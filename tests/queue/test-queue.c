@@ -124,6 +124,99 @@ test_expire (void)
                                    "expired after 0 attempts: never attempted"));
 }
 
+/* issue 23: requeue and release start the lifetime clock again: a
+ * message released or requeued after max_lifetime is not expired, and its
+ * next tries are capped by the new expiry, not the arrival's. */
+static void
+test_lifetime_start (void)
+{
+  g_autoptr(SgConfig) c = config ();
+  g_autoptr(SgMeta) m = message ();
+  gint64 arrival = m->arrival_time_us / G_USEC_PER_SEC;
+  gint64 later = arrival + 30 * 86400;
+  g_assert_true (sg_queue_expired (m, c, later));
+  m->lifetime_start = later;
+  g_assert_false (sg_queue_expired (m, c, later));
+  g_assert_false (sg_queue_expired (m, c, later + 5 * 86400 - 1));
+  g_assert_true (sg_queue_expired (m, c, later + 5 * 86400));
+  /* a deferral just before the new expiry is capped by it */
+  g_autoptr(GPtrArray) pending = sg_queue_pending (m);
+  g_autoptr(GPtrArray) outcomes = g_ptr_array_new_with_free_func ((GDestroyNotify) sg_rcpt_outcome_free);
+  for (guint i = 0; i < pending->len; i++)
+    g_ptr_array_add (outcomes, sg_rcpt_outcome_new (((SgMetaRecipient *) pending->pdata[i])->address));
+  m->attempts = 10;
+  SgAttempt a = { .time = later + 5 * 86400 - 60, .error = "connect: refused",
+                  .outcomes = outcomes, .recipients = pending };
+  sg_queue_apply (m, &a, c, later + 5 * 86400 - 60);
+  g_assert_cmpint (m->next_attempt, ==, later + 5 * 86400);
+}
+
+/* issue 23: [queue] failed_lifetime: a failed message is looked at again
+ * when it is over, counted from when it failed; 0 keeps it for ever. */
+static void
+test_failed_lifetime (void)
+{
+  g_autoptr(SgConfig) c = config ();
+  g_autoptr(SgMeta) m = message ();
+  c->queue_failed_lifetime = 7 * 86400;
+  m->state = SG_MSG_FAILED;
+  for (guint i = 0; i < m->recipients->len; i++)
+    ((SgMetaRecipient *) m->recipients->pdata[i])->updated = 1800000100 + i;
+  g_assert_cmpint (sg_queue_finished_at (m), ==, 1800000102);
+  g_assert_cmpint (sg_queue_next_look (m, c), ==, 1800000102 + 7 * 86400);
+  c->queue_failed_lifetime = 0;
+  g_assert_cmpint (sg_queue_next_look (m, c), ==, -1);
+  m->state = SG_MSG_HELD;
+  g_assert_cmpint (sg_queue_next_look (m, c), ==, -1);
+}
+
+/* issue 23: a recipient gets at most one non-delivery report, ever: after
+ * a requeue it fails again, and the report leaves it out; a recipient
+ * failing for the first time is still reported. */
+static void
+test_dsn_once (void)
+{
+  g_autoptr(SgMeta) m = message ();
+  SgMetaRecipient *again = m->recipients->pdata[1], *first = m->recipients->pdata[2];
+  again->status = first->status = SG_RCPT_FAILED;
+  again->delay_reason = g_strdup ("550 5.1.1 still no such user");
+  first->delay_reason = g_strdup ("550 5.1.1 no such user");
+  again->bounced = 1800000050;
+  const char *header = "From: alice@example.com\r\nSubject: hello\r\n";
+  g_autoptr(GBytes) dsn = sg_dsn_build (m, "gate.example", header, strlen (header), 1800000200);
+  g_autofree char *s = g_strndup (g_bytes_get_data (dsn, NULL), g_bytes_get_size (dsn));
+  g_assert_null (strstr (s, "Final-Recipient: rfc822; later@example.org"));
+  g_assert_nonnull (strstr (s, "Final-Recipient: rfc822; bad@example.org"));
+
+  /* sg_queue_finish queues one report only while someone is left to report */
+  g_autofree char *dir = g_dir_make_tmp ("sg-dsn-once-XXXXXX", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SgSpool) spool = sg_spool_open (dir, &error);
+  g_assert_no_error (error);
+  g_autoptr(SgConfig) c = config ();
+  g_autoptr(GBytes) body = g_bytes_new_static ("Subject: x\r\n\r\nx\r\n", 18);
+  g_clear_pointer (&m->queue_id, g_free);
+  m->arrival_time_us = 0;
+  g_assert_true (sg_spool_commit (spool, m, NULL, body, &error));
+  g_assert_no_error (error);
+  for (guint round = 0; round < 2; round++)
+    {
+      g_autofree char *dsn_id = NULL;
+      gboolean removed = FALSE;
+      g_assert_true (sg_queue_finish (spool, m, c, 1800000300 + round, &dsn_id, &removed, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (m->state, ==, SG_MSG_FAILED);
+      g_assert_cmpint (first->bounced, ==, 1800000300);
+      g_assert_cmpint (again->bounced, ==, 1800000050);
+      if (round == 0)
+        g_assert_nonnull (dsn_id);
+      else
+        g_assert_null (dsn_id);   /* requeued and failed again: no second report */
+    }
+  g_autofree char *rm = g_strdup_printf ("rm -rf '%s'", dir);
+  g_assert_cmpint (system (rm), ==, 0);
+}
+
 static void
 test_dsn_validates (void)
 {
@@ -343,6 +436,9 @@ main (int argc, char **argv)
   g_test_add_func ("/queue/backoff", test_backoff);
   g_test_add_func ("/queue/apply/mixed", test_apply_mixed);
   g_test_add_func ("/queue/expire", test_expire);
+  g_test_add_func ("/queue/lifetime-start", test_lifetime_start);
+  g_test_add_func ("/queue/failed-lifetime", test_failed_lifetime);
+  g_test_add_func ("/queue/dsn/once", test_dsn_once);
   g_test_add_func ("/queue/dsn/validates", test_dsn_validates);
   g_test_add_func ("/queue/census", test_census);
   g_test_add_func ("/queue/census/oldest", test_census_oldest);

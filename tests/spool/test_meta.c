@@ -54,6 +54,8 @@ test_round_trip (void)
   r->status = SG_RCPT_DEFERRED;
   r->delay_reason = g_strdup ("451 4.7.1 try later");
   r->updated = 1700000000;
+  ((SgMetaRecipient *) g_ptr_array_index (meta->recipients, 0))->bounced = 1700000300;
+  meta->lifetime_start = 1700000100;
   meta->state = SG_MSG_DEFERRED;
   meta->attempts = 3;
   meta->next_attempt = 1700000600;
@@ -76,6 +78,10 @@ test_round_trip (void)
   g_assert_cmpint (r->status, ==, SG_RCPT_DEFERRED);
   g_assert_cmpstr (r->delay_reason, ==, "451 4.7.1 try later");
   g_assert_cmpint (r->updated, ==, 1700000000);
+  g_assert_cmpint (r->bounced, ==, 0);
+  g_assert_cmpint (((SgMetaRecipient *) g_ptr_array_index (back->recipients, 0))->bounced, ==,
+                   1700000300);
+  g_assert_cmpint (back->lifetime_start, ==, 1700000100);
   g_assert_cmpint (back->esmtp_size, ==, 1234);
   g_assert_cmpstr (back->esmtp_body, ==, "8BITMIME");
   g_assert_true (back->smtputf8);
@@ -95,6 +101,36 @@ test_round_trip (void)
   /* And serialising again gives the same bytes. */
   text2 = sg_meta_to_json (back, NULL);
   g_assert_cmpstr (text, ==, text2);
+}
+
+/* /spool/meta/version-1 - version 1 files (before lifetime_start and
+ * bounced) are still read; one in state failed reads as reported, so that a
+ * requeue cannot send its recipients a second non-delivery report. */
+static void
+test_version_1 (void)
+{
+  g_autoptr(SgMeta) meta = committed_meta ();
+  SgMetaRecipient *failed = g_ptr_array_index (meta->recipients, 1);
+  failed->status = SG_RCPT_FAILED;
+  failed->updated = 1700000500;
+  for (guint state = SG_MSG_QUEUED; state <= SG_MSG_FAILED; state++)
+    {
+      meta->state = (SgMsgState) state;
+      g_autoptr(JsonNode) root = meta_object (meta);
+      json_object_set_int_member (json_node_get_object (root), "version", 1);
+      g_autofree char *text = node_text (root);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(SgMeta) back = sg_meta_from_json (text, -1, &error);
+      g_assert_no_error (error);
+      SgMetaRecipient *r0 = g_ptr_array_index (back->recipients, 0);
+      SgMetaRecipient *r1 = g_ptr_array_index (back->recipients, 1);
+      g_assert_cmpint (r0->bounced, ==, 0);
+      g_assert_cmpint (r1->bounced, ==, state == SG_MSG_FAILED ? 1700000500 : 0);
+      g_assert_cmpint (back->lifetime_start, ==, 0);
+      /* written back as the current version */
+      g_autofree char *again = sg_meta_to_json (back, NULL);
+      g_assert_nonnull (strstr (again, "\"version\" : 2"));
+    }
 }
 
 /* /spool/meta/nulls - nullable fields round-trip as NULL/-1. */
@@ -130,7 +166,7 @@ test_nulls (void)
 static void
 test_version (void)
 {
-  static const char *const versions[] = { "2", "0", "\"1\"", "1.0", NULL /* removed */ };
+  static const char *const versions[] = { "3", "0", "\"1\"", "1.0", NULL /* removed */ };
   g_autoptr(SgMeta) meta = committed_meta ();
 
   for (guint i = 0; i < G_N_ELEMENTS (versions); i++)
@@ -277,6 +313,7 @@ main (int argc, char **argv)
   g_test_add_func ("/spool/meta/round-trip", test_round_trip);
   g_test_add_func ("/spool/meta/nulls", test_nulls);
   g_test_add_func ("/spool/meta/version", test_version);
+  g_test_add_func ("/spool/meta/version-1", test_version_1);
   g_test_add_func ("/spool/meta/required", test_required);
   g_test_add_func ("/spool/meta/malformed", test_malformed);
   g_test_add_func ("/spool/meta/names", test_names);

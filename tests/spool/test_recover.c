@@ -156,7 +156,7 @@ test_scene (Fixture *f, gconstpointer data)
   g_clear_pointer (&p, g_free);
   version = commit_one (f);
   p = path (f, "queue", version, ".json");
-  replace_in (p, "\"version\" : 1", "\"version\" : 2");
+  replace_in (p, "\"version\" : 2", "\"version\" : 3");
   g_clear_pointer (&p, g_free);
   size = commit_one (f);
   p = path (f, "queue", size, ".eml");
@@ -379,6 +379,34 @@ test_concurrent (Fixture *f, gconstpointer data)
   g_assert_true (g_file_test (fresh_json, G_FILE_TEST_IS_REGULAR));
 }
 
+/* A lone .eml that another process holds locked is a release between its
+ * steps 4 and 6 (spool_rejected.h): recovery leaves it; unlocked, it goes. */
+static void
+test_locked_lone (Fixture *f, gconstpointer data)
+{
+  g_autofree char *held_id = commit_one (f);
+  g_autofree char *free_id = commit_one (f);
+  g_autofree char *held_json = path (f, "queue", held_id, ".json");
+  g_autofree char *free_json = path (f, "queue", free_id, ".json");
+  g_autofree char *held_eml = path (f, "queue", held_id, ".eml");
+  g_autofree char *free_eml = path (f, "queue", free_id, ".eml");
+  g_assert_cmpint (unlink (held_json), ==, 0);
+  g_assert_cmpint (unlink (free_json), ==, 0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SgSpool) other = sg_spool_open_admin (f->dir, &error);   /* another open file */
+  int lock = sg_spool_lock_message (other, held_id, FALSE, &error);
+  g_assert_no_error (error);
+  SgSpoolRecovery report = { 0 };
+  g_assert_true (sg_spool_recover (f->spool, &report, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (held_eml, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (free_eml, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (report.removed_partial, ==, 1);
+  sg_spool_unlock_message (lock);
+  g_assert_true (sg_spool_recover (f->spool, &report, &error));
+  g_assert_false (g_file_test (held_eml, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -388,6 +416,8 @@ main (int argc, char **argv)
   g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, count_warning, NULL);
   g_test_add ("/spool/recover/scene", Fixture, NULL, fixture_setup, test_scene, fixture_teardown);
   g_test_add ("/spool/recover/empty", Fixture, NULL, fixture_setup, test_empty, fixture_teardown);
+  g_test_add ("/spool/recover/locked-lone", Fixture, NULL, fixture_setup, test_locked_lone,
+              fixture_teardown);
   g_test_add ("/spool/recover/symlink-json", Fixture, NULL, fixture_setup, test_symlink_json,
               fixture_teardown);
   g_test_add ("/spool/recover/deep-json", Fixture, NULL, fixture_setup, test_deep_json,
