@@ -15,31 +15,52 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Group commit, and why it is crash-safe:
+/* Group commit, and why it is crash-safe. [spool] sync_method chooses how
+ * steps 2 and 4 reach stable storage; the order is the same for both:
  *  1. every job writes its .eml and .json into tmp/ - as tmp/<ID>.eml and
  *     tmp/<ID>.json (O_EXCL, 0600), or into recycled tmp/free-<n> files
- *     opened O_TRUNC (spool_pool.c) - and starts their write-back at once
- *     (sync_file_range), so the device sees the whole batch before we wait
- *     for any of it;
- *  2. every file is fdatasync()ed. For a freshly written file fdatasync covers
- *     the data and the size, which is all the file itself needs; its name is
- *     the directory's business. Only then is anything renamed, so nothing
- *     reaches queue/ before its bytes are on stable storage;
+ *     opened O_TRUNC (spool_pool.c) - and, with fdatasync, starts their
+ *     write-back at once (sync_file_range), so the device sees the whole
+ *     batch before we wait for any of it;
+ *  2. the files' bytes and sizes are made durable, and only then is anything
+ *     renamed, so nothing reaches queue/ before its bytes are on stable
+ *     storage:
+ *     - fdatasync: every file is fdatasync()ed, all at once on the helper
+ *       threads of spool_sync.c (a single session's .eml and .json no longer
+ *       pay two flushes in a row). For a freshly written or truncated file
+ *       fdatasync covers the data and the size, which is all the file itself
+ *       needs; its name is the directory's business;
+ *     - syncfs: one syncfs() of the spool's file system writes back every
+ *       dirty page and inode on it, ours included, and flushes the device
+ *       cache. Since Linux 5.8 it also reports any write-back error on the
+ *       file system since the last call, so a failed write of ours fails
+ *       the whole group (never a false 250; at worst a needless 451);
  *  3. each job renames .eml then .json into queue/ with RENAME_NOREPLACE
  *     (an ID collision fails instead of overwriting);
- *  4. ONE fsync() of queue/ makes all those names durable; only after it
- *     succeeds does any job report success, and only then may SMTP say 250.
- * We prefer per-file fdatasync to syncfs(): syncfs flushes every dirty page of
- * the whole file system (slow on a shared disk) and reports write-back errors
- * less precisely. A crash before step 4 may leave any subset of the batch's
- * names; none of those messages was acknowledged, and recovery removes a
- * lone .eml and quarantines a lone .json, so nothing acknowledged is lost.
+ *  4. the names are made durable: fdatasync does ONE fsync() of queue/;
+ *     syncfs does a second syncfs(), which writes the directory's blocks
+ *     (and, on a journalled file system, commits the journal) and flushes
+ *     the device cache again; nothing else is needed for the directory.
+ *     Only after this succeeds does any job report success, and only then
+ *     may SMTP say 250.
+ * So before 250, with either method: the .eml's bytes, the .json's bytes,
+ * both sizes and both queue/ names are on stable storage. What differs is
+ * the cost: fdatasync flushes exactly our files (two flush rounds per
+ * group: the files, then queue/); syncfs flushes the whole file system, in
+ * two rounds whatever the group size, which is cheapest when the spool is a
+ * file system of its own (sg_spool_set_sync_method logs whether it is) and
+ * slow on a disk shared with busy writers. Write-back errors are per file
+ * with fdatasync, per file system with syncfs.
+ * A crash before step 4 may leave any subset of the batch's names; none of
+ * those messages was acknowledged, and recovery removes a lone .eml and
+ * quarantines a lone .json, so nothing acknowledged is lost.
  * tmp/ itself is never fsynced: a crash may leave a file's old tmp/ name as
  * well as its queue/ name, and recovery's purge of tmp/ only drops that link.
  *
  * A draft (spool_draft.c) is a job whose .eml was written to tmp/ while the
- * message arrived: step 1 only starts its write-back, and steps 2-4 are the
- * same, so it gets the same guarantees without its bytes being copied again.
+ * message arrived, its write-back started every MiB: step 1 only starts the
+ * rest of its write-back, and steps 2-4 are the same, so it gets the same
+ * guarantees without its bytes being copied again.
  *
  * The queue in front of the committer is bounded ([spool] commit_queue_messages
  * jobs, commit_queue_bytes of message data): beyond that a commit waits up to
@@ -197,8 +218,10 @@ job_create (SgSpool *spool, SgCommitJob *job, const char *suffix, char *tmp_name
       return -1;
     }
   /* Start write-back now so the batch's files go to the device together;
-   * fdatasync() below waits for it and reports any error. */
-  (void) sync_file_range (fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+   * fdatasync() below waits for it and reports any error. (syncfs starts
+   * all of it in one call.) */
+  if (sg_spool_get_sync_method (spool) == SG_SPOOL_SYNC_FDATASYNC)
+    (void) sync_file_range (fd, 0, 0, SYNC_FILE_RANGE_WRITE);
   return fd;
 }
 
@@ -227,23 +250,17 @@ job_write (SgSpool *spool, SgCommitJob *job)
   return job->json_fd >= 0;
 }
 
-/* job_sync_fd - fdatasync and close one of the job's files. */
+/* job_close_fd - close one of the job's synced files; errsv is the sync's
+ * outcome (0 or an errno value). FALSE with job->error set on failure. */
 static gboolean
-job_sync_fd (SgCommitJob *job, int *fd, const char *suffix)
+job_close_fd (SgCommitJob *job, int *fd, const char *suffix, int errsv)
 {
-  int rc = fdatasync (*fd), errsv = errno;
+  int rc = close (*fd);
 
-  if (rc == 0)
-    {
-      rc = close (*fd);
-      errsv = errno;
-      if (rc != 0 && errsv == EINTR)
-        rc = 0;         /* Linux has closed it anyway, and the data is synced */
-    }
-  else
-    close (*fd);
   *fd = -1;
-  if (rc != 0)
+  if (rc != 0 && errno != EINTR && errsv == 0)
+    errsv = errno;      /* (EINTR: Linux has closed it anyway, and the data is synced) */
+  if (errsv != 0)
     return sg_spool_set_errno (&job->error, errsv, "sync tmp/%s%s", job->id, suffix);
   return TRUE;
 }
@@ -294,6 +311,56 @@ job_abort (SgSpool *spool, SgCommitJob *job)
   g_debug ("%s: commit failed: %s", job->id, job->error ? job->error->message : "?");
 }
 
+/* batch_sync_files - step 2: make every written file's bytes durable, by
+ * the spool's method; a job whose file failed is aborted. */
+static void
+batch_sync_files (SgSpool *spool, SgCommitJob **jobs, guint n_jobs)
+{
+  int fds[2 * SG_SPOOL_MAX_BATCH], errs[2 * SG_SPOOL_MAX_BATCH];
+  guint n = 0;
+
+  g_assert (n_jobs <= SG_SPOOL_MAX_BATCH);
+  for (guint i = 0; i < n_jobs; i++)
+    if (jobs[i]->error == NULL)
+      {
+        fds[n++] = jobs[i]->eml_fd;
+        fds[n++] = jobs[i]->json_fd;
+      }
+  if (n == 0)
+    return;
+  if (sg_spool_get_sync_method (spool) == SG_SPOOL_SYNC_SYNCFS)
+    {
+      int errsv = sg_spool_syncfs (spool);
+      for (guint i = 0; i < n; i++)
+        errs[i] = errsv;
+    }
+  else
+    sg_spool_fdatasync_all (spool, fds, errs, n);
+  n = 0;
+  for (guint i = 0; i < n_jobs; i++)
+    if (jobs[i]->error == NULL)
+      {
+        gboolean ok = job_close_fd (jobs[i], &jobs[i]->eml_fd, SG_SPOOL_EML_SUFFIX, errs[n]);
+        ok = job_close_fd (jobs[i], &jobs[i]->json_fd, SG_SPOOL_JSON_SUFFIX,
+                           ok ? errs[n + 1] : 0) && ok;
+        n += 2;
+        if (!ok)
+          job_abort (spool, jobs[i]);
+      }
+}
+
+/* batch_sync_names - step 4: make the renames into queue/ durable. */
+static gboolean
+batch_sync_names (SgSpool *spool, GError **error)
+{
+  if (sg_spool_get_sync_method (spool) == SG_SPOOL_SYNC_SYNCFS)
+    {
+      int errsv = sg_spool_syncfs (spool);
+      return errsv == 0 || sg_spool_set_errno (error, errsv, "syncfs %s", spool->dir);
+    }
+  return sg_spool_fsync_dir (spool->queue_fd, SG_SPOOL_QUEUE_DIR, error);
+}
+
 /* log_arrival - the message's first log line, "ID: from=<...>, size=N,
  * nrcpt=N, client=HELO[ADDR]", written just before its .json is renamed
  * into queue/: the queue runner cannot see the message earlier, so no
@@ -310,7 +377,7 @@ log_arrival (const SgMeta *meta)
 }
 
 /* sg_spool_commit_batch - commit jobs together: write all, sync all, publish
- * all, then one fsync of queue/. Afterwards each job has error set or is
+ * all, then make the names durable (see "Group commit" above). Afterwards each job has error set or is
  * durable in queue/. */
 void
 sg_spool_commit_batch (SgSpool *spool, SgCommitJob **jobs, guint n_jobs)
@@ -321,11 +388,7 @@ sg_spool_commit_batch (SgSpool *spool, SgCommitJob **jobs, guint n_jobs)
   for (guint i = 0; i < n_jobs; i++)
     if (!job_prepare (jobs[i]) || !job_write (spool, jobs[i]))
       job_abort (spool, jobs[i]);
-  for (guint i = 0; i < n_jobs; i++)
-    if (jobs[i]->error == NULL &&
-        (!job_sync_fd (jobs[i], &jobs[i]->eml_fd, SG_SPOOL_EML_SUFFIX) ||
-         !job_sync_fd (jobs[i], &jobs[i]->json_fd, SG_SPOOL_JSON_SUFFIX)))
-      job_abort (spool, jobs[i]);
+  batch_sync_files (spool, jobs, n_jobs);
   for (guint i = 0; i < n_jobs; i++)
     {
       if (jobs[i]->error != NULL)
@@ -340,7 +403,7 @@ sg_spool_commit_batch (SgSpool *spool, SgCommitJob **jobs, guint n_jobs)
     return;
 
   g_atomic_int_inc (&spool->flush_rounds);
-  if (sg_spool_fsync_dir (spool->queue_fd, SG_SPOOL_QUEUE_DIR, &dir_error))
+  if (batch_sync_names (spool, &dir_error))
     {
       gint64 now = g_get_monotonic_time ();
       for (guint i = 0; i < n_jobs; i++)
