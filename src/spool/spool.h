@@ -48,7 +48,7 @@ typedef struct {
 SgSpool *sg_spool_open (const char *dir, GError **error);
 /* sg_spool_free - wait until every queued async commit is durable or failed
  * (its callback is then dispatched in its context as usual, the next time
- * that context is iterated), stop the committer thread, release the lock. */
+ * that context is iterated), stop the committer threads, release the lock. */
 void     sg_spool_free (SgSpool *spool);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSpool, sg_spool_free)
 /* sg_spool_dir - the directory given to sg_spool_open. */

@@ -1,6 +1,6 @@
 /* spool_commit.c - making messages durable: one commit job per message, the
  * batch that writes, syncs and publishes several jobs under a single fsync of
- * queue/, and the committer thread behind sg_spool_commit_async (group
+ * queue/, and the committer threads behind sg_spool_commit_async (group
  * commit). sg_spool_commit (spool.c) runs a batch of one on the caller's
  * thread; recovery of half-done commits is spool_recover.c's business. Each
  * durable commit is timed for spoolgate_spool_commit_seconds. */
@@ -422,7 +422,7 @@ sg_spool_commit_batch (SgSpool *spool, SgCommitJob **jobs, guint n_jobs)
   (void) fsync (spool->queue_fd);
 }
 
-/* ---- the committer thread ---- */
+/* ---- the committer threads ---- */
 
 /* job_dispatch - run one job's callback in its main context. */
 static gboolean
@@ -450,7 +450,7 @@ job_finish (SgCommitJob *job)
 }
 
 /* commit_worker - take everything queued (up to a batch), commit it, repeat;
- * drains the queue before it stops. */
+ * drains the queue before it stops. One of SG_SPOOL_COMMITTERS. */
 static gpointer
 commit_worker (gpointer data)
 {
@@ -486,26 +486,40 @@ commit_worker (gpointer data)
   return NULL;
 }
 
-/* sg_spool_worker_start - start the committer thread. */
+/* sg_spool_worker_start - start the committer threads. Two, so that the
+ * disk is kept busy: while one batch waits for its names (step 4), the
+ * next is written and synced (steps 1-2). Each batch keeps its own order,
+ * so the argument above holds for each; batches never wait for each other. */
 gboolean
 sg_spool_worker_start (SgSpool *spool, GError **error)
 {
-  spool->worker = g_thread_try_new ("sg-spool-commit", commit_worker, spool, error);
-  return spool->worker != NULL;
+  for (guint i = 0; i < SG_SPOOL_COMMITTERS; i++)
+    {
+      GThread *t = g_thread_try_new ("sg-spool-commit", commit_worker, spool, error);
+
+      if (t == NULL)
+        return FALSE;   /* sg_spool_free stops the ones already started */
+      g_mutex_lock (&spool->lock);
+      spool->workers[spool->n_workers++] = t;
+      g_mutex_unlock (&spool->lock);
+    }
+  return TRUE;
 }
 
-/* sg_spool_worker_stop - let the committer finish every queued job, then join it. */
+/* sg_spool_worker_stop - let the committers finish every queued job, then join them. */
 void
 sg_spool_worker_stop (SgSpool *spool)
 {
-  if (spool->worker == NULL)
+  if (spool->n_workers == 0)
     return;
   g_mutex_lock (&spool->lock);
   spool->stopping = TRUE;
   g_cond_broadcast (&spool->cond);
   g_cond_broadcast (&spool->room);
   g_mutex_unlock (&spool->lock);
-  g_thread_join (g_steal_pointer (&spool->worker));
+  for (guint i = 0; i < spool->n_workers; i++)
+    g_thread_join (g_steal_pointer (&spool->workers[i]));
+  spool->n_workers = 0;
 }
 
 /* commit_queue - hand job (transfer full) to the committer, or fail it
@@ -527,12 +541,12 @@ commit_queue (SgSpool *spool, SgCommitJob *job, GMainContext *context,
    * message is in memory already, so waiting costs nothing that failing
    * would save), then give up with a 451. */
   gint64 deadline = g_get_monotonic_time () + spool->room_wait_us;
-  while (spool->worker != NULL && !spool->stopping
+  while (spool->n_workers > 0 && !spool->stopping
          && (spool->pending.length >= spool->max_pending
              || (spool->pending.length > 0 && spool->pending_bytes + bytes > spool->max_pending_bytes))
          && g_cond_wait_until (&spool->room, &spool->lock, deadline))
     ;
-  if (spool->worker == NULL || spool->stopping)
+  if (spool->n_workers == 0 || spool->stopping)
     g_set_error_literal (&job->error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO,
                          "spool is shutting down");
   else if (spool->pending.length >= spool->max_pending ||

@@ -31,6 +31,7 @@ G_BEGIN_DECLS
 /* Group-commit bounds: see spool_commit.c for the design. */
 #define SG_SPOOL_MAX_BATCH         64u    /* messages per flush round (2 fds each) */
 #define SG_SPOOL_SYNC_THREADS      4u     /* helpers fdatasyncing a round's files at once (spool_sync.c) */
+#define SG_SPOOL_COMMITTERS        2u     /* committer threads: one batch syncs its names while the next syncs its files */
 #define SG_SPOOL_MAX_PENDING       SG_DEF_COMMIT_QUEUE_MESSAGES  /* [spool] commit_queue_messages */
 #define SG_SPOOL_MAX_PENDING_BYTES SG_DEF_COMMIT_QUEUE_BYTES     /* [spool] commit_queue_bytes */
 
@@ -38,7 +39,7 @@ struct _SgSpool {
   char *dir;
   int   dir_fd, tmp_fd, queue_fd, quarantine_fd, lock_fd;
 
-  /* The committer thread and its queue; all guarded by lock. */
+  /* The committer threads and their queue; all guarded by lock. */
   GMutex   lock;
   GCond    cond;
   GCond    room;             /* signalled when the committer takes a batch */
@@ -49,7 +50,8 @@ struct _SgSpool {
   gsize    max_pending_bytes;
   gboolean stopping;
   gboolean held;             /* test hook: worker takes no batch while set */
-  GThread *worker;
+  GThread *workers[SG_SPOOL_COMMITTERS];  /* the committer threads */
+  guint    n_workers;        /* started; 0 = none (an administrator's open) */
 
   gint flush_rounds;         /* atomic: directory fsyncs done by commits */
   gint sync_method;          /* atomic: SgSpoolSyncMethod ([spool] sync_method) */
