@@ -18,7 +18,7 @@
 #define DS_DEFAULT_SECONDS 3.0
 #define DS_MAX_BATCH       1024
 
-static char *opt_dir = NULL, *opt_batches = NULL;
+static char *opt_dir = NULL, *opt_batches = NULL, *opt_tests = NULL;
 static double opt_seconds = DS_DEFAULT_SECONDS;
 static int opt_eml = 4096, opt_json = 600, opt_threads = 4, opt_large = 10 * 1000 * 1000;
 static gboolean opt_keep = FALSE;
@@ -26,6 +26,16 @@ static gboolean opt_keep = FALSE;
 static char *eml_data, *json_data;
 static int tmp_fd = -1, queue_fd = -1;
 static guint64 seq;
+
+/* wanted - whether --tests (default: all) names this test. */
+static gboolean
+wanted (const char *test)
+{
+  if (opt_tests == NULL)
+    return TRUE;
+  g_auto(GStrv) names = g_strsplit (opt_tests, ",", -1);
+  return g_strv_contains ((const char *const *) names, test);
+}
 
 /* now_s - monotonic clock in seconds. */
 static double
@@ -112,17 +122,26 @@ typedef enum { MODE_FDATASYNC, MODE_SYNCFS, MODE_THREADS } Mode;
 
 typedef struct {
   Msg *msgs;
-  guint from, to;
-} SyncSlice;
+  guint k;
+  gint next;                    /* atomic: next file (2 per message) */
+} SyncShare;
 
-/* sync_slice - fdatasync one thread's share of a batch. */
+/* sync_files - fdatasync files of a batch until none is left: the .eml of
+ * message i is file 2i, its .json 2i+1, so one message's two files are
+ * synced at once as well (as spoolgate's helper threads do). */
 static gpointer
-sync_slice (gpointer data)
+sync_files (gpointer data)
 {
-  SyncSlice *sl = data;
-  for (guint i = sl->from; i < sl->to; i++)
-    msg_datasync (&sl->msgs[i]);
-  return NULL;
+  SyncShare *sh = data;
+  for (;;)
+    {
+      guint f = (guint) g_atomic_int_add (&sh->next, 1);
+      if (f >= 2 * sh->k)
+        return NULL;
+      Msg *m = &sh->msgs[f / 2];
+      if (fdatasync (f % 2 ? m->json_fd : m->eml_fd) != 0)
+        die ("fdatasync");
+    }
 }
 
 /* batch - K messages made durable as one group: the spool pattern's unit. */
@@ -136,16 +155,17 @@ batch (Msg *msgs, guint k, Mode mode)
       msg_datasync (&msgs[i]);
   else if (mode == MODE_THREADS)
     {
-      guint t = MIN ((guint) opt_threads, k);
+      /* --threads helpers plus this thread, as spoolgate does it */
+      guint t = MIN ((guint) opt_threads, 2 * k - 1);
       GThread *th[64];
-      SyncSlice sl[64];
+      SyncShare sh = { msgs, k, 0 };
       for (guint j = 0; j < t; j++)
-        {
-          sl[j] = (SyncSlice) { msgs, k * j / t, k * (j + 1) / t };
-          th[j] = g_thread_new ("sync", sync_slice, &sl[j]);
-        }
+        th[j] = g_thread_new ("sync", sync_files, &sh);
+      sync_files (&sh);
       for (guint j = 0; j < t; j++)
         g_thread_join (th[j]);
+      for (guint i = 0; i < k; i++)
+        msg_close (&msgs[i]);
     }
   else
     {
@@ -296,6 +316,7 @@ main (int argc, char **argv)
     { "large-size", 0, 0, G_OPTION_ARG_INT, &opt_large, "Bytes per message of the large test (default 10000000; 0 = skip)", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &opt_threads, "Threads for the parallel-fdatasync test (default 4)", "N" },
     { "keep", 0, 0, G_OPTION_ARG_NONE, &opt_keep, "Keep the scratch directory", NULL },
+    { "tests", 0, 0, G_OPTION_ARG_STRING, &opt_tests, "Only these tests (default all)", "T,T,..." },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
@@ -306,7 +327,8 @@ main (int argc, char **argv)
     "  raw-append      append 4 KB + fdatasync, one file (flush + journal commit)\n"
     "  serial          per message: write .eml+.json in tmp/, fdatasync both, rename both, fsync queue/\n"
     "  group-fdatasync batch K: write all, fdatasync each, rename all, one fsync of queue/\n"
-    "  group-threads   the same with the fdatasyncs spread over --threads threads\n"
+    "  group-threads   the same with the files' fdatasyncs spread over --threads threads and the\n"
+    "                  main one (K = 1 included: one message's .eml and .json at once)\n"
     "  group-syncfs    batch K: write all, syncfs, rename all, syncfs\n"
     "  large           one --large-size message: write, fdatasync, rename, fsync queue/ (MB/s)\n"
     "Each prints one line: RESULT test=... batch=K msgs_per_s=...");
@@ -337,9 +359,12 @@ main (int argc, char **argv)
     json_data[i] = 'j';
 
   g_print ("# disk-sync on %s: .eml %d B, .json %d B, %.1f s per test\n", tmpl, opt_eml, opt_json, opt_seconds);
-  run_raw ("raw-overwrite", FALSE);
-  run_raw ("raw-append", TRUE);
-  run_batches (tmpl, "serial", 1, MODE_FDATASYNC);
+  if (wanted ("raw-overwrite"))
+    run_raw ("raw-overwrite", FALSE);
+  if (wanted ("raw-append"))
+    run_raw ("raw-append", TRUE);
+  if (wanted ("serial"))
+    run_batches (tmpl, "serial", 1, MODE_FDATASYNC);
   for (guint i = 0; ks[i] != NULL; i++)
     {
       guint k = (guint) atoi (ks[i]);
@@ -348,15 +373,15 @@ main (int argc, char **argv)
           g_printerr ("disk-sync: batch size %s out of range 1..%d\n", ks[i], DS_MAX_BATCH);
           return 2;
         }
-      if (k > 1)                /* k = 1 is the serial test */
-        {
-          run_batches (tmpl, "group-fdatasync", k, MODE_FDATASYNC);
-          run_batches (tmpl, "group-threads", k, MODE_THREADS);
-        }
-      run_batches (tmpl, "group-syncfs", k, MODE_SYNCFS);
+      if (k > 1 && wanted ("group-fdatasync"))   /* k = 1 is the serial test */
+        run_batches (tmpl, "group-fdatasync", k, MODE_FDATASYNC);
+      if (wanted ("group-threads"))
+        run_batches (tmpl, "group-threads", k, MODE_THREADS);
+      if (wanted ("group-syncfs"))
+        run_batches (tmpl, "group-syncfs", k, MODE_SYNCFS);
     }
 
-  if (opt_large > 0)
+  if (opt_large > 0 && wanted ("large"))
     run_large (tmpl);
 
   close (tmp_fd);

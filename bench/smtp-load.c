@@ -32,6 +32,7 @@
 #define LOAD_MAX_CONN_FAILURES  100u    /* plus one per session: then give up */
 #define LOAD_BOUNDARY           "=_smtp-load_7f3a9c"
 #define LOAD_PROBE_GIVE_UP      2u      /* consecutive failed probes end the probing */
+#define LOAD_MAX_MESSAGES       G_GINT64_CONSTANT (100000000) /* --min-seconds never goes past this */
 
 typedef enum {
   ST_CONNECTING, ST_GREETING, ST_EHLO, ST_MAIL, ST_RCPT, ST_DATA, ST_BODY, ST_DOT,
@@ -69,6 +70,7 @@ static char *opt_from = NULL, *opt_to = NULL, *opt_helo = NULL, *opt_label = NUL
 static char *opt_progress = NULL;
 static gboolean opt_pipelining = FALSE, opt_spread = FALSE, opt_no_spread = FALSE;
 static int opt_timeout = 120;
+static double opt_min_seconds = 0;     /* keep sending past M until this long has passed */
 static int opt_idle = 0, opt_idle_hold = 600, opt_idle_probes = 5, opt_idle_batch = 256;
 static int opt_idle_open_timeout = 120;
 
@@ -85,6 +87,9 @@ static gsize body_len;
 static char date_hdr[64];
 static gint64 run_id;
 static guint32 *latency_us;             /* per message, UINT32_MAX = no final reply */
+static gint64 latency_cap;              /* entries allocated in latency_us */
+static gint64 run_start;                /* monotonic start of the load */
+static gboolean give_up;                /* too many connection failures: start nothing new */
 static guint64 n_ok, n_err, n_conn_fail, bytes_ok;
 static guint errors_shown;
 static volatile sig_atomic_t stop_requested;
@@ -212,6 +217,33 @@ show_error (Session *s, const char *what)
 }
 
 static void session_connect (Session *s);
+static gint64 now_us (void);
+
+/* more_to_send - whether another message should be started: until M have
+ * been, and with --min-seconds until that long has passed as well. */
+static gboolean
+more_to_send (void)
+{
+  if (give_up || stop_requested)
+    return FALSE;
+  if (next_msg < opt_messages)
+    return TRUE;
+  return opt_min_seconds > 0 && next_msg < LOAD_MAX_MESSAGES
+         && now_us () - run_start < (gint64) (opt_min_seconds * G_USEC_PER_SEC);
+}
+
+/* latency_room - make latency_us hold message msg. */
+static void
+latency_room (gint64 msg)
+{
+  if (msg < latency_cap)
+    return;
+  gint64 cap = MAX (latency_cap * 2, msg + 1);
+  latency_us = g_renew (guint32, latency_us, cap);
+  for (gint64 i = latency_cap; i < cap; i++)
+    latency_us[i] = G_MAXUINT32;
+  latency_cap = cap;
+}
 
 /* session_close - drop the connection; start another while messages remain. */
 static void
@@ -224,12 +256,12 @@ session_close (Session *s, gboolean reconnect)
   s->iovcnt = 0;
   s->in_len = 0;
   s->state = ST_CLOSED;
-  if (reconnect && !opt_idle && next_msg < opt_messages)
+  if (reconnect && !opt_idle && more_to_send ())
     {
       if (++n_conn_fail > LOAD_MAX_CONN_FAILURES + n_sessions)
         {
           g_printerr ("smtp-load: %" G_GUINT64_FORMAT " connection failures, giving up\n", n_conn_fail);
-          next_msg = opt_messages;      /* let the others finish */
+          give_up = TRUE;               /* let the others finish */
           return;
         }
       session_connect (s);
@@ -311,13 +343,14 @@ session_send (Session *s, char *cmd)
 static gboolean
 session_next (Session *s)
 {
-  if (next_msg >= opt_messages || stop_requested)
+  if (!more_to_send ())
     {
       s->msg = -1;
       s->state = ST_QUIT;
       return session_send (s, g_strdup ("QUIT\r\n"));
     }
   s->msg = next_msg++;
+  latency_room (s->msg);
   s->state = ST_MAIL;
   if (opt_pipelining)
     {
@@ -642,12 +675,11 @@ percentile (const guint32 *v, gsize n, double p)
 static int
 run_load (void)
 {
-  latency_us = g_new (guint32, opt_messages);
-  for (gint64 i = 0; i < opt_messages; i++)
-    latency_us[i] = G_MAXUINT32;
+  latency_room (opt_messages - 1);
   struct rusage ru0, ru1;
   getrusage (RUSAGE_SELF, &ru0);
   gint64 start = now_us (), last_progress = start;
+  run_start = start;
 
   for (guint i = 0; i < n_sessions; i++)
     session_connect (&sessions[i]);
@@ -678,7 +710,8 @@ run_load (void)
              + (ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) + (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
 
   gsize n = 0;
-  for (gint64 i = 0; i < opt_messages; i++)
+  gint64 sent = next_msg;
+  for (gint64 i = 0; i < sent; i++)
     if (latency_us[i] != G_MAXUINT32)
       latency_us[n++] = latency_us[i];
   qsort (latency_us, n, sizeof latency_us[0], cmp_u32);
@@ -691,12 +724,12 @@ run_load (void)
            " ok=%" G_GUINT64_FORMAT " errors=%" G_GUINT64_FORMAT " conn_failures=%" G_GUINT64_FORMAT
            " seconds=%.3f msgs_per_s=%.1f mb_per_s=%.2f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f"
            " mean_ms=%.3f client_cpu_s=%.2f bytes_per_msg=%.0f\n",
-           opt_label ? opt_label : "-", n_sessions, msg_size, opt_pipelining, opt_messages,
+           opt_label ? opt_label : "-", n_sessions, msg_size, opt_pipelining, sent,
            n_ok, n_err, n_conn_fail, secs, n_ok / secs, bytes_ok / 1e6 / secs,
            percentile (latency_us, n, 50), percentile (latency_us, n, 90),
            percentile (latency_us, n, 99), n ? latency_us[n - 1] / 1000.0 : 0.0, mean, cpu,
            n_ok ? (double) bytes_ok / n_ok : 0.0);
-  return n_err == 0 && n_ok == (guint64) opt_messages ? 0 : 1;
+  return n_err == 0 && n_ok == (guint64) sent && sent >= opt_messages ? 0 : 1;
 }
 
 /* probe_reply - read one whole reply on a blocking socket: its code, or -1;
@@ -981,7 +1014,8 @@ main (int argc, char **argv)
 {
   const GOptionEntry entries[] = {
     { "sessions", 's', 0, G_OPTION_ARG_INT, &opt_sessions, "Concurrent sessions (default 1)", "N" },
-    { "messages", 'm', 0, G_OPTION_ARG_INT64, &opt_messages, "Messages in all (default 1000)", "M" },
+    { "messages", 'm', 0, G_OPTION_ARG_INT64, &opt_messages, "Messages in all (default 1000); with --min-seconds at least this many", "M" },
+    { "min-seconds", 'D', 0, G_OPTION_ARG_DOUBLE, &opt_min_seconds, "Keep starting messages until this many seconds have passed too", "S" },
     { "size", 'z', 0, G_OPTION_ARG_STRING, &opt_size, "Message size, header included: 4096, 4K, 100K, 10M (default 4K)", "S" },
     { "pipelining", 'P', 0, G_OPTION_ARG_NONE, &opt_pipelining, "Send MAIL, RCPT and DATA as one group (RFC 2920)", NULL },
     { "from", 'f', 0, G_OPTION_ARG_STRING, &opt_from, "Envelope and header sender", "ADDR" },

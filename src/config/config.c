@@ -45,6 +45,7 @@ static const char *const tls_choices[] = { "none", "opportunistic", "required", 
 static const char *const balance_choices[] = { "failover", "round-robin", NULL };
 static const char *const milter_action_choices[] = { "accept", "tempfail", "reject", NULL };
 static const char *const log_level_choices[] = { "error", "warning", "info", "debug", NULL };
+static const char *const sync_method_choices[] = { "fdatasync", "syncfs", NULL };
 
 #define OFF(field) offsetof (SgConfig, field)
 #define LIVE .reloadable = TRUE   /* the "reloadable" column; absent: restart only */
@@ -63,6 +64,7 @@ static const ConfigKey config_keys[] = {
   { "spool", "commit_queue_bytes", KEY_SIZE, OFF (commit_queue_bytes), NULL, SG_DEF_COMMIT_QUEUE_BYTES, 1 << 20, G_GUINT64_CONSTANT (1) << 40, LIVE },
   { "spool", "commit_queue_wait", KEY_DURATION, OFF (commit_queue_wait), NULL, SG_DEF_COMMIT_QUEUE_WAIT, 0, 3600, LIVE },
   { "spool", "recycle_files", KEY_UINT, OFF (recycle_files), NULL, SG_DEF_RECYCLE_FILES, 0, 1000000, LIVE },
+  { "spool", "sync_method", KEY_ENUM, OFF (sync_method), SG_DEF_SYNC_METHOD, 0, 0, 0, sync_method_choices },
   { "spool", "min_free", KEY_SIZE, OFF (min_free), NULL, SG_DEF_MIN_FREE, 0, G_GUINT64_CONSTANT (1) << 50, LIVE },
   { "access", "allowed_networks", KEY_LIST, OFF (allowed_networks), SG_DEF_ALLOWED_NETWORKS, LIVE },
   { "access", "accepted_domains", KEY_LIST, OFF (accepted_domains), NULL, LIVE },

@@ -52,6 +52,7 @@ typedef struct {
   guint64  commit_queue_bytes;
   guint    commit_queue_wait;    /* seconds a commit waits for room; 0 = 451 at once */
   guint    recycle_files;        /* retired spool files kept for reuse; 0 = unlink */
+  char    *sync_method;          /* fdatasync | syncfs (SgSpoolSyncMethod) */
   /* [access] */
   char   **allowed_networks;     /* CIDR list: may relay anywhere */
   char   **accepted_domains;     /* recipient domains anyone may send to */

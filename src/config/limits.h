@@ -74,6 +74,7 @@
 #define SG_DEF_COMMIT_QUEUE_WAIT      30u       /* seconds a commit waits for room in that queue before 451 */
 #define SG_DEF_RECYCLE_FILES          4096u     /* retired files kept in tmp/ for reuse (spool_pool.c) */
 #define SG_DEF_COMMIT_QUEUE_BYTES     (256u * 1024u * 1024u) /* message bytes waiting likewise */
+#define SG_DEF_SYNC_METHOD            "fdatasync" /* how a commit group reaches the disk: fdatasync | syncfs */
 
 /* [access] */
 #define SG_DEF_ALLOWED_NETWORKS       "127.0.0.0/8, ::1/128"

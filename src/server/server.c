@@ -330,6 +330,9 @@ sg_server_new (SgConfig *config, GError **error)
   sg_spool_set_commit_limits (server->spool, config->commit_queue_messages,
                               (gsize) config->commit_queue_bytes, config->commit_queue_wait);
   sg_spool_set_recycling (server->spool, config->recycle_files);
+  SgSpoolSyncMethod sync_method = SG_SPOOL_SYNC_FDATASYNC;
+  (void) sg_spool_sync_method_parse (config->sync_method, &sync_method);  /* checked by the key table */
+  sg_spool_set_sync_method (server->spool, sync_method);
   /* Recovery's first step purges tmp/; with a queue runner the rest (the
    * listing of queue/ and every message's metadata) runs in the background
    * while we serve (issue 14). */

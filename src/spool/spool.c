@@ -125,6 +125,8 @@ spool_open (const char *dir, gboolean daemon, GError **error)
     return NULL;
   if (created && !sg_spool_fsync_dir (spool->dir_fd, dir, error))
     return NULL;
+  if (daemon && !sg_spool_syncers_start (spool, error))
+    return NULL;
   if (daemon && !sg_spool_worker_start (spool, error))
     return NULL;
   if (daemon && !(spool->draft_writer = g_thread_pool_new (sg_spool_draft_writer, spool, 1, FALSE, error)))
@@ -164,6 +166,7 @@ sg_spool_free (SgSpool *spool)
   if (spool == NULL)
     return;
   sg_spool_worker_stop (spool);
+  sg_spool_syncers_stop (spool);
   /* Queued draft writes hold their drafts, which unlink in tmp/ at the end. */
   if (spool->draft_writer)
     g_thread_pool_free (spool->draft_writer, FALSE, TRUE);

@@ -51,7 +51,7 @@ typedef struct {
 SgSpool *sg_spool_open (const char *dir, GError **error);
 /* sg_spool_free - wait until every queued async commit is durable or failed
  * (its callback is then dispatched in its context as usual, the next time
- * that context is iterated), stop the committer thread, release the lock. */
+ * that context is iterated), stop the committer threads, release the lock. */
 void     sg_spool_free (SgSpool *spool);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSpool, sg_spool_free)
 /* sg_spool_dir - the directory given to sg_spool_open. */
@@ -186,6 +186,25 @@ void     sg_spool_set_recycling (SgSpool *spool, guint max_files);
 guint    sg_spool_pool_size (SgSpool *spool);
 /* sg_spool_message_path - path of queue/<ID>.eml (transfer full). */
 char *sg_spool_message_path (SgSpool *spool, const char *queue_id);
+/* How a commit group reaches stable storage ([spool] sync_method; see
+ * spool_commit.c for what is durable before 250 with each). */
+typedef enum {
+  SG_SPOOL_SYNC_FDATASYNC,  /* fdatasync each file (at once), fsync queue/ */
+  SG_SPOOL_SYNC_SYNCFS,     /* one syncfs after the writes, one after the renames */
+} SgSpoolSyncMethod;
+/* sg_spool_sync_method_parse - "fdatasync" or "syncfs"; FALSE otherwise. */
+gboolean sg_spool_sync_method_parse (const char *name, SgSpoolSyncMethod *method);
+/* sg_spool_sync_method_name - the configuration word for method. */
+const char *sg_spool_sync_method_name (SgSpoolSyncMethod method);
+/* sg_spool_set_sync_method - choose the method for commits from now on, and
+ * log whether the spool is a file system of its own (syncfs flushes all of it). */
+void sg_spool_set_sync_method (SgSpool *spool, SgSpoolSyncMethod method);
+/* sg_spool_get_sync_method - the method in use (default fdatasync). */
+SgSpoolSyncMethod sg_spool_get_sync_method (SgSpool *spool);
+/* sg_spool_own_fs - is the spool directory a whole file system of its own;
+ * *where (transfer full) names its mount: "POINT (SOURCE TYPE)". */
+gboolean sg_spool_own_fs (SgSpool *spool, char **where);
+
 /* sg_spool_flush_rounds - queue/ fsyncs done by commits so far (statistics, tests). */
 guint sg_spool_flush_rounds (SgSpool *spool);
 

@@ -1,6 +1,6 @@
 /* spool_commit.c - making messages durable: one commit job per message, the
  * batch that writes, syncs and publishes several jobs under a single fsync of
- * queue/, and the committer thread behind sg_spool_commit_async (group
+ * queue/, and the committer threads behind sg_spool_commit_async (group
  * commit). sg_spool_commit (spool.c) runs a batch of one on the caller's
  * thread; recovery of half-done commits is spool_recover.c's business. Each
  * durable commit is timed for spoolgate_spool_commit_seconds. */
@@ -15,31 +15,52 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Group commit, and why it is crash-safe:
+/* Group commit, and why it is crash-safe. [spool] sync_method chooses how
+ * steps 2 and 4 reach stable storage; the order is the same for both:
  *  1. every job writes its .eml and .json into tmp/ - as tmp/<ID>.eml and
  *     tmp/<ID>.json (O_EXCL, 0640), or into recycled tmp/free-<n> files
- *     opened O_TRUNC (spool_pool.c) - and starts their write-back at once
- *     (sync_file_range), so the device sees the whole batch before we wait
- *     for any of it;
- *  2. every file is fdatasync()ed. For a freshly written file fdatasync covers
- *     the data and the size, which is all the file itself needs; its name is
- *     the directory's business. Only then is anything renamed, so nothing
- *     reaches queue/ before its bytes are on stable storage;
+ *     opened O_TRUNC (spool_pool.c) - and, with fdatasync, starts their
+ *     write-back at once (sync_file_range), so the device sees the whole
+ *     batch before we wait for any of it;
+ *  2. the files' bytes and sizes are made durable, and only then is anything
+ *     renamed, so nothing reaches queue/ before its bytes are on stable
+ *     storage:
+ *     - fdatasync: every file is fdatasync()ed, all at once on the helper
+ *       threads of spool_sync.c (a single session's .eml and .json no longer
+ *       pay two flushes in a row). For a freshly written or truncated file
+ *       fdatasync covers the data and the size, which is all the file itself
+ *       needs; its name is the directory's business;
+ *     - syncfs: one syncfs() of the spool's file system writes back every
+ *       dirty page and inode on it, ours included, and flushes the device
+ *       cache. Since Linux 5.8 it also reports any write-back error on the
+ *       file system since the last call, so a failed write of ours fails
+ *       the whole group (never a false 250; at worst a needless 451);
  *  3. each job renames .eml then .json into queue/ with RENAME_NOREPLACE
  *     (an ID collision fails instead of overwriting);
- *  4. ONE fsync() of queue/ makes all those names durable; only after it
- *     succeeds does any job report success, and only then may SMTP say 250.
- * We prefer per-file fdatasync to syncfs(): syncfs flushes every dirty page of
- * the whole file system (slow on a shared disk) and reports write-back errors
- * less precisely. A crash before step 4 may leave any subset of the batch's
- * names; none of those messages was acknowledged, and recovery removes a
- * lone .eml and quarantines a lone .json, so nothing acknowledged is lost.
+ *  4. the names are made durable: fdatasync does ONE fsync() of queue/;
+ *     syncfs does a second syncfs(), which writes the directory's blocks
+ *     (and, on a journalled file system, commits the journal) and flushes
+ *     the device cache again; nothing else is needed for the directory.
+ *     Only after this succeeds does any job report success, and only then
+ *     may SMTP say 250.
+ * So before 250, with either method: the .eml's bytes, the .json's bytes,
+ * both sizes and both queue/ names are on stable storage. What differs is
+ * the cost: fdatasync flushes exactly our files (two flush rounds per
+ * group: the files, then queue/); syncfs flushes the whole file system, in
+ * two rounds whatever the group size, which is cheapest when the spool is a
+ * file system of its own (sg_spool_set_sync_method logs whether it is) and
+ * slow on a disk shared with busy writers. Write-back errors are per file
+ * with fdatasync, per file system with syncfs.
+ * A crash before step 4 may leave any subset of the batch's names; none of
+ * those messages was acknowledged, and recovery removes a lone .eml and
+ * quarantines a lone .json, so nothing acknowledged is lost.
  * tmp/ itself is never fsynced: a crash may leave a file's old tmp/ name as
  * well as its queue/ name, and recovery's purge of tmp/ only drops that link.
  *
  * A draft (spool_draft.c) is a job whose .eml was written to tmp/ while the
- * message arrived: step 1 only starts its write-back, and steps 2-4 are the
- * same, so it gets the same guarantees without its bytes being copied again.
+ * message arrived, its write-back started every MiB: step 1 only starts the
+ * rest of its write-back, and steps 2-4 are the same, so it gets the same
+ * guarantees without its bytes being copied again.
  *
  * The queue in front of the committer is bounded ([spool] commit_queue_messages
  * jobs, commit_queue_bytes of message data): beyond that a commit waits up to
@@ -197,8 +218,10 @@ job_create (SgSpool *spool, SgCommitJob *job, const char *suffix, char *tmp_name
       return -1;
     }
   /* Start write-back now so the batch's files go to the device together;
-   * fdatasync() below waits for it and reports any error. */
-  (void) sync_file_range (fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+   * fdatasync() below waits for it and reports any error. (syncfs starts
+   * all of it in one call.) */
+  if (sg_spool_get_sync_method (spool) == SG_SPOOL_SYNC_FDATASYNC)
+    (void) sync_file_range (fd, 0, 0, SYNC_FILE_RANGE_WRITE);
   return fd;
 }
 
@@ -227,23 +250,17 @@ job_write (SgSpool *spool, SgCommitJob *job)
   return job->json_fd >= 0;
 }
 
-/* job_sync_fd - fdatasync and close one of the job's files. */
+/* job_close_fd - close one of the job's synced files; errsv is the sync's
+ * outcome (0 or an errno value). FALSE with job->error set on failure. */
 static gboolean
-job_sync_fd (SgCommitJob *job, int *fd, const char *suffix)
+job_close_fd (SgCommitJob *job, int *fd, const char *suffix, int errsv)
 {
-  int rc = fdatasync (*fd), errsv = errno;
+  int rc = close (*fd);
 
-  if (rc == 0)
-    {
-      rc = close (*fd);
-      errsv = errno;
-      if (rc != 0 && errsv == EINTR)
-        rc = 0;         /* Linux has closed it anyway, and the data is synced */
-    }
-  else
-    close (*fd);
   *fd = -1;
-  if (rc != 0)
+  if (rc != 0 && errno != EINTR && errsv == 0)
+    errsv = errno;      /* (EINTR: Linux has closed it anyway, and the data is synced) */
+  if (errsv != 0)
     return sg_spool_set_errno (&job->error, errsv, "sync tmp/%s%s", job->id, suffix);
   return TRUE;
 }
@@ -294,6 +311,56 @@ job_abort (SgSpool *spool, SgCommitJob *job)
   g_debug ("%s: commit failed: %s", job->id, job->error ? job->error->message : "?");
 }
 
+/* batch_sync_files - step 2: make every written file's bytes durable, by
+ * the spool's method; a job whose file failed is aborted. */
+static void
+batch_sync_files (SgSpool *spool, SgCommitJob **jobs, guint n_jobs)
+{
+  int fds[2 * SG_SPOOL_MAX_BATCH], errs[2 * SG_SPOOL_MAX_BATCH];
+  guint n = 0;
+
+  g_assert (n_jobs <= SG_SPOOL_MAX_BATCH);
+  for (guint i = 0; i < n_jobs; i++)
+    if (jobs[i]->error == NULL)
+      {
+        fds[n++] = jobs[i]->eml_fd;
+        fds[n++] = jobs[i]->json_fd;
+      }
+  if (n == 0)
+    return;
+  if (sg_spool_get_sync_method (spool) == SG_SPOOL_SYNC_SYNCFS)
+    {
+      int errsv = sg_spool_syncfs (spool);
+      for (guint i = 0; i < n; i++)
+        errs[i] = errsv;
+    }
+  else
+    sg_spool_fdatasync_all (spool, fds, errs, n);
+  n = 0;
+  for (guint i = 0; i < n_jobs; i++)
+    if (jobs[i]->error == NULL)
+      {
+        gboolean ok = job_close_fd (jobs[i], &jobs[i]->eml_fd, SG_SPOOL_EML_SUFFIX, errs[n]);
+        ok = job_close_fd (jobs[i], &jobs[i]->json_fd, SG_SPOOL_JSON_SUFFIX,
+                           ok ? errs[n + 1] : 0) && ok;
+        n += 2;
+        if (!ok)
+          job_abort (spool, jobs[i]);
+      }
+}
+
+/* batch_sync_names - step 4: make the renames into queue/ durable. */
+static gboolean
+batch_sync_names (SgSpool *spool, GError **error)
+{
+  if (sg_spool_get_sync_method (spool) == SG_SPOOL_SYNC_SYNCFS)
+    {
+      int errsv = sg_spool_syncfs (spool);
+      return errsv == 0 || sg_spool_set_errno (error, errsv, "syncfs %s", spool->dir);
+    }
+  return sg_spool_fsync_dir (spool->queue_fd, SG_SPOOL_QUEUE_DIR, error);
+}
+
 /* log_arrival - the message's first log lines, in Postfix's order:
  *   smtpd    ID: client=NAME[ADDR]           (SMTP arrivals only)
  *   cleanup  ID: message-id=<...>
@@ -323,7 +390,7 @@ log_arrival (const SgMeta *meta)
 }
 
 /* sg_spool_commit_batch - commit jobs together: write all, sync all, publish
- * all, then one fsync of queue/. Afterwards each job has error set or is
+ * all, then make the names durable (see "Group commit" above). Afterwards each job has error set or is
  * durable in queue/. */
 void
 sg_spool_commit_batch (SgSpool *spool, SgCommitJob **jobs, guint n_jobs)
@@ -334,11 +401,7 @@ sg_spool_commit_batch (SgSpool *spool, SgCommitJob **jobs, guint n_jobs)
   for (guint i = 0; i < n_jobs; i++)
     if (!job_prepare (jobs[i]) || !job_write (spool, jobs[i]))
       job_abort (spool, jobs[i]);
-  for (guint i = 0; i < n_jobs; i++)
-    if (jobs[i]->error == NULL &&
-        (!job_sync_fd (jobs[i], &jobs[i]->eml_fd, SG_SPOOL_EML_SUFFIX) ||
-         !job_sync_fd (jobs[i], &jobs[i]->json_fd, SG_SPOOL_JSON_SUFFIX)))
-      job_abort (spool, jobs[i]);
+  batch_sync_files (spool, jobs, n_jobs);
   for (guint i = 0; i < n_jobs; i++)
     {
       if (jobs[i]->error != NULL)
@@ -353,7 +416,7 @@ sg_spool_commit_batch (SgSpool *spool, SgCommitJob **jobs, guint n_jobs)
     return;
 
   g_atomic_int_inc (&spool->flush_rounds);
-  if (sg_spool_fsync_dir (spool->queue_fd, SG_SPOOL_QUEUE_DIR, &dir_error))
+  if (batch_sync_names (spool, &dir_error))
     {
       gint64 now = g_get_monotonic_time ();
       for (guint i = 0; i < n_jobs; i++)
@@ -372,7 +435,7 @@ sg_spool_commit_batch (SgSpool *spool, SgCommitJob **jobs, guint n_jobs)
   (void) fsync (spool->queue_fd);
 }
 
-/* ---- the committer thread ---- */
+/* ---- the committer threads ---- */
 
 /* job_dispatch - run one job's callback in its main context. */
 static gboolean
@@ -400,7 +463,7 @@ job_finish (SgCommitJob *job)
 }
 
 /* commit_worker - take everything queued (up to a batch), commit it, repeat;
- * drains the queue before it stops. */
+ * drains the queue before it stops. One of SG_SPOOL_COMMITTERS. */
 static gpointer
 commit_worker (gpointer data)
 {
@@ -436,26 +499,40 @@ commit_worker (gpointer data)
   return NULL;
 }
 
-/* sg_spool_worker_start - start the committer thread. */
+/* sg_spool_worker_start - start the committer threads. Two, so that the
+ * disk is kept busy: while one batch waits for its names (step 4), the
+ * next is written and synced (steps 1-2). Each batch keeps its own order,
+ * so the argument above holds for each; batches never wait for each other. */
 gboolean
 sg_spool_worker_start (SgSpool *spool, GError **error)
 {
-  spool->worker = g_thread_try_new ("sg-spool-commit", commit_worker, spool, error);
-  return spool->worker != NULL;
+  for (guint i = 0; i < SG_SPOOL_COMMITTERS; i++)
+    {
+      GThread *t = g_thread_try_new ("sg-spool-commit", commit_worker, spool, error);
+
+      if (t == NULL)
+        return FALSE;   /* sg_spool_free stops the ones already started */
+      g_mutex_lock (&spool->lock);
+      spool->workers[spool->n_workers++] = t;
+      g_mutex_unlock (&spool->lock);
+    }
+  return TRUE;
 }
 
-/* sg_spool_worker_stop - let the committer finish every queued job, then join it. */
+/* sg_spool_worker_stop - let the committers finish every queued job, then join them. */
 void
 sg_spool_worker_stop (SgSpool *spool)
 {
-  if (spool->worker == NULL)
+  if (spool->n_workers == 0)
     return;
   g_mutex_lock (&spool->lock);
   spool->stopping = TRUE;
   g_cond_broadcast (&spool->cond);
   g_cond_broadcast (&spool->room);
   g_mutex_unlock (&spool->lock);
-  g_thread_join (g_steal_pointer (&spool->worker));
+  for (guint i = 0; i < spool->n_workers; i++)
+    g_thread_join (g_steal_pointer (&spool->workers[i]));
+  spool->n_workers = 0;
 }
 
 /* commit_queue - hand job (transfer full) to the committer, or fail it
@@ -477,12 +554,12 @@ commit_queue (SgSpool *spool, SgCommitJob *job, GMainContext *context,
    * message is in memory already, so waiting costs nothing that failing
    * would save), then give up with a 451. */
   gint64 deadline = g_get_monotonic_time () + spool->room_wait_us;
-  while (spool->worker != NULL && !spool->stopping
+  while (spool->n_workers > 0 && !spool->stopping
          && (spool->pending.length >= spool->max_pending
              || (spool->pending.length > 0 && spool->pending_bytes + bytes > spool->max_pending_bytes))
          && g_cond_wait_until (&spool->room, &spool->lock, deadline))
     ;
-  if (spool->worker == NULL || spool->stopping)
+  if (spool->n_workers == 0 || spool->stopping)
     g_set_error_literal (&job->error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO,
                          "spool is shutting down");
   else if (spool->pending.length >= spool->max_pending ||

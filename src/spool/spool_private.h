@@ -34,6 +34,8 @@ G_BEGIN_DECLS
 
 /* Group-commit bounds: see spool_commit.c for the design. */
 #define SG_SPOOL_MAX_BATCH         64u    /* messages per flush round (2 fds each) */
+#define SG_SPOOL_SYNC_THREADS      4u     /* helpers fdatasyncing a round's files at once (spool_sync.c) */
+#define SG_SPOOL_COMMITTERS        2u     /* committer threads: one batch syncs its names while the next syncs its files */
 #define SG_SPOOL_MAX_PENDING       SG_DEF_COMMIT_QUEUE_MESSAGES  /* [spool] commit_queue_messages */
 #define SG_SPOOL_MAX_PENDING_BYTES SG_DEF_COMMIT_QUEUE_BYTES     /* [spool] commit_queue_bytes */
 
@@ -41,7 +43,7 @@ struct _SgSpool {
   char *dir;
   int   dir_fd, tmp_fd, queue_fd, quarantine_fd, lock_fd;
 
-  /* The committer thread and its queue; all guarded by lock. */
+  /* The committer threads and their queue; all guarded by lock. */
   GMutex   lock;
   GCond    cond;
   GCond    room;             /* signalled when the committer takes a batch */
@@ -52,9 +54,12 @@ struct _SgSpool {
   gsize    max_pending_bytes;
   gboolean stopping;
   gboolean held;             /* test hook: worker takes no batch while set */
-  GThread *worker;
+  GThread *workers[SG_SPOOL_COMMITTERS];  /* the committer threads */
+  guint    n_workers;        /* started; 0 = none (an administrator's open) */
 
   gint flush_rounds;         /* atomic: directory fsyncs done by commits */
+  gint sync_method;          /* atomic: SgSpoolSyncMethod ([spool] sync_method) */
+  GThreadPool *syncers;      /* SG_SPOOL_SYNC_THREADS helpers of sg_spool_fdatasync_all */
 
   /* Recycled files in tmp/ (spool_pool.c); guarded by pool_lock. */
   GMutex   pool_lock;
@@ -112,6 +117,12 @@ char    *sg_spool_read_at (int dir_fd, const char *name, gsize max, gsize *lengt
 gboolean sg_spool_replace_at (SgSpool *spool, const char *name, const char *data, gsize len,
                               GError **error);
 char    *sg_spool_file_name (const char *id, const char *suffix);
+
+/* spool_sync.c */
+gboolean sg_spool_syncers_start (SgSpool *spool, GError **error);
+void     sg_spool_syncers_stop (SgSpool *spool);
+void     sg_spool_fdatasync_all (SgSpool *spool, const int *fds, int *errs, guint n);
+int      sg_spool_syncfs (SgSpool *spool);
 
 /* spool_draft.c */
 void  sg_spool_draft_writer (gpointer write, gpointer spool);

@@ -32,6 +32,13 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->dir = sg_test_tmpdir ();
   f->spool = sg_spool_open (f->dir, &error);
   g_assert_no_error (error);
+  if (data != NULL)
+    {
+      g_test_expect_message ("spoolgate", G_LOG_LEVEL_WARNING, "*not a file system of its own*");
+      sg_spool_set_sync_method (f->spool, *(const SgSpoolSyncMethod *) data);
+      g_test_assert_expected_messages ();
+      g_assert_cmpint (sg_spool_get_sync_method (f->spool), ==, SG_SPOOL_SYNC_SYNCFS);
+    }
 }
 
 /* fixture_teardown - close the spool and remove its directory. */
@@ -418,6 +425,68 @@ test_nospace (void)
   sg_test_rmtree (mnt);
 }
 
+/* /spool/sync/method-names - the configuration words, both ways. */
+static void
+test_sync_method_names (void)
+{
+  static const struct { const char *name; gboolean ok; SgSpoolSyncMethod method; } cases[] = {
+    { "fdatasync", TRUE, SG_SPOOL_SYNC_FDATASYNC }, { "syncfs", TRUE, SG_SPOOL_SYNC_SYNCFS },
+    { "fsync", FALSE, 0 }, { "", FALSE, 0 }, { "SYNCFS", FALSE, 0 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      SgSpoolSyncMethod got = 99;
+      gboolean ok = sg_spool_sync_method_parse (cases[i].name, &got);
+      if (ok != cases[i].ok || (ok && got != cases[i].method))
+        g_error ("\"%s\": got %d/%d, want %d/%d", cases[i].name, ok, got, cases[i].ok, cases[i].method);
+      if (ok)
+        g_assert_cmpstr (sg_spool_sync_method_name (got), ==, cases[i].name);
+    }
+}
+
+/* /spool/sync/own-fs - a directory on a shared file system is not "its own";
+ * a tmpfs mounted on it is, and syncfs then logs a message, not a warning;
+ * a sub-directory of that tmpfs is not. */
+static void
+test_own_fs (void)
+{
+  g_autofree char *mnt = sg_test_tmpdir ();
+  g_autofree char *sub = g_build_filename (mnt, "sub", NULL);
+  g_autofree char *where = NULL;
+  g_autoptr(GError) error = NULL;
+  SgSpool *spool = sg_spool_open (mnt, &error);
+
+  g_assert_no_error (error);
+  g_assert_false (sg_spool_own_fs (spool, &where));
+  g_assert_nonnull (where);
+  g_clear_pointer (&where, g_free);
+  sg_spool_free (spool);
+  sg_test_rmtree (mnt);
+  g_assert_cmpint (mkdir (mnt, 0700), ==, 0);
+  if (mount ("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m") != 0)
+    {
+      g_test_skip_printf ("cannot mount a tmpfs (%s); needs root and CAP_SYS_ADMIN",
+                          g_strerror (errno));
+      sg_test_rmtree (mnt);
+      return;
+    }
+  spool = sg_spool_open (mnt, &error);
+  g_assert_no_error (error);
+  g_assert_true (sg_spool_own_fs (spool, &where));
+  g_assert_nonnull (strstr (where, "tmpfs"));
+  g_clear_pointer (&where, g_free);
+  g_test_expect_message ("spoolgate", G_LOG_LEVEL_MESSAGE, "*is a file system of its own*");
+  sg_spool_set_sync_method (spool, SG_SPOOL_SYNC_SYNCFS);
+  g_test_assert_expected_messages ();
+  sg_spool_free (spool);
+  spool = sg_spool_open (sub, &error);
+  g_assert_no_error (error);
+  g_assert_false (sg_spool_own_fs (spool, &where));
+  sg_spool_free (spool);
+  g_assert_cmpint (umount (mnt), ==, 0);
+  sg_test_rmtree (mnt);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -436,5 +505,15 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/spool/commit/threads", Fixture, NULL, fixture_setup, test_threads, fixture_teardown);
   g_test_add_func ("/spool/commit/nospace", test_nospace);
+  /* the commit tests again with [spool] sync_method = syncfs */
+  static const SgSpoolSyncMethod syncfs = SG_SPOOL_SYNC_SYNCFS;
+  g_test_add ("/spool/commit/syncfs/files", Fixture, &syncfs, fixture_setup, test_commit_files,
+              fixture_teardown);
+  g_test_add ("/spool/commit/syncfs/large", Fixture, &syncfs, fixture_setup, test_commit_large,
+              fixture_teardown);
+  g_test_add ("/spool/commit/syncfs/threads", Fixture, &syncfs, fixture_setup, test_threads,
+              fixture_teardown);
+  g_test_add_func ("/spool/sync/method-names", test_sync_method_names);
+  g_test_add_func ("/spool/sync/own-fs", test_own_fs);
   return g_test_run ();
 }
