@@ -28,6 +28,7 @@ lock = threading.Lock()
 
 
 def log(entry):
+    entry["conn"] = threading.current_thread().name   # one thread per conversation
     with lock, open(LOGFILE, "a") as f:
         f.write(json.dumps(entry) + "\n")
 
