@@ -1,8 +1,8 @@
-/* rcpt_milter.c - envelope milter conversations for RCPT on a small
- * thread pool (milter/milter_client.c does the talking). A Job owns copies
- * of everything the conversation needs, since the session may close while
- * it runs; its answer comes back through the main context, which calls the
- * caller's done. Lifetime: SgRcptMilter lives as long as the recipient
+/* rcpt_milter.c - envelope milter conversations for the greeting, HELO,
+ * MAIL and RCPT on a small thread pool (milter/milter_client.c does the
+ * talking). A Job owns copies of everything the conversation needs, since
+ * the session may close while it runs; its answer comes back through the
+ * main context, which calls the caller's done. Lifetime: SgRcptMilter lives as long as the recipient
  * policy; freeing it cancels the conversations and waits for the threads,
  * whose hand-backs then run (or are released) on the context. */
 #include "access/rcpt_milter.h"
@@ -28,6 +28,7 @@ typedef struct {
   gpointer         user_data;
   SgRcptVerdict    verdict;   /* written by the thread, read on the context */
   gint64           deadline;  /* monotonic µs: the conversation's end, set when it is asked for */
+  SgMilterUpTo     up_to;     /* the last stage sent */
 } Job;
 
 static void
@@ -70,9 +71,10 @@ job_run (gpointer data, gpointer pool_data)
     .helo = j->helo, .protocol = j->protocol, .tls_version = j->tls_protocol,
     .cipher = j->tls_cipher, .sender = j->sender,
     .recipients = (const char *const *) j->recipients, .cancel = &j->m->cancel,
-    .envelope_only = TRUE, .deadline = j->deadline,
+    .envelope_only = TRUE, .deadline = j->deadline, .up_to = j->up_to,
   };
   g_autoptr(SgMilterResult) r = sg_milter_run (j->config, &in);
+  j->verdict.settled = r && r->settled;
   if (r && (r->verdict == SG_MILTER_REJECT || r->verdict == SG_MILTER_TEMPFAIL))
     {
       gboolean perm = r->verdict == SG_MILTER_REJECT;
@@ -82,6 +84,7 @@ job_run (gpointer data, gpointer pool_data)
       j->verdict.text = g_strdup (r->text ? r->text : perm ? "Command rejected"
                                                            : "Service unavailable - try again later");
       j->verdict.reason = "milter";
+      j->verdict.stage = r->stage;   /* static */
       j->verdict.logged = TRUE;   /* milter_client.c logged its milter-reject line */
     }
   /* accept, discard (decided again at the end of DATA) and quarantine
@@ -102,6 +105,20 @@ void
 sg_rcpt_milter_check (SgRcptMilter *m, SgConfig *config, const SgRcptQuery *q, char *hold,
                       SgRcptMilterDone done, gpointer user_data)
 {
+  sg_rcpt_milter_check_stage (m, config, SG_MILTER_UP_TO_RCPT, q, hold, done, user_data);
+}
+
+void
+sg_rcpt_milter_check_stage (SgRcptMilter *m, SgConfig *config, SgMilterUpTo up_to,
+                            const SgRcptQuery *q, char *hold, SgRcptMilterDone done,
+                            gpointer user_data)
+{
+  /* the stages sent after the connection itself: connect's negotiation,
+   * then HELO, MAIL and RCPT as far as up_to goes */
+  static const guint commands[] = {
+    [SG_MILTER_UP_TO_CONNECT] = 1, [SG_MILTER_UP_TO_HELO] = 2, [SG_MILTER_UP_TO_MAIL] = 3,
+    [SG_MILTER_UP_TO_RCPT] = 4,
+  };
   Job *j = g_new0 (Job, 1);
   j->m = m;
   j->config = sg_config_ref (config);
@@ -113,16 +130,19 @@ sg_rcpt_milter_check (SgRcptMilter *m, SgConfig *config, const SgRcptQuery *q, c
   j->tls_protocol = g_strdup (q->tls_protocol);
   j->tls_cipher = g_strdup (q->tls_cipher);
   j->sender = g_strdup (q->sender);
-  j->recipients[0] = g_strdup (q->recipient);
+  j->recipients[0] = up_to == SG_MILTER_UP_TO_RCPT ? g_strdup (q->recipient) : NULL;
+  j->up_to = up_to;
   j->hold = hold;
   j->done = done;
   j->user_data = user_data;
   /* The envelope stages (connect, negotiation with CONNECT, HELO, MAIL,
-   * RCPT) within their own timeouts, counted from now: a wait for a free
-   * thread behind a hanging milter comes out of this RCPT's own time, so a
-   * slow filter costs each waiting recipient at most its own deadline. */
+   * RCPT, as far as up_to goes) within their own timeouts, counted from
+   * now: a wait for a free thread behind a hanging milter comes out of this
+   * command's own time, so a slow filter costs each waiting command at most
+   * its own deadline. */
   j->deadline = g_get_monotonic_time ()
-                + (config->milter_connect_timeout + 4 * (gint64) config->milter_command_timeout)
+                + (config->milter_connect_timeout
+                   + commands[up_to] * (gint64) config->milter_command_timeout)
                   * G_USEC_PER_SEC;
   g_thread_pool_push (m->pool, j, NULL);
 }

@@ -325,3 +325,20 @@ sg_rcpt_policy_check (SgRcptPolicy *p, const SgRcptQuery *q, SgRcptVerdict *v,
     }
   return TRUE;
 }
+
+gboolean
+sg_rcpt_policy_check_stage (SgRcptPolicy *p, SgSessionStage stage, const SgRcptQuery *q,
+                            SgRcptVerdict *v, SgRcptPolicyDone done, gpointer user_data)
+{
+  static const SgMilterUpTo up_to[] = {
+    [SG_SESSION_STAGE_CONNECT] = SG_MILTER_UP_TO_CONNECT,
+    [SG_SESSION_STAGE_HELO] = SG_MILTER_UP_TO_HELO,
+    [SG_SESSION_STAGE_MAIL] = SG_MILTER_UP_TO_MAIL,
+  };
+  memset (v, 0, sizeof *v);
+  if (!milters_wanted (p))
+    return TRUE;
+  Pending *pend = pending_new (p, q, done, user_data);
+  sg_rcpt_milter_check_stage (p->milter, p->config, up_to[stage], &pend->q, NULL, on_milter, pend);
+  return FALSE;
+}

@@ -34,4 +34,12 @@ typedef void (*SgRcptPolicyDone) (SgRcptVerdict *verdict, gpointer user_data);
 gboolean      sg_rcpt_policy_check (SgRcptPolicy *p, const SgRcptQuery *q, SgRcptVerdict *verdict,
                                     SgRcptPolicyDone done, gpointer user_data);
 
+/* sg_rcpt_policy_check_stage - the [milter] servers' verdict at the
+ * greeting, HELO or MAIL (q->recipient unused): TRUE with *verdict set now
+ * (no milters: accept), or FALSE when done is to be called, exactly once,
+ * within the stages' milter timeouts, or at sg_rcpt_policy_free. */
+gboolean      sg_rcpt_policy_check_stage (SgRcptPolicy *p, SgSessionStage stage,
+                                          const SgRcptQuery *q, SgRcptVerdict *verdict,
+                                          SgRcptPolicyDone done, gpointer user_data);
+
 G_END_DECLS

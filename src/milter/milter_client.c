@@ -1,8 +1,9 @@
 /* milter_client.c - drives one conversation per configured milter for each
  * message: connect, option negotiation, then connect/helo/mail/rcpt/data/
  * headers/eoh/body/eom as Postfix's milter8 sends them, then quit (abort
- * first on an early verdict). Envelope-stage verdicts apply to the whole
- * message at end of data: the client already has its 250s for RCPT.
+ * first on an early verdict). In the end-of-data conversation an
+ * envelope-stage verdict applies to the whole message; an envelope-only one
+ * (envelope_only, up_to) stops after the stage a client command waits for.
  * Each stage has a deadline fixed when it starts (progress does not move
  * it). Edits: headers only, within the message's budget (milter_edits.c).
  * The socket I/O is milter_conn.c's, the packets milter_proto.c's. */
@@ -235,6 +236,8 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       if ((e = step (c, out, buf, SG_SMFIP_NR_CONN, FALSE, NULL)) != END_PASS)
         return e;
     }
+  if (in->envelope_only && in->up_to == SG_MILTER_UP_TO_CONNECT)
+    return END_PASS;   /* the greeting's verdict only */
   if (!(c->flags & SG_SMFIP_NOHELO) && in->helo)
     {
       const char *m[] = { "{tls_version}", in->tls_version, "{cipher}", in->cipher, NULL };
@@ -245,6 +248,8 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       if ((e = step (c, out, buf, SG_SMFIP_NR_HELO, FALSE, NULL)) != END_PASS)
         return e;
     }
+  if (in->envelope_only && in->up_to == SG_MILTER_UP_TO_HELO)
+    return END_PASS;   /* HELO's verdict only */
   if (!(c->flags & SG_SMFIP_NOMAIL))
     {
       g_autofree char *from = bracket (in->sender);
@@ -256,6 +261,8 @@ converse (SgMilterConn *c, Outcome *out, SgMilterHeaders *hdrs, const guint8 *bo
       if ((e = step (c, out, buf, SG_SMFIP_NR_MAIL, FALSE, NULL)) != END_PASS)
         return e;
     }
+  if (in->envelope_only && in->up_to == SG_MILTER_UP_TO_MAIL)
+    return END_PASS;   /* MAIL's verdict only */
   /* RCPT: one stage, every recipient within one command_timeout */
   stage (c, out, "RCPT", cf->milter_command_timeout);
   for (guint i = 0; !(c->flags & SG_SMFIP_NORCPT) && in->recipients[i]; i++)
@@ -386,6 +393,7 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
     .room = cf->max_message_size > content_len ? cf->max_message_size - content_len : 0,
   };
   guint64 trim = 0;
+  guint settled = 0;   /* milters done with this session's envelope stages */
 
   for (guint i = 0; cf->milter_servers[i] && res->verdict != SG_MILTER_REJECT
                     && res->verdict != SG_MILTER_TEMPFAIL && res->verdict != SG_MILTER_DISCARD; i++)
@@ -408,7 +416,11 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
           g_debug ("%s: milter %s at %s: %s; left to the end of data", in->queue_id, c.name,
                    out.stage, failure ? failure : "failed");
           e = END_PASS;
+          settled++;
         }
+      else if (in->envelope_only && e == END_ACCEPT && out.stage
+               && (strcmp (out.stage, "CONNECT") == 0 || strcmp (out.stage, "HELO") == 0))
+        settled++;
       if (e == END_FAILED)
         {
           g_warning ("%s: milter %s: %s at %s after %.1f s; default_action=%s", in->queue_id,
@@ -512,6 +524,7 @@ sg_milter_run (const SgConfig *cf, const SgMilterInput *in)
       g_free (out.quarantine);
     }
   json_builder_end_array (jb);
+  res->settled = in->envelope_only && settled == g_strv_length (cf->milter_servers);
   g_autoptr(JsonNode) list = json_builder_get_root (jb);
 
   g_autoptr(JsonBuilder) ob = json_builder_new ();

@@ -10,6 +10,15 @@
 
 G_BEGIN_DECLS
 
+/* How far an envelope-only conversation goes: the verdict at connect, at
+ * HELO or at MAIL while the client waits for that reply, or at RCPT. */
+typedef enum {
+  SG_MILTER_UP_TO_RCPT,     /* connect, HELO, MAIL, each recipient (the default) */
+  SG_MILTER_UP_TO_CONNECT,  /* connect only: the verdict before the greeting */
+  SG_MILTER_UP_TO_HELO,     /* connect and HELO */
+  SG_MILTER_UP_TO_MAIL,     /* connect, HELO and MAIL */
+} SgMilterUpTo;
+
 /* What the milters are told about one message; all borrowed. */
 typedef struct {
   const char  *queue_id;        /* macro i */
@@ -31,6 +40,8 @@ typedef struct {
                                  * fail as if timed out; 0: only the stages' own */
   gboolean     envelope_only;   /* the envelope stages only (connect to RCPT), then abort: the
                                  * verdict on one RCPT while the client waits (access/rcpt_milter.c) */
+  SgMilterUpTo up_to;           /* with envelope_only: the last stage sent (recipients only
+                                 * with SG_MILTER_UP_TO_RCPT) */
 } SgMilterInput;
 
 /* The verdict on a message, strongest of all milters' (discard and reject
@@ -51,6 +62,10 @@ typedef struct {
   char       *milter;           /* (nullable) the milter that decided */
   const char *stage;            /* (nullable, static) "CONNECT", ..., "END-OF-MESSAGE" */
   gboolean    by_default;       /* the verdict is [milter] default_action: a milter failed */
+  gboolean    settled;          /* envelope_only: every milter accepted the connection (at
+                                 * CONNECT or HELO) or failed and was passed over: the
+                                 * session need not ask them again before DATA (Postfix's
+                                 * milter8 ACCEPT_CON and ERROR states) */
   char       *quarantine_reason;/* (nullable) */
   GBytes     *header;           /* (nullable) set when headers were edited: the whole new
                                  * header section, our Received included, blank line included */

@@ -308,6 +308,7 @@ connection_update (SgConnection *conn)
     {
     case SG_SESSION_SUBMITTED:
     case SG_SESSION_RCPT_WAIT:
+    case SG_SESSION_STAGE_WAIT:
       sg_timer_disarm (sg_server_wheel (conn->server), &conn->timer); /* waiting on us, not the client */
       break;
     case SG_SESSION_STARTTLS:
@@ -544,14 +545,17 @@ on_submit (SgSession *session, SgEnvelope *env, gpointer user_data)
     }
 }
 
-/* on_rcpt_verdict - the policy's deferred verdict on an RCPT (an address probe). */
+/* on_verdict - a deferred verdict for the session (an RCPT's address
+ * probe or milters, or the milters at the greeting, HELO or MAIL). */
 static void
-on_rcpt_verdict (SgRcptVerdict *verdict, gpointer user_data)
+on_verdict (SgConnection *conn, SgRcptVerdict *verdict, gboolean stage)
 {
-  SgConnection *conn = user_data;
   if (!conn->closed)
     {
-      sg_session_rcpt_done (conn->session, verdict);
+      if (stage)
+        sg_session_stage_done (conn->session, verdict);
+      else
+        sg_session_rcpt_done (conn->session, verdict);
       if (connection_flush (conn))
         connection_update (conn);
       if (!conn->closed && conn->ssl && SSL_pending (conn->ssl) > 0)
@@ -560,6 +564,32 @@ on_rcpt_verdict (SgRcptVerdict *verdict, gpointer user_data)
   else
     sg_rcpt_verdict_clear (verdict);
   connection_unref (conn);
+}
+
+static void
+on_rcpt_verdict (SgRcptVerdict *verdict, gpointer user_data)
+{
+  on_verdict (user_data, verdict, FALSE);
+}
+
+static void
+on_stage_verdict (SgRcptVerdict *verdict, gpointer user_data)
+{
+  on_verdict (user_data, verdict, TRUE);
+}
+
+static gboolean
+on_check_stage (SgSession *session, SgSessionStage stage, const SgRcptQuery *query,
+                SgRcptVerdict *verdict, gpointer user_data)
+{
+  SgConnection *conn = user_data;
+  SgRcptPolicy *policy = sg_server_rcpt_policy (conn->server);
+  if (!policy)
+    return TRUE;   /* the server is being freed */
+  if (sg_rcpt_policy_check_stage (policy, stage, query, verdict, on_stage_verdict, conn))
+    return TRUE;
+  conn->refs++;   /* held by the pending verdict */
+  return FALSE;
 }
 
 static gboolean
@@ -595,6 +625,7 @@ static const SgSessionHooks session_hooks = {
   .mail_room = on_mail_room,
   .open_draft = on_open_draft,
   .check_rcpt = on_check_rcpt,
+  .check_stage = on_check_stage,
 };
 
 /* connection_alloc - watch fd for input; no session yet. */
@@ -742,7 +773,7 @@ sg_connection_busy (const SgConnection *conn)
     return FALSE;
   SgSessionState st = sg_session_state (conn->session);
   return !conn->closed && (sg_session_in_data (conn->session) || st == SG_SESSION_SUBMITTED
-                           || st == SG_SESSION_RCPT_WAIT);
+                           || st == SG_SESSION_RCPT_WAIT || st == SG_SESSION_STAGE_WAIT);
 }
 
 void

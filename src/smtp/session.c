@@ -67,6 +67,16 @@ struct _SgSession {
   char                *rcpt_pending;   /* RCPT_WAIT: the address waiting for its verdict */
   SgSmtpPath          *rcpt_pending_params; /* and its DSN parameters */
   SgSessionState       rcpt_return;    /* RCPT_WAIT: the state to go back to */
+  /* Milters before RCPT. A reject or tempfail at CONNECT or HELO is kept
+   * for the session, as Postfix's milter8 keeps it (REJECT_CON): HELO and
+   * EHLO still get 250, and every MAIL (and STARTTLS) gets the milter's reply. */
+  SgRcptVerdict        milter_session;  /* code 0: none */
+  gboolean             milters_settled; /* accepted the connection, or failed: not asked again */
+  SgSessionStage       stage_pending;   /* STAGE_WAIT: the stage waiting for its verdict */
+  SgSessionState       stage_return;    /* STAGE_WAIT: the state to go back to */
+  char                *stage_helo;      /* STAGE_WAIT at HELO: the hostname */
+  gboolean             stage_esmtp;     /* and it came with EHLO */
+  SgSmtpPath           stage_mail;      /* STAGE_WAIT at MAIL: the parsed reverse-path */
   /* BDAT (RFC 3030): chunk bytes go to the same SgDataReader as DATA,
    * dot-stuffed on the way in, so size, framing faults, validation and the
    * spool are exactly DATA's. */
@@ -136,7 +146,7 @@ static const Verb verb_table[] = {
 
 static const char *const state_names[] = {
   "CONNECTED", "READY", "MAIL", "RCPT", "DATA", "SUBMITTED", "STARTTLS", "CLOSING",
-  "CHUNKING", "BDAT", "RCPT-WAIT",
+  "CHUNKING", "BDAT", "RCPT-WAIT", "STAGE-WAIT",
 };
 
 const char *
@@ -256,27 +266,110 @@ transaction_reset (SgSession *s)
     session_enter_state (s, SG_SESSION_READY);
 }
 
-static void
-greet (SgSession *s, const char *arg, gboolean esmtp)
+static const char *session_protocol (const SgSession *s);
+
+/* stage_query - the session as the milters see it at a stage before RCPT. */
+static SgRcptQuery
+stage_query (const SgSession *s)
 {
-  if (!sg_smtp_domain_valid (arg, FALSE))
+  return (SgRcptQuery) { .sender = s->mail.address ? s->mail.address : "", .smtputf8 = s->mail.smtputf8,
+                         .queue_id = s->queue_id[0] ? s->queue_id : "NOQUEUE",
+                         .client_address = s->client_address,
+                         .client_port = s->client_port, .helo = s->helo,
+                         .protocol = session_protocol (s), .tls_protocol = s->tls_protocol,
+                         .tls_cipher = s->tls_cipher };
+}
+
+/* stage_wait - the verdict at stage comes later: hold input until it does. */
+static void
+stage_wait (SgSession *s, SgSessionStage stage)
+{
+  s->stage_pending = stage;
+  s->stage_return = s->state;
+  session_enter_state (s, SG_SESSION_STAGE_WAIT);
+}
+
+/* milter_session_keep - a milter refused at CONNECT or HELO: keep its reply
+ * for the session (contents of v taken when kept). */
+static void
+milter_session_keep (SgSession *s, SgRcptVerdict *v)
+{
+  if (v->settled)
+    s->milters_settled = TRUE;
+  if (s->milter_session.code || !v->stage
+      || (strcmp (v->stage, "CONNECT") != 0 && strcmp (v->stage, "HELO") != 0))
+    return;
+  s->milter_session = *v;
+  memset (v, 0, sizeof *v);
+}
+
+/* reply_verdict - a milter's refusal as the reply; a 5xx counts as an error,
+ * and a 421 closes (RFC 5321 3.8). */
+static void
+reply_verdict (SgSession *s, const SgRcptVerdict *v)
+{
+  if (v->code / 100 == 5)
+    reply_error (s, v->code, v->enhanced, "%s", v->text);
+  else
+    reply (s, v->code, v->enhanced, "%s", v->text);
+  if (v->code == 421)
+    session_enter_state (s, SG_SESSION_CLOSING);
+}
+
+/* milter_session_refuse - the kept CONNECT/HELO refusal answers this
+ * command, as Postfix answers STARTTLS (a 4xx as 454): TRUE if it did. */
+static gboolean
+milter_session_refuse (SgSession *s, gboolean map_4xx)
+{
+  const SgRcptVerdict *v = &s->milter_session;
+  if (!v->code)
+    return FALSE;
+  if (map_4xx && v->code / 100 == 4)
+    reply (s, 454, "4.3.0", "Try again later");
+  else
+    reply_verdict (s, v);
+  return TRUE;
+}
+
+/* greeting_apply - the 220, or what a milter said at CONNECT instead, in
+ * Postfix's words (smtpd.c): a 5xx is "554 ... not accepting connections",
+ * a 421 closes; a 5xx or 4xx is kept for every MAIL (RFC 5321 3.1: the
+ * client may still QUIT). The greeting has no enhanced code (RFC 2034 3). */
+static void
+greeting_apply (SgSession *s, SgRcptVerdict *v)
+{
+  if (v->code == 421)
     {
-      reply_error (s, 501, "5.5.4", "Invalid %s hostname (RFC 5321 4.1.1.1)", esmtp ? "EHLO" : "HELO");
+      g_string_append_printf (s->out, "421 %s Service unavailable - try again later\r\n",
+                              s->config->hostname);
+      session_enter_state (s, SG_SESSION_CLOSING);
       return;
     }
+  if (v->code / 100 == 5)
+    {
+      g_string_append_printf (s->out, "554 %s ESMTP not accepting connections\r\n",
+                              s->config->hostname);
+      count_error (s);
+    }
+  else
+    g_string_append_printf (s->out, "220 %s ESMTP spoolgate\r\n", s->config->hostname);
+  milter_session_keep (s, v);
+}
+
+/* greet_finish - the HELO/EHLO is taken: the session is greeted, and the reply. */
+static void
+greet_finish (SgSession *s, const char *arg, gboolean esmtp)
+{
   g_free (s->helo);
   s->helo = g_strdup (arg);
   s->esmtp = esmtp;
   session_enter_state (s, SG_SESSION_READY);
   transaction_reset (s);
-}
-
-static void
-smtp_ehlo (SgSession *s, const char *arg)
-{
-  greet (s, arg, TRUE);
-  if (s->state != SG_SESSION_READY)
-    return;
+  if (!esmtp)
+    {
+      g_string_append_printf (s->out, "250 %s\r\n", s->config->hostname);
+      return;
+    }
   g_string_append_printf (s->out, "250-%s\r\n", s->config->hostname);
   g_string_append (s->out, "250-PIPELINING\r\n");
   g_string_append_printf (s->out, "250-SIZE %" G_GUINT64_FORMAT "\r\n", s->config->max_message_size);
@@ -292,12 +385,61 @@ smtp_ehlo (SgSession *s, const char *arg)
   g_string_append (s->out, "250 ENHANCEDSTATUSCODES\r\n");
 }
 
+/* greet_verdict - the milters' verdict at HELO: as in Postfix, a 421 is the
+ * reply (and closes); any other refusal is kept for MAIL and the HELO still
+ * gets 250. FALSE when the HELO is answered already. */
+static gboolean
+greet_verdict (SgSession *s, SgRcptVerdict *v)
+{
+  if (v->code == 421)
+    {
+      reply_verdict (s, v);
+      return FALSE;
+    }
+  milter_session_keep (s, v);
+  return TRUE;
+}
+
+/* greet - HELO or EHLO: after a valid hostname, the milters' verdict at
+ * HELO (unless they refused the session already: nothing to ask). */
+static void
+greet (SgSession *s, const char *arg, gboolean esmtp)
+{
+  if (!sg_smtp_domain_valid (arg, FALSE))
+    {
+      reply_error (s, 501, "5.5.4", "Invalid %s hostname (RFC 5321 4.1.1.1)", esmtp ? "EHLO" : "HELO");
+      return;
+    }
+  if (s->hooks->check_stage && !s->milter_session.code && !s->milters_settled)
+    {
+      SgRcptQuery q = stage_query (s);
+      q.helo = arg;
+      q.protocol = esmtp ? "ESMTP" : "SMTP";
+      q.sender = "";
+      g_auto(SgRcptVerdict) v = { 0 };
+      if (!s->hooks->check_stage (s, SG_SESSION_STAGE_HELO, &q, &v, s->user_data))
+        {
+          s->stage_helo = g_strdup (arg);
+          s->stage_esmtp = esmtp;
+          stage_wait (s, SG_SESSION_STAGE_HELO);
+          return;
+        }
+      if (!greet_verdict (s, &v))
+        return;
+    }
+  greet_finish (s, arg, esmtp);
+}
+
+static void
+smtp_ehlo (SgSession *s, const char *arg)
+{
+  greet (s, arg, TRUE);
+}
+
 static void
 smtp_helo (SgSession *s, const char *arg)
 {
   greet (s, arg, FALSE);
-  if (s->state == SG_SESSION_READY)
-    g_string_append_printf (s->out, "250 %s\r\n", s->config->hostname);
 }
 
 /* smtp_error_reply - the reply for a parse error from smtp_command.c. */
@@ -312,6 +454,30 @@ smtp_error_reply (SgSession *s, const GError *error)
   };
   guint i = (guint) error->code < G_N_ELEMENTS (map) ? (guint) error->code : SG_SMTP_ERROR_SYNTAX;
   reply_error (s, map[i].code, map[i].enhanced, "%s", error->message);
+}
+
+/* mail_apply - answer MAIL by the milters' verdict (path moved, contents of
+ * v taken): a refusal (logged by milter_client.c) is the reply; one given
+ * at CONNECT or HELO is kept for the session. */
+static void
+mail_apply (SgSession *s, SgSmtpPath *path, SgRcptVerdict *v)
+{
+  if (v->code)
+    {
+      sg_smtp_path_clear (path);
+      s->queue_id[0] = '\0';
+      reply_verdict (s, v);
+      milter_session_keep (s, v);
+      sg_rcpt_verdict_clear (v);
+      return;
+    }
+  if (v->settled)
+    s->milters_settled = TRUE;
+  sg_rcpt_verdict_clear (v);
+  s->mail = *path;
+  memset (path, 0, sizeof *path);
+  session_enter_state (s, SG_SESSION_MAIL);
+  reply (s, 250, "2.1.0", "Sender OK");
 }
 
 static void
@@ -356,10 +522,31 @@ smtp_mail (SgSession *s, const char *arg)
              " bytes (RFC 1870)", s->config->max_message_size);
       return;
     }
-  s->mail = path;
+  if (s->milter_session.code)
+    {
+      /* refused at CONNECT or HELO: every MAIL gets that reply (Postfix) */
+      const SgRcptVerdict *v = &s->milter_session;
+      who.sender = path.address;
+      sg_reject (&who, "MAIL", v->code, v->enhanced, SG_RULE_MILTER, "%s (milter verdict at %s)", v->text, v->stage);
+      sg_smtp_path_clear (&path);
+      reply_verdict (s, v);
+      return;
+    }
   sg_queue_id_generate (s->queue_id);
-  session_enter_state (s, SG_SESSION_MAIL);
-  reply (s, 250, "2.1.0", "Sender OK");
+  SgRcptVerdict verdict = { 0 };
+  if (s->hooks->check_stage && !s->milters_settled)
+    {
+      SgRcptQuery q = stage_query (s);
+      q.sender = path.address;
+      q.smtputf8 = path.smtputf8;
+      if (!s->hooks->check_stage (s, SG_SESSION_STAGE_MAIL, &q, &verdict, s->user_data))
+        {
+          s->stage_mail = path;   /* moved */
+          stage_wait (s, SG_SESSION_STAGE_MAIL);
+          return;
+        }
+    }
+  mail_apply (s, &path, &verdict);
 }
 
 /* recipient_accepted - postmaster, or a domain in [access] accepted_domains
@@ -506,6 +693,63 @@ sg_rcpt_verdict_clear (SgRcptVerdict *v)
   g_clear_pointer (&v->text, g_free);
   g_clear_pointer (&v->hold, g_free);
   v->code = 0;
+  v->stage = NULL;
+  v->settled = FALSE;
+}
+
+/* session_resume - a deferred verdict is answered: stopping, 421 now;
+ * otherwise the commands pipelined after it were held: answer them. */
+static void
+session_resume (SgSession *s)
+{
+  if (s->draining && s->state != SG_SESSION_CLOSING)
+    {
+      sg_session_abort (s, "4.3.2", "Service shutting down");
+      return;
+    }
+  if (!s->processing)
+    sg_session_input (s, NULL, 0);
+}
+
+void
+sg_session_stage_done (SgSession *s, SgRcptVerdict *v)
+{
+  if (s->state != SG_SESSION_STAGE_WAIT)
+    {
+      /* the session stopped waiting (a timeout, a shutdown): nobody to tell */
+      sg_rcpt_verdict_clear (v);
+      return;
+    }
+  session_enter_state (s, s->stage_return);
+  s->progress++;
+  gsize mark = s->out->len;
+  CmdCount count = CMD_N;
+  switch (s->stage_pending)
+    {
+    case SG_SESSION_STAGE_CONNECT:
+      greeting_apply (s, v);
+      break;
+    case SG_SESSION_STAGE_HELO:
+      {
+        g_autofree char *helo = g_steal_pointer (&s->stage_helo);
+        count = s->stage_esmtp ? CMD_EHLO : CMD_HELO;
+        if (greet_verdict (s, v))
+          greet_finish (s, helo, s->stage_esmtp);
+        break;
+      }
+    case SG_SESSION_STAGE_MAIL:
+      {
+        SgSmtpPath path = s->stage_mail;
+        memset (&s->stage_mail, 0, sizeof s->stage_mail);   /* moved */
+        count = CMD_MAIL;
+        mail_apply (s, &path, v);
+        break;
+      }
+    }
+  sg_rcpt_verdict_clear (v);
+  if (count != CMD_N && s->out->len > mark && s->out->str[mark] == '2')
+    s->cmd_ok[count]++;
+  session_resume (s);
 }
 
 void
@@ -521,14 +765,7 @@ sg_session_rcpt_done (SgSession *s, SgRcptVerdict *verdict)
   s->progress++;
   rcpt_apply (s, g_steal_pointer (&s->rcpt_pending), g_steal_pointer (&s->rcpt_pending_params),
               verdict);
-  if (s->draining && s->state != SG_SESSION_CLOSING)
-    {
-      sg_session_abort (s, "4.3.2", "Service shutting down");
-      return;
-    }
-  /* Commands pipelined after the RCPT were held; answer them now. */
-  if (!s->processing)
-    sg_session_input (s, NULL, 0);
+  session_resume (s);
 }
 
 /* session_protocol - the WITH protocol of RFC 3848 (static). */
@@ -634,6 +871,8 @@ smtp_starttls (SgSession *s, const char *arg)
       reply_error (s, 503, "5.5.1", "TLS already active");
       return;
     }
+  if (milter_session_refuse (s, TRUE))
+    return;
   reply (s, 220, "2.0.0", "Ready to start TLS");
   /* RFC 3207 4.2 and CVE-2011-0411: nothing sent before the handshake may
    * be read as a command after it. */
@@ -961,6 +1200,13 @@ dispatch (SgSession *s, const char *line, gsize len)
     }
 }
 
+/* session_waiting - a command waits for a verdict from outside (input held). */
+static gboolean
+session_waiting (const SgSession *s)
+{
+  return s->state == SG_SESSION_RCPT_WAIT || s->state == SG_SESSION_STAGE_WAIT;
+}
+
 /* session_idle - between commands (no transaction step in progress). */
 static gboolean
 session_idle (const SgSession *s)
@@ -975,8 +1221,7 @@ session_idle (const SgSession *s)
 static void
 session_input_ended (SgSession *s)
 {
-  if (s->state == SG_SESSION_SUBMITTED || s->state == SG_SESSION_CLOSING
-      || s->state == SG_SESSION_RCPT_WAIT)
+  if (s->state == SG_SESSION_SUBMITTED || s->state == SG_SESSION_CLOSING || session_waiting (s))
     return;
   if (session_idle (s) && s->in->len > 0 && memchr (s->in->data, '\n', s->in->len) != NULL)
     return;   /* more to answer once the client reads its replies */
@@ -1009,7 +1254,7 @@ process (SgSession *s)
 
   s->processing = TRUE;
   while (pos < in->len && s->state != SG_SESSION_SUBMITTED && s->state != SG_SESSION_CLOSING
-         && s->state != SG_SESSION_STARTTLS && s->state != SG_SESSION_RCPT_WAIT)
+         && s->state != SG_SESSION_STARTTLS && !session_waiting (s))
     {
       if (s->state == SG_SESSION_DATA)
         {
@@ -1143,7 +1388,19 @@ sg_session_abort (SgSession *s, const char *enhanced, const char *text)
 void
 sg_session_start (SgSession *s)
 {
-  g_string_append_printf (s->out, "220 %s ESMTP spoolgate\r\n", s->config->hostname);
+  SgRcptVerdict v = { 0 };
+  if (s->hooks->check_stage)
+    {
+      /* the milters' verdict at CONNECT decides the greeting (Postfix) */
+      SgRcptQuery q = stage_query (s);
+      if (!s->hooks->check_stage (s, SG_SESSION_STAGE_CONNECT, &q, &v, s->user_data))
+        {
+          stage_wait (s, SG_SESSION_STAGE_CONNECT);
+          return;
+        }
+    }
+  greeting_apply (s, &v);
+  sg_rcpt_verdict_clear (&v);
 }
 
 SgSession *
@@ -1192,6 +1449,9 @@ sg_session_free (SgSession *s)
   g_free (s->hold_reason);
   g_free (s->rcpt_pending);
   path_free (s->rcpt_pending_params);
+  sg_rcpt_verdict_clear (&s->milter_session);
+  g_free (s->stage_helo);
+  sg_smtp_path_clear (&s->stage_mail);
   sg_config_free ((SgConfig *) s->config);
   g_free (s);
 }
@@ -1251,7 +1511,7 @@ gboolean
 sg_session_has_held_input (const SgSession *s)
 {
   return s->in->len > 0 && s->state != SG_SESSION_SUBMITTED && s->state != SG_SESSION_CLOSING
-      && s->state != SG_SESSION_STARTTLS && s->state != SG_SESSION_RCPT_WAIT;
+      && s->state != SG_SESSION_STARTTLS && !session_waiting (s);
 }
 
 guint64

@@ -27,7 +27,15 @@ typedef enum {
   SG_SESSION_CHUNKING,  /* BDAT chunks accepted, more expected (RFC 3030) */
   SG_SESSION_BDAT,      /* reading the bytes of one BDAT chunk */
   SG_SESSION_RCPT_WAIT, /* an RCPT waits for its policy verdict (an address probe) */
+  SG_SESSION_STAGE_WAIT,/* the greeting, a HELO/EHLO or a MAIL waits for the milters' verdict */
 } SgSessionState;
+
+/* The envelope stages before RCPT at which milters give a verdict. */
+typedef enum {
+  SG_SESSION_STAGE_CONNECT,  /* before the greeting */
+  SG_SESSION_STAGE_HELO,     /* HELO or EHLO */
+  SG_SESSION_STAGE_MAIL,
+} SgSessionStage;
 
 typedef struct _SgSession SgSession;
 
@@ -81,9 +89,12 @@ typedef struct {
   const char *reason;     /* (static) spoolgate_recipients_rejected_total{reason} */
   char       *hold;       /* (nullable) accepted, but the message is to be held: why */
   gboolean    logged;     /* the refusal is logged already (a milter's milter-reject line) */
+  const char *stage;      /* (nullable, static) a milter's: the stage it refused at, "CONNECT", ... */
+  gboolean    settled;    /* the milters accepted the connection or failed: ask no more before RCPT */
 } SgRcptVerdict;
 
 void sg_rcpt_verdict_clear (SgRcptVerdict *v);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SgRcptVerdict, sg_rcpt_verdict_clear)
 
 typedef struct {
   /* submit - validate and spool env (transfer full); answer later with
@@ -99,6 +110,11 @@ typedef struct {
    * now, or FALSE to answer later, once, with sg_session_rcpt_done(). */
   gboolean (*check_rcpt) (SgSession *session, const SgRcptQuery *query, SgRcptVerdict *verdict,
                           gpointer user_data);
+  /* check_stage - (nullable) the milters' verdict at the greeting, HELO/EHLO
+   * or MAIL (query->recipient NULL): TRUE with *verdict set now, or FALSE
+   * to answer later, once, with sg_session_stage_done(). */
+  gboolean (*check_stage) (SgSession *session, SgSessionStage stage, const SgRcptQuery *query,
+                           SgRcptVerdict *verdict, gpointer user_data);
 } SgSessionHooks;
 
 /* sg_session_new - the session keeps a reference to config for its life. */
@@ -136,6 +152,9 @@ void sg_session_submit_done (SgSession *session, guint code, const char *enhance
 /* sg_session_rcpt_done - the verdict check_rcpt deferred (contents taken);
  * ignored if the session stopped waiting (a timeout, a shutdown). */
 void sg_session_rcpt_done (SgSession *session, SgRcptVerdict *verdict);
+/* sg_session_stage_done - the verdict check_stage deferred (contents
+ * taken); ignored if the session stopped waiting (a timeout, a shutdown). */
+void sg_session_stage_done (SgSession *session, SgRcptVerdict *verdict);
 /* sg_session_tls_started - the STARTTLS handshake succeeded: back to the
  * state before EHLO (RFC 3207 4.2), remembering protocol and cipher. FALSE
  * if the session stopped waiting for it meanwhile (a timeout, a shutdown):

@@ -614,31 +614,63 @@ wait_port (guint16 port)
   return FALSE;
 }
 
-/* test_milter_rcpt - pymilter refuses one recipient at RCPT: that one gets
- * the milter's 550 before DATA, the other is accepted and spooled alone. */
+/* say - send cmd, return the reply and add both to the transcript t. */
+static char *
+say (SgTestClient *c, GString *t, const char *cmd)
+{
+  char *r = sg_test_client_command (c, cmd);
+  g_string_append_printf (t, "C: %s\nS: %s\n", cmd, r ? r : "(closed)");
+  return r;
+}
+
+/* milter_world - rcpt_milter.py with extra options, spoolgate in front. */
 static void
-test_milter_rcpt (void)
+milter_world (Edge *e, const char *const *options)
+{
+  const char *py = g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3";
+  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "rcpt_milter.py", NULL);
+  g_autofree char *port = g_strdup_printf ("%u", e->hop);
+  g_autofree char *asked = g_build_filename (e->dir, "milter-asked", NULL);
+  g_autofree char *log = g_build_filename (e->dir, "milter.log", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  for (const char *a[] = { py, script, port, "nobody@example.org", asked }, **p = a;
+       p < a + G_N_ELEMENTS (a); p++)
+    g_ptr_array_add (argv, (gpointer) *p);
+  for (guint i = 0; options[i]; i++)
+    g_ptr_array_add (argv, (gpointer) options[i]);
+  g_ptr_array_add (argv, NULL);
+  e->nh = sg_test_spawn ((const char *const *) argv->pdata, log);
+  g_assert_true (wait_port (e->hop));
+  g_autofree char *conf = g_strdup_printf ("[server]\nhostname = mx.example\n"
+                                           "[access]\naccepted_domains = example.org\n"
+                                           "[milter]\nservers = inet:127.0.0.1:%u\n", e->hop);
+  start (e, conf);
+}
+
+static gboolean
+have_pymilter (void)
 {
   const char *py = g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3";
   const char *probe[] = { py, "-c", "import Milter", NULL };
   if (sg_test_run (probe, NULL, NULL) != 0)
     {
       g_test_skip ("python3-milter is not installed (apt-get install python3-milter)");
-      return;
+      return FALSE;
     }
+  return TRUE;
+}
+
+/* test_milter_rcpt - pymilter refuses one recipient at RCPT: that one gets
+ * the milter's 550 before DATA, the other is accepted and spooled alone. */
+static void
+test_milter_rcpt (void)
+{
+  if (!have_pymilter ())
+    return;
   Edge e;
   edge_init (&e);
-  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "rcpt_milter.py", NULL);
-  g_autofree char *port = g_strdup_printf ("%u", e.hop);
-  g_autofree char *asked = g_build_filename (e.dir, "milter-rcpts", NULL);
-  g_autofree char *log = g_build_filename (e.dir, "milter.log", NULL);
-  const char *argv[] = { py, script, port, "nobody@example.org", asked, NULL };
-  e.nh = sg_test_spawn (argv, log);
-  g_assert_true (wait_port (e.hop));
-  g_autofree char *conf = g_strdup_printf ("[server]\nhostname = mx.example\n"
-                                           "[access]\naccepted_domains = example.org\n"
-                                           "[milter]\nservers = inet:127.0.0.1:%u\n", e.hop);
-  start (&e, conf);
+  const char *options[] = { NULL };
+  milter_world (&e, options);
   g_autoptr(SgTestClient) c = session (&e, "s@client.example");
   expect (c, "alice@example.org", "250 2.1.5 Recipient OK");
   expect (c, "nobody@example.org", "550 5.7.1 nobody@example.org is not welcome here");
@@ -654,6 +686,125 @@ test_milter_rcpt (void)
   g_assert_null (strstr (meta, "nobody@example.org"));
   wait_log (&e, "milter-reject: RCPT from unknown[127.0.0.1]: 5.7.1 nobody@example.org is not welcome "
             "here; from=<s@client.example> to=<nobody@example.org>", 1);
+  edge_free (&e);
+}
+
+/* check - got equals want, or fail with the transcript. */
+static void
+check (const char *got, const char *want, GString *t)
+{
+  if (g_strcmp0 (got, want) != 0)
+    g_error ("got \"%s\", want \"%s\"; transcript:\n%s", got ? got : "(closed)", want, t->str);
+}
+
+/* test_milter_connect - pymilter refuses at CONNECT: as Postfix, the
+ * greeting is 554, EHLO still gets 250 and MAIL gets the milter's reply,
+ * again at each MAIL; no later conversation is held for that session. */
+static void
+test_milter_connect (void)
+{
+  if (!have_pymilter ())
+    return;
+  Edge e;
+  edge_init (&e);
+  const char *options[] = { "--connect", NULL };
+  milter_world (&e, options);
+  g_autoptr(GString) t = g_string_new (NULL);
+  g_autofree char *greeting = NULL;
+  g_autoptr(SgTestClient) c = sg_test_client_connect (e.s.port, &greeting);
+  g_string_append_printf (t, "S: %s\n", greeting);
+  check (greeting, "554 mx.example ESMTP not accepting connections", t);
+  g_autofree char *ehlo = say (c, t, "EHLO client.example");
+  g_assert_true (g_str_has_prefix (ehlo, "250-mx.example"));
+  g_autofree char *mail = say (c, t, "MAIL FROM:<s@client.example>");
+  check (mail, "550 5.7.1 CONNECT refused by rcpt_milter", t);
+  g_autofree char *rcpt_ = say (c, t, "RCPT TO:<alice@example.org>");
+  check (rcpt_, "503 5.5.1 Bad sequence of commands: need MAIL before RCPT and DATA", t);
+  g_autofree char *quit = say (c, t, "QUIT");
+  g_assert_true (g_str_has_prefix (quit, "221"));
+  g_test_message ("CONNECT transcript:\n%s", t->str);
+  wait_log (&e, "milter-reject: CONNECT from unknown[127.0.0.1]: 5.7.1 CONNECT refused by rcpt_milter", 1);
+  wait_log (&e, "NOQUEUE: reject: MAIL from unknown[127.0.0.1]: 550 5.7.1 CONNECT refused by rcpt_milter "
+            "(milter verdict at CONNECT); from=<s@client.example>", 1);
+  g_autofree char *asked_path = g_build_filename (e.dir, "milter-asked", NULL);
+  g_autofree char *asked = sg_test_read_file (asked_path, NULL);
+  /* only greetings' conversations (the harness's readiness probe has one
+   * too): nothing is asked at EHLO or MAIL once CONNECT refused */
+  g_assert_null (strstr (asked, "helo"));
+  g_assert_null (strstr (asked, "mail"));
+  edge_free (&e);
+}
+
+/* test_milter_helo - a refusal at HELO: HELO gets 250 (Postfix, Sendmail),
+ * the milter's reply is every MAIL's; a 421 at HELO closes at once. */
+static void
+test_milter_helo (void)
+{
+  if (!have_pymilter ())
+    return;
+  Edge e;
+  edge_init (&e);
+  const char *options[] = { "--helo", "bad.example", NULL };
+  milter_world (&e, options);
+  g_autoptr(GString) t = g_string_new (NULL);
+  g_autofree char *greeting = NULL;
+  g_autoptr(SgTestClient) c = sg_test_client_connect (e.s.port, &greeting);
+  g_string_append_printf (t, "S: %s\n", greeting);
+  check (greeting, "220 mx.example ESMTP spoolgate", t);
+  g_autofree char *ehlo = say (c, t, "EHLO bad.example");
+  g_assert_true (g_str_has_prefix (ehlo, "250-mx.example"));
+  g_autofree char *mail = say (c, t, "MAIL FROM:<s@client.example>");
+  check (mail, "550 5.7.1 HELO refused by rcpt_milter", t);
+  g_autofree char *ehlo2 = say (c, t, "EHLO good.example");   /* kept for the session */
+  g_autofree char *mail2 = say (c, t, "MAIL FROM:<s@client.example>");
+  check (mail2, "550 5.7.1 HELO refused by rcpt_milter", t);
+  g_test_message ("HELO transcript:\n%s", t->str);
+  wait_log (&e, "milter-reject: HELO from unknown[127.0.0.1]: 5.7.1 HELO refused by rcpt_milter", 1);
+  edge_free (&e);
+
+  /* 421 at HELO: the reply, then the connection closes */
+  Edge f;
+  edge_init (&f);
+  const char *options421[] = { "--helo", "bad.example", "--code", "421", NULL };
+  milter_world (&f, options421);
+  g_autoptr(GString) t2 = g_string_new (NULL);
+  g_autoptr(SgTestClient) c2 = sg_test_client_connect (f.s.port, NULL);
+  g_autofree char *helo = say (c2, t2, "HELO bad.example");
+  check (helo, "421 4.7.1 HELO refused by rcpt_milter", t2);
+  g_autofree char *after = sg_test_client_reply (c2);
+  g_assert_null (after);
+  edge_free (&f);
+}
+
+/* test_milter_mail - a refusal at MAIL is that MAIL's reply, with the
+ * milter's code and text; another sender in the same session goes on. */
+static void
+test_milter_mail (void)
+{
+  if (!have_pymilter ())
+    return;
+  Edge e;
+  edge_init (&e);
+  const char *options[] = { "--mail", "spammer@bad.example", NULL };
+  milter_world (&e, options);
+  g_autoptr(GString) t = g_string_new (NULL);
+  g_autofree char *greeting = NULL;
+  g_autoptr(SgTestClient) c = sg_test_client_connect (e.s.port, &greeting);
+  g_string_append_printf (t, "S: %s\n", greeting);
+  g_autofree char *ehlo = say (c, t, "EHLO client.example");
+  g_assert_true (g_str_has_prefix (ehlo, "250-mx.example"));
+  g_autofree char *mail = say (c, t, "MAIL FROM:<spammer@bad.example>");
+  check (mail, "550 5.7.1 MAIL refused by rcpt_milter", t);
+  g_autofree char *r1 = say (c, t, "RCPT TO:<alice@example.org>");
+  check (r1, "503 5.5.1 Bad sequence of commands: need MAIL before RCPT and DATA", t);
+  g_autofree char *mail2 = say (c, t, "MAIL FROM:<s@client.example>");
+  check (mail2, "250 2.1.0 Sender OK", t);
+  g_autofree char *r2 = say (c, t, "RCPT TO:<alice@example.org>");
+  check (r2, "250 2.1.5 Recipient OK", t);
+  g_autofree char *quit = say (c, t, "QUIT");
+  g_test_message ("MAIL transcript:\n%s", t->str);
+  wait_log (&e, "milter-reject: MAIL from unknown[127.0.0.1]: 5.7.1 MAIL refused by rcpt_milter; "
+            "from=<spammer@bad.example>", 1);
   edge_free (&e);
 }
 
@@ -735,6 +886,9 @@ main (int argc, char **argv)
   g_test_add_func ("/edge/verify/down", test_next_hop_down);
   g_test_add_func ("/edge/verify/hangs", test_next_hop_hangs);
   g_test_add_func ("/edge/milter/rcpt", test_milter_rcpt);
+  g_test_add_func ("/edge/milter/connect", test_milter_connect);
+  g_test_add_func ("/edge/milter/helo", test_milter_helo);
+  g_test_add_func ("/edge/milter/mail", test_milter_mail);
   g_test_add_func ("/edge/verify/postfix", test_postfix_backend);
   return g_test_run ();
 }

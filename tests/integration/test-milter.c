@@ -433,6 +433,44 @@ peer_wait_quit (Peer *p, guint count)
     }
 }
 
+static void
+gstring_free (gpointer g)
+{
+  g_string_free (g, TRUE);
+}
+
+/* peer_conversations - the commands of each conversation the peer held,
+ * one word per conversation in the order they began (transfer full): the
+ * envelope conversations of a session's stages come one after the other,
+ * but the harness's readiness probe's may overlap the first. */
+static char *
+peer_conversations (Peer *p)
+{
+  g_autofree char *log = sg_test_read_file (p->log, NULL);
+  g_auto(GStrv) lines = g_strsplit (log ? log : "", "\n", -1);
+  g_autoptr(GHashTable) convs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GPtrArray) order = g_ptr_array_new_with_free_func (gstring_free);
+  for (guint i = 0; lines[i] && *lines[i]; i++)
+    {
+      g_autoptr(JsonParser) jp = json_parser_new ();
+      g_assert_true (json_parser_load_from_data (jp, lines[i], -1, NULL));
+      JsonObject *o = json_node_get_object (json_parser_get_root (jp));
+      const char *conn = json_object_get_string_member (o, "conn");
+      GString *g = g_hash_table_lookup (convs, conn);
+      if (!g)
+        {
+          g = g_string_new (NULL);
+          g_hash_table_insert (convs, g_strdup (conn), g);
+          g_ptr_array_add (order, g);
+        }
+      g_string_append (g, json_object_get_string_member (o, "cmd"));
+    }
+  GString *out = g_string_new (NULL);
+  for (guint i = 0; i < order->len; i++)
+    g_string_append_printf (out, "%s%s", i ? " " : "", ((GString *) order->pdata[i])->str);
+  return g_string_free (out, FALSE);
+}
+
 /* scrape - the body of GET /metrics on 127.0.0.1:port (transfer full). */
 static char *
 scrape (guint16 port)
@@ -595,9 +633,11 @@ test_hang (void)
 
   /* SIGTERM while a message waits for the milter: the wait is cut short at
    * shutdown_timeout, not at the (long) command_timeout */
-  g_autofree char *milter3 = server_config (servers, "command_timeout = 300\n");
+  Peer q;   /* it hangs at end of message only: the envelope stages pass */
+  peer_start (&q, "hang-eom");
+  g_autofree char *servers3 = g_strdup_printf ("inet:127.0.0.1:%u", q.port);
+  g_autofree char *milter3 = server_config (servers3, "command_timeout = 300\ncontent_timeout = 300\n");
   g_autofree char *cfg3 = g_strconcat ("[limits]\nshutdown_timeout = 1\n", milter3, NULL);
-  guint optnegs = peer_count (&p, "\"cmd\": \"O\"");
   sg_test_server_start (&s, cfg3);
   c = sg_test_client_connect (s.port, NULL);
   g_autofree char *e3 = sg_test_client_command (c, "EHLO client.example");
@@ -606,9 +646,9 @@ test_hang (void)
   g_autofree char *d3 = sg_test_client_command (c, "DATA");
   sg_test_client_send (c, msg, -1);
   sg_test_client_send (c, ".\r\n", 3);
-  /* the worker is in the conversation once the milter has its option negotiation */
+  /* the worker is in the conversation once the milter has the end of message */
   gint64 deadline = g_get_monotonic_time () + (gint64) DAEMON_UP_MS * 1000;
-  while (peer_count (&p, "\"cmd\": \"O\"") == optnegs)
+  while (peer_count (&q, "\"cmd\": \"E\"") == 0)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (20000);
@@ -620,6 +660,7 @@ test_hang (void)
   g_assert_cmpfloat (took, <, 1 + 20);
   sg_test_client_free (c);
   sg_test_server_free (&s);
+  peer_stop (&q);
   peer_stop (&p);
 }
 
@@ -637,7 +678,7 @@ test_macros (void)
   g_autofree char *reply = transact (s.port, msg);
   g_assert_true (g_str_has_prefix (reply, "250 "));
   g_autofree char *id = queued_id (reply);
-  peer_wait_quit (&p, 2);
+  peer_wait_quit (&p, 6);   /* every conversation below */
   g_autofree char *log = sg_test_read_file (p.log, NULL);
   g_auto(GStrv) lines = g_strsplit (log, "\n", -1);
   GString *cmds = g_string_new (NULL);
@@ -654,10 +695,12 @@ test_macros (void)
       if (strcmp (json_object_get_string_member (o, "cmd"), "M") == 0)
         g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (o, "args"), 0), ==, "<a@example.com>");
     }
-  /* at RCPT (issue 22): optneg, connect, helo, mail, rcpt, abort, quit; then at the
-   * end of data: optneg, connect, helo, mail, rcpt, data, 5 headers + Received,
-   * eoh, body, eom, quit */
-  g_assert_cmpstr (cmds->str, ==, "OCHMRAQOCHMRTLLLLLLNBEQ");
+  /* one conversation per stage (issue 22), each ending in abort and quit:
+   * the readiness probe's greeting; the session's greeting, EHLO, MAIL and
+   * RCPT; then at the end of data: optneg, connect, helo, mail, rcpt,
+   * data, 5 headers + Received, eoh, body, eom, quit */
+  g_autofree char *convs = peer_conversations (&p);
+  g_assert_cmpstr (convs, ==, "OCAQ OCAQ OCHAQ OCHMAQ OCHMRAQ OCHMRTLLLLLLNBEQ");
   g_string_free (cmds, TRUE);
   g_assert_nonnull (last_macros);
   g_assert_cmpstr (json_object_get_string_member (last_macros, "i"), ==, id);
@@ -697,7 +740,7 @@ test_tls_macros (void)
   const char *args[] = { "send", port, cert, file, NULL };
   g_assert_cmpint (sg_test_python ("tls_client.py", args, &out, NULL), ==, 0);
   g_assert_nonnull (strstr (out, "\"code\": 250"));
-  peer_wait_quit (&p, 2);   /* the RCPT's conversation and the message's */
+  peer_wait_quit (&p, 7);   /* the greetings', the two EHLOs', MAIL's, RCPT's and the message's */
   g_autofree char *log = sg_test_read_file (p.log, NULL);
   g_assert_nonnull (strstr (log, "\"{tls_version}\": \"TLSv1.3\""));
   g_assert_nonnull (strstr (log, "\"{cipher}\": \"TLS_"));
@@ -721,19 +764,12 @@ test_accept_early (void)
   g_autofree char *reply = transact (s.port, msg);
   g_assert_true (g_str_has_prefix (reply, "250 2.0.0 Ok: queued as "));
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
-  peer_wait_quit (&p, 2);
-  g_autofree char *log = sg_test_read_file (p.log, NULL);
-  g_auto(GStrv) lines = g_strsplit (log, "\n", -1);
-  GString *cmds = g_string_new (NULL);
-  for (guint i = 0; lines[i] && *lines[i]; i++)
-    {
-      const char *c = strstr (lines[i], "\"cmd\": \"");
-      g_assert_nonnull (c);
-      g_string_append_c (cmds, c[8]);
-    }
-  /* the RCPT's conversation (issue 22), then the message's */
-  g_assert_cmpstr (cmds->str, ==, "OCQOCQ");
-  g_string_free (cmds, TRUE);
+  peer_wait_quit (&p, 4);
+  g_autofree char *convs = peer_conversations (&p);
+  /* the readiness probe's greeting, the session's greeting (accepted at
+   * CONNECT: no more conversations at EHLO or MAIL), the RCPT's (issue 22),
+   * then the message's */
+  g_assert_cmpstr (convs, ==, "OCQ OCQ OCQ OCQ");
   sg_test_server_free (&s);
   peer_stop (&p);
 }

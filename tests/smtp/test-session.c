@@ -500,11 +500,171 @@ test_rcpt_refusals (void)
   sg_session_free (s);
 }
 
+/* The milters at the greeting, HELO and MAIL: each defers, the session
+ * waits with input held; what a refusal at each stage means is Postfix's
+ * (smtpd.c): CONNECT decides the greeting, HELO still gets 250, and a
+ * refusal at either is every MAIL's reply; MAIL's refusal is MAIL's. */
+typedef struct {
+  GString *asked;     /* "C H M " as the stages were asked */
+  guint    waiting;
+} Stages;
+
+static gboolean
+stages_check (SgSession *s, SgSessionStage stage, const SgRcptQuery *q, SgRcptVerdict *v,
+              gpointer user_data)
+{
+  Stages *st = user_data;
+  g_assert_null (q->recipient);
+  g_string_append (st->asked, stage == SG_SESSION_STAGE_CONNECT ? "C " : stage == SG_SESSION_STAGE_HELO ? "H " : "M ");
+  if (stage == SG_SESSION_STAGE_MAIL)
+    g_assert_cmpstr (q->sender, ==, "a@example.com");
+  st->waiting++;
+  return FALSE;
+}
+
+static void
+stages_submit (SgSession *s, SgEnvelope *env, gpointer user_data)
+{
+  sg_envelope_free (env);
+  sg_session_submit_done (s, 250, "2.0.0", "Ok: queued");
+}
+
+static const SgSessionHooks stage_hooks = { .submit = stages_submit, .check_stage = stages_check };
+
+/* stage_answer - the deferred verdict: code 0 accepts; stage is the milter's. */
+static void
+stage_answer (SgSession *s, Stages *st, guint code, const char *stage)
+{
+  SgRcptVerdict v = { .code = code, .reason = "milter", .logged = TRUE, .stage = stage };
+  g_strlcpy (v.enhanced, code >= 500 ? "5.7.1" : "4.7.1", sizeof v.enhanced);
+  v.text = code ? g_strdup_printf ("refused at %s", stage) : NULL;
+  g_assert_cmpuint (st->waiting, >, 0);
+  st->waiting--;
+  sg_session_stage_done (s, &v);
+}
+
+static void
+test_stage_wait (void)
+{
+  g_autoptr(SgConfig) config = sg_config_new ();
+  sg_config_set (config, "server", "hostname", "mx.test", NULL);
+
+  /* all accept: each stage waits in turn, pipelined input held meanwhile */
+  Stages a = { g_string_new (NULL) };
+  SgSession *s = sg_session_new (config, "192.0.2.7", 40000, &stage_hooks, &a);
+  sg_session_start (s);
+  GString *out = sg_session_output (s);
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_STAGE_WAIT);
+  g_assert_cmpstr (out->str, ==, "");
+  input (s, "EHLO client.example\r\n" MAIL "RCPT TO:<b@example.org>\r\n");
+  g_assert_false (sg_session_has_held_input (s));
+  g_assert_true (sg_session_wants_input (s));
+  stage_answer (s, &a, 0, NULL);
+  g_assert_cmpstr (a.asked->str, ==, "C H ");
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_STAGE_WAIT);
+  g_assert_cmpstr (out->str, ==, "220 mx.test ESMTP spoolgate\r\n");
+  stage_answer (s, &a, 0, NULL);
+  g_assert_cmpstr (a.asked->str, ==, "C H M ");
+  g_assert_null (strstr (out->str, "2.1.0"));
+  stage_answer (s, &a, 0, NULL);
+  g_assert_nonnull (strstr (out->str, "250 ENHANCEDSTATUSCODES\r\n250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n"));
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_RCPT);
+  g_autofree char *counts = sg_session_command_counts (s);
+  g_assert_cmpstr (counts, ==, "ehlo=1 mail=1 rcpt=1 commands=3");
+  sg_session_free (s);
+
+  /* 550 at CONNECT: Postfix's 554 greeting; EHLO gets 250 and is not asked
+   * about; every MAIL gets the milter's reply, and is not asked about */
+  Stages c = { g_string_new (NULL) };
+  s = sg_session_new (config, "192.0.2.7", 40000, &stage_hooks, &c);
+  sg_session_start (s);
+  stage_answer (s, &c, 550, "CONNECT");
+  out = sg_session_output (s);
+  g_assert_cmpstr (out->str, ==, "554 mx.test ESMTP not accepting connections\r\n");
+  input (s, "EHLO client.example\r\n" MAIL MAIL "STARTTLS\r\nQUIT\r\n");
+  g_assert_cmpstr (c.asked->str, ==, "C ");
+  g_assert_nonnull (strstr (out->str, "250 ENHANCEDSTATUSCODES\r\n550 5.7.1 refused at CONNECT\r\n"
+                                      "550 5.7.1 refused at CONNECT\r\n"));
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
+  sg_session_free (s);
+
+  /* 421 at CONNECT: the greeting is 421 and the session closes */
+  Stages d = { g_string_new (NULL) };
+  s = sg_session_new (config, "192.0.2.7", 40000, &stage_hooks, &d);
+  sg_session_start (s);
+  input (s, "EHLO client.example\r\n");
+  stage_answer (s, &d, 421, "CONNECT");
+  g_assert_cmpstr (sg_session_output (s)->str, ==, "421 mx.test Service unavailable - try again later\r\n");
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
+  sg_session_free (s);
+
+  /* 450 at HELO: HELO still gets 250, MAIL gets the 450, and RSET, a new
+   * EHLO and MAIL do not ask again */
+  Stages h = { g_string_new (NULL) };
+  s = sg_session_new (config, "192.0.2.7", 40000, &stage_hooks, &h);
+  sg_session_start (s);
+  stage_answer (s, &h, 0, NULL);
+  input (s, "HELO client.example\r\n" MAIL "RCPT TO:<b@example.org>\r\n");
+  stage_answer (s, &h, 450, "HELO");
+  out = sg_session_output (s);
+  g_assert_nonnull (strstr (out->str, "250 mx.test\r\n450 4.7.1 refused at HELO\r\n"
+                                      "503 5.5.1 Bad sequence of commands: need MAIL before RCPT and DATA\r\n"));
+  input (s, "RSET\r\nEHLO client.example\r\n" MAIL);
+  g_assert_cmpstr (h.asked->str, ==, "C H ");
+  g_assert_true (g_str_has_suffix (out->str, "250 ENHANCEDSTATUSCODES\r\n450 4.7.1 refused at HELO\r\n"));
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_READY);
+  sg_session_free (s);
+
+  /* 550 at MAIL: that MAIL's reply; the next MAIL asks again and may pass */
+  Stages m = { g_string_new (NULL) };
+  s = sg_session_new (config, "192.0.2.7", 40000, &stage_hooks, &m);
+  sg_session_start (s);
+  stage_answer (s, &m, 0, NULL);
+  input (s, "EHLO client.example\r\n" MAIL "RCPT TO:<b@example.org>\r\n" MAIL);
+  stage_answer (s, &m, 0, NULL);
+  stage_answer (s, &m, 550, "MAIL");
+  out = sg_session_output (s);
+  g_assert_nonnull (strstr (out->str, "250 ENHANCEDSTATUSCODES\r\n550 5.7.1 refused at MAIL\r\n"
+                                      "503 5.5.1 Bad sequence of commands: need MAIL before RCPT and DATA\r\n"));
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_STAGE_WAIT);
+  stage_answer (s, &m, 0, NULL);
+  g_assert_true (g_str_has_suffix (out->str, "250 2.1.0 Sender OK\r\n"));
+  g_assert_cmpstr (m.asked->str, ==, "C H M M ");
+  sg_session_free (s);
+
+  /* stopping while MAIL waits: its verdict, then 421 */
+  Stages w = { g_string_new (NULL) };
+  s = sg_session_new (config, "192.0.2.7", 40000, &stage_hooks, &w);
+  sg_session_start (s);
+  stage_answer (s, &w, 0, NULL);
+  input (s, "EHLO client.example\r\n");
+  stage_answer (s, &w, 0, NULL);
+  input (s, MAIL "NOOP\r\n");
+  sg_session_drain (s);
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_STAGE_WAIT);
+  stage_answer (s, &w, 0, NULL);
+  g_assert_true (g_str_has_suffix (sg_session_output (s)->str, "250 2.1.0 Sender OK\r\n421 4.3.2 mx.test Service shutting down\r\n"));
+  sg_session_free (s);
+
+  /* a timeout while waiting: the late verdict is dropped */
+  Stages t = { g_string_new (NULL) };
+  s = sg_session_new (config, "192.0.2.7", 40000, &stage_hooks, &t);
+  sg_session_start (s);
+  sg_session_abort (s, "4.4.2", "Error: timeout exceeded");
+  stage_answer (s, &t, 0, NULL);
+  g_assert_null (strstr (sg_session_output (s)->str, "220 "));
+  sg_session_free (s);
+
+  for (GString **g = (GString *[]) { a.asked, c.asked, d.asked, h.asked, m.asked, w.asked, t.asked, NULL }; *g; g++)
+    g_string_free (*g, TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/smtp/session/rcpt-wait", test_rcpt_wait);
+  g_test_add_func ("/smtp/session/stage-wait", test_stage_wait);
   g_test_add_func ("/smtp/session/rcpt-refusals", test_rcpt_refusals);
   g_test_add_func ("/smtp/session/reply-bound", test_reply_bound);
   g_test_add_func ("/smtp/session/half-close", test_half_close);

@@ -8,6 +8,7 @@ Listens on 127.0.0.1 (a free port, written to PORTFILE once listening) and
 appends one JSON line per command received to LOGFILE ({"cmd": "M", "args":
 [...], "macros": {...}}). MODE:
   hang        answer option negotiation, then never answer again
+  hang-eom    continue at every step, never answer at end of message
   quarantine  accept everything, quarantine at end of message
   edits       at end of message: add a header, change Subject, and ask for a
               body replacement, a new recipient and a new sender (to be refused)
@@ -28,6 +29,7 @@ lock = threading.Lock()
 
 
 def log(entry):
+    entry["conn"] = threading.current_thread().name   # one thread per conversation
     with lock, open(LOGFILE, "a") as f:
         f.write(json.dumps(entry) + "\n")
 
@@ -79,6 +81,9 @@ def serve(conn):
                 conn.sendall(packet(b"y", b"451 4.7.1 Greylisted, try again\0"))
                 continue
             if cmd == b"E":
+                if MODE == "hang-eom":
+                    time.sleep(3600)
+                    return
                 if MODE == "quarantine":
                     conn.sendall(packet(b"q", b"suspicious attachment\0") + packet(b"c"))
                 elif MODE == "edits":
