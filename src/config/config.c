@@ -143,6 +143,8 @@ static const ConfigKey config_keys[] = {
   { "access", "verify_timeout", KEY_DURATION, OFF (verify_timeout), NULL, SG_DEF_VERIFY_TIMEOUT, 1, 300, LIVE },
   { "access", "verify_cache_size", KEY_UINT, OFF (verify_cache_size), NULL, SG_DEF_VERIFY_CACHE_SIZE, 100, 1000000, LIVE },
   { "access", "verify_probe_rate", KEY_UINT, OFF (verify_probe_rate), NULL, SG_DEF_VERIFY_PROBE_RATE, 1, 1000, LIVE },
+  { "access", "verify_max_probes", KEY_UINT, OFF (verify_max_probes), NULL, SG_DEF_VERIFY_MAX_PROBES, 1, 10000, LIVE },
+  { "access", "verify_probe_threads", KEY_UINT, OFF (verify_probe_threads), NULL, SG_DEF_VERIFY_PROBE_THREADS, 1, 64 },
 };
 #undef LIVE
 #undef FILE_IS

@@ -65,6 +65,8 @@ typedef struct {
   guint    verify_timeout;       /* seconds an RCPT waits for a probe */
   guint    verify_cache_size;    /* answers kept at most */
   guint    verify_probe_rate;    /* probes per second to the next hop */
+  guint    verify_max_probes;    /* probes queued or running at once */
+  guint    verify_probe_threads; /* probes running at once (restart) */
   /* [tls] inbound STARTTLS (RFC 3207), offered when both files are set */
   char    *tls_cert_file;        /* (nullable) PEM chain */
   char    *tls_key_file;         /* (nullable) PEM key */

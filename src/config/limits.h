@@ -83,8 +83,8 @@
 #define SG_DEF_VERIFY_TIMEOUT         10u       /* seconds an RCPT waits for its probe, then 450 4.1.1 */
 #define SG_DEF_VERIFY_CACHE_SIZE      100000u   /* answers kept; the oldest go first when full */
 #define SG_DEF_VERIFY_PROBE_RATE      10u       /* probes per second to the next hop; more get 450 4.1.1 */
-#define SG_VERIFY_MAX_PROBES          64u       /* probes queued or running at once; more get 450 4.1.1 */
-#define SG_VERIFY_PROBE_THREADS       4u        /* probes running at once */
+#define SG_DEF_VERIFY_MAX_PROBES      64u       /* probes queued or running at once; more get 450 4.1.1 */
+#define SG_DEF_VERIFY_PROBE_THREADS   4u        /* probes running at once */
 
 /* [milter] - Postfix's milter_* defaults (postconf(5)) */
 #define SG_DEF_MILTER_DEFAULT_ACTION  "tempfail" /* a milter down or timing out: 451 4.7.1 */

@@ -49,6 +49,7 @@ struct _SgVerify {
   GHashTable      *inflight;      /* lower-cased address -> Probe* */
   guint            timeout;       /* [access] verify_timeout */
   guint            rate;          /* [access] verify_probe_rate */
+  guint            max_probes;    /* [access] verify_max_probes */
   double           tokens;
   gint64           tokens_at;     /* monotonic µs of the last refill */
   guint64          started;
@@ -234,7 +235,7 @@ sg_verify_check (SgVerify *v, const char *address, gboolean smtputf8, SgVerifyAn
       waiter_add (v, p, done, user_data);   /* the probe in flight answers this one too */
       return FALSE;
     }
-  if (g_hash_table_size (v->inflight) >= SG_VERIFY_MAX_PROBES)
+  if (g_hash_table_size (v->inflight) >= v->max_probes)
     {
       *now = (SgVerifyAnswer) { SG_VERIFY_UNKNOWN, 0, "too many address probes in progress" };
       return TRUE;
@@ -276,6 +277,7 @@ sg_verify_reconfigure (SgVerify *v, const SgConfig *config)
 {
   v->timeout = config->verify_timeout;
   v->rate = config->verify_probe_rate;
+  v->max_probes = config->verify_max_probes;
   sg_verify_cache_set_limits (v->cache, config->verify_cache_size, config->verify_positive_ttl,
                               config->verify_negative_ttl);
 }
@@ -297,7 +299,7 @@ sg_verify_new (const SgConfig *config, GMainContext *context, GError **error)
   v->probe_config = g_steal_pointer (&probe_config);
   v->dial = g_steal_pointer (&dial);
   v->inflight = g_hash_table_new (g_str_hash, g_str_equal);
-  v->pool = g_thread_pool_new (probe_run, v, SG_VERIFY_PROBE_THREADS, FALSE, NULL);
+  v->pool = g_thread_pool_new (probe_run, v, config->verify_probe_threads, FALSE, NULL);
   sg_verify_reconfigure (v, config);
   v->tokens = v->rate;
   v->tokens_at = g_get_monotonic_time ();

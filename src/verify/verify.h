@@ -3,7 +3,7 @@
  * fresh; otherwise one probe per address goes to the next hop (probe.h) on
  * a probe thread, and every RCPT asking for that address meanwhile waits
  * for the same probe. Probes are rate-limited ([access] verify_probe_rate)
- * and bounded in number (SG_VERIFY_MAX_PROBES); a waiting RCPT is answered
+ * and bounded in number ([access] verify_max_probes); a waiting RCPT is answered
  * within [access] verify_timeout whatever the next hop does. Runs on the
  * daemon's main loop; only the probes themselves run elsewhere. */
 #pragma once

@@ -575,6 +575,41 @@ test_next_hop_down (void)
   edge_free (&e);
 }
 
+/* test_max_probes - verify_max_probes = 1 with a next hop that never
+ * greets: of two new addresses asked at once from two sessions, one is
+ * probed (450 after verify_timeout) and the other refused at once, never
+ * probed. With the default bound both would be probed. */
+static void
+test_max_probes (void)
+{
+  Edge e;
+  edge_init (&e);
+  g_autoptr(GSocketListener) l = g_socket_listener_new ();
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) sa = g_inet_socket_address_new (lo, e.hop);
+  g_autoptr(GError) error = NULL;
+  g_socket_listener_add_address (l, sa, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL, NULL, &error);
+  g_assert_no_error (error);   /* listening, never accepting */
+  g_autofree char *conf = g_strdup_printf ("[server]\nhostname = mx.example\n"
+                                           "[access]\naccepted_domains = example.org\n"
+                                           "verify_recipients = yes\nverify_timeout = 5\nverify_max_probes = 1\n"
+                                           "[smarthost]\nhost = [127.0.0.1]:%u\ntls = none\n", e.hop);
+  start (&e, conf);
+  g_autoptr(SgTestClient) a = session (&e, "s@client.example");
+  g_autoptr(SgTestClient) b = session (&e, "s@client.example");
+  sg_test_client_send (a, "RCPT TO:<new1@example.org>\r\n", -1);
+  sg_test_client_send (b, "RCPT TO:<new2@example.org>\r\n", -1);
+  g_autofree char *ra = sg_test_client_reply (a);
+  g_autofree char *rb = sg_test_client_reply (b);
+  g_assert_nonnull (ra);
+  g_assert_nonnull (rb);
+  g_assert_true (g_str_has_prefix (ra, "450 4.1.1 "));
+  g_assert_true (g_str_has_prefix (rb, "450 4.1.1 "));
+  guint bounded = (strstr (ra, "too many address probes") != NULL) + (strstr (rb, "too many address probes") != NULL);
+  g_assert_cmpuint (bounded, ==, 1);
+  edge_free (&e);
+}
+
 /* test_next_hop_hangs - it accepts the connection and never greets: the
  * RCPT gets 450 4.1.1 after verify_timeout, and the session goes on. */
 static void
@@ -885,6 +920,7 @@ main (int argc, char **argv)
   g_test_add_func ("/edge/verify/rate-limit", test_probe_rate);
   g_test_add_func ("/edge/verify/down", test_next_hop_down);
   g_test_add_func ("/edge/verify/hangs", test_next_hop_hangs);
+  g_test_add_func ("/edge/verify/max-probes", test_max_probes);
   g_test_add_func ("/edge/milter/rcpt", test_milter_rcpt);
   g_test_add_func ("/edge/milter/connect", test_milter_connect);
   g_test_add_func ("/edge/milter/helo", test_milter_helo);
