@@ -257,18 +257,14 @@ check_milters (Check *c)
     {
       const char *m = c->config->milter_servers[i];
       struct sockaddr_un un;
-      if (g_str_has_prefix (m, "unix:"))
-        {
-          if (m[5] != '/')
-            problem (c, &k, m, "unix: needs an absolute path");
-          else if (strlen (m + 5) >= sizeof un.sun_path)
-            problem (c, &k, m, "the socket path is longer than %zu bytes", sizeof un.sun_path - 1);
-          continue;
-        }
-      g_autofree char *host = NULL;
+      g_autofree char *host = NULL, *path = NULL;
       guint16 port;
-      if (!g_str_has_prefix (m, "inet:") || !sg_config_parse_hostport (m + 5, &host, &port, NULL))
+      if (!sg_config_parse_milter (m, &host, &port, &path, NULL))
         problem (c, &k, m, "not inet:HOST:PORT ([HOST] for IPv6, port 1-65535) or unix:PATH");
+      else if (path && path[0] != '/')
+        problem (c, &k, m, "unix: needs an absolute path");
+      else if (path && strlen (path) >= sizeof un.sun_path)
+        problem (c, &k, m, "the socket path is longer than %zu bytes", sizeof un.sun_path - 1);
     }
 }
 

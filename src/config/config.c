@@ -263,6 +263,23 @@ bad:
   return FALSE;
 }
 
+gboolean
+sg_config_parse_milter (const char *spec, char **host, guint16 *port, char **path, GError **error)
+{
+  *host = *path = NULL;
+  *port = 0;
+  if (g_str_has_prefix (spec, "unix:") && spec[5])
+    {
+      *path = g_strdup (spec + 5);
+      return TRUE;
+    }
+  if (g_str_has_prefix (spec, "inet:") && sg_config_parse_hostport (spec + 5, host, port, NULL))
+    return TRUE;
+  g_set_error (error, SG_CONFIG_ERROR, SG_CONFIG_ERROR_VALUE,
+               "\"%s\" is not inet:HOST:PORT or unix:PATH ([HOST] for IPv6, port 1-65535)", spec);
+  return FALSE;
+}
+
 /* parse_listen - [server] listen: one HOST:PORT or a list of them, every
  * one parsed; the first also as listen_host and listen_port. */
 static gboolean
@@ -565,11 +582,11 @@ sg_config_check (const SgConfig *c, GError **error)
                      c->queue_min_backoff, c->queue_max_backoff);
   for (guint i = 0; c->milter_servers && c->milter_servers[i]; i++)
     {
-      const char *m = c->milter_servers[i];
-      const char *rest = g_str_has_prefix (m, "inet:") ? m + 5 : g_str_has_prefix (m, "unix:") ? m + 5 : NULL;
-      const char *colon = rest && m[0] == 'i' ? strrchr (rest, ':') : NULL;
-      if (!rest || !*rest || (m[0] == 'i' && (!colon || colon == rest || !colon[1])))
-        return conflict (c, error, "[milter] servers: \"%s\" is not inet:HOST:PORT or unix:PATH", m);
+      g_autofree char *host = NULL, *path = NULL;
+      guint16 port;
+      g_autoptr(GError) local = NULL;
+      if (!sg_config_parse_milter (c->milter_servers[i], &host, &port, &path, &local))
+        return conflict (c, error, "[milter] servers: %s", local->message);
     }
   return TRUE;
 }

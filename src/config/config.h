@@ -165,6 +165,12 @@ gboolean sg_config_parse_duration (const char *text, guint64 *seconds, GError **
 gboolean sg_config_parse_size (const char *text, guint64 *bytes, GError **error);
 /* sg_config_parse_hostport - "127.0.0.1:2525", "[::1]:2525". */
 gboolean sg_config_parse_hostport (const char *text, char **host, guint16 *port, GError **error);
+/* sg_config_parse_milter - one [milter] servers entry: "inet:HOST:PORT"
+ * ([HOST] for IPv6; *host and *port set) or "unix:PATH" (*path set, not
+ * empty). The one reader of that syntax: the loader, `config check` and
+ * the milter's connect all use it. */
+gboolean sg_config_parse_milter (const char *spec, char **host, guint16 *port, char **path,
+                                 GError **error);
 
 /* sg_config_group_equal - whether a and b agree on every key of group. */
 gboolean sg_config_group_equal (const SgConfig *a, const SgConfig *b, const char *group);

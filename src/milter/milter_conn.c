@@ -46,30 +46,6 @@ wait_fd (SgMilterConn *c, short events, gint64 deadline, const char *what)
     }
 }
 
-/* parse_spec - "inet:HOST:PORT" ([HOST] for IPv6) or "unix:PATH". */
-static gboolean
-parse_spec (const char *spec, char **host, char **port, char **path)
-{
-  *host = *port = *path = NULL;
-  if (g_str_has_prefix (spec, "unix:"))
-    {
-      *path = g_strdup (spec + 5);
-      return **path != '\0';
-    }
-  if (!g_str_has_prefix (spec, "inet:"))
-    return FALSE;
-  const char *hp = strchr (spec, ':') + 1;
-  const char *colon = strrchr (hp, ':');
-  if (!colon || colon == hp || !colon[1])
-    return FALSE;
-  if (hp[0] == '[' && colon[-1] == ']')
-    *host = g_strndup (hp + 1, (gsize) (colon - hp - 2));
-  else
-    *host = g_strndup (hp, (gsize) (colon - hp));
-  *port = g_strdup (colon + 1);
-  return TRUE;
-}
-
 /* connect_one - a non-blocking connect to addr within the deadline. */
 static gboolean
 connect_one (SgMilterConn *c, const struct sockaddr *addr, socklen_t len, int family, gint64 deadline)
@@ -101,10 +77,11 @@ connect_one (SgMilterConn *c, const struct sockaddr *addr, socklen_t len, int fa
 gboolean
 sg_milter_conn_open (SgMilterConn *c)
 {
-  g_autofree char *host = NULL, *port = NULL, *path = NULL;
+  g_autofree char *host = NULL, *path = NULL;
+  guint16 port_number;
   gint64 deadline = MIN (g_get_monotonic_time () + c->config->milter_connect_timeout * G_USEC_PER_SEC,
                          c->deadline);
-  if (!parse_spec (c->name, &host, &port, &path))
+  if (!sg_config_parse_milter (c->name, &host, &port_number, &path, NULL))
     {
       g_set_error (&c->error, SG_MILTER_ERROR, SG_MILTER_ERROR_IO,
                    "not inet:HOST:PORT or unix:PATH");
@@ -123,6 +100,8 @@ sg_milter_conn_open (SgMilterConn *c)
     }
   struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
   struct addrinfo *res = NULL;
+  char port[8];
+  g_snprintf (port, sizeof port, "%u", port_number);
   int rc = getaddrinfo (host, port, &hints, &res);
   if (rc != 0)
     {

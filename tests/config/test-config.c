@@ -88,6 +88,7 @@ test_errors (void)
     { "[milter]\nservers = 127.0.0.1:11332\n", { "[milter] servers: \"127.0.0.1:11332\" is not inet:HOST:PORT or unix:PATH", NULL } },
     { "[milter]\nservers = inet:host\n", { "\"inet:host\" is not inet:HOST:PORT", NULL } },
     { "[milter]\nservers = unix:\n", { "\"unix:\" is not", NULL } },
+    { "[milter]\nservers = inet:127.0.0.1:99999\n", { "\"inet:127.0.0.1:99999\" is not inet:HOST:PORT", NULL } },
     { "[milter]\ndefault_action = discard\n", { "[milter] default_action", "accept, tempfail, reject", NULL } },
     { "[milter]\nprotocol = 7\n", { "[milter] protocol", "out of range", NULL } },
     { "not an ini file", { "sg-config-", NULL } },

@@ -51,6 +51,9 @@ run (const char *const *args, char **out, char **err)
   return sg_test_run ((const char *const *) argv->pdata, out, err);
 }
 
+/* a unix: milter socket path too long for sockaddr_un (108 bytes) */
+#define LONG_SOCKET "/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock"
+
 static void
 test_check_names_each_problem (void)
 {
@@ -64,8 +67,8 @@ test_check_names_each_problem (void)
     "[tls]\ncert_file = %s/a.crt\nkey_file = %s/b.key\n"
     "[smarthost]\nhost = 127.0.0.1\nca_file = %s/missing-ca.pem\nusername = u\n"
     "password_file = %s/missing-password\n"
-    "[milter]\nservers = unix:relative.sock, inet:127.0.0.1:99999, inet:127.0.0.1:11332\n",
-    spool, dir, dir, dir, dir);
+    "[milter]\nservers = unix:relative.sock, unix:%s, inet:127.0.0.1:11332\n",
+    spool, dir, dir, dir, dir, LONG_SOCKET);
   g_assert_true (g_file_set_contents (conf, text, -1, NULL));
 
   static const char *const want[] = {
@@ -73,7 +76,7 @@ test_check_names_each_problem (void)
     "[smarthost] ca_file", "missing-ca.pem: cannot read: No such file or directory",
     "[smarthost] password_file", "missing-password: cannot read",
     "unix:relative.sock: unix: needs an absolute path",
-    "inet:127.0.0.1:99999: not inet:HOST:PORT",
+    "the socket path is longer than",
     "5 problems",
   };
   const char *check[] = { "config", "check", "--config", conf, NULL };
