@@ -104,7 +104,7 @@ deliver (Worker *wk, SgMeta *meta, gint64 now)
 }
 
 /* process - one job: everything happens under the message lock. The order
- * of writes is what makes a crash safe (see README "Crash safety"): the
+ * of writes is what makes a crash safe (see doc/forwarding.md, "Crash safety"): the
  * delivery result is written right after the smarthost's reply, before the
  * report or the removal, so the window for a duplicate is only the time
  * between the final 250 and one metadata rename. */

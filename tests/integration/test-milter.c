@@ -272,7 +272,7 @@ test_opendkim (void)
   GSubprocess *proc = sg_test_spawn (argv, log);
   g_assert_true (wait_unix (sock, DAEMON_UP_MS));
 
-  /* over a unix socket, as the README's example */
+  /* over a unix socket, as doc/content-filtering.md's example */
   g_autofree char *servers = g_strconcat ("unix:", sock, NULL);
   g_autofree char *cfg = server_config (servers, NULL);
   SgTestServer s;
