@@ -4,7 +4,7 @@
 #include "intake/rollout.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
-#include "smtp/reject.h"
+#include "reply/reject.h"
 
 #include <string.h>
 
@@ -18,6 +18,16 @@ sg_rollout_reply (const SgViolation *v)
 {
   g_autofree char *why = sg_violation_describe (v);
   return g_strdup_printf ("Message rejected: %s", why);
+}
+
+/* sg_rollout_refusal - enforce's 550, as the client reads it and the log says it. */
+void
+sg_rollout_refusal (const SgViolation *v, SgReply *out)
+{
+  g_autofree char *text = sg_rollout_reply (v);
+  sg_reply_set (out, SG_ROLLOUT_REJECT_CODE, v->enhanced, v->rule, "%s", text);
+  g_free (out->log_text);
+  out->log_text = sg_violation_describe (v);
 }
 
 /* sg_rollout_note - record mode and what enforce would have done. */

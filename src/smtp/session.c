@@ -9,7 +9,7 @@
 #include "smtp/session.h"
 #include "smtp/smtp_data.h"
 #include "smtp/received.h"
-#include "smtp/reject.h"
+#include "reply/reject.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
 
@@ -83,9 +83,7 @@ struct _SgSession {
   guint64              bdat_left;     /* bytes of the current chunk still to read */
   gboolean             bdat_last;     /* the current chunk is the LAST one */
   gboolean             bdat_discard;  /* the chunk is refused: read and drop it */
-  guint                bdat_reply;    /* code of a refusal owed after the discarded chunk */
-  const char          *bdat_enhanced; /* (static) its enhanced code */
-  const char          *bdat_text;     /* (static) its text */
+  SgReply              bdat_refusal;  /* the reply owed after the discarded chunk */
   SgSessionState       bdat_return;   /* state to go back to after a refused chunk */
   guint64              bdat_size;     /* size of the current chunk */
   char                 bdat_prev[2];  /* last two bytes fed, to stuff a dot at line start */
@@ -227,7 +225,7 @@ session_protocol_name (const SgSession *s)
   return s->esmtp ? "ESMTP" : "SMTP";
 }
 
-/* reject_client - who this session is, for a refusal (smtp/reject.h). */
+/* reject_client - who this session is, for a refusal (reply/reject.h). */
 static SgRejectClient
 reject_client (const SgSession *s)
 {
@@ -238,6 +236,22 @@ reject_client (const SgSession *s)
                             .recipient = s->recipients->len
                                          ? g_ptr_array_index (s->recipients, 0) : NULL,
                             .protocol = session_protocol_name (s) };
+}
+
+/* reply_send - a reply object as the reply line. */
+static void
+reply_send (SgSession *s, const SgReply *r)
+{
+  reply (s, r->code, r->enhanced, "%s", r->text);
+}
+
+/* refuse - a refusal logged (reply/reject.h) and answered from one reply
+ * object, so the log and the client cannot disagree. */
+static void
+refuse (SgSession *s, const SgRejectClient *who, const char *stage, const SgReply *r)
+{
+  sg_reject (who, stage, r);
+  reply_send (s, r);
 }
 
 /* data_replied - the final reply to DATA is queued: time it from the end of data. */
@@ -486,17 +500,20 @@ smtp_mail (SgSession *s, const char *arg)
   g_autoptr(GError) error = NULL;
   SgSmtpPath path = { .size = -1 };
   SgRejectClient who = reject_client (s);
+  g_auto(SgReply) r = { 0 };
 
   if (s->config->tls_require && !s->tls_protocol)
     {
-      sg_reject (&who, "MAIL", 530, "5.7.0", SG_RULE_TLS_REQUIRED, "Must issue a STARTTLS command first");
-      reply_error (s, 530, "5.7.0", "Must issue a STARTTLS command first");
+      sg_reply_set (&r, 530, "5.7.0", SG_RULE_TLS_REQUIRED, "Must issue a STARTTLS command first");
+      refuse (s, &who, "MAIL", &r);
+      count_error (s);
       return;
     }
   if (s->hooks->mail_room && !s->hooks->mail_room (s, s->user_data))
     {
-      sg_reject (&who, "MAIL", 452, "4.3.1", SG_RULE_SPOOL_LOW, "Insufficient system storage");
-      reply (s, 452, "4.3.1", "Insufficient system storage; try again later");
+      sg_reply_set (&r, 452, "4.3.1", SG_RULE_SPOOL_LOW, "Insufficient system storage; try again later");
+      sg_reply_set_log (&r, "Insufficient system storage");
+      refuse (s, &who, "MAIL", &r);
       return;
     }
   if (!sg_smtp_parse_mail (arg, &path, &error))
@@ -515,11 +532,13 @@ smtp_mail (SgSession *s, const char *arg)
   if (path.size >= 0 && (guint64) path.size > s->config->max_message_size)
     {
       who.sender = path.address;
-      sg_reject (&who, "MAIL", 552, "5.3.4", SG_RULE_SIZE_EXCEEDED, "declared SIZE=%" G_GINT64_FORMAT
-                 " exceeds %" G_GUINT64_FORMAT, path.size, s->config->max_message_size);
+      sg_reply_set (&r, 552, "5.3.4", SG_RULE_SIZE_EXCEEDED, "Message size exceeds fixed maximum "
+                    "message size of %" G_GUINT64_FORMAT " bytes (RFC 1870)",
+                    s->config->max_message_size);
+      sg_reply_set_log (&r, "declared SIZE=%" G_GINT64_FORMAT " exceeds %" G_GUINT64_FORMAT,
+                        path.size, s->config->max_message_size);
+      refuse (s, &who, "MAIL", &r);
       sg_smtp_path_clear (&path);
-      reply (s, 552, "5.3.4", "Message size exceeds fixed maximum message size of %" G_GUINT64_FORMAT
-             " bytes (RFC 1870)", s->config->max_message_size);
       return;
     }
   if (s->milter_session.code)
@@ -527,7 +546,9 @@ smtp_mail (SgSession *s, const char *arg)
       /* refused at CONNECT or HELO: every MAIL gets that reply (Postfix) */
       const SgRcptVerdict *v = &s->milter_session;
       who.sender = path.address;
-      sg_reject (&who, "MAIL", v->code, v->enhanced, SG_RULE_MILTER, "%s (milter verdict at %s)", v->text, v->stage);
+      sg_reply_set (&r, v->code, v->enhanced, SG_RULE_MILTER, "%s", v->text);
+      sg_reply_set_log (&r, "%s (milter verdict at %s)", v->text, v->stage);
+      sg_reject (&who, "MAIL", &r);
       sg_smtp_path_clear (&path);
       reply_verdict (s, v);
       return;
@@ -633,9 +654,12 @@ smtp_rcpt (SgSession *s, const char *arg)
     {
       g_autofree char *safe = sg_log_sanitize (address, -1, 256);
       SgRejectClient who = reject_client (s);
+      g_auto(SgReply) r = { 0 };
       who.recipient = address;
-      sg_reject (&who, "RCPT", 550, "5.7.1", SG_RULE_RELAY_DENIED, "<%s>: Relay access denied", safe);
-      reply_error (s, 550, "5.7.1", "Relay access denied");
+      sg_reply_set (&r, 550, "5.7.1", SG_RULE_RELAY_DENIED, "Relay access denied");
+      sg_reply_set_log (&r, "<%s>: Relay access denied", safe);
+      refuse (s, &who, "RCPT", &r);
+      count_error (s);
       return;
     }
   for (guint i = 0; i < s->recipients->len; i++)
@@ -648,16 +672,20 @@ smtp_rcpt (SgSession *s, const char *arg)
     {
       /* Logged and counted once per transaction: the limit is no error,
        * so nothing else bounds how many more RCPTs a client sends. */
+      g_auto(SgReply) r = { 0 };
+      sg_reply_set (&r, 452, "4.5.3", SG_RULE_TOO_MANY_RCPT, "Too many recipients (at most %u per message)",
+                    s->config->max_recipients);
       if (!s->rcpt_limit_hit)
         {
           g_autofree char *safe = sg_log_sanitize (address, -1, 256);
           SgRejectClient who = reject_client (s);
           who.recipient = address;
-          sg_reject (&who, "RCPT", 452, "4.5.3", SG_RULE_TOO_MANY_RCPT,
-                     "<%s>: too many recipients (at most %u)", safe, s->config->max_recipients);
+          sg_reply_set_log (&r, "<%s>: too many recipients (at most %u)", safe, s->config->max_recipients);
+          refuse (s, &who, "RCPT", &r);
           s->rcpt_limit_hit = TRUE;
         }
-      reply (s, 452, "4.5.3", "Too many recipients (at most %u per message)", s->config->max_recipients);
+      else
+        reply_send (s, &r);
       return;
     }
   SgRcptVerdict verdict = { 0 };
@@ -949,13 +977,13 @@ bdat_chunk_done (SgSession *s)
     {
       s->bdat_discard = FALSE;
       session_enter_state (s, s->bdat_return);
-      if (s->bdat_reply == 552)
-        {
-          reply (s, s->bdat_reply, s->bdat_enhanced, "%s", s->bdat_text);
-          transaction_reset (s);
-        }
+      g_auto(SgReply) r = { 0 };
+      sg_reply_move (&r, &s->bdat_refusal);
+      reply_send (s, &r);
+      if (r.code == 552)
+        transaction_reset (s);
       else
-        reply_error (s, s->bdat_reply, s->bdat_enhanced, "%s", s->bdat_text);
+        count_error (s);
       return;
     }
   if (!s->bdat_last)
@@ -973,14 +1001,13 @@ bdat_chunk_done (SgSession *s)
   finish_data (s);
 }
 
-/* bdat_refuse - answer the chunk with code once its bytes are read and dropped. */
+/* bdat_refuse - answer the chunk with r (contents taken) once its bytes
+ * are read and dropped. */
 static void
-bdat_refuse (SgSession *s, guint code, const char *enhanced, const char *text)
+bdat_refuse (SgSession *s, SgReply *r)
 {
   s->bdat_discard = TRUE;
-  s->bdat_reply = code;
-  s->bdat_enhanced = enhanced;
-  s->bdat_text = text;
+  sg_reply_move (&s->bdat_refusal, r);
 }
 
 /* smtp_bdat - "BDAT size [LAST]" (RFC 3030 2). The chunk's bytes follow
@@ -1005,23 +1032,33 @@ smtp_bdat (SgSession *s, const char *arg)
   s->bdat_left = s->bdat_size = size;
   s->bdat_last = last;
   s->bdat_return = s->state;
+  g_auto(SgReply) r = { 0 };
   if (s->state == SG_SESSION_CONNECTED || s->state == SG_SESSION_READY)
-    bdat_refuse (s, 503, "5.5.1", s->state == SG_SESSION_CONNECTED
-                 ? "Bad sequence of commands: send EHLO or HELO first"
-                 : "Bad sequence of commands: need MAIL and RCPT before BDAT");
+    {
+      sg_reply_set (&r, 503, "5.5.1", NULL, "%s", s->state == SG_SESSION_CONNECTED
+                    ? "Bad sequence of commands: send EHLO or HELO first"
+                    : "Bad sequence of commands: need MAIL and RCPT before BDAT");
+      bdat_refuse (s, &r);
+    }
   else if (s->state == SG_SESSION_MAIL)
-    bdat_refuse (s, 503, "5.5.1", "Bad sequence of commands: no valid recipients");
+    {
+      sg_reply_set (&r, 503, "5.5.1", NULL, "Bad sequence of commands: no valid recipients");
+      bdat_refuse (s, &r);
+    }
   else
     {
       if (s->state == SG_SESSION_RCPT)
         content_start (s);
       if (size > s->config->max_message_size - MIN (s->data.size, s->config->max_message_size))
         {
+          /* logged now, answered once the chunk is read */
           SgRejectClient who = reject_client (s);
-          sg_reject (&who, "BDAT", 552, "5.3.4", SG_RULE_SIZE_EXCEEDED, "message size %"
-                     G_GUINT64_FORMAT " exceeds %" G_GUINT64_FORMAT, s->data.size + size,
-                     s->config->max_message_size);
-          bdat_refuse (s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
+          sg_reply_set (&r, 552, "5.3.4", SG_RULE_SIZE_EXCEEDED,
+                        "Message size exceeds fixed maximum message size");
+          sg_reply_set_log (&r, "message size %" G_GUINT64_FORMAT " exceeds %" G_GUINT64_FORMAT,
+                            s->data.size + size, s->config->max_message_size);
+          sg_reject (&who, "BDAT", &r);
+          bdat_refuse (s, &r);
           s->bdat_return = SG_SESSION_READY;
         }
     }
@@ -1035,44 +1072,41 @@ smtp_bdat (SgSession *s, const char *arg)
 static void
 finish_data (SgSession *s)
 {
-  SgDataReader *r = &s->data;
+  SgDataReader *data = &s->data;
   SgRejectClient who = reject_client (s);
+  g_auto(SgReply) r = { 0 };
 
   s->data_end_us = g_get_monotonic_time ();
-  if (r->bare_lf_line || r->bare_cr_line)
+  if (data->bare_lf_line || data->bare_cr_line)
     {
-      gboolean lf = r->bare_lf_line && (!r->bare_cr_line || r->bare_lf_line <= r->bare_cr_line);
-      guint64 line = lf ? r->bare_lf_line : r->bare_cr_line;
+      gboolean lf = data->bare_lf_line && (!data->bare_cr_line || data->bare_lf_line <= data->bare_cr_line);
+      guint64 line = lf ? data->bare_lf_line : data->bare_cr_line;
       const char *rule = lf ? SG_RULE_BARE_LF : SG_RULE_BARE_CR;
-      sg_reject (&who, "DATA", 550, "5.5.2", rule, "bare %s at line %" G_GUINT64_FORMAT,
-                 lf ? "LF" : "CR", line);
-      reply (s, 550, "5.5.2", "Message rejected: bare %s at line %" G_GUINT64_FORMAT
-             "; lines must end with CRLF (RFC 5321 2.3.8) [%s]", lf ? "LF" : "CR", line, rule);
+      sg_reply_set (&r, 550, "5.5.2", rule, "Message rejected: bare %s at line %" G_GUINT64_FORMAT
+                    "; lines must end with CRLF (RFC 5321 2.3.8) [%s]", lf ? "LF" : "CR", line, rule);
+      sg_reply_set_log (&r, "bare %s at line %" G_GUINT64_FORMAT, lf ? "LF" : "CR", line);
+      refuse (s, &who, "DATA", &r);
       data_replied (s);
       transaction_reset (s);
       return;
     }
-  if (r->too_big)
+  if (data->too_big)
     {
-      sg_reject (&who, "DATA", 552, "5.3.4", SG_RULE_SIZE_EXCEEDED, "message size %" G_GUINT64_FORMAT
-                 " exceeds %" G_GUINT64_FORMAT, r->size, r->max_size);
-      reply (s, 552, "5.3.4", "Message size exceeds fixed maximum message size of %"
-             G_GUINT64_FORMAT " bytes", r->max_size);
+      sg_reply_set (&r, 552, "5.3.4", SG_RULE_SIZE_EXCEEDED, "Message size exceeds fixed maximum "
+                    "message size of %" G_GUINT64_FORMAT " bytes", data->max_size);
+      sg_reply_set_log (&r, "message size %" G_GUINT64_FORMAT " exceeds %" G_GUINT64_FORMAT,
+                        data->size, data->max_size);
+      refuse (s, &who, "DATA", &r);
       data_replied (s);
       transaction_reset (s);
       return;
     }
-  if (r->spill_error)
+  if (data->spill_error)
     {
-      gboolean full = g_error_matches (r->spill_error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOSPACE);
-      const char *enhanced = full ? "4.3.1" : "4.3.0";
-      const char *text = full ? "Insufficient system storage; try again later"
-                              : "Local error in processing; try again later";
       g_warning ("%s: writing the message to the spool failed: %s", s->queue_id,
-                 r->spill_error->message);
-      sg_reject (&who, "DATA", full ? 452 : 451, enhanced, full ? SG_RULE_SPOOL_FULL : SG_RULE_SPOOL_ERROR,
-                 "%s", text);
-      reply (s, full ? 452 : 451, enhanced, "%s", text);
+                 data->spill_error->message);
+      sg_reply_spool_error (&r, data->spill_error);
+      refuse (s, &who, "DATA", &r);
       data_replied (s);
       transaction_reset (s);
       return;
@@ -1098,20 +1132,21 @@ finish_data (SgSession *s)
   env->client_address = g_strdup (s->client_address);
   env->client_port = s->client_port;
   env->arrival_us = g_get_real_time ();
-  env->received = g_bytes_ref (r->spill.header);
+  env->received = g_bytes_ref (data->spill.header);
   env->hold_reason = g_steal_pointer (&s->hold_reason);
-  env->draft = sg_data_reader_steal_draft (r);
-  env->content = sg_data_reader_steal (r);
+  env->draft = sg_data_reader_steal_draft (data);
+  env->content = sg_data_reader_steal (data);
   session_enter_state (s, SG_SESSION_SUBMITTED);
   s->progress++;
   s->hooks->submit (s, env, s->user_data);
 }
 
 void
-sg_session_submit_done (SgSession *s, guint code, const char *enhanced, const char *text)
+sg_session_submit_done (SgSession *s, const SgReply *r)
 {
   g_return_if_fail (s->state == SG_SESSION_SUBMITTED);
-  reply (s, code, enhanced, "%s", text);
+  guint code = r->code;
+  reply_send (s, r);
   data_replied (s);
   if (code / 100 == 2)
     s->cmd_ok[s->bdat_fed ? CMD_BDAT : CMD_DATA]++;
@@ -1452,6 +1487,7 @@ sg_session_free (SgSession *s)
   sg_rcpt_verdict_clear (&s->milter_session);
   g_free (s->stage_helo);
   sg_smtp_path_clear (&s->stage_mail);
+  sg_reply_clear (&s->bdat_refusal);
   sg_config_free ((SgConfig *) s->config);
   g_free (s);
 }

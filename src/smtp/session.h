@@ -12,6 +12,7 @@
 #include "smtp/smtp_command.h"
 #include "spool/queue_id.h"
 #include "spool/spool.h"
+#include "reply/reply.h"
 
 G_BEGIN_DECLS
 
@@ -146,9 +147,9 @@ void sg_session_eof (SgSession *session);
  * one in a transaction finishes it, gets its reply and then 421; nothing
  * pipelined after that is read. */
 void sg_session_drain (SgSession *session);
-/* sg_session_submit_done - the reply to the message handed to submit. */
-void sg_session_submit_done (SgSession *session, guint code, const char *enhanced,
-                             const char *text);
+/* sg_session_submit_done - the reply to the message handed to submit
+ * (borrowed; a refusal in it is logged already, by whoever refused). */
+void sg_session_submit_done (SgSession *session, const SgReply *reply);
 /* sg_session_rcpt_done - the verdict check_rcpt deferred (contents taken);
  * ignored if the session stopped waiting (a timeout, a shutdown). */
 void sg_session_rcpt_done (SgSession *session, SgRcptVerdict *verdict);

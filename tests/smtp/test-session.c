@@ -15,6 +15,15 @@
 #include "smtp/session.h"
 #include <string.h>
 
+/* submit_done - answer the submitted message with "code enhanced text". */
+static void
+submit_done (SgSession *session, guint code, const char *enhanced, const char *text)
+{
+  g_auto(SgReply) r = { 0 };
+  sg_reply_set (&r, code, enhanced, NULL, "%s", text);
+  sg_session_submit_done (session, &r);
+}
+
 typedef struct {
   SgSession *session;
   guint      submitted;
@@ -33,7 +42,7 @@ hook_submit (SgSession *session, SgEnvelope *env, gpointer user_data)
   g_assert_nonnull (env->received);
   g_assert_true (g_str_has_prefix (g_bytes_get_data (env->received, NULL), "Received: from "));
   sg_envelope_free (env);
-  sg_session_submit_done (session, d->code, d->enhanced, d->text);
+  submit_done (session, d->code, d->enhanced, d->text);
 }
 
 static const SgSessionHooks hooks = { .submit = hook_submit };
@@ -240,7 +249,7 @@ async_answer (Async *a, guint code, const char *enhanced, const char *text)
 {
   g_assert_nonnull (a->pending);
   g_clear_pointer (&a->pending, sg_envelope_free);
-  sg_session_submit_done (a->session, code, enhanced, text);
+  submit_done (a->session, code, enhanced, text);
 }
 
 static void
@@ -410,7 +419,7 @@ policy_submit (SgSession *s, SgEnvelope *env, gpointer user_data)
   g_free (p->hold_seen);
   p->hold_seen = g_strdup (env->hold_reason);
   sg_envelope_free (env);
-  sg_session_submit_done (s, 250, "2.0.0", "Ok: queued");
+  submit_done (s, 250, "2.0.0", "Ok: queued");
 }
 
 static const SgSessionHooks policy_hooks = { .submit = policy_submit, .check_rcpt = policy_check };
@@ -526,7 +535,7 @@ static void
 stages_submit (SgSession *s, SgEnvelope *env, gpointer user_data)
 {
   sg_envelope_free (env);
-  sg_session_submit_done (s, 250, "2.0.0", "Ok: queued");
+  submit_done (s, 250, "2.0.0", "Ok: queued");
 }
 
 static const SgSessionHooks stage_hooks = { .submit = stages_submit, .check_stage = stages_check };
