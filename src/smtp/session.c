@@ -317,8 +317,8 @@ milter_session_keep (SgSession *s, SgRcptVerdict *v)
   memset (v, 0, sizeof *v);
 }
 
-/* reply_verdict - a milter's refusal as the reply; a 5xx counts as an error,
- * and a 421 closes (RFC 5321 3.8). */
+/* reply_verdict - a milter's or the recipient policy's refusal as the
+ * reply; a 5xx counts as an error, and a 421 closes (RFC 5321 3.8). */
 static void
 reply_verdict (SgSession *s, const SgRcptVerdict *v)
 {
@@ -597,7 +597,8 @@ recipient_in_accepted_domain (SgSession *s, const char *address)
 /* rcpt_apply - answer one RCPT by the policy's verdict (contents taken):
  * a refusal is logged as Postfix's smtpd does, and each 5xx counts toward
  * [limits] max_errors (Postfix's smtpd_hard_error_limit), so a client
- * guessing addresses is cut off with 421. */
+ * guessing addresses is cut off with 421; a 421 verdict (a milter's)
+ * closes the session (RFC 5321 3.8). */
 static void
 rcpt_apply (SgSession *s, char *address, SgSmtpPath *params, SgRcptVerdict *v)
 {
@@ -609,10 +610,7 @@ rcpt_apply (SgSession *s, char *address, SgSmtpPath *params, SgRcptVerdict *v)
       else
         sg_reject_rcpt (&who, "reject", address, session_protocol (s), v->code, v->enhanced,
                         v->text, v->reason);
-      if (v->code / 100 == 5)
-        reply_error (s, v->code, v->enhanced, "%s", v->text);
-      else
-        reply (s, v->code, v->enhanced, "%s", v->text);
+      reply_verdict (s, v);   /* a milter's 421 closes here as at any other stage */
       g_free (address);
       path_free (params);
       sg_rcpt_verdict_clear (v);

@@ -381,7 +381,8 @@ test_tls_late (void)
 }
 
 /* A recipient policy for the tests: "wait..." waits for rcpt_answer(),
- * "bad..." gets 550 at once, "hold..." is held, anything else accepted. */
+ * "bad..." gets 550 at once, "down..." a milter's 421 at once, "hold..." is
+ * held, anything else accepted. */
 typedef struct {
   guint    asked;
   gboolean waiting;
@@ -406,6 +407,14 @@ policy_check (SgSession *s, const SgRcptQuery *q, SgRcptVerdict *v, gpointer use
       g_strlcpy (v->enhanced, "5.1.1", sizeof v->enhanced);
       v->text = g_strdup_printf ("<%s>: Recipient address rejected: User unknown", q->recipient);
       v->reason = "unknown_user";
+    }
+  if (g_str_has_prefix (q->recipient, "down"))
+    {
+      v->code = 421;
+      g_strlcpy (v->enhanced, "4.7.0", sizeof v->enhanced);
+      v->text = g_strdup ("mx.test Service unavailable - try again later");
+      v->reason = "milter";
+      v->logged = TRUE;
     }
   if (g_str_has_prefix (q->recipient, "hold"))
     v->hold = g_strdup ("Recipient address triggers HOLD action");
@@ -506,6 +515,39 @@ test_rcpt_refusals (void)
   g_assert_cmpuint (p.asked, ==, 4);   /* hold + 3 bad; ok@ was never read */
   g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
   g_free (p.hold_seen);
+  sg_session_free (s);
+}
+
+/* A 421 verdict at RCPT (a milter's) closes the session, as at the
+ * greeting, HELO, MAIL and the end of data (RFC 5321 3.8): nothing
+ * pipelined after it is answered, whether the verdict came at once or later. */
+static void
+test_rcpt_421 (void)
+{
+  g_autoptr(SgConfig) config = sg_config_new ();
+  sg_config_set (config, "server", "hostname", "mx.test", NULL);
+  Policy p = { 0 };
+  SgSession *s = sg_session_new (config, "192.0.2.7", 40000, &policy_hooks, &p);
+  sg_session_start (s);
+  input (s, "EHLO client.example\r\n" MAIL "RCPT TO:<down@example.org>\r\nRCPT TO:<b@example.org>\r\n");
+  g_assert_true (g_str_has_suffix (sg_session_output (s)->str,
+                                   "250 2.1.0 Sender OK\r\n"
+                                   "421 4.7.0 mx.test Service unavailable - try again later\r\n"));
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
+  g_assert_cmpuint (p.asked, ==, 1);   /* b@ was never read */
+  sg_session_free (s);
+
+  /* the same verdict after a wait */
+  Policy q = { 0 };
+  s = sg_session_new (config, "192.0.2.7", 40000, &policy_hooks, &q);
+  sg_session_start (s);
+  input (s, "EHLO client.example\r\n" MAIL "RCPT TO:<wait@example.org>\r\nRCPT TO:<b@example.org>\r\n");
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_RCPT_WAIT);
+  rcpt_answer (s, &q, 421);
+  g_assert_true (g_str_has_suffix (sg_session_output (s)->str, "250 2.1.0 Sender OK\r\n421 4.1.1 "
+                                   "<wait@example.org>: Recipient address rejected: unverified address: x\r\n"));
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
+  g_assert_cmpuint (q.asked, ==, 1);
   sg_session_free (s);
 }
 
@@ -675,6 +717,7 @@ main (int argc, char **argv)
   g_test_add_func ("/smtp/session/rcpt-wait", test_rcpt_wait);
   g_test_add_func ("/smtp/session/stage-wait", test_stage_wait);
   g_test_add_func ("/smtp/session/rcpt-refusals", test_rcpt_refusals);
+  g_test_add_func ("/smtp/session/rcpt-421", test_rcpt_421);
   g_test_add_func ("/smtp/session/reply-bound", test_reply_bound);
   g_test_add_func ("/smtp/session/half-close", test_half_close);
   g_test_add_func ("/smtp/session/drain", test_drain);
