@@ -114,18 +114,6 @@ job_reply (Job *job, SgReply *reply)
   g_main_context_invoke (job->intake->context, job_reply_idle, job);
 }
 
-/* reject_client - who sent env, for a refusal (reply/reject.h). */
-static SgRejectClient
-reject_client (const SgEnvelope *env)
-{
-  return (SgRejectClient) { .queue_id = env->queue_id, .helo = env->helo,
-                            .address = env->client_address, .sender = env->mail.address,
-                            .recipient = env->recipients->len
-                                         ? g_ptr_array_index (env->recipients, 0) : NULL,
-                            .protocol = env->protocol && strstr (env->protocol, "ESMTP")
-                                        ? "ESMTP" : "SMTP" };
-}
-
 /* commit_done - main context: the spool has answered for this message. */
 static void
 commit_done (SgMeta *meta, const GError *error, gpointer user_data)
@@ -133,7 +121,7 @@ commit_done (SgMeta *meta, const GError *error, gpointer user_data)
   Job *job = user_data;
   if (error)
     {
-      SgRejectClient who = reject_client (job->env);
+      SgRejectClient who = sg_envelope_reject_client (job->env);
       g_warning ("%s: spool commit failed: %s", job->env->queue_id, error->message);
       sg_reply_spool_error (&job->reply, error);
       sg_reject (&who, "DATA", &job->reply);
@@ -151,45 +139,16 @@ commit_done (SgMeta *meta, const GError *error, gpointer user_data)
   job_reply_idle (job);
 }
 
-/* meta_from_envelope - the metadata of an accepted message (transfer full). */
+/* meta_from_envelope - the metadata of an accepted message: the envelope's,
+ * and what validation found (transfer full). */
 static SgMeta *
 meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
 {
-  SgMeta *meta = sg_meta_new ();
-  meta->queue_id = g_strdup (env->queue_id);
-  meta->arrival_time_us = env->arrival_us;
-  meta->sender = g_strdup (env->mail.address);
-  for (guint i = 0; i < env->recipients->len; i++)
-    {
-      sg_meta_add_recipient (meta, g_ptr_array_index (env->recipients, i));
-      const SgSmtpPath *p = env->rcpt_params && i < env->rcpt_params->len
-                            ? g_ptr_array_index (env->rcpt_params, i) : NULL;
-      SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
-      r->dsn_notify = p ? g_strdup (p->dsn_notify) : NULL;
-      r->dsn_orcpt = p ? g_strdup (p->dsn_orcpt) : NULL;
-    }
-  meta->dsn_ret = g_strdup (env->mail.dsn_ret);
-  meta->dsn_envid = g_strdup (env->mail.dsn_envid);
-  meta->esmtp_size = env->mail.size;
-  meta->esmtp_body = env->mail.body == SG_BODY_8BITMIME ? g_strdup ("8BITMIME")
-                   : env->mail.body == SG_BODY_7BIT ? g_strdup ("7BIT") : NULL;
-  meta->smtputf8 = env->mail.smtputf8;
-  meta->client_address = g_strdup (env->client_address);
-  meta->client_port = env->client_port;
-  meta->helo_name = g_strdup (env->helo);
-  meta->protocol = g_strdup (env->protocol);
-  meta->tls_protocol = g_strdup (env->tls_protocol);
-  meta->tls_cipher = g_strdup (env->tls_cipher);
-  meta->state = SG_MSG_QUEUED;
+  SgMeta *meta = sg_envelope_to_meta (env);
   if (env->hold_reason)
-    {
-      /* an [access] table said HOLD: kept until `spoolgate release` */
-      meta->state = SG_MSG_HELD;
-      g_message ("%s: held: %s", env->queue_id, env->hold_reason);
-    }
+    g_message ("%s: held: %s", env->queue_id, env->hold_reason);
   meta->validation = sg_validation_to_json (validation);
   meta->message_id = g_strdup (validation->message_id);
-  meta->log_client = sg_log_client (NULL, env->client_address);
   return meta;
 }
 
@@ -202,19 +161,10 @@ run_milters (SgIntake *intake, const SgConfig *config, const SgEnvelope *env, GB
 {
   if (!config->milter_servers || !config->milter_servers[0])
     return NULL;
-  g_autoptr(GPtrArray) rcpts = g_ptr_array_sized_new (env->recipients->len + 1);  /* borrowed */
-  for (guint i = 0; i < env->recipients->len; i++)
-    g_ptr_array_add (rcpts, g_ptr_array_index (env->recipients, i));
-  g_ptr_array_add (rcpts, NULL);
-  SgMilterInput in = {
-    .queue_id = env->queue_id, .hostname = config->hostname,
-    .client_address = env->client_address, .client_port = env->client_port,
-    .helo = env->helo, .protocol = env->protocol,
-    .tls_version = env->tls_protocol, .cipher = env->tls_cipher, .sender = env->mail.address,
-    .recipients = (const char *const *) rcpts->pdata,
-    .received = env->received, .content = content, .cancel = &intake->stopping,
-    .deadline = deadline,
-  };
+  SgMilterInput in = sg_envelope_milter_input (env, config->hostname);
+  in.content = content;
+  in.cancel = &intake->stopping;
+  in.deadline = deadline;
   return sg_milter_run (config, &in);
 }
 
@@ -255,7 +205,7 @@ worker (gpointer data, gpointer pool_data)
         {
           /* Writing it failed after the final dot (the writer thread), or it
            * cannot be read back: the same replies as a failed commit. */
-          SgRejectClient who = reject_client (env);
+          SgRejectClient who = sg_envelope_reject_client (env);
           g_auto(SgReply) r = { 0 };
           g_warning ("%s: spooling the message failed: %s", env->queue_id,
                      error ? error->message : "short file");
@@ -303,7 +253,7 @@ worker (gpointer data, gpointer pool_data)
     }
   else if (v->first_reject)
     {
-      SgRejectClient who = reject_client (env);
+      SgRejectClient who = sg_envelope_reject_client (env);
       SgRejected *kept = st->config->keep_rejected ? g_atomic_pointer_get (&in->rejected) : NULL;
       g_auto(SgReply) r = { 0 };
       sg_rollout_refusal (v->first_reject, &r);

@@ -5,7 +5,7 @@
 #include <glib.h>
 #include "config/config.h"
 #include "reply/reply.h"
-#include "smtp/session.h"
+#include "envelope/envelope.h"
 #include "spool/spool.h"
 #include "validate/validate.h"
 

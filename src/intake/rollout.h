@@ -4,7 +4,7 @@
  * The verdict is validate/'s, the store spool/spool_rejected.c's. */
 #pragma once
 #include <glib.h>
-#include "smtp/session.h"
+#include "envelope/envelope.h"
 #include "reply/reply.h"
 #include "spool/meta.h"
 #include "spool/spool_rejected.h"

@@ -8,7 +8,6 @@
  * full). */
 #include "smtp/session.h"
 #include "smtp/smtp_data.h"
-#include "smtp/received.h"
 #include "reply/reject.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
@@ -55,15 +54,12 @@ struct _SgSession {
   gboolean             relay_allowed; /* client in [access] allowed_networks */
   GByteArray          *in;       /* received, not yet processed */
   GString             *out;      /* replies not yet sent */
-  /* the transaction */
-  char                 queue_id[SG_QUEUE_ID_LEN + 1];
-  SgSmtpPath           mail;
-  GPtrArray           *recipients;
-  GPtrArray           *rcpt_params;   /* SgSmtpPath*, parallel to recipients (DSN) */
+  /* the transaction: queue ID, MAIL, each RCPT and a HOLD, handed over
+   * whole at the end of data (envelope/envelope.h) */
+  SgEnvelope          *env;
   SgDataReader         data;
   gint64               data_end_us;  /* monotonic end of DATA, 0 once answered */
   gboolean             rcpt_limit_hit; /* logged once per transaction, not per RCPT */
-  char                *hold_reason;    /* (nullable) an RCPT verdict said HOLD */
   char                *rcpt_pending;   /* RCPT_WAIT: the address waiting for its verdict */
   SgSmtpPath          *rcpt_pending_params; /* and its DSN parameters */
   SgSessionState       rcpt_return;    /* RCPT_WAIT: the state to go back to */
@@ -153,23 +149,13 @@ sg_session_state_name (SgSessionState state)
   return state_names[state];
 }
 
-/* path_free - an SgSmtpPath on the heap (RCPT's DSN parameters). */
-static void
-path_free (gpointer p)
-{
-  if (!p)
-    return;
-  sg_smtp_path_clear (p);
-  g_free (p);
-}
-
 /* session_enter_state - the one place the state changes. */
 static void
 session_enter_state (SgSession *s, SgSessionState next)
 {
   if (s->state == next)
     return;
-  g_debug ("%s: session %s: %s -> %s", s->queue_id[0] ? s->queue_id : "-", s->client,
+  g_debug ("%s: session %s: %s -> %s", s->env->queue_id[0] ? s->env->queue_id : "-", s->client,
            state_names[s->state], state_names[next]);
   s->state = next;
 }
@@ -231,10 +217,10 @@ reject_client (const SgSession *s)
 {
   /* Like Postfix, a transaction has a queue ID in the log once it has a
    * recipient; until then its refusals are NOQUEUE. */
-  return (SgRejectClient) { .queue_id = s->recipients->len ? s->queue_id : NULL, .helo = s->helo,
-                            .address = s->client_address, .sender = s->mail.address,
-                            .recipient = s->recipients->len
-                                         ? g_ptr_array_index (s->recipients, 0) : NULL,
+  return (SgRejectClient) { .queue_id = s->env->recipients->len ? s->env->queue_id : NULL,
+                            .helo = s->helo, .address = s->client_address,
+                            .sender = s->env->mail.address,
+                            .recipient = sg_envelope_first_recipient (s->env),
                             .protocol = session_protocol_name (s) };
 }
 
@@ -267,13 +253,9 @@ data_replied (SgSession *s)
 static void
 transaction_reset (SgSession *s)
 {
-  sg_smtp_path_clear (&s->mail);
-  g_ptr_array_set_size (s->recipients, 0);
-  g_ptr_array_set_size (s->rcpt_params, 0);
+  sg_envelope_reset (s->env);
   sg_data_reader_clear (&s->data);
-  s->queue_id[0] = '\0';
   s->rcpt_limit_hit = FALSE;
-  g_clear_pointer (&s->hold_reason, g_free);
   s->bdat_fed = FALSE;
   s->bdat_prev[0] = s->bdat_prev[1] = 0;
   if (s->state != SG_SESSION_CONNECTED && s->state != SG_SESSION_CLOSING)
@@ -286,8 +268,9 @@ static const char *session_protocol (const SgSession *s);
 static SgRcptQuery
 stage_query (const SgSession *s)
 {
-  return (SgRcptQuery) { .sender = s->mail.address ? s->mail.address : "", .smtputf8 = s->mail.smtputf8,
-                         .queue_id = s->queue_id[0] ? s->queue_id : "NOQUEUE",
+  return (SgRcptQuery) { .sender = s->env->mail.address ? s->env->mail.address : "",
+                         .smtputf8 = s->env->mail.smtputf8,
+                         .queue_id = s->env->queue_id[0] ? s->env->queue_id : "NOQUEUE",
                          .client_address = s->client_address,
                          .client_port = s->client_port, .helo = s->helo,
                          .protocol = session_protocol (s), .tls_protocol = s->tls_protocol,
@@ -479,7 +462,7 @@ mail_apply (SgSession *s, SgSmtpPath *path, SgRcptVerdict *v)
   if (v->code)
     {
       sg_smtp_path_clear (path);
-      s->queue_id[0] = '\0';
+      s->env->queue_id[0] = '\0';
       reply_verdict (s, v);
       milter_session_keep (s, v);
       sg_rcpt_verdict_clear (v);
@@ -488,7 +471,7 @@ mail_apply (SgSession *s, SgSmtpPath *path, SgRcptVerdict *v)
   if (v->settled)
     s->milters_settled = TRUE;
   sg_rcpt_verdict_clear (v);
-  s->mail = *path;
+  s->env->mail = *path;
   memset (path, 0, sizeof *path);
   session_enter_state (s, SG_SESSION_MAIL);
   reply (s, 250, "2.1.0", "Sender OK");
@@ -553,7 +536,7 @@ smtp_mail (SgSession *s, const char *arg)
       reply_verdict (s, v);
       return;
     }
-  sg_queue_id_generate (s->queue_id);
+  sg_queue_id_generate (s->env->queue_id);
   SgRcptVerdict verdict = { 0 };
   if (s->hooks->check_stage && !s->milters_settled)
     {
@@ -612,7 +595,7 @@ rcpt_apply (SgSession *s, char *address, SgSmtpPath *params, SgRcptVerdict *v)
                         v->text, v->reason);
       reply_verdict (s, v);   /* a milter's 421 closes here as at any other stage */
       g_free (address);
-      path_free (params);
+      sg_smtp_path_free (params);
       sg_rcpt_verdict_clear (v);
       return;
     }
@@ -621,12 +604,11 @@ rcpt_apply (SgSession *s, char *address, SgSmtpPath *params, SgRcptVerdict *v)
       SgRejectClient who = reject_client (s);
       g_autofree char *what = g_strdup_printf ("<%s>: %s", address, v->hold);
       sg_reject_rcpt (&who, "hold", address, session_protocol (s), 0, NULL, what, NULL);
-      if (!s->hold_reason)
-        s->hold_reason = g_steal_pointer (&v->hold);
+      if (!s->env->hold_reason)
+        s->env->hold_reason = g_steal_pointer (&v->hold);
     }
   sg_rcpt_verdict_clear (v);
-  g_ptr_array_add (s->recipients, address);
-  g_ptr_array_add (s->rcpt_params, params);
+  sg_envelope_add_recipient (s->env, address, params);
   session_enter_state (s, SG_SESSION_RCPT);
   reply (s, 250, "2.1.5", "Recipient OK");
 }
@@ -637,7 +619,7 @@ smtp_rcpt (SgSession *s, const char *arg)
   g_autoptr(GError) error = NULL;
   g_auto(SgSmtpPath) path = { .size = -1 };
 
-  if (!sg_smtp_parse_rcpt (arg, s->mail.smtputf8, &path, &error))
+  if (!sg_smtp_parse_rcpt (arg, s->env->mail.smtputf8, &path, &error))
     {
       smtp_error_reply (s, error);
       return;
@@ -660,13 +642,13 @@ smtp_rcpt (SgSession *s, const char *arg)
       count_error (s);
       return;
     }
-  for (guint i = 0; i < s->recipients->len; i++)
-    if (g_ascii_strcasecmp (g_ptr_array_index (s->recipients, i), address) == 0)
+  for (guint i = 0; i < s->env->recipients->len; i++)
+    if (g_ascii_strcasecmp (g_ptr_array_index (s->env->recipients, i), address) == 0)
       {
         reply (s, 250, "2.1.5", "Recipient OK (duplicate)");
         return;
       }
-  if (s->recipients->len >= s->config->max_recipients)
+  if (s->env->recipients->len >= s->config->max_recipients)
     {
       /* Logged and counted once per transaction: the limit is no error,
        * so nothing else bounds how many more RCPTs a client sends. */
@@ -689,10 +671,10 @@ smtp_rcpt (SgSession *s, const char *arg)
   SgRcptVerdict verdict = { 0 };
   if (s->hooks->check_rcpt)
     {
-      SgRcptQuery q = { .sender = s->mail.address, .recipient = address,
-                        .smtputf8 = s->mail.smtputf8,
+      SgRcptQuery q = { .sender = s->env->mail.address, .recipient = address,
+                        .smtputf8 = s->env->mail.smtputf8,
                         .accepted_domain = recipient_in_accepted_domain (s, address),
-                        .queue_id = s->queue_id, .client_address = s->client_address,
+                        .queue_id = s->env->queue_id, .client_address = s->client_address,
                         .client_port = s->client_port, .helo = s->helo,
                         .protocol = session_protocol (s), .tls_protocol = s->tls_protocol,
                         .tls_cipher = s->tls_cipher };
@@ -799,8 +781,8 @@ static const char *
 session_protocol (const SgSession *s)
 {
   if (s->tls_protocol)
-    return s->mail.smtputf8 ? "UTF8SMTPS" : "ESMTPS";
-  return s->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+    return s->env->mail.smtputf8 ? "UTF8SMTPS" : "ESMTPS";
+  return s->env->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
 }
 
 /* open_draft - SgDataSpill.open: a spool draft through the session's hook. */
@@ -818,14 +800,20 @@ open_draft (gpointer user_data, GError **error)
 static void
 content_start (SgSession *s)
 {
-  SgEnvelope trace = {
-    .helo = s->helo, .client_address = s->client_address, .protocol = session_protocol (s),
-    .recipients = s->recipients, .arrival_us = g_get_real_time (),
-  };
-  memcpy (trace.queue_id, s->queue_id, sizeof trace.queue_id);
-  g_autofree char *tls = s->tls_protocol ? g_strdup_printf ("%s with cipher %s", s->tls_protocol,
-                                                            s->tls_cipher) : NULL;
-  g_autoptr(GBytes) received = sg_received_header (s->config->hostname, &trace, tls);
+  SgEnvelope *env = s->env;
+  /* the session's part of the envelope: who the client is, as of now */
+  g_free (env->helo);
+  env->helo = g_strdup (s->helo);
+  env->protocol = session_protocol (s);
+  g_free (env->tls_protocol);
+  env->tls_protocol = g_strdup (s->tls_protocol);
+  g_free (env->tls_cipher);
+  env->tls_cipher = g_strdup (s->tls_cipher);
+  g_free (env->client_address);
+  env->client_address = g_strdup (s->client_address);
+  env->client_port = s->client_port;
+  env->arrival_us = g_get_real_time ();
+  g_autoptr(GBytes) received = sg_envelope_received (env, s->config->hostname);
   SgDataSpill spill = {
     .open = s->hooks->open_draft ? open_draft : NULL, .user_data = s, .header = received,
     .threshold = s->config->data_spill_size, .max_in_flight = s->config->max_memory_in_flight,
@@ -1101,7 +1089,7 @@ finish_data (SgSession *s)
     }
   if (data->spill_error)
     {
-      g_warning ("%s: writing the message to the spool failed: %s", s->queue_id,
+      g_warning ("%s: writing the message to the spool failed: %s", s->env->queue_id,
                  data->spill_error->message);
       sg_reply_spool_error (&r, data->spill_error);
       refuse (s, &who, "DATA", &r);
@@ -1110,28 +1098,11 @@ finish_data (SgSession *s)
       return;
     }
 
-  SgEnvelope *env = g_new0 (SgEnvelope, 1);
-  memcpy (env->queue_id, s->queue_id, sizeof env->queue_id);
-  env->mail = s->mail;   /* moved: the owned strings are stolen below */
-  env->mail.address = g_steal_pointer (&s->mail.address);
-  env->mail.dsn_ret = g_steal_pointer (&s->mail.dsn_ret);
-  env->mail.dsn_envid = g_steal_pointer (&s->mail.dsn_envid);
-  env->recipients = g_ptr_array_new_with_free_func (g_free);
-  env->rcpt_params = g_ptr_array_new_with_free_func (path_free);
-  for (guint i = 0; i < s->recipients->len; i++)
-    {
-      g_ptr_array_add (env->recipients, g_strdup (g_ptr_array_index (s->recipients, i)));
-      g_ptr_array_add (env->rcpt_params, g_steal_pointer (&s->rcpt_params->pdata[i]));
-    }
-  env->helo = g_strdup (s->helo);
-  env->protocol = session_protocol (s);
-  env->tls_protocol = g_strdup (s->tls_protocol);
-  env->tls_cipher = g_strdup (s->tls_cipher);
-  env->client_address = g_strdup (s->client_address);
-  env->client_port = s->client_port;
+  /* the envelope goes with the message (content_start filled in the client) */
+  SgEnvelope *env = g_steal_pointer (&s->env);
+  s->env = sg_envelope_new ();
   env->arrival_us = g_get_real_time ();
   env->received = g_bytes_ref (data->spill.header);
-  env->hold_reason = g_steal_pointer (&s->hold_reason);
   env->draft = sg_data_reader_steal_draft (data);
   env->content = sg_data_reader_steal (data);
   session_enter_state (s, SG_SESSION_SUBMITTED);
@@ -1259,7 +1230,7 @@ session_input_ended (SgSession *s)
   if (session_idle (s) && s->in->len > 0 && memchr (s->in->data, '\n', s->in->len) != NULL)
     return;   /* more to answer once the client reads its replies */
   if (s->state == SG_SESSION_DATA || s->state == SG_SESSION_BDAT || s->state == SG_SESSION_CHUNKING)
-    g_message ("%s: lost connection after %s from %s", s->queue_id,
+    g_message ("%s: lost connection after %s from %s", s->env->queue_id,
                s->state == SG_SESSION_DATA ? "DATA" : "BDAT", s->client);
   session_enter_state (s, SG_SESSION_CLOSING);
 }
@@ -1450,9 +1421,7 @@ sg_session_new (SgConfig *config, const char *client_address, guint16 client_por
   s->client = sg_log_client (NULL, client_address);
   s->in = g_byte_array_new ();
   s->out = g_string_sized_new (256);
-  s->mail.size = -1;
-  s->recipients = g_ptr_array_new_with_free_func (g_free);
-  s->rcpt_params = g_ptr_array_new_with_free_func (path_free);
+  s->env = sg_envelope_new ();
   s->relay_allowed = TRUE;
   return s;
 }
@@ -1468,9 +1437,7 @@ sg_session_free (SgSession *s)
 {
   if (!s)
     return;
-  sg_smtp_path_clear (&s->mail);
-  g_ptr_array_unref (s->recipients);
-  g_ptr_array_unref (s->rcpt_params);
+  sg_envelope_free (s->env);
   sg_data_reader_clear (&s->data);
   g_byte_array_unref (s->in);
   g_string_free (s->out, TRUE);
@@ -1479,9 +1446,8 @@ sg_session_free (SgSession *s)
   g_free (s->client);
   g_free (s->tls_protocol);
   g_free (s->tls_cipher);
-  g_free (s->hold_reason);
   g_free (s->rcpt_pending);
-  path_free (s->rcpt_pending_params);
+  sg_smtp_path_free (s->rcpt_pending_params);
   sg_rcpt_verdict_clear (&s->milter_session);
   g_free (s->stage_helo);
   sg_smtp_path_clear (&s->stage_mail);
@@ -1570,23 +1536,4 @@ gboolean
 sg_session_in_data (const SgSession *s)
 {
   return s->state == SG_SESSION_DATA || s->state == SG_SESSION_BDAT;
-}
-
-void
-sg_envelope_free (SgEnvelope *env)
-{
-  if (!env)
-    return;
-  sg_smtp_path_clear (&env->mail);
-  g_clear_pointer (&env->recipients, g_ptr_array_unref);
-  g_clear_pointer (&env->rcpt_params, g_ptr_array_unref);
-  g_free (env->helo);
-  g_free (env->client_address);
-  g_free (env->tls_protocol);
-  g_free (env->tls_cipher);
-  g_free (env->hold_reason);
-  g_clear_pointer (&env->received, g_bytes_unref);
-  g_clear_pointer (&env->content, g_bytes_unref);
-  g_clear_pointer (&env->draft, sg_spool_draft_free);
-  g_free (env);
 }

@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <gio/gio.h>
 #include "config/config.h"
+#include "envelope/envelope.h"
 #include "smtp/smtp_command.h"
 #include "spool/queue_id.h"
 #include "spool/spool.h"
@@ -39,29 +40,6 @@ typedef enum {
 } SgSessionStage;
 
 typedef struct _SgSession SgSession;
-
-/* What the session hands over at the end of DATA. All fields owned. */
-typedef struct {
-  char        queue_id[SG_QUEUE_ID_LEN + 1];
-  SgSmtpPath  mail;          /* reverse-path and its ESMTP parameters */
-  GPtrArray  *recipients;    /* char* forward-paths, in order, no duplicates */
-  GPtrArray  *rcpt_params;   /* (nullable) SgSmtpPath*, parallel to recipients: each
-                              * RCPT's DSN parameters (address NULL) */
-  char       *helo;
-  const char *protocol;      /* "SMTP", "ESMTP", "ESMTPS", "UTF8SMTP", "UTF8SMTPS" (static) */
-  char       *tls_protocol;  /* (nullable) e.g. "TLSv1.3" */
-  char       *tls_cipher;    /* (nullable) */
-  char       *client_address;
-  guint16     client_port;
-  GBytes     *received;      /* our Received header, CRLF-terminated, made at DATA */
-  GBytes     *content;       /* the message as received, dot-unstuffed; NULL when draft is set */
-  SgSpoolDraft *draft;       /* (nullable) the message on disk instead: received, then content */
-  gint64      arrival_us;    /* when the end of data was seen */
-  char       *hold_reason;   /* (nullable) an access table said HOLD: queue it held */
-} SgEnvelope;
-
-void sg_envelope_free (SgEnvelope *env);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgEnvelope, sg_envelope_free)
 
 /* One RCPT for the recipient policy ([access] tables, verification); borrowed. */
 typedef struct {
