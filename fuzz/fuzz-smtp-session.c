@@ -15,11 +15,13 @@ static guint submits;
 static void
 submit (SgSession *session, SgEnvelope *env, gpointer user_data)
 {
+  g_auto(SgReply) r = { 0 };
   sg_envelope_free (env);
   if (submits++ & 1)
-    sg_session_submit_done (session, 550, "5.6.0", "rejected");
+    sg_reply_set (&r, 550, "5.6.0", NULL, "rejected");
   else
-    sg_session_submit_done (session, 250, "2.0.0", "Ok");
+    sg_reply_set (&r, 250, "2.0.0", NULL, "Ok");
+  sg_session_submit_done (session, &r);
 }
 
 static const SgSessionHooks hooks = { .submit = submit };

@@ -3,7 +3,7 @@
  * context; rejections never touch the queue (a copy may go to rejected/,
  * rollout.c, which also owns monitor mode). Logs the Postfix-style
  * "ID: from=<...>, size=N, nrcpt=N" line once the message is durable and
- * counts it accepted; refusals go through smtp/reject.h. A message that
+ * counts it accepted; refusals go through reply/reject.h. A message that
  * arrived as a spool draft is validated from a mapping of its file and
  * committed as that file; a refused one's file goes with its envelope.
  * Between validation and the commit, [milter] servers get their say
@@ -18,7 +18,7 @@
 #include "common/log.h"
 #include "metrics/metrics.h"
 #include "milter/milter_client.h"
-#include "smtp/reject.h"
+#include "reply/reject.h"
 
 #include <string.h>
 
@@ -51,9 +51,7 @@ typedef struct {
   SgEnvelope      *env;
   SgIntakeDoneFunc done;
   gpointer         user_data;
-  guint            code;
-  char             enhanced[16];   /* "X.YYY.ZZZ": a copy, the milter's reply is freed first */
-  char            *text;
+  SgReply          reply;          /* owned: the milter's result is freed first */
   /* between validation and the milters' pool */
   SgValidation    *validation;     /* (nullable) once accepted by validation */
   const guint8    *bytes;          /* the message: env->content's or the draft's mapping */
@@ -93,7 +91,7 @@ job_free (Job *job)
   g_atomic_rc_box_release_full (job->settings, settings_clear);
   sg_envelope_free (job->env);
   g_clear_pointer (&job->validation, sg_validation_free);
-  g_free (job->text);
+  sg_reply_clear (&job->reply);
   g_free (job);
 }
 
@@ -102,31 +100,18 @@ static gboolean
 job_reply_idle (gpointer data)
 {
   Job *job = data;
-  job->done (job->code, job->enhanced, job->text, job->user_data);
+  job->done (&job->reply, job->user_data);
   g_atomic_int_dec_and_test (&job->intake->pending);
   job_free (job);
   return G_SOURCE_REMOVE;
 }
 
+/* job_reply - the reply (contents taken), delivered in the main context. */
 static void
-job_reply (Job *job, guint code, const char *enhanced, char *text)
+job_reply (Job *job, SgReply *reply)
 {
-  job->code = code;
-  g_strlcpy (job->enhanced, enhanced, sizeof job->enhanced);
-  job->text = text;
+  sg_reply_move (&job->reply, reply);
   g_main_context_invoke (job->intake->context, job_reply_idle, job);
-}
-
-/* reject_client - who sent env, for a refusal (smtp/reject.h). */
-static SgRejectClient
-reject_client (const SgEnvelope *env)
-{
-  return (SgRejectClient) { .queue_id = env->queue_id, .helo = env->helo,
-                            .address = env->client_address, .sender = env->mail.address,
-                            .recipient = env->recipients->len
-                                         ? g_ptr_array_index (env->recipients, 0) : NULL,
-                            .protocol = env->protocol && strstr (env->protocol, "ESMTP")
-                                        ? "ESMTP" : "SMTP" };
 }
 
 /* commit_done - main context: the spool has answered for this message. */
@@ -136,15 +121,10 @@ commit_done (SgMeta *meta, const GError *error, gpointer user_data)
   Job *job = user_data;
   if (error)
     {
-      gboolean full = g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOSPACE);
-      SgRejectClient who = reject_client (job->env);
+      SgRejectClient who = sg_envelope_reject_client (job->env);
       g_warning ("%s: spool commit failed: %s", job->env->queue_id, error->message);
-      job->code = full ? 452 : 451;
-      g_strlcpy (job->enhanced, full ? "4.3.1" : "4.3.0", sizeof job->enhanced);
-      job->text = g_strdup (full ? "Insufficient system storage; try again later"
-                                 : "Local error in processing; try again later");
-      sg_reject (&who, "DATA", job->code, job->enhanced, full ? SG_RULE_SPOOL_FULL : SG_RULE_SPOOL_ERROR,
-                 "%s", job->text);
+      sg_reply_spool_error (&job->reply, error);
+      sg_reject (&who, "DATA", &job->reply);
     }
   else
     {
@@ -152,54 +132,23 @@ commit_done (SgMeta *meta, const GError *error, gpointer user_data)
        * logged before the message becomes visible to the queue runner */
       sg_metrics_inc (SG_COUNTER_MESSAGES_ACCEPTED);
       sg_metrics_add (SG_COUNTER_ACCEPTED_BYTES, meta->message_size);
-      job->code = 250;
-      g_strlcpy (job->enhanced, "2.0.0", sizeof job->enhanced);
-      job->text = g_strdup_printf ("Ok: queued as %s", meta->queue_id);
+      sg_reply_set (&job->reply, 250, "2.0.0", NULL, "Ok: queued as %s", meta->queue_id);
       if (job->intake->committed)
         job->intake->committed (meta, job->intake->committed_data);
     }
   job_reply_idle (job);
 }
 
-/* meta_from_envelope - the metadata of an accepted message (transfer full). */
+/* meta_from_envelope - the metadata of an accepted message: the envelope's,
+ * and what validation found (transfer full). */
 static SgMeta *
 meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
 {
-  SgMeta *meta = sg_meta_new ();
-  meta->queue_id = g_strdup (env->queue_id);
-  meta->arrival_time_us = env->arrival_us;
-  meta->sender = g_strdup (env->mail.address);
-  for (guint i = 0; i < env->recipients->len; i++)
-    {
-      sg_meta_add_recipient (meta, g_ptr_array_index (env->recipients, i));
-      const SgSmtpPath *p = env->rcpt_params && i < env->rcpt_params->len
-                            ? g_ptr_array_index (env->rcpt_params, i) : NULL;
-      SgMetaRecipient *r = g_ptr_array_index (meta->recipients, i);
-      r->dsn_notify = p ? g_strdup (p->dsn_notify) : NULL;
-      r->dsn_orcpt = p ? g_strdup (p->dsn_orcpt) : NULL;
-    }
-  meta->dsn_ret = g_strdup (env->mail.dsn_ret);
-  meta->dsn_envid = g_strdup (env->mail.dsn_envid);
-  meta->esmtp_size = env->mail.size;
-  meta->esmtp_body = env->mail.body == SG_BODY_8BITMIME ? g_strdup ("8BITMIME")
-                   : env->mail.body == SG_BODY_7BIT ? g_strdup ("7BIT") : NULL;
-  meta->smtputf8 = env->mail.smtputf8;
-  meta->client_address = g_strdup (env->client_address);
-  meta->client_port = env->client_port;
-  meta->helo_name = g_strdup (env->helo);
-  meta->protocol = g_strdup (env->protocol);
-  meta->tls_protocol = g_strdup (env->tls_protocol);
-  meta->tls_cipher = g_strdup (env->tls_cipher);
-  meta->state = SG_MSG_QUEUED;
+  SgMeta *meta = sg_envelope_to_meta (env);
   if (env->hold_reason)
-    {
-      /* an [access] table said HOLD: kept until `spoolgate release` */
-      meta->state = SG_MSG_HELD;
-      g_message ("%s: held: %s", env->queue_id, env->hold_reason);
-    }
+    g_message ("%s: held: %s", env->queue_id, env->hold_reason);
   meta->validation = sg_validation_to_json (validation);
   meta->message_id = g_strdup (validation->message_id);
-  meta->log_client = sg_log_client (NULL, env->client_address);
   return meta;
 }
 
@@ -212,19 +161,10 @@ run_milters (SgIntake *intake, const SgConfig *config, const SgEnvelope *env, GB
 {
   if (!config->milter_servers || !config->milter_servers[0])
     return NULL;
-  g_autoptr(GPtrArray) rcpts = g_ptr_array_sized_new (env->recipients->len + 1);  /* borrowed */
-  for (guint i = 0; i < env->recipients->len; i++)
-    g_ptr_array_add (rcpts, g_ptr_array_index (env->recipients, i));
-  g_ptr_array_add (rcpts, NULL);
-  SgMilterInput in = {
-    .queue_id = env->queue_id, .hostname = config->hostname,
-    .client_address = env->client_address, .client_port = env->client_port,
-    .helo = env->helo, .protocol = env->protocol,
-    .tls_version = env->tls_protocol, .cipher = env->tls_cipher, .sender = env->mail.address,
-    .recipients = (const char *const *) rcpts->pdata,
-    .received = env->received, .content = content, .cancel = &intake->stopping,
-    .deadline = deadline,
-  };
+  SgMilterInput in = sg_envelope_milter_input (env, config->hostname);
+  in.content = content;
+  in.cancel = &intake->stopping;
+  in.deadline = deadline;
   return sg_milter_run (config, &in);
 }
 
@@ -265,17 +205,13 @@ worker (gpointer data, gpointer pool_data)
         {
           /* Writing it failed after the final dot (the writer thread), or it
            * cannot be read back: the same replies as a failed commit. */
-          gboolean full = g_error_matches (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOSPACE);
-          SgRejectClient who = reject_client (env);
+          SgRejectClient who = sg_envelope_reject_client (env);
+          g_auto(SgReply) r = { 0 };
           g_warning ("%s: spooling the message failed: %s", env->queue_id,
                      error ? error->message : "short file");
-          sg_reject (&who, "DATA", full ? 452 : 451, full ? "4.3.1" : "4.3.0",
-                     full ? SG_RULE_SPOOL_FULL : SG_RULE_SPOOL_ERROR, "%s",
-                     full ? "Insufficient system storage; try again later"
-                          : "Local error in processing; try again later");
-          job_reply (job, full ? 452 : 451, full ? "4.3.1" : "4.3.0",
-                     g_strdup (full ? "Insufficient system storage; try again later"
-                                    : "Local error in processing; try again later"));
+          sg_reply_spool_error (&r, error);
+          sg_reject (&who, "DATA", &r);
+          job_reply (job, &r);
           return;
         }
       bytes += hlen;
@@ -317,11 +253,11 @@ worker (gpointer data, gpointer pool_data)
     }
   else if (v->first_reject)
     {
-      g_autofree char *why = sg_violation_describe (v->first_reject);
-      SgRejectClient who = reject_client (env);
+      SgRejectClient who = sg_envelope_reject_client (env);
       SgRejected *kept = st->config->keep_rejected ? g_atomic_pointer_get (&in->rejected) : NULL;
-      sg_reject (&who, "END-OF-MESSAGE", SG_ROLLOUT_REJECT_CODE, v->first_reject->enhanced,
-                 v->first_reject->rule, "%s", why);
+      g_auto(SgReply) r = { 0 };
+      sg_rollout_refusal (v->first_reject, &r);
+      sg_reject (&who, "END-OF-MESSAGE", &r);
       if (kept != NULL)
         {
           /* A draft's body is borrowed from its mapping: the copy is made
@@ -330,8 +266,7 @@ worker (gpointer data, gpointer pool_data)
           sg_rollout_keep (kept, meta_from_envelope (env, v), env->received, body, v->first_reject,
                            FALSE);
         }
-      job_reply (job, SG_ROLLOUT_REJECT_CODE, v->first_reject->enhanced,
-                 sg_rollout_reply (v->first_reject));
+      job_reply (job, &r);
       return;
     }
   job->validation = g_steal_pointer (&v);
@@ -355,15 +290,18 @@ accept_job (Job *job, SgMilterResult *mr)
   const Settings *st = job->settings;
   SgEnvelope *env = job->env;
   const SgValidation *v = job->validation;
+  g_auto(SgReply) r = { 0 };
   if (mr && mr->verdict == SG_MILTER_DISCARD)
     {
-      job_reply (job, 250, "2.0.0", g_strdup_printf ("Ok: queued as %s", env->queue_id));
+      sg_reply_set (&r, 250, "2.0.0", NULL, "Ok: queued as %s", env->queue_id);
+      job_reply (job, &r);
       return;
     }
   if (mr && (mr->verdict == SG_MILTER_REJECT || mr->verdict == SG_MILTER_TEMPFAIL))
     {
-      sg_metrics_rejected (SG_RULE_MILTER, mr->code);  /* logged as milter-reject */
-      job_reply (job, mr->code, mr->enhanced, g_strdup (mr->text));
+      sg_reply_set (&r, mr->code, mr->enhanced, SG_RULE_MILTER, "%s", mr->text);
+      sg_metrics_rejected (r.rule, r.code);  /* logged as milter-reject */
+      job_reply (job, &r);
       return;
     }
   SgMeta *meta = meta_from_envelope (env, v);

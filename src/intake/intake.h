@@ -4,7 +4,8 @@
 #pragma once
 #include <glib.h>
 #include "config/config.h"
-#include "smtp/session.h"
+#include "reply/reply.h"
+#include "envelope/envelope.h"
 #include "spool/spool.h"
 #include "validate/validate.h"
 
@@ -12,9 +13,9 @@ G_BEGIN_DECLS
 
 typedef struct _SgIntake SgIntake;
 
-/* The reply for one message, called in the intake's main context. */
-typedef void (*SgIntakeDoneFunc) (guint code, const char *enhanced, const char *text,
-                                  gpointer user_data);
+/* The reply for one message (borrowed for the call; a refusal in it is
+ * logged already), called in the intake's main context. */
+typedef void (*SgIntakeDoneFunc) (const SgReply *reply, gpointer user_data);
 
 /* sg_intake_new - keeps a reference to config; spool is borrowed; workers =
  * 0 means one per CPU. */

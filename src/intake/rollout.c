@@ -4,7 +4,7 @@
 #include "intake/rollout.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
-#include "smtp/reject.h"
+#include "reply/reject.h"
 
 #include <string.h>
 
@@ -18,6 +18,16 @@ sg_rollout_reply (const SgViolation *v)
 {
   g_autofree char *why = sg_violation_describe (v);
   return g_strdup_printf ("Message rejected: %s", why);
+}
+
+/* sg_rollout_refusal - enforce's 550, as the client reads it and the log says it. */
+void
+sg_rollout_refusal (const SgViolation *v, SgReply *out)
+{
+  g_autofree char *text = sg_rollout_reply (v);
+  sg_reply_set (out, SG_ROLLOUT_REJECT_CODE, v->enhanced, v->rule, "%s", text);
+  g_free (out->log_text);
+  out->log_text = sg_violation_describe (v);
 }
 
 /* sg_rollout_note - record mode and what enforce would have done. */
@@ -45,11 +55,10 @@ void
 sg_rollout_monitor (const SgEnvelope *env, const SgViolation *would_reject)
 {
   g_autofree char *text = sg_rollout_reply (would_reject);
-  g_autofree char *who = sg_log_client (NULL, env->client_address);
-  g_autofree char *fields = sg_reject_fields (
-    env->mail.address ? env->mail.address : "",
-    env->recipients->len ? g_ptr_array_index (env->recipients, 0) : NULL,
-    env->protocol && strstr (env->protocol, "ESMTP") ? "ESMTP" : "SMTP", env->helo);
+  SgRejectClient client = sg_envelope_reject_client (env);
+  g_autofree char *who = sg_log_client (NULL, client.address);
+  g_autofree char *fields = sg_reject_fields (client.sender ? client.sender : "", client.recipient,
+                                              client.protocol, client.helo);
   /* Postfix's smtpd reject_warning (warn_if_reject): what enforce would
    * have logged as reject; pflogsumm counts it under reject warnings */
   sg_log_info (SG_LOG_SMTPD, "%s: reject_warning: END-OF-MESSAGE from %s: %03u %s %s%s rule=%s; "

@@ -4,7 +4,8 @@
  * The verdict is validate/'s, the store spool/spool_rejected.c's. */
 #pragma once
 #include <glib.h>
-#include "smtp/session.h"
+#include "envelope/envelope.h"
+#include "reply/reply.h"
 #include "spool/meta.h"
 #include "spool/spool_rejected.h"
 #include "validate/validate.h"
@@ -20,6 +21,10 @@ G_BEGIN_DECLS
 /* sg_rollout_reply - the reply text enforce sends for v, after "550 ENHANCED ":
  * "Message rejected: <sg_violation_describe>" (transfer full). */
 char *sg_rollout_reply (const SgViolation *v);
+/* sg_rollout_refusal - the whole refusal enforce answers and logs for v:
+ * 550, v's enhanced code and rule, sg_rollout_reply's text, and the bare
+ * description for the log line. */
+void sg_rollout_refusal (const SgViolation *v, SgReply *out);
 
 /* sg_rollout_note - add "mode", "would_reject" and, when would_reject
  * (nullable) is set, "rule" and "reply" (the whole 550 line enforce sends)

@@ -331,7 +331,7 @@ verdict_name (SgMilterVerdict v)
 
 /* log_verdict - Postfix's "ID: milter-reject: STAGE from HELO[ADDR]: X.Y.Z
  * text; from=<> to=<> proto=P helo=<H>" (milter-discard, milter-hold alike),
- * then which milter, and for a refusal its rule id (smtp/reject.h). */
+ * then which milter, and for a refusal its rule id (reply/reject.h). */
 static void
 log_verdict (const SgMilterInput *in, const char *kind, const char *stage, const char *what,
              const char *milter)

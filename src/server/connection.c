@@ -514,13 +514,13 @@ on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
 }
 
 static void
-on_submit_done (guint code, const char *enhanced, const char *text, gpointer user_data)
+on_submit_done (const SgReply *reply, gpointer user_data)
 {
   SgConnection *conn = user_data;
   if (!conn->closed)
     {
       /* A stopping server drained the session: the reply, then 421. */
-      sg_session_submit_done (conn->session, code, enhanced, text);
+      sg_session_submit_done (conn->session, reply);
       if (connection_flush (conn))
         connection_update (conn);
       /* Input held back while we worked may sit decrypted inside OpenSSL. */
@@ -539,9 +539,11 @@ on_submit (SgSession *session, SgEnvelope *env, gpointer user_data)
     {
       /* the intake is being drained for exit: this message was never taken */
       conn->refs--;
+      g_auto(SgReply) reply = { 0 };
       sg_envelope_free (env);
-      sg_session_submit_done (session, 451, "4.3.2", "Service shutting down; message not accepted, "
-                              "try again later");
+      sg_reply_set (&reply, 451, "4.3.2", NULL, "Service shutting down; message not accepted, "
+                    "try again later");
+      sg_session_submit_done (session, &reply);
     }
 }
 

@@ -3,14 +3,14 @@
  * a session exists (RFC 5321 3.1: 554 or 421 at the greeting). With [server]
  * proxy_protocol only trusted proxies may connect, and the per-client checks
  * run once the connection has read the PROXY header, on the address it names.
- * Each refusal is logged and counted through smtp/reject.h, a flood of them
+ * Each refusal is logged and counted through reply/reject.h, a flood of them
  * (max_connections, EMFILE) logged once per FLOOD_LOG_INTERVAL. Also the
  * open-file limit that max_connections must fit, and the spool's free-space
  * check that MAIL consults. */
 #include "server/server_private.h"
 #include "server/connection.h"
 #include "metrics/metrics.h"
-#include "smtp/reject.h"
+#include "reply/reject.h"
 #include "common/log.h"
 
 #include <arpa/inet.h>

@@ -8,8 +8,7 @@
  * full). */
 #include "smtp/session.h"
 #include "smtp/smtp_data.h"
-#include "smtp/received.h"
-#include "smtp/reject.h"
+#include "reply/reject.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
 
@@ -55,15 +54,12 @@ struct _SgSession {
   gboolean             relay_allowed; /* client in [access] allowed_networks */
   GByteArray          *in;       /* received, not yet processed */
   GString             *out;      /* replies not yet sent */
-  /* the transaction */
-  char                 queue_id[SG_QUEUE_ID_LEN + 1];
-  SgSmtpPath           mail;
-  GPtrArray           *recipients;
-  GPtrArray           *rcpt_params;   /* SgSmtpPath*, parallel to recipients (DSN) */
+  /* the transaction: queue ID, MAIL, each RCPT and a HOLD, handed over
+   * whole at the end of data (envelope/envelope.h) */
+  SgEnvelope          *env;
   SgDataReader         data;
   gint64               data_end_us;  /* monotonic end of DATA, 0 once answered */
   gboolean             rcpt_limit_hit; /* logged once per transaction, not per RCPT */
-  char                *hold_reason;    /* (nullable) an RCPT verdict said HOLD */
   char                *rcpt_pending;   /* RCPT_WAIT: the address waiting for its verdict */
   SgSmtpPath          *rcpt_pending_params; /* and its DSN parameters */
   SgSessionState       rcpt_return;    /* RCPT_WAIT: the state to go back to */
@@ -83,9 +79,7 @@ struct _SgSession {
   guint64              bdat_left;     /* bytes of the current chunk still to read */
   gboolean             bdat_last;     /* the current chunk is the LAST one */
   gboolean             bdat_discard;  /* the chunk is refused: read and drop it */
-  guint                bdat_reply;    /* code of a refusal owed after the discarded chunk */
-  const char          *bdat_enhanced; /* (static) its enhanced code */
-  const char          *bdat_text;     /* (static) its text */
+  SgReply              bdat_refusal;  /* the reply owed after the discarded chunk */
   SgSessionState       bdat_return;   /* state to go back to after a refused chunk */
   guint64              bdat_size;     /* size of the current chunk */
   char                 bdat_prev[2];  /* last two bytes fed, to stuff a dot at line start */
@@ -155,23 +149,13 @@ sg_session_state_name (SgSessionState state)
   return state_names[state];
 }
 
-/* path_free - an SgSmtpPath on the heap (RCPT's DSN parameters). */
-static void
-path_free (gpointer p)
-{
-  if (!p)
-    return;
-  sg_smtp_path_clear (p);
-  g_free (p);
-}
-
 /* session_enter_state - the one place the state changes. */
 static void
 session_enter_state (SgSession *s, SgSessionState next)
 {
   if (s->state == next)
     return;
-  g_debug ("%s: session %s: %s -> %s", s->queue_id[0] ? s->queue_id : "-", s->client,
+  g_debug ("%s: session %s: %s -> %s", s->env->queue_id[0] ? s->env->queue_id : "-", s->client,
            state_names[s->state], state_names[next]);
   s->state = next;
 }
@@ -227,17 +211,33 @@ session_protocol_name (const SgSession *s)
   return s->esmtp ? "ESMTP" : "SMTP";
 }
 
-/* reject_client - who this session is, for a refusal (smtp/reject.h). */
+/* reject_client - who this session is, for a refusal (reply/reject.h). */
 static SgRejectClient
 reject_client (const SgSession *s)
 {
   /* Like Postfix, a transaction has a queue ID in the log once it has a
    * recipient; until then its refusals are NOQUEUE. */
-  return (SgRejectClient) { .queue_id = s->recipients->len ? s->queue_id : NULL, .helo = s->helo,
-                            .address = s->client_address, .sender = s->mail.address,
-                            .recipient = s->recipients->len
-                                         ? g_ptr_array_index (s->recipients, 0) : NULL,
+  return (SgRejectClient) { .queue_id = s->env->recipients->len ? s->env->queue_id : NULL,
+                            .helo = s->helo, .address = s->client_address,
+                            .sender = s->env->mail.address,
+                            .recipient = sg_envelope_first_recipient (s->env),
                             .protocol = session_protocol_name (s) };
+}
+
+/* reply_send - a reply object as the reply line. */
+static void
+reply_send (SgSession *s, const SgReply *r)
+{
+  reply (s, r->code, r->enhanced, "%s", r->text);
+}
+
+/* refuse - a refusal logged (reply/reject.h) and answered from one reply
+ * object, so the log and the client cannot disagree. */
+static void
+refuse (SgSession *s, const SgRejectClient *who, const char *stage, const SgReply *r)
+{
+  sg_reject (who, stage, r);
+  reply_send (s, r);
 }
 
 /* data_replied - the final reply to DATA is queued: time it from the end of data. */
@@ -253,13 +253,9 @@ data_replied (SgSession *s)
 static void
 transaction_reset (SgSession *s)
 {
-  sg_smtp_path_clear (&s->mail);
-  g_ptr_array_set_size (s->recipients, 0);
-  g_ptr_array_set_size (s->rcpt_params, 0);
+  sg_envelope_reset (s->env);
   sg_data_reader_clear (&s->data);
-  s->queue_id[0] = '\0';
   s->rcpt_limit_hit = FALSE;
-  g_clear_pointer (&s->hold_reason, g_free);
   s->bdat_fed = FALSE;
   s->bdat_prev[0] = s->bdat_prev[1] = 0;
   if (s->state != SG_SESSION_CONNECTED && s->state != SG_SESSION_CLOSING)
@@ -272,8 +268,9 @@ static const char *session_protocol (const SgSession *s);
 static SgRcptQuery
 stage_query (const SgSession *s)
 {
-  return (SgRcptQuery) { .sender = s->mail.address ? s->mail.address : "", .smtputf8 = s->mail.smtputf8,
-                         .queue_id = s->queue_id[0] ? s->queue_id : "NOQUEUE",
+  return (SgRcptQuery) { .sender = s->env->mail.address ? s->env->mail.address : "",
+                         .smtputf8 = s->env->mail.smtputf8,
+                         .queue_id = s->env->queue_id[0] ? s->env->queue_id : "NOQUEUE",
                          .client_address = s->client_address,
                          .client_port = s->client_port, .helo = s->helo,
                          .protocol = session_protocol (s), .tls_protocol = s->tls_protocol,
@@ -303,8 +300,8 @@ milter_session_keep (SgSession *s, SgRcptVerdict *v)
   memset (v, 0, sizeof *v);
 }
 
-/* reply_verdict - a milter's refusal as the reply; a 5xx counts as an error,
- * and a 421 closes (RFC 5321 3.8). */
+/* reply_verdict - a milter's or the recipient policy's refusal as the
+ * reply; a 5xx counts as an error, and a 421 closes (RFC 5321 3.8). */
 static void
 reply_verdict (SgSession *s, const SgRcptVerdict *v)
 {
@@ -465,7 +462,7 @@ mail_apply (SgSession *s, SgSmtpPath *path, SgRcptVerdict *v)
   if (v->code)
     {
       sg_smtp_path_clear (path);
-      s->queue_id[0] = '\0';
+      s->env->queue_id[0] = '\0';
       reply_verdict (s, v);
       milter_session_keep (s, v);
       sg_rcpt_verdict_clear (v);
@@ -474,7 +471,7 @@ mail_apply (SgSession *s, SgSmtpPath *path, SgRcptVerdict *v)
   if (v->settled)
     s->milters_settled = TRUE;
   sg_rcpt_verdict_clear (v);
-  s->mail = *path;
+  s->env->mail = *path;
   memset (path, 0, sizeof *path);
   session_enter_state (s, SG_SESSION_MAIL);
   reply (s, 250, "2.1.0", "Sender OK");
@@ -486,17 +483,20 @@ smtp_mail (SgSession *s, const char *arg)
   g_autoptr(GError) error = NULL;
   SgSmtpPath path = { .size = -1 };
   SgRejectClient who = reject_client (s);
+  g_auto(SgReply) r = { 0 };
 
   if (s->config->tls_require && !s->tls_protocol)
     {
-      sg_reject (&who, "MAIL", 530, "5.7.0", SG_RULE_TLS_REQUIRED, "Must issue a STARTTLS command first");
-      reply_error (s, 530, "5.7.0", "Must issue a STARTTLS command first");
+      sg_reply_set (&r, 530, "5.7.0", SG_RULE_TLS_REQUIRED, "Must issue a STARTTLS command first");
+      refuse (s, &who, "MAIL", &r);
+      count_error (s);
       return;
     }
   if (s->hooks->mail_room && !s->hooks->mail_room (s, s->user_data))
     {
-      sg_reject (&who, "MAIL", 452, "4.3.1", SG_RULE_SPOOL_LOW, "Insufficient system storage");
-      reply (s, 452, "4.3.1", "Insufficient system storage; try again later");
+      sg_reply_set (&r, 452, "4.3.1", SG_RULE_SPOOL_LOW, "Insufficient system storage; try again later");
+      sg_reply_set_log (&r, "Insufficient system storage");
+      refuse (s, &who, "MAIL", &r);
       return;
     }
   if (!sg_smtp_parse_mail (arg, &path, &error))
@@ -515,11 +515,13 @@ smtp_mail (SgSession *s, const char *arg)
   if (path.size >= 0 && (guint64) path.size > s->config->max_message_size)
     {
       who.sender = path.address;
-      sg_reject (&who, "MAIL", 552, "5.3.4", SG_RULE_SIZE_EXCEEDED, "declared SIZE=%" G_GINT64_FORMAT
-                 " exceeds %" G_GUINT64_FORMAT, path.size, s->config->max_message_size);
+      sg_reply_set (&r, 552, "5.3.4", SG_RULE_SIZE_EXCEEDED, "Message size exceeds fixed maximum "
+                    "message size of %" G_GUINT64_FORMAT " bytes (RFC 1870)",
+                    s->config->max_message_size);
+      sg_reply_set_log (&r, "declared SIZE=%" G_GINT64_FORMAT " exceeds %" G_GUINT64_FORMAT,
+                        path.size, s->config->max_message_size);
+      refuse (s, &who, "MAIL", &r);
       sg_smtp_path_clear (&path);
-      reply (s, 552, "5.3.4", "Message size exceeds fixed maximum message size of %" G_GUINT64_FORMAT
-             " bytes (RFC 1870)", s->config->max_message_size);
       return;
     }
   if (s->milter_session.code)
@@ -527,12 +529,14 @@ smtp_mail (SgSession *s, const char *arg)
       /* refused at CONNECT or HELO: every MAIL gets that reply (Postfix) */
       const SgRcptVerdict *v = &s->milter_session;
       who.sender = path.address;
-      sg_reject (&who, "MAIL", v->code, v->enhanced, SG_RULE_MILTER, "%s (milter verdict at %s)", v->text, v->stage);
+      sg_reply_set (&r, v->code, v->enhanced, SG_RULE_MILTER, "%s", v->text);
+      sg_reply_set_log (&r, "%s (milter verdict at %s)", v->text, v->stage);
+      sg_reject (&who, "MAIL", &r);
       sg_smtp_path_clear (&path);
       reply_verdict (s, v);
       return;
     }
-  sg_queue_id_generate (s->queue_id);
+  sg_queue_id_generate (s->env->queue_id);
   SgRcptVerdict verdict = { 0 };
   if (s->hooks->check_stage && !s->milters_settled)
     {
@@ -576,7 +580,8 @@ recipient_in_accepted_domain (SgSession *s, const char *address)
 /* rcpt_apply - answer one RCPT by the policy's verdict (contents taken):
  * a refusal is logged as Postfix's smtpd does, and each 5xx counts toward
  * [limits] max_errors (Postfix's smtpd_hard_error_limit), so a client
- * guessing addresses is cut off with 421. */
+ * guessing addresses is cut off with 421; a 421 verdict (a milter's)
+ * closes the session (RFC 5321 3.8). */
 static void
 rcpt_apply (SgSession *s, char *address, SgSmtpPath *params, SgRcptVerdict *v)
 {
@@ -588,12 +593,9 @@ rcpt_apply (SgSession *s, char *address, SgSmtpPath *params, SgRcptVerdict *v)
       else
         sg_reject_rcpt (&who, "reject", address, session_protocol (s), v->code, v->enhanced,
                         v->text, v->reason);
-      if (v->code / 100 == 5)
-        reply_error (s, v->code, v->enhanced, "%s", v->text);
-      else
-        reply (s, v->code, v->enhanced, "%s", v->text);
+      reply_verdict (s, v);   /* a milter's 421 closes here as at any other stage */
       g_free (address);
-      path_free (params);
+      sg_smtp_path_free (params);
       sg_rcpt_verdict_clear (v);
       return;
     }
@@ -602,12 +604,11 @@ rcpt_apply (SgSession *s, char *address, SgSmtpPath *params, SgRcptVerdict *v)
       SgRejectClient who = reject_client (s);
       g_autofree char *what = g_strdup_printf ("<%s>: %s", address, v->hold);
       sg_reject_rcpt (&who, "hold", address, session_protocol (s), 0, NULL, what, NULL);
-      if (!s->hold_reason)
-        s->hold_reason = g_steal_pointer (&v->hold);
+      if (!s->env->hold_reason)
+        s->env->hold_reason = g_steal_pointer (&v->hold);
     }
   sg_rcpt_verdict_clear (v);
-  g_ptr_array_add (s->recipients, address);
-  g_ptr_array_add (s->rcpt_params, params);
+  sg_envelope_add_recipient (s->env, address, params);
   session_enter_state (s, SG_SESSION_RCPT);
   reply (s, 250, "2.1.5", "Recipient OK");
 }
@@ -618,7 +619,7 @@ smtp_rcpt (SgSession *s, const char *arg)
   g_autoptr(GError) error = NULL;
   g_auto(SgSmtpPath) path = { .size = -1 };
 
-  if (!sg_smtp_parse_rcpt (arg, s->mail.smtputf8, &path, &error))
+  if (!sg_smtp_parse_rcpt (arg, s->env->mail.smtputf8, &path, &error))
     {
       smtp_error_reply (s, error);
       return;
@@ -633,40 +634,47 @@ smtp_rcpt (SgSession *s, const char *arg)
     {
       g_autofree char *safe = sg_log_sanitize (address, -1, 256);
       SgRejectClient who = reject_client (s);
+      g_auto(SgReply) r = { 0 };
       who.recipient = address;
-      sg_reject (&who, "RCPT", 550, "5.7.1", SG_RULE_RELAY_DENIED, "<%s>: Relay access denied", safe);
-      reply_error (s, 550, "5.7.1", "Relay access denied");
+      sg_reply_set (&r, 550, "5.7.1", SG_RULE_RELAY_DENIED, "Relay access denied");
+      sg_reply_set_log (&r, "<%s>: Relay access denied", safe);
+      refuse (s, &who, "RCPT", &r);
+      count_error (s);
       return;
     }
-  for (guint i = 0; i < s->recipients->len; i++)
-    if (g_ascii_strcasecmp (g_ptr_array_index (s->recipients, i), address) == 0)
+  for (guint i = 0; i < s->env->recipients->len; i++)
+    if (g_ascii_strcasecmp (g_ptr_array_index (s->env->recipients, i), address) == 0)
       {
         reply (s, 250, "2.1.5", "Recipient OK (duplicate)");
         return;
       }
-  if (s->recipients->len >= s->config->max_recipients)
+  if (s->env->recipients->len >= s->config->max_recipients)
     {
       /* Logged and counted once per transaction: the limit is no error,
        * so nothing else bounds how many more RCPTs a client sends. */
+      g_auto(SgReply) r = { 0 };
+      sg_reply_set (&r, 452, "4.5.3", SG_RULE_TOO_MANY_RCPT, "Too many recipients (at most %u per message)",
+                    s->config->max_recipients);
       if (!s->rcpt_limit_hit)
         {
           g_autofree char *safe = sg_log_sanitize (address, -1, 256);
           SgRejectClient who = reject_client (s);
           who.recipient = address;
-          sg_reject (&who, "RCPT", 452, "4.5.3", SG_RULE_TOO_MANY_RCPT,
-                     "<%s>: too many recipients (at most %u)", safe, s->config->max_recipients);
+          sg_reply_set_log (&r, "<%s>: too many recipients (at most %u)", safe, s->config->max_recipients);
+          refuse (s, &who, "RCPT", &r);
           s->rcpt_limit_hit = TRUE;
         }
-      reply (s, 452, "4.5.3", "Too many recipients (at most %u per message)", s->config->max_recipients);
+      else
+        reply_send (s, &r);
       return;
     }
   SgRcptVerdict verdict = { 0 };
   if (s->hooks->check_rcpt)
     {
-      SgRcptQuery q = { .sender = s->mail.address, .recipient = address,
-                        .smtputf8 = s->mail.smtputf8,
+      SgRcptQuery q = { .sender = s->env->mail.address, .recipient = address,
+                        .smtputf8 = s->env->mail.smtputf8,
                         .accepted_domain = recipient_in_accepted_domain (s, address),
-                        .queue_id = s->queue_id, .client_address = s->client_address,
+                        .queue_id = s->env->queue_id, .client_address = s->client_address,
                         .client_port = s->client_port, .helo = s->helo,
                         .protocol = session_protocol (s), .tls_protocol = s->tls_protocol,
                         .tls_cipher = s->tls_cipher };
@@ -773,8 +781,8 @@ static const char *
 session_protocol (const SgSession *s)
 {
   if (s->tls_protocol)
-    return s->mail.smtputf8 ? "UTF8SMTPS" : "ESMTPS";
-  return s->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+    return s->env->mail.smtputf8 ? "UTF8SMTPS" : "ESMTPS";
+  return s->env->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
 }
 
 /* open_draft - SgDataSpill.open: a spool draft through the session's hook. */
@@ -792,14 +800,20 @@ open_draft (gpointer user_data, GError **error)
 static void
 content_start (SgSession *s)
 {
-  SgEnvelope trace = {
-    .helo = s->helo, .client_address = s->client_address, .protocol = session_protocol (s),
-    .recipients = s->recipients, .arrival_us = g_get_real_time (),
-  };
-  memcpy (trace.queue_id, s->queue_id, sizeof trace.queue_id);
-  g_autofree char *tls = s->tls_protocol ? g_strdup_printf ("%s with cipher %s", s->tls_protocol,
-                                                            s->tls_cipher) : NULL;
-  g_autoptr(GBytes) received = sg_received_header (s->config->hostname, &trace, tls);
+  SgEnvelope *env = s->env;
+  /* the session's part of the envelope: who the client is, as of now */
+  g_free (env->helo);
+  env->helo = g_strdup (s->helo);
+  env->protocol = session_protocol (s);
+  g_free (env->tls_protocol);
+  env->tls_protocol = g_strdup (s->tls_protocol);
+  g_free (env->tls_cipher);
+  env->tls_cipher = g_strdup (s->tls_cipher);
+  g_free (env->client_address);
+  env->client_address = g_strdup (s->client_address);
+  env->client_port = s->client_port;
+  env->arrival_us = g_get_real_time ();
+  g_autoptr(GBytes) received = sg_envelope_received (env, s->config->hostname);
   SgDataSpill spill = {
     .open = s->hooks->open_draft ? open_draft : NULL, .user_data = s, .header = received,
     .threshold = s->config->data_spill_size, .max_in_flight = s->config->max_memory_in_flight,
@@ -949,13 +963,13 @@ bdat_chunk_done (SgSession *s)
     {
       s->bdat_discard = FALSE;
       session_enter_state (s, s->bdat_return);
-      if (s->bdat_reply == 552)
-        {
-          reply (s, s->bdat_reply, s->bdat_enhanced, "%s", s->bdat_text);
-          transaction_reset (s);
-        }
+      g_auto(SgReply) r = { 0 };
+      sg_reply_move (&r, &s->bdat_refusal);
+      reply_send (s, &r);
+      if (r.code == 552)
+        transaction_reset (s);
       else
-        reply_error (s, s->bdat_reply, s->bdat_enhanced, "%s", s->bdat_text);
+        count_error (s);
       return;
     }
   if (!s->bdat_last)
@@ -973,14 +987,13 @@ bdat_chunk_done (SgSession *s)
   finish_data (s);
 }
 
-/* bdat_refuse - answer the chunk with code once its bytes are read and dropped. */
+/* bdat_refuse - answer the chunk with r (contents taken) once its bytes
+ * are read and dropped. */
 static void
-bdat_refuse (SgSession *s, guint code, const char *enhanced, const char *text)
+bdat_refuse (SgSession *s, SgReply *r)
 {
   s->bdat_discard = TRUE;
-  s->bdat_reply = code;
-  s->bdat_enhanced = enhanced;
-  s->bdat_text = text;
+  sg_reply_move (&s->bdat_refusal, r);
 }
 
 /* smtp_bdat - "BDAT size [LAST]" (RFC 3030 2). The chunk's bytes follow
@@ -1005,23 +1018,33 @@ smtp_bdat (SgSession *s, const char *arg)
   s->bdat_left = s->bdat_size = size;
   s->bdat_last = last;
   s->bdat_return = s->state;
+  g_auto(SgReply) r = { 0 };
   if (s->state == SG_SESSION_CONNECTED || s->state == SG_SESSION_READY)
-    bdat_refuse (s, 503, "5.5.1", s->state == SG_SESSION_CONNECTED
-                 ? "Bad sequence of commands: send EHLO or HELO first"
-                 : "Bad sequence of commands: need MAIL and RCPT before BDAT");
+    {
+      sg_reply_set (&r, 503, "5.5.1", NULL, "%s", s->state == SG_SESSION_CONNECTED
+                    ? "Bad sequence of commands: send EHLO or HELO first"
+                    : "Bad sequence of commands: need MAIL and RCPT before BDAT");
+      bdat_refuse (s, &r);
+    }
   else if (s->state == SG_SESSION_MAIL)
-    bdat_refuse (s, 503, "5.5.1", "Bad sequence of commands: no valid recipients");
+    {
+      sg_reply_set (&r, 503, "5.5.1", NULL, "Bad sequence of commands: no valid recipients");
+      bdat_refuse (s, &r);
+    }
   else
     {
       if (s->state == SG_SESSION_RCPT)
         content_start (s);
       if (size > s->config->max_message_size - MIN (s->data.size, s->config->max_message_size))
         {
+          /* logged now, answered once the chunk is read */
           SgRejectClient who = reject_client (s);
-          sg_reject (&who, "BDAT", 552, "5.3.4", SG_RULE_SIZE_EXCEEDED, "message size %"
-                     G_GUINT64_FORMAT " exceeds %" G_GUINT64_FORMAT, s->data.size + size,
-                     s->config->max_message_size);
-          bdat_refuse (s, 552, "5.3.4", "Message size exceeds fixed maximum message size");
+          sg_reply_set (&r, 552, "5.3.4", SG_RULE_SIZE_EXCEEDED,
+                        "Message size exceeds fixed maximum message size");
+          sg_reply_set_log (&r, "message size %" G_GUINT64_FORMAT " exceeds %" G_GUINT64_FORMAT,
+                            s->data.size + size, s->config->max_message_size);
+          sg_reject (&who, "BDAT", &r);
+          bdat_refuse (s, &r);
           s->bdat_return = SG_SESSION_READY;
         }
     }
@@ -1035,83 +1058,64 @@ smtp_bdat (SgSession *s, const char *arg)
 static void
 finish_data (SgSession *s)
 {
-  SgDataReader *r = &s->data;
+  SgDataReader *data = &s->data;
   SgRejectClient who = reject_client (s);
+  g_auto(SgReply) r = { 0 };
 
   s->data_end_us = g_get_monotonic_time ();
-  if (r->bare_lf_line || r->bare_cr_line)
+  if (data->bare_lf_line || data->bare_cr_line)
     {
-      gboolean lf = r->bare_lf_line && (!r->bare_cr_line || r->bare_lf_line <= r->bare_cr_line);
-      guint64 line = lf ? r->bare_lf_line : r->bare_cr_line;
+      gboolean lf = data->bare_lf_line && (!data->bare_cr_line || data->bare_lf_line <= data->bare_cr_line);
+      guint64 line = lf ? data->bare_lf_line : data->bare_cr_line;
       const char *rule = lf ? SG_RULE_BARE_LF : SG_RULE_BARE_CR;
-      sg_reject (&who, "DATA", 550, "5.5.2", rule, "bare %s at line %" G_GUINT64_FORMAT,
-                 lf ? "LF" : "CR", line);
-      reply (s, 550, "5.5.2", "Message rejected: bare %s at line %" G_GUINT64_FORMAT
-             "; lines must end with CRLF (RFC 5321 2.3.8) [%s]", lf ? "LF" : "CR", line, rule);
+      sg_reply_set (&r, 550, "5.5.2", rule, "Message rejected: bare %s at line %" G_GUINT64_FORMAT
+                    "; lines must end with CRLF (RFC 5321 2.3.8) [%s]", lf ? "LF" : "CR", line, rule);
+      sg_reply_set_log (&r, "bare %s at line %" G_GUINT64_FORMAT, lf ? "LF" : "CR", line);
+      refuse (s, &who, "DATA", &r);
       data_replied (s);
       transaction_reset (s);
       return;
     }
-  if (r->too_big)
+  if (data->too_big)
     {
-      sg_reject (&who, "DATA", 552, "5.3.4", SG_RULE_SIZE_EXCEEDED, "message size %" G_GUINT64_FORMAT
-                 " exceeds %" G_GUINT64_FORMAT, r->size, r->max_size);
-      reply (s, 552, "5.3.4", "Message size exceeds fixed maximum message size of %"
-             G_GUINT64_FORMAT " bytes", r->max_size);
+      sg_reply_set (&r, 552, "5.3.4", SG_RULE_SIZE_EXCEEDED, "Message size exceeds fixed maximum "
+                    "message size of %" G_GUINT64_FORMAT " bytes", data->max_size);
+      sg_reply_set_log (&r, "message size %" G_GUINT64_FORMAT " exceeds %" G_GUINT64_FORMAT,
+                        data->size, data->max_size);
+      refuse (s, &who, "DATA", &r);
       data_replied (s);
       transaction_reset (s);
       return;
     }
-  if (r->spill_error)
+  if (data->spill_error)
     {
-      gboolean full = g_error_matches (r->spill_error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOSPACE);
-      const char *enhanced = full ? "4.3.1" : "4.3.0";
-      const char *text = full ? "Insufficient system storage; try again later"
-                              : "Local error in processing; try again later";
-      g_warning ("%s: writing the message to the spool failed: %s", s->queue_id,
-                 r->spill_error->message);
-      sg_reject (&who, "DATA", full ? 452 : 451, enhanced, full ? SG_RULE_SPOOL_FULL : SG_RULE_SPOOL_ERROR,
-                 "%s", text);
-      reply (s, full ? 452 : 451, enhanced, "%s", text);
+      g_warning ("%s: writing the message to the spool failed: %s", s->env->queue_id,
+                 data->spill_error->message);
+      sg_reply_spool_error (&r, data->spill_error);
+      refuse (s, &who, "DATA", &r);
       data_replied (s);
       transaction_reset (s);
       return;
     }
 
-  SgEnvelope *env = g_new0 (SgEnvelope, 1);
-  memcpy (env->queue_id, s->queue_id, sizeof env->queue_id);
-  env->mail = s->mail;   /* moved: the owned strings are stolen below */
-  env->mail.address = g_steal_pointer (&s->mail.address);
-  env->mail.dsn_ret = g_steal_pointer (&s->mail.dsn_ret);
-  env->mail.dsn_envid = g_steal_pointer (&s->mail.dsn_envid);
-  env->recipients = g_ptr_array_new_with_free_func (g_free);
-  env->rcpt_params = g_ptr_array_new_with_free_func (path_free);
-  for (guint i = 0; i < s->recipients->len; i++)
-    {
-      g_ptr_array_add (env->recipients, g_strdup (g_ptr_array_index (s->recipients, i)));
-      g_ptr_array_add (env->rcpt_params, g_steal_pointer (&s->rcpt_params->pdata[i]));
-    }
-  env->helo = g_strdup (s->helo);
-  env->protocol = session_protocol (s);
-  env->tls_protocol = g_strdup (s->tls_protocol);
-  env->tls_cipher = g_strdup (s->tls_cipher);
-  env->client_address = g_strdup (s->client_address);
-  env->client_port = s->client_port;
+  /* the envelope goes with the message (content_start filled in the client) */
+  SgEnvelope *env = g_steal_pointer (&s->env);
+  s->env = sg_envelope_new ();
   env->arrival_us = g_get_real_time ();
-  env->received = g_bytes_ref (r->spill.header);
-  env->hold_reason = g_steal_pointer (&s->hold_reason);
-  env->draft = sg_data_reader_steal_draft (r);
-  env->content = sg_data_reader_steal (r);
+  env->received = g_bytes_ref (data->spill.header);
+  env->draft = sg_data_reader_steal_draft (data);
+  env->content = sg_data_reader_steal (data);
   session_enter_state (s, SG_SESSION_SUBMITTED);
   s->progress++;
   s->hooks->submit (s, env, s->user_data);
 }
 
 void
-sg_session_submit_done (SgSession *s, guint code, const char *enhanced, const char *text)
+sg_session_submit_done (SgSession *s, const SgReply *r)
 {
   g_return_if_fail (s->state == SG_SESSION_SUBMITTED);
-  reply (s, code, enhanced, "%s", text);
+  guint code = r->code;
+  reply_send (s, r);
   data_replied (s);
   if (code / 100 == 2)
     s->cmd_ok[s->bdat_fed ? CMD_BDAT : CMD_DATA]++;
@@ -1226,7 +1230,7 @@ session_input_ended (SgSession *s)
   if (session_idle (s) && s->in->len > 0 && memchr (s->in->data, '\n', s->in->len) != NULL)
     return;   /* more to answer once the client reads its replies */
   if (s->state == SG_SESSION_DATA || s->state == SG_SESSION_BDAT || s->state == SG_SESSION_CHUNKING)
-    g_message ("%s: lost connection after %s from %s", s->queue_id,
+    g_message ("%s: lost connection after %s from %s", s->env->queue_id,
                s->state == SG_SESSION_DATA ? "DATA" : "BDAT", s->client);
   session_enter_state (s, SG_SESSION_CLOSING);
 }
@@ -1417,9 +1421,7 @@ sg_session_new (SgConfig *config, const char *client_address, guint16 client_por
   s->client = sg_log_client (NULL, client_address);
   s->in = g_byte_array_new ();
   s->out = g_string_sized_new (256);
-  s->mail.size = -1;
-  s->recipients = g_ptr_array_new_with_free_func (g_free);
-  s->rcpt_params = g_ptr_array_new_with_free_func (path_free);
+  s->env = sg_envelope_new ();
   s->relay_allowed = TRUE;
   return s;
 }
@@ -1435,9 +1437,7 @@ sg_session_free (SgSession *s)
 {
   if (!s)
     return;
-  sg_smtp_path_clear (&s->mail);
-  g_ptr_array_unref (s->recipients);
-  g_ptr_array_unref (s->rcpt_params);
+  sg_envelope_free (s->env);
   sg_data_reader_clear (&s->data);
   g_byte_array_unref (s->in);
   g_string_free (s->out, TRUE);
@@ -1446,12 +1446,12 @@ sg_session_free (SgSession *s)
   g_free (s->client);
   g_free (s->tls_protocol);
   g_free (s->tls_cipher);
-  g_free (s->hold_reason);
   g_free (s->rcpt_pending);
-  path_free (s->rcpt_pending_params);
+  sg_smtp_path_free (s->rcpt_pending_params);
   sg_rcpt_verdict_clear (&s->milter_session);
   g_free (s->stage_helo);
   sg_smtp_path_clear (&s->stage_mail);
+  sg_reply_clear (&s->bdat_refusal);
   sg_config_free ((SgConfig *) s->config);
   g_free (s);
 }
@@ -1536,23 +1536,4 @@ gboolean
 sg_session_in_data (const SgSession *s)
 {
   return s->state == SG_SESSION_DATA || s->state == SG_SESSION_BDAT;
-}
-
-void
-sg_envelope_free (SgEnvelope *env)
-{
-  if (!env)
-    return;
-  sg_smtp_path_clear (&env->mail);
-  g_clear_pointer (&env->recipients, g_ptr_array_unref);
-  g_clear_pointer (&env->rcpt_params, g_ptr_array_unref);
-  g_free (env->helo);
-  g_free (env->client_address);
-  g_free (env->tls_protocol);
-  g_free (env->tls_cipher);
-  g_free (env->hold_reason);
-  g_clear_pointer (&env->received, g_bytes_unref);
-  g_clear_pointer (&env->content, g_bytes_unref);
-  g_clear_pointer (&env->draft, sg_spool_draft_free);
-  g_free (env);
 }

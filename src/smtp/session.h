@@ -9,9 +9,11 @@
 #include <glib.h>
 #include <gio/gio.h>
 #include "config/config.h"
+#include "envelope/envelope.h"
 #include "smtp/smtp_command.h"
 #include "spool/queue_id.h"
 #include "spool/spool.h"
+#include "reply/reply.h"
 
 G_BEGIN_DECLS
 
@@ -38,29 +40,6 @@ typedef enum {
 } SgSessionStage;
 
 typedef struct _SgSession SgSession;
-
-/* What the session hands over at the end of DATA. All fields owned. */
-typedef struct {
-  char        queue_id[SG_QUEUE_ID_LEN + 1];
-  SgSmtpPath  mail;          /* reverse-path and its ESMTP parameters */
-  GPtrArray  *recipients;    /* char* forward-paths, in order, no duplicates */
-  GPtrArray  *rcpt_params;   /* (nullable) SgSmtpPath*, parallel to recipients: each
-                              * RCPT's DSN parameters (address NULL) */
-  char       *helo;
-  const char *protocol;      /* "SMTP", "ESMTP", "ESMTPS", "UTF8SMTP", "UTF8SMTPS" (static) */
-  char       *tls_protocol;  /* (nullable) e.g. "TLSv1.3" */
-  char       *tls_cipher;    /* (nullable) */
-  char       *client_address;
-  guint16     client_port;
-  GBytes     *received;      /* our Received header, CRLF-terminated, made at DATA */
-  GBytes     *content;       /* the message as received, dot-unstuffed; NULL when draft is set */
-  SgSpoolDraft *draft;       /* (nullable) the message on disk instead: received, then content */
-  gint64      arrival_us;    /* when the end of data was seen */
-  char       *hold_reason;   /* (nullable) an access table said HOLD: queue it held */
-} SgEnvelope;
-
-void sg_envelope_free (SgEnvelope *env);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgEnvelope, sg_envelope_free)
 
 /* One RCPT for the recipient policy ([access] tables, verification); borrowed. */
 typedef struct {
@@ -146,9 +125,9 @@ void sg_session_eof (SgSession *session);
  * one in a transaction finishes it, gets its reply and then 421; nothing
  * pipelined after that is read. */
 void sg_session_drain (SgSession *session);
-/* sg_session_submit_done - the reply to the message handed to submit. */
-void sg_session_submit_done (SgSession *session, guint code, const char *enhanced,
-                             const char *text);
+/* sg_session_submit_done - the reply to the message handed to submit
+ * (borrowed; a refusal in it is logged already, by whoever refused). */
+void sg_session_submit_done (SgSession *session, const SgReply *reply);
 /* sg_session_rcpt_done - the verdict check_rcpt deferred (contents taken);
  * ignored if the session stopped waiting (a timeout, a shutdown). */
 void sg_session_rcpt_done (SgSession *session, SgRcptVerdict *verdict);

@@ -11,19 +11,6 @@ G_DEFINE_QUARK (sg-smtp-error-quark, sg_smtp_error)
 
 #define ESMTP_SIZE_DIGITS_MAX 20
 
-void
-sg_smtp_path_clear (SgSmtpPath *path)
-{
-  g_clear_pointer (&path->address, g_free);
-  path->size = -1;
-  path->body = SG_BODY_NONE;
-  path->smtputf8 = FALSE;
-  g_clear_pointer (&path->dsn_ret, g_free);
-  g_clear_pointer (&path->dsn_envid, g_free);
-  g_clear_pointer (&path->dsn_notify, g_free);
-  g_clear_pointer (&path->dsn_orcpt, g_free);
-}
-
 gboolean
 sg_smtp_xtext_valid (const char *text)
 {

@@ -3,6 +3,7 @@
  * RFC 6531, RFC 3461 DSN). Pure functions over one line; no session state. */
 #pragma once
 #include <glib.h>
+#include "envelope/smtp_path.h"   /* SgSmtpPath, what MAIL and RCPT parse into */
 
 G_BEGIN_DECLS
 
@@ -22,27 +23,9 @@ typedef enum {
 #define SG_SMTP_PATH_MAX       256
 #define SG_SMTP_VERB_MAX       16
 
-typedef enum { SG_BODY_NONE, SG_BODY_7BIT, SG_BODY_8BITMIME } SgBodyType;
-
 /* RFC 3461 4.3 and 4.4: the longest ENVID and ORCPT values we take. */
 #define SG_SMTP_ENVID_MAX 100
 #define SG_SMTP_ORCPT_MAX 500
-
-typedef struct {
-  char      *address;   /* mailbox without brackets; "" for the null reverse-path */
-  gint64     size;      /* SIZE=, -1 when absent */
-  SgBodyType body;
-  gboolean   smtputf8;
-  /* RFC 3461 DSN parameters, kept as received (xtext undecoded), upper-cased
-   * keywords; NULL when absent. MAIL: RET, ENVID. RCPT: NOTIFY, ORCPT. */
-  char      *dsn_ret;     /* "FULL" or "HDRS" */
-  char      *dsn_envid;
-  char      *dsn_notify;  /* "NEVER" or a list of SUCCESS, FAILURE, DELAY */
-  char      *dsn_orcpt;   /* addr-type ";" xtext */
-} SgSmtpPath;
-
-void sg_smtp_path_clear (SgSmtpPath *path);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SgSmtpPath, sg_smtp_path_clear)
 
 /* sg_smtp_split_verb - verb (upper-cased into verb_out) and the argument
  * after one space; FALSE when the verb is not 1-16 letters. */

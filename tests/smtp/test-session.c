@@ -15,6 +15,15 @@
 #include "smtp/session.h"
 #include <string.h>
 
+/* submit_done - answer the submitted message with "code enhanced text". */
+static void
+submit_done (SgSession *session, guint code, const char *enhanced, const char *text)
+{
+  g_auto(SgReply) r = { 0 };
+  sg_reply_set (&r, code, enhanced, NULL, "%s", text);
+  sg_session_submit_done (session, &r);
+}
+
 typedef struct {
   SgSession *session;
   guint      submitted;
@@ -33,7 +42,7 @@ hook_submit (SgSession *session, SgEnvelope *env, gpointer user_data)
   g_assert_nonnull (env->received);
   g_assert_true (g_str_has_prefix (g_bytes_get_data (env->received, NULL), "Received: from "));
   sg_envelope_free (env);
-  sg_session_submit_done (session, d->code, d->enhanced, d->text);
+  submit_done (session, d->code, d->enhanced, d->text);
 }
 
 static const SgSessionHooks hooks = { .submit = hook_submit };
@@ -240,7 +249,7 @@ async_answer (Async *a, guint code, const char *enhanced, const char *text)
 {
   g_assert_nonnull (a->pending);
   g_clear_pointer (&a->pending, sg_envelope_free);
-  sg_session_submit_done (a->session, code, enhanced, text);
+  submit_done (a->session, code, enhanced, text);
 }
 
 static void
@@ -372,7 +381,8 @@ test_tls_late (void)
 }
 
 /* A recipient policy for the tests: "wait..." waits for rcpt_answer(),
- * "bad..." gets 550 at once, "hold..." is held, anything else accepted. */
+ * "bad..." gets 550 at once, "down..." a milter's 421 at once, "hold..." is
+ * held, anything else accepted. */
 typedef struct {
   guint    asked;
   gboolean waiting;
@@ -398,6 +408,14 @@ policy_check (SgSession *s, const SgRcptQuery *q, SgRcptVerdict *v, gpointer use
       v->text = g_strdup_printf ("<%s>: Recipient address rejected: User unknown", q->recipient);
       v->reason = "unknown_user";
     }
+  if (g_str_has_prefix (q->recipient, "down"))
+    {
+      v->code = 421;
+      g_strlcpy (v->enhanced, "4.7.0", sizeof v->enhanced);
+      v->text = g_strdup ("mx.test Service unavailable - try again later");
+      v->reason = "milter";
+      v->logged = TRUE;
+    }
   if (g_str_has_prefix (q->recipient, "hold"))
     v->hold = g_strdup ("Recipient address triggers HOLD action");
   return TRUE;
@@ -410,7 +428,7 @@ policy_submit (SgSession *s, SgEnvelope *env, gpointer user_data)
   g_free (p->hold_seen);
   p->hold_seen = g_strdup (env->hold_reason);
   sg_envelope_free (env);
-  sg_session_submit_done (s, 250, "2.0.0", "Ok: queued");
+  submit_done (s, 250, "2.0.0", "Ok: queued");
 }
 
 static const SgSessionHooks policy_hooks = { .submit = policy_submit, .check_rcpt = policy_check };
@@ -500,6 +518,39 @@ test_rcpt_refusals (void)
   sg_session_free (s);
 }
 
+/* A 421 verdict at RCPT (a milter's) closes the session, as at the
+ * greeting, HELO, MAIL and the end of data (RFC 5321 3.8): nothing
+ * pipelined after it is answered, whether the verdict came at once or later. */
+static void
+test_rcpt_421 (void)
+{
+  g_autoptr(SgConfig) config = sg_config_new ();
+  sg_config_set (config, "server", "hostname", "mx.test", NULL);
+  Policy p = { 0 };
+  SgSession *s = sg_session_new (config, "192.0.2.7", 40000, &policy_hooks, &p);
+  sg_session_start (s);
+  input (s, "EHLO client.example\r\n" MAIL "RCPT TO:<down@example.org>\r\nRCPT TO:<b@example.org>\r\n");
+  g_assert_true (g_str_has_suffix (sg_session_output (s)->str,
+                                   "250 2.1.0 Sender OK\r\n"
+                                   "421 4.7.0 mx.test Service unavailable - try again later\r\n"));
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
+  g_assert_cmpuint (p.asked, ==, 1);   /* b@ was never read */
+  sg_session_free (s);
+
+  /* the same verdict after a wait */
+  Policy q = { 0 };
+  s = sg_session_new (config, "192.0.2.7", 40000, &policy_hooks, &q);
+  sg_session_start (s);
+  input (s, "EHLO client.example\r\n" MAIL "RCPT TO:<wait@example.org>\r\nRCPT TO:<b@example.org>\r\n");
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_RCPT_WAIT);
+  rcpt_answer (s, &q, 421);
+  g_assert_true (g_str_has_suffix (sg_session_output (s)->str, "250 2.1.0 Sender OK\r\n421 4.1.1 "
+                                   "<wait@example.org>: Recipient address rejected: unverified address: x\r\n"));
+  g_assert_cmpint (sg_session_state (s), ==, SG_SESSION_CLOSING);
+  g_assert_cmpuint (q.asked, ==, 1);
+  sg_session_free (s);
+}
+
 /* The milters at the greeting, HELO and MAIL: each defers, the session
  * waits with input held; what a refusal at each stage means is Postfix's
  * (smtpd.c): CONNECT decides the greeting, HELO still gets 250, and a
@@ -526,7 +577,7 @@ static void
 stages_submit (SgSession *s, SgEnvelope *env, gpointer user_data)
 {
   sg_envelope_free (env);
-  sg_session_submit_done (s, 250, "2.0.0", "Ok: queued");
+  submit_done (s, 250, "2.0.0", "Ok: queued");
 }
 
 static const SgSessionHooks stage_hooks = { .submit = stages_submit, .check_stage = stages_check };
@@ -666,6 +717,7 @@ main (int argc, char **argv)
   g_test_add_func ("/smtp/session/rcpt-wait", test_rcpt_wait);
   g_test_add_func ("/smtp/session/stage-wait", test_stage_wait);
   g_test_add_func ("/smtp/session/rcpt-refusals", test_rcpt_refusals);
+  g_test_add_func ("/smtp/session/rcpt-421", test_rcpt_421);
   g_test_add_func ("/smtp/session/reply-bound", test_reply_bound);
   g_test_add_func ("/smtp/session/half-close", test_half_close);
   g_test_add_func ("/smtp/session/drain", test_drain);

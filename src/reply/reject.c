@@ -1,7 +1,7 @@
 /* reject.c - the one place a refusal becomes a log line and a metric, so
  * the two never disagree: an operator who sees a count under a rule id
  * greps "rule=ID" and finds each event. */
-#include "smtp/reject.h"
+#include "reply/reject.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
 
@@ -37,20 +37,15 @@ sg_reject_fields (const char *sender, const char *recipient, const char *protoco
 }
 
 void
-sg_reject (const SgRejectClient *client, const char *stage, guint code, const char *enhanced,
-           const char *rule, const char *fmt, ...)
+sg_reject (const SgRejectClient *client, const char *stage, const SgReply *reply)
 {
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *text = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
   g_autofree char *who = sg_log_client (client->name, client->address);
   g_autofree char *fields = sg_reject_fields (client->sender, client->recipient,
                                               client->protocol, client->helo);
   sg_log_info (SG_LOG_SMTPD, "%s: reject: %s from %s: %03u %s %s%s rule=%s",
                client->queue_id && client->queue_id[0] ? client->queue_id : "NOQUEUE", stage,
-               who, code, enhanced, text, fields, rule);
-  sg_metrics_rejected (rule, code);
+               who, reply->code, reply->enhanced, sg_reply_log_text (reply), fields, reply->rule);
+  sg_metrics_rejected (reply->rule, reply->code);
 }
 
 void

@@ -4,6 +4,7 @@
  * one of the protocol ids below; doc/metrics.md lists them all. */
 #pragma once
 #include <glib.h>
+#include "reply/reply.h"
 
 G_BEGIN_DECLS
 
@@ -39,11 +40,11 @@ typedef struct {
 
 /* sg_reject - log Postfix's "ID: reject: STAGE from NAME[ADDR]: CODE
  * ENHANCED TEXT; from=<SENDER> to=<RCPT> proto=ESMTP helo=<HELO> rule=RULE"
- * (each of from/to/proto/helo only when known) and count it under rule and
- * code: smtpd's line, END-OF-MESSAGE (the verdict on the content) included,
- * as Postfix's smtpd_end_of_data_restrictions. */
-void sg_reject (const SgRejectClient *client, const char *stage, guint code,
-                const char *enhanced, const char *rule, const char *fmt, ...) G_GNUC_PRINTF (6, 7);
+ * (each of from/to/proto/helo only when known; TEXT is the reply's log
+ * text) and count it under the reply's rule and code: smtpd's line,
+ * END-OF-MESSAGE (the verdict on the content) included, as Postfix's
+ * smtpd_end_of_data_restrictions. The client gets the same reply. */
+void sg_reject (const SgRejectClient *client, const char *stage, const SgReply *reply);
 
 /* sg_reject_fields - "; from=<S> to=<R> proto=P helo=<H>", each part only
  * when known (nullable), sanitised: how every refusal line ends (transfer full). */

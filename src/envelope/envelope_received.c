@@ -1,12 +1,12 @@
-/* received.c - builds our Received: header (RFC 5321 4.4, RFC 5322 3.6.7).
- * The recipient is named only when there is exactly one, so a message to
- * several people does not disclose the others. */
-#include "smtp/received.h"
+/* envelope_received.c - the envelope as our Received: header (RFC 5321
+ * 4.4, RFC 5322 3.6.7). The recipient is named only when there is exactly
+ * one, so a message to several people does not disclose the others. */
+#include "envelope/envelope.h"
 
 #include <string.h>
 
 GBytes *
-sg_received_header (const char *hostname, const SgEnvelope *env, const char *tls)
+sg_envelope_received (const SgEnvelope *env, const char *hostname)
 {
   GString *h = g_string_sized_new (256);
   gboolean v6 = strchr (env->client_address, ':') != NULL;
@@ -16,8 +16,8 @@ sg_received_header (const char *hostname, const SgEnvelope *env, const char *tls
                           env->client_address);
   g_string_append_printf (h, "\tby %s (spoolgate) with %s id %s", hostname, env->protocol,
                           env->queue_id);
-  if (tls)
-    g_string_append_printf (h, "\r\n\t(using %s)", tls);
+  if (env->tls_protocol)
+    g_string_append_printf (h, "\r\n\t(using %s with cipher %s)", env->tls_protocol, env->tls_cipher);
   if (env->recipients && env->recipients->len == 1)
     g_string_append_printf (h, "\r\n\tfor <%s>", (const char *) g_ptr_array_index (env->recipients, 0));
   g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (env->arrival_us / G_USEC_PER_SEC);
