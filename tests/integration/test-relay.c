@@ -678,7 +678,7 @@ test_log_fields_verified (void)
                            &delay, &a, &b, &c, &d), ==, 5);
   /* delay covers the attempt: the parts add up to it (rounding aside) */
   g_assert_cmpfloat (delay, >=, 0);
-  g_assert_cmpfloat (c, >, 0);   /* a TLS handshake took some time */
+  g_assert_cmpfloat (c, >=, 0);   /* the TLS handshake: on loopback it may round to 0 */
   g_assert_cmpfloat (a + b + c + d, <=, delay + 0.05);
   g_assert_cmpfloat (a + b + c + d, >=, delay - 0.05);
   g_assert_cmpfloat (delay, >=, c + d - 0.02);
