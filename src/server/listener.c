@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 #include <gio/gio.h>
 
@@ -204,11 +203,10 @@ sg_server_spool_has_room (SgServer *server)
     return TRUE;
   if (now - server->free_checked >= G_USEC_PER_SEC)
     {
-      struct statvfs st;
+      guint64 avail = 0;
       server->free_checked = now;
-      if (statvfs (server->config->spool_dir, &st) == 0)
+      if (sg_spool_space_available (server->spool, &avail, NULL))
         {
-          guint64 avail = (guint64) st.f_bavail * st.f_frsize;
           gboolean low = avail < server->config->min_free;
           if (low && !server->spool_low)
             g_warning ("spool %s: %" G_GUINT64_FORMAT " bytes free, below [spool] min_free %"
