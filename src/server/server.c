@@ -5,8 +5,14 @@
  * shutdown_timeout, then 421 to whoever is still sending, and drain every
  * spool commit before exit. Tells the service manager (sd_notify) when it is
  * ready, reloading and stopping. */
-#include "server/server_private.h"
+#include "server/server.h"
 #include "server/connection.h"
+#include "server/listener.h"
+#include "server/server_context.h"
+#include "intake/intake.h"
+#include "queue/census.h"
+#include "queue/runner.h"
+#include "metrics/metrics_http.h"
 #include "common/privilege.h"
 #include "common/sd_notify.h"
 #include "metrics/metrics.h"
@@ -16,6 +22,22 @@
 #include <stdarg.h>
 #include <unistd.h>
 #include "sg-build.h"
+
+struct _SgServer {
+  SgServerContext ctx;           /* what the listener and connections use */
+  SgConfig       *runner_config; /* what the queue runner was started with */
+  SgConfigLoader  reloader;
+  gpointer        reloader_data;
+  GMainContext   *context;
+  GMainLoop      *loop;
+  SgQueueRunner  *runner;        /* (nullable) without a [smarthost] host */
+  SgQueueCensus  *census;        /* queue gauges: fed by the runner, or rescanned here without one */
+  guint           census_scan_id;
+  SgMetricsHttp  *metrics;       /* (nullable) [metrics] listen */
+  char           *listen_bound;  /* [server] listen as bound at start-up */
+  guint           stop_timer;
+  guint           signal_ids[3];
+};
 
 /* notify - one sd_notify message; a service manager that cannot be told is
  * logged, never a reason to stop serving. */
@@ -35,14 +57,7 @@ static gboolean
 stop_when_idle (gpointer data)
 {
   SgServer *server = data;
-  GHashTableIter it;
-  gpointer conn;
-  guint busy = 0;
-  g_hash_table_iter_init (&it, server->connections);
-  while (g_hash_table_iter_next (&it, &conn, NULL))
-    if (sg_connection_busy (conn))
-      busy++;
-  if (busy == 0 && sg_intake_pending (server->intake) == 0)
+  if (sg_connections_busy (&server->ctx) == 0 && sg_intake_pending (server->ctx.intake) == 0)
     {
       g_main_loop_quit (server->loop);
       return G_SOURCE_REMOVE;
@@ -55,12 +70,9 @@ shutdown_deadline (gpointer data)
 {
   SgServer *server = data;
   g_message ("shutdown_timeout of %u s over; closing the remaining sessions",
-             server->config->shutdown_timeout);
+             server->ctx.config->shutdown_timeout);
   server->stop_timer = 0;
-  GList *conns = g_hash_table_get_keys (server->connections);
-  for (GList *l = conns; l; l = l->next)
-    sg_connection_shutdown (l->data, TRUE);
-  g_list_free (conns);
+  sg_connections_shutdown (&server->ctx, TRUE);
   g_main_loop_quit (server->loop);
   return G_SOURCE_REMOVE;
 }
@@ -68,20 +80,18 @@ shutdown_deadline (gpointer data)
 void
 sg_server_stop (SgServer *server)
 {
-  if (server->stopping)
+  SgServerContext *ctx = &server->ctx;
+  if (ctx->stopping)
     return;
-  server->stopping = TRUE;
+  ctx->stopping = TRUE;
   g_message ("stopping: no new connections; finishing %u session(s)",
-             g_hash_table_size (server->connections));
+             g_hash_table_size (ctx->connections));
   notify ("STOPPING=1\nSTATUS=Stopping: finishing %u session(s)",
-          g_hash_table_size (server->connections));
-  sg_listener_close (server);
-  GList *conns = g_hash_table_get_keys (server->connections);
-  for (GList *l = conns; l; l = l->next)
-    sg_connection_shutdown (l->data, FALSE);
-  g_list_free (conns);
+          g_hash_table_size (ctx->connections));
+  sg_listener_close (ctx->listener);
+  sg_connections_shutdown (ctx, FALSE);
   g_timeout_add (100, stop_when_idle, server);
-  server->stop_timer = g_timeout_add_seconds (server->config->shutdown_timeout, shutdown_deadline, server);
+  server->stop_timer = g_timeout_add_seconds (ctx->config->shutdown_timeout, shutdown_deadline, server);
 }
 
 void
@@ -94,7 +104,8 @@ sg_server_set_reloader (SgServer *server, SgConfigLoader loader, gpointer data)
 gboolean
 sg_server_reconfigure (SgServer *server, SgConfig *config, GError **error)
 {
-  SgConfig *old = server->config;
+  SgServerContext *ctx = &server->ctx;
+  SgConfig *old = ctx->config;
   g_autoptr(SgTlsServer) tls = NULL;
   g_autoptr(SgNetList) allowed = sg_netlist_parse ((const char *const *) config->allowed_networks, error);
   if (!allowed)
@@ -105,27 +116,27 @@ sg_server_reconfigure (SgServer *server, SgConfig *config, GError **error)
   if (config->tls_cert_file
       && !(tls = sg_tls_server_new (config->tls_cert_file, config->tls_key_file, error)))
     return FALSE;
-  if (!sg_intake_reconfigure (server->intake, config, error))
+  if (!sg_intake_reconfigure (ctx->intake, config, error))
     return FALSE;
   /* A table that cannot be read keeps its old contents (logged there). */
-  sg_rcpt_policy_reload (server->policy, config);
+  sg_rcpt_policy_reload (ctx->policy, config);
   /* Applied from here on: the key table's reloadable column says what a
    * reload changes; what is bound or running stays as it was until restart. */
   g_autoptr(GPtrArray) restart = sg_config_restart_changes (old, config);
   for (guint i = 0; i < restart->len; i++)
     g_warning ("reload: %s changed; it takes effect at restart", (char *) restart->pdata[i]);
-  sg_spool_set_commit_limits (server->spool, config->commit_queue_messages,
+  sg_spool_set_commit_limits (ctx->spool, config->commit_queue_messages,
                               (gsize) config->commit_queue_bytes, config->commit_queue_wait);
-  sg_spool_set_recycling (server->spool, config->recycle_files);
-  sg_data_slots_set_max (server->data_slots, config->max_data_streams);
-  g_clear_pointer (&server->allowed, sg_netlist_free);
-  server->allowed = g_steal_pointer (&allowed);
-  g_clear_pointer (&server->proxy_trusted, sg_netlist_free);
-  server->proxy_trusted = g_steal_pointer (&proxy_trusted);
-  g_clear_pointer (&server->tls, sg_tls_server_free);
-  server->tls = g_steal_pointer (&tls);
-  server->config = sg_config_ref (config);
-  server->free_checked = 0;
+  sg_spool_set_recycling (ctx->spool, config->recycle_files);
+  sg_data_slots_set_max (ctx->data_slots, config->max_data_streams);
+  g_clear_pointer (&ctx->allowed, sg_netlist_free);
+  ctx->allowed = g_steal_pointer (&allowed);
+  g_clear_pointer (&ctx->proxy_trusted, sg_netlist_free);
+  ctx->proxy_trusted = g_steal_pointer (&proxy_trusted);
+  g_clear_pointer (&ctx->tls, sg_tls_server_free);
+  ctx->tls = g_steal_pointer (&tls);
+  ctx->config = sg_config_ref (config);
+  sg_listener_reconfigured (ctx->listener);
   sg_config_free (old);
   return TRUE;
 }
@@ -154,7 +165,7 @@ on_hangup (gpointer data)
     }
   g_message ("reloaded configuration%s%s: %u session(s) continue under the old one",
              config->path ? " from " : "", config->path ? config->path : "",
-             g_hash_table_size (server->connections));
+             g_hash_table_size (server->ctx.connections));
   notify ("READY=1\nSTATUS=Accepting mail on %s (configuration reloaded)", server->listen_bound);
   return G_SOURCE_CONTINUE;
 }
@@ -164,103 +175,6 @@ on_signal (gpointer data)
 {
   sg_server_stop (data);
   return G_SOURCE_CONTINUE;
-}
-
-/* What a connection may use of its server (server_conn.h). */
-SgPoller *
-sg_server_poller (SgServer *server)
-{
-  return server->poller;
-}
-
-SgTimerWheel *
-sg_server_wheel (SgServer *server)
-{
-  return server->wheel;
-}
-
-SgDataSlots *
-sg_server_data_slots (SgServer *server)
-{
-  return server->data_slots;
-}
-
-guint8 *
-sg_server_read_buffer (SgServer *server)
-{
-  return server->read_buffer;
-}
-
-SgConfig *
-sg_server_config (SgServer *server)
-{
-  return server->config;
-}
-
-SgRcptPolicy *
-sg_server_rcpt_policy (SgServer *server)
-{
-  return server->policy;
-}
-
-SgTlsServer *
-sg_server_tls (SgServer *server)
-{
-  return server->tls;
-}
-
-gboolean
-sg_server_stopping (SgServer *server)
-{
-  return server->stopping;
-}
-
-gboolean
-sg_server_submit (SgServer *server, SgEnvelope *env, SgIntakeDoneFunc done, gpointer user_data)
-{
-  if (!server->intake)   /* NULL while sg_server_free drains it */
-    return FALSE;
-  sg_intake_submit (server->intake, env, done, user_data);
-  return TRUE;
-}
-
-SgSpoolDraft *
-sg_server_open_draft (SgServer *server, GError **error)
-{
-  if (!server->intake)   /* NULL while sg_server_free drains it */
-    {
-      g_set_error_literal (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO, "shutting down");
-      return NULL;
-    }
-  return sg_intake_open_draft (server->intake, error);
-}
-
-void
-sg_server_connection_opened (SgServer *server, SgConnection *conn)
-{
-  g_hash_table_add (server->connections, conn);
-}
-
-void
-sg_server_client_admitted (SgServer *server, const char *address)
-{
-  g_hash_table_insert (server->per_ip, g_strdup (address),
-                       GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, address)) + 1));
-}
-
-void
-sg_server_connection_closed (SgServer *server, SgConnection *conn)
-{
-  const char *addr = sg_connection_address (conn);
-  if (addr)   /* NULL: closed before its PROXY header, never counted */
-    {
-      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, addr));
-      if (n <= 1)
-        g_hash_table_remove (server->per_ip, addr);
-      else
-        g_hash_table_insert (server->per_ip, g_strdup (addr), GUINT_TO_POINTER (n - 1));
-    }
-  g_hash_table_remove (server->connections, conn);
 }
 
 /* on_committed - new mail is durable: count it in the census; the runner
@@ -282,7 +196,7 @@ census_rescan (gpointer data)
 {
   SgServer *server = data;
   g_autoptr(GError) error = NULL;
-  if (!sg_queue_census_scan (server->census, server->spool, &error))
+  if (!sg_queue_census_scan (server->census, server->ctx.spool, &error))
     g_warning ("queue census: %s", error->message);
   return G_SOURCE_CONTINUE;
 }
@@ -291,29 +205,31 @@ SgServer *
 sg_server_new (SgConfig *config, GError **error)
 {
   g_autoptr(SgServer) server = g_new0 (SgServer, 1);
-  server->config = sg_config_ref (config);
+  SgServerContext *ctx = &server->ctx;
+  ctx->config = sg_config_ref (config);
   server->context = g_main_context_ref_thread_default ();
   server->loop = g_main_loop_new (server->context, FALSE);
-  server->connections = g_hash_table_new (NULL, NULL);
-  server->per_ip = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  server->read_buffer = g_malloc (SG_READ_CHUNK);
-  server->poller = sg_poller_new (server->context, error);
-  if (!server->poller)
+  ctx->connections = g_hash_table_new (NULL, NULL);
+  ctx->read_buffer = g_malloc (SG_READ_CHUNK);
+  ctx->poller = sg_poller_new (server->context, error);
+  if (!ctx->poller)
     return NULL;
-  server->wheel = sg_timer_wheel_new (server->context);
-  server->data_slots = sg_data_slots_new (config->max_data_streams, server->context,
-                                          sg_connection_data_resume, NULL);
+  ctx->wheel = sg_timer_wheel_new (server->context);
+  ctx->data_slots = sg_data_slots_new (config->max_data_streams, server->context,
+                                       sg_connection_data_resume, NULL);
 
   /* Bind first: ports below 1024 may need root (or CAP_NET_BIND_SERVICE).
    * Every listening socket belongs here, before the drop below; that
    * includes [metrics] listen. Nothing accepts until sg_server_run. */
   sg_metrics_init (g_get_real_time ());
-  if (!sg_listener_open (server, error))
+  if (!(ctx->listener = sg_listener_new (ctx, error))
+      || !(ctx->allowed = sg_netlist_parse ((const char *const *) config->allowed_networks, error))
+      || !(ctx->proxy_trusted = sg_netlist_parse ((const char *const *) config->proxy_trusted, error)))
     return NULL;
   server->listen_bound = g_strdup (config->listen);
   if (config->metrics_listen
-      && !(server->metrics = sg_metrics_http_new (config->metrics_listen, server->poller,
-                                                  server->wheel, error)))
+      && !(server->metrics = sg_metrics_http_new (config->metrics_listen, ctx->poller,
+                                                  ctx->wheel, error)))
     return NULL;
 
   /* Then give up root for [server] user, before any thread starts and
@@ -324,35 +240,35 @@ sg_server_new (SgConfig *config, GError **error)
       || (config->user && !sg_privilege_check_owner (config->spool_dir, config->user, error)))
     return NULL;
 
-  server->spool = sg_spool_open (config->spool_dir, error);
-  if (!server->spool)
+  ctx->spool = sg_spool_open (config->spool_dir, error);
+  if (!ctx->spool)
     return NULL;
-  sg_spool_set_commit_limits (server->spool, config->commit_queue_messages,
+  sg_spool_set_commit_limits (ctx->spool, config->commit_queue_messages,
                               (gsize) config->commit_queue_bytes, config->commit_queue_wait);
-  sg_spool_set_recycling (server->spool, config->recycle_files);
+  sg_spool_set_recycling (ctx->spool, config->recycle_files);
   SgSpoolSyncMethod sync_method = SG_SPOOL_SYNC_FDATASYNC;
   (void) sg_spool_sync_method_parse (config->sync_method, &sync_method);  /* checked by the key table */
-  sg_spool_set_sync_method (server->spool, sync_method);
+  sg_spool_set_sync_method (ctx->spool, sync_method);
   /* Recovery's first step purges tmp/; with a queue runner the rest (the
    * listing of queue/ and every message's metadata) runs in the background
    * while we serve (issue 14). */
-  g_autoptr(SgSpoolBacklog) backlog = sg_spool_recover_begin (server->spool,
+  g_autoptr(SgSpoolBacklog) backlog = sg_spool_recover_begin (ctx->spool,
                                                               config->smarthost_host != NULL, error);
   if (!backlog)
     return NULL;
   if (!config->smarthost_host)
     {
       /* sg_spool_recover_finish logs the one summary line */
-      if (!sg_spool_recover_finish (server->spool, g_steal_pointer (&backlog), NULL, NULL, NULL,
+      if (!sg_spool_recover_finish (ctx->spool, g_steal_pointer (&backlog), NULL, NULL, NULL,
                                     error))
         return NULL;
     }
   /* A bad table at start stops the server, naming file and line. */
-  server->policy = sg_rcpt_policy_new (config, server->context, error);
-  if (!server->policy)
+  ctx->policy = sg_rcpt_policy_new (config, server->context, error);
+  if (!ctx->policy)
     return NULL;
-  server->intake = sg_intake_new (config, server->spool, server->context, 0, error);
-  if (!server->intake)
+  ctx->intake = sg_intake_new (config, ctx->spool, server->context, 0, error);
+  if (!ctx->intake)
     return NULL;
   server->census = sg_queue_census_new ();
   if (!config->smarthost_host)
@@ -361,17 +277,17 @@ sg_server_new (SgConfig *config, GError **error)
       census_rescan (server);
       server->census_scan_id = g_timeout_add_seconds (config->queue_scan_interval, census_rescan, server);
     }
-  else if (!(server->runner = sg_queue_runner_new (config, server->spool, server->context,
+  else if (!(server->runner = sg_queue_runner_new (config, ctx->spool, server->context,
                                                    server->census, g_steal_pointer (&backlog),
                                                    error)))
     return NULL;
   else
     server->runner_config = sg_config_ref (config);  /* the runner borrows it */
-  sg_intake_set_committed_hook (server->intake, on_committed, server);
+  sg_intake_set_committed_hook (ctx->intake, on_committed, server);
   if (config->tls_cert_file)
     {
-      server->tls = sg_tls_server_new (config->tls_cert_file, config->tls_key_file, error);
-      if (!server->tls)
+      ctx->tls = sg_tls_server_new (config->tls_cert_file, config->tls_key_file, error);
+      if (!ctx->tls)
         return NULL;
       g_message ("STARTTLS offered%s", config->tls_require ? " and required" : "");
     }
@@ -381,19 +297,19 @@ sg_server_new (SgConfig *config, GError **error)
 int
 sg_server_run (SgServer *server)
 {
+  const SgConfig *config = server->ctx.config;
   signal (SIGPIPE, SIG_IGN);
   server->signal_ids[0] = g_unix_signal_add (SIGTERM, on_signal, server);
   server->signal_ids[1] = g_unix_signal_add (SIGINT, on_signal, server);
   server->signal_ids[2] = g_unix_signal_add (SIGHUP, on_hangup, server);
   g_autoptr(GError) error = NULL;
-  if (!sg_listener_start (server, &error))
+  if (!sg_listener_start (server->ctx.listener, &error))
     {
       g_warning ("%s", error->message);
       return 1;
     }
   g_message ("spoolgate %s ready: hostname %s, spool %s, policy %s", SG_VERSION_STRING,
-             server->config->hostname, server->config->spool_dir,
-             server->config->validation_policy);
+             config->hostname, config->spool_dir, config->validation_policy);
   /* Bound and the spool open and recovered: the service is up. */
   notify ("READY=1\nSTATUS=Accepting mail on %s", server->listen_bound);
   g_main_loop_run (server->loop);
@@ -406,51 +322,47 @@ sg_server_free (SgServer *server)
 {
   if (!server)
     return;
+  SgServerContext *ctx = &server->ctx;
   for (guint i = 0; i < G_N_ELEMENTS (server->signal_ids); i++)
     if (server->signal_ids[i])
       g_source_remove (server->signal_ids[i]);
   if (server->stop_timer)
     g_source_remove (server->stop_timer);
-  sg_listener_close (server);
+  if (ctx->listener)
+    sg_listener_close (ctx->listener);
   /* Drain first: no session takes another command or message from here on
    * (each finishes the one in flight, then 421), so nothing reaches the
    * intake while it is freed. */
-  if (server->connections)
-    {
-      GList *conns = g_hash_table_get_keys (server->connections);
-      for (GList *l = conns; l; l = l->next)
-        sg_connection_shutdown (l->data, TRUE);
-      g_list_free (conns);
-    }
+  if (ctx->connections)
+    sg_connections_shutdown (ctx, TRUE);
   /* RCPTs waiting for an address probe are answered "unverified". */
-  g_clear_pointer (&server->policy, sg_rcpt_policy_free);
+  g_clear_pointer (&ctx->policy, sg_rcpt_policy_free);
   /* Messages in flight get their replies (or are dropped if the socket is
    * gone) before the spool is closed; nothing acknowledged is lost. */
-  g_clear_pointer (&server->intake, sg_intake_free);
+  g_clear_pointer (&ctx->intake, sg_intake_free);
   /* Deliveries in flight are interrupted; they stay in the queue. */
   g_clear_pointer (&server->runner, sg_queue_runner_free);
   g_clear_handle_id (&server->census_scan_id, g_source_remove);
   g_clear_pointer (&server->census, sg_queue_census_free);
   g_clear_pointer (&server->metrics, sg_metrics_http_free);
-  if (server->connections)
+  if (ctx->connections)
     {
-      GList *conns = g_hash_table_get_keys (server->connections);
-      for (GList *l = conns; l; l = l->next)
-        sg_connection_shutdown (l->data, TRUE);
-      g_list_free (conns);
-      g_hash_table_unref (server->connections);
+      sg_connections_shutdown (ctx, TRUE);
+      g_hash_table_unref (ctx->connections);
     }
-  g_clear_pointer (&server->data_slots, sg_data_slots_free);
-  g_clear_pointer (&server->wheel, sg_timer_wheel_free);
-  g_clear_pointer (&server->poller, sg_poller_free);
-  g_clear_pointer (&server->spool, sg_spool_free);
-  g_clear_pointer (&server->tls, sg_tls_server_free);
+  g_clear_pointer (&ctx->listener, sg_listener_free);
+  g_clear_pointer (&ctx->data_slots, sg_data_slots_free);
+  g_clear_pointer (&ctx->wheel, sg_timer_wheel_free);
+  g_clear_pointer (&ctx->poller, sg_poller_free);
+  g_clear_pointer (&ctx->spool, sg_spool_free);
+  g_clear_pointer (&ctx->tls, sg_tls_server_free);
+  g_clear_pointer (&ctx->allowed, sg_netlist_free);
+  g_clear_pointer (&ctx->proxy_trusted, sg_netlist_free);
   g_clear_pointer (&server->runner_config, sg_config_free);
-  g_clear_pointer (&server->config, sg_config_free);
-  g_clear_pointer (&server->per_ip, g_hash_table_unref);
+  g_clear_pointer (&ctx->config, sg_config_free);
   g_clear_pointer (&server->loop, g_main_loop_unref);
   g_clear_pointer (&server->context, g_main_context_unref);
-  g_free (server->read_buffer);
+  g_free (ctx->read_buffer);
   g_free (server->listen_bound);
   g_free (server);
 }
