@@ -4,7 +4,8 @@
  * the queue) and inbound TLS. None of them knows another; the daemon joins
  * them here (the intake's committed hook feeds the census and wakes the
  * runner) and hands the listener the ones a session feeds. Everything runs
- * as [server] user: daemon.c dropped privileges before. */
+ * as [server] user: daemon.c bound the listener and the metrics endpoint
+ * and dropped privileges before. */
 #include "daemon/daemon_private.h"
 
 /* on_committed - new mail is durable: count it in the census; the runner
