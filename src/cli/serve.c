@@ -4,7 +4,7 @@
 #include "cli/cli.h"
 #include "cli/cli_spool.h"
 #include "common/log.h"
-#include "server/server.h"
+#include "daemon/daemon.h"
 #include "sg-build.h"
 
 #include <gmime/gmime.h>
@@ -109,12 +109,12 @@ sg_cli_serve (int argc, char **argv)
     sg_log_level_parse (config->log_level, &level);
   sg_log_init (level);
   g_mime_init ();
-  g_autoptr(SgServer) server = sg_server_new (config, &error);
-  if (!server)
+  g_autoptr(SgDaemon) daemon = sg_daemon_new (config, &error);
+  if (!daemon)
     {
       g_printerr ("spoolgate serve: %s\n", error->message);
       return 1;
     }
-  sg_server_set_reloader (server, serve_load, &args);
-  return sg_server_run (server);
+  sg_daemon_set_reloader (daemon, serve_load, &args);
+  return sg_daemon_run (daemon);
 }

@@ -1,14 +1,16 @@
 /* connection.c - a client connection: reads into its session, writes the
- * session's replies, keeps its timeout in the server's timer wheel and
- * carries messages to the intake pipeline. A connection whose message is in
- * flight outlives its socket until the pipeline answers. After STARTTLS the
- * same reads and writes go through OpenSSL (conn_recv/conn_send). Behind a
- * proxy, the connection first reads the PROXY header (proxy.c parses it) and
- * only then is the client admitted and its session started. Each session
- * counts itself in the sessions_open gauges while it lives. Deadlines:
- * command_timeout for each whole command line, data_timeout in DATA
- * extended only by data received at [limits] min_data_rate. */
+ * session's replies, keeps its timeout in the loop's timer wheel, and
+ * carries recipients to the recipient policy and messages to the intake
+ * itself. A connection whose message is in flight outlives its socket until
+ * the intake answers. After STARTTLS the same reads and writes go through
+ * OpenSSL (conn_recv/conn_send). Behind a proxy, the connection first reads
+ * the PROXY header (proxy.c parses it) and only then is the client admitted
+ * and its session started. Each session counts itself in the sessions_open
+ * gauges while it lives. Deadlines: command_timeout for each whole command
+ * line, data_timeout in DATA extended only by data received at [limits]
+ * min_data_rate. */
 #include "server/connection.h"
+#include "server/listener.h"
 #include "server/proxy.h"
 #include "smtp/session.h"
 #include "tls/tls_server.h"
@@ -32,9 +34,9 @@
  * a message handed to the intake holds another until on_submit_done, so a
  * commit in flight always finds its connection, though maybe closed (then
  * the reply is dropped: the client will retry, the message is spooled once
- * it is durable). The server's table lists it only while its socket is open. */
+ * it is durable). The context's table lists it only while its socket is open. */
 struct _SgConnection {
-  SgServer  *server;
+  SgServerContext *ctx;     /* borrowed: the daemon's */
   int        fd;
   SgPollFd  *pfd;
   SgTimer    timer;
@@ -150,8 +152,8 @@ connection_close (SgConnection *conn)
   if (conn->closed)
     return;
   conn->closed = TRUE;
-  SgServer *server = conn->server;
-  sg_timer_disarm (sg_server_wheel (server), &conn->timer);
+  SgServerContext *ctx = conn->ctx;
+  sg_timer_disarm (ctx->wheel, &conn->timer);
   g_clear_pointer (&conn->pfd, sg_poller_remove);
   if (conn->ssl)
     {
@@ -163,7 +165,7 @@ connection_close (SgConnection *conn)
   if (conn->in_slots)
     {
       conn->in_slots = FALSE;
-      sg_data_slots_release (sg_server_data_slots (server), conn);
+      sg_data_slots_release (ctx->data_slots, conn);
     }
   if (conn->session)   /* it logged its connect line and counted itself */
     {
@@ -173,7 +175,9 @@ connection_close (SgConnection *conn)
       g_autofree char *counts = sg_session_command_counts (conn->session);
       g_message ("disconnect from %s %s", sg_session_client (conn->session), counts);
     }
-  sg_server_connection_closed (server, conn);
+  if (conn->address)   /* NULL: closed before its PROXY header, never counted */
+    sg_listener_client_gone (ctx->listener, conn->address);
+  g_hash_table_remove (ctx->connections, conn);
   connection_unref (conn);
 }
 
@@ -219,7 +223,7 @@ static void
 connection_arm (SgConnection *conn, guint seconds)
 {
   conn->deadline_us = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
-  sg_timer_arm (sg_server_wheel (conn->server), &conn->timer, seconds);
+  sg_timer_arm (conn->ctx->wheel, &conn->timer, seconds);
 }
 
 /* connection_data_received - n bytes of message content arrived: the DATA
@@ -228,7 +232,7 @@ connection_arm (SgConnection *conn, guint seconds)
 static void
 connection_data_received (SgConnection *conn, gsize n)
 {
-  const SgConfig *config = sg_server_config (conn->server);
+  const SgConfig *config = conn->ctx->config;
   gint64 now = g_get_monotonic_time ();
   gint64 grown = conn->deadline_us + (gint64) ((guint64) n * G_USEC_PER_SEC / MAX (config->min_data_rate, 1u));
   conn->deadline_us = MIN (grown, now + (gint64) config->data_timeout * G_USEC_PER_SEC);
@@ -242,7 +246,7 @@ on_timeout (SgTimer *timer, gpointer user_data)
   if (left > 0)
     {
       /* the wheel counts whole seconds; the deadline may also have grown */
-      sg_timer_arm (sg_server_wheel (conn->server), &conn->timer,
+      sg_timer_arm (conn->ctx->wheel, &conn->timer,
                     (guint) MAX (1, (left + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC));
       return;
     }
@@ -285,7 +289,7 @@ connection_update (SgConnection *conn)
       connection_start_tls (conn);
       return;
     }
-  gboolean slot_wait = conn->in_slots && sg_data_slots_waits (sg_server_data_slots (conn->server), conn);
+  gboolean slot_wait = conn->in_slots && sg_data_slots_waits (conn->ctx->data_slots, conn);
   GIOCondition want = (sg_session_wants_input (s) && !slot_wait ? G_IO_IN : 0)
                     | (sg_session_output (s)->len ? G_IO_OUT : 0);
   if (conn->handshaking)
@@ -301,7 +305,7 @@ connection_update (SgConnection *conn)
   conn->progress = progress;
   if (slot_wait)
     {
-      sg_timer_disarm (sg_server_wheel (conn->server), &conn->timer); /* waiting on us, not the client */
+      sg_timer_disarm (conn->ctx->wheel, &conn->timer); /* waiting on us, not the client */
       return;
     }
   switch (sg_session_state (s))
@@ -309,11 +313,11 @@ connection_update (SgConnection *conn)
     case SG_SESSION_SUBMITTED:
     case SG_SESSION_RCPT_WAIT:
     case SG_SESSION_STAGE_WAIT:
-      sg_timer_disarm (sg_server_wheel (conn->server), &conn->timer); /* waiting on us, not the client */
+      sg_timer_disarm (conn->ctx->wheel, &conn->timer); /* waiting on us, not the client */
       break;
     case SG_SESSION_STARTTLS:
       if (!conn->timer.armed)
-        connection_arm (conn, sg_server_config (conn->server)->command_timeout);
+        connection_arm (conn, conn->ctx->config->command_timeout);
       break;
     case SG_SESSION_CLOSING:
       if (!conn->timer.armed)
@@ -321,8 +325,8 @@ connection_update (SgConnection *conn)
       break;
     default:
       if (!conn->timer.armed || moved)
-        connection_arm (conn, sg_session_in_data (s) ? sg_server_config (conn->server)->data_timeout
-                                                     : sg_server_config (conn->server)->command_timeout);
+        connection_arm (conn, sg_session_in_data (s) ? conn->ctx->config->data_timeout
+                                                     : conn->ctx->config->command_timeout);
       break;
     }
 }
@@ -396,10 +400,10 @@ connection_data_gate (SgConnection *conn)
 {
   if (!sg_session_in_data (conn->session))
     return TRUE;
-  if (!conn->in_slots && conn->data_bytes < sg_server_config (conn->server)->data_spill_size)
+  if (!conn->in_slots && conn->data_bytes < conn->ctx->config->data_spill_size)
     return TRUE;
   conn->in_slots = TRUE;
-  return sg_data_slots_take (sg_server_data_slots (conn->server), conn, g_get_monotonic_time ());
+  return sg_data_slots_take (conn->ctx->data_slots, conn, g_get_monotonic_time ());
 }
 
 /* connection_data_done - out of DATA: give the slot to the next in line. */
@@ -412,7 +416,7 @@ connection_data_done (SgConnection *conn)
   if (conn->in_slots)
     {
       conn->in_slots = FALSE;
-      sg_data_slots_release (sg_server_data_slots (conn->server), conn);
+      sg_data_slots_release (conn->ctx->data_slots, conn);
     }
 }
 
@@ -446,7 +450,7 @@ static void
 on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
 {
   SgConnection *conn = user_data;
-  guint8 *buffer = sg_server_read_buffer (conn->server);
+  guint8 *buffer = conn->ctx->read_buffer;
 
   if (conn->proxy)
     {
@@ -501,7 +505,7 @@ on_io (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
         if (in_data)
           conn->data_bytes += n;
         if (conn->in_slots)
-          sg_data_slots_input (sg_server_data_slots (conn->server), conn, n);
+          sg_data_slots_input (conn->ctx->data_slots, conn, n);
         sg_session_input (conn->session, (const char *) buffer, n);
         if (in_data && sg_session_in_data (conn->session) && sg_session_progress (conn->session) == before)
           connection_data_received (conn, n);
@@ -534,17 +538,18 @@ static void
 on_submit (SgSession *session, SgEnvelope *env, gpointer user_data)
 {
   SgConnection *conn = user_data;
-  conn->refs++;
-  if (!sg_server_submit (conn->server, env, on_submit_done, conn))
+  if (!conn->ctx->intake)
     {
       /* the intake is being drained for exit: this message was never taken */
-      conn->refs--;
       g_auto(SgReply) reply = { 0 };
       sg_envelope_free (env);
       sg_reply_set (&reply, 451, "4.3.2", NULL, "Service shutting down; message not accepted, "
                     "try again later");
       sg_session_submit_done (session, &reply);
+      return;
     }
+  conn->refs++;   /* until on_submit_done */
+  sg_intake_submit (conn->ctx->intake, env, on_submit_done, conn);
 }
 
 /* on_verdict - a deferred verdict for the session (an RCPT's address
@@ -585,7 +590,7 @@ on_check_stage (SgSession *session, SgSessionStage stage, const SgRcptQuery *que
                 SgRcptVerdict *verdict, gpointer user_data)
 {
   SgConnection *conn = user_data;
-  SgRcptPolicy *policy = sg_server_rcpt_policy (conn->server);
+  SgRcptPolicy *policy = conn->ctx->policy;
   if (!policy)
     return TRUE;   /* the server is being freed */
   if (sg_rcpt_policy_check_stage (policy, stage, query, verdict, on_stage_verdict, conn))
@@ -599,7 +604,7 @@ on_check_rcpt (SgSession *session, const SgRcptQuery *query, SgRcptVerdict *verd
                gpointer user_data)
 {
   SgConnection *conn = user_data;
-  SgRcptPolicy *policy = sg_server_rcpt_policy (conn->server);
+  SgRcptPolicy *policy = conn->ctx->policy;
   if (!policy)
     return TRUE;   /* the server is being freed: the session is drained already */
   if (sg_rcpt_policy_check (policy, query, verdict, on_rcpt_verdict, conn))
@@ -612,14 +617,19 @@ static gboolean
 on_mail_room (SgSession *session, gpointer user_data)
 {
   SgConnection *conn = user_data;
-  return sg_server_spool_has_room (conn->server);
+  return sg_listener_spool_has_room (conn->ctx->listener);
 }
 
 static SgSpoolDraft *
 on_open_draft (SgSession *session, gpointer user_data, GError **error)
 {
   SgConnection *conn = user_data;
-  return sg_server_open_draft (conn->server, error);
+  if (!conn->ctx->intake)   /* the intake is being drained for exit */
+    {
+      g_set_error_literal (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_IO, "shutting down");
+      return NULL;
+    }
+  return sg_intake_open_draft (conn->ctx->intake, error);
 }
 
 static const SgSessionHooks session_hooks = {
@@ -632,17 +642,17 @@ static const SgSessionHooks session_hooks = {
 
 /* connection_alloc - watch fd for input; no session yet. */
 static SgConnection *
-connection_alloc (SgServer *server, int fd, const char *peer, guint16 peer_port)
+connection_alloc (SgServerContext *ctx, int fd, const char *peer, guint16 peer_port)
 {
   g_autoptr(GError) error = NULL;
   SgConnection *conn = g_new0 (SgConnection, 1);
-  conn->server = server;
+  conn->ctx = ctx;
   conn->fd = fd;
   conn->peer = g_strdup (peer);
   conn->peer_port = peer_port;
   conn->refs = 1;
   sg_timer_init (&conn->timer, on_timeout, conn);
-  conn->pfd = sg_poller_add (sg_server_poller (server), fd, G_IO_IN, on_io, conn, &error);
+  conn->pfd = sg_poller_add (ctx->poller, fd, G_IO_IN, on_io, conn, &error);
   if (!conn->pfd)
     {
       g_warning ("cannot watch connection from %s: %s", peer, error->message);
@@ -650,7 +660,7 @@ connection_alloc (SgServer *server, int fd, const char *peer, guint16 peer_port)
       connection_unref (conn);
       return NULL;
     }
-  sg_server_connection_opened (server, conn);
+  g_hash_table_add (ctx->connections, conn);
   return conn;
 }
 
@@ -660,23 +670,23 @@ static void
 connection_greet (SgConnection *conn, const char *address, guint16 port, gboolean relay_allowed,
                   const char *via)
 {
-  SgServer *server = conn->server;
+  SgServerContext *ctx = conn->ctx;
   conn->address = g_strdup (address);
   conn->port = port;
-  conn->session = sg_session_new (sg_server_config (server), address, port, &session_hooks, conn);
-  conn->tls = sg_tls_server_ref (sg_server_tls (server)); /* goes with the config the session advertises */
+  conn->session = sg_session_new (ctx->config, address, port, &session_hooks, conn);
+  conn->tls = sg_tls_server_ref (ctx->tls); /* goes with the config the session advertises */
   sg_session_set_relay_allowed (conn->session, relay_allowed);
   sg_metrics_gauge_add (SG_GAUGE_SESSIONS_OPEN, 1);
-  sg_server_client_admitted (server, address);
+  sg_listener_client_admitted (ctx->listener, address);
   g_message ("connect from %s%s", sg_session_client (conn->session), via);
   sg_session_start (conn->session);
 }
 
 SgConnection *
-sg_connection_new (SgServer *server, int fd, const char *address, guint16 port,
+sg_connection_new (SgServerContext *ctx, int fd, const char *address, guint16 port,
                    gboolean relay_allowed)
 {
-  SgConnection *conn = connection_alloc (server, fd, address, port);
+  SgConnection *conn = connection_alloc (ctx, fd, address, port);
   if (!conn)
     return NULL;
   connection_greet (conn, address, port, relay_allowed, "");
@@ -686,14 +696,14 @@ sg_connection_new (SgServer *server, int fd, const char *address, guint16 port,
 }
 
 SgConnection *
-sg_connection_new_proxied (SgServer *server, int fd, const char *peer, guint16 peer_port)
+sg_connection_new_proxied (SgServerContext *ctx, int fd, const char *peer, guint16 peer_port)
 {
-  SgConnection *conn = connection_alloc (server, fd, peer, peer_port);
+  SgConnection *conn = connection_alloc (ctx, fd, peer, peer_port);
   if (!conn)
     return NULL;
   conn->proxy = sg_proxy_parser_new ();
   /* the whole header within proxy_timeout, however slowly it trickles in */
-  sg_timer_arm (sg_server_wheel (server), &conn->timer, sg_server_config (server)->proxy_timeout);
+  sg_timer_arm (ctx->wheel, &conn->timer, ctx->config->proxy_timeout);
   g_debug ("connect from proxy unknown[%s]:%u: waiting for the PROXY header", peer, peer_port);
   return conn;
 }
@@ -704,23 +714,23 @@ sg_connection_new_proxied (SgServer *server, int fd, const char *peer, guint16 p
 static void
 connection_proxy_done (SgConnection *conn, const SgProxyHeader *h, const guint8 *rest, gsize rest_len)
 {
-  SgServer *server = conn->server;
+  SgServerContext *ctx = conn->ctx;
   const char *address = h->local ? conn->peer : h->source;
   guint16 port = h->local ? conn->peer_port : h->source_port;
   gboolean relay_allowed = FALSE;
   SgRefusal refusal;
 
   g_clear_pointer (&conn->proxy, sg_proxy_parser_free);
-  sg_timer_disarm (sg_server_wheel (server), &conn->timer);
-  if (sg_server_stopping (server))
+  sg_timer_disarm (ctx->wheel, &conn->timer);
+  if (ctx->stopping)
     {
       connection_close (conn);
       return;
     }
-  if (!sg_listener_admit (server, address, h->local ? NULL : conn->peer, h->local,
+  if (!sg_listener_admit (ctx->listener, address, h->local ? NULL : conn->peer, h->local,
                           &relay_allowed, &refusal))
     {
-      sg_listener_refusal_send (conn->fd, sg_server_config (server), &refusal);
+      sg_listener_refusal_send (conn->fd, ctx->config, &refusal);
       connection_close (conn);
       return;
     }
@@ -738,7 +748,7 @@ connection_proxy_done (SgConnection *conn, const SgProxyHeader *h, const guint8 
 static void
 connection_read_proxy (SgConnection *conn)
 {
-  guint8 *buffer = sg_server_read_buffer (conn->server);
+  guint8 *buffer = conn->ctx->read_buffer;
   for (int i = 0; i < READS_PER_WAKEUP; i++)
     {
       g_autoptr(GError) error = NULL;
@@ -768,8 +778,9 @@ connection_read_proxy (SgConnection *conn)
     }
 }
 
-gboolean
-sg_connection_busy (const SgConnection *conn)
+/* connection_busy - in DATA or waiting for a verdict or the spool. */
+static gboolean
+connection_busy (const SgConnection *conn)
 {
   if (!conn->session)
     return FALSE;
@@ -778,8 +789,9 @@ sg_connection_busy (const SgConnection *conn)
                            || st == SG_SESSION_RCPT_WAIT || st == SG_SESSION_STAGE_WAIT);
 }
 
-void
-sg_connection_shutdown (SgConnection *conn, gboolean force)
+/* connection_shutdown - 421 now, unless mid-transaction and not forced. */
+static void
+connection_shutdown (SgConnection *conn, gboolean force)
 {
   if (conn->closed)
     return;
@@ -798,8 +810,25 @@ sg_connection_shutdown (SgConnection *conn, gboolean force)
     connection_update (conn);
 }
 
-const char *
-sg_connection_address (const SgConnection *conn)
+void
+sg_connections_shutdown (SgServerContext *ctx, gboolean force)
 {
-  return conn->address;
+  /* a copy: each shutdown may close its connection, which leaves the table */
+  GList *conns = g_hash_table_get_keys (ctx->connections);
+  for (GList *l = conns; l; l = l->next)
+    connection_shutdown (l->data, force);
+  g_list_free (conns);
+}
+
+guint
+sg_connections_busy (SgServerContext *ctx)
+{
+  GHashTableIter it;
+  gpointer conn;
+  guint busy = 0;
+  g_hash_table_iter_init (&it, ctx->connections);
+  while (g_hash_table_iter_next (&it, &conn, NULL))
+    if (connection_busy (conn))
+      busy++;
+  return busy;
 }

@@ -5,9 +5,10 @@
  * run once the connection has read the PROXY header, on the address it names.
  * Each refusal is logged and counted through reply/reject.h, a flood of them
  * (max_connections, EMFILE) logged once per FLOOD_LOG_INTERVAL. Also the
- * open-file limit that max_connections must fit, and the spool's free-space
- * check that MAIL consults. */
-#include "server/server_private.h"
+ * open-file limit that max_connections must fit, the count of connections
+ * per address, and the [spool] min_free check that MAIL consults (the
+ * spool itself measures its free space). */
+#include "server/listener.h"
 #include "server/connection.h"
 #include "metrics/metrics.h"
 #include "reply/reject.h"
@@ -20,7 +21,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 #include <gio/gio.h>
 
@@ -31,59 +31,75 @@
 #define ACCEPT_PAUSE_MS 250 /* out of descriptors: the listener rests this long */
 #define FLOOD_LOG_INTERVAL 10 /* seconds between log lines about a refusal flood */
 
+/* Lifetime: the daemon's, from sg_listener_new to sg_listener_free; the
+ * sockets only until sg_listener_close. */
+struct _SgListener {
+  SgServerContext *ctx;          /* borrowed: the daemon's */
+  GPtrArray       *sockets;      /* SgPollFd*, one per [server] listen address; owns the fds */
+  GHashTable      *rate;         /* address -> GQueue of connect times (connection_rate_per_ip) */
+  guint            rate_sweep_id;
+  GHashTable      *per_ip;       /* address -> GUINT count of admitted connections */
+  guint            fd_sessions;  /* sessions the open-file limit fits (fit_fd_limit) */
+  guint            accept_pause_id; /* accepting paused after EMFILE until this fires */
+  gint64           flood_logged; /* monotonic µs of the last EMFILE or max_connections line */
+  guint            flood_unlogged; /* such events since, counted but not logged */
+  gint64           free_checked; /* monotonic µs of the last look at the spool's free space */
+  gboolean         spool_low;    /* below [spool] min_free at that look */
+};
+
 /* flood_note - one more EMFILE or max_connections refusal; TRUE when it is
  * time to log (the line then says how many went unlogged before it). */
 static gboolean
-flood_note (SgServer *server, guint *unlogged)
+flood_note (SgListener *listener, guint *unlogged)
 {
   gint64 now = g_get_monotonic_time ();
-  if (server->flood_logged && now - server->flood_logged < FLOOD_LOG_INTERVAL * G_USEC_PER_SEC)
+  if (listener->flood_logged && now - listener->flood_logged < FLOOD_LOG_INTERVAL * G_USEC_PER_SEC)
     {
-      server->flood_unlogged++;
+      listener->flood_unlogged++;
       return FALSE;
     }
-  server->flood_logged = now;
-  *unlogged = server->flood_unlogged;
-  server->flood_unlogged = 0;
+  listener->flood_logged = now;
+  *unlogged = listener->flood_unlogged;
+  listener->flood_unlogged = 0;
   return TRUE;
 }
 
 static gboolean
 accept_resume (gpointer data)
 {
-  SgServer *server = data;
-  server->accept_pause_id = 0;
-  for (guint i = 0; server->listeners && i < server->listeners->len; i++)
-    sg_poller_modify (server->listeners->pdata[i], G_IO_IN);
+  SgListener *listener = data;
+  listener->accept_pause_id = 0;
+  for (guint i = 0; listener->sockets && i < listener->sockets->len; i++)
+    sg_poller_modify (listener->sockets->pdata[i], G_IO_IN);
   return G_SOURCE_REMOVE;
 }
 
 /* accept_pause - accept() found no descriptor free: waiting (level-triggered)
  * would only spin, so rest a moment; sessions that end free some. */
 static void
-accept_pause (SgServer *server, int err)
+accept_pause (SgListener *listener, int err)
 {
   guint unlogged = 0;
-  if (flood_note (server, &unlogged))
+  if (flood_note (listener, &unlogged))
     g_warning ("accept: %s; pausing new connections for %d ms (%u similar event(s) in the last "
                "%d s not logged); see [limits] max_connections and the open-file limit",
                g_strerror (err), ACCEPT_PAUSE_MS, unlogged, FLOOD_LOG_INTERVAL);
-  for (guint i = 0; i < server->listeners->len; i++)
-    sg_poller_modify (server->listeners->pdata[i], 0);
-  if (!server->accept_pause_id)
-    server->accept_pause_id = g_timeout_add (ACCEPT_PAUSE_MS, accept_resume, server);
+  for (guint i = 0; i < listener->sockets->len; i++)
+    sg_poller_modify (listener->sockets->pdata[i], 0);
+  if (!listener->accept_pause_id)
+    listener->accept_pause_id = g_timeout_add (ACCEPT_PAUSE_MS, accept_resume, listener);
 }
 
 /* fit_fd_limit - raise RLIMIT_NOFILE to fit max_connections sessions; if
  * the hard limit forbids it, say so and serve only as many as it fits. */
 static void
-fit_fd_limit (SgServer *server)
+fit_fd_limit (SgListener *listener)
 {
-  const SgConfig *config = server->config;
+  const SgConfig *config = listener->ctx->config;
   struct rlimit rl;
   if (getrlimit (RLIMIT_NOFILE, &rl) != 0)
     {
-      server->fd_sessions = 0;
+      listener->fd_sessions = 0;
       return;
     }
   /* without max_connections, as many as the hard limit allows (within reason) */
@@ -103,26 +119,28 @@ fit_fd_limit (SgServer *server)
       getrlimit (RLIMIT_NOFILE, &rl);
     }
   if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= G_MAXUINT)
-    server->fd_sessions = 0;
+    listener->fd_sessions = 0;
   else
-    server->fd_sessions = rl.rlim_cur > 2 * FD_RESERVE ? (guint) (rl.rlim_cur - FD_RESERVE)
+    listener->fd_sessions = rl.rlim_cur > 2 * FD_RESERVE ? (guint) (rl.rlim_cur - FD_RESERVE)
                                                         : (guint) (rl.rlim_cur / 2);
-  if (server->fd_sessions && (config->max_connections == 0 || config->max_connections > server->fd_sessions))
+  if (listener->fd_sessions && (config->max_connections == 0 || config->max_connections > listener->fd_sessions))
     {
       g_autofree char *asked = config->max_connections ? g_strdup_printf ("%u", config->max_connections)
                                                        : g_strdup ("0 (no limit)");
       g_warning ("the open-file limit (%lu) fits %u sessions: serving at most that many, not "
                  "[limits] max_connections %s; raise the limit (LimitNOFILE=, ulimit -n) to serve more",
-                 (gulong) rl.rlim_cur, server->fd_sessions, asked);
+                 (gulong) rl.rlim_cur, listener->fd_sessions, asked);
     }
 }
 
-guint
-sg_listener_max_connections (SgServer *server)
+/* listener_max_connections - [limits] max_connections, lowered to what the
+ * open-file limit fits; 0 = no limit. */
+static guint
+listener_max_connections (SgListener *listener)
 {
-  guint max = server->config->max_connections;
-  if (server->fd_sessions && (max == 0 || max > server->fd_sessions))
-    max = server->fd_sessions;
+  guint max = listener->ctx->config->max_connections;
+  if (listener->fd_sessions && (max == 0 || max > listener->fd_sessions))
+    max = listener->fd_sessions;
   return max;
 }
 
@@ -147,17 +165,17 @@ refuse (int fd, const SgConfig *config, const char *code, const char *text)
 /* rate_exceeded - record a connection from addr in its sliding window of
  * SG_RATE_WINDOW seconds; TRUE if that makes more than the limit. */
 static gboolean
-rate_exceeded (SgServer *server, const char *addr)
+rate_exceeded (SgListener *listener, const char *addr)
 {
-  guint limit = server->config->connection_rate_per_ip;
+  guint limit = listener->ctx->config->connection_rate_per_ip;
   if (limit == 0)
     return FALSE;
   gint64 now = g_get_monotonic_time ();
-  GQueue *times = g_hash_table_lookup (server->rate, addr);
+  GQueue *times = g_hash_table_lookup (listener->rate, addr);
   if (!times)
     {
       times = g_queue_new ();
-      g_hash_table_insert (server->rate, g_strdup (addr), times);
+      g_hash_table_insert (listener->rate, g_strdup (addr), times);
     }
   while (!g_queue_is_empty (times)
          && now - *(gint64 *) g_queue_peek_head (times) >= SG_RATE_WINDOW * G_USEC_PER_SEC)
@@ -174,11 +192,11 @@ rate_exceeded (SgServer *server, const char *addr)
 static gboolean
 rate_sweep (gpointer data)
 {
-  SgServer *server = data;
+  SgListener *listener = data;
   gint64 now = g_get_monotonic_time ();
   GHashTableIter it;
   gpointer key, value;
-  g_hash_table_iter_init (&it, server->rate);
+  g_hash_table_iter_init (&it, listener->rate);
   while (g_hash_table_iter_next (&it, &key, &value))
     {
       GQueue *times = value;
@@ -195,38 +213,61 @@ free_times (gpointer data)
   g_queue_free_full (data, g_free);
 }
 
-/* sg_server_spool_has_room - free space at least [spool] min_free (checked at most once a second). */
+/* sg_listener_spool_has_room - see listener.h. */
 gboolean
-sg_server_spool_has_room (SgServer *server)
+sg_listener_spool_has_room (SgListener *listener)
 {
+  const SgConfig *config = listener->ctx->config;
   gint64 now = g_get_monotonic_time ();
-  if (server->config->min_free == 0)
+  if (config->min_free == 0)
     return TRUE;
-  if (now - server->free_checked >= G_USEC_PER_SEC)
+  if (now - listener->free_checked >= G_USEC_PER_SEC)
     {
-      struct statvfs st;
-      server->free_checked = now;
-      if (statvfs (server->config->spool_dir, &st) == 0)
+      guint64 avail = 0;
+      listener->free_checked = now;
+      if (sg_spool_space_available (listener->ctx->spool, &avail, NULL))
         {
-          guint64 avail = (guint64) st.f_bavail * st.f_frsize;
-          gboolean low = avail < server->config->min_free;
-          if (low && !server->spool_low)
+          gboolean low = avail < config->min_free;
+          if (low && !listener->spool_low)
             g_warning ("spool %s: %" G_GUINT64_FORMAT " bytes free, below [spool] min_free %"
-                       G_GUINT64_FORMAT ": refusing new mail with 452", server->config->spool_dir,
-                       avail, server->config->min_free);
-          server->spool_low = low;
+                       G_GUINT64_FORMAT ": refusing new mail with 452", config->spool_dir,
+                       avail, config->min_free);
+          listener->spool_low = low;
         }
     }
-  return !server->spool_low;
+  return !listener->spool_low;
+}
+
+void
+sg_listener_reconfigured (SgListener *listener)
+{
+  listener->free_checked = 0;
+}
+
+void
+sg_listener_client_admitted (SgListener *listener, const char *address)
+{
+  g_hash_table_insert (listener->per_ip, g_strdup (address),
+                       GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (listener->per_ip, address)) + 1));
+}
+
+void
+sg_listener_client_gone (SgListener *listener, const char *address)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (listener->per_ip, address));
+  if (n <= 1)
+    g_hash_table_remove (listener->per_ip, address);
+  else
+    g_hash_table_insert (listener->per_ip, g_strdup (address), GUINT_TO_POINTER (n - 1));
 }
 
 gboolean
-sg_listener_admit (SgServer *server, const char *addr, const char *via, gboolean proxy_itself,
+sg_listener_admit (SgListener *listener, const char *addr, const char *via, gboolean proxy_itself,
                    gboolean *relay_allowed, SgRefusal *refusal)
 {
-  const SgConfig *config = server->config;
-  guint per_ip = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_ip, addr));
-  gboolean trusted = sg_netlist_contains (server->allowed, addr);
+  const SgConfig *config = listener->ctx->config;
+  guint per_ip = GPOINTER_TO_UINT (g_hash_table_lookup (listener->per_ip, addr));
+  gboolean trusted = sg_netlist_contains (listener->ctx->allowed, addr);
 
   *relay_allowed = trusted;
   if (!trusted && !(config->accepted_domains && config->accepted_domains[0]))
@@ -238,7 +279,7 @@ sg_listener_admit (SgServer *server, const char *addr, const char *via, gboolean
     }
   /* The proxy's own connections (its health checks every few seconds) are
    * not a client connecting again and again. */
-  if (!proxy_itself && rate_exceeded (server, addr))
+  if (!proxy_itself && rate_exceeded (listener, addr))
     {
       sg_reject_connection (addr, via, 421, "4.7.0", SG_REFUSE_RATE, "more than %u connections in %d s",
                             config->connection_rate_per_ip, SG_RATE_WINDOW);
@@ -258,8 +299,9 @@ sg_listener_admit (SgServer *server, const char *addr, const char *via, gboolean
 static void
 on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
 {
-  SgServer *server = user_data;
-  const SgConfig *config = server->config;
+  SgListener *listener = user_data;
+  SgServerContext *ctx = listener->ctx;
+  const SgConfig *config = ctx->config;
 
   for (int i = 0; i < ACCEPT_BATCH; i++)
     {
@@ -271,7 +313,7 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
         {
           int e = errno;
           if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
-            accept_pause (server, e);
+            accept_pause (listener, e);
           else if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR && e != ECONNABORTED)
             g_warning ("accept: %s", g_strerror (e));
           return;
@@ -282,12 +324,12 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
       /* IPv4-mapped IPv6 addresses are logged and counted as IPv4. */
       const char *addr = g_str_has_prefix (host, "::ffff:") && strchr (host, '.') ? host + 7 : host;
       sg_metrics_inc (SG_COUNTER_CONNECTIONS);
-      guint total = g_hash_table_size (server->connections);
-      guint max = sg_listener_max_connections (server);
+      guint total = g_hash_table_size (ctx->connections);
+      guint max = listener_max_connections (listener);
       gboolean relay_allowed = FALSE;
       SgRefusal refusal;
 
-      if (server->stopping)
+      if (ctx->stopping)
         {
           sg_reject_connection (addr, NULL, 421, "4.7.0", SG_REFUSE_STOPPING, "server shutting down");
           refuse (fd, config, "421 4.7.0", "Error: server shutting down; try again later");
@@ -295,7 +337,7 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
       else if (max && total >= max)
         {
           guint unlogged = 0;
-          if (flood_note (server, &unlogged))
+          if (flood_note (listener, &unlogged))
             sg_reject_connection (addr, NULL, 421, "4.7.0", SG_REFUSE_MAX, "too many connections (%u); "
                                   "%u similar refusal(s) in the last %d s not logged", total, unlogged,
                                   FLOOD_LOG_INTERVAL);
@@ -303,7 +345,7 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
             sg_reject_connection_unlogged (SG_REFUSE_MAX);
           refuse (fd, config, "421 4.7.0", "Error: too many connections; try again later");
         }
-      else if (config->proxy_protocol && !sg_netlist_contains (server->proxy_trusted, addr))
+      else if (config->proxy_protocol && !sg_netlist_contains (ctx->proxy_trusted, addr))
         {
           /* Not our proxy: it must not choose its own client address, and
            * nobody else may talk to a PROXY listener. Not a word, not even
@@ -313,11 +355,11 @@ on_accept (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
           close (fd);
         }
       else if (config->proxy_protocol)
-        sg_connection_new_proxied (server, fd, addr, (guint16) atoi (port));
-      else if (!sg_listener_admit (server, addr, NULL, FALSE, &relay_allowed, &refusal))
+        sg_connection_new_proxied (ctx, fd, addr, (guint16) atoi (port));
+      else if (!sg_listener_admit (listener, addr, NULL, FALSE, &relay_allowed, &refusal))
         refuse (fd, config, refusal.code, refusal.text);
       else
-        sg_connection_new (server, fd, addr, (guint16) atoi (port), relay_allowed);
+        sg_connection_new (ctx, fd, addr, (guint16) atoi (port), relay_allowed);
     }
 }
 
@@ -372,10 +414,10 @@ close_listener (gpointer data)
   close (fd);
 }
 
-gboolean
-sg_listener_open (SgServer *server, GError **error)
+SgListener *
+sg_listener_new (SgServerContext *ctx, GError **error)
 {
-  const SgConfig *config = server->config;
+  const SgConfig *config = ctx->config;
   guint n = g_strv_length (config->listen_addrs);
   g_autofree int *fds = g_new (int, n);
   for (guint i = 0; i < n; i++)
@@ -383,40 +425,38 @@ sg_listener_open (SgServer *server, GError **error)
       {
         while (i-- > 0)
           close (fds[i]);
-        return FALSE;
+        return NULL;
       }
-  fit_fd_limit (server);
-  server->listeners = g_ptr_array_new_with_free_func (close_listener);
-  server->allowed = sg_netlist_parse ((const char *const *) config->allowed_networks, error);
-  if (server->allowed)
-    server->proxy_trusted = sg_netlist_parse ((const char *const *) config->proxy_trusted, error);
+  g_autoptr(SgListener) listener = g_new0 (SgListener, 1);
+  listener->ctx = ctx;
+  fit_fd_limit (listener);
+  listener->sockets = g_ptr_array_new_with_free_func (close_listener);
+  listener->rate = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, free_times);
+  listener->per_ip = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; i < n; i++)
     {
-      SgPollFd *pfd = server->proxy_trusted
-                      ? sg_poller_add (server->poller, fds[i], G_IO_IN, on_accept, server, error)
-                      : NULL;
+      SgPollFd *pfd = sg_poller_add (ctx->poller, fds[i], G_IO_IN, on_accept, listener, error);
       if (!pfd)
         {
           for (; i < n; i++)
             close (fds[i]);
-          return FALSE;   /* sg_listener_close closes the ones added */
+          return NULL;   /* sg_listener_free closes the ones added */
         }
-      g_ptr_array_add (server->listeners, pfd);
+      g_ptr_array_add (listener->sockets, pfd);
     }
-  server->rate = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, free_times);
-  server->rate_sweep_id = g_timeout_add_seconds (SG_RATE_WINDOW, rate_sweep, server);
-  return TRUE;
+  listener->rate_sweep_id = g_timeout_add_seconds (SG_RATE_WINDOW, rate_sweep, listener);
+  return g_steal_pointer (&listener);
 }
 
 /* sg_listener_start - listen(): only now do connections complete, so a
  * client (or a health check) never reaches a server that is still
  * recovering its spool or cannot yet handle SIGTERM. */
 gboolean
-sg_listener_start (SgServer *server, GError **error)
+sg_listener_start (SgListener *listener, GError **error)
 {
-  const SgConfig *config = server->config;
-  for (guint i = 0; i < server->listeners->len; i++)
-    if (listen (sg_poller_fd (server->listeners->pdata[i]), LISTEN_BACKLOG) < 0)
+  const SgConfig *config = listener->ctx->config;
+  for (guint i = 0; i < listener->sockets->len; i++)
+    if (listen (sg_poller_fd (listener->sockets->pdata[i]), LISTEN_BACKLOG) < 0)
       {
         int e = errno;
         g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot listen on %s: %s",
@@ -429,12 +469,20 @@ sg_listener_start (SgServer *server, GError **error)
 }
 
 void
-sg_listener_close (SgServer *server)
+sg_listener_close (SgListener *listener)
 {
-  g_clear_pointer (&server->listeners, g_ptr_array_unref);
-  g_clear_handle_id (&server->accept_pause_id, g_source_remove);
-  g_clear_handle_id (&server->rate_sweep_id, g_source_remove);
-  g_clear_pointer (&server->rate, g_hash_table_unref);
-  g_clear_pointer (&server->allowed, sg_netlist_free);
-  g_clear_pointer (&server->proxy_trusted, sg_netlist_free);
+  g_clear_pointer (&listener->sockets, g_ptr_array_unref);
+  g_clear_handle_id (&listener->accept_pause_id, g_source_remove);
+}
+
+void
+sg_listener_free (SgListener *listener)
+{
+  if (!listener)
+    return;
+  sg_listener_close (listener);
+  g_clear_handle_id (&listener->rate_sweep_id, g_source_remove);
+  g_clear_pointer (&listener->rate, g_hash_table_unref);
+  g_clear_pointer (&listener->per_ip, g_hash_table_unref);
+  g_free (listener);
 }

@@ -244,4 +244,8 @@ void sg_spool_unlock_message (int lock_fd);
  * failure may be transient. */
 gboolean sg_spool_quarantine_damaged (SgSpool *spool, const char *queue_id, GError **error);
 
+/* sg_spool_space_available - bytes still free for us on the spool's file
+ * system (spool_space.c); FALSE with error if it cannot be asked. */
+gboolean sg_spool_space_available (const SgSpool *spool, guint64 *bytes, GError **error);
+
 G_END_DECLS
