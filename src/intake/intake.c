@@ -184,6 +184,8 @@ meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
   meta->esmtp_body = env->mail.body == SG_BODY_8BITMIME ? g_strdup ("8BITMIME")
                    : env->mail.body == SG_BODY_7BIT ? g_strdup ("7BIT") : NULL;
   meta->smtputf8 = env->mail.smtputf8;
+  meta->eightbit = validation->has_8bit || sg_bytes_have_8bit (env->received)
+                   ? SG_EIGHTBIT_YES : SG_EIGHTBIT_NO;   /* the .eml: Received, then the content */
   meta->client_address = g_strdup (env->client_address);
   meta->client_port = env->client_port;
   meta->helo_name = g_strdup (env->helo);
@@ -385,6 +387,8 @@ accept_job (Job *job, SgMilterResult *mr)
           g_clear_pointer (&env->content, g_bytes_unref);
           env->content = env->draft ? g_bytes_new (g_bytes_get_data (body, NULL), g_bytes_get_size (body))
                                     : g_bytes_ref (body);
+          meta->eightbit = sg_bytes_have_8bit (env->received) || sg_bytes_have_8bit (env->content)
+                           ? SG_EIGHTBIT_YES : SG_EIGHTBIT_NO;
           edited = TRUE;
         }
     }

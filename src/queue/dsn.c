@@ -377,6 +377,7 @@ sg_dsn_queue_original (SgSpool *spool, const SgMeta *meta, SgDsnKind kind, const
   for (gsize i = 0; i < blen && !eightbit; i++)
     eightbit = b[i] >= 0x80;
   dsn->esmtp_body = g_strdup (eightbit ? "8BITMIME" : "7BIT");
+  dsn->eightbit = eightbit ? SG_EIGHTBIT_YES : SG_EIGHTBIT_NO;   /* no header: the .eml is body */
   for (const char *p = meta->sender; *p; p++)
     dsn->smtputf8 |= (guchar) *p >= 0x80;
   dsn->client_address = g_strdup ("127.0.0.1");

@@ -186,6 +186,7 @@ void     sg_spool_set_recycling (SgSpool *spool, guint max_files);
 guint    sg_spool_pool_size (SgSpool *spool);
 /* sg_spool_message_path - path of queue/<ID>.eml (transfer full). */
 char *sg_spool_message_path (SgSpool *spool, const char *queue_id);
+
 /* How a commit group reaches stable storage ([spool] sync_method; see
  * spool_commit.c for what is durable before 250 with each). */
 typedef enum {
@@ -235,6 +236,24 @@ int  sg_spool_lock_message (SgSpool *spool, const char *queue_id, gboolean wait,
 int  sg_spool_open_message (SgSpool *spool, const char *queue_id, GError **error);
 /* sg_spool_unlock_message - release a lock from sg_spool_lock_message. */
 void sg_spool_unlock_message (int lock_fd);
+
+/* A message handed to delivery: its .eml open for reading and what the
+ * next hop must be told about it, so that nobody opens it by path or reads
+ * it to classify it. Borrowed from the lock: valid while the lock is held;
+ * read it with pread() (the offset is not ours to move). */
+typedef struct {
+  int      fd;        /* queue/<ID>.eml, read-only */
+  guint64  size;      /* its bytes now (SIZE=, RFC 1870) */
+  gboolean eightbit;  /* an octet with the high bit set: BODY=8BITMIME (RFC 6152) */
+} SgSpoolMessage;
+
+/* sg_spool_locked_message - fill msg for the message whose lock
+ * (sg_spool_lock_message) is lock_fd and whose metadata is meta. 8-bit
+ * comes from meta, recorded at intake; metadata older than version 3 does
+ * not know (SG_EIGHTBIT_UNKNOWN): the file is read once now and the answer
+ * is set in meta, for the caller's next sg_spool_update_meta. */
+gboolean sg_spool_locked_message (SgSpool *spool, int lock_fd, SgMeta *meta, SgSpoolMessage *msg,
+                                  GError **error);
 
 /* sg_spool_quarantine_damaged - queue_id's metadata could not be used:
  * under its lock (never waiting), read it again and, if it is still
