@@ -399,7 +399,8 @@ watch_queue (SgQueueRunner *r)
 
 SgQueueRunner *
 sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *context,
-                     SgQueueCensus *census, SgSpoolBacklog *backlog, GError **error)
+                     SgQueueCensus *census, SgSpoolBacklog *backlog, SgCourier *courier,
+                     GError **error)
 {
   SgQueueRunner *r = g_new0 (SgQueueRunner, 1);
   r->config = config;
@@ -417,10 +418,11 @@ sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *conte
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "eventfd: %s",
                    g_strerror (errno));
       sg_spool_backlog_free (backlog);
+      sg_courier_free (courier);
       sg_queue_runner_free (r);
       return NULL;
     }
-  r->workers = sg_queue_workers_new (config, spool, report, r, error);
+  r->workers = sg_queue_workers_new (config, spool, courier, report, r, error);
   if (!r->workers)
     {
       sg_spool_backlog_free (backlog);

@@ -10,6 +10,7 @@
 #include "common/privilege.h"
 #include "common/sd_notify.h"
 #include "metrics/metrics.h"
+#include "smarthost/smarthost_courier.h"
 
 #include <glib-unix.h>
 #include <signal.h>
@@ -355,15 +356,17 @@ sg_server_new (SgConfig *config, GError **error)
   if (!server->intake)
     return NULL;
   server->census = sg_queue_census_new ();
+  g_autoptr(SgCourier) courier = NULL;   /* the smarthost's, for the runner */
   if (!config->smarthost_host)
     {
       g_message ("no [smarthost] host configured: mail stays queued");
       census_rescan (server);
       server->census_scan_id = g_timeout_add_seconds (config->queue_scan_interval, census_rescan, server);
     }
-  else if (!(server->runner = sg_queue_runner_new (config, server->spool, server->context,
-                                                   server->census, g_steal_pointer (&backlog),
-                                                   error)))
+  else if (!(courier = sg_smarthost_courier_new (config, error))
+           || !(server->runner = sg_queue_runner_new (config, server->spool, server->context,
+                                                      server->census, g_steal_pointer (&backlog),
+                                                      g_steal_pointer (&courier), error)))
     return NULL;
   else
     server->runner_config = sg_config_ref (config);  /* the runner borrows it */
