@@ -187,6 +187,31 @@ guint    sg_spool_pool_size (SgSpool *spool);
 /* sg_spool_message_path - path of queue/<ID>.eml (transfer full). */
 char *sg_spool_message_path (SgSpool *spool, const char *queue_id);
 
+/* --- The layout for those outside src/spool/ (spool_layout.c) --- */
+
+/* sg_spool_exists - whether dir holds a spool (its queue/ is there);
+ * SG_SPOOL_ERROR_NOT_FOUND naming what is missing if not. Creates nothing. */
+gboolean sg_spool_exists (const char *dir, GError **error);
+/* sg_spool_queue_dir - the directory where messages appear, change (their
+ * metadata replaced) and go: queue/, to watch (transfer full). */
+char    *sg_spool_queue_dir (SgSpool *spool);
+/* sg_spool_meta_file_id - the queue ID of name, an entry of that
+ * directory, if it is a message's metadata; else NULL (transfer full). */
+char    *sg_spool_meta_file_id (const char *name);
+/* sg_spool_meta_path - path of queue/<ID>.json (transfer full). */
+char    *sg_spool_meta_path (SgSpool *spool, const char *queue_id);
+/* sg_spool_has_message - whether queue/<ID>.json exists. */
+gboolean sg_spool_has_message (SgSpool *spool, const char *queue_id);
+/* sg_spool_read_meta_text - queue/<ID>.json exactly as stored, once it
+ * parses; *len gets its length; a parse error is prefixed with its name
+ * (transfer full). */
+char    *sg_spool_read_meta_text (SgSpool *spool, const char *queue_id, gsize *len,
+                                  GError **error);
+/* sg_spool_read_message - queue/<ID>.eml, NUL-terminated (transfer full):
+ * all of it when it has at most whole_max bytes, else its first part_max;
+ * *len gets the bytes read, *size (nullable) the file's size. */
+char    *sg_spool_read_message (SgSpool *spool, const char *queue_id, guint64 whole_max,
+                                gsize part_max, gsize *len, guint64 *size, GError **error);
 /* How a commit group reaches stable storage ([spool] sync_method; see
  * spool_commit.c for what is durable before 250 with each). */
 typedef enum {
