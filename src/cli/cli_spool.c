@@ -9,7 +9,6 @@
 #include "spool/queue_id.h"
 #include "sg-build.h"
 
-#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -119,20 +118,8 @@ sg_cli_spool_open (const SgCliSpoolArgs *args, GError **error)
 
   /* sg_spool_open_admin would create missing subdirectories; an
    * administration command must not turn a wrong path into a new spool. */
-  g_autofree char *queue = g_build_filename (config->spool_dir, SG_CLI_QUEUE_SUBDIR, NULL);
-  struct stat st;
-  int queue_rc = stat (queue, &st);
-  if (queue_rc != 0 || !S_ISDIR (st.st_mode))
-    {
-      int e = queue_rc != 0 ? errno : ENOTDIR;
-      if (stat (config->spool_dir, &st) != 0)
-        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no spool at %s: %s",
-                     config->spool_dir, g_strerror (errno));
-      else
-        g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no spool at %s (%s/: %s)",
-                     config->spool_dir, SG_CLI_QUEUE_SUBDIR, g_strerror (e));
-      return NULL;
-    }
+  if (!sg_spool_exists (config->spool_dir, error))
+    return NULL;
   /* Started as root on the daemon's spool: act as its owner (as postsuper
    * does), so that rewritten metadata stays readable by the daemon. */
   if (!sg_privilege_become_owner (config->spool_dir, error))
@@ -191,14 +178,6 @@ sg_cli_meta_error (SgSpool *spool, const char *queue_id, const GError *local, GE
   else
     g_set_error (error, local->domain, local->code, "message %s: unreadable metadata: %s",
                  queue_id, local->message);
-}
-
-/* sg_cli_json_path - queue/<ID>.json of an administration spool. */
-char *
-sg_cli_json_path (SgSpool *spool, const char *queue_id)
-{
-  g_autofree char *name = g_strconcat (queue_id, ".json", NULL);
-  return g_build_filename (sg_spool_dir (spool), SG_CLI_QUEUE_SUBDIR, name, NULL);
 }
 
 /* is_terminal_control - whether a code point could steer a terminal. */

@@ -15,9 +15,6 @@ enum {
   SG_CLI_EXIT_USAGE = 2,    /* bad options or arguments; nothing was looked at */
 };
 
-/* The subdirectory of the spool that holds <ID>.eml and <ID>.json. */
-#define SG_CLI_QUEUE_SUBDIR "queue"
-
 typedef struct {
   char *spool_dir;     /* --spool DIR (nullable) */
   char *config_path;   /* --config FILE (nullable) */
@@ -66,9 +63,6 @@ char *sg_cli_parse_id (const char *arg, GError **error);
  * when it does not exist, else "message ID: unreadable metadata: DETAIL"
  * (local's domain and code). */
 void sg_cli_meta_error (SgSpool *spool, const char *queue_id, const GError *local, GError **error);
-
-/* sg_cli_json_path - path of queue/<ID>.json in spool (transfer full). */
-char *sg_cli_json_path (SgSpool *spool, const char *queue_id);
 
 /* sg_cli_append_safe - append len bytes of s (-1: NUL-terminated) to out with
  * everything a terminal could act on escaped as \xNN: control characters

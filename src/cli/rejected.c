@@ -324,8 +324,7 @@ sg_cli_rejected_show (SgSpool *spool, const char *id, gboolean json, gboolean bo
 static gboolean
 queue_has (SgSpool *spool, const char *id)
 {
-  g_autofree char *path = sg_cli_json_path (spool, id);
-  return g_file_test (path, G_FILE_TEST_EXISTS);
+  return sg_spool_has_message (spool, id);
 }
 
 /* release_one - queue one refused message and log it. */

@@ -439,20 +439,12 @@ open_message (SgSpool *spool, const char *id, GMappedFile **map, GError **error)
 static gboolean
 show_raw_json (SgSpool *spool, const char *id, GError **error)
 {
-  g_autofree char *path = sg_cli_json_path (spool, id);
-  g_autofree char *data = NULL;
   gsize len = 0;
   g_autoptr(GError) local = NULL;
+  g_autofree char *data = sg_spool_read_meta_text (spool, id, &len, &local);
 
-  if (!g_file_get_contents (path, &data, &len, &local))
+  if (data == NULL)
     {
-      sg_cli_meta_error (spool, id, local, error);
-      return FALSE;
-    }
-  g_autoptr(SgMeta) meta = sg_meta_from_json (data, (gssize) len, &local);
-  if (meta == NULL)
-    {
-      g_prefix_error (&local, "%s/%s.json: ", SG_CLI_QUEUE_SUBDIR, id);
       sg_cli_meta_error (spool, id, local, error);
       return FALSE;
     }
@@ -472,8 +464,7 @@ show_message (SgSpool *spool, const char *id, gboolean body, GError **error)
   g_autoptr(SgMeta) meta = NULL;
   if (body)
     {
-      g_autofree char *json = sg_cli_json_path (spool, id);
-      if (!g_file_test (json, G_FILE_TEST_EXISTS))
+      if (!sg_spool_has_message (spool, id))
         {
           g_set_error (error, SG_SPOOL_ERROR, SG_SPOOL_ERROR_NOT_FOUND, "no message %s in %s",
                        id, sg_spool_dir (spool));

@@ -107,9 +107,8 @@ sg_cli_verify (int argc, char **argv)
       g_printerr ("spoolgate verify: %s\n", error->message);
       return SG_CLI_EXIT_FAILED;
     }
-  g_autofree char *path = g_build_filename (config->spool_dir, SG_VERIFY_CACHE_FILE, NULL);
   g_autoptr(SgVerifyCache) cache = NULL;
-  if (probe || g_file_test (path, G_FILE_TEST_EXISTS))
+  if (probe || sg_verify_cache_exists (config->spool_dir))
     {
       cache = sg_verify_cache_open (config->spool_dir, !probe, &error);
       if (!cache)

@@ -7,6 +7,7 @@
  * as [server] user: daemon.c bound the listener and the metrics endpoint
  * and dropped privileges before. */
 #include "daemon/daemon_private.h"
+#include "smarthost/smarthost_courier.h"
 
 /* on_committed - new mail is durable: count it in the census; the runner
  * picks it up at once. */
@@ -68,15 +69,17 @@ sg_daemon_stages_open (SgDaemon *daemon, GError **error)
   if (!ctx->intake)
     return FALSE;
   daemon->census = sg_queue_census_new ();
+  g_autoptr(SgCourier) courier = NULL;   /* the smarthost's, for the runner */
   if (!config->smarthost_host)
     {
       g_message ("no [smarthost] host configured: mail stays queued");
       census_rescan (daemon);
       daemon->census_scan_id = g_timeout_add_seconds (config->queue_scan_interval, census_rescan, daemon);
     }
-  else if (!(daemon->runner = sg_queue_runner_new (config, ctx->spool, daemon->context,
-                                                   daemon->census, g_steal_pointer (&backlog),
-                                                   error)))
+  else if (!(courier = sg_smarthost_courier_new (config, error))
+           || !(daemon->runner = sg_queue_runner_new (config, ctx->spool, daemon->context,
+                                                      daemon->census, g_steal_pointer (&backlog),
+                                                      g_steal_pointer (&courier), error)))
     return FALSE;
   else
     daemon->runner_config = sg_config_ref (config);  /* the runner borrows it */

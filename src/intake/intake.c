@@ -145,6 +145,8 @@ static SgMeta *
 meta_from_envelope (const SgEnvelope *env, const SgValidation *validation)
 {
   SgMeta *meta = sg_envelope_to_meta (env);
+  meta->eightbit = validation->has_8bit || sg_bytes_have_8bit (env->received)
+                   ? SG_EIGHTBIT_YES : SG_EIGHTBIT_NO;   /* the .eml: Received, then the content */
   if (env->hold_reason)
     g_message ("%s: held: %s", env->queue_id, env->hold_reason);
   meta->validation = sg_validation_to_json (validation);
@@ -323,6 +325,8 @@ accept_job (Job *job, SgMilterResult *mr)
           g_clear_pointer (&env->content, g_bytes_unref);
           env->content = env->draft ? g_bytes_new (g_bytes_get_data (body, NULL), g_bytes_get_size (body))
                                     : g_bytes_ref (body);
+          meta->eightbit = sg_bytes_have_8bit (env->received) || sg_bytes_have_8bit (env->content)
+                           ? SG_EIGHTBIT_YES : SG_EIGHTBIT_NO;
           edited = TRUE;
         }
     }

@@ -14,11 +14,7 @@
  * that a report passes our own strict policy (issue 20). */
 #include "queue/dsn.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/stat.h>
 
 #define DSN_REASON_MAX  700   /* keep each header line well under 998 octets */
 
@@ -289,50 +285,23 @@ sg_dsn_build_original (const SgMeta *meta, SgDsnKind kind, const char *hostname,
   return g_string_free_to_bytes (m);
 }
 
-char *
-sg_dsn_header_section (const char *path, gsize *len, GError **error)
+/* header_section - cut buf (len bytes, NUL-terminated, at most
+ * SG_DSN_MAX_HEADER_BYTES of a message) back to its header section, blank
+ * line excluded; returns the new length. */
+static gsize
+header_section (char *buf, gsize got)
 {
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    {
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "open %s: %s",
-                   path, g_strerror (errno));
-      return NULL;
-    }
-  char *buf = g_malloc (SG_DSN_MAX_HEADER_BYTES + 1);
-  gsize got = 0;
-  while (got < SG_DSN_MAX_HEADER_BYTES)
-    {
-      ssize_t n = read (fd, buf + got, SG_DSN_MAX_HEADER_BYTES - got);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      got += (gsize) n;
-    }
-  close (fd);
-  buf[got] = '\0';
   /* RFC 5322 2.1: the header section ends at the first empty line. */
   char *end = g_strstr_len (buf, (gssize) got, "\r\n\r\n");
-  *len = end ? (gsize) (end - buf) + 2 : got;
+  gsize len = end ? (gsize) (end - buf) + 2 : got;
   /* cut a truncated section back to its last whole line */
   if (!end)
     {
       char *last = g_strrstr_len (buf, (gssize) got, "\r\n");
-      *len = last ? (gsize) (last - buf) + 2 : 0;
+      len = last ? (gsize) (last - buf) + 2 : 0;
     }
-  buf[*len] = '\0';
-  return buf;
-}
-
-/* wants_full - RET=FULL (RFC 3461 4.3) on a failure report, and the file
- * at path no larger than limit. */
-static gboolean
-wants_full (const SgMeta *meta, SgDsnKind kind, const char *path, guint64 limit)
-{
-  struct stat st;
-  return kind == SG_DSN_FAILURE && meta->dsn_ret && g_ascii_strcasecmp (meta->dsn_ret, "FULL") == 0
-         && stat (path, &st) == 0 && S_ISREG (st.st_mode) && (guint64) st.st_size <= limit;
+  buf[len] = '\0';
+  return len;
 }
 
 char *
@@ -353,19 +322,22 @@ char *
 sg_dsn_queue_original (SgSpool *spool, const SgMeta *meta, SgDsnKind kind, const char *hostname,
                        guint64 full_limit, gint64 now, GError **error)
 {
-  g_autofree char *path = sg_spool_message_path (spool, meta->queue_id);
+  /* RFC 3461 4.3: RET=FULL returns the whole message on a failure report,
+   * when it is no larger than full_limit; else the header section. The
+   * file may have been recycled under us only if the message was retired,
+   * which cannot happen while the runner holds it. */
+  gboolean ret_full = kind == SG_DSN_FAILURE && meta->dsn_ret
+                      && g_ascii_strcasecmp (meta->dsn_ret, "FULL") == 0;
   gsize hlen = 0;
-  g_autofree char *original = NULL;
-  gboolean full = wants_full (meta, kind, path, full_limit);
-  if (full)
-    {
-      /* The file may have been recycled under us only if the message was
-       * retired, which cannot happen while the runner holds it. */
-      if (!g_file_get_contents (path, &original, &hlen, error))
-        return NULL;
-    }
-  else if (!(original = sg_dsn_header_section (path, &hlen, error)))
+  guint64 size = 0;
+  g_autofree char *original = sg_spool_read_message (spool, meta->queue_id,
+                                                     ret_full ? full_limit : 0,
+                                                     SG_DSN_MAX_HEADER_BYTES, &hlen, &size, error);
+  if (!original)
     return NULL;
+  gboolean full = ret_full && size <= full_limit;
+  if (!full)
+    hlen = header_section (original, hlen);
   g_autoptr(GBytes) body = sg_dsn_build_original (meta, kind, hostname, original, hlen, full, now);
   g_autoptr(SgMeta) dsn = sg_meta_new ();
   dsn->sender = g_strdup ("");                  /* RFC 5321 4.5.5: bounces come from <> */
@@ -377,6 +349,7 @@ sg_dsn_queue_original (SgSpool *spool, const SgMeta *meta, SgDsnKind kind, const
   for (gsize i = 0; i < blen && !eightbit; i++)
     eightbit = b[i] >= 0x80;
   dsn->esmtp_body = g_strdup (eightbit ? "8BITMIME" : "7BIT");
+  dsn->eightbit = eightbit ? SG_EIGHTBIT_YES : SG_EIGHTBIT_NO;   /* no header: the .eml is body */
   for (const char *p = meta->sender; *p; p++)
     dsn->smtputf8 |= (guchar) *p >= 0x80;
   dsn->client_address = g_strdup ("127.0.0.1");

@@ -38,9 +38,6 @@ GBytes *sg_dsn_build_kind (const SgMeta *meta, SgDsnKind kind, const char *hostn
  * message/rfc822 when full, else its header section (transfer full). */
 GBytes *sg_dsn_build_original (const SgMeta *meta, SgDsnKind kind, const char *hostname,
                                const char *original, gsize len, gboolean full, gint64 now);
-/* sg_dsn_header_section - the header section of the message file at path,
- * up to SG_DSN_MAX_HEADER_BYTES, blank line excluded (transfer full). */
-char   *sg_dsn_header_section (const char *path, gsize *len, GError **error);
 /* sg_dsn_queue - build the failure report and commit it durably to the spool
  * (sync); the whole original goes with it for RET=FULL if at most full_limit
  * bytes ([queue] bounce_size_limit). Returns its queue ID (transfer full). */

@@ -4,7 +4,7 @@
 #pragma once
 #include <glib.h>
 #include "config/config.h"
-#include "smarthost/client.h"
+#include "queue/courier.h"
 #include "spool/spool.h"
 
 /* Seconds before a message an admin had locked is looked at again. */
@@ -89,14 +89,15 @@ gboolean sg_queue_delay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *co
 gboolean sg_queue_relay_notice (SgSpool *spool, SgMeta *meta, const SgConfig *config, gint64 now,
                                 char **dsn_id, GError **error);
 
-/* --- worker.c: delivery threads, each with at most one smarthost session --- */
+/* --- worker.c: delivery threads, each with at most one courier session --- */
 
 typedef struct _SgQueueWorkers SgQueueWorkers;
 /* Called on a worker thread for each job; takes the result (transfer full). */
 typedef void (*SgJobReportFunc) (SgJobResult *result, gpointer user_data);
 
-/* sg_queue_workers_new - start config's concurrency workers (transfer full). */
-SgQueueWorkers *sg_queue_workers_new (const SgConfig *config, SgSpool *spool,
+/* sg_queue_workers_new - start config's concurrency workers, each with its
+ * own session of courier (taken, transfer full, also on failure). */
+SgQueueWorkers *sg_queue_workers_new (const SgConfig *config, SgSpool *spool, SgCourier *courier,
                                       SgJobReportFunc report, gpointer user_data, GError **error);
 /* sg_queue_workers_push - look at queue_id on the next free worker. */
 void sg_queue_workers_push (SgQueueWorkers *w, const char *queue_id);

@@ -349,7 +349,7 @@ index_main (gpointer data)
   return NULL;
 }
 
-/* on_inotify - queue/<ID>.json appeared, was replaced or went away. */
+/* on_inotify - a message's metadata appeared, was replaced or went away. */
 static gboolean
 on_inotify (gint fd, GIOCondition cond, gpointer data)
 {
@@ -365,21 +365,21 @@ on_inotify (gint fd, GIOCondition cond, gpointer data)
       p += sizeof *ev + ev->len;
       if (ev->mask & IN_Q_OVERFLOW)
         overflow = TRUE;
-      if (ev->len == 0 || !g_str_has_suffix (ev->name, ".json"))
-        continue;
-      g_autofree char *id = g_strndup (ev->name, strlen (ev->name) - strlen (".json"));
-      refresh (r, id);
+      g_autofree char *id = ev->len > 0 ? sg_spool_meta_file_id (ev->name) : NULL;
+      if (id != NULL)
+        refresh (r, id);
     }
   if (overflow)
     full_scan (r);
   return G_SOURCE_CONTINUE;
 }
 
-/* watch_queue - inotify on queue/ (optional: the periodic scan still works). */
+/* watch_queue - inotify on the spool's queue (optional: the periodic scan
+ * still works). */
 static void
 watch_queue (SgQueueRunner *r)
 {
-  g_autofree char *dir = g_build_filename (sg_spool_dir (r->spool), "queue", NULL);
+  g_autofree char *dir = sg_spool_queue_dir (r->spool);
   r->inotify_fd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
   if (r->inotify_fd < 0
       || inotify_add_watch (r->inotify_fd, dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE
@@ -399,7 +399,8 @@ watch_queue (SgQueueRunner *r)
 
 SgQueueRunner *
 sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *context,
-                     SgQueueCensus *census, SgSpoolBacklog *backlog, GError **error)
+                     SgQueueCensus *census, SgSpoolBacklog *backlog, SgCourier *courier,
+                     GError **error)
 {
   SgQueueRunner *r = g_new0 (SgQueueRunner, 1);
   r->config = config;
@@ -417,10 +418,11 @@ sg_queue_runner_new (const SgConfig *config, SgSpool *spool, GMainContext *conte
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "eventfd: %s",
                    g_strerror (errno));
       sg_spool_backlog_free (backlog);
+      sg_courier_free (courier);
       sg_queue_runner_free (r);
       return NULL;
     }
-  r->workers = sg_queue_workers_new (config, spool, report, r, error);
+  r->workers = sg_queue_workers_new (config, spool, courier, report, r, error);
   if (!r->workers)
     {
       sg_spool_backlog_free (backlog);

@@ -1,11 +1,12 @@
-/* worker.c - the delivery threads. Each worker owns at most one smarthost
- * session, reused for the next job while more are waiting (RSET between)
- * and closed with QUIT after [smarthost] idle_timeout idle seconds. A job is one
- * message: take its lock (never waiting), re-read its metadata, deliver or
- * expire or retire it (delivered past keep_delivered, failed past
- * failed_lifetime), write the result atomically, unlock, report. */
+/* worker.c - the delivery threads. Each worker owns at most one courier
+ * session (courier.h), reused for the next job while more are waiting
+ * (reset between) and closed after [smarthost] idle_timeout idle seconds. A
+ * job is one message: take its lock (never waiting), re-read its metadata,
+ * deliver or expire or retire it (delivered past keep_delivered, failed
+ * past failed_lifetime), write the result atomically, unlock, report. The
+ * message goes to the courier as the spool hands it out: an open file, its
+ * size and whether it is 8-bit. */
 #include "queue/queue_private.h"
-#include "smarthost/dial.h"
 #include "spool/spool_rejected.h"
 
 #include <errno.h>
@@ -19,7 +20,7 @@
 struct _SgQueueWorkers {
   const SgConfig *config;
   SgSpool        *spool;
-  SgSmarthostDial *dial;      /* TLS, host list, password, cancel: shared by the workers */
+  SgCourier      *courier;    /* the way to the next hop, shared by the workers (owned) */
   GAsyncQueue    *jobs;       /* char* queue IDs, or STOP */
   GPtrArray      *threads;
   SgJobReportFunc report;
@@ -31,35 +32,36 @@ struct _SgQueueWorkers {
 static char STOP[] = "stop";
 
 typedef struct {
-  SgQueueWorkers *w;
-  SgSmtpClient   *client;   /* (nullable) the session kept for reuse */
+  SgQueueWorkers   *w;
+  SgCourierSession *session;   /* (nullable) the session kept for reuse */
 } Worker;
 
 /* ready_session - the worker's session, reset for reuse or freshly opened. */
-static SgSmtpClient *
-ready_session (Worker *wk, SgSmtpReached *reached, GError **error)
+static SgCourierSession *
+ready_session (Worker *wk, SgCourierReached *reached, GError **error)
 {
-  if (wk->client && sg_smtp_client_transactions (wk->client) > 0)
+  if (wk->session)
     {
       g_autoptr(GError) stale = NULL;
-      if (!sg_smtp_client_reset (wk->client, &stale))
+      if (!sg_courier_session_reset (wk->session, &stale))
         {
-          /* The smarthost dropped the idle session; nothing of this message
+          /* The next hop dropped the idle session; nothing of this message
            * was sent yet, so a new session is safe. */
           g_debug ("smarthost session not reusable: %s", stale->message);
-          g_clear_pointer (&wk->client, sg_smtp_client_close);
+          g_clear_pointer (&wk->session, sg_courier_session_close);
         }
     }
-  if (!wk->client)
-    wk->client = sg_smarthost_dial_open (wk->w->dial, reached, error);
+  if (!wk->session)
+    wk->session = sg_courier_open (wk->w->courier, reached, error);
   else
-    sg_smtp_client_reached (wk->client, reached);
-  return wk->client;
+    sg_courier_session_reached (wk->session, reached);
+  return wk->session;
 }
 
-/* deliver - one attempt for meta's pending recipients, recorded in meta. */
+/* deliver - one attempt for meta's pending recipients, recorded in meta;
+ * lock is the message's lock (sg_spool_lock_message). */
 static void
-deliver (Worker *wk, SgMeta *meta, gint64 now)
+deliver (Worker *wk, SgMeta *meta, int lock, gint64 now)
 {
   SgQueueWorkers *w = wk->w;
   g_autoptr(GPtrArray) pending = sg_queue_pending (meta);
@@ -73,23 +75,25 @@ deliver (Worker *wk, SgMeta *meta, gint64 now)
       g_ptr_array_add (outcomes, o);
     }
   g_autoptr(GError) error = NULL;
-  SgSmtpReached reached = { NULL };
+  SgCourierReached reached = { NULL };
   /* delays=a/b/c/d as Postfix: a until the job was taken (now), b until
    * the session set-up began, c the set-up (connect, EHLO, TLS, AUTH; RSET
    * on a reused session), d the transaction */
   SgAttempt a = { .time = now, .outcomes = outcomes, .recipients = pending,
                   .taken_us = g_get_real_time () };
   a.setup_us = g_get_real_time ();
-  SgSmtpClient *c = ready_session (wk, &reached, &error);
+  SgCourierSession *s = ready_session (wk, &reached, &error);
   a.ready_us = g_get_real_time ();
-  if (c)
+  SgSpoolMessage file;
+  if (s && sg_spool_locked_message (w->spool, lock, meta, &file, &error))
     {
-      g_autofree char *path = sg_spool_message_path (w->spool, meta->queue_id);
-      SgSmtpMessage msg = { meta->queue_id, meta->sender, path, meta->smtputf8,
-                            meta->dsn_ret, meta->dsn_envid };
-      sg_smtp_client_send (c, &msg, outcomes, &error);
-      if (!sg_smtp_client_usable (c))
-        g_clear_pointer (&wk->client, sg_smtp_client_close);
+      SgCourierMessage msg = { .queue_id = meta->queue_id, .sender = meta->sender,
+                               .smtputf8 = meta->smtputf8, .dsn_ret = meta->dsn_ret,
+                               .dsn_envid = meta->dsn_envid, .fd = file.fd, .size = file.size,
+                               .eightbit = file.eightbit };
+      sg_courier_session_send (s, &msg, outcomes, &error);
+      if (!sg_courier_session_usable (s))
+        g_clear_pointer (&wk->session, sg_courier_session_close);
     }
   a.end_us = g_get_real_time ();
   /* the relay and TLS actually reached, also when the attempt failed later */
@@ -100,7 +104,7 @@ deliver (Worker *wk, SgMeta *meta, gint64 now)
   a.error = error ? error->message : NULL;
   a.interrupted = error && g_atomic_int_get (&w->stopping);
   sg_queue_apply (meta, &a, w->config, now);
-  sg_smtp_reached_clear (&reached);
+  sg_courier_reached_clear (&reached);
 }
 
 /* process - one job: everything happens under the message lock. The order
@@ -160,7 +164,7 @@ process (Worker *wk, const char *id)
       if (pending->len > 0 && sg_queue_expired (meta, w->config, now))
         sg_queue_expire (meta, w->config, now);
       else if (pending->len > 0)
-        deliver (wk, meta, now);
+        deliver (wk, meta, lock, now);
       else
         write = FALSE;   /* finished earlier, crashed before retiring it */
       g_autoptr(GPtrArray) left = sg_queue_pending (meta);
@@ -252,12 +256,12 @@ worker_main (gpointer data)
   SgQueueWorkers *w = wk->w;
   for (;;)
     {
-      char *id = wk->client
+      char *id = wk->session
         ? g_async_queue_timeout_pop (w->jobs, (guint64) w->config->smarthost_idle_timeout * G_USEC_PER_SEC)
         : g_async_queue_pop (w->jobs);
       if (!id)
         {
-          g_clear_pointer (&wk->client, sg_smtp_client_close);   /* idle: QUIT */
+          g_clear_pointer (&wk->session, sg_courier_session_close);   /* idle: QUIT */
           continue;
         }
       if (id == STOP)
@@ -266,22 +270,19 @@ worker_main (gpointer data)
       g_free (id);
       w->report (res, w->report_data);
     }
-  g_clear_pointer (&wk->client, sg_smtp_client_close);
+  g_clear_pointer (&wk->session, sg_courier_session_close);
   g_free (wk);
   return NULL;
 }
 
 SgQueueWorkers *
-sg_queue_workers_new (const SgConfig *config, SgSpool *spool, SgJobReportFunc report,
-                      gpointer user_data, GError **error)
+sg_queue_workers_new (const SgConfig *config, SgSpool *spool, SgCourier *courier,
+                      SgJobReportFunc report, gpointer user_data, GError **error)
 {
-  g_autoptr(SgSmarthostDial) dial = sg_smarthost_dial_new (config, error);
-  if (!dial)
-    return NULL;
   SgQueueWorkers *w = g_new0 (SgQueueWorkers, 1);
   w->config = config;
   w->spool = spool;
-  w->dial = g_steal_pointer (&dial);
+  w->courier = courier;
   w->jobs = g_async_queue_new ();
   w->threads = g_ptr_array_new ();
   w->report = report;
@@ -315,7 +316,7 @@ sg_queue_workers_free (SgQueueWorkers *w)
   if (!w)
     return;
   g_atomic_int_set (&w->stopping, 1);
-  sg_smarthost_dial_cancel (w->dial);
+  sg_courier_cancel (w->courier);
   for (guint i = 0; i < w->threads->len; i++)
     g_async_queue_push_front (w->jobs, STOP);
   for (guint i = 0; i < w->threads->len; i++)
@@ -325,6 +326,6 @@ sg_queue_workers_free (SgQueueWorkers *w)
       g_free (id);
   g_async_queue_unref (w->jobs);
   g_ptr_array_unref (w->threads);
-  sg_smarthost_dial_free (w->dial);
+  sg_courier_free (w->courier);
   g_free (w);
 }

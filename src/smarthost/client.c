@@ -1,16 +1,16 @@
 /* client.c - the smarthost SMTP client state machine (RFC 5321), with
  * STARTTLS (RFC 3207), AUTH PLAIN/LOGIN (RFC 4954, 4616) only inside TLS,
  * PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8
- * (RFC 6531) and DSN (RFC 3461: the parameters passed on when offered). The .eml is streamed and dot-stuffed (RFC 5321 4.5.2), never
- * rewritten. Sockets and TLS live in transport.c. */
+ * (RFC 6531) and DSN (RFC 3461: the parameters passed on when offered).
+ * The message comes as an open file from the spool with its size and
+ * whether it is 8-bit; it is streamed and dot-stuffed (RFC 5321 4.5.2),
+ * never rewritten and never read twice. Sockets and TLS live in transport.c. */
 #include "smarthost/client.h"
 #include "smarthost/transport.h"
 #include "common/log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #undef G_LOG_DOMAIN
@@ -55,26 +55,6 @@ client_enter_state (SgSmtpClient *c, SgClientState next)
   g_debug ("smarthost %s: %s -> %s", sg_transport_peer (c->t), state_names[c->state],
            state_names[next]);
   c->state = next;
-}
-
-SgRcptOutcome *
-sg_rcpt_outcome_new (const char *address)
-{
-  SgRcptOutcome *o = g_new0 (SgRcptOutcome, 1);
-  o->address = g_strdup (address);
-  return o;
-}
-
-void
-sg_rcpt_outcome_free (SgRcptOutcome *o)
-{
-  if (!o)
-    return;
-  g_free (o->address);
-  g_free (o->reply);
-  g_free (o->dsn_notify);
-  g_free (o->dsn_orcpt);
-  g_free (o);
 }
 
 static void
@@ -314,17 +294,9 @@ authenticate (SgSmtpClient *c, const char *password, GError **error)
 }
 
 void
-sg_smtp_reached_clear (SgSmtpReached *r)
+sg_smtp_client_reached (const SgSmtpClient *c, SgCourierReached *r)
 {
-  g_clear_pointer (&r->relay, g_free);
-  r->tls_protocol = r->tls_cipher = NULL;
-  r->tls_verified = FALSE;
-}
-
-void
-sg_smtp_client_reached (const SgSmtpClient *c, SgSmtpReached *r)
-{
-  sg_smtp_reached_clear (r);
+  sg_courier_reached_clear (r);
   r->relay = g_strdup (sg_transport_peer (c->t));
   if (sg_transport_tls (c->t, &r->tls_protocol, &r->tls_cipher))
     r->tls_verified = c->tls_verified;
@@ -338,10 +310,10 @@ static gboolean set_up (SgSmtpClient *c, SgTlsClient *tls, const char *server_na
 SgSmtpClient *
 sg_smtp_client_open (const SgConfig *cf, const char *host, guint port, const char *server_name,
                      SgTlsClient *tls, gboolean skip_tls, const char *password, int cancel_fd,
-                     SgSmtpReached *reached, GError **error)
+                     SgCourierReached *reached, GError **error)
 {
   if (reached != NULL)
-    sg_smtp_reached_clear (reached);
+    sg_courier_reached_clear (reached);
   g_autoptr(SgTransport) t = sg_transport_connect (host, port, cf->smarthost_connect_timeout,
                                                    cancel_fd, error);
   if (!t)
@@ -519,31 +491,6 @@ sg_smtp_client_probe (SgSmtpClient *c, const char *address, gboolean smtputf8, g
   return TRUE;
 }
 
-/* scan_8bit - whether the file holds any byte with the high bit set. */
-static gboolean
-scan_8bit (int fd, gboolean *eightbit, GError **error)
-{
-  g_autofree guchar *buf = g_malloc (SG_TRANSPORT_CHUNK);
-  *eightbit = FALSE;
-  for (;;)
-    {
-      ssize_t n = read (fd, buf, SG_TRANSPORT_CHUNK);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "read: %s",
-                       g_strerror (errno));
-          return FALSE;
-        }
-      if (n == 0)
-        break;
-      for (ssize_t i = 0; i < n && !*eightbit; i++)
-        *eightbit = buf[i] >= 0x80;
-    }
-  return lseek (fd, 0, SEEK_SET) == 0;
-}
-
 /* send_body - stream the file dot-stuffed (RFC 5321 4.5.2) and end it with
  * CRLF.CRLF; a file not ending in CRLF gets one (it never happens for mail
  * our intake accepted). */
@@ -554,9 +501,9 @@ send_body (SgSmtpClient *c, int fd, GError **error)
   g_autoptr(GString) out = g_string_sized_new (SG_TRANSPORT_CHUNK + 1024);
   guint timeout = c->config->smarthost_data_block_timeout;   /* 4.5.3.2.5 */
   char prev = '\n', prev2 = '\r';
-  for (;;)
+  for (off_t at = 0; ; )
     {
-      ssize_t n = read (fd, in, SG_TRANSPORT_CHUNK);
+      ssize_t n = pread (fd, in, SG_TRANSPORT_CHUNK, at);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
@@ -569,6 +516,7 @@ send_body (SgSmtpClient *c, int fd, GError **error)
         }
       if (n == 0)
         break;
+      at += n;
       g_string_truncate (out, 0);
       for (ssize_t i = 0; i < n; i++)
         {
@@ -617,49 +565,31 @@ broken (SgSmtpClient *c)
 }
 
 gboolean
-sg_smtp_client_send (SgSmtpClient *c, const SgSmtpMessage *msg, GPtrArray *rcpts, GError **error)
+sg_smtp_client_send (SgSmtpClient *c, const SgCourierMessage *msg, GPtrArray *rcpts,
+                     GError **error)
 {
   g_return_val_if_fail (c->state == SG_CLIENT_READY, FALSE);
   const SgConfig *cf = c->config;
-  int fd = open (msg->path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    {
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "open %s: %s",
-                   msg->path, g_strerror (errno));
-      return FALSE;   /* the session is still fine */
-    }
-  struct stat st;
-  gboolean eightbit = FALSE;
-  if (fstat (fd, &st) != 0 || !scan_8bit (fd, &eightbit, error))
-    {
-      if (error && !*error)
-        g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "read %s: %s",
-                     msg->path, g_strerror (errno));
-      close (fd);
-      return FALSE;
-    }
   /* Never downgrade (RFC 6152 section 3, RFC 6531 section 3.4): without the
    * extension the message cannot be relayed as it is. */
-  if (eightbit && !(c->ext & EXT_8BITMIME))
+  if (msg->eightbit && !(c->ext & EXT_8BITMIME))
     {
       local_failure (rcpts, 554, "554 5.6.3 the smarthost does not offer 8BITMIME, "
                      "which this message needs (RFC 6152)");
-      close (fd);
       return TRUE;
     }
   if (msg->smtputf8 && !(c->ext & EXT_SMTPUTF8))
     {
       local_failure (rcpts, 553, "553 5.6.7 the smarthost does not offer SMTPUTF8, "
                      "which this message needs (RFC 6531)");
-      close (fd);
       return TRUE;
     }
   c->transactions++;
   GString *wire = g_string_new (NULL);
   g_string_append_printf (wire, "MAIL FROM:<%s>", msg->sender);
   if (c->ext & EXT_SIZE)
-    g_string_append_printf (wire, " SIZE=%" G_GUINT64_FORMAT, (guint64) st.st_size); /* RFC 1870 */
-  if (eightbit)
+    g_string_append_printf (wire, " SIZE=%" G_GUINT64_FORMAT, msg->size); /* RFC 1870 */
+  if (msg->eightbit)
     g_string_append (wire, " BODY=8BITMIME");
   if (msg->smtputf8)
     g_string_append (wire, " SMTPUTF8");
@@ -749,7 +679,7 @@ sg_smtp_client_send (SgSmtpClient *c, const SgSmtpMessage *msg, GPtrArray *rcpts
       ok = TRUE;
       goto done;
     }
-  if (!send_body (c, fd, error))
+  if (!send_body (c, msg->fd, error))
     goto fail_mail;
   /* 4.5.3.2.6: the smarthost may take long to accept the data. */
   if (!read_reply (c, cf->smarthost_data_term_timeout, &r, error))
@@ -759,7 +689,6 @@ sg_smtp_client_send (SgSmtpClient *c, const SgSmtpMessage *msg, GPtrArray *rcpts
 done:
   g_free (mail.text);
   reply_clear (&r);
-  close (fd);
   if (ok)
     client_enter_state (c, SG_CLIENT_READY);
   return ok;
@@ -767,6 +696,5 @@ fail_mail:
   g_free (mail.text);
 fail:
   reply_clear (&r);
-  close (fd);
   return broken (c);
 }

@@ -2,11 +2,15 @@
  * one session (greeting, EHLO, STARTTLS, EHLO again, AUTH) reused for
  * several transactions (MAIL, RCPT..., DATA, RSET between), with PIPELINING
  * (RFC 2920) when offered. It reports per-recipient replies and leaves
- * every decision about the queue (defer, fail, retry) to src/queue/. */
+ * every decision about the queue (defer, fail, retry) to src/queue/. Its
+ * vocabulary (the recipient outcome, what was reached, the message as the
+ * spool hands it out) is the courier interface's (queue/courier.h), which
+ * smarthost_courier.c implements with it. */
 #pragma once
 #include <glib.h>
 #include "config/config.h"
 #include "smarthost/tls_client.h"
+#include "queue/courier.h"
 
 G_BEGIN_DECLS
 
@@ -28,44 +32,7 @@ typedef enum {
   SG_CLIENT_QUIT, SG_CLIENT_BROKEN,
 } SgClientState;
 
-/* The smarthost's answer for one recipient. code 0: not tried. */
-typedef struct {
-  char  *address;
-  guint  code;
-  char  *reply;     /* (nullable) sanitised one-line reply, e.g. "550 5.1.1 unknown user" */
-  char  *dsn_notify; /* (nullable) RCPT NOTIFY= to pass on when the smarthost offers DSN */
-  char  *dsn_orcpt;  /* (nullable) RCPT ORCPT=, likewise (RFC 3461 4.2: passed unchanged) */
-  gboolean dsn_passed; /* the smarthost offered DSN: notices are now its job */
-} SgRcptOutcome;
-
-/* sg_rcpt_outcome_new - an untried outcome for address (transfer full). */
-SgRcptOutcome *sg_rcpt_outcome_new (const char *address);
-void           sg_rcpt_outcome_free (SgRcptOutcome *o);
-
-/* What to send: the envelope and the spooled file, sent byte for byte. */
-typedef struct {
-  const char *queue_id;   /* for log lines only */
-  const char *sender;     /* "" for <> */
-  const char *path;       /* queue/<ID>.eml */
-  gboolean    smtputf8;
-  const char *dsn_ret;    /* (nullable) MAIL RET=, passed on when the smarthost offers DSN */
-  const char *dsn_envid;  /* (nullable) MAIL ENVID= (xtext), likewise */
-} SgSmtpMessage;
-
 typedef struct _SgSmtpClient SgSmtpClient;
-
-/* What a session reached, for the log and the attempt history: filled by
- * sg_smtp_client_open also when it fails after connecting (an AUTH refused
- * over a good TLS session still names the relay and the TLS). */
-typedef struct {
-  char       *relay;         /* (nullable) "host[ip]:port" once connected */
-  const char *tls_protocol;  /* (nullable, static) once the TLS handshake succeeded */
-  const char *tls_cipher;    /* (nullable, static) */
-  gboolean    tls_verified;  /* chain and host name verified (tls = verify) */
-} SgSmtpReached;
-
-/* sg_smtp_reached_clear - free what an SgSmtpReached holds and zero it. */
-void sg_smtp_reached_clear (SgSmtpReached *r);
 
 /* sg_smtp_client_open - connect to host:port and set up a session by
  * config's [smarthost] and tls's policy (skip_tls: plaintext, for the
@@ -79,16 +46,18 @@ void sg_smtp_reached_clear (SgSmtpReached *r);
  * ..." or "Untrusted ..." (transfer full). */
 SgSmtpClient *sg_smtp_client_open (const SgConfig *config, const char *host, guint port,
                                    const char *server_name, SgTlsClient *tls, gboolean skip_tls,
-                                   const char *password, int cancel_fd, SgSmtpReached *reached,
+                                   const char *password, int cancel_fd, SgCourierReached *reached,
                                    GError **error);
 /* sg_smtp_client_close - QUIT (best effort) and free. */
 void          sg_smtp_client_close (SgSmtpClient *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSmtpClient, sg_smtp_client_close)
 
 /* sg_smtp_client_send - one transaction; fills each SgRcptOutcome of rcpts.
+ * The message is streamed from msg->fd as it is; msg->eightbit and
+ * msg->size say what MAIL FROM declares, the file is never read to find out.
  * FALSE: the connection failed (the outcomes are meaningless and the client
  * is broken); the caller defers everything. */
-gboolean sg_smtp_client_send (SgSmtpClient *c, const SgSmtpMessage *msg, GPtrArray *rcpts,
+gboolean sg_smtp_client_send (SgSmtpClient *c, const SgCourierMessage *msg, GPtrArray *rcpts,
                               GError **error);
 /* sg_smtp_client_probe - an address probe, as Postfix's verify(8): MAIL
  * FROM:<>, RCPT TO:<address>, then RSET; no DATA is ever sent. *code and
@@ -105,7 +74,7 @@ const char *sg_smtp_client_relay (const SgSmtpClient *c);
 /* sg_smtp_client_tls - TLS protocol and cipher, NULLs for plaintext (static). */
 void     sg_smtp_client_tls (const SgSmtpClient *c, const char **protocol, const char **cipher);
 /* sg_smtp_client_reached - what this session reached (r cleared first). */
-void     sg_smtp_client_reached (const SgSmtpClient *c, SgSmtpReached *r);
+void     sg_smtp_client_reached (const SgSmtpClient *c, SgCourierReached *r);
 /* sg_smtp_client_transactions - transactions sent on this session so far. */
 guint    sg_smtp_client_transactions (const SgSmtpClient *c);
 

@@ -112,7 +112,7 @@ sg_smarthost_dial_free (SgSmarthostDial *d)
  * (last) connection got to, also on failure. */
 static SgSmtpClient *
 open_host (SgSmarthostDial *d, const SgRelayEntry *e, const SgRelayTarget *t,
-           SgSmtpReached *reached, GError **error)
+           SgCourierReached *reached, GError **error)
 {
   g_autoptr(GError) local = NULL;
   SgSmtpClient *c = sg_smtp_client_open (d->config, t->host, t->port, e->name, d->tls, FALSE,
@@ -141,7 +141,7 @@ host_down (const GError *e)
 }
 
 SgSmtpClient *
-sg_smarthost_dial_open (SgSmarthostDial *d, SgSmtpReached *reached, GError **error)
+sg_smarthost_dial_open (SgSmarthostDial *d, SgCourierReached *reached, GError **error)
 {
   g_autoptr(GPtrArray) plan = sg_relayhosts_plan (d->relays);
   g_autoptr(GString) why = g_string_new (NULL);

@@ -24,7 +24,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgSmarthostDial, sg_smarthost_dial_free)
  * reached or greets with 4xx is skipped for [smarthost] host_cooldown. The
  * error names every host tried; reached (nullable) is what the last host
  * tried got to (transfer full). */
-SgSmtpClient    *sg_smarthost_dial_open (SgSmarthostDial *d, SgSmtpReached *reached,
+SgSmtpClient    *sg_smarthost_dial_open (SgSmarthostDial *d, SgCourierReached *reached,
                                          GError **error);
 /* sg_smarthost_dial_cancel - interrupt every wait, now and from now on. */
 void             sg_smarthost_dial_cancel (SgSmarthostDial *d);

@@ -176,6 +176,8 @@ sg_meta_to_json (const SgMeta *meta, gsize *length)
     json_object_set_null_member (obj, "esmtp_size");
   add_nullable (obj, "esmtp_body", meta->esmtp_body);
   json_object_set_boolean_member (obj, "smtputf8", meta->smtputf8);
+  if (meta->eightbit != SG_EIGHTBIT_UNKNOWN)
+    json_object_set_boolean_member (obj, "eightbit", meta->eightbit == SG_EIGHTBIT_YES);
   if (meta->dsn_ret)
     json_object_set_string_member (obj, "dsn_ret", meta->dsn_ret);
   if (meta->dsn_envid)
@@ -445,6 +447,13 @@ parse_fields (JsonObject *obj, SgMeta *meta, GError **error)
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
     return fail_invalid (error, "field \"smtputf8\" must be a boolean");
   meta->smtputf8 = json_node_get_boolean (node);
+  /* optional: absent before version 3, read as unknown (meta.h: SgEightBit) */
+  if ((node = json_object_get_member (obj, "eightbit")) != NULL)
+    {
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+        return fail_invalid (error, "field \"eightbit\" must be a boolean");
+      meta->eightbit = json_node_get_boolean (node) ? SG_EIGHTBIT_YES : SG_EIGHTBIT_NO;
+    }
   if (!get_optional_string (obj, "dsn_ret", &meta->dsn_ret, error) ||
       !get_optional_string (obj, "dsn_envid", &meta->dsn_envid, error))
     return FALSE;

@@ -7,9 +7,9 @@
 G_BEGIN_DECLS
 
 /* Version 2 added lifetime_start and each recipient's bounced (issue 23);
- * version 1 files are still read (sg_meta_from_json says how), and every
- * file is written as version 2. */
-#define SG_META_VERSION     2
+ * version 3 added eightbit (issue 24). Versions 1 and 2 are still read
+ * (sg_meta_from_json says how), and every file is written as version 3. */
+#define SG_META_VERSION     3
 #define SG_META_VERSION_MIN 1
 
 #define SG_META_ERROR (sg_meta_error_quark ())
@@ -23,6 +23,14 @@ typedef enum {
 typedef enum {
   SG_MSG_QUEUED, SG_MSG_DEFERRED, SG_MSG_HELD, SG_MSG_DELIVERED, SG_MSG_FAILED,
 } SgMsgState;
+
+/* Whether the .eml holds an octet with the high bit set, so that relaying
+ * it needs BODY=8BITMIME (RFC 6152). UNKNOWN only for metadata written
+ * before version 3 (or by a producer that could not tell): the spool then
+ * reads the file once when it is first delivered (sg_spool_locked_message),
+ * and the next metadata write records the answer. Assuming 8-bit instead
+ * would bounce 7-bit mail at a smarthost without 8BITMIME. */
+typedef enum { SG_EIGHTBIT_UNKNOWN, SG_EIGHTBIT_NO, SG_EIGHTBIT_YES } SgEightBit;
 
 /* RFC 3461 5.2.2: a "relayed" notice owed to the sender for a recipient. */
 typedef enum { SG_RELAY_NOTICE_NONE, SG_RELAY_NOTICE_DUE, SG_RELAY_NOTICE_SENT } SgRelayNotice;
@@ -50,6 +58,7 @@ typedef struct {
   gint64     esmtp_size;       /* SIZE= value, -1 when not given */
   char      *esmtp_body;       /* (nullable) "7BIT" or "8BITMIME" */
   gboolean   smtputf8;
+  SgEightBit eightbit;         /* recorded at intake from validation (above) */
   char      *dsn_ret;          /* (nullable) MAIL RET= "FULL" or "HDRS" (RFC 3461 4.3) */
   char      *dsn_envid;        /* (nullable) MAIL ENVID= as received, xtext (RFC 3461 4.4) */
   gboolean   delay_warned;     /* the delay notice ([queue] delay_warning) is queued */

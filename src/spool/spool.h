@@ -186,6 +186,32 @@ void     sg_spool_set_recycling (SgSpool *spool, guint max_files);
 guint    sg_spool_pool_size (SgSpool *spool);
 /* sg_spool_message_path - path of queue/<ID>.eml (transfer full). */
 char *sg_spool_message_path (SgSpool *spool, const char *queue_id);
+
+/* --- The layout for those outside src/spool/ (spool_layout.c) --- */
+
+/* sg_spool_exists - whether dir holds a spool (its queue/ is there);
+ * SG_SPOOL_ERROR_NOT_FOUND naming what is missing if not. Creates nothing. */
+gboolean sg_spool_exists (const char *dir, GError **error);
+/* sg_spool_queue_dir - the directory where messages appear, change (their
+ * metadata replaced) and go: queue/, to watch (transfer full). */
+char    *sg_spool_queue_dir (SgSpool *spool);
+/* sg_spool_meta_file_id - the queue ID of name, an entry of that
+ * directory, if it is a message's metadata; else NULL (transfer full). */
+char    *sg_spool_meta_file_id (const char *name);
+/* sg_spool_meta_path - path of queue/<ID>.json (transfer full). */
+char    *sg_spool_meta_path (SgSpool *spool, const char *queue_id);
+/* sg_spool_has_message - whether queue/<ID>.json exists. */
+gboolean sg_spool_has_message (SgSpool *spool, const char *queue_id);
+/* sg_spool_read_meta_text - queue/<ID>.json exactly as stored, once it
+ * parses; *len gets its length; a parse error is prefixed with its name
+ * (transfer full). */
+char    *sg_spool_read_meta_text (SgSpool *spool, const char *queue_id, gsize *len,
+                                  GError **error);
+/* sg_spool_read_message - queue/<ID>.eml, NUL-terminated (transfer full):
+ * all of it when it has at most whole_max bytes, else its first part_max;
+ * *len gets the bytes read, *size (nullable) the file's size. */
+char    *sg_spool_read_message (SgSpool *spool, const char *queue_id, guint64 whole_max,
+                                gsize part_max, gsize *len, guint64 *size, GError **error);
 /* How a commit group reaches stable storage ([spool] sync_method; see
  * spool_commit.c for what is durable before 250 with each). */
 typedef enum {
@@ -235,6 +261,24 @@ int  sg_spool_lock_message (SgSpool *spool, const char *queue_id, gboolean wait,
 int  sg_spool_open_message (SgSpool *spool, const char *queue_id, GError **error);
 /* sg_spool_unlock_message - release a lock from sg_spool_lock_message. */
 void sg_spool_unlock_message (int lock_fd);
+
+/* A message handed to delivery: its .eml open for reading and what the
+ * next hop must be told about it, so that nobody opens it by path or reads
+ * it to classify it. Borrowed from the lock: valid while the lock is held;
+ * read it with pread() (the offset is not ours to move). */
+typedef struct {
+  int      fd;        /* queue/<ID>.eml, read-only */
+  guint64  size;      /* its bytes now (SIZE=, RFC 1870) */
+  gboolean eightbit;  /* an octet with the high bit set: BODY=8BITMIME (RFC 6152) */
+} SgSpoolMessage;
+
+/* sg_spool_locked_message - fill msg for the message whose lock
+ * (sg_spool_lock_message) is lock_fd and whose metadata is meta. 8-bit
+ * comes from meta, recorded at intake; metadata older than version 3 does
+ * not know (SG_EIGHTBIT_UNKNOWN): the file is read once now and the answer
+ * is set in meta, for the caller's next sg_spool_update_meta. */
+gboolean sg_spool_locked_message (SgSpool *spool, int lock_fd, SgMeta *meta, SgSpoolMessage *msg,
+                                  GError **error);
 
 /* sg_spool_quarantine_damaged - queue_id's metadata could not be used:
  * under its lock (never waiting), read it again and, if it is still

@@ -1,5 +1,6 @@
 /* spool_admin.c - what the queue runner and the admin commands share:
- * listing the messages and the per-message lock (flock on queue/<ID>.eml).
+ * listing the messages, the per-message lock (flock on queue/<ID>.eml) and
+ * the locked message handed to delivery.
  * flock locks belong to the open file, so two threads of the daemon and an
  * admin process all exclude each other; the lock dies with its holder. */
 #include "spool/spool_private.h"
@@ -114,4 +115,53 @@ sg_spool_unlock_message (int lock_fd)
 {
   if (lock_fd >= 0)
     close (lock_fd);
+}
+
+/* scan_8bit - whether the file at fd holds an octet with the high bit set
+ * (metadata before version 3 did not record it). */
+static gboolean
+scan_8bit (int fd, gboolean *eightbit, int *errsv)
+{
+  g_autofree guint8 *buf = g_malloc (SG_SPOOL_SCAN_CHUNK);
+  *eightbit = FALSE;
+  for (off_t at = 0; !*eightbit; )
+    {
+      ssize_t n = pread (fd, buf, SG_SPOOL_SCAN_CHUNK, at);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          *errsv = errno;
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      for (ssize_t i = 0; i < n && !*eightbit; i++)
+        *eightbit = buf[i] >= 0x80;
+      at += n;
+    }
+  return TRUE;
+}
+
+gboolean
+sg_spool_locked_message (SgSpool *spool, int lock_fd, SgMeta *meta, SgSpoolMessage *msg,
+                         GError **error)
+{
+  struct stat st;
+  int errsv = 0;
+  if (fstat (lock_fd, &st) != 0)
+    return sg_spool_set_errno (error, errno, "stat %s/%s/%s%s", spool->dir, SG_SPOOL_QUEUE_DIR,
+                               meta->queue_id, SG_SPOOL_EML_SUFFIX);
+  msg->fd = lock_fd;
+  msg->size = (guint64) st.st_size;
+  if (meta->eightbit == SG_EIGHTBIT_UNKNOWN)
+    {
+      gboolean eightbit = FALSE;
+      if (!scan_8bit (lock_fd, &eightbit, &errsv))
+        return sg_spool_set_errno (error, errsv, "read %s/%s/%s%s", spool->dir, SG_SPOOL_QUEUE_DIR,
+                                   meta->queue_id, SG_SPOOL_EML_SUFFIX);
+      meta->eightbit = eightbit ? SG_EIGHTBIT_YES : SG_EIGHTBIT_NO;
+    }
+  msg->eightbit = meta->eightbit == SG_EIGHTBIT_YES;
+  return TRUE;
 }

@@ -31,6 +31,7 @@ G_BEGIN_DECLS
 #define SG_SPOOL_DIRECT_ALIGN   4096u                  /* buffer, offset and length alignment of O_DIRECT */
 #define SG_SPOOL_DIRECT_CHUNK   (1024u * 1024u)        /* bytes per direct write */
 #define SG_SPOOL_RECYCLE_MAX_FILE (1024u * 1024u)       /* bigger files are unlinked, not kept */
+#define SG_SPOOL_SCAN_CHUNK     (64u * 1024u)          /* bytes read at once looking for 8-bit */
 
 /* Group-commit bounds: see spool_commit.c for the design. */
 #define SG_SPOOL_MAX_BATCH         64u    /* messages per flush round (2 fds each) */

@@ -34,6 +34,15 @@ sg_has_8bit (const guint8 *p, gsize len, gsize *where)
   return FALSE;
 }
 
+/* sg_bytes_have_8bit - see validate.h. */
+gboolean
+sg_bytes_have_8bit (GBytes *bytes)
+{
+  gsize len = 0, at;
+  const guint8 *p = bytes != NULL ? g_bytes_get_data (bytes, &len) : NULL;
+  return p != NULL && sg_has_8bit (p, len, &at);
+}
+
 /* Does line [p,p+n) begin with "--" and one of the enclosing boundaries? */
 static gboolean
 resembles_delimiter (const guint8 *p, gsize n, const SgBoundary *stack, guint nstack)

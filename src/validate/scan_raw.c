@@ -1,6 +1,7 @@
 /* scan_raw.c - checks on the raw octets of the whole message, before any
  * parsing: NUL, CR and LF outside CRLF, and line length (RFC 5322 2.1.1,
- * 2.3). Each is a memchr-driven pass, so large messages cost little; the
+ * 2.3); and whether any octet is 8-bit, which the spool records so that
+ * delivery never reads the message to find out (RFC 6152). Each is a memchr-driven pass, so large messages cost little; the
  * header and MIME structure is left to rules_header.c and rules_mime.c.
  */
 #include "validate/validate-private.h"
@@ -10,11 +11,14 @@
 /* RFC 5322 2.1.1: each line MUST be no more than 998 characters, excluding CRLF. */
 #define SG_MAX_LINE_OCTETS 998u
 
-/* sg_scan_raw - NUL, bare CR, bare LF and over-long lines anywhere. */
+/* sg_scan_raw - NUL, bare CR, bare LF and over-long lines anywhere; 8-bit octets. */
 void
 sg_scan_raw (SgVctx *c)
 {
   const guint8 *data = c->data, *end = c->data + c->len, *p;
+  gsize first_8bit;
+
+  c->has_8bit = sg_has_8bit (data, c->len, &first_8bit);
 
   /* RFC 5322 2.3 / RFC 5321 4.1.1.4: NUL has no place in a message. */
   p = memchr (data, '\0', c->len);

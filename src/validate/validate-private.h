@@ -131,6 +131,7 @@ typedef struct {
   GPtrArray *violations;
   gboolean rejecting;  /* a violation in violations rejects the message */
   char *message_id;     /* (nullable) the message's own Message-ID, unfolded */
+  gboolean has_8bit;    /* an octet with the high bit set anywhere (scan_raw.c) */
   guint per_rule[SG_RULE_COUNT];
   /* offset -> line number cache, so reports in message order stay linear */
   gsize line_cache_offset;

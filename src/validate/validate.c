@@ -166,6 +166,7 @@ sg_validate (const guint8 *data, gsize len, const SgValidateOptions *opts)
   SgValidation *v = g_new0 (SgValidation, 1);
   v->violations = ctx.violations;
   v->message_id = ctx.message_id;
+  v->has_8bit = ctx.has_8bit;
   v->policy = sg_policy_level (opts->policy);
   for (guint i = 0; i < v->violations->len; i++)
     {

@@ -54,12 +54,18 @@ typedef struct {
   const char        *policy;       /* level name used (static) */
   char              *message_id;   /* (nullable) the Message-ID field's value, unfolded and
                                     * trimmed, as written (for the log's message-id= line) */
+  gboolean           has_8bit;     /* some octet has the high bit set: relaying the message
+                                    * needs BODY=8BITMIME (RFC 6152); found by the raw scan */
 } SgValidation;
 
 /* sg_validate - check one message; never fails, always returns (transfer full). */
 SgValidation *sg_validate (const guint8 *data, gsize len, const SgValidateOptions *opts);
 void          sg_validation_free (SgValidation *v);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgValidation, sg_validation_free)
+
+/* sg_bytes_have_8bit - whether any octet of bytes (nullable) has the high
+ * bit set: for bytes spooled beside the validated ones (our Received header). */
+gboolean sg_bytes_have_8bit (GBytes *bytes);
 
 /* sg_violation_describe - the reply reason after "Message rejected: ",
  * e.g. "no Date header (RFC 5322 3.6) [header.date.missing]" (transfer full). */

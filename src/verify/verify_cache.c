@@ -48,6 +48,13 @@ sg_verify_entry_clear (SgVerifyEntry *e)
   g_clear_pointer (&e->reply, g_free);
 }
 
+gboolean
+sg_verify_cache_exists (const char *dir)
+{
+  g_autofree char *path = g_build_filename (dir, SG_VERIFY_CACHE_FILE, NULL);
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
 SgVerifyCache *
 sg_verify_cache_open (const char *dir, gboolean read_only, GError **error)
 {

@@ -35,6 +35,8 @@ typedef struct _SgVerifyCache SgVerifyCache;
  * dir (transfer full). */
 SgVerifyCache *sg_verify_cache_open (const char *dir, gboolean read_only, GError **error);
 void           sg_verify_cache_free (SgVerifyCache *c);
+/* sg_verify_cache_exists - whether dir has a cache file to open read-only. */
+gboolean       sg_verify_cache_exists (const char *dir);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgVerifyCache, sg_verify_cache_free)
 
 /* sg_verify_cache_set_limits - the bound on entries and the TTLs (seconds)

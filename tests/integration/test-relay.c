@@ -727,6 +727,145 @@ test_failed_attempt_reached (void)
   relay_free (&r);
 }
 
+/* issue 24: a message with 8-bit octets, as an 8BITMIME client sends it. */
+static const char *const BODY_8BIT =
+  "Date: Sat, 21 Nov 2026 10:00:00 +0000\r\n"
+  "From: Alice <alice@example.com>\r\n"
+  "To: bob@example.org\r\n"
+  "Subject: relay test, 8-bit\r\n"
+  "Message-ID: <relay8@example.com>\r\n"
+  "MIME-Version: 1.0\r\n"
+  "Content-Type: text/plain; charset=utf-8\r\n"
+  "Content-Transfer-Encoding: 8bit\r\n"
+  "\r\n"
+  "Caf\xc3\xa9 cr\xc3\xa8me.\r\n";
+
+/* send_8bit - BODY_8BIT from alice to bob, declared BODY=8BITMIME; its ID (transfer full). */
+static char *
+send_8bit (Relay *r)
+{
+  SgTestClient *c = sg_test_client_connect (r->s.port, NULL);
+  g_autofree char *e = sg_test_client_command (c, "EHLO client.example");
+  g_autofree char *m = sg_test_client_command (c, "MAIL FROM:<alice@example.com> BODY=8BITMIME");
+  g_autofree char *t = sg_test_client_command (c, "RCPT TO:<bob@example.org>");
+  g_autofree char *d = sg_test_client_command (c, "DATA");
+  g_assert_true (g_str_has_prefix (d, "354 "));
+  sg_test_client_send (c, BODY_8BIT, -1);
+  sg_test_client_send (c, ".\r\n", -1);
+  g_autofree char *reply = sg_test_client_reply (c);
+  g_autofree char *q = sg_test_client_command (c, "QUIT");
+  sg_test_client_free (c);
+  const char *at = reply ? strstr (reply, "queued as ") : NULL;
+  if (!at)
+    g_error ("not queued: %s", reply);
+  return g_strdup (at + strlen ("queued as "));
+}
+
+/* has_option - the smarthost's record shows MAIL FROM parameter opt. */
+static gboolean
+has_option (JsonObject *rec, const char *opt)
+{
+  JsonArray *a = json_object_get_array_member (rec, "mail_options");
+  for (guint i = 0; a && i < json_array_get_length (a); i++)
+    if (g_ascii_strcasecmp (json_array_get_string_element (a, i), opt) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* /relay/8bitmime/declared - issue 24: the 8-bit flag recorded at intake
+ * decides BODY=8BITMIME (RFC 6152) without the file being read for it: a
+ * 7-bit message goes without, an 8-bit one with; SIZE= is the spooled
+ * size (RFC 1870) and the bytes arrive as spooled. */
+static void
+test_8bitmime_declared (void)
+{
+  if (!have_aiosmtpd ())
+    return;
+  Relay r;
+  relay_init (&r);
+  smarthost (&r, NULL, NULL, NULL);
+  start (&r, "none", "[queue]\nkeep_delivered = 1h\n");
+  g_autofree char *id7 = send_mail (&r, "alice@example.com", BOB, NULL);
+  g_autoptr(JsonObject) rec7 = record (&r, 1);
+  g_autofree char *id8 = send_8bit (&r);
+  g_autoptr(JsonObject) rec8 = record (&r, 2);
+  const char *ids[2] = { id7, id8 };
+  JsonObject *recs[2] = { rec7, rec8 };
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(JsonObject) m = meta_in_state (&r, ids[i], "delivered");
+      g_assert_true (json_object_get_boolean_member (m, "eightbit") == (i == 1));
+      check_schema (&r, ids[i]);
+      g_autofree char *eml_path = g_strdup_printf ("%s/queue/%s.eml", r.s.spool, ids[i]);
+      g_autofree char *got_path = g_strdup_printf ("%s/msg-%03u.eml", r.out, i + 1);
+      gsize eml_len = 0, got_len = 0;
+      g_autofree char *eml = sg_test_read_file (eml_path, &eml_len);
+      g_autofree char *got = sg_test_read_file (got_path, &got_len);
+      g_assert_cmpmem (got, got_len, eml, eml_len);
+      g_autofree char *size = g_strdup_printf ("SIZE=%" G_GSIZE_FORMAT, eml_len);
+      g_assert_true (has_option (recs[i], size));
+      g_assert_true (has_option (recs[i], "BODY=8BITMIME") == (i == 1));
+    }
+  relay_free (&r);
+}
+
+/* wait_listening - poll until something accepts on port. */
+static void
+wait_listening (guint16 port)
+{
+  for (guint i = 0; i < WAIT_MS / 50; i++)
+    {
+      SgTestClient *c = sg_test_client_open (NULL, port);
+      if (c)
+        {
+          sg_test_client_free (c);
+          return;
+        }
+      g_usleep (50000);
+    }
+  g_error ("nothing listens on port %u", port);
+}
+
+/* /relay/8bitmime/not-offered - issue 24: a smarthost without 8BITMIME
+ * (Postfix's smtp-sink -8) gets the 7-bit message; the 8-bit one is never
+ * downgraded: it fails with 554 5.6.3 and stays in the queue, failed. */
+static void
+test_8bitmime_not_offered (void)
+{
+  if (!g_file_test ("/usr/sbin/smtp-sink", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("smtp-sink is not installed (apt-get install postfix)");
+      return;
+    }
+  Relay r;
+  relay_init (&r);
+  g_assert_cmpint (g_mkdir (r.out, 0777), ==, 0);
+  g_assert_cmpint (g_chmod (r.out, 0777), ==, 0);
+  g_assert_cmpint (g_chmod (r.dir, 0755), ==, 0);
+  g_autofree char *tmpl = g_strdup_printf ("%s/sink.", r.out);
+  g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", r.port);
+  g_autofree char *log = g_build_filename (r.dir, "smtp-sink.log", NULL);
+  const char *argv[] = { "/usr/sbin/smtp-sink", "-8", "-u", "nobody", "-d", tmpl, listen, "16", NULL };
+  r.sh = sg_test_spawn (argv, log);
+  wait_listening (r.port);
+  start (&r, "none", NULL);
+  g_autofree char *id7 = send_mail (&r, "alice@example.com", BOB, NULL);
+  g_autofree char *sent = g_strdup_printf ("%s: to=<bob@example.org>, relay=127.0.0.1[127.0.0.1]:%u, ",
+                                           id7, r.port);
+  wait_log (&r, sent, 1);
+  wait_log (&r, ", dsn=2.0.0, status=sent (250 ", 1);
+  g_autofree char *id8 = send_8bit (&r);
+  wait_log (&r, ", dsn=5.6.3, status=bounced (554 5.6.3 the smarthost does not offer 8BITMIME, "
+                "which this message needs (RFC 6152))", 1);
+  g_autoptr(JsonObject) m = meta_in_state (&r, id8, "failed");
+  g_assert_true (json_object_get_boolean_member (m, "eightbit"));
+  JsonObject *rcpt = json_array_get_object_element (json_object_get_array_member (m, "recipients"), 0);
+  g_assert_cmpstr (json_object_get_string_member (rcpt, "status"), ==, "failed");
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (rcpt, "delay_reason"), "554 5.6.3 "));
+  check_schema (&r, id8);
+  relay_free (&r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -744,5 +883,7 @@ main (int argc, char **argv)
   g_test_add_func ("/relay/startup/no-smarthost", test_no_smarthost);
   g_test_add_func ("/relay/issue15/log-fields-verified", test_log_fields_verified);
   g_test_add_func ("/relay/issue15/failed-attempt-reached", test_failed_attempt_reached);
+  g_test_add_func ("/relay/8bitmime/declared", test_8bitmime_declared);
+  g_test_add_func ("/relay/8bitmime/not-offered", test_8bitmime_not_offered);
   return g_test_run ();
 }

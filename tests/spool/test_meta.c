@@ -56,6 +56,7 @@ test_round_trip (void)
   r->updated = 1700000000;
   ((SgMetaRecipient *) g_ptr_array_index (meta->recipients, 0))->bounced = 1700000300;
   meta->lifetime_start = 1700000100;
+  meta->eightbit = SG_EIGHTBIT_YES;
   meta->state = SG_MSG_DEFERRED;
   meta->attempts = 3;
   meta->next_attempt = 1700000600;
@@ -85,6 +86,7 @@ test_round_trip (void)
   g_assert_cmpint (back->esmtp_size, ==, 1234);
   g_assert_cmpstr (back->esmtp_body, ==, "8BITMIME");
   g_assert_true (back->smtputf8);
+  g_assert_cmpint (back->eightbit, ==, SG_EIGHTBIT_YES);
   g_assert_cmpstr (back->client_address, ==, "192.0.2.7");
   g_assert_cmpuint (back->client_port, ==, 50123);
   g_assert_cmpstr (back->helo_name, ==, "client.example.org");
@@ -129,8 +131,42 @@ test_version_1 (void)
       g_assert_cmpint (back->lifetime_start, ==, 0);
       /* written back as the current version */
       g_autofree char *again = sg_meta_to_json (back, NULL);
-      g_assert_nonnull (strstr (again, "\"version\" : 2"));
+      g_assert_nonnull (strstr (again, "\"version\" : 3"));
     }
+}
+
+/* /spool/meta/eightbit - version 3's eightbit: true and false round-trip;
+ * absent (any version 2 file) reads as unknown and is written back absent,
+ * so the spool reads the message once to find out (meta.h: SgEightBit);
+ * anything but a boolean is refused. */
+static void
+test_eightbit (void)
+{
+  g_autoptr(SgMeta) meta = committed_meta ();
+  static const SgEightBit values[] = { SG_EIGHTBIT_NO, SG_EIGHTBIT_YES, SG_EIGHTBIT_UNKNOWN };
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      meta->eightbit = values[i];
+      g_autofree char *text = sg_meta_to_json (meta, NULL);
+      g_assert_true ((strstr (text, "\"eightbit\"") != NULL) == (values[i] != SG_EIGHTBIT_UNKNOWN));
+      g_autoptr(GError) error = NULL;
+      g_autoptr(SgMeta) back = sg_meta_from_json (text, -1, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (back->eightbit, ==, values[i]);
+    }
+  meta->eightbit = SG_EIGHTBIT_UNKNOWN;
+  g_autoptr(JsonNode) root = meta_object (meta);
+  JsonObject *obj = json_node_get_object (root);
+  json_object_set_int_member (obj, "version", 2);
+  g_autofree char *v2 = node_text (root);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SgMeta) back = sg_meta_from_json (v2, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (back->eightbit, ==, SG_EIGHTBIT_UNKNOWN);
+  json_object_set_string_member (obj, "eightbit", "yes");
+  g_autofree char *bad = node_text (root);
+  g_assert_null (sg_meta_from_json (bad, -1, &error));
+  g_assert_error (error, SG_META_ERROR, SG_META_ERROR_INVALID);
 }
 
 /* /spool/meta/nulls - nullable fields round-trip as NULL/-1. */
@@ -166,7 +202,7 @@ test_nulls (void)
 static void
 test_version (void)
 {
-  static const char *const versions[] = { "3", "0", "\"1\"", "1.0", NULL /* removed */ };
+  static const char *const versions[] = { "4", "0", "\"1\"", "1.0", NULL /* removed */ };
   g_autoptr(SgMeta) meta = committed_meta ();
 
   for (guint i = 0; i < G_N_ELEMENTS (versions); i++)
@@ -314,6 +350,7 @@ main (int argc, char **argv)
   g_test_add_func ("/spool/meta/nulls", test_nulls);
   g_test_add_func ("/spool/meta/version", test_version);
   g_test_add_func ("/spool/meta/version-1", test_version_1);
+  g_test_add_func ("/spool/meta/eightbit", test_eightbit);
   g_test_add_func ("/spool/meta/required", test_required);
   g_test_add_func ("/spool/meta/malformed", test_malformed);
   g_test_add_func ("/spool/meta/names", test_names);

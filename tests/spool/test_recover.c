@@ -156,7 +156,7 @@ test_scene (Fixture *f, gconstpointer data)
   g_clear_pointer (&p, g_free);
   version = commit_one (f);
   p = path (f, "queue", version, ".json");
-  replace_in (p, "\"version\" : 2", "\"version\" : 3");
+  replace_in (p, "\"version\" : 3", "\"version\" : 4");
   g_clear_pointer (&p, g_free);
   size = commit_one (f);
   p = path (f, "queue", size, ".eml");
