@@ -54,7 +54,7 @@ static gboolean
 job_done (gpointer data)
 {
   Job *j = data;
-  if (!j->verdict.code)
+  if (!j->verdict.reply.code)
     j->verdict.hold = g_steal_pointer (&j->hold);
   j->done (&j->verdict, j->user_data);
   return G_SOURCE_REMOVE;
@@ -78,12 +78,10 @@ job_run (gpointer data, gpointer pool_data)
   if (r && (r->verdict == SG_MILTER_REJECT || r->verdict == SG_MILTER_TEMPFAIL))
     {
       gboolean perm = r->verdict == SG_MILTER_REJECT;
-      j->verdict.code = r->code ? r->code : perm ? 550 : 451;
-      g_strlcpy (j->verdict.enhanced, r->enhanced && *r->enhanced ? r->enhanced : perm ? "5.7.1" : "4.7.1",
-                 sizeof j->verdict.enhanced);
-      j->verdict.text = g_strdup (r->text ? r->text : perm ? "Command rejected"
-                                                           : "Service unavailable - try again later");
-      j->verdict.reason = "milter";
+      sg_reply_set (&j->verdict.reply, r->code ? r->code : perm ? 550 : 451,
+                    r->enhanced && *r->enhanced ? r->enhanced : perm ? "5.7.1" : "4.7.1", "milter",
+                    "%s", r->text ? r->text : perm ? "Command rejected"
+                                                   : "Service unavailable - try again later");
       j->verdict.stage = r->stage;   /* static */
       j->verdict.logged = TRUE;   /* milter_client.c logged its milter-reject line */
     }

@@ -185,11 +185,9 @@ set (SgRcptVerdict *v, guint code, const char *enhanced, const char *reason, con
 {
   va_list ap;
   va_start (ap, fmt);
-  v->code = code;
-  g_strlcpy (v->enhanced, enhanced, sizeof v->enhanced);
-  v->reason = reason;
-  v->text = g_strdup_vprintf (fmt, ap);
+  g_autofree char *text = g_strdup_vprintf (fmt, ap);
   va_end (ap);
+  sg_reply_set (&v->reply, code, enhanced, reason, "%s", text);
 }
 
 /* access_verdict - an access(5) action on address, "Sender" or "Recipient";
@@ -257,13 +255,13 @@ on_verified (const SgVerifyAnswer *a, gpointer user_data)
   Pending *pend = user_data;
   SgRcptVerdict v = { 0 };
   verify_verdict (a, pend->q.recipient, &v);
-  if (!v.code && milters_wanted (pend->p))
+  if (!v.reply.code && milters_wanted (pend->p))
     {
       sg_rcpt_milter_check (pend->p->milter, pend->p->config, &pend->q,
                             g_steal_pointer (&pend->hold), on_milter, pend);
       return;
     }
-  if (!v.code)
+  if (!v.reply.code)
     v.hold = g_steal_pointer (&pend->hold);
   pend->done (&v, pend->user_data);
   sg_rcpt_verdict_clear (&v);
@@ -288,7 +286,7 @@ sg_rcpt_policy_check (SgRcptPolicy *p, const SgRcptQuery *q, SgRcptVerdict *v,
       SgAccessAction a = sg_access_table_check (p->tables[T_RECIPIENT_ACCESS], q->recipient, &text);
       if (access_verdict (a, text, "Recipient", q->recipient, "recipient_access", v))
         {
-          if (v->code)
+          if (v->reply.code)
             return TRUE;
           welcome = TRUE;   /* OK: listed as welcome, no map or probe */
         }
@@ -312,7 +310,7 @@ sg_rcpt_policy_check (SgRcptPolicy *p, const SgRcptQuery *q, SgRcptVerdict *v,
         }
       pending_free (pend);
       verify_verdict (&now, q->recipient, v);
-      if (v->code)
+      if (v->reply.code)
         return TRUE;
     }
   if (milters_wanted (p))

@@ -50,14 +50,14 @@ sg_reject (const SgRejectClient *client, const char *stage, const SgReply *reply
 
 void
 sg_reject_rcpt (const SgRejectClient *client, const char *action, const char *recipient,
-                const char *proto, guint code, const char *enhanced, const char *text,
-                const char *reason)
+                const char *proto, const SgReply *r)
 {
+  guint code = r->code;
   g_autofree char *helo = client->helo ? sg_log_sanitize (client->helo, -1, REJECT_TEXT_MAX) : NULL;
   g_autofree char *sender = sg_log_sanitize (client->sender ? client->sender : "", -1, REJECT_TEXT_MAX);
   g_autofree char *rcpt = sg_log_sanitize (recipient, -1, REJECT_TEXT_MAX);
-  g_autofree char *safe = sg_log_sanitize (text, -1, 2 * REJECT_TEXT_MAX);
-  g_autofree char *reply = code ? g_strdup_printf ("%03u %s ", code, enhanced) : g_strdup ("");
+  g_autofree char *safe = sg_log_sanitize (sg_reply_log_text (r), -1, 2 * REJECT_TEXT_MAX);
+  g_autofree char *reply = code ? g_strdup_printf ("%03u %s ", code, r->enhanced) : g_strdup ("");
   /* Postfix writes the queue ID once the message has a queue file; at RCPT
    * it has none, so "NOQUEUE" (and the client name is "unknown": no
    * reverse look-up is done). */
@@ -65,7 +65,7 @@ sg_reject_rcpt (const SgRejectClient *client, const char *action, const char *re
              code ? "NOQUEUE" : (client->queue_id && client->queue_id[0] ? client->queue_id : "NOQUEUE"),
              action, client->address, reply, safe, sender, rcpt, proto, helo ? helo : "");
   if (code)
-    sg_metrics_recipient_rejected (reason);
+    sg_metrics_recipient_rejected (r->rule);
 }
 
 void

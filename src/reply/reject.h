@@ -57,8 +57,7 @@ char *sg_reject_fields (const char *sender, const char *recipient, const char *p
  * to=<R> proto=PROTO helo=<HELO>"; a refusal is counted in
  * spoolgate_recipients_rejected_total{reason}. */
 void sg_reject_rcpt (const SgRejectClient *client, const char *action, const char *recipient,
-                     const char *proto, guint code, const char *enhanced, const char *text,
-                     const char *reason);
+                     const char *proto, const SgReply *reply);
 
 /* sg_reject_connection - log "NOQUEUE: reject: CONNECT from unknown[ADDR]:
  * CODE ENHANCED TEXT; proto=SMTP rule=REASON (via proxy [VIA])" and count it under reason;

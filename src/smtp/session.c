@@ -293,7 +293,7 @@ milter_session_keep (SgSession *s, SgRcptVerdict *v)
 {
   if (v->settled)
     s->milters_settled = TRUE;
-  if (s->milter_session.code || !v->stage
+  if (s->milter_session.reply.code || !v->stage
       || (strcmp (v->stage, "CONNECT") != 0 && strcmp (v->stage, "HELO") != 0))
     return;
   s->milter_session = *v;
@@ -305,11 +305,11 @@ milter_session_keep (SgSession *s, SgRcptVerdict *v)
 static void
 reply_verdict (SgSession *s, const SgRcptVerdict *v)
 {
-  if (v->code / 100 == 5)
-    reply_error (s, v->code, v->enhanced, "%s", v->text);
+  if (v->reply.code / 100 == 5)
+    reply_error (s, v->reply.code, v->reply.enhanced, "%s", v->reply.text);
   else
-    reply (s, v->code, v->enhanced, "%s", v->text);
-  if (v->code == 421)
+    reply (s, v->reply.code, v->reply.enhanced, "%s", v->reply.text);
+  if (v->reply.code == 421)
     session_enter_state (s, SG_SESSION_CLOSING);
 }
 
@@ -319,9 +319,9 @@ static gboolean
 milter_session_refuse (SgSession *s, gboolean map_4xx)
 {
   const SgRcptVerdict *v = &s->milter_session;
-  if (!v->code)
+  if (!v->reply.code)
     return FALSE;
-  if (map_4xx && v->code / 100 == 4)
+  if (map_4xx && v->reply.code / 100 == 4)
     reply (s, 454, "4.3.0", "Try again later");
   else
     reply_verdict (s, v);
@@ -335,14 +335,14 @@ milter_session_refuse (SgSession *s, gboolean map_4xx)
 static void
 greeting_apply (SgSession *s, SgRcptVerdict *v)
 {
-  if (v->code == 421)
+  if (v->reply.code == 421)
     {
       g_string_append_printf (s->out, "421 %s Service unavailable - try again later\r\n",
                               s->config->hostname);
       session_enter_state (s, SG_SESSION_CLOSING);
       return;
     }
-  if (v->code / 100 == 5)
+  if (v->reply.code / 100 == 5)
     {
       g_string_append_printf (s->out, "554 %s ESMTP not accepting connections\r\n",
                               s->config->hostname);
@@ -388,7 +388,7 @@ greet_finish (SgSession *s, const char *arg, gboolean esmtp)
 static gboolean
 greet_verdict (SgSession *s, SgRcptVerdict *v)
 {
-  if (v->code == 421)
+  if (v->reply.code == 421)
     {
       reply_verdict (s, v);
       return FALSE;
@@ -407,7 +407,7 @@ greet (SgSession *s, const char *arg, gboolean esmtp)
       reply_error (s, 501, "5.5.4", "Invalid %s hostname (RFC 5321 4.1.1.1)", esmtp ? "EHLO" : "HELO");
       return;
     }
-  if (s->hooks->check_stage && !s->milter_session.code && !s->milters_settled)
+  if (s->hooks->check_stage && !s->milter_session.reply.code && !s->milters_settled)
     {
       SgRcptQuery q = stage_query (s);
       q.helo = arg;
@@ -459,7 +459,7 @@ smtp_error_reply (SgSession *s, const GError *error)
 static void
 mail_apply (SgSession *s, SgSmtpPath *path, SgRcptVerdict *v)
 {
-  if (v->code)
+  if (v->reply.code)
     {
       sg_smtp_path_clear (path);
       s->env->queue_id[0] = '\0';
@@ -524,13 +524,13 @@ smtp_mail (SgSession *s, const char *arg)
       sg_smtp_path_clear (&path);
       return;
     }
-  if (s->milter_session.code)
+  if (s->milter_session.reply.code)
     {
       /* refused at CONNECT or HELO: every MAIL gets that reply (Postfix) */
       const SgRcptVerdict *v = &s->milter_session;
       who.sender = path.address;
-      sg_reply_set (&r, v->code, v->enhanced, SG_RULE_MILTER, "%s", v->text);
-      sg_reply_set_log (&r, "%s (milter verdict at %s)", v->text, v->stage);
+      sg_reply_set (&r, v->reply.code, v->reply.enhanced, SG_RULE_MILTER, "%s", v->reply.text);
+      sg_reply_set_log (&r, "%s (milter verdict at %s)", v->reply.text, v->stage);
       sg_reject (&who, "MAIL", &r);
       sg_smtp_path_clear (&path);
       reply_verdict (s, v);
@@ -585,14 +585,13 @@ recipient_in_accepted_domain (SgSession *s, const char *address)
 static void
 rcpt_apply (SgSession *s, char *address, SgSmtpPath *params, SgRcptVerdict *v)
 {
-  if (v->code)
+  if (v->reply.code)
     {
       SgRejectClient who = reject_client (s);
       if (v->logged)
-        sg_metrics_recipient_rejected (v->reason);
+        sg_metrics_recipient_rejected (v->reply.rule);
       else
-        sg_reject_rcpt (&who, "reject", address, session_protocol (s), v->code, v->enhanced,
-                        v->text, v->reason);
+        sg_reject_rcpt (&who, "reject", address, session_protocol (s), &v->reply);
       reply_verdict (s, v);   /* a milter's 421 closes here as at any other stage */
       g_free (address);
       sg_smtp_path_free (params);
@@ -603,7 +602,8 @@ rcpt_apply (SgSession *s, char *address, SgSmtpPath *params, SgRcptVerdict *v)
     {
       SgRejectClient who = reject_client (s);
       g_autofree char *what = g_strdup_printf ("<%s>: %s", address, v->hold);
-      sg_reject_rcpt (&who, "hold", address, session_protocol (s), 0, NULL, what, NULL);
+      SgReply held = { .text = what };   /* code 0: logged, not refused */
+      sg_reject_rcpt (&who, "hold", address, session_protocol (s), &held);
       if (!s->env->hold_reason)
         s->env->hold_reason = g_steal_pointer (&v->hold);
     }
@@ -698,9 +698,8 @@ smtp_rcpt (SgSession *s, const char *arg)
 void
 sg_rcpt_verdict_clear (SgRcptVerdict *v)
 {
-  g_clear_pointer (&v->text, g_free);
+  sg_reply_clear (&v->reply);
   g_clear_pointer (&v->hold, g_free);
-  v->code = 0;
   v->stage = NULL;
   v->settled = FALSE;
 }

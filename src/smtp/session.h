@@ -57,15 +57,14 @@ typedef struct {
   const char *tls_cipher;    /* (nullable) */
 } SgRcptQuery;
 
-/* The policy's verdict on one RCPT. code 0 accepts; otherwise the reply is
- * "code enhanced text", text naming the address as Postfix does ("<a@b>:
- * Recipient address rejected: ..."). Owned strings are freed by
- * sg_rcpt_verdict_clear. */
+/* The policy's verdict on one RCPT (or a milter's at an earlier stage).
+ * reply.code 0 accepts; otherwise reply is the refusal, its text naming the
+ * address as Postfix does ("<a@b>: Recipient address rejected: ...") and
+ * its rule the reason it is counted under
+ * (spoolgate_recipients_rejected_total{reason}). Owned strings are freed
+ * by sg_rcpt_verdict_clear. */
 typedef struct {
-  guint       code;
-  char        enhanced[16]; /* "X.Y.Z" */
-  char       *text;
-  const char *reason;     /* (static) spoolgate_recipients_rejected_total{reason} */
+  SgReply     reply;
   char       *hold;       /* (nullable) accepted, but the message is to be held: why */
   gboolean    logged;     /* the refusal is logged already (a milter's milter-reject line) */
   const char *stage;      /* (nullable, static) a milter's: the stage it refused at, "CONNECT", ... */

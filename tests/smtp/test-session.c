@@ -403,17 +403,12 @@ policy_check (SgSession *s, const SgRcptQuery *q, SgRcptVerdict *v, gpointer use
     }
   if (g_str_has_prefix (q->recipient, "bad"))
     {
-      v->code = 550;
-      g_strlcpy (v->enhanced, "5.1.1", sizeof v->enhanced);
-      v->text = g_strdup_printf ("<%s>: Recipient address rejected: User unknown", q->recipient);
-      v->reason = "unknown_user";
+      sg_reply_set (&v->reply, 550, "5.1.1", "unknown_user",
+                    "<%s>: Recipient address rejected: User unknown", q->recipient);
     }
   if (g_str_has_prefix (q->recipient, "down"))
     {
-      v->code = 421;
-      g_strlcpy (v->enhanced, "4.7.0", sizeof v->enhanced);
-      v->text = g_strdup ("mx.test Service unavailable - try again later");
-      v->reason = "milter";
+      sg_reply_set (&v->reply, 421, "4.7.0", "milter", "mx.test Service unavailable - try again later");
       v->logged = TRUE;
     }
   if (g_str_has_prefix (q->recipient, "hold"))
@@ -437,9 +432,10 @@ static const SgSessionHooks policy_hooks = { .submit = policy_submit, .check_rcp
 static void
 rcpt_answer (SgSession *s, Policy *p, guint code)
 {
-  SgRcptVerdict v = { .code = code, .reason = "unverified" };
-  g_strlcpy (v.enhanced, "4.1.1", sizeof v.enhanced);
-  v.text = code ? g_strdup ("<wait@example.org>: Recipient address rejected: unverified address: x") : NULL;
+  SgRcptVerdict v = { 0 };
+  if (code)
+    sg_reply_set (&v.reply, code, "4.1.1", "unverified",
+                  "<wait@example.org>: Recipient address rejected: unverified address: x");
   p->waiting = FALSE;
   sg_session_rcpt_done (s, &v);
 }
@@ -586,9 +582,9 @@ static const SgSessionHooks stage_hooks = { .submit = stages_submit, .check_stag
 static void
 stage_answer (SgSession *s, Stages *st, guint code, const char *stage)
 {
-  SgRcptVerdict v = { .code = code, .reason = "milter", .logged = TRUE, .stage = stage };
-  g_strlcpy (v.enhanced, code >= 500 ? "5.7.1" : "4.7.1", sizeof v.enhanced);
-  v.text = code ? g_strdup_printf ("refused at %s", stage) : NULL;
+  SgRcptVerdict v = { .logged = TRUE, .stage = stage };
+  if (code)
+    sg_reply_set (&v.reply, code, code >= 500 ? "5.7.1" : "4.7.1", "milter", "refused at %s", stage);
   g_assert_cmpuint (st->waiting, >, 0);
   st->waiting--;
   sg_session_stage_done (s, &v);
