@@ -1,4 +1,4 @@
-/* test_recover.c - start-up recovery on a crafted crash scene: tmp/
+/* test-recover.c - start-up recovery on a crafted crash scene: tmp/
  * leftovers, a lone .eml, a lone .json, corrupt and wrong-version metadata,
  * a size mismatch and stray files. Valid messages must come through
  * untouched, nothing doubtful may be deleted. */

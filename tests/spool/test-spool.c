@@ -1,4 +1,4 @@
-/* test_spool.c - synchronous spool tests on real directories: layout and
+/* test-spool.c - synchronous spool tests on real directories: layout and
  * daemon lock, byte-exact commit checked against the JSON Schema, ID
  * collisions, load/update/remove, concurrent commits, and real ENOSPC on a
  * tiny tmpfs. */

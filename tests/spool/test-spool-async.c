@@ -1,4 +1,4 @@
-/* test_spool_async.c - group commit tests: many commits from several threads
+/* test-spool-async.c - group commit tests: many commits from several threads
  * all reported in the caller's main context, batches sharing one fsync of
  * queue/, the bounded queue failing fast, and sg_spool_free draining. */
 #include "spool_test_util.h"
@@ -220,7 +220,7 @@ test_queue_wait (Fixture *f, gconstpointer data)
     submit (f);
   gint64 start = g_get_monotonic_time ();
   GThread *t = g_thread_new ("overflow", overflow_thread, f);
-  g_usleep (300 * 1000);
+  g_usleep (300 * 1000);   /* a sleep: nothing is to happen meanwhile */
   g_assert_cmpuint (f->done, ==, 0);          /* still waiting, nothing refused */
   sg_spool_commit_hold (f->spool, FALSE);
   g_thread_join (t);

@@ -1,4 +1,4 @@
-/* test_spool_draft.c - drafts (spool_draft.c): a message written to tmp/ as
+/* test-spool-draft.c - drafts (spool_draft.c): a message written to tmp/ as
  * it arrives (appended through the writer thread or written in place),
  * read back through its mapping and committed as that same file.
  * Byte-exact .eml at sizes around the page, the O_DIRECT minimum and the
