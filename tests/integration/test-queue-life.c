@@ -58,23 +58,24 @@ failed_long_ago (SgMeta *meta)
 
 /* wait_settled - until no message in queue/ is queued or deferred (each
  * is gone, failed or held): nothing more will be sent. */
+static gboolean
+settled (gpointer data)
+{
+  Fixture *f = data;
+  g_autoptr(GPtrArray) ids = sg_test_spool_ids (&f->s);
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autoptr(SgMeta) m = meta_of (&f->s, g_ptr_array_index (ids, i));
+      if (m != NULL && (m->state == SG_MSG_QUEUED || m->state == SG_MSG_DEFERRED))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 wait_settled (Fixture *f)
 {
-  for (guint waited = 0; waited < WAIT_MS; waited += POLL_MS)
-    {
-      g_autoptr(GPtrArray) ids = sg_test_spool_ids (&f->s);
-      guint busy = 0;
-      for (guint i = 0; i < ids->len; i++)
-        {
-          g_autoptr(SgMeta) m = meta_of (&f->s, g_ptr_array_index (ids, i));
-          busy += m != NULL && (m->state == SG_MSG_QUEUED || m->state == SG_MSG_DEFERRED);
-        }
-      if (busy == 0)
-        return;
-      g_usleep (POLL_MS * 1000);
-    }
-  g_error ("the queue did not settle");
+  g_assert_true (sg_test_wait_until (settled, f, WAIT_MS, "no message queued or deferred"));
 }
 
 /* assert_schema - queue/<ID>.json validates against schemas/spool-metadata. */
@@ -88,6 +89,20 @@ assert_schema (Fixture *f, const char *id)
   const char *args[] = { schema, json, NULL };
   if (sg_test_python ("validate_schema.py", args, NULL, &err) != 0)
     g_error ("%s: %s", json, err);
+}
+
+typedef struct {
+  SgTestServer *s;
+  const char   *id;
+} Message;
+
+/* tried_again - the requeued message was delivered (gone) or failed. */
+static gboolean
+tried_again (gpointer data)
+{
+  Message *m = data;
+  g_autoptr(SgMeta) now = meta_of (m->s, m->id);
+  return now == NULL || now->state == SG_MSG_FAILED;
 }
 
 /* A message that expired (smarthost 451, then older than max_lifetime) got
@@ -114,13 +129,8 @@ test_requeue_expired (void)
         break;   /* delivered */
       g_assert_cmpint (m->state, ==, SG_MSG_FAILED);
       g_assert_cmpint (sg (&f.s, NULL, NULL, "requeue", id, NULL), ==, 0);
-      for (guint waited = 0; waited < WAIT_MS; waited += POLL_MS)
-        {
-          g_autoptr(SgMeta) now = meta_of (&f.s, id);
-          if (now == NULL || now->state == SG_MSG_FAILED)
-            break;
-          g_usleep (POLL_MS * 1000);
-        }
+      Message requeued = { &f.s, id };
+      g_assert_true (sg_test_wait_until (tried_again, &requeued, WAIT_MS, "%s delivered or failed", id));
     }
   wait_queue_empty (&f.s, WAIT_MS);
   guint delivered = originals (f.out, needle);
