@@ -83,13 +83,13 @@ assert_one_line (const char *err)
 char *
 json_path (SgTestServer *s, const char *id)
 {
-  return g_strdup_printf ("%s/queue/%s.json", s->spool, id);
+  return sg_test_queue_file (s, id, ".json");
 }
 
 char *
 eml_path (SgTestServer *s, const char *id)
 {
-  return g_strdup_printf ("%s/queue/%s.eml", s->spool, id);
+  return sg_test_queue_file (s, id, ".eml");
 }
 
 /* json_of - queue/<ID>.json as stored, "" if gone (transfer full). */

@@ -218,6 +218,34 @@ sg_test_spool_ids (SgTestServer *s)
   return ids;
 }
 
+char *
+sg_test_queue_file (SgTestServer *s, const char *id, const char *suffix)
+{
+  g_autofree char *name = g_strconcat (id, suffix, NULL);
+  return g_build_filename (s->spool, "queue", name, NULL);
+}
+
+void
+sg_test_assert_schema (const char *schema, const char *const *files)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "schemas", schema, NULL);
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_ptr_array_add (args, path);
+  for (guint i = 0; files[i]; i++)
+    g_ptr_array_add (args, (gpointer) files[i]);
+  g_ptr_array_add (args, NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  if (sg_test_python ("validate_schema.py", (const char *const *) args->pdata, &out, &err) != 0)
+    g_error ("%s: does not validate against %s:\n%s%s", files[0], schema, out, err);
+}
+
+void
+sg_test_assert_queue_schema (SgTestServer *s, const char *id)
+{
+  g_autofree char *json = sg_test_queue_file (s, id, ".json");
+  sg_test_assert_schema ("spool-metadata.schema.json", (const char *const[]) { json, NULL });
+}
+
 gboolean
 sg_test_server_small_spool (SgTestServer *s, const char *size)
 {

@@ -34,6 +34,15 @@ char  *sg_test_server_log (SgTestServer *s);
 GPtrArray *sg_test_spool_ids (SgTestServer *s);
 /* sg_test_spool_files - every file name under spool/queue (transfer full). */
 GPtrArray *sg_test_spool_files (SgTestServer *s);
+/* sg_test_queue_file - spool/queue/<id><suffix> of s (transfer full). */
+char      *sg_test_queue_file (SgTestServer *s, const char *id, const char *suffix);
+/* sg_test_assert_schema - each of the JSON files (NULL-terminated)
+ * validates against schemas/SCHEMA (tests/tools/validate_schema.py); else
+ * fail with what the validator said. */
+void       sg_test_assert_schema (const char *schema, const char *const *files);
+/* sg_test_assert_queue_schema - queue/<id>.json of s validates against
+ * schemas/spool-metadata.schema.json. */
+void       sg_test_assert_queue_schema (SgTestServer *s, const char *id);
 /* sg_test_server_small_spool - stop s, mount a tmpfs of size (as mount's
  * size=, "256k") on its spool and start it again; FALSE, with the test
  * skipped, where mounting needs a root we do not have. Unmounted at free. */

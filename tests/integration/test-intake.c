@@ -75,13 +75,7 @@ check_spooled (SgTestServer *s, const char *id, const char *sent, gsize sent_len
   g_assert_nonnull (strstr (eml, id));
   g_assert_cmpmem (p, eml_len - (p - eml), sent, sent_len);
 
-  g_autofree char *schema = g_test_build_filename (G_TEST_DIST, "..", "schemas",
-                                                   "spool-metadata.schema.json", NULL);
-  const char *args[] = { schema, json_path, NULL };
-  g_autofree char *out = NULL, *err = NULL;
-  int rc = sg_test_python ("validate_schema.py", args, &out, &err);
-  if (rc != 0)
-    g_error ("%s does not validate: %s%s", json_path, out, err);
+  sg_test_assert_schema ("spool-metadata.schema.json", (const char *const[]) { json_path, NULL });
   g_autofree char *json = NULL;
   g_assert_true (g_file_get_contents (json_path, &json, NULL, NULL));
   g_autofree char *idfield = g_strdup_printf ("\"queue_id\" : \"%s\"", id);

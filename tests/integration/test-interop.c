@@ -188,19 +188,6 @@ transact (guint16 port, const char *const *script)
   return id;
 }
 
-/* check_schema - queue/<id>.json validates against the published schema. */
-static void
-check_schema (SgTestServer *s, const char *id)
-{
-  g_autofree char *schema = g_test_build_filename (G_TEST_DIST, "..", "schemas",
-                                                   "spool-metadata.schema.json", NULL);
-  g_autofree char *path = g_strdup_printf ("%s/queue/%s.json", s->spool, id);
-  const char *args[] = { schema, path, NULL };
-  g_autofree char *out = NULL, *err = NULL;
-  if (sg_test_python ("validate_schema.py", args, &out, &err) != 0)
-    g_error ("%s does not validate: %s%s", path, out, err);
-}
-
 /* check_strict - a notice that spoolgate wrote passes `spoolgate check`
  * under the strict policy (issue 20: our own output passes our policy). */
 static void
@@ -282,7 +269,7 @@ relay_dsn (const char *const *extra, JsonObject **meta_out, char **notice, char 
   g_autofree char *id = transact (s.port, DSN_SCRIPT);
   JsonObject *rec = record (&k, &s, 1);
   *meta_out = meta_delivered (&s, id);
-  check_schema (&s, id);
+  sg_test_assert_queue_schema (&s, id);
   if (notice)
     {
       g_autoptr(JsonObject) second = record (&k, &s, 2);
@@ -419,7 +406,7 @@ bdat_check (const char *conf, const char *content, gsize len)
   g_assert_true (g_str_has_prefix (bytes, "Received: from client.example"));
   g_assert_cmpuint (elen, >, len);
   g_assert_cmpmem (bytes + elen - len, len, content, len);
-  check_schema (&s, id);
+  sg_test_assert_queue_schema (&s, id);
   sg_test_server_free (&s);
 }
 
@@ -486,7 +473,7 @@ relay_utf8 (const char *const *extra, const char *state, char **root_out, Sink *
   sg_test_server_start (s, conf);
   g_autofree char *id = transact (s->port, UTF8_SCRIPT);
   JsonObject *m = meta_state (s, id, state);
-  check_schema (s, id);
+  sg_test_assert_queue_schema (s, id);
   return m;
 }
 
@@ -584,7 +571,7 @@ test_delay_warning (void)
   g_free (log);
   log = sg_test_server_log (&s);
   g_assert_cmpuint (sg_test_count (log, notice), ==, 1);
-  check_schema (&s, id);
+  sg_test_assert_queue_schema (&s, id);
   if (g_test_failed ())
     g_test_message ("server log:\n%s", log);
   sg_test_server_free (&s);

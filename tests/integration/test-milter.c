@@ -46,18 +46,11 @@ queued_id (const char *reply)
   return g_strdup (p + strlen ("queued as "));
 }
 
-static char *
-spool_file (SgTestServer *s, const char *id, const char *suffix)
-{
-  g_autofree char *name = g_strconcat (id, suffix, NULL);
-  return g_build_filename (s->spool, "queue", name, NULL);
-}
-
 /* meta_milter - the "milter" object of a spooled message's metadata. */
 static JsonNode *
 meta_milter (SgTestServer *s, const char *id, char **state)
 {
-  g_autofree char *path = spool_file (s, id, ".json");
+  g_autofree char *path = sg_test_queue_file (s, id, ".json");
   g_autoptr(JsonParser) p = json_parser_new ();
   g_assert_true (json_parser_load_from_file (p, path, NULL));
   JsonObject *o = json_node_get_object (json_parser_get_root (p));
@@ -174,7 +167,7 @@ test_rspamd (void)
   g_autofree char *r2 = transact (s.port, ham);
   g_assert_true (g_str_has_prefix (r2, "250 2.0.0 Ok: queued as "));
   g_autofree char *id = queued_id (r2);
-  g_autofree char *eml_path = spool_file (&s, id, ".eml");
+  g_autofree char *eml_path = sg_test_queue_file (&s, id, ".eml");
   g_autofree char *eml = sg_test_read_file (eml_path, NULL);
   g_autofree char *qid_header = g_strdup_printf ("\r\nX-Rspamd-Queue-Id: %s\r\n", id);
   g_assert_nonnull (strstr (eml, qid_header));
@@ -236,7 +229,7 @@ test_opendkim (void)
   g_autofree char *reply = transact (s.port, msg);
   g_assert_true (g_str_has_prefix (reply, "250 2.0.0 Ok: queued as "));
   g_autofree char *id = queued_id (reply);
-  g_autofree char *eml_path = spool_file (&s, id, ".eml");
+  g_autofree char *eml_path = sg_test_queue_file (&s, id, ".eml");
   g_autofree char *eml = sg_test_read_file (eml_path, NULL);
   g_assert_true (g_str_has_prefix (eml, "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com;"));
   g_assert_nonnull (strstr (eml, "s=sgtest;"));
@@ -316,7 +309,7 @@ test_clamav (void)
   g_autofree char *r2 = transact (s.port, clean);
   g_assert_true (g_str_has_prefix (r2, "250 2.0.0 Ok: queued as "));
   g_autofree char *id = queued_id (r2);
-  g_autofree char *eml_path = spool_file (&s, id, ".eml");
+  g_autofree char *eml_path = sg_test_queue_file (&s, id, ".eml");
   g_autofree char *eml = sg_test_read_file (eml_path, NULL);
   g_assert_nonnull (strstr (eml, "\r\nX-Virus-Status: Clean\r\n"));
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
@@ -743,7 +736,7 @@ test_edits (void)
   g_autofree char *reply = transact (s.port, msg);
   g_assert_true (g_str_has_prefix (reply, "250 2.0.0 Ok: queued as "));
   g_autofree char *id = queued_id (reply);
-  g_autofree char *eml_path = spool_file (&s, id, ".eml");
+  g_autofree char *eml_path = sg_test_queue_file (&s, id, ".eml");
   g_autofree char *eml = sg_test_read_file (eml_path, NULL);
   g_assert_nonnull (strstr (eml, "\r\nSubject: changed\r\n"));
   g_assert_null (strstr (eml, "Subject: original"));
@@ -761,15 +754,11 @@ test_edits (void)
   const char *at_warn = strstr (log, warned);
   g_assert_true (at_client && at_from && at_warn);
   g_assert_true (at_client < at_from && at_from < at_warn);
-  g_autofree char *json_path = spool_file (&s, id, ".json");
+  g_autofree char *json_path = sg_test_queue_file (&s, id, ".json");
   g_autofree char *json = sg_test_read_file (json_path, NULL);
   g_assert_null (strstr (json, "extra@example.net"));
   g_assert_null (strstr (json, "other@example.com"));
-  g_autofree char *out = NULL;
-  g_autofree char *schema = g_test_build_filename (G_TEST_DIST, "..", "schemas",
-                                                   "spool-metadata.schema.json", NULL);
-  const char *args[] = { schema, json_path, NULL };
-  g_assert_cmpint (sg_test_python ("validate_schema.py", args, &out, NULL), ==, 0);
+  sg_test_assert_queue_schema (&s, id);
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
   sg_test_server_free (&s);
   peer_stop (&p);

@@ -78,19 +78,6 @@ wait_settled (Fixture *f)
   g_assert_true (sg_test_wait_until (settled, f, WAIT_MS, "no message queued or deferred"));
 }
 
-/* assert_schema - queue/<ID>.json validates against schemas/spool-metadata. */
-static void
-assert_schema (Fixture *f, const char *id)
-{
-  g_autofree char *schema = g_test_build_filename (G_TEST_DIST, "..", "schemas",
-                                                   "spool-metadata.schema.json", NULL);
-  g_autofree char *json = json_path (&f->s, id);
-  g_autofree char *err = NULL;
-  const char *args[] = { schema, json, NULL };
-  if (sg_test_python ("validate_schema.py", args, NULL, &err) != 0)
-    g_error ("%s: %s", json, err);
-}
-
 typedef struct {
   SgTestServer *s;
   const char   *id;
@@ -219,7 +206,7 @@ test_one_report (void)
   g_assert_cmpint (rb->bounced, >, 0);
   g_assert_cmpint (rc->status, ==, SG_RCPT_DELIVERED);
   g_assert_cmpint (m->lifetime_start, >, 0);
-  assert_schema (&f, id);
+  sg_test_assert_queue_schema (&f.s, id);
   relay_stop (&f);
 }
 

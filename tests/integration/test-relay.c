@@ -187,19 +187,6 @@ meta_in_state (Relay *r, const char *id, const char *state)
   return meta (r, id);
 }
 
-/* check_schema - queue/<id>.json validates against the published schema. */
-static void
-check_schema (Relay *r, const char *id)
-{
-  g_autofree char *schema = g_test_build_filename (G_TEST_DIST, "..", "schemas",
-                                                   "spool-metadata.schema.json", NULL);
-  g_autofree char *path = g_strdup_printf ("%s/queue/%s.json", r->s.spool, id);
-  const char *args[] = { schema, path, NULL };
-  g_autofree char *out = NULL, *err = NULL;
-  if (sg_test_python ("validate_schema.py", args, &out, &err) != 0)
-    g_error ("%s does not validate: %s%s", path, out, err);
-}
-
 /* events - the smarthost's command log (transfer full). */
 static char *
 events (Relay *r)
@@ -262,7 +249,7 @@ test_verified_byte_exact (void)
   g_assert_cmpstr (json_object_get_string_member (a, "tls_protocol"), ==, version);
   g_assert_nonnull (json_object_get_string_member (a, "tls_cipher"));
   g_assert_cmpstr (json_object_get_string_member (a, "result"), ==, "sent");
-  check_schema (&r, id);
+  sg_test_assert_queue_schema (&r.s, id);
   relay_free (&r);
 }
 
@@ -295,7 +282,7 @@ test_required_without_starttls (void)
   g_assert_nonnull (strstr (ev, "\"cmd\": \"QUIT\""));
   g_autoptr(JsonObject) m = meta_in_state (&r, id, "deferred");
   g_assert_nonnull (strstr (json_object_get_string_member (m, "last_error"), "STARTTLS"));
-  check_schema (&r, id);
+  sg_test_assert_queue_schema (&r.s, id);
   relay_free (&r);
 }
 
@@ -410,7 +397,7 @@ test_mixed_replies_and_dsn (void)
   g_assert_cmpstr (rcpt_status (m, "later@example.org"), ==, "delivered");
   g_assert_cmpstr (rcpt_status (m, "bad@example.org"), ==, "failed");
   g_assert_cmpuint (json_object_get_int_member (m, "attempts"), ==, 2);
-  check_schema (&r, id);
+  sg_test_assert_queue_schema (&r.s, id);
   /* the DSN itself was delivered and removed; a bounce never bounces */
   sg_test_expect_log (&r.s, ": removed", 1);
   g_autofree char *log = sg_test_server_log (&r.s);
@@ -487,7 +474,7 @@ test_expiry (void)
   g_autoptr(JsonObject) m = meta_in_state (&r, id, "failed");
   g_assert_cmpstr (rcpt_status (m, "bob@example.org"), ==, "failed");
   g_assert_cmpuint (json_object_get_int_member (m, "attempts"), >=, 2);
-  check_schema (&r, id);
+  sg_test_assert_queue_schema (&r.s, id);
   /* the DSN is queued (the smarthost is still down) from <> to alice */
   g_autoptr(GPtrArray) ids = sg_test_spool_ids (&r.s);
   g_assert_cmpuint (ids->len, ==, 2);
@@ -496,7 +483,7 @@ test_expiry (void)
   g_autoptr(JsonObject) d = meta (&r, dsn_id);
   g_assert_cmpstr (json_object_get_string_member (d, "sender"), ==, "");
   g_assert_cmpstr (rcpt_status (d, "alice@example.com"), !=, NULL);
-  check_schema (&r, dsn_id);
+  sg_test_assert_queue_schema (&r.s, dsn_id);
   g_autofree char *dsn_eml = g_strdup_printf ("%s/queue/%s.eml", r.s.spool, dsn_id);
   g_autofree char *text = sg_test_read_file (dsn_eml, NULL);
   g_assert_nonnull (strstr (text, "Status: 4.4.7\r\n"));
@@ -651,7 +638,7 @@ test_log_fields_verified (void)
   g_autoptr(JsonObject) m = meta_in_state (&r, id, "delivered");
   JsonObject *h = json_array_get_object_element (json_object_get_array_member (m, "attempt_history"), 0);
   g_assert_true (json_object_get_boolean_member (h, "tls_verified"));
-  check_schema (&r, id);
+  sg_test_assert_queue_schema (&r.s, id);
   relay_free (&r);
 }
 
@@ -688,7 +675,7 @@ test_failed_attempt_reached (void)
   g_assert_cmpstr (json_object_get_string_member (h, "relay"), ==, relay);
   g_assert_true (g_str_has_prefix (json_object_get_string_member (h, "tls_protocol"), "TLSv1."));
   g_assert_false (json_object_get_boolean_member (h, "tls_verified"));
-  check_schema (&r, id);
+  sg_test_assert_queue_schema (&r.s, id);
   relay_free (&r);
 }
 

@@ -77,21 +77,6 @@ validation_bool (JsonNode *node, const char *name)
   return m && json_node_get_value_type (m) == G_TYPE_BOOLEAN ? json_node_get_boolean (m) : -1;
 }
 
-/* assert_schema - every file validates against schemas/<schema>. */
-static void
-assert_schema (const char *schema, const char *const *files)
-{
-  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "schemas", schema, NULL);
-  g_autoptr(GPtrArray) args = g_ptr_array_new ();
-  g_ptr_array_add (args, path);
-  for (guint i = 0; files[i]; i++)
-    g_ptr_array_add (args, (gpointer) files[i]);
-  g_ptr_array_add (args, NULL);
-  g_autofree char *out = NULL, *err = NULL;
-  if (sg_test_python ("validate_schema.py", (const char *const *) args->pdata, &out, &err) != 0)
-    g_error ("schema %s: %s", schema, err);
-}
-
 /* rejected_path - spool/rejected/<ID><suffix> (transfer full). */
 static char *
 rejected_path (SgTestServer *s, const char *id, const char *suffix)
@@ -172,7 +157,7 @@ test_monitor (void)
   g_assert_cmpstr (member (gmeta, "validation", "mode"), ==, "monitor");
   g_assert_cmpint (validation_bool (gmeta, "would_reject"), ==, 0);
   g_assert_null (member (gmeta, "validation", "rule"));
-  assert_schema ("spool-metadata.schema.json", (const char *const[]) { jpath, gpath, NULL });
+  sg_test_assert_schema ("spool-metadata.schema.json", (const char *const[]) { jpath, gpath, NULL });
 
   /* the log: the arrival lines in Postfix's order (client=, message-id=,
    * from=), and only then the reject_warning found while it was checked */
@@ -244,7 +229,7 @@ test_keep_rejected (void)
 
   g_autofree char *eml1 = rejected_path (&s, id1, ".eml");
   g_autofree char *json1 = rejected_path (&s, id1, ".json");
-  assert_schema ("rejected-metadata.schema.json", (const char *const[]) { json1, NULL });
+  sg_test_assert_schema ("rejected-metadata.schema.json", (const char *const[]) { json1, NULL });
   g_autoptr(JsonNode) rec = json_file (json1);
   g_assert_cmpstr (member (rec, NULL, "rule"), ==, "header.date.missing");
   g_assert_cmpstr (member (rec, NULL, "reply"), ==, reply);
@@ -295,7 +280,7 @@ test_keep_rejected (void)
       g_assert_cmpstr (member (line, NULL, "rule"), ==, "header.date.missing");
       g_autofree char *p = g_build_filename (s.dir, i == 0 ? "l0.json" : "l1.json", NULL);
       g_assert_true (g_file_set_contents (p, lines[i], -1, NULL));
-      assert_schema ("rejected-metadata.schema.json", (const char *const[]) { p, NULL });
+      sg_test_assert_schema ("rejected-metadata.schema.json", (const char *const[]) { p, NULL });
     }
   /* the text listing */
   g_clear_pointer (&out, g_free);
@@ -377,7 +362,7 @@ test_release (void)
 
   g_autofree char *qjson = json_path (&s, id);
   g_autoptr(JsonNode) meta = json_file (qjson);
-  assert_schema ("spool-metadata.schema.json", (const char *const[]) { qjson, NULL });
+  sg_test_assert_schema ("spool-metadata.schema.json", (const char *const[]) { qjson, NULL });
   g_assert_cmpstr (member (meta, NULL, "sender"), ==, "alice@example.com");
   g_assert_cmpstr (member (meta, NULL, "helo_name"), ==, "client.example");
   g_assert_cmpstr (member (meta, "validation", "rule"), ==, "header.date.missing");
@@ -472,7 +457,7 @@ test_monitor_kept (void)
   g_assert_true (sg_test_wait_text (rjson, "\"delivered_time_us\"", 1, DELIVERY_WAIT_MS));
   g_autoptr(JsonNode) rec = json_file (rjson);
   g_assert_true (json_object_has_member (json_node_get_object (rec), "delivered_time_us"));
-  assert_schema ("rejected-metadata.schema.json", (const char *const[]) { rjson, NULL });
+  sg_test_assert_schema ("rejected-metadata.schema.json", (const char *const[]) { rjson, NULL });
 
   g_assert_cmpint (sg (&s, &out, NULL, "rejected", "--monitored", NULL), ==, 0);
   g_assert_nonnull (strstr (out, id));
