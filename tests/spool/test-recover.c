@@ -37,11 +37,7 @@ typedef struct {
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
-  f->dir = sg_test_tmpdir ();
-  f->spool = sg_spool_open (f->dir, &error);
-  g_assert_no_error (error);
+  f->spool = sg_test_spool_new (&f->dir);
 }
 
 /* fixture_teardown - close the spool and remove its directory. */

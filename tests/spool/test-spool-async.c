@@ -34,18 +34,9 @@ typedef struct {
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
-  f->dir = sg_test_tmpdir ();
-  f->spool = sg_spool_open (f->dir, &error);
-  g_assert_no_error (error);
+  f->spool = sg_test_spool_new (&f->dir);
   if (data != NULL)
-    {
-      /* a temporary directory shares its file system: syncfs warns so */
-      g_test_expect_message ("spoolgate", G_LOG_LEVEL_WARNING, "*not a file system of its own*");
-      sg_spool_set_sync_method (f->spool, *(const SgSpoolSyncMethod *) data);
-      g_test_assert_expected_messages ();
-    }
+    sg_test_spool_use_syncfs (f->spool, *(const SgSpoolSyncMethod *) data);
   f->context = g_main_context_new ();
   g_main_context_push_thread_default (f->context);
   f->main_thread = g_thread_self ();
