@@ -1,7 +1,7 @@
 /* admin_util.c - what the administration tests share: running the
  * spoolgate commands, sending mail, reading and crafting spool metadata
  * through the spool API (under the message lock, as the runner would),
- * independent senders, and smtp-sink as the smarthost. */
+ * independent senders, and counting what a smarthost received. */
 #include "admin_util.h"
 
 #include <glib/gstdio.h>
@@ -83,13 +83,13 @@ assert_one_line (const char *err)
 char *
 json_path (SgTestServer *s, const char *id)
 {
-  return g_strdup_printf ("%s/queue/%s.json", s->spool, id);
+  return sg_test_queue_file (s, id, ".json");
 }
 
 char *
 eml_path (SgTestServer *s, const char *id)
 {
-  return g_strdup_printf ("%s/queue/%s.eml", s->spool, id);
+  return sg_test_queue_file (s, id, ".eml");
 }
 
 /* json_of - queue/<ID>.json as stored, "" if gone (transfer full). */
@@ -153,6 +153,26 @@ make_failed (SgMeta *meta)
   meta->last_error = g_strdup ("550 5.1.1 no such user");
 }
 
+typedef struct {
+  SgTestServer *s;
+  const char   *id;
+} Hold;
+
+static gboolean
+held_now (gpointer data)
+{
+  Hold *h = data;
+  return sg (h->s, NULL, NULL, "hold", h->id, NULL) == 0;
+}
+
+/* hold_retrying - hold id, retrying while the runner has it locked. */
+void
+hold_retrying (SgTestServer *s, const char *id)
+{
+  Hold h = { s, id };
+  g_assert_true (sg_test_wait_until (held_now, &h, DELIVERY_WAIT_MS, "spoolgate hold %s", id));
+}
+
 /* snapshot - every file of queue/ with its contents, for "nothing changed". */
 char *
 snapshot (SgTestServer *s)
@@ -199,42 +219,50 @@ deliveries (const char *dir, const char *needle)
   return n;
 }
 
+typedef struct {
+  const char *dir;
+  const char *needle;
+  guint       count;
+} Deliveries;
+
+static gboolean
+delivered (gpointer data)
+{
+  Deliveries *d = data;
+  return deliveries (d->dir, d->needle) >= d->count;
+}
+
+/* wait_deliveries - wait until count dumped transactions in dir contain needle. */
+gboolean
+wait_deliveries (const char *dir, const char *needle, guint count, guint timeout_ms)
+{
+  Deliveries d = { dir, needle, count };
+  return sg_test_wait_until (delivered, &d, timeout_ms, "%u deliveries of \"%s\" in %s", count,
+                             needle, dir);
+}
+
+typedef struct {
+  SgTestServer *s;
+  const char   *id;
+  SgMsgState    state;
+} StateWait;
+
+static gboolean
+in_state (gpointer data)
+{
+  StateWait *w = data;
+  g_autoptr(SgMeta) m = meta_of (w->s, w->id);
+  return (m == NULL && w->state == SG_MSG_DELIVERED) || (m != NULL && m->state == w->state);
+}
+
 /* wait_state - wait until the message is in state (or, for delivered, gone). */
 gboolean
 wait_state (SgTestServer *s, const char *id, SgMsgState state, guint timeout_ms)
 {
-  for (guint waited = 0; waited < timeout_ms; waited += POLL_MS)
-    {
-      g_autoptr(SgMeta) m = meta_of (s, id);
-      if ((m == NULL && state == SG_MSG_DELIVERED) || (m != NULL && m->state == state))
-        return TRUE;
-      g_usleep (POLL_MS * 1000);
-    }
-  return FALSE;
+  StateWait w = { s, id, state };
+  return sg_test_wait_until (in_state, &w, timeout_ms, "%s in state %s", id,
+                             sg_meta_state_name (state));
 }
-
-/* start_sink - smtp-sink on port, dumping each transaction into dump/. */
-GSubprocess *
-start_sink (guint16 port, const char *dump)
-{
-  g_autofree char *template = g_build_filename (dump, "%M.", NULL);
-  g_autofree char *addr = g_strdup_printf ("127.0.0.1:%u", port);
-  g_autoptr(GError) error = NULL;
-  GSubprocess *sink = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, SMTP_SINK, "-u", "root",
-                                        "-d", template, addr, "100", NULL);
-  g_assert_no_error (error);
-  for (int i = 0; i < 100; i++)
-    {
-      g_autoptr(GSocketClient) c = g_socket_client_new ();
-      g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host (c, "127.0.0.1", port,
-                                                                          NULL, NULL);
-      if (conn)
-        break;
-      g_usleep (POLL_MS * 1000);
-    }
-  return sink;
-}
-
 
 /* refusable - refused under every policy (header.date.missing is structural). */
 char *
@@ -284,35 +312,6 @@ refuse (SgTestServer *s, const char *body)
   g_assert_not_reached ();
 }
 
-GSubprocess *
-start_smarthost (guint16 port, const char *dir, const char *const *replies)
-{
-  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "smarthost.py", NULL);
-  g_autofree char *port_s = g_strdup_printf ("%u", port);
-  g_autofree char *ready = g_build_filename (dir, "ready", NULL);
-  g_autofree char *log = g_strconcat (dir, ".log", NULL);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_assert_true (g_mkdir_with_parents (dir, 0700) == 0);
-  g_unlink (ready);
-  g_ptr_array_add (argv, (gpointer) (g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3"));
-  g_ptr_array_add (argv, script);
-  g_ptr_array_add (argv, "serve");
-  g_ptr_array_add (argv, "--port");
-  g_ptr_array_add (argv, port_s);
-  g_ptr_array_add (argv, "--dir");
-  g_ptr_array_add (argv, (gpointer) dir);
-  for (guint i = 0; replies && replies[i]; i++)
-    {
-      g_ptr_array_add (argv, "--reply");
-      g_ptr_array_add (argv, (gpointer) replies[i]);
-    }
-  g_ptr_array_add (argv, NULL);
-  GSubprocess *p = sg_test_spawn ((const char *const *) argv->pdata, log);
-  if (!sg_test_wait_file (ready, 15000))
-    g_error ("smarthost.py did not start; see %s", log);
-  return p;
-}
-
 /* count_stored - messages in a smarthost.py directory holding needle,
  * reports or not, with action (nullable) for reports. */
 static guint
@@ -348,17 +347,17 @@ reports (const char *dir, const char *needle, const char *action)
   return count_stored (dir, needle, TRUE, action);
 }
 
+static gboolean
+queue_empty (gpointer s)
+{
+  g_autoptr(GPtrArray) ids = sg_test_spool_ids (s);
+  return ids->len == 0;
+}
+
 gboolean
 wait_queue_empty (SgTestServer *s, guint timeout_ms)
 {
-  for (guint waited = 0; waited < timeout_ms; waited += POLL_MS)
-    {
-      g_autoptr(GPtrArray) ids = sg_test_spool_ids (s);
-      if (ids->len == 0)
-        return TRUE;
-      g_usleep (POLL_MS * 1000);
-    }
-  return FALSE;
+  return sg_test_wait_until (queue_empty, s, timeout_ms, "an empty queue in %s", s->spool);
 }
 
 void
@@ -371,7 +370,15 @@ relay_start (RelayFixture *f, const char *queue, const char *const *replies)
     "[queue]\n%s", f->port, queue);
   sg_test_server_start (&f->s, conf);
   f->out = g_build_filename (f->s.dir, "smarthost", NULL);
-  f->host = start_smarthost (f->port, f->out, replies);
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  for (guint i = 0; replies && replies[i]; i++)
+    {
+      g_ptr_array_add (args, "--reply");
+      g_ptr_array_add (args, (gpointer) replies[i]);
+    }
+  g_ptr_array_add (args, NULL);
+  g_autofree char *log = g_strconcat (f->out, ".log", NULL);
+  f->host = sg_test_smarthost (f->port, f->out, log, (const char *const *) args->pdata);
 }
 
 void

@@ -3,9 +3,8 @@
 #include "harness.h"
 #include "spool/spool.h"
 
-#define SMTP_SINK          "/usr/sbin/smtp-sink"
+#define SMTP_SINK          SG_TEST_SMTP_SINK
 #define DELIVERY_WAIT_MS   15000
-#define POLL_MS            50
 #define FUTURE_SECONDS     3600
 
 /* message - a valid message with a unique Message-ID (transfer full). */
@@ -32,16 +31,18 @@ void  craft (SgTestServer *s, const char *id, CraftFunc func);
 void  make_deferred (SgMeta *meta);
 /* make_failed - first recipient delivered, second failed. */
 void  make_failed (SgMeta *meta);
+/* hold_retrying - hold id, retrying while the runner has it locked. */
+void  hold_retrying (SgTestServer *s, const char *id);
 /* snapshot - every file of queue/ with its contents, for "nothing changed" (transfer full). */
 char *snapshot (SgTestServer *s);
 /* start_swaks_loop - swaks sending one message after another until stop_file exists. */
 GSubprocess *start_swaks_loop (SgTestServer *s, const char *stop_file);
 /* deliveries - how many dumped transactions in dir contain needle. */
 guint deliveries (const char *dir, const char *needle);
+/* wait_deliveries - wait until count dumped transactions in dir contain needle. */
+gboolean wait_deliveries (const char *dir, const char *needle, guint count, guint timeout_ms);
 /* wait_state - wait until the message is in state (or, for delivered, gone). */
 gboolean wait_state (SgTestServer *s, const char *id, SgMsgState state, guint timeout_ms);
-/* start_sink - smtp-sink on port, dumping each transaction into dump/. */
-GSubprocess *start_sink (guint16 port, const char *dump);
 
 /* --- refused mail, tests/tools/smarthost.py and counting (test-release.c,
  * test-queue-life.c) --- */
@@ -53,10 +54,6 @@ char *refusable (const char *tag, guint n);
 char *refuse (SgTestServer *s, const char *body);
 /* kept_ids - IDs with a .json in spool/rejected, sorted (transfer full). */
 GPtrArray *kept_ids (SgTestServer *s);
-/* start_smarthost - tests/tools/smarthost.py (aiosmtpd) on 127.0.0.1:port,
- * storing each message in dir (created); replies: "ADDR=CODE[,CODE...]"
- * (nullable, NULL-terminated). Waits until it listens. */
-GSubprocess *start_smarthost (guint16 port, const char *dir, const char *const *replies);
 /* originals - messages smarthost.py stored in dir that hold needle and are
  * not delivery status notifications. */
 guint originals (const char *dir, const char *needle);

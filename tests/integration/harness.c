@@ -10,8 +10,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#define START_TIMEOUT_MS 15000
-
 const char *
 sg_test_spoolgate (void)
 {
@@ -56,6 +54,16 @@ process_exited (GSubprocess *p)
   return close && close[1] == ' ' && close[2] == 'Z';
 }
 
+/* up_or_gone - the server accepts connections, or has exited. */
+static gboolean
+up_or_gone (gpointer data)
+{
+  SgTestServer *s = data;
+  g_autoptr(GSocketClient) c = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host (c, "127.0.0.1", s->port, NULL, NULL);
+  return conn != NULL || process_exited (s->proc);
+}
+
 static void
 launch (SgTestServer *s)
 {
@@ -81,17 +89,9 @@ launch (SgTestServer *s)
   s->proc = g_subprocess_launcher_spawnv (l, argv, &error);
   g_assert_no_error (error);
 
-  gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_MS * 1000;
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autoptr(GSocketClient) c = g_socket_client_new ();
-      g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host (c, "127.0.0.1", s->port, NULL, NULL);
-      if (conn)
-        return;
-      if (process_exited (s->proc))
-        break;
-      g_usleep (20000);
-    }
+  if (sg_test_wait_until (up_or_gone, s, SG_TEST_WAIT_MS, "spoolgate on port %u", s->port)
+      && !process_exited (s->proc))
+    return;
   g_autofree char *log = sg_test_server_log (s);
   g_error ("spoolgate did not start on port %u; log:\n%s", s->port, log);
 }
@@ -160,6 +160,11 @@ sg_test_server_free (SgTestServer *s)
 {
   if (s->proc)
     sg_test_server_kill (s);
+  if (s->tmpfs)
+    {
+      const char *umount[] = { "umount", s->spool, NULL };
+      sg_test_run (umount, NULL, NULL);
+    }
   const char *path = g_test_get_path ();
   if (g_test_failed () && path && *path)
     g_test_message ("keeping %s for inspection", s->dir);
@@ -211,6 +216,51 @@ sg_test_spool_ids (SgTestServer *s)
         g_ptr_array_add (ids, g_strndup (n, strlen (n) - 5));
     }
   return ids;
+}
+
+char *
+sg_test_queue_file (SgTestServer *s, const char *id, const char *suffix)
+{
+  g_autofree char *name = g_strconcat (id, suffix, NULL);
+  return g_build_filename (s->spool, "queue", name, NULL);
+}
+
+void
+sg_test_assert_schema (const char *schema, const char *const *files)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "schemas", schema, NULL);
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_ptr_array_add (args, path);
+  for (guint i = 0; files[i]; i++)
+    g_ptr_array_add (args, (gpointer) files[i]);
+  g_ptr_array_add (args, NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  if (sg_test_python ("validate_schema.py", (const char *const *) args->pdata, &out, &err) != 0)
+    g_error ("%s: does not validate against %s:\n%s%s", files[0], schema, out, err);
+}
+
+void
+sg_test_assert_queue_schema (SgTestServer *s, const char *id)
+{
+  g_autofree char *json = sg_test_queue_file (s, id, ".json");
+  sg_test_assert_schema ("spool-metadata.schema.json", (const char *const[]) { json, NULL });
+}
+
+gboolean
+sg_test_server_small_spool (SgTestServer *s, const char *size)
+{
+  g_assert_cmpint (sg_test_server_stop (s), ==, 0);
+  g_autofree char *options = g_strdup_printf ("size=%s", size);
+  const char *mount[] = { "mount", "-t", "tmpfs", "-o", options, "tmpfs", s->spool, NULL };
+  g_autofree char *err = NULL;
+  if (sg_test_run (mount, NULL, &err) != 0)
+    {
+      g_test_skip_printf ("cannot mount a tmpfs here (%s); needs root", g_strstrip (err));
+      return FALSE;
+    }
+  s->tmpfs = TRUE;
+  sg_test_server_restart (s);
+  return TRUE;
 }
 
 SgTestClient *
@@ -318,7 +368,7 @@ sg_test_python (const char *script, const char *const *args, char **out, char **
 {
   g_autofree char *path = g_test_build_filename (G_TEST_DIST, "tools", script, NULL);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (gpointer) (g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3"));
+  g_ptr_array_add (argv, (gpointer) sg_test_python_bin ());
   g_ptr_array_add (argv, path);
   for (guint i = 0; args && args[i]; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
@@ -361,8 +411,8 @@ sg_test_run_in (const char *cwd, const char *const *argv, char **out, char **err
 }
 
 char *
-sg_test_send (guint16 port, const char *sender, const char *const *rcpts,
-              const char *body, gssize len)
+sg_test_transact (guint16 port, const char *sender, const char *const *rcpts,
+                  const char *body, gssize len)
 {
   SgTestClient *c = sg_test_client_connect (port, NULL);
   g_autofree char *ehlo = sg_test_client_command (c, "EHLO client.example");
@@ -379,9 +429,17 @@ sg_test_send (guint16 port, const char *sender, const char *const *rcpts,
   g_assert_true (g_str_has_prefix (data, "354 "));
   sg_test_client_send (c, body, len);
   sg_test_client_send (c, ".\r\n", 3);
-  g_autofree char *reply = sg_test_client_reply (c);
+  char *reply = sg_test_client_reply (c);
   g_autofree char *quit = sg_test_client_command (c, "QUIT");
   sg_test_client_free (c);
+  return reply;
+}
+
+char *
+sg_test_send (guint16 port, const char *sender, const char *const *rcpts,
+              const char *body, gssize len)
+{
+  g_autofree char *reply = sg_test_transact (port, sender, rcpts, body, len);
   const char *p = reply ? strstr (reply, "queued as ") : NULL;
   if (!reply || !g_str_has_prefix (reply, "250 ") || !p)
     {
@@ -408,7 +466,6 @@ sg_test_read_file (const char *path, gsize *len)
 }
 
 /* relay tests */
-#include <sys/prctl.h>
 
 guint16
 sg_test_free_port (void)
@@ -437,37 +494,6 @@ sg_test_stop_process (GSubprocess *p)
   g_subprocess_send_signal (p, SIGTERM);
   g_subprocess_wait (p, NULL, NULL);
   g_object_unref (p);
-}
-
-gboolean
-sg_test_wait_file (const char *path, guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  while (!g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (20000);
-    }
-  return TRUE;
-}
-
-gboolean
-sg_test_wait_log (SgTestServer *s, const char *needle, guint count, guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  for (;;)
-    {
-      g_autofree char *log = sg_test_server_log (s);
-      guint n = 0;
-      for (const char *p = log; (p = strstr (p, needle)); p += strlen (needle))
-        n++;
-      if (n >= count)
-        return TRUE;
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (50000);
-    }
 }
 
 gboolean

@@ -175,7 +175,7 @@ test_pipelined_help (void)
         break;
       if (++normal % 2000 == 0)
         normal_client (&s, normal);
-      g_usleep (1000);
+      g_usleep (1000);   /* a sleep: it paces the flood's rounds of sending */
     }
   normal_client (&s, 0);
   guint64 hwm = status_kb (&s, "VmHWM"), rss = status_kb (&s, "VmRSS");
@@ -235,7 +235,8 @@ test_emfile (void)
           greeted += g_str_has_prefix (buf->str, "220 ");
         }
     }
-  g_usleep (G_USEC_PER_SEC);   /* a spinning accept() would log on meanwhile */
+  /* a sleep: nothing is to happen, and a spinning accept() would log on meanwhile */
+  g_usleep (G_USEC_PER_SEC);
   guint flood = log_lines (&s) - before;
   g_test_message ("%u of %d clients answered, %u greeted; %u log lines", answered, CLIENTS, greeted, flood);
   g_autofree char *log = sg_test_server_log (&s);
@@ -338,12 +339,7 @@ test_reload_tls (void)
   sg_test_server_init (&s, "");
   g_autofree char *cert = g_build_filename (s.dir, "cert.pem", NULL);
   g_autofree char *key = g_build_filename (s.dir, "key.pem", NULL);
-  const char *argv[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                         "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
-                         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", NULL };
-  g_autofree char *err = NULL;
-  if (sg_test_run (argv, NULL, &err) != 0)
-    g_error ("openssl req failed: %s", err);
+  sg_test_make_cert (cert, key, "localhost", TRUE);
   g_autofree char *with_tls = g_strdup_printf ("[tls]\ncert_file = %s\nkey_file = %s\n", cert, key);
   g_assert_true (g_file_set_contents (s.config, with_tls, -1, NULL));
   sg_test_server_restart (&s);

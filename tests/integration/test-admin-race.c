@@ -58,6 +58,14 @@ test_all_while_receiving (void)
 
 /* ---- the message lock ---- */
 
+/* locked - flock(1) cannot take file's lock without waiting. */
+static gboolean
+locked (gpointer file)
+{
+  const char *probe[] = { "flock", "-n", "-x", file, "true", NULL };
+  return sg_test_run (probe, NULL, NULL) != 0;
+}
+
 /* lock_externally - a process that holds an exclusive flock on file, as the
  * queue runner does during a delivery attempt, until it is killed: a shell
  * opens file as fd 9, flock(1) locks that open file, and the shell becomes
@@ -71,14 +79,9 @@ lock_externally (const char *file)
                                      "exec 9<\"$1\" && flock -x 9 && exec sleep 60", "sh", file,
                                      NULL);
   g_assert_no_error (error);
-  for (int i = 0; i < 200; i++)
-    {
-      const char *probe[] = { "flock", "-n", "-x", file, "true", NULL };
-      if (sg_test_run (probe, NULL, NULL) != 0)
-        return p;
-      g_usleep (POLL_MS * 1000);
-    }
-  g_error ("flock never took %s", file);
+  g_assert_true (sg_test_wait_until (locked, (gpointer) file, SG_TEST_WAIT_MS,
+                                     "flock to take %s", file));
+  return p;
 }
 
 static void
@@ -131,35 +134,28 @@ make_due (SgMeta *meta)
   meta->next_attempt = 0;
 }
 
-/* hold_retrying - hold id, retrying while the runner has it locked. */
+/* delivery_hold - held and witness are deferred (the smarthost was down).
+ * Hold one, make both due, bring the smarthost up: the runner's rescan
+ * delivers the witness and others but not the held one, and delivers that
+ * exactly once after release. */
 static void
-hold_retrying (SgTestServer *s, const char *id)
-{
-  for (guint waited = 0; waited < DELIVERY_WAIT_MS; waited += POLL_MS)
-    {
-      if (sg (s, NULL, NULL, "hold", id, NULL) == 0)
-        return;
-      g_usleep (POLL_MS * 1000);
-    }
-  g_error ("could not hold %s", id);
-}
-
-/* delivery_hold - held is deferred (the smarthost was down). Hold it, make
- * it due while held, bring the smarthost up: the runner delivers others
- * but not the held one, and delivers it exactly once after release. */
-static void
-delivery_hold (SgTestServer *s, const char *dump, guint16 sink_port, const char *held)
+delivery_hold (SgTestServer *s, const char *dump, guint16 sink_port, const char *held,
+               const char *witness)
 {
   hold_retrying (s, held);
   craft (s, held, make_due);   /* due now: only "held" keeps the runner away */
-  GSubprocess *sink = start_sink (sink_port, dump);
+  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root");
+  craft (s, witness, make_due);   /* only a rescan finds it: it went due unannounced */
   g_autofree char *held_needle = g_strdup_printf ("id %s", held);   /* our Received header */
+  g_autofree char *witness_needle = g_strdup_printf ("id %s", witness);
 
   g_autofree char *x = send_one (s, NULL);
   g_autofree char *y = send_one (s, NULL);
   g_assert_true (wait_state (s, x, SG_MSG_DELIVERED, DELIVERY_WAIT_MS));
   g_assert_true (wait_state (s, y, SG_MSG_DELIVERED, DELIVERY_WAIT_MS));
-  g_usleep (2 * G_USEC_PER_SEC);   /* two rescans (scan_interval 1s) */
+  /* a rescan that saw both due messages delivered the witness */
+  g_assert_true (wait_state (s, witness, SG_MSG_DELIVERED, DELIVERY_WAIT_MS));
+  g_assert_true (wait_deliveries (dump, witness_needle, 1, DELIVERY_WAIT_MS));
   g_assert_cmpuint (deliveries (dump, held_needle), ==, 0);
   g_autoptr(SgMeta) still = meta_of (s, held);
   g_assert_nonnull (still);
@@ -168,12 +164,13 @@ delivery_hold (SgTestServer *s, const char *dump, guint16 sink_port, const char 
   /* Released: delivered once, without a restart. */
   g_assert_cmpint (sg (s, NULL, NULL, "release", held, NULL), ==, 0);
   g_assert_true (wait_state (s, held, SG_MSG_DELIVERED, DELIVERY_WAIT_MS));
-  g_usleep (G_USEC_PER_SEC);
+  g_assert_true (wait_deliveries (dump, held_needle, 1, DELIVERY_WAIT_MS));
   g_assert_cmpuint (deliveries (dump, held_needle), ==, 1);
-  const char *ids[] = { x, y };
+  const char *ids[] = { x, y, witness };
   for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
     {
       g_autofree char *needle = g_strdup_printf ("id %s", ids[i]);
+      g_assert_true (wait_deliveries (dump, needle, 1, DELIVERY_WAIT_MS));
       g_assert_cmpuint (deliveries (dump, needle), ==, 1);
     }
   g_subprocess_force_exit (sink);
@@ -200,8 +197,12 @@ test_delivery_hold (void)
   SgTestServer s;
   sg_test_server_start (&s, conf);
   g_autofree char *held = send_one (&s, NULL);
+  g_autofree char *witness = send_one (&s, NULL);
   if (wait_state (&s, held, SG_MSG_DEFERRED, DELIVERY_WAIT_MS))
-    delivery_hold (&s, dump, sink_port, held);
+    {
+      g_assert_true (wait_state (&s, witness, SG_MSG_DEFERRED, DELIVERY_WAIT_MS));
+      delivery_hold (&s, dump, sink_port, held, witness);
+    }
   else
     g_test_skip ("the daemon does not try [smarthost] (no queue runner built in); "
                  "hold during delivery not tested");
@@ -264,11 +265,11 @@ delivery_race (SgTestServer *s, const char *dump)
   for (guint i = 0; i < accepted->len; i++)
     g_assert_true (wait_state (s, g_ptr_array_index (accepted, i), SG_MSG_DELIVERED,
                                DELIVERY_WAIT_MS));
-  g_usleep (G_USEC_PER_SEC);
   for (guint i = 0; i < accepted->len; i++)
     {
       const char *id = g_ptr_array_index (accepted, i);
       g_autofree char *needle = g_strdup_printf ("id %s", id);
+      g_assert_true (wait_deliveries (dump, needle, 1, DELIVERY_WAIT_MS));
       guint n = deliveries (dump, needle);
       if (n != 1)
         g_error ("%s reached the smarthost %u times", id, n);
@@ -290,7 +291,7 @@ test_delivery_race (void)
   g_autofree char *root = g_dir_make_tmp ("sg-admin-race-XXXXXX", NULL);
   g_autofree char *dump = g_build_filename (root, "dump", NULL);
   guint16 sink_port = sg_test_free_port ();
-  GSubprocess *sink = start_sink (sink_port, dump);
+  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root");
   g_autofree char *conf = g_strdup_printf ("[smarthost]\nhost = 127.0.0.1\nport = %u\ntls = none\n"
                                            "[queue]\nscan_interval = 1s\n", sink_port);
   SgTestServer s;

@@ -954,16 +954,6 @@ test_queue_active (void)
   sg_test_server_free (&s);
 }
 
-/* count_of - occurrences of needle in haystack. */
-static guint
-count_of (const char *haystack, const char *needle)
-{
-  guint n = 0;
-  for (const char *p = haystack; (p = strstr (p, needle)) != NULL; p += strlen (needle))
-    n++;
-  return n;
-}
-
 /* Start-up: one summary, messages counted by state, recycled files in tmp/
  * not reported as unfinished writes. */
 static void
@@ -994,7 +984,7 @@ test_recovery_summary (void)
   g_assert_nonnull (strstr (log, "removed unfinished write tmp/partial.eml"));
   g_assert_null (strstr (log, "unfinished write tmp/free-"));
   /* one summary per start: two starts, two lines */
-  g_assert_cmpuint (count_of (log, "spool recovery: "), ==, 3);   /* 2 summaries + partial.eml */
+  g_assert_cmpuint (sg_test_count (log, "spool recovery: "), ==, 3);   /* 2 summaries + partial.eml */
   g_assert_null (strstr (log, "message(s) queued"));
   sg_test_server_free (&s);
 }

@@ -31,12 +31,8 @@ make_cert (const char *dir, const char *name)
 {
   g_autofree char *crt = g_strdup_printf ("%s/%s.crt", dir, name);
   g_autofree char *key = g_strdup_printf ("%s/%s.key", dir, name);
-  g_autofree char *subj = g_strdup_printf ("/CN=%s.example", name);
-  const char *argv[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                         "-out", crt, "-subj", subj, "-days", "2", NULL };
-  g_autofree char *err = NULL;
-  if (sg_test_run (argv, NULL, &err) != 0)
-    g_error ("openssl: %s", err);
+  g_autofree char *cn = g_strdup_printf ("%s.example", name);
+  sg_test_make_cert (crt, key, cn, FALSE);
 }
 
 /* run - spoolgate with args; exit status, stdout and stderr. */
@@ -180,17 +176,9 @@ test_listen_list (void)
   g_autoptr(GError) error = NULL;
   s.proc = g_subprocess_launcher_spawnv (l, argv, &error);
   g_assert_no_error (error);
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
-  g_autofree char *four = NULL, *six = NULL;
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_clear_pointer (&four, g_free);
-      four = banner ("127.0.0.1", s.port);
-      if (g_str_has_prefix (four, "220 "))
-        break;
-      g_usleep (20000);
-    }
-  six = banner ("::1", s.port);
+  g_assert_true (sg_test_wait_port (s.port, WAIT_MS));
+  g_autofree char *four = banner ("127.0.0.1", s.port);
+  g_autofree char *six = banner ("::1", s.port);
   g_assert_true (g_str_has_prefix (four, "220 "));
   if (!g_str_has_prefix (six, "220 "))
     g_test_fail_printf ("[::1]:%u: %s", s.port, six);
@@ -233,16 +221,6 @@ key_value (const SgConfigKeyInfo *k, const char *d, const char *dir)
   if (strcmp (k->type, "list") == 0)
     return g_strdup ("10.0.0.1");
   return g_strdup_printf ("%s/elsewhere", dir);
-}
-
-/* count - occurrences of needle in text. */
-static guint
-count (const char *text, const char *needle)
-{
-  guint n = 0;
-  for (const char *p = text; (p = strstr (p, needle)) != NULL; p += strlen (needle))
-    n++;
-  return n;
 }
 
 /* wait_reloads - until the log shows n reloads (or a failed one). */
@@ -293,9 +271,9 @@ test_reload_follows_table (void)
   for (guint i = 0; i < restart->len; i++)
     {
       g_autofree char *line = g_strdup_printf ("reload: %s " RESTART_NOTE, (char *) restart->pdata[i]);
-      if (count (log, line) != 1)
+      if (sg_test_count (log, line) != 1)
         g_test_fail_printf ("restart-only %s: \"%s\" logged %u times", (char *) restart->pdata[i],
-                            line, count (log, line));
+                            line, sg_test_count (log, line));
     }
   for (guint i = 0; i < live->len; i++)
     {
@@ -303,7 +281,7 @@ test_reload_follows_table (void)
       if (strstr (log, line))
         g_test_fail_printf ("reloadable %s, but the log says \"%s\"", (char *) live->pdata[i], line);
     }
-  g_assert_cmpuint (count (log, RESTART_NOTE), ==, restart->len);
+  g_assert_cmpuint (sg_test_count (log, RESTART_NOTE), ==, restart->len);
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
   sg_test_server_free (&s);
 }

@@ -77,19 +77,6 @@ file (Edge *e, const char *name, const char *text)
   return path;
 }
 
-static gboolean
-have_aiosmtpd (void)
-{
-  const char *py = g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3";
-  const char *argv[] = { py, "-c", "import aiosmtpd", NULL };
-  if (sg_test_run (argv, NULL, NULL) != 0)
-    {
-      g_test_skip ("python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)");
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static void next_hop_delayed (Edge *e, const char *const *known, const char *delay);
 
 /* next_hop - smarthost.py on e->hop knowing exactly the users in known. */
@@ -103,35 +90,20 @@ next_hop (Edge *e, const char *const *known)
 static void
 next_hop_delayed (Edge *e, const char *const *known, const char *delay)
 {
-  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "smarthost.py", NULL);
-  g_autofree char *port = g_strdup_printf ("%u", e->hop);
   g_autofree char *log = g_build_filename (e->dir, "nexthop.log", NULL);
-  g_autofree char *ready = g_build_filename (e->out, "ready", NULL);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (gpointer) (g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3"));
-  g_ptr_array_add (argv, script);
-  g_ptr_array_add (argv, "serve");
-  g_ptr_array_add (argv, "--port");
-  g_ptr_array_add (argv, port);
-  g_ptr_array_add (argv, "--dir");
-  g_ptr_array_add (argv, e->out);
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
   for (guint i = 0; known && known[i]; i++)
     {
-      g_ptr_array_add (argv, "--known");
-      g_ptr_array_add (argv, (gpointer) known[i]);
+      g_ptr_array_add (args, "--known");
+      g_ptr_array_add (args, (gpointer) known[i]);
     }
   if (delay)
     {
-      g_ptr_array_add (argv, "--rcpt-delay");
-      g_ptr_array_add (argv, (gpointer) delay);
+      g_ptr_array_add (args, "--rcpt-delay");
+      g_ptr_array_add (args, (gpointer) delay);
     }
-  g_ptr_array_add (argv, NULL);
-  e->nh = sg_test_spawn ((const char *const *) argv->pdata, log);
-  if (!sg_test_wait_file (ready, 15000))
-    {
-      g_autofree char *text = sg_test_read_file (log, NULL);
-      g_error ("the next hop did not start:\n%s", text);
-    }
+  g_ptr_array_add (args, NULL);
+  e->nh = sg_test_smarthost (e->hop, e->out, log, (const char *const *) args->pdata);
 }
 
 /* probes - RCPT commands the next hop has seen: each is one probe or one
@@ -193,16 +165,6 @@ expect_prefix (SgTestClient *c, const char *address, const char *want)
   g_autofree char *got = rcpt (c, address);
   if (!got || !g_str_has_prefix (got, want))
     g_error ("RCPT TO:<%s>: got \"%s\", want \"%s...\"", address, got ? got : "(closed)", want);
-}
-
-static void
-wait_log (Edge *e, const char *needle, guint count)
-{
-  if (!sg_test_wait_log (&e->s, needle, count, WAIT_MS))
-    {
-      g_autofree char *log = sg_test_server_log (&e->s);
-      g_error ("never saw \"%s\" x%u in the log:\n%s", needle, count, log);
-    }
 }
 
 /* metrics - GET /metrics from the server's metrics port (transfer full). */
@@ -284,10 +246,10 @@ test_tables (void)
   expect (c, "alice@example.org", "554 5.7.1 <Spammer@bad.example>: Sender address rejected: go away");
   g_autofree char *quit = sg_test_client_command (c, "QUIT");
 
-  wait_log (&e, "NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <nosuchuser@example.org>: "
+  sg_test_expect_log (&e.s, "NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <nosuchuser@example.org>: "
             "Recipient address rejected: User unknown in relay recipient table; "
             "from=<s@client.example> to=<nosuchuser@example.org> proto=ESMTP helo=<client.example>", 1);
-  wait_log (&e, ": hold: RCPT from unknown[127.0.0.1]: <held@example.org>: Recipient address triggers "
+  sg_test_expect_log (&e.s, ": hold: RCPT from unknown[127.0.0.1]: <held@example.org>: Recipient address triggers "
             "HOLD action: look first; from=<s@client.example> to=<held@example.org>", 1);
   g_autofree char *m = metrics (mport);
   static const char *const counts[] = {
@@ -370,7 +332,7 @@ test_reload (void)
   kill (atoi (g_subprocess_get_identifier (e.s.proc)), SIGHUP);
   g_autofree char *why = g_strdup_printf ("reload: [access] recipient_maps: %s:3: \"not\" is not an "
                                           "address or @domain; keeping the table read before", maps);
-  wait_log (&e, why, 1);
+  sg_test_expect_log (&e.s, why, 1);
   {
     g_autoptr(SgTestClient) c = session (&e, "s@client.example");
     expect (c, "alice@example.org", "250 2.1.5 Recipient OK");
@@ -378,8 +340,8 @@ test_reload (void)
   }
   g_free (file (&e, "recipients", "alice@example.org\nbob@example.org\n"));
   kill (atoi (g_subprocess_get_identifier (e.s.proc)), SIGHUP);
-  wait_log (&e, "[access] recipient_maps: 2 entries from", 1);
-  wait_log (&e, "reloaded configuration", 2);
+  sg_test_expect_log (&e.s, "[access] recipient_maps: 2 entries from", 1);
+  sg_test_expect_log (&e.s, "reloaded configuration", 2);
   g_autoptr(SgTestClient) c = session (&e, "s@client.example");
   expect (c, "bob@example.org", "250 2.1.5 Recipient OK");
   edge_free (&e);
@@ -403,7 +365,7 @@ verify_conf (guint16 hop, const char *extra)
 static void
 test_verify (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Edge e;
   edge_init (&e);
@@ -432,7 +394,7 @@ test_verify (void)
   g_assert_true (sg_test_wait_file (rec, WAIT_MS));
   g_autofree char *record = sg_test_read_file (rec, NULL);
   g_assert_nonnull (strstr (record, "\"rcpt_tos\": [\"alice@example.org\"]"));
-  wait_log (&e, "status=sent", 1);
+  sg_test_expect_log (&e.s, "status=sent", 1);
   g_autoptr(GPtrArray) left = sg_test_spool_ids (&e.s);
   g_assert_cmpuint (left->len, ==, 0);
   g_autofree char *log = sg_test_server_log (&e.s);
@@ -468,7 +430,7 @@ test_verify (void)
 static void
 test_probe_count (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Edge e;
   edge_init (&e);
@@ -500,7 +462,7 @@ test_probe_count (void)
 static void
 test_probe_shared (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Edge e;
   edge_init (&e);
@@ -532,7 +494,7 @@ test_probe_shared (void)
 static void
 test_probe_rate (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Edge e;
   edge_init (&e);
@@ -633,22 +595,6 @@ test_next_hop_hangs (void)
   edge_free (&e);
 }
 
-/* wait_port - until something accepts connections on 127.0.0.1:port. */
-static gboolean
-wait_port (guint16 port)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autoptr(GSocketClient) sc = g_socket_client_new ();
-      g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host (sc, "127.0.0.1", port, NULL, NULL);
-      if (conn)
-        return TRUE;
-      g_usleep (50000);
-    }
-  return FALSE;
-}
-
 /* say - send cmd, return the reply and add both to the transcript t. */
 static char *
 say (SgTestClient *c, GString *t, const char *cmd)
@@ -662,7 +608,7 @@ say (SgTestClient *c, GString *t, const char *cmd)
 static void
 milter_world (Edge *e, const char *const *options)
 {
-  const char *py = g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3";
+  const char *py = sg_test_python_bin ();
   g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "rcpt_milter.py", NULL);
   g_autofree char *port = g_strdup_printf ("%u", e->hop);
   g_autofree char *asked = g_build_filename (e->dir, "milter-asked", NULL);
@@ -675,24 +621,11 @@ milter_world (Edge *e, const char *const *options)
     g_ptr_array_add (argv, (gpointer) options[i]);
   g_ptr_array_add (argv, NULL);
   e->nh = sg_test_spawn ((const char *const *) argv->pdata, log);
-  g_assert_true (wait_port (e->hop));
+  g_assert_true (sg_test_wait_port (e->hop, WAIT_MS));
   g_autofree char *conf = g_strdup_printf ("[server]\nhostname = mx.example\n"
                                            "[access]\naccepted_domains = example.org\n"
                                            "[milter]\nservers = inet:127.0.0.1:%u\n", e->hop);
   start (e, conf);
-}
-
-static gboolean
-have_pymilter (void)
-{
-  const char *py = g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3";
-  const char *probe[] = { py, "-c", "import Milter", NULL };
-  if (sg_test_run (probe, NULL, NULL) != 0)
-    {
-      g_test_skip ("python3-milter is not installed (apt-get install python3-milter)");
-      return FALSE;
-    }
-  return TRUE;
 }
 
 /* test_milter_rcpt - pymilter refuses one recipient at RCPT: that one gets
@@ -700,7 +633,7 @@ have_pymilter (void)
 static void
 test_milter_rcpt (void)
 {
-  if (!have_pymilter ())
+  if (!sg_test_have_pymilter ())
     return;
   Edge e;
   edge_init (&e);
@@ -719,7 +652,7 @@ test_milter_rcpt (void)
   g_autofree char *meta = sg_test_read_file (meta_path, NULL);
   g_assert_nonnull (strstr (meta, "alice@example.org"));
   g_assert_null (strstr (meta, "nobody@example.org"));
-  wait_log (&e, "milter-reject: RCPT from unknown[127.0.0.1]: 5.7.1 nobody@example.org is not welcome "
+  sg_test_expect_log (&e.s, "milter-reject: RCPT from unknown[127.0.0.1]: 5.7.1 nobody@example.org is not welcome "
             "here; from=<s@client.example> to=<nobody@example.org>", 1);
   edge_free (&e);
 }
@@ -738,7 +671,7 @@ check (const char *got, const char *want, GString *t)
 static void
 test_milter_connect (void)
 {
-  if (!have_pymilter ())
+  if (!sg_test_have_pymilter ())
     return;
   Edge e;
   edge_init (&e);
@@ -758,8 +691,8 @@ test_milter_connect (void)
   g_autofree char *quit = say (c, t, "QUIT");
   g_assert_true (g_str_has_prefix (quit, "221"));
   g_test_message ("CONNECT transcript:\n%s", t->str);
-  wait_log (&e, "milter-reject: CONNECT from unknown[127.0.0.1]: 5.7.1 CONNECT refused by rcpt_milter", 1);
-  wait_log (&e, "NOQUEUE: reject: MAIL from unknown[127.0.0.1]: 550 5.7.1 CONNECT refused by rcpt_milter "
+  sg_test_expect_log (&e.s, "milter-reject: CONNECT from unknown[127.0.0.1]: 5.7.1 CONNECT refused by rcpt_milter", 1);
+  sg_test_expect_log (&e.s, "NOQUEUE: reject: MAIL from unknown[127.0.0.1]: 550 5.7.1 CONNECT refused by rcpt_milter "
             "(milter verdict at CONNECT); from=<s@client.example>", 1);
   g_autofree char *asked_path = g_build_filename (e.dir, "milter-asked", NULL);
   g_autofree char *asked = sg_test_read_file (asked_path, NULL);
@@ -775,7 +708,7 @@ test_milter_connect (void)
 static void
 test_milter_helo (void)
 {
-  if (!have_pymilter ())
+  if (!sg_test_have_pymilter ())
     return;
   Edge e;
   edge_init (&e);
@@ -794,7 +727,7 @@ test_milter_helo (void)
   g_autofree char *mail2 = say (c, t, "MAIL FROM:<s@client.example>");
   check (mail2, "550 5.7.1 HELO refused by rcpt_milter", t);
   g_test_message ("HELO transcript:\n%s", t->str);
-  wait_log (&e, "milter-reject: HELO from unknown[127.0.0.1]: 5.7.1 HELO refused by rcpt_milter", 1);
+  sg_test_expect_log (&e.s, "milter-reject: HELO from unknown[127.0.0.1]: 5.7.1 HELO refused by rcpt_milter", 1);
   edge_free (&e);
 
   /* 421 at HELO: the reply, then the connection closes */
@@ -816,7 +749,7 @@ test_milter_helo (void)
 static void
 test_milter_mail (void)
 {
-  if (!have_pymilter ())
+  if (!sg_test_have_pymilter ())
     return;
   Edge e;
   edge_init (&e);
@@ -838,7 +771,7 @@ test_milter_mail (void)
   check (r2, "250 2.1.5 Recipient OK", t);
   g_autofree char *quit = say (c, t, "QUIT");
   g_test_message ("MAIL transcript:\n%s", t->str);
-  wait_log (&e, "milter-reject: MAIL from unknown[127.0.0.1]: 5.7.1 MAIL refused by rcpt_milter; "
+  sg_test_expect_log (&e.s, "milter-reject: MAIL from unknown[127.0.0.1]: 5.7.1 MAIL refused by rcpt_milter; "
             "from=<spammer@bad.example>", 1);
   edge_free (&e);
 }
@@ -855,7 +788,7 @@ test_postfix_backend (void)
       g_test_skip ("needs root and postfix (apt-get install postfix)");
       return;
     }
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Edge e;
   edge_init (&e);

@@ -103,6 +103,19 @@ all_up (const char *csv, guint want)
   return up == want;
 }
 
+typedef struct {
+  Haproxy *h;
+  guint    n;
+} Up;
+
+static gboolean
+backends_up (gpointer data)
+{
+  Up *up = data;
+  g_autofree char *csv = stats (up->h);
+  return csv && all_up (csv, up->n);
+}
+
 /* haproxy_start - haproxy in front of the backends, once every one of them
  * has passed a health check. */
 static void
@@ -147,14 +160,9 @@ haproxy_start (Haproxy *h, const Backend *backends, guint n)
 
   const char *argv[] = { haproxy_path (), "-db", "-f", h->cfg, NULL };
   h->proc = sg_test_spawn (argv, h->log);
-  gint64 deadline = g_get_monotonic_time () + UP_WAIT_MS * 1000;
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autofree char *csv = stats (h);
-      if (csv && all_up (csv, n))
-        return;
-      g_usleep (100000);
-    }
+  Up up = { h, n };
+  if (sg_test_wait_until (backends_up, &up, UP_WAIT_MS, "haproxy's %u backends up", n))
+    return;
   g_autofree char *log = sg_test_read_file (h->log, NULL);
   g_autofree char *csv = stats (h);
   g_error ("haproxy backends not all up; haproxy log:\n%s\nstats:\n%s", log, csv ? csv : "(none)");
@@ -201,16 +209,6 @@ log_mark (SgTestServer *s)
 {
   g_autofree char *log = sg_test_server_log (s);
   return strlen (log);
-}
-
-/* count - occurrences of needle in text. */
-static guint
-count (const char *text, const char *needle)
-{
-  guint n = 0;
-  for (const char *p = text; (p = strstr (p, needle)); p += strlen (needle))
-    n++;
-  return n;
 }
 
 /* greeting_from - connect from source and return the first reply, NULL at EOF. */
@@ -322,8 +320,13 @@ test_round_robin (void)
   g_assert_cmpuint (nb, >=, 1);
   g_assert_cmpuint (na + nb, ==, MESSAGES);   /* nothing from the health checks */
 
-  /* let a few more health checks happen, then look at the logs */
-  g_usleep (1200 * 1000);
+  /* two more health checks on each (nothing else connects now), then look
+   * at the logs */
+  g_autofree char *now_a = sg_test_server_log (&a), *now_b = sg_test_server_log (&b);
+  g_assert_true (sg_test_wait_log (&a, "disconnect from", sg_test_count (now_a, "disconnect from") + 2,
+                                   UP_WAIT_MS));
+  g_assert_true (sg_test_wait_log (&b, "disconnect from", sg_test_count (now_b, "disconnect from") + 2,
+                                   UP_WAIT_MS));
   g_autofree char *csv = stats (&h);
   g_assert_nonnull (csv);
   g_assert_true (all_up (csv, 2));
@@ -333,9 +336,9 @@ test_round_robin (void)
   assert_quiet (log_a);
   assert_quiet (log_b);
   g_assert_null (strstr (hlog, " is DOWN"));
-  g_assert_cmpuint (count (log_a, ": connect from unknown[" CLIENT "] via proxy") + count (log_b, ": connect from unknown[" CLIENT "] via proxy"),
+  g_assert_cmpuint (sg_test_count (log_a, ": connect from unknown[" CLIENT "] via proxy") + sg_test_count (log_b, ": connect from unknown[" CLIENT "] via proxy"),
                     ==, MESSAGES);
-  g_assert_cmpuint (count (log_a, "via proxy [127.0.0.1]") + count (log_b, "via proxy [127.0.0.1]"),
+  g_assert_cmpuint (sg_test_count (log_a, "via proxy [127.0.0.1]") + sg_test_count (log_b, "via proxy [127.0.0.1]"),
                     >=, MESSAGES);
   g_assert_nonnull (strstr (log_a, "client=unknown[" CLIENT "]\n"));
   g_assert_nonnull (strstr (log_b, "client=unknown[" CLIENT "]\n"));
@@ -400,8 +403,9 @@ test_rate_per_client (void)
   g_autofree char *other = greeting_from ("127.0.0.3", h.port);
   g_assert_nonnull (other);
   g_assert_true (g_str_has_prefix (other, "220 "));
-  /* more than 2 health checks a minute, and the backend stays up */
-  g_usleep (1500 * 1000);
+  /* more than 2 health checks a minute (its own connections, admitted),
+   * and the backend stays up */
+  g_assert_true (sg_test_wait_log (&s, "(the proxy's own connection", 4, UP_WAIT_MS));
   g_autofree char *csv = stats (&h);
   g_assert_true (all_up (csv, 1));
   g_autofree char *log = sg_test_server_log (&s);
@@ -492,7 +496,7 @@ test_untrusted (void)
   /* the harness's readiness probe was the first */
   g_assert_true (sg_test_wait_log (&s, "not in [server] proxy_trusted", 3, 5000));
   g_autofree char *log = sg_test_server_log (&s);
-  g_assert_cmpuint (count (log, "connect from unknown[127.0.0.1]: refused: not in [server] proxy_trusted"), ==, 3);
+  g_assert_cmpuint (sg_test_count (log, "connect from unknown[127.0.0.1]: refused: not in [server] proxy_trusted"), ==, 3);
   g_assert_null (strstr (log, "127.0.0.9"));
   g_assert_null (strstr (log, "disconnect"));   /* no session was ever started */
   sg_test_server_free (&s);

@@ -75,13 +75,7 @@ check_spooled (SgTestServer *s, const char *id, const char *sent, gsize sent_len
   g_assert_nonnull (strstr (eml, id));
   g_assert_cmpmem (p, eml_len - (p - eml), sent, sent_len);
 
-  g_autofree char *schema = g_test_build_filename (G_TEST_DIST, "..", "schemas",
-                                                   "spool-metadata.schema.json", NULL);
-  const char *args[] = { schema, json_path, NULL };
-  g_autofree char *out = NULL, *err = NULL;
-  int rc = sg_test_python ("validate_schema.py", args, &out, &err);
-  if (rc != 0)
-    g_error ("%s does not validate: %s%s", json_path, out, err);
+  sg_test_assert_schema ("spool-metadata.schema.json", (const char *const[]) { json_path, NULL });
   g_autofree char *json = NULL;
   g_assert_true (g_file_get_contents (json_path, &json, NULL, NULL));
   g_autofree char *idfield = g_strdup_printf ("\"queue_id\" : \"%s\"", id);
@@ -384,16 +378,11 @@ test_disk_full (void)
   SgTestServer s;
   /* min_free = 0: exercise the write failure itself, not the early check */
   sg_test_server_start (&s, "[spool]\nmin_free = 0\n");
-  g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
-  const char *mount[] = { "mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", s.spool, NULL };
-  g_autofree char *merr = NULL;
-  if (sg_test_run (mount, NULL, &merr) != 0)
+  if (!sg_test_server_small_spool (&s, "256k"))
     {
-      g_test_skip_printf ("cannot mount a tmpfs here (%s); needs root", g_strstrip (merr));
       sg_test_server_free (&s);
       return;
     }
-  sg_test_server_restart (&s);
   GString *big = g_string_new (GOOD);
   while (big->len < 40 * 1024)
     g_string_append (big, "0123456789012345678901234567890123456789012345678901234567890123456789\r\n");
@@ -431,10 +420,16 @@ test_disk_full (void)
   g_autofree char *log = sg_test_server_log (&s);
   g_assert_nonnull (strstr (log, "spool commit failed"));
   sg_test_server_stop (&s);
-  const char *umount[] = { "umount", s.spool, NULL };
-  sg_test_run (umount, NULL, NULL);
   g_string_free (big, TRUE);
   sg_test_server_free (&s);
+}
+
+/* acked_over_100 - load_client.py has recorded more than 100 queue IDs. */
+static gboolean
+acked_over_100 (gpointer acked)
+{
+  g_autofree char *text = sg_test_read_file (acked, NULL);
+  return strlen (text) > 21 * 100;
 }
 
 /* test_kill9_under_load - SIGKILL while 8 clients send as fast as they can:
@@ -454,18 +449,14 @@ test_kill9_under_load (gconstpointer data)
   g_autofree char *acked = g_build_filename (s.dir, "acked.txt", NULL);
   g_autofree char *port = g_strdup_printf ("%u", s.port);
   g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "load_client.py", NULL);
-  const char *argv[] = { "/usr/bin/python3", script, port, "20", "8", acked, NULL };
+  const char *argv[] = { sg_test_python_bin (), script, port, "20", "8", acked, NULL };
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) load = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, &error);
   g_assert_no_error (error);
-  /* let it run until a good number of messages are acknowledged */
-  for (int i = 0; i < 200; i++)
-    {
-      g_autofree char *text = NULL;
-      if (g_file_get_contents (acked, &text, NULL, NULL) && strlen (text) > 21 * 100)
-        break;
-      g_usleep (50000);
-    }
+  /* let it run until a good number of messages are acknowledged (one
+   * "ID\n" line of 21 bytes each) */
+  g_assert_true (sg_test_wait_until (acked_over_100, acked, SG_TEST_WAIT_MS,
+                                     "100 acknowledged messages in %s", acked));
   sg_test_server_kill (&s);
   g_subprocess_wait (load, NULL, NULL);
   g_autofree char *text = NULL;

@@ -29,46 +29,14 @@ typedef struct {
   GSubprocess *proc;
 } Sink;
 
-static gboolean
-have_aiosmtpd (void)
-{
-  const char *py = g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3";
-  const char *argv[] = { py, "-c", "import aiosmtpd", NULL };
-  if (sg_test_run (argv, NULL, NULL) != 0)
-    {
-      g_test_skip ("python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)");
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* sink_start - smarthost.py serve on a free port, with extra arguments. */
 static void
 sink_start (Sink *k, const char *root, const char *name, const char *const *extra)
 {
   k->dir = g_build_filename (root, name, NULL);
   k->port = sg_test_free_port ();
-  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "smarthost.py", NULL);
-  g_autofree char *port = g_strdup_printf ("%u", k->port);
   g_autofree char *log = g_strconcat (k->dir, ".log", NULL);
-  g_autofree char *ready = g_build_filename (k->dir, "ready", NULL);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (gpointer) (g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3"));
-  g_ptr_array_add (argv, script);
-  g_ptr_array_add (argv, "serve");
-  g_ptr_array_add (argv, "--port");
-  g_ptr_array_add (argv, port);
-  g_ptr_array_add (argv, "--dir");
-  g_ptr_array_add (argv, k->dir);
-  for (guint i = 0; extra && extra[i]; i++)
-    g_ptr_array_add (argv, (gpointer) extra[i]);
-  g_ptr_array_add (argv, NULL);
-  k->proc = sg_test_spawn ((const char *const *) argv->pdata, log);
-  if (!sg_test_wait_file (ready, 15000))
-    {
-      g_autofree char *text = sg_test_read_file (log, NULL);
-      g_error ("smarthost %s did not start:\n%s", name, text);
-    }
+  k->proc = sg_test_smarthost (k->port, k->dir, log, extra);
 }
 
 static void
@@ -78,31 +46,11 @@ sink_free (Sink *k)
   g_free (k->dir);
 }
 
-/* wait_text - file path holds needle count times (polled), or fail. */
+/* wait_text - file path holds needle count times, or fail. */
 static void
 wait_text (const char *path, const char *needle, guint count)
 {
-  for (guint i = 0; i < WAIT_MS / 50; i++)
-    {
-      g_autofree char *text = sg_test_read_file (path, NULL);
-      guint n = 0;
-      for (const char *p = text; p && (p = strstr (p, needle)); p++)
-        n++;
-      if (n >= count)
-        return;
-      g_usleep (50000);
-    }
-  g_error ("never saw \"%s\" x%u in %s", needle, count, path);
-}
-
-/* count_text - how often needle occurs in text. */
-static guint
-count_text (const char *text, const char *needle)
-{
-  guint n = 0;
-  for (const char *p = text; p && (p = strstr (p, needle)); p++)
-    n++;
-  return n;
+  g_assert_true (sg_test_wait_text (path, needle, count, WAIT_MS));
 }
 
 /* record - the sink's msg-NNN.json, waiting for it (transfer full). */
@@ -122,23 +70,35 @@ record (Sink *k, SgTestServer *s, guint n)
   return json_object_ref (json_node_get_object (json_parser_get_root (p)));
 }
 
+typedef struct {
+  const char *path;
+  const char *state;
+  JsonObject *meta;   /* once in state */
+} StateWait;
+
+static gboolean
+in_state (gpointer data)
+{
+  StateWait *w = data;
+  g_autoptr(JsonParser) p = json_parser_new ();
+  if (!json_parser_load_from_file (p, w->path, NULL))
+    return FALSE;
+  JsonObject *m = json_node_get_object (json_parser_get_root (p));
+  if (g_strcmp0 (json_object_get_string_member (m, "state"), w->state) != 0)
+    return FALSE;
+  w->meta = json_object_ref (m);
+  return TRUE;
+}
+
 /* meta_state - queue/<id>.json once its state is state (transfer full). */
 static JsonObject *
 meta_state (SgTestServer *s, const char *id, const char *state)
 {
   g_autofree char *path = g_strdup_printf ("%s/queue/%s.json", s->spool, id);
-  for (guint i = 0; i < WAIT_MS / 50; i++)
-    {
-      g_autoptr(JsonParser) p = json_parser_new ();
-      if (json_parser_load_from_file (p, path, NULL))
-        {
-          JsonObject *m = json_node_get_object (json_parser_get_root (p));
-          if (g_strcmp0 (json_object_get_string_member (m, "state"), state) == 0)
-            return json_object_ref (m);
-        }
-      g_usleep (50000);
-    }
-  g_error ("%s never reached state %s", id, state);
+  StateWait w = { path, state, NULL };
+  if (!sg_test_wait_until (in_state, &w, WAIT_MS, "%s in state %s", id, state))
+    g_error ("%s never reached state %s", id, state);
+  return w.meta;
 }
 
 #define meta_delivered(s, id) meta_state ((s), (id), "delivered")
@@ -149,7 +109,7 @@ meta_state (SgTestServer *s, const char *id, const char *state)
 static void
 test_failover (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   g_autofree char *root = g_dir_make_tmp ("sg-interop-XXXXXX", NULL);
   Sink up = { 0 };
@@ -177,7 +137,7 @@ test_failover (void)
   g_assert_true (sg_test_wait_log (&s, sent, 1, WAIT_MS));
   g_autofree char *refused = g_strdup_printf ("connect to 127.0.0.1[127.0.0.1]:%u", down);
   g_autofree char *log = sg_test_server_log (&s);
-  g_assert_cmpuint (count_text (log, refused), ==, 1);
+  g_assert_cmpuint (sg_test_count (log, refused), ==, 1);
   g_assert_nonnull (strstr (log, "trying the next host"));
   g_autofree char *cooling = g_strdup_printf ("smarthost 127.0.0.1:%u: skipped for 600 s", down);
   g_assert_nonnull (strstr (log, cooling));
@@ -193,8 +153,8 @@ test_failover (void)
   g_free (log);
   log = sg_test_server_log (&s);
   g_autofree char *ev = sg_test_read_file (events, NULL);
-  g_assert_cmpuint (count_text (ev, "\"cmd\": \"EHLO\""), ==, 2);   /* two sessions */
-  g_assert_cmpuint (count_text (log, refused), ==, 1);              /* down host skipped */
+  g_assert_cmpuint (sg_test_count (ev, "\"cmd\": \"EHLO\""), ==, 2);   /* two sessions */
+  g_assert_cmpuint (sg_test_count (log, refused), ==, 1);              /* down host skipped */
 
   if (g_test_failed ())
     g_test_message ("server log:\n%s", log);
@@ -226,19 +186,6 @@ transact (guint16 port, const char *const *script)
   sg_test_client_free (c);
   g_assert_nonnull (id);
   return id;
-}
-
-/* check_schema - queue/<id>.json validates against the published schema. */
-static void
-check_schema (SgTestServer *s, const char *id)
-{
-  g_autofree char *schema = g_test_build_filename (G_TEST_DIST, "..", "schemas",
-                                                   "spool-metadata.schema.json", NULL);
-  g_autofree char *path = g_strdup_printf ("%s/queue/%s.json", s->spool, id);
-  const char *args[] = { schema, path, NULL };
-  g_autofree char *out = NULL, *err = NULL;
-  if (sg_test_python ("validate_schema.py", args, &out, &err) != 0)
-    g_error ("%s does not validate: %s%s", path, out, err);
 }
 
 /* check_strict - a notice that spoolgate wrote passes `spoolgate check`
@@ -322,7 +269,7 @@ relay_dsn (const char *const *extra, JsonObject **meta_out, char **notice, char 
   g_autofree char *id = transact (s.port, DSN_SCRIPT);
   JsonObject *rec = record (&k, &s, 1);
   *meta_out = meta_delivered (&s, id);
-  check_schema (&s, id);
+  sg_test_assert_queue_schema (&s, id);
   if (notice)
     {
       g_autoptr(JsonObject) second = record (&k, &s, 2);
@@ -348,7 +295,7 @@ relay_dsn (const char *const *extra, JsonObject **meta_out, char **notice, char 
 static void
 test_dsn_relayed (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   const char *extra[] = { "--dsn", NULL };
   g_autoptr(JsonObject) m = NULL;
@@ -380,7 +327,7 @@ test_dsn_relayed (void)
 static void
 test_dsn_not_offered (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   g_autoptr(JsonObject) m = NULL;
   g_autofree char *notice = NULL, *log = NULL;
@@ -459,7 +406,7 @@ bdat_check (const char *conf, const char *content, gsize len)
   g_assert_true (g_str_has_prefix (bytes, "Received: from client.example"));
   g_assert_cmpuint (elen, >, len);
   g_assert_cmpmem (bytes + elen - len, len, content, len);
-  check_schema (&s, id);
+  sg_test_assert_queue_schema (&s, id);
   sg_test_server_free (&s);
 }
 
@@ -526,7 +473,7 @@ relay_utf8 (const char *const *extra, const char *state, char **root_out, Sink *
   sg_test_server_start (s, conf);
   g_autofree char *id = transact (s->port, UTF8_SCRIPT);
   JsonObject *m = meta_state (s, id, state);
-  check_schema (s, id);
+  sg_test_assert_queue_schema (s, id);
   return m;
 }
 
@@ -550,7 +497,7 @@ utf8_done (char *root, Sink *k, SgTestServer *s)
 static void
 test_smtputf8_offered (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   char *root;
   Sink k = { 0 };
@@ -571,7 +518,7 @@ test_smtputf8_offered (void)
 static void
 test_smtputf8_not_offered (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   const char *extra[] = { "--no-smtputf8", NULL };
   char *root;
@@ -592,7 +539,7 @@ test_smtputf8_not_offered (void)
 static void
 test_delay_warning (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   g_autofree char *root = g_dir_make_tmp ("sg-interop-XXXXXX", NULL);
   Sink k = { 0 };
@@ -619,12 +566,12 @@ test_delay_warning (void)
   /* Two more deferrals after the notice: still one notice. */
   g_autofree char *deferred = g_strdup_printf ("%s: to=<bob@example.org>", id);
   g_autofree char *log = sg_test_server_log (&s);
-  guint seen = count_text (log, deferred);
+  guint seen = sg_test_count (log, deferred);
   g_assert_true (sg_test_wait_log (&s, deferred, seen + 2, WAIT_MS));
   g_free (log);
   log = sg_test_server_log (&s);
-  g_assert_cmpuint (count_text (log, notice), ==, 1);
-  check_schema (&s, id);
+  g_assert_cmpuint (sg_test_count (log, notice), ==, 1);
+  sg_test_assert_queue_schema (&s, id);
   if (g_test_failed ())
     g_test_message ("server log:\n%s", log);
   sg_test_server_free (&s);

@@ -19,6 +19,14 @@ greeting_of (guint16 port, SgTestClient **keep)
   return greeting;
 }
 
+/* wait_sessions_ended - the server has logged the end of n sessions: their
+ * slots are free. */
+static void
+wait_sessions_ended (SgTestServer *s, guint n)
+{
+  g_assert_true (sg_test_wait_log (s, "disconnect from", n, SG_TEST_WAIT_MS));
+}
+
 static void
 test_access_denied (void)
 {
@@ -78,37 +86,18 @@ test_connections_per_ip (void)
   SgTestServer s;
   sg_test_server_start (&s, "[limits]\nmax_connections_per_ip = 2\n");
   SgTestClient *a = NULL, *b = NULL;
-  /* the harness's readiness probe may still hold a slot for a moment */
-  for (int i = 0; ; i++)
-    {
-      g_autofree char *ga = greeting_of (s.port, &a);
-      if (g_str_has_prefix (ga, "220 "))
-        break;
-      sg_test_client_free (a);
-      g_assert_cmpint (i, <, 49);
-      g_usleep (20000);
-    }
-  for (int i = 0; ; i++)
-    {
-      g_autofree char *gb = greeting_of (s.port, &b);
-      if (g_str_has_prefix (gb, "220 "))
-        break;
-      sg_test_client_free (b);
-      g_assert_cmpint (i, <, 49);
-      g_usleep (20000);
-    }
+  wait_sessions_ended (&s, 1);   /* the harness's readiness probe held a slot */
+  g_autofree char *ga = greeting_of (s.port, &a);
+  g_assert_true (g_str_has_prefix (ga, "220 "));
+  g_autofree char *gb = greeting_of (s.port, &b);
+  g_assert_true (g_str_has_prefix (gb, "220 "));
   g_autofree char *gc = greeting_of (s.port, NULL);
   g_assert_true (g_str_has_prefix (gc, "421 4.7.0 "));
   sg_test_client_free (a);
   /* a slot is free again once a session ends */
-  for (int i = 0; i < 50; i++)
-    {
-      g_autofree char *g = greeting_of (s.port, NULL);
-      if (g_str_has_prefix (g, "220 "))
-        break;
-      g_assert_cmpint (i, <, 49);
-      g_usleep (20000);
-    }
+  wait_sessions_ended (&s, 2);
+  g_autofree char *g = greeting_of (s.port, NULL);
+  g_assert_true (g_str_has_prefix (g, "220 "));
   sg_test_client_free (b);
   sg_test_server_free (&s);
 }
@@ -119,15 +108,9 @@ test_max_connections (void)
   SgTestServer s;
   sg_test_server_start (&s, "[limits]\nmax_connections = 1\nmax_connections_per_ip = 0\n");
   SgTestClient *a = NULL;
-  for (int i = 0; ; i++)   /* the readiness probe may still hold the slot */
-    {
-      g_autofree char *g = greeting_of (s.port, &a);
-      if (g_str_has_prefix (g, "220 "))
-        break;
-      sg_test_client_free (a);
-      g_assert_cmpint (i, <, 49);
-      g_usleep (20000);
-    }
+  wait_sessions_ended (&s, 1);   /* the harness's readiness probe held the slot */
+  g_autofree char *g = greeting_of (s.port, &a);
+  g_assert_true (g_str_has_prefix (g, "220 "));
   g_autofree char *refused = greeting_of (s.port, NULL);
   g_assert_true (g_str_has_prefix (refused, "421 4.7.0 "));
   g_assert_nonnull (strstr (refused, "too many connections"));

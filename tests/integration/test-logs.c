@@ -34,26 +34,12 @@ body_with_id (const char *id, gboolean with_date)
                           with_date ? "Date: Sat, 21 Nov 2026 10:00:00 +0000\r\n" : "", id);
 }
 
-static guint
-count_text (const char *text, const char *needle)
-{
-  guint n = 0;
-  for (const char *p = text; (p = strstr (p, needle)) != NULL; p += strlen (needle))
-    n++;
-  return n;
-}
-
 /* have_tools - python3-aiosmtpd and pflogsumm present, else skip. */
 static gboolean
 have_tools (void)
 {
-  const char *py = g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3";
-  const char *argv[] = { py, "-c", "import aiosmtpd", NULL };
-  if (sg_test_run (argv, NULL, NULL) != 0)
-    {
-      g_test_skip ("python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)");
-      return FALSE;
-    }
+  if (!sg_test_have_aiosmtpd ())
+    return FALSE;
   if (!g_file_test (PFLOGSUMM, G_FILE_TEST_IS_EXECUTABLE))
     {
       g_test_skip ("pflogsumm is not installed (apt-get install pflogsumm)");
@@ -66,32 +52,16 @@ have_tools (void)
 static GSubprocess *
 smarthost (const char *dir, guint16 port, const char *const *replies)
 {
-  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "smarthost.py", NULL);
-  g_autofree char *port_s = g_strdup_printf ("%u", port);
   g_autofree char *out = g_build_filename (dir, "out", NULL);
   g_autofree char *log = g_build_filename (dir, "smarthost.log", NULL);
-  g_autofree char *ready = g_build_filename (out, "ready", NULL);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (gpointer) (g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3"));
-  g_ptr_array_add (argv, script);
-  g_ptr_array_add (argv, "serve");
-  g_ptr_array_add (argv, "--port");
-  g_ptr_array_add (argv, port_s);
-  g_ptr_array_add (argv, "--dir");
-  g_ptr_array_add (argv, out);
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
   for (guint i = 0; replies[i]; i++)
     {
-      g_ptr_array_add (argv, "--reply");
-      g_ptr_array_add (argv, (gpointer) replies[i]);
+      g_ptr_array_add (args, "--reply");
+      g_ptr_array_add (args, (gpointer) replies[i]);
     }
-  g_ptr_array_add (argv, NULL);
-  GSubprocess *p = sg_test_spawn ((const char *const *) argv->pdata, log);
-  if (!sg_test_wait_file (ready, 15000))
-    {
-      g_autofree char *text = sg_test_read_file (log, NULL);
-      g_error ("smarthost did not start:\n%s", text);
-    }
-  return p;
+  g_ptr_array_add (args, NULL);
+  return sg_test_smarthost (port, out, log, (const char *const *) args->pdata);
 }
 
 /* send_denied - a transaction whose only RCPT is refused (relay access denied). */
@@ -239,21 +209,21 @@ test_pflogsumm (void)
   g_assert_nonnull (strstr (log, "/cleanup["));
   g_assert_nonnull (strstr (log, ": message-id=<ok0@example.com>\n"));
   /* the session lines: connect, and disconnect with Postfix's command counts */
-  g_assert_cmpuint (count_text (log, "/smtpd["), >, 0);
-  g_assert_cmpuint (count_text (log, "]: connect from unknown[127.0.0.1]\n"), >=,
+  g_assert_cmpuint (sg_test_count (log, "/smtpd["), >, 0);
+  g_assert_cmpuint (sg_test_count (log, "]: connect from unknown[127.0.0.1]\n"), >=,
                     N_SENT + N_DEFERRED + N_BOUNCED + N_INVALID + N_DENIED);
-  g_assert_cmpuint (count_text (log, "]: disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 "
+  g_assert_cmpuint (sg_test_count (log, "]: disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 "
                                      "quit=1 commands=5\n"), ==, N_SENT + N_DEFERRED + N_BOUNCED);
-  g_assert_cmpuint (count_text (log, "]: disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=0/1 "
+  g_assert_cmpuint (sg_test_count (log, "]: disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=0/1 "
                                      "quit=1 commands=4/5\n"), ==, N_INVALID);
-  g_assert_cmpuint (count_text (log, "]: disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=0/1 "
+  g_assert_cmpuint (sg_test_count (log, "]: disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=0/1 "
                                      "quit=1 commands=3/4\n"), ==, N_DENIED);
   /* the refusals, as Postfix writes them */
-  g_assert_cmpuint (count_text (log, "]: NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.7.1 <denied"), ==,
+  g_assert_cmpuint (sg_test_count (log, "]: NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.7.1 <denied"), ==,
                     N_DENIED);
   g_assert_nonnull (strstr (log, "@elsewhere.test>: Relay access denied; from=<alice@example.com> "
                                  "to=<denied0@elsewhere.test> proto=ESMTP helo=<client.example> rule=relay.denied\n"));
-  g_assert_cmpuint (count_text (log, ": reject: END-OF-MESSAGE from unknown[127.0.0.1]: 550 5.6.0 "), ==,
+  g_assert_cmpuint (sg_test_count (log, ": reject: END-OF-MESSAGE from unknown[127.0.0.1]: 550 5.6.0 "), ==,
                     N_INVALID);
   /* the HELO name is never the client's name */
   g_assert_null (strstr (log, "client.example["));
@@ -357,21 +327,12 @@ syslog_run (gboolean journal)
   g_unsetenv ("SPOOLGATE_SYSLOG_SOCKET");
   g_unsetenv ("JOURNAL_STREAM");
   /* the first lines come at start-up, master's, then a session's */
-  gboolean ready = FALSE;
-  for (guint i = 0; i < 200 && !ready; i++)
-    {
-      SgTestClient *c = sg_test_client_open (NULL, port);
-      if (c == NULL)
-        {
-          g_usleep (50000);
-          continue;
-        }
-      g_autofree char *greeting = sg_test_client_reply (c);
-      g_autofree char *quit = sg_test_client_command (c, "QUIT");
-      sg_test_client_free (c);
-      ready = TRUE;
-    }
-  g_assert_true (ready);
+  g_assert_true (sg_test_wait_port (port, SG_TEST_WAIT_MS));
+  SgTestClient *c = sg_test_client_open (NULL, port);
+  g_assert_nonnull (c);
+  g_autofree char *greeting = sg_test_client_reply (c);
+  g_autofree char *quit = sg_test_client_command (c, "QUIT");
+  sg_test_client_free (c);
   gboolean master = FALSE, connect = FALSE, disconnect = FALSE;
   while (!(master && connect && disconnect))
     {

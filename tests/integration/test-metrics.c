@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define HTTP_TIMEOUT_S 10
-#define WAIT_MS        5000
+#define WAIT_MS        SG_TEST_WAIT_MS
 #define MAX_SCRAPES    8      /* SG_METRICS_HTTP_MAX_CLIENTS in metrics_http.c */
 
 static const char *const GOOD =
@@ -124,36 +124,36 @@ value (const char *body, const char *sample)
   return p ? g_ascii_strtoll (p + strlen (needle), NULL, 10) : 0;
 }
 
+typedef struct {
+  guint16     port;
+  const char *sample;
+  gint64      want;
+  gboolean    at_least;   /* want or more, else exactly want */
+} Sample;
+
+static gboolean
+sample_reads (gpointer data)
+{
+  Sample *w = data;
+  g_autofree char *body = scrape (w->port);
+  gint64 v = value (body, w->sample);
+  return w->at_least ? v >= w->want : v == w->want;
+}
+
 /* wait_value - scrape until sample reads want; FALSE after WAIT_MS. */
 static gboolean
 wait_value (guint16 port, const char *sample, gint64 want)
 {
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
-  for (;;)
-    {
-      g_autofree char *body = scrape (port);
-      if (value (body, sample) == want)
-        return TRUE;
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (20000);
-    }
+  Sample w = { port, sample, want, FALSE };
+  return sg_test_wait_until (sample_reads, &w, WAIT_MS, "%s = %" G_GINT64_FORMAT, sample, want);
 }
 
 /* wait_at_least - scrape until sample reads min or more; FALSE after WAIT_MS. */
 static gboolean
 wait_at_least (guint16 port, const char *sample, gint64 min)
 {
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
-  for (;;)
-    {
-      g_autofree char *body = scrape (port);
-      if (value (body, sample) >= min)
-        return TRUE;
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (20000);
-    }
+  Sample w = { port, sample, min, TRUE };
+  return sg_test_wait_until (sample_reads, &w, WAIT_MS, "%s >= %" G_GINT64_FORMAT, sample, min);
 }
 
 /* an_hour_old - craft: the message arrived an hour ago. */
@@ -167,18 +167,8 @@ an_hour_old (SgMeta *meta)
 static char *
 send_message (guint16 port, const char *body)
 {
-  SgTestClient *c = sg_test_client_connect (port, NULL);
-  g_autofree char *r1 = sg_test_client_command (c, "EHLO client.example");
-  g_autofree char *r2 = sg_test_client_command (c, "MAIL FROM:<alice@example.com>");
-  g_autofree char *r3 = sg_test_client_command (c, "RCPT TO:<bob@example.org>");
-  g_autofree char *r4 = sg_test_client_command (c, "DATA");
-  g_assert_true (g_str_has_prefix (r4, "354 "));
-  sg_test_client_send (c, body, -1);
-  sg_test_client_send (c, ".\r\n", 3);
-  char *reply = sg_test_client_reply (c);
-  g_autofree char *quit = sg_test_client_command (c, "QUIT");
-  sg_test_client_free (c);
-  return reply;
+  return sg_test_transact (port, "alice@example.com",
+                           (const char *const[]) { "bob@example.org", NULL }, body, -1);
 }
 
 static void
@@ -288,19 +278,13 @@ test_queue (void)
   g_assert_true (wait_at_least (f.port, oldest, 3600));
 
   /* the runner retries every second and holds the message's lock meanwhile */
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
-  while (sg (&f.s, NULL, NULL, "hold", id, NULL) != 0)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (50000);
-    }
+  hold_retrying (&f.s, id);
   g_assert_true (wait_value (f.port, held, 1));
   g_assert_true (wait_value (f.port, deferred, 0));
   g_assert_true (wait_value (f.port, oldest, 0));   /* held mail waits for no delivery */
 
   g_autofree char *dump = g_build_filename (f.s.dir, "sink", NULL);
-  g_assert_cmpint (g_mkdir (dump, 0700), ==, 0);
-  GSubprocess *sink = start_sink (sink_port, dump);
+  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root");
   g_assert_cmpint (sg (&f.s, NULL, NULL, "release", id, NULL), ==, 0);
   g_assert_true (wait_value (f.port, "spoolgate_deliveries_total{result=\"delivered\"}", 1));
   for (guint i = 0; i < 5; i++)
@@ -384,7 +368,7 @@ test_bad_requests (void)
   for (gsize i = 0; i < strlen (slow); i++)
     {
       http_send (one, slow + i, 1);
-      g_usleep (2000);
+      g_usleep (2000);   /* a sleep: the point is bytes arriving apart */
     }
   g_autofree char *oresp = http_read_all (one);
   g_assert_true (g_str_has_prefix (oresp, "HTTP/1.1 200 OK\r\n"));
@@ -423,7 +407,7 @@ test_too_many (void)
   GSocketConnection *idle[MAX_SCRAPES];
   for (guint i = 0; i < MAX_SCRAPES; i++)
     idle[i] = http_connect (f.port);
-  g_usleep (200000);   /* let the endpoint accept them all */
+  g_assert_true (sg_test_wait_accepted (f.port, WAIT_MS));   /* the endpoint took them all */
   static const char req[] = "GET /metrics HTTP/1.1\r\n\r\n";
   g_autoptr(GSocketConnection) extra = http_connect (f.port);
   http_send (extra, req, strlen (req));

@@ -10,7 +10,6 @@
 
 #include <string.h>
 
-#define UP_MS          30000
 #define RSS_LIMIT_KB   (128u * 1024u)   /* the flood reproductions took 267 and 807 MB */
 #define TEMPFAIL       "451 4.7.1 Service unavailable - try again later"
 
@@ -27,15 +26,9 @@ hostile_start (Hostile *h, const char *mode, guint count)
   h->dir = g_dir_make_tmp ("sg-hostile-milter-XXXXXX", NULL);
   g_autofree char *portfile = g_build_filename (h->dir, "port", NULL);
   h->out = g_build_filename (h->dir, "stdout", NULL);
-  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "hostile_milter.py", NULL);
   g_autofree char *n = g_strdup_printf ("%u", count);
-  const char *py = g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3";
-  const char *argv[] = { py, script, mode, portfile, n, NULL };
-  h->proc = sg_test_spawn (argv, h->out);
-  g_assert_true (sg_test_wait_file (portfile, UP_MS));
-  g_autofree char *text = sg_test_read_file (portfile, NULL);
-  h->port = (guint16) g_ascii_strtoull (text, NULL, 10);
-  g_assert_cmpuint (h->port, >, 0);
+  const char *args[] = { mode, portfile, n, NULL };
+  h->proc = sg_test_tool_server ("hostile_milter.py", args, portfile, h->out, &h->port);
 }
 
 static void

@@ -8,7 +8,6 @@
  * with a message when rspamd, opendkim or clamav is not installed. */
 #include "harness.h"
 
-#include <gio/gunixsocketaddress.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,19 +31,8 @@ message (const char *subject, const char *body)
 static char *
 transact (guint16 port, const char *data)
 {
-  SgTestClient *c = sg_test_client_connect (port, NULL);
-  g_autofree char *ehlo = sg_test_client_command (c, "EHLO client.example");
-  g_autofree char *mail = sg_test_client_command (c, "MAIL FROM:<a@example.com>");
-  g_assert_true (g_str_has_prefix (mail, "250 "));
-  g_autofree char *rcpt = sg_test_client_command (c, "RCPT TO:<b@example.net>");
-  g_assert_true (g_str_has_prefix (rcpt, "250 "));
-  g_autofree char *go = sg_test_client_command (c, "DATA");
-  g_assert_true (g_str_has_prefix (go, "354 "));
-  sg_test_client_send (c, data, -1);
-  sg_test_client_send (c, ".\r\n", 3);
-  char *reply = sg_test_client_reply (c);
-  g_autofree char *quit = sg_test_client_command (c, "QUIT");
-  sg_test_client_free (c);
+  char *reply = sg_test_transact (port, "a@example.com",
+                                  (const char *const[]) { "b@example.net", NULL }, data, -1);
   g_assert_nonnull (reply);
   return reply;
 }
@@ -58,18 +46,11 @@ queued_id (const char *reply)
   return g_strdup (p + strlen ("queued as "));
 }
 
-static char *
-spool_file (SgTestServer *s, const char *id, const char *suffix)
-{
-  g_autofree char *name = g_strconcat (id, suffix, NULL);
-  return g_build_filename (s->spool, "queue", name, NULL);
-}
-
 /* meta_milter - the "milter" object of a spooled message's metadata. */
 static JsonNode *
 meta_milter (SgTestServer *s, const char *id, char **state)
 {
-  g_autofree char *path = spool_file (s, id, ".json");
+  g_autofree char *path = sg_test_queue_file (s, id, ".json");
   g_autoptr(JsonParser) p = json_parser_new ();
   g_assert_true (json_parser_load_from_file (p, path, NULL));
   JsonObject *o = json_node_get_object (json_parser_get_root (p));
@@ -77,39 +58,6 @@ meta_milter (SgTestServer *s, const char *id, char **state)
     *state = g_strdup (json_object_get_string_member (o, "state"));
   JsonNode *m = json_object_get_member (o, "milter");
   return m ? json_node_copy (m) : NULL;
-}
-
-/* wait_port - until something accepts on 127.0.0.1:port. */
-static gboolean
-wait_port (guint16 port, guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autoptr(GSocketClient) sc = g_socket_client_new ();
-      g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host (sc, "127.0.0.1", port, NULL, NULL);
-      if (conn)
-        return TRUE;
-      g_usleep (100000);
-    }
-  return FALSE;
-}
-
-/* wait_unix - until something accepts on the unix socket at path. */
-static gboolean
-wait_unix (const char *path, guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autoptr(GSocketClient) sc = g_socket_client_new ();
-      g_autoptr(GSocketAddress) addr = g_unix_socket_address_new (path);
-      g_autoptr(GSocketConnection) conn = g_socket_client_connect (sc, G_SOCKET_CONNECTABLE (addr), NULL, NULL);
-      if (conn)
-        return TRUE;
-      g_usleep (100000);
-    }
-  return FALSE;
 }
 
 static char *
@@ -201,7 +149,7 @@ test_rspamd (void)
   g_autofree char *dir = g_dir_make_tmp ("sg-rspamd-XXXXXX", NULL);
   guint16 port = sg_test_free_port ();
   GSubprocess *proc = rspamd_start (rspamd, dir, port);
-  g_assert_true (wait_port (port, RSPAMD_UP_MS));
+  g_assert_true (sg_test_wait_port (port, RSPAMD_UP_MS));
 
   g_autofree char *servers = g_strdup_printf ("inet:127.0.0.1:%u", port);
   g_autofree char *cfg = server_config (servers, "content_timeout = 120\ncommand_timeout = 60\n");
@@ -219,7 +167,7 @@ test_rspamd (void)
   g_autofree char *r2 = transact (s.port, ham);
   g_assert_true (g_str_has_prefix (r2, "250 2.0.0 Ok: queued as "));
   g_autofree char *id = queued_id (r2);
-  g_autofree char *eml_path = spool_file (&s, id, ".eml");
+  g_autofree char *eml_path = sg_test_queue_file (&s, id, ".eml");
   g_autofree char *eml = sg_test_read_file (eml_path, NULL);
   g_autofree char *qid_header = g_strdup_printf ("\r\nX-Rspamd-Queue-Id: %s\r\n", id);
   g_assert_nonnull (strstr (eml, qid_header));
@@ -270,7 +218,7 @@ test_opendkim (void)
   g_autofree char *log = g_build_filename (dir, "opendkim.log", NULL);
   const char *argv[] = { opendkim, "-f", "-x", conf, NULL };
   GSubprocess *proc = sg_test_spawn (argv, log);
-  g_assert_true (wait_unix (sock, DAEMON_UP_MS));
+  g_assert_true (sg_test_wait_unix (sock, DAEMON_UP_MS));
 
   /* over a unix socket, as doc/content-filtering.md's example */
   g_autofree char *servers = g_strconcat ("unix:", sock, NULL);
@@ -281,7 +229,7 @@ test_opendkim (void)
   g_autofree char *reply = transact (s.port, msg);
   g_assert_true (g_str_has_prefix (reply, "250 2.0.0 Ok: queued as "));
   g_autofree char *id = queued_id (reply);
-  g_autofree char *eml_path = spool_file (&s, id, ".eml");
+  g_autofree char *eml_path = sg_test_queue_file (&s, id, ".eml");
   g_autofree char *eml = sg_test_read_file (eml_path, NULL);
   g_assert_true (g_str_has_prefix (eml, "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com;"));
   g_assert_nonnull (strstr (eml, "s=sgtest;"));
@@ -345,10 +293,10 @@ test_clamav (void)
   g_autofree char *milter_log = g_build_filename (dir, "clamav-milter.log", NULL);
   const char *clamd_argv[] = { clamd, "-c", clamd_conf, NULL };
   GSubprocess *clamd_proc = sg_test_spawn (clamd_argv, clamd_log);
-  g_assert_true (wait_unix (sock, RSPAMD_UP_MS));
+  g_assert_true (sg_test_wait_unix (sock, RSPAMD_UP_MS));
   const char *milter_argv[] = { milter, "-c", milter_conf, NULL };
   GSubprocess *milter_proc = sg_test_spawn (milter_argv, milter_log);
-  g_assert_true (wait_port (port, DAEMON_UP_MS));
+  g_assert_true (sg_test_wait_port (port, DAEMON_UP_MS));
 
   g_autofree char *servers = g_strdup_printf ("inet:127.0.0.1:%u", port);
   g_autofree char *cfg = server_config (servers, NULL);
@@ -361,7 +309,7 @@ test_clamav (void)
   g_autofree char *r2 = transact (s.port, clean);
   g_assert_true (g_str_has_prefix (r2, "250 2.0.0 Ok: queued as "));
   g_autofree char *id = queued_id (r2);
-  g_autofree char *eml_path = spool_file (&s, id, ".eml");
+  g_autofree char *eml_path = sg_test_queue_file (&s, id, ".eml");
   g_autofree char *eml = sg_test_read_file (eml_path, NULL);
   g_assert_nonnull (strstr (eml, "\r\nX-Virus-Status: Clean\r\n"));
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
@@ -388,14 +336,8 @@ peer_start (Peer *p, const char *mode)
   g_autofree char *portfile = g_build_filename (p->dir, "port", NULL);
   p->log = g_build_filename (p->dir, "commands.jsonl", NULL);
   g_autofree char *out = g_build_filename (p->dir, "stdout", NULL);
-  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "milter_peer.py", NULL);
-  const char *py = g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3";
-  const char *argv[] = { py, script, mode, portfile, p->log, NULL };
-  p->proc = sg_test_spawn (argv, out);
-  g_assert_true (sg_test_wait_file (portfile, DAEMON_UP_MS));
-  g_autofree char *text = sg_test_read_file (portfile, NULL);
-  p->port = (guint16) g_ascii_strtoull (text, NULL, 10);
-  g_assert_cmpuint (p->port, >, 0);
+  const char *args[] = { mode, portfile, p->log, NULL };
+  p->proc = sg_test_tool_server ("milter_peer.py", args, portfile, out, &p->port);
 }
 
 static void
@@ -408,29 +350,11 @@ peer_stop (Peer *p)
   g_free (p->log);
 }
 
-/* peer_count - how often needle occurs in the peer's command log. */
-static guint
-peer_count (Peer *p, const char *needle)
-{
-  g_autofree char *log = sg_test_read_file (p->log, NULL);
-  guint n = 0;
-  for (const char *q = log; (q = strstr (q, needle)); q++)
-    n++;
-  return n;
-}
-
 /* peer_wait_quit - until the peer has logged count quit commands. */
 static void
 peer_wait_quit (Peer *p, guint count)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) DAEMON_UP_MS * 1000;
-  for (;;)
-    {
-      if (peer_count (p, "\"cmd\": \"Q\"") >= count)
-        return;
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (20000);
-    }
+  g_assert_true (sg_test_wait_text (p->log, "\"cmd\": \"Q\"", count, DAEMON_UP_MS));
 }
 
 static void
@@ -647,12 +571,7 @@ test_hang (void)
   sg_test_client_send (c, msg, -1);
   sg_test_client_send (c, ".\r\n", 3);
   /* the worker is in the conversation once the milter has the end of message */
-  gint64 deadline = g_get_monotonic_time () + (gint64) DAEMON_UP_MS * 1000;
-  while (peer_count (&q, "\"cmd\": \"E\"") == 0)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (20000);
-    }
+  g_assert_true (sg_test_wait_text (q.log, "\"cmd\": \"E\"", 1, DAEMON_UP_MS));
   start = g_get_monotonic_time ();
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
   took = (gdouble) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
@@ -723,10 +642,7 @@ test_tls_macros (void)
   peer_start (&p, "accept");
   g_autofree char *cert = g_build_filename (p.dir, "cert.pem", NULL);
   g_autofree char *key = g_build_filename (p.dir, "key.pem", NULL);
-  const char *req[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                        "-out", cert, "-days", "2", "-subj", "/CN=localhost",
-                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", NULL };
-  g_assert_cmpint (sg_test_run (req, NULL, NULL), ==, 0);
+  sg_test_make_cert (cert, key, "localhost", TRUE);
   g_autofree char *servers = g_strdup_printf ("inet:127.0.0.1:%u", p.port);
   g_autofree char *milter = server_config (servers, NULL);
   g_autofree char *cfg = g_strdup_printf ("[tls]\ncert_file = %s\nkey_file = %s\n%s", cert, key, milter);
@@ -820,7 +736,7 @@ test_edits (void)
   g_autofree char *reply = transact (s.port, msg);
   g_assert_true (g_str_has_prefix (reply, "250 2.0.0 Ok: queued as "));
   g_autofree char *id = queued_id (reply);
-  g_autofree char *eml_path = spool_file (&s, id, ".eml");
+  g_autofree char *eml_path = sg_test_queue_file (&s, id, ".eml");
   g_autofree char *eml = sg_test_read_file (eml_path, NULL);
   g_assert_nonnull (strstr (eml, "\r\nSubject: changed\r\n"));
   g_assert_null (strstr (eml, "Subject: original"));
@@ -838,15 +754,11 @@ test_edits (void)
   const char *at_warn = strstr (log, warned);
   g_assert_true (at_client && at_from && at_warn);
   g_assert_true (at_client < at_from && at_from < at_warn);
-  g_autofree char *json_path = spool_file (&s, id, ".json");
+  g_autofree char *json_path = sg_test_queue_file (&s, id, ".json");
   g_autofree char *json = sg_test_read_file (json_path, NULL);
   g_assert_null (strstr (json, "extra@example.net"));
   g_assert_null (strstr (json, "other@example.com"));
-  g_autofree char *out = NULL;
-  g_autofree char *schema = g_test_build_filename (G_TEST_DIST, "..", "schemas",
-                                                   "spool-metadata.schema.json", NULL);
-  const char *args[] = { schema, json_path, NULL };
-  g_assert_cmpint (sg_test_python ("validate_schema.py", args, &out, NULL), ==, 0);
+  sg_test_assert_queue_schema (&s, id);
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
   sg_test_server_free (&s);
   peer_stop (&p);

@@ -58,36 +58,38 @@ failed_long_ago (SgMeta *meta)
 
 /* wait_settled - until no message in queue/ is queued or deferred (each
  * is gone, failed or held): nothing more will be sent. */
+static gboolean
+settled (gpointer data)
+{
+  Fixture *f = data;
+  g_autoptr(GPtrArray) ids = sg_test_spool_ids (&f->s);
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autoptr(SgMeta) m = meta_of (&f->s, g_ptr_array_index (ids, i));
+      if (m != NULL && (m->state == SG_MSG_QUEUED || m->state == SG_MSG_DEFERRED))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 wait_settled (Fixture *f)
 {
-  for (guint waited = 0; waited < WAIT_MS; waited += POLL_MS)
-    {
-      g_autoptr(GPtrArray) ids = sg_test_spool_ids (&f->s);
-      guint busy = 0;
-      for (guint i = 0; i < ids->len; i++)
-        {
-          g_autoptr(SgMeta) m = meta_of (&f->s, g_ptr_array_index (ids, i));
-          busy += m != NULL && (m->state == SG_MSG_QUEUED || m->state == SG_MSG_DEFERRED);
-        }
-      if (busy == 0)
-        return;
-      g_usleep (POLL_MS * 1000);
-    }
-  g_error ("the queue did not settle");
+  g_assert_true (sg_test_wait_until (settled, f, WAIT_MS, "no message queued or deferred"));
 }
 
-/* assert_schema - queue/<ID>.json validates against schemas/spool-metadata. */
-static void
-assert_schema (Fixture *f, const char *id)
+typedef struct {
+  SgTestServer *s;
+  const char   *id;
+} Message;
+
+/* tried_again - the requeued message was delivered (gone) or failed. */
+static gboolean
+tried_again (gpointer data)
 {
-  g_autofree char *schema = g_test_build_filename (G_TEST_DIST, "..", "schemas",
-                                                   "spool-metadata.schema.json", NULL);
-  g_autofree char *json = json_path (&f->s, id);
-  g_autofree char *err = NULL;
-  const char *args[] = { schema, json, NULL };
-  if (sg_test_python ("validate_schema.py", args, NULL, &err) != 0)
-    g_error ("%s: %s", json, err);
+  Message *m = data;
+  g_autoptr(SgMeta) now = meta_of (m->s, m->id);
+  return now == NULL || now->state == SG_MSG_FAILED;
 }
 
 /* A message that expired (smarthost 451, then older than max_lifetime) got
@@ -114,13 +116,8 @@ test_requeue_expired (void)
         break;   /* delivered */
       g_assert_cmpint (m->state, ==, SG_MSG_FAILED);
       g_assert_cmpint (sg (&f.s, NULL, NULL, "requeue", id, NULL), ==, 0);
-      for (guint waited = 0; waited < WAIT_MS; waited += POLL_MS)
-        {
-          g_autoptr(SgMeta) now = meta_of (&f.s, id);
-          if (now == NULL || now->state == SG_MSG_FAILED)
-            break;
-          g_usleep (POLL_MS * 1000);
-        }
+      Message requeued = { &f.s, id };
+      g_assert_true (sg_test_wait_until (tried_again, &requeued, WAIT_MS, "%s delivered or failed", id));
     }
   wait_queue_empty (&f.s, WAIT_MS);
   guint delivered = originals (f.out, needle);
@@ -209,7 +206,7 @@ test_one_report (void)
   g_assert_cmpint (rb->bounced, >, 0);
   g_assert_cmpint (rc->status, ==, SG_RCPT_DELIVERED);
   g_assert_cmpint (m->lifetime_start, >, 0);
-  assert_schema (&f, id);
+  sg_test_assert_queue_schema (&f.s, id);
   relay_stop (&f);
 }
 

@@ -34,25 +34,6 @@ typedef struct {
   gboolean     started;
 } Relay;
 
-/* have_aiosmtpd - python3-aiosmtpd and openssl present, else skip. */
-static gboolean
-have_aiosmtpd (void)
-{
-  const char *py = g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3";
-  const char *argv[] = { py, "-c", "import aiosmtpd", NULL };
-  if (sg_test_run (argv, NULL, NULL) != 0)
-    {
-      g_test_skip ("python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)");
-      return FALSE;
-    }
-  if (!g_file_test ("/usr/bin/openssl", G_FILE_TEST_IS_EXECUTABLE))
-    {
-      g_test_skip ("openssl is not installed");
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static void
 relay_init (Relay *r)
 {
@@ -77,44 +58,29 @@ mkcert (Relay *r, const char *prefix, const char *name)
 static void
 smarthost (Relay *r, const char *cert_prefix, const char *auth, const char *const *replies)
 {
-  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "tools", "smarthost.py", NULL);
-  g_autofree char *port = g_strdup_printf ("%u", r->port);
   g_autofree char *cert = cert_prefix ? g_strdup_printf ("%s/%s-cert.pem", r->dir, cert_prefix) : NULL;
   g_autofree char *key = cert_prefix ? g_strdup_printf ("%s/%s-key.pem", r->dir, cert_prefix) : NULL;
   g_autofree char *log = g_build_filename (r->dir, "smarthost.log", NULL);
-  g_autofree char *ready = g_build_filename (r->out, "ready", NULL);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (gpointer) (g_getenv ("SG_PYTHON") ? g_getenv ("SG_PYTHON") : "/usr/bin/python3"));
-  g_ptr_array_add (argv, script);
-  g_ptr_array_add (argv, "serve");
-  g_ptr_array_add (argv, "--port");
-  g_ptr_array_add (argv, port);
-  g_ptr_array_add (argv, "--dir");
-  g_ptr_array_add (argv, r->out);
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
   if (cert)
     {
-      g_ptr_array_add (argv, "--cert");
-      g_ptr_array_add (argv, cert);
-      g_ptr_array_add (argv, "--key");
-      g_ptr_array_add (argv, key);
+      g_ptr_array_add (args, "--cert");
+      g_ptr_array_add (args, cert);
+      g_ptr_array_add (args, "--key");
+      g_ptr_array_add (args, key);
     }
   if (auth)
     {
-      g_ptr_array_add (argv, "--auth");
-      g_ptr_array_add (argv, (gpointer) auth);
+      g_ptr_array_add (args, "--auth");
+      g_ptr_array_add (args, (gpointer) auth);
     }
   for (guint i = 0; replies && replies[i]; i++)
     {
-      g_ptr_array_add (argv, "--reply");
-      g_ptr_array_add (argv, (gpointer) replies[i]);
+      g_ptr_array_add (args, "--reply");
+      g_ptr_array_add (args, (gpointer) replies[i]);
     }
-  g_ptr_array_add (argv, NULL);
-  r->sh = sg_test_spawn ((const char *const *) argv->pdata, log);
-  if (!sg_test_wait_file (ready, 15000))
-    {
-      g_autofree char *text = sg_test_read_file (log, NULL);
-      g_error ("smarthost did not start:\n%s", text);
-    }
+  g_ptr_array_add (args, NULL);
+  r->sh = sg_test_smarthost (r->port, r->out, log, (const char *const *) args->pdata);
 }
 
 /* start - spoolgate with [smarthost] pointing at r plus extra config lines. */
@@ -164,17 +130,6 @@ send_mail (Relay *r, const char *sender, const char *const *rcpts, const char *b
   return id;
 }
 
-/* wait_log - the server log holds needle (count times), or fail showing the log. */
-static void
-wait_log (Relay *r, const char *needle, guint count)
-{
-  if (!sg_test_wait_log (&r->s, needle, count, WAIT_MS))
-    {
-      g_autofree char *log = sg_test_server_log (&r->s);
-      g_error ("never saw \"%s\" x%u in the log:\n%s", needle, count, log);
-    }
-}
-
 /* record - the smarthost's JSON record msg-NNN.json, waiting for it (transfer full). */
 static JsonObject *
 record (Relay *r, guint n)
@@ -204,35 +159,32 @@ meta (Relay *r, const char *id)
   return json_object_ref (json_node_get_object (json_parser_get_root (p)));
 }
 
+typedef struct {
+  Relay      *r;
+  const char *id;
+  const char *state;
+} StateWait;
+
+static gboolean
+in_state (gpointer data)
+{
+  StateWait *w = data;
+  g_autoptr(JsonObject) m = meta (w->r, w->id);
+  return g_strcmp0 (json_object_get_string_member (m, "state"), w->state) == 0;
+}
+
 /* meta_in_state - the metadata once it shows state: log lines and DSNs come
- * before the metadata rename that records an attempt, so poll for it. */
+ * before the metadata rename that records an attempt, so wait for it. */
 static JsonObject *
 meta_in_state (Relay *r, const char *id, const char *state)
 {
-  JsonObject *m = NULL;
-  for (int i = 0; i < WAIT_MS / 50; i++)
+  StateWait w = { r, id, state };
+  if (!sg_test_wait_until (in_state, &w, WAIT_MS, "%s in state %s", id, state))
     {
-      g_clear_pointer (&m, json_object_unref);
-      m = meta (r, id);
-      if (g_strcmp0 (json_object_get_string_member (m, "state"), state) == 0)
-        return m;
-      g_usleep (50000);
+      g_autoptr(JsonObject) m = meta (r, id);
+      g_assert_cmpstr (json_object_get_string_member (m, "state"), ==, state);
     }
-  g_assert_cmpstr (json_object_get_string_member (m, "state"), ==, state);
-  return m;
-}
-
-/* check_schema - queue/<id>.json validates against the published schema. */
-static void
-check_schema (Relay *r, const char *id)
-{
-  g_autofree char *schema = g_test_build_filename (G_TEST_DIST, "..", "schemas",
-                                                   "spool-metadata.schema.json", NULL);
-  g_autofree char *path = g_strdup_printf ("%s/queue/%s.json", r->s.spool, id);
-  const char *args[] = { schema, path, NULL };
-  g_autofree char *out = NULL, *err = NULL;
-  if (sg_test_python ("validate_schema.py", args, &out, &err) != 0)
-    g_error ("%s does not validate: %s%s", path, out, err);
+  return meta (r, id);
 }
 
 /* events - the smarthost's command log (transfer full). */
@@ -258,7 +210,7 @@ static const char *const BOB[] = { "bob@example.org", NULL };
 static void
 test_verified_byte_exact (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Relay r;
   relay_init (&r);
@@ -283,12 +235,12 @@ test_verified_byte_exact (void)
   g_assert_cmpmem (got, got_len, eml, eml_len);
   g_autofree char *sent = g_strdup_printf ("%s: to=<bob@example.org>, relay=127.0.0.1[127.0.0.1]:%u, delay=",
                                            id, r.port);
-  wait_log (&r, sent, 1);
-  wait_log (&r, ", dsn=2.0.0, status=sent (250 2.0.0 Ok: stored as msg-001)", 1);
+  sg_test_expect_log (&r.s, sent, 1);
+  sg_test_expect_log (&r.s, ", dsn=2.0.0, status=sent (250 2.0.0 Ok: stored as msg-001)", 1);
   /* the protocol is on Postfix's TLS line before it */
   g_autofree char *tls = g_strdup_printf ("TLS connection established to 127.0.0.1[127.0.0.1]:%u: %s with cipher ",
                                           r.port, version);
-  wait_log (&r, tls, 1);
+  sg_test_expect_log (&r.s, tls, 1);
   /* kept as delivered for keep_delivered, with the attempt recorded */
   g_autoptr(JsonObject) m = meta_in_state (&r, id, "delivered");
   JsonArray *hist = json_object_get_array_member (m, "attempt_history");
@@ -297,7 +249,7 @@ test_verified_byte_exact (void)
   g_assert_cmpstr (json_object_get_string_member (a, "tls_protocol"), ==, version);
   g_assert_nonnull (json_object_get_string_member (a, "tls_cipher"));
   g_assert_cmpstr (json_object_get_string_member (a, "result"), ==, "sent");
-  check_schema (&r, id);
+  sg_test_assert_queue_schema (&r.s, id);
   relay_free (&r);
 }
 
@@ -315,29 +267,29 @@ assert_nothing_sent (Relay *r)
 static void
 test_required_without_starttls (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Relay r;
   relay_init (&r);
   smarthost (&r, NULL, NULL, NULL);
   start (&r, "required", NULL);
   g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
-  wait_log (&r, "does not offer STARTTLS; nothing sent", 2);   /* two attempts */
-  wait_log (&r, "status=deferred", 2);
+  sg_test_expect_log (&r.s, "does not offer STARTTLS; nothing sent", 2);   /* two attempts */
+  sg_test_expect_log (&r.s, "status=deferred", 2);
   assert_nothing_sent (&r);
   /* issue 15: the session is ended with QUIT, not just closed */
   g_autofree char *ev = events (&r);
   g_assert_nonnull (strstr (ev, "\"cmd\": \"QUIT\""));
   g_autoptr(JsonObject) m = meta_in_state (&r, id, "deferred");
   g_assert_nonnull (strstr (json_object_get_string_member (m, "last_error"), "STARTTLS"));
-  check_schema (&r, id);
+  sg_test_assert_queue_schema (&r.s, id);
   relay_free (&r);
 }
 
 static void
 test_verify_wrong_ca (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Relay r;
   relay_init (&r);
@@ -347,8 +299,8 @@ test_verify_wrong_ca (void)
   g_autofree char *extra = g_strdup_printf ("ca_file = %s/good-ca.pem\nserver_name = smarthost.test\n", r.dir);
   start (&r, "verify", extra);
   g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
-  wait_log (&r, "certificate verification failed", 1);
-  wait_log (&r, "status=deferred", 1);
+  sg_test_expect_log (&r.s, "certificate verification failed", 1);
+  sg_test_expect_log (&r.s, "status=deferred", 1);
   assert_nothing_sent (&r);
   g_autofree char *ev = events (&r);
   g_assert_null (strstr (ev, "\"tls\": true"));   /* no command ever arrived inside TLS */
@@ -360,22 +312,22 @@ test_verify_wrong_ca (void)
 static void
 test_down_then_up (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Relay r;
   relay_init (&r);
   start (&r, "none", NULL);
   g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
   g_autofree char *deferred = g_strdup_printf ("%s: to=<bob@example.org>, relay=none, delay=", id);
-  wait_log (&r, deferred, 2);   /* tried twice while down */
-  wait_log (&r, "Connection refused", 2);
+  sg_test_expect_log (&r.s, deferred, 2);   /* tried twice while down */
+  sg_test_expect_log (&r.s, "Connection refused", 2);
   /* Postfix's code for a host that does not answer (RFC 3463 4.4.1), not 4.0.0 */
-  wait_log (&r, ", dsn=4.4.1, status=deferred (", 2);
+  sg_test_expect_log (&r.s, ", dsn=4.4.1, status=deferred (", 2);
   smarthost (&r, NULL, NULL, NULL);
   g_autoptr(JsonObject) rec = record (&r, 1);
   g_assert_cmpstr (json_object_get_string_member (rec, "mail_from"), ==, "alice@example.com");
   g_autofree char *removed = g_strdup_printf ("%s: removed", id);
-  wait_log (&r, removed, 1);
+  sg_test_expect_log (&r.s, removed, 1);
   g_autoptr(GPtrArray) ids = sg_test_spool_ids (&r.s);
   g_assert_cmpuint (ids->len, ==, 0);
   relay_free (&r);
@@ -398,7 +350,7 @@ rcpt_status (JsonObject *m, const char *address)
 static void
 test_mixed_replies_and_dsn (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Relay r;
   relay_init (&r);
@@ -413,10 +365,10 @@ test_mixed_replies_and_dsn (void)
   JsonArray *to = json_object_get_array_member (first, "rcpt_tos");
   g_assert_cmpuint (json_array_get_length (to), ==, 1);
   g_assert_cmpstr (json_array_get_string_element (to, 0), ==, "ok@example.org");
-  wait_log (&r, "to=<later@example.org>, relay=127.0.0.1", 1);
-  wait_log (&r, "status=deferred (451 4.3.0 Temporary failure", 1);
-  wait_log (&r, "to=<bad@example.org>, relay=127.0.0.1", 1);
-  wait_log (&r, "status=bounced (550 5.1.1 No such user here)", 1);
+  sg_test_expect_log (&r.s, "to=<later@example.org>, relay=127.0.0.1", 1);
+  sg_test_expect_log (&r.s, "status=deferred (451 4.3.0 Temporary failure", 1);
+  sg_test_expect_log (&r.s, "to=<bad@example.org>, relay=127.0.0.1", 1);
+  sg_test_expect_log (&r.s, "status=bounced (550 5.1.1 No such user here)", 1);
   /* after the backoff: later delivered, alone */
   g_autoptr(JsonObject) second = record (&r, 2);
   to = json_object_get_array_member (second, "rcpt_tos");
@@ -424,7 +376,7 @@ test_mixed_replies_and_dsn (void)
   g_assert_cmpstr (json_array_get_string_element (to, 0), ==, "later@example.org");
   /* finished with a failure: the DSN goes to alice from <> */
   g_autofree char *notify = g_strdup_printf ("%s: sender non-delivery notification: ", id);
-  wait_log (&r, notify, 1);
+  sg_test_expect_log (&r.s, notify, 1);
   g_autoptr(JsonObject) dsn = record (&r, 3);
   g_assert_cmpstr (json_object_get_string_member (dsn, "mail_from"), ==, "<>");
   to = json_object_get_array_member (dsn, "rcpt_tos");
@@ -445,9 +397,9 @@ test_mixed_replies_and_dsn (void)
   g_assert_cmpstr (rcpt_status (m, "later@example.org"), ==, "delivered");
   g_assert_cmpstr (rcpt_status (m, "bad@example.org"), ==, "failed");
   g_assert_cmpuint (json_object_get_int_member (m, "attempts"), ==, 2);
-  check_schema (&r, id);
+  sg_test_assert_queue_schema (&r.s, id);
   /* the DSN itself was delivered and removed; a bounce never bounces */
-  wait_log (&r, ": removed", 1);
+  sg_test_expect_log (&r.s, ": removed", 1);
   g_autofree char *log = sg_test_server_log (&r.s);
   g_assert_null (strstr (strstr (log, notify) + strlen (notify), "sender non-delivery notification"));
   relay_free (&r);
@@ -456,7 +408,7 @@ test_mixed_replies_and_dsn (void)
 static void
 test_null_sender_no_dsn (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Relay r;
   relay_init (&r);
@@ -466,7 +418,7 @@ test_null_sender_no_dsn (void)
   const char *rcpts[] = { "bad@example.org", NULL };
   g_autofree char *id = send_mail (&r, "", rcpts, NULL);
   g_autofree char *none = g_strdup_printf ("%s: no non-delivery notification: the sender is <>", id);
-  wait_log (&r, none, 1);
+  sg_test_expect_log (&r.s, none, 1);
   g_autofree char *log = sg_test_server_log (&r.s);
   g_assert_null (strstr (log, "sender non-delivery notification"));
   g_autoptr(GPtrArray) ids = sg_test_spool_ids (&r.s);
@@ -477,7 +429,7 @@ test_null_sender_no_dsn (void)
 static void
 test_auth_inside_tls (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Relay r;
   relay_init (&r);
@@ -497,7 +449,7 @@ test_auth_inside_tls (void)
   g_assert_nonnull (auth);
   g_assert_nonnull (strstr (auth, "\"tls\": true"));
   g_autofree char *removed = g_strdup_printf ("%s: removed", id);
-  wait_log (&r, removed, 1);
+  sg_test_expect_log (&r.s, removed, 1);
   g_autofree char *log = sg_test_server_log (&r.s);
   g_assert_null (strstr (log, "s3cret-Pw"));
   relay_free (&r);
@@ -516,13 +468,13 @@ test_expiry (void)
   r.started = TRUE;
   g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
   g_autofree char *expired = g_strdup_printf ("%s: to=<bob@example.org>, relay=none, delay=", id);
-  wait_log (&r, "status=bounced (expired after ", 1);
+  sg_test_expect_log (&r.s, "status=bounced (expired after ", 1);
   g_autofree char *notify = g_strdup_printf ("%s: sender non-delivery notification: ", id);
-  wait_log (&r, notify, 1);
+  sg_test_expect_log (&r.s, notify, 1);
   g_autoptr(JsonObject) m = meta_in_state (&r, id, "failed");
   g_assert_cmpstr (rcpt_status (m, "bob@example.org"), ==, "failed");
   g_assert_cmpuint (json_object_get_int_member (m, "attempts"), >=, 2);
-  check_schema (&r, id);
+  sg_test_assert_queue_schema (&r.s, id);
   /* the DSN is queued (the smarthost is still down) from <> to alice */
   g_autoptr(GPtrArray) ids = sg_test_spool_ids (&r.s);
   g_assert_cmpuint (ids->len, ==, 2);
@@ -531,7 +483,7 @@ test_expiry (void)
   g_autoptr(JsonObject) d = meta (&r, dsn_id);
   g_assert_cmpstr (json_object_get_string_member (d, "sender"), ==, "");
   g_assert_cmpstr (rcpt_status (d, "alice@example.com"), !=, NULL);
-  check_schema (&r, dsn_id);
+  sg_test_assert_queue_schema (&r.s, dsn_id);
   g_autofree char *dsn_eml = g_strdup_printf ("%s/queue/%s.eml", r.s.spool, dsn_id);
   g_autofree char *text = sg_test_read_file (dsn_eml, NULL);
   g_assert_nonnull (strstr (text, "Status: 4.4.7\r\n"));
@@ -541,7 +493,7 @@ test_expiry (void)
 static void
 test_connection_reuse (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Relay r;
   relay_init (&r);
@@ -574,7 +526,7 @@ test_connection_reuse (void)
 static void
 test_plain_smtp_sink (void)
 {
-  if (!g_file_test ("/usr/sbin/smtp-sink", G_FILE_TEST_IS_EXECUTABLE))
+  if (!g_file_test (SG_TEST_SMTP_SINK, G_FILE_TEST_IS_EXECUTABLE))
     {
       g_test_skip ("smtp-sink is not installed (apt-get install postfix)");
       return;
@@ -584,19 +536,14 @@ test_plain_smtp_sink (void)
   g_assert_cmpint (g_mkdir (r.out, 0777), ==, 0);
   g_assert_cmpint (g_chmod (r.out, 0777), ==, 0);
   g_assert_cmpint (g_chmod (r.dir, 0755), ==, 0);
-  g_autofree char *tmpl = g_strdup_printf ("%s/sink.", r.out);
-  g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", r.port);
-  g_autofree char *log = g_build_filename (r.dir, "smtp-sink.log", NULL);
-  const char *argv[] = { "/usr/sbin/smtp-sink", "-u", "nobody", "-d", tmpl, listen, "16", NULL };
-  r.sh = sg_test_spawn (argv, log);
-  g_usleep (300000);
+  r.sh = sg_test_smtp_sink (r.port, r.out, "nobody");
   start (&r, "none", "[queue]\nconcurrency = 2\n");
   for (guint i = 0; i < 4; i++)
     {
       g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
     }
-  wait_log (&r, ", dsn=2.0.0, status=sent (250 ", 4);
-  wait_log (&r, ": removed", 4);
+  sg_test_expect_log (&r.s, ", dsn=2.0.0, status=sent (250 ", 4);
+  sg_test_expect_log (&r.s, ": removed", 4);
   guint dumps = 0;
   g_autoptr(GDir) d = g_dir_open (r.out, 0, NULL);
   for (const char *name; d && (name = g_dir_read_name (d)); )
@@ -621,9 +568,14 @@ test_no_smarthost (void)
   g_autofree char *id = sg_test_send (s.port, "alice@example.com", BOB, BODY, -1);
   g_assert_nonnull (id);
   g_assert_true (sg_test_wait_log (&s, "no [smarthost] host configured: mail stays queued", 1, WAIT_MS));
-  g_usleep (500000);
+  /* the whole life of the daemon, up to its orderly exit, left it queued */
+  g_assert_cmpint (sg_test_server_stop (&s), ==, 0);
   g_autoptr(GPtrArray) ids = sg_test_spool_ids (&s);
   g_assert_cmpuint (ids->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (ids, 0), ==, id);
+  g_autofree char *log = sg_test_server_log (&s);
+  g_autofree char *tried = g_strdup_printf ("%s: to=<", id);
+  g_assert_null (strstr (log, tried));
   sg_test_server_free (&s);
 }
 
@@ -648,7 +600,7 @@ log_line (Relay *r, const char *needle)
 static void
 test_log_fields_verified (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Relay r;
   relay_init (&r);
@@ -659,7 +611,7 @@ test_log_fields_verified (void)
   start (&r, "verify", extra);
   g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
   g_autofree char *to = g_strdup_printf ("%s: to=<bob@example.org>, relay=", id);
-  wait_log (&r, to, 1);
+  sg_test_expect_log (&r.s, to, 1);
   g_autofree char *log = sg_test_server_log (&r.s);
   g_autofree char *from = g_strdup_printf ("%s: from=<alice@example.com>, ", id);
   const char *arrival = strstr (log, from), *delivery = strstr (log, to);
@@ -686,7 +638,7 @@ test_log_fields_verified (void)
   g_autoptr(JsonObject) m = meta_in_state (&r, id, "delivered");
   JsonObject *h = json_array_get_object_element (json_object_get_array_member (m, "attempt_history"), 0);
   g_assert_true (json_object_get_boolean_member (h, "tls_verified"));
-  check_schema (&r, id);
+  sg_test_assert_queue_schema (&r.s, id);
   relay_free (&r);
 }
 
@@ -697,7 +649,7 @@ test_log_fields_verified (void)
 static void
 test_failed_attempt_reached (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Relay r;
   relay_init (&r);
@@ -710,20 +662,20 @@ test_failed_attempt_reached (void)
   g_autofree char *id = send_mail (&r, "alice@example.com", BOB, NULL);
   g_autofree char *to = g_strdup_printf ("%s: to=<bob@example.org>, relay=127.0.0.1[127.0.0.1]:%u, delay=",
                                          id, r.port);
-  wait_log (&r, to, 1);
+  sg_test_expect_log (&r.s, to, 1);
   g_autofree char *line = log_line (&r, to);
   if (strstr (line, ", dsn=4.") == NULL || strstr (line, "status=deferred (") == NULL)
     g_error ("unexpected delivery line: %s", line);
   g_autofree char *untrusted = g_strdup_printf ("Untrusted TLS connection established to 127.0.0.1[127.0.0.1]:%u: ",
                                                 r.port);
-  wait_log (&r, untrusted, 1);
+  sg_test_expect_log (&r.s, untrusted, 1);
   g_autoptr(JsonObject) m = meta_in_state (&r, id, "deferred");
   JsonObject *h = json_array_get_object_element (json_object_get_array_member (m, "attempt_history"), 0);
   g_autofree char *relay = g_strdup_printf ("127.0.0.1[127.0.0.1]:%u", r.port);
   g_assert_cmpstr (json_object_get_string_member (h, "relay"), ==, relay);
   g_assert_true (g_str_has_prefix (json_object_get_string_member (h, "tls_protocol"), "TLSv1."));
   g_assert_false (json_object_get_boolean_member (h, "tls_verified"));
-  check_schema (&r, id);
+  sg_test_assert_queue_schema (&r.s, id);
   relay_free (&r);
 }
 

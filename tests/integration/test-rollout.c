@@ -34,19 +34,8 @@ no_date (guint n)
 static char *
 transact (guint16 port, const char *body)
 {
-  SgTestClient *c = sg_test_client_connect (port, NULL);
-  g_autofree char *ehlo = sg_test_client_command (c, "EHLO client.example");
-  g_autofree char *mail = sg_test_client_command (c, "MAIL FROM:<alice@example.com>");
-  g_autofree char *rcpt = sg_test_client_command (c, "RCPT TO:<bob@example.org>");
-  g_autofree char *data = sg_test_client_command (c, "DATA");
-  g_assert_true (g_str_has_prefix (rcpt, "250"));
-  g_assert_true (g_str_has_prefix (data, "354"));
-  sg_test_client_send (c, body, -1);
-  sg_test_client_send (c, ".\r\n", 3);
-  char *reply = sg_test_client_reply (c);
-  g_autofree char *quit = sg_test_client_command (c, "QUIT");
-  sg_test_client_free (c);
-  return reply;
+  return sg_test_transact (port, "alice@example.com",
+                           (const char *const[]) { "bob@example.org", NULL }, body, -1);
 }
 
 /* json_file - parse a file into an object node, asserting it parses (transfer full). */
@@ -88,47 +77,11 @@ validation_bool (JsonNode *node, const char *name)
   return m && json_node_get_value_type (m) == G_TYPE_BOOLEAN ? json_node_get_boolean (m) : -1;
 }
 
-/* assert_schema - every file validates against schemas/<schema>. */
-static void
-assert_schema (const char *schema, const char *const *files)
-{
-  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "schemas", schema, NULL);
-  g_autoptr(GPtrArray) args = g_ptr_array_new ();
-  g_ptr_array_add (args, path);
-  for (guint i = 0; files[i]; i++)
-    g_ptr_array_add (args, (gpointer) files[i]);
-  g_ptr_array_add (args, NULL);
-  g_autofree char *out = NULL, *err = NULL;
-  if (sg_test_python ("validate_schema.py", (const char *const *) args->pdata, &out, &err) != 0)
-    g_error ("schema %s: %s", schema, err);
-}
-
 /* rejected_path - spool/rejected/<ID><suffix> (transfer full). */
 static char *
 rejected_path (SgTestServer *s, const char *id, const char *suffix)
 {
   return g_strdup_printf ("%s/rejected/%s%s", s->spool, id, suffix);
-}
-
-/* compare_ids - g_ptr_array_sort hands pointers to the elements. */
-static gint
-compare_ids (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
-}
-
-/* rejected_ids - IDs with a .json in rejected/, sorted (transfer full). */
-static GPtrArray *
-rejected_ids (SgTestServer *s)
-{
-  g_autofree char *dir = g_build_filename (s->spool, "rejected", NULL);
-  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-  for (const char *n; d && (n = g_dir_read_name (d)); )
-    if (g_str_has_suffix (n, ".json") && strlen (n) == 25)
-      g_ptr_array_add (ids, g_strndup (n, 20));
-  g_ptr_array_sort (ids, compare_ids);
-  return ids;
 }
 
 /* scrape - GET /metrics over a raw socket; the body (transfer full). */
@@ -204,7 +157,7 @@ test_monitor (void)
   g_assert_cmpstr (member (gmeta, "validation", "mode"), ==, "monitor");
   g_assert_cmpint (validation_bool (gmeta, "would_reject"), ==, 0);
   g_assert_null (member (gmeta, "validation", "rule"));
-  assert_schema ("spool-metadata.schema.json", (const char *const[]) { jpath, gpath, NULL });
+  sg_test_assert_schema ("spool-metadata.schema.json", (const char *const[]) { jpath, gpath, NULL });
 
   /* the log: the arrival lines in Postfix's order (client=, message-id=,
    * from=), and only then the reject_warning found while it was checked */
@@ -268,7 +221,7 @@ test_keep_rejected (void)
   g_autofree char *reply = transact (s.port, bad1);
   g_assert_nonnull (reply);
   g_assert_true (g_str_has_prefix (reply, "550 5.6.0 Message rejected: "));
-  g_autoptr(GPtrArray) kept = rejected_ids (&s);
+  g_autoptr(GPtrArray) kept = kept_ids (&s);
   g_assert_cmpuint (kept->len, ==, 1);
   g_autofree char *id1 = g_strdup (g_ptr_array_index (kept, 0));
   g_autoptr(GPtrArray) queued = sg_test_spool_ids (&s);
@@ -276,7 +229,7 @@ test_keep_rejected (void)
 
   g_autofree char *eml1 = rejected_path (&s, id1, ".eml");
   g_autofree char *json1 = rejected_path (&s, id1, ".json");
-  assert_schema ("rejected-metadata.schema.json", (const char *const[]) { json1, NULL });
+  sg_test_assert_schema ("rejected-metadata.schema.json", (const char *const[]) { json1, NULL });
   g_autoptr(JsonNode) rec = json_file (json1);
   g_assert_cmpstr (member (rec, NULL, "rule"), ==, "header.date.missing");
   g_assert_cmpstr (member (rec, NULL, "reply"), ==, reply);
@@ -306,7 +259,7 @@ test_keep_rejected (void)
   g_autofree char *r2 = transact (s.port, bad2);
   g_autofree char *r3 = transact (s.port, bad3);
   g_assert_true (g_str_has_prefix (r2, "550 ") && g_str_has_prefix (r3, "550 "));
-  g_autoptr(GPtrArray) now = rejected_ids (&s);
+  g_autoptr(GPtrArray) now = kept_ids (&s);
   g_assert_cmpuint (now->len, ==, 2);
   g_assert_false (g_ptr_array_find_with_equal_func (now, id1, g_str_equal, NULL));
   g_assert_false (g_file_test (eml1, G_FILE_TEST_EXISTS));
@@ -327,7 +280,7 @@ test_keep_rejected (void)
       g_assert_cmpstr (member (line, NULL, "rule"), ==, "header.date.missing");
       g_autofree char *p = g_build_filename (s.dir, i == 0 ? "l0.json" : "l1.json", NULL);
       g_assert_true (g_file_set_contents (p, lines[i], -1, NULL));
-      assert_schema ("rejected-metadata.schema.json", (const char *const[]) { p, NULL });
+      sg_test_assert_schema ("rejected-metadata.schema.json", (const char *const[]) { p, NULL });
     }
   /* the text listing */
   g_clear_pointer (&out, g_free);
@@ -381,7 +334,7 @@ test_release (void)
   g_autofree char *bad = no_date (7);
   g_autofree char *reply = transact (s.port, bad);
   g_assert_true (g_str_has_prefix (reply, "550 5.6.0 "));
-  g_autoptr(GPtrArray) kept = rejected_ids (&s);
+  g_autoptr(GPtrArray) kept = kept_ids (&s);
   g_assert_cmpuint (kept->len, ==, 1);
   const char *id = g_ptr_array_index (kept, 0);
 
@@ -409,7 +362,7 @@ test_release (void)
 
   g_autofree char *qjson = json_path (&s, id);
   g_autoptr(JsonNode) meta = json_file (qjson);
-  assert_schema ("spool-metadata.schema.json", (const char *const[]) { qjson, NULL });
+  sg_test_assert_schema ("spool-metadata.schema.json", (const char *const[]) { qjson, NULL });
   g_assert_cmpstr (member (meta, NULL, "sender"), ==, "alice@example.com");
   g_assert_cmpstr (member (meta, NULL, "helo_name"), ==, "client.example");
   g_assert_cmpstr (member (meta, "validation", "rule"), ==, "header.date.missing");
@@ -436,12 +389,10 @@ test_release (void)
   /* the runner delivers it once a smarthost listens */
   g_autofree char *dump = g_build_filename (s.dir, "sink", NULL);
   g_assert_cmpint (g_mkdir (dump, 0700), ==, 0);
-  GSubprocess *sink = start_sink (sink_port, dump);
+  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root");
   g_autofree char *sent = g_strdup_printf ("%s: to=<bob@example.org>, relay=127.0.0.1", id);
   g_assert_true (sg_test_wait_log (&s, sent, 1, DELIVERY_WAIT_MS));
-  gint64 deadline = g_get_monotonic_time () + (gint64) DELIVERY_WAIT_MS * 1000;
-  while (deliveries (dump, "Subject: rollout 0007") < 1 && g_get_monotonic_time () < deadline)
-    g_usleep (POLL_MS * 1000);
+  g_assert_true (wait_deliveries (dump, "Subject: rollout 0007", 1, DELIVERY_WAIT_MS));
   g_assert_cmpuint (deliveries (dump, "Subject: rollout 0007"), ==, 1);
   sg_test_stop_process (sink);
   sg_test_server_free (&s);
@@ -476,7 +427,7 @@ test_monitor_kept (void)
   g_autofree char *good_id = sg_test_send (s.port, "alice@example.com",
                                            (const char *const[]) { "bob@example.org", NULL }, good, -1);
   g_assert_nonnull (good_id);
-  g_autoptr(GPtrArray) kept = rejected_ids (&s);
+  g_autoptr(GPtrArray) kept = kept_ids (&s);
   g_assert_cmpuint (kept->len, ==, 1);   /* the clean one is not kept */
   g_assert_cmpstr (g_ptr_array_index (kept, 0), ==, id);
   g_autofree char *kept_msg = g_strdup_printf ("%s: monitored: kept a copy in rejected/", id);
@@ -497,25 +448,16 @@ test_monitor_kept (void)
   /* delivered: gone from queue/, still listed, and shown */
   g_autofree char *dump = g_build_filename (s.dir, "sink", NULL);
   g_assert_cmpint (g_mkdir (dump, 0700), ==, 0);
-  GSubprocess *sink = start_sink (sink_port, dump);
+  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root");
   g_autofree char *sent = g_strdup_printf ("%s: to=<bob@example.org>, relay=127.0.0.1", id);
   g_assert_true (sg_test_wait_log (&s, sent, 1, DELIVERY_WAIT_MS));
   g_autofree char *qjson = json_path (&s, id);
-  gint64 deadline = g_get_monotonic_time () + (gint64) DELIVERY_WAIT_MS * 1000;
-  while (g_file_test (qjson, G_FILE_TEST_EXISTS) && g_get_monotonic_time () < deadline)
-    g_usleep (POLL_MS * 1000);
-  g_assert_false (g_file_test (qjson, G_FILE_TEST_EXISTS));
+  g_assert_true (sg_test_wait_gone (qjson, DELIVERY_WAIT_MS));
   g_autofree char *rjson = rejected_path (&s, id, ".json");
-  deadline = g_get_monotonic_time () + (gint64) DELIVERY_WAIT_MS * 1000;
-  for (;;)
-    {
-      g_autoptr(JsonNode) r = json_file (rjson);
-      if (json_object_has_member (json_node_get_object (r), "delivered_time_us"))
-        break;
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (POLL_MS * 1000);
-    }
-  assert_schema ("rejected-metadata.schema.json", (const char *const[]) { rjson, NULL });
+  g_assert_true (sg_test_wait_text (rjson, "\"delivered_time_us\"", 1, DELIVERY_WAIT_MS));
+  g_autoptr(JsonNode) rec = json_file (rjson);
+  g_assert_true (json_object_has_member (json_node_get_object (rec), "delivered_time_us"));
+  sg_test_assert_schema ("rejected-metadata.schema.json", (const char *const[]) { rjson, NULL });
 
   g_assert_cmpint (sg (&s, &out, NULL, "rejected", "--monitored", NULL), ==, 0);
   g_assert_nonnull (strstr (out, id));
@@ -560,7 +502,7 @@ test_recovery (void)
   g_autofree char *queued = sg_test_send (s.port, "alice@example.com",
                                           (const char *const[]) { "bob@example.org", NULL }, good, -1);
   g_assert_nonnull (queued);
-  g_autoptr(GPtrArray) kept = rejected_ids (&s);
+  g_autoptr(GPtrArray) kept = kept_ids (&s);
   g_assert_cmpuint (kept->len, ==, 1);
   const char *id = g_ptr_array_index (kept, 0);
   g_assert_cmpint (sg_test_server_stop (&s), ==, 0);

@@ -18,13 +18,7 @@ make_certs (Certs *c, gboolean require)
   c->dir = g_dir_make_tmp ("sg-tls-XXXXXX", NULL);
   c->cert = g_build_filename (c->dir, "cert.pem", NULL);
   c->key = g_build_filename (c->dir, "key.pem", NULL);
-  const char *argv[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                         "-keyout", c->key, "-out", c->cert, "-days", "2",
-                         "-subj", "/CN=localhost",
-                         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", NULL };
-  g_autofree char *err = NULL;
-  if (sg_test_run (argv, NULL, &err) != 0)
-    g_error ("openssl req failed: %s", err);
+  sg_test_make_cert (c->cert, c->key, "localhost", TRUE);
   c->config = g_strdup_printf ("[tls]\ncert_file = %s\nkey_file = %s\nrequire = %s\n",
                                c->cert, c->key, require ? "true" : "false");
 }

@@ -1,9 +1,11 @@
 /* spool_test_util.c - helpers shared by the spool tests (see the header):
- * scratch directories, sample metadata, listings and the schema check. */
+ * scratch directories, a spool opened in one, a small tmpfs, sample
+ * metadata, listings and the schema check. */
 #include "spool_test_util.h"
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -107,6 +109,46 @@ sg_test_count (const char *dir, const char *suffix)
   g_autoptr(GPtrArray) names = sg_test_list (dir, suffix);
 
   return names->len;
+}
+
+SgSpool *
+sg_test_spool_new (char **dir)
+{
+  g_autoptr(GError) error = NULL;
+
+  *dir = sg_test_tmpdir ();
+  SgSpool *spool = sg_spool_open (*dir, &error);
+  g_assert_no_error (error);
+  return spool;
+}
+
+void
+sg_test_spool_use_syncfs (SgSpool *spool, SgSpoolSyncMethod method)
+{
+  g_test_expect_message ("spoolgate", G_LOG_LEVEL_WARNING, "*not a file system of its own*");
+  sg_spool_set_sync_method (spool, method);
+  g_test_assert_expected_messages ();
+}
+
+char *
+sg_test_mount_tmpfs (const char *options)
+{
+  char *mnt = sg_test_tmpdir ();
+
+  if (mount ("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, options) == 0)
+    return mnt;
+  g_test_skip_printf ("cannot mount a tmpfs (%s); needs root and CAP_SYS_ADMIN", g_strerror (errno));
+  sg_test_rmtree (mnt);
+  g_free (mnt);
+  return NULL;
+}
+
+void
+sg_test_unmount_tmpfs (const char *mnt)
+{
+  if (umount2 (mnt, MNT_DETACH) != 0)
+    g_test_message ("umount %s: %s", mnt, g_strerror (errno));
+  sg_test_rmtree (mnt);
 }
 
 /* sg_test_validate - run the schema validator on files; its exit status. */

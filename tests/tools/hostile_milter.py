@@ -16,30 +16,16 @@ MODE:
   progress     SMFIR_PROGRESS every 0.1 s, for ever
   hang         nothing: the connection stays open and silent
 """
-import socket
-import struct
 import sys
 import threading
 import time
+
+from milter_wire import negotiate_reply, packet, read_packet, serve_forever
 
 MODE, PORTFILE = sys.argv[1:3]
 COUNT = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 lock = threading.Lock()
 eoms = 0
-
-
-def packet(cmd, data=b""):
-    return struct.pack(">I", len(data) + 1) + cmd + data
-
-
-def read_exact(conn, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = conn.recv(n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return buf
 
 
 def misbehave(conn):
@@ -51,19 +37,18 @@ def misbehave(conn):
     elif MODE == "progress":
         while True:
             conn.sendall(packet(b"p"))
-            time.sleep(0.1)
+            time.sleep(0.1)   # a sleep: progress at a steady pace is the abuse
     else:
-        time.sleep(3600)
+        time.sleep(3600)      # a sleep: hanging is the abuse
 
 
 def serve(conn):
     global eoms
     try:
         while True:
-            (length,) = struct.unpack(">I", read_exact(conn, 4))
-            cmd = read_exact(conn, length)[:1]
+            cmd, _ = read_packet(conn)
             if cmd == b"O":
-                conn.sendall(packet(b"O", struct.pack(">III", 6, 0x1FF, 0)))
+                conn.sendall(negotiate_reply())
             elif cmd in (b"D", b"A"):
                 continue
             elif cmd in (b"Q", b"K"):
@@ -81,19 +66,5 @@ def serve(conn):
         conn.close()
 
 
-def main():
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(64)
-    with open(PORTFILE + ".tmp", "w") as f:
-        f.write(str(srv.getsockname()[1]))
-    import os
-    os.rename(PORTFILE + ".tmp", PORTFILE)
-    while True:
-        conn, _ = srv.accept()
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-
 if __name__ == "__main__":
-    main()
+    serve_forever(PORTFILE, serve, 64)

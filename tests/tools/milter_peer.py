@@ -18,11 +18,12 @@ appends one JSON line per command received to LOGFILE ({"cmd": "M", "args":
   flood       at end of message: 256 added headers of 60,000 bytes each, then accept
 """
 import json
-import socket
 import struct
 import sys
 import threading
 import time
+
+from milter_wire import negotiate_reply, packet, read_packet, serve_forever
 
 MODE, PORTFILE, LOGFILE = sys.argv[1:4]
 lock = threading.Lock()
@@ -34,20 +35,6 @@ def log(entry):
         f.write(json.dumps(entry) + "\n")
 
 
-def packet(cmd, data=b""):
-    return struct.pack(">I", len(data) + 1) + cmd + data
-
-
-def read_exact(conn, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = conn.recv(n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return buf
-
-
 def strings(data):
     return [s.decode("utf-8", "replace") for s in data.split(b"\0")[:-1]]
 
@@ -56,9 +43,7 @@ def serve(conn):
     macros = {}
     try:
         while True:
-            (length,) = struct.unpack(">I", read_exact(conn, 4))
-            body = read_exact(conn, length)
-            cmd, data = body[:1], body[1:]
+            cmd, data = read_packet(conn)
             if cmd == b"D":
                 s = strings(data[1:])
                 macros.update(dict(zip(s[0::2], s[1::2])))
@@ -66,9 +51,9 @@ def serve(conn):
             log({"cmd": cmd.decode(), "args": strings(data) if cmd != b"B" else [data.decode("utf-8", "replace")],
                  "macros": macros})
             if cmd == b"O":
-                conn.sendall(packet(b"O", struct.pack(">III", 6, 0x1FF, 0)))
+                conn.sendall(negotiate_reply())
                 if MODE == "hang":
-                    time.sleep(3600)
+                    time.sleep(3600)   # a sleep: hanging is the part it plays
                 continue
             if cmd in (b"A",):
                 continue
@@ -82,7 +67,7 @@ def serve(conn):
                 continue
             if cmd == b"E":
                 if MODE == "hang-eom":
-                    time.sleep(3600)
+                    time.sleep(3600)   # a sleep: hanging is the part it plays
                     return
                 if MODE == "quarantine":
                     conn.sendall(packet(b"q", b"suspicious attachment\0") + packet(b"c"))
@@ -112,19 +97,5 @@ def serve(conn):
         conn.close()
 
 
-def main():
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    with open(PORTFILE + ".tmp", "w") as f:
-        f.write(str(srv.getsockname()[1]))
-    import os
-    os.rename(PORTFILE + ".tmp", PORTFILE)
-    while True:
-        conn, _ = srv.accept()
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-
 if __name__ == "__main__":
-    main()
+    serve_forever(PORTFILE, serve, 16)

@@ -1,4 +1,4 @@
-/* test_spool_pool.c - retiring delivered messages and recycling their files
+/* test-spool-pool.c - retiring delivered messages and recycling their files
  * (spool_pool.c), on a real spool directory: the files really are reused
  * (same inodes), nothing of an older message survives in a reused file,
  * the pool's bound holds, and readers never take a recycled file for the

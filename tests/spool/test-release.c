@@ -1,4 +1,4 @@
-/* test_release.c - src/spool/spool_release.c: releasing a refused message
+/* test-release.c - src/spool/spool_release.c: releasing a refused message
  * is exactly once wherever it dies (issue 21). A child process runs the
  * release, or the start-up resolution, and _exit()s at one numbered step
  * of the protocol (spool_private.h: SgReleaseStep), leaving the files as a
@@ -45,7 +45,7 @@ keep_one (Fixture *f, guint64 budget, char *id_out)
   m->rule = g_strdup ("header.date.missing");
   m->reply = g_strdup ("550 5.6.0 no Date");
   g_autoptr(GBytes) body = g_bytes_new_static (BODY, sizeof BODY - 1);
-  g_usleep (2);
+  g_usleep (2);   /* a sleep: distinct arrival order, as IDs encode microseconds */
   g_assert_true (sg_rejected_keep (store, m, NULL, body, &error));
   g_assert_no_error (error);
   g_strlcpy (id_out, m->envelope->queue_id, SG_QUEUE_ID_LEN + 1);

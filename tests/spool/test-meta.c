@@ -1,4 +1,4 @@
-/* test_meta.c - metadata JSON tests: round trip, the version check, missing
+/* test-meta.c - metadata JSON tests: round trip, the version check, missing
  * and malformed fields, and that the C reader and the published schema
  * require the same fields. */
 #include "spool_test_util.h"

@@ -1,4 +1,4 @@
-/* test_recover.c - start-up recovery on a crafted crash scene: tmp/
+/* test-recover.c - start-up recovery on a crafted crash scene: tmp/
  * leftovers, a lone .eml, a lone .json, corrupt and wrong-version metadata,
  * a size mismatch and stray files. Valid messages must come through
  * untouched, nothing doubtful may be deleted. */
@@ -37,11 +37,7 @@ typedef struct {
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
-  f->dir = sg_test_tmpdir ();
-  f->spool = sg_spool_open (f->dir, &error);
-  g_assert_no_error (error);
+  f->spool = sg_test_spool_new (&f->dir);
 }
 
 /* fixture_teardown - close the spool and remove its directory. */

@@ -1,4 +1,4 @@
-/* test_spool_draft.c - drafts (spool_draft.c): a message written to tmp/ as
+/* test-spool-draft.c - drafts (spool_draft.c): a message written to tmp/ as
  * it arrives (appended through the writer thread or written in place),
  * read back through its mapping and committed as that same file.
  * Byte-exact .eml at sizes around the page, the O_DIRECT minimum and the
@@ -170,18 +170,12 @@ test_recycled (void)
 static void
 test_nospace (void)
 {
-  g_autofree char *mnt = sg_test_tmpdir ();
+  g_autofree char *mnt = sg_test_mount_tmpfs (TINY_FS);
+  if (mnt == NULL)
+    return;
   g_autofree char *dir = g_build_filename (mnt, "spool", NULL);
   g_autofree char *tmp = g_build_filename (dir, "tmp", NULL);
   g_autoptr(GError) error = NULL;
-
-  if (mount ("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, TINY_FS) != 0)
-    {
-      g_test_skip_printf ("cannot mount a tmpfs to provoke ENOSPC (%s); needs root "
-                          "and CAP_SYS_ADMIN", g_strerror (errno));
-      sg_test_rmtree (mnt);
-      return;
-    }
   SgSpool *spool = sg_spool_open (dir, &error);
   g_assert_no_error (error);
   SgSpoolDraft *draft = sg_spool_draft_new (spool, &error);
@@ -215,9 +209,7 @@ test_nospace (void)
   sg_spool_free (spool);       /* the writer is done with it now */
   g_assert_cmpuint (sg_test_count (tmp, NULL), ==, 0);
   spool = NULL;
-  if (umount2 (mnt, MNT_DETACH) != 0)
-    g_test_message ("umount %s: %s", mnt, g_strerror (errno));
-  sg_test_rmtree (mnt);
+  sg_test_unmount_tmpfs (mnt);
 }
 
 int

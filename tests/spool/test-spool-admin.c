@@ -1,4 +1,4 @@
-/* test_spool_admin.c - listing, the admin open and the per-message lock,
+/* test-spool-admin.c - listing, the admin open and the per-message lock,
  * on a real spool directory. */
 #include "spool_test_util.h"
 

@@ -1,4 +1,4 @@
-/* test_spool_async.c - group commit tests: many commits from several threads
+/* test-spool-async.c - group commit tests: many commits from several threads
  * all reported in the caller's main context, batches sharing one fsync of
  * queue/, the bounded queue failing fast, and sg_spool_free draining. */
 #include "spool_test_util.h"
@@ -34,18 +34,9 @@ typedef struct {
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
-  f->dir = sg_test_tmpdir ();
-  f->spool = sg_spool_open (f->dir, &error);
-  g_assert_no_error (error);
+  f->spool = sg_test_spool_new (&f->dir);
   if (data != NULL)
-    {
-      /* a temporary directory shares its file system: syncfs warns so */
-      g_test_expect_message ("spoolgate", G_LOG_LEVEL_WARNING, "*not a file system of its own*");
-      sg_spool_set_sync_method (f->spool, *(const SgSpoolSyncMethod *) data);
-      g_test_assert_expected_messages ();
-    }
+    sg_test_spool_use_syncfs (f->spool, *(const SgSpoolSyncMethod *) data);
   f->context = g_main_context_new ();
   g_main_context_push_thread_default (f->context);
   f->main_thread = g_thread_self ();
@@ -220,7 +211,7 @@ test_queue_wait (Fixture *f, gconstpointer data)
     submit (f);
   gint64 start = g_get_monotonic_time ();
   GThread *t = g_thread_new ("overflow", overflow_thread, f);
-  g_usleep (300 * 1000);
+  g_usleep (300 * 1000);   /* a sleep: nothing is to happen meanwhile */
   g_assert_cmpuint (f->done, ==, 0);          /* still waiting, nothing refused */
   sg_spool_commit_hold (f->spool, FALSE);
   g_thread_join (t);

@@ -1,4 +1,4 @@
-/* test_queue_id.c - queue ID tests: format, uniqueness across threads,
+/* test-queue-id.c - queue ID tests: format, uniqueness across threads,
  * strict ordering within a process, and the encoded time. */
 #include "spool/queue_id.h"
 
@@ -131,7 +131,7 @@ test_sortable (void)
   char a[SG_QUEUE_ID_LEN + 1], b[SG_QUEUE_ID_LEN + 1];
 
   sg_queue_id_generate (a);
-  g_usleep (2000);
+  g_usleep (2000);   /* a sleep: IDs encode the time, and the time must move on */
   sg_queue_id_generate (b);
   g_assert_cmpstr (a, <, b);
   g_assert_cmpint (sg_queue_id_time (a), <, sg_queue_id_time (b));

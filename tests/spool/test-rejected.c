@@ -1,4 +1,4 @@
-/* test_rejected.c - src/spool/spool_rejected.c on real directories: the
+/* test-rejected.c - src/spool/spool_rejected.c on real directories: the
  * .json round trip, the byte budget (oldest dropped first, too big refused),
  * the index rebuilt at open, listing order, and release into queue/. */
 #include "spool/spool_rejected.h"

@@ -1,4 +1,4 @@
-/* test_spool.c - synchronous spool tests on real directories: layout and
+/* test-spool.c - synchronous spool tests on real directories: layout and
  * daemon lock, byte-exact commit checked against the JSON Schema, ID
  * collisions, load/update/remove, concurrent commits, and real ENOSPC on a
  * tiny tmpfs. */
@@ -27,16 +27,10 @@ typedef struct {
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
-  f->dir = sg_test_tmpdir ();
-  f->spool = sg_spool_open (f->dir, &error);
-  g_assert_no_error (error);
+  f->spool = sg_test_spool_new (&f->dir);
   if (data != NULL)
     {
-      g_test_expect_message ("spoolgate", G_LOG_LEVEL_WARNING, "*not a file system of its own*");
-      sg_spool_set_sync_method (f->spool, *(const SgSpoolSyncMethod *) data);
-      g_test_assert_expected_messages ();
+      sg_test_spool_use_syncfs (f->spool, *(const SgSpoolSyncMethod *) data);
       g_assert_cmpint (sg_spool_get_sync_method (f->spool), ==, SG_SPOOL_SYNC_SYNCFS);
     }
 }
@@ -361,7 +355,9 @@ test_threads (Fixture *f, gconstpointer data)
 static void
 test_nospace (void)
 {
-  g_autofree char *mnt = sg_test_tmpdir ();
+  g_autofree char *mnt = sg_test_mount_tmpfs (TINY_FS);
+  if (mnt == NULL)
+    return;
   g_autofree char *dir = g_build_filename (mnt, "spool", NULL);
   g_autofree char *queue = g_build_filename (dir, "queue", NULL);
   g_autofree char *tmp = g_build_filename (dir, "tmp", NULL);
@@ -375,13 +371,6 @@ test_nospace (void)
   SgSpool *spool;
   guint ok = 0;
 
-  if (mount ("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, TINY_FS) != 0)
-    {
-      g_test_skip_printf ("cannot mount a tmpfs to provoke ENOSPC (%s); needs root "
-                          "and CAP_SYS_ADMIN", g_strerror (errno));
-      sg_test_rmtree (mnt);
-      return;
-    }
   spool = sg_spool_open (dir, &error);
   g_assert_no_error (error);
   {
@@ -420,9 +409,7 @@ test_nospace (void)
       g_assert_cmpuint (back->message_size, ==, strlen (HEADER) + FILL_BODY);
     }
   sg_spool_free (spool);
-  if (umount2 (mnt, MNT_DETACH) != 0)
-    g_test_message ("umount %s: %s", mnt, g_strerror (errno));
-  sg_test_rmtree (mnt);
+  sg_test_unmount_tmpfs (mnt);
 }
 
 /* /spool/sync/method-names - the configuration words, both ways. */
