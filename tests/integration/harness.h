@@ -118,8 +118,10 @@ GSubprocess *sg_test_smarthost (guint16 port, const char *dir, const char *log,
                                 const char *const *args);
 /* sg_test_smtp_sink - Postfix's smtp-sink on 127.0.0.1:port, running as
  * user, dumping each transaction into dump_dir (created) and its output into
- * dump_dir.log; returns once it listens (transfer full). */
-GSubprocess *sg_test_smtp_sink (guint16 port, const char *dump_dir, const char *user);
+ * dump_dir.log; option (nullable) is one more flag, e.g. "-8" (no 8BITMIME);
+ * returns once it listens (transfer full). */
+GSubprocess *sg_test_smtp_sink (guint16 port, const char *dump_dir, const char *user,
+                                const char *option);
 /* sg_test_tool_server - tests/tools/SCRIPT with args, a server that listens
  * on a port of its choosing and then writes it to portfile (the milters);
  * output to out; returns once it listens, with its port in *port (transfer full). */

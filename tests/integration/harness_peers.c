@@ -63,13 +63,18 @@ sg_test_smarthost (guint16 port, const char *dir, const char *log, const char *c
 }
 
 GSubprocess *
-sg_test_smtp_sink (guint16 port, const char *dump_dir, const char *user)
+sg_test_smtp_sink (guint16 port, const char *dump_dir, const char *user, const char *option)
 {
   g_assert_cmpint (g_mkdir_with_parents (dump_dir, 0700), ==, 0);
   g_autofree char *template = g_build_filename (dump_dir, "%M.", NULL);
   g_autofree char *addr = g_strdup_printf ("127.0.0.1:%u", port);
   g_autofree char *log = g_strconcat (dump_dir, ".log", NULL);
-  const char *argv[] = { SG_TEST_SMTP_SINK, "-u", user, "-d", template, addr, "100", NULL };
+  const char *argv[] = { SG_TEST_SMTP_SINK, "-u", user, "-d", template, addr, "100", NULL, NULL };
+  if (option)   /* before the address: smtp-sink stops reading flags there */
+    {
+      memmove (argv + 2, argv + 1, 6 * sizeof *argv);
+      argv[1] = option;
+    }
   GSubprocess *p = sg_test_spawn (argv, log);
   if (!sg_test_wait_port (port, SG_TEST_WAIT_MS))
     {

@@ -144,7 +144,7 @@ delivery_hold (SgTestServer *s, const char *dump, guint16 sink_port, const char 
 {
   hold_retrying (s, held);
   craft (s, held, make_due);   /* due now: only "held" keeps the runner away */
-  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root");
+  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root", NULL);
   craft (s, witness, make_due);   /* only a rescan finds it: it went due unannounced */
   g_autofree char *held_needle = g_strdup_printf ("id %s", held);   /* our Received header */
   g_autofree char *witness_needle = g_strdup_printf ("id %s", witness);
@@ -291,7 +291,7 @@ test_delivery_race (void)
   g_autofree char *root = g_dir_make_tmp ("sg-admin-race-XXXXXX", NULL);
   g_autofree char *dump = g_build_filename (root, "dump", NULL);
   guint16 sink_port = sg_test_free_port ();
-  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root");
+  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root", NULL);
   g_autofree char *conf = g_strdup_printf ("[smarthost]\nhost = 127.0.0.1\nport = %u\ntls = none\n"
                                            "[queue]\nscan_interval = 1s\n", sink_port);
   SgTestServer s;

@@ -284,7 +284,7 @@ test_queue (void)
   g_assert_true (wait_value (f.port, oldest, 0));   /* held mail waits for no delivery */
 
   g_autofree char *dump = g_build_filename (f.s.dir, "sink", NULL);
-  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root");
+  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root", NULL);
   g_assert_cmpint (sg (&f.s, NULL, NULL, "release", id, NULL), ==, 0);
   g_assert_true (wait_value (f.port, "spoolgate_deliveries_total{result=\"delivered\"}", 1));
   for (guint i = 0; i < 5; i++)

@@ -363,6 +363,28 @@ gstring_free (gpointer g)
   g_string_free (g, TRUE);
 }
 
+/* session_conversations_are - convs (peer_conversations) is the session's
+ * conversations want, in order, with the readiness probe's conversation
+ * (probe) anywhere among them: the probe runs on its own connection and
+ * may end before or after the session's first stages. */
+static gboolean
+session_conversations_are (const char *convs, const char *probe, const char *want)
+{
+  g_auto(GStrv) words = g_strsplit (convs, " ", -1);
+  for (guint skip = 0; words[skip]; skip++)
+    {
+      if (strcmp (words[skip], probe) != 0)
+        continue;
+      g_autoptr(GString) rest = g_string_new (NULL);
+      for (guint i = 0; words[i]; i++)
+        if (i != skip)
+          g_string_append_printf (rest, "%s%s", rest->len ? " " : "", words[i]);
+      if (strcmp (rest->str, want) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* peer_conversations - the commands of each conversation the peer held,
  * one word per conversation in the order they began (transfer full): the
  * envelope conversations of a session's stages come one after the other,
@@ -619,7 +641,9 @@ test_macros (void)
    * RCPT; then at the end of data: optneg, connect, helo, mail, rcpt,
    * data, 5 headers + Received, eoh, body, eom, quit */
   g_autofree char *convs = peer_conversations (&p);
-  g_assert_cmpstr (convs, ==, "OCAQ OCAQ OCHAQ OCHMAQ OCHMRAQ OCHMRTLLLLLLNBEQ");
+  if (!session_conversations_are (convs, "OCAQ", "OCAQ OCHAQ OCHMAQ OCHMRAQ OCHMRTLLLLLLNBEQ"))
+    g_error ("milter conversations: %s; want the readiness probe's OCAQ anywhere, and the "
+             "session's OCAQ OCHAQ OCHMAQ OCHMRAQ OCHMRTLLLLLLNBEQ in this order", convs);
   g_string_free (cmds, TRUE);
   g_assert_nonnull (last_macros);
   g_assert_cmpstr (json_object_get_string_member (last_macros, "i"), ==, id);

@@ -536,7 +536,7 @@ test_plain_smtp_sink (void)
   g_assert_cmpint (g_mkdir (r.out, 0777), ==, 0);
   g_assert_cmpint (g_chmod (r.out, 0777), ==, 0);
   g_assert_cmpint (g_chmod (r.dir, 0755), ==, 0);
-  r.sh = sg_test_smtp_sink (r.port, r.out, "nobody");
+  r.sh = sg_test_smtp_sink (r.port, r.out, "nobody", NULL);
   start (&r, "none", "[queue]\nconcurrency = 2\n");
   for (guint i = 0; i < 4; i++)
     {
@@ -731,7 +731,7 @@ has_option (JsonObject *rec, const char *opt)
 static void
 test_8bitmime_declared (void)
 {
-  if (!have_aiosmtpd ())
+  if (!sg_test_have_aiosmtpd ())
     return;
   Relay r;
   relay_init (&r);
@@ -747,7 +747,7 @@ test_8bitmime_declared (void)
     {
       g_autoptr(JsonObject) m = meta_in_state (&r, ids[i], "delivered");
       g_assert_true (json_object_get_boolean_member (m, "eightbit") == (i == 1));
-      check_schema (&r, ids[i]);
+      sg_test_assert_queue_schema (&r.s, ids[i]);
       g_autofree char *eml_path = g_strdup_printf ("%s/queue/%s.eml", r.s.spool, ids[i]);
       g_autofree char *got_path = g_strdup_printf ("%s/msg-%03u.eml", r.out, i + 1);
       gsize eml_len = 0, got_len = 0;
@@ -759,23 +759,6 @@ test_8bitmime_declared (void)
       g_assert_true (has_option (recs[i], "BODY=8BITMIME") == (i == 1));
     }
   relay_free (&r);
-}
-
-/* wait_listening - poll until something accepts on port. */
-static void
-wait_listening (guint16 port)
-{
-  for (guint i = 0; i < WAIT_MS / 50; i++)
-    {
-      SgTestClient *c = sg_test_client_open (NULL, port);
-      if (c)
-        {
-          sg_test_client_free (c);
-          return;
-        }
-      g_usleep (50000);
-    }
-  g_error ("nothing listens on port %u", port);
 }
 
 /* /relay/8bitmime/not-offered - issue 24: a smarthost without 8BITMIME
@@ -794,27 +777,22 @@ test_8bitmime_not_offered (void)
   g_assert_cmpint (g_mkdir (r.out, 0777), ==, 0);
   g_assert_cmpint (g_chmod (r.out, 0777), ==, 0);
   g_assert_cmpint (g_chmod (r.dir, 0755), ==, 0);
-  g_autofree char *tmpl = g_strdup_printf ("%s/sink.", r.out);
-  g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", r.port);
-  g_autofree char *log = g_build_filename (r.dir, "smtp-sink.log", NULL);
-  const char *argv[] = { "/usr/sbin/smtp-sink", "-8", "-u", "nobody", "-d", tmpl, listen, "16", NULL };
-  r.sh = sg_test_spawn (argv, log);
-  wait_listening (r.port);
+  r.sh = sg_test_smtp_sink (r.port, r.out, "nobody", "-8");
   start (&r, "none", NULL);
   g_autofree char *id7 = send_mail (&r, "alice@example.com", BOB, NULL);
   g_autofree char *sent = g_strdup_printf ("%s: to=<bob@example.org>, relay=127.0.0.1[127.0.0.1]:%u, ",
                                            id7, r.port);
-  wait_log (&r, sent, 1);
-  wait_log (&r, ", dsn=2.0.0, status=sent (250 ", 1);
+  sg_test_expect_log (&r.s, sent, 1);
+  sg_test_expect_log (&r.s, ", dsn=2.0.0, status=sent (250 ", 1);
   g_autofree char *id8 = send_8bit (&r);
-  wait_log (&r, ", dsn=5.6.3, status=bounced (554 5.6.3 the smarthost does not offer 8BITMIME, "
+  sg_test_expect_log (&r.s, ", dsn=5.6.3, status=bounced (554 5.6.3 the smarthost does not offer 8BITMIME, "
                 "which this message needs (RFC 6152))", 1);
   g_autoptr(JsonObject) m = meta_in_state (&r, id8, "failed");
   g_assert_true (json_object_get_boolean_member (m, "eightbit"));
   JsonObject *rcpt = json_array_get_object_element (json_object_get_array_member (m, "recipients"), 0);
   g_assert_cmpstr (json_object_get_string_member (rcpt, "status"), ==, "failed");
   g_assert_true (g_str_has_prefix (json_object_get_string_member (rcpt, "delay_reason"), "554 5.6.3 "));
-  check_schema (&r, id8);
+  sg_test_assert_queue_schema (&r.s, id8);
   relay_free (&r);
 }
 

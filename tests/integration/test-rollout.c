@@ -389,7 +389,7 @@ test_release (void)
   /* the runner delivers it once a smarthost listens */
   g_autofree char *dump = g_build_filename (s.dir, "sink", NULL);
   g_assert_cmpint (g_mkdir (dump, 0700), ==, 0);
-  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root");
+  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root", NULL);
   g_autofree char *sent = g_strdup_printf ("%s: to=<bob@example.org>, relay=127.0.0.1", id);
   g_assert_true (sg_test_wait_log (&s, sent, 1, DELIVERY_WAIT_MS));
   g_assert_true (wait_deliveries (dump, "Subject: rollout 0007", 1, DELIVERY_WAIT_MS));
@@ -448,7 +448,7 @@ test_monitor_kept (void)
   /* delivered: gone from queue/, still listed, and shown */
   g_autofree char *dump = g_build_filename (s.dir, "sink", NULL);
   g_assert_cmpint (g_mkdir (dump, 0700), ==, 0);
-  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root");
+  GSubprocess *sink = sg_test_smtp_sink (sink_port, dump, "root", NULL);
   g_autofree char *sent = g_strdup_printf ("%s: to=<bob@example.org>, relay=127.0.0.1", id);
   g_assert_true (sg_test_wait_log (&s, sent, 1, DELIVERY_WAIT_MS));
   g_autofree char *qjson = json_path (&s, id);
