@@ -340,7 +340,7 @@ release_one (SgRejected *store, SgSpool *spool, const char *id)
       g_printerr ("spoolgate release: message %s: %s\n", id, error->message);
       return FALSE;
     }
-  g_autofree char *sender = sg_log_sanitize (meta->sender, -1, 256);
+  g_autofree char *sender = sg_log_sanitize (meta->sender, -1, SG_LOG_FIELD_MAX);
   g_autofree char *reply = sg_log_sanitize (was ? was->reply : "(the copy was gone already)",
                                             -1, 512);
   g_autofree char *client = sg_log_client (NULL, meta->client_address);

@@ -334,6 +334,12 @@ is_log_control (gunichar c)
 
 /* sg_log_sanitize - valid UTF-8 kept as it is; invalid bytes and control
  * characters as \xNN; cut at a character boundary once max bytes are reached. */
+const char *
+sg_log_proto (const char *with_protocol)
+{
+  return with_protocol && strcmp (with_protocol, "SMTP") == 0 ? "SMTP" : "ESMTP";
+}
+
 char *
 sg_log_sanitize (const char *data, gssize len, gsize max)
 {

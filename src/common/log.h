@@ -57,6 +57,14 @@ gboolean sg_log_level_parse (const char *name, SgLogLevel *level);
  * byte and control character (C0, DEL, C1, U+2028/9) as \xNN; cut after
  * about max bytes with "..." (transfer full). */
 char *sg_log_sanitize (const char *data, gssize len, gsize max);
+/* How much of one untrusted field (an address, a HELO name, a milter's
+ * text) a log line carries: Postfix's smtpd cuts at about the same. */
+#define SG_LOG_FIELD_MAX 256
+/* sg_log_proto - the proto= of a log line as Postfix writes it ("SMTP"
+ * after HELO, "ESMTP" after EHLO) from the RFC 3848 WITH protocol
+ * (nullable: "ESMTP"): only "SMTP" itself was a HELO session; ESMTPS,
+ * ESMTPA, UTF8SMTP, UTF8SMTPS and the others all began with EHLO. */
+const char *sg_log_proto (const char *with_protocol);
 
 /* sg_log_hold - from now on keep back, in any thread, the lines that start
  * with "queue_id: " (a message's warnings written while it is checked), so

@@ -24,7 +24,6 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN SG_LOG_CLEANUP
 
-#define LOG_TEXT_MAX 256   /* characters of untrusted text in a log line */
 /* Above this many bytes of edits, freed memory is handed back to the
  * system after the message (glibc keeps freed heap otherwise). */
 #define EDIT_TRIM_BYTES (1024u * 1024u)
@@ -336,14 +335,14 @@ static void
 log_verdict (const SgMilterInput *in, const char *kind, const char *stage, const char *what,
              const char *milter)
 {
-  g_autofree char *helo = sg_log_sanitize (in->helo ? in->helo : "unknown", -1, LOG_TEXT_MAX);
-  g_autofree char *from = sg_log_sanitize (in->sender, -1, LOG_TEXT_MAX);
-  g_autofree char *to = sg_log_sanitize (in->recipients[0] ? in->recipients[0] : "", -1, LOG_TEXT_MAX);
-  g_autofree char *text = sg_log_sanitize (what, -1, LOG_TEXT_MAX);
+  g_autofree char *helo = sg_log_sanitize (in->helo ? in->helo : "unknown", -1, SG_LOG_FIELD_MAX);
+  g_autofree char *from = sg_log_sanitize (in->sender, -1, SG_LOG_FIELD_MAX);
+  g_autofree char *to = sg_log_sanitize (in->recipients[0] ? in->recipients[0] : "", -1, SG_LOG_FIELD_MAX);
+  g_autofree char *text = sg_log_sanitize (what, -1, SG_LOG_FIELD_MAX);
   g_message ("%s: %s: %s from %s[%s]: %s; from=<%s> to=<%s> proto=%s helo=<%s> milter=%s%s",
              in->queue_id, kind, stage, in->client_name ? in->client_name : "unknown",
              in->client_address, text, from, to,
-             in->protocol && !strstr (in->protocol, "ESMTP") ? "SMTP" : "ESMTP", helo, milter,
+             sg_log_proto (in->protocol), helo, milter,
              strcmp (kind, "milter-reject") == 0 ? " rule=milter" : "");
 }
 

@@ -13,7 +13,6 @@
 
 #include <string.h>
 
-#define LOG_TEXT_MAX 256   /* characters of untrusted text in a log line */
 
 static const char *const refusal_text[SG_MILTER_REFUSE_KINDS] = {
   "an action it did not negotiate",
@@ -100,7 +99,7 @@ sg_milter_edits_take (SgMilterEdits *e, SgMilterBudget *b, guint32 actions, SgMi
   if (e->refusals[why]++ == 0)
     {
       g_autofree char *arg = sg_log_sanitize (r->name ? r->name : r->value ? r->value : "", -1,
-                                              LOG_TEXT_MAX);
+                                              SG_LOG_FIELD_MAX);
       e->refused_first[why] = g_strdup_printf ("%s%s%s", sg_milter_reply_name (r->cmd),
                                                *arg ? " " : "", arg);
     }

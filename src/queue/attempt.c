@@ -153,7 +153,7 @@ log_recipient (const SgMeta *meta, const SgMetaRecipient *r, const SgAttempt *a,
     [SG_RCPT_DELIVERED] = SG_DELIVERY_DELIVERED, [SG_RCPT_FAILED] = SG_DELIVERY_FAILED,
   };
   sg_metrics_delivery (result[r->status]);
-  g_autofree char *addr = sg_log_sanitize (r->address, -1, 256);
+  g_autofree char *addr = sg_log_sanitize (r->address, -1, SG_LOG_FIELD_MAX);
   gint64 arrival = meta->arrival_time_us;
   gint64 end = a ? a->end_us : g_get_real_time ();
   gint64 taken = a ? a->taken_us : end;

@@ -7,7 +7,6 @@
 
 #include <string.h>
 
-#define REJECT_TEXT_MAX 256   /* characters of HELO name and reverse-path logged */
 
 /* reject_fields - "; from=<S> to=<R> proto=P helo=<H>", each part only
  * when known, as Postfix's smtpd ends its reject lines (transfer full). */
@@ -18,19 +17,19 @@ sg_reject_fields (const char *sender, const char *recipient, const char *protoco
   GString *out = g_string_new (";");
   if (sender)
     {
-      g_autofree char *safe = sg_log_sanitize (sender, -1, REJECT_TEXT_MAX);
+      g_autofree char *safe = sg_log_sanitize (sender, -1, SG_LOG_FIELD_MAX);
       g_string_append_printf (out, " from=<%s>", safe);
     }
   if (recipient)
     {
-      g_autofree char *safe = sg_log_sanitize (recipient, -1, REJECT_TEXT_MAX);
+      g_autofree char *safe = sg_log_sanitize (recipient, -1, SG_LOG_FIELD_MAX);
       g_string_append_printf (out, " to=<%s>", safe);
     }
   if (protocol)
     g_string_append_printf (out, " proto=%s", protocol);
   if (helo)
     {
-      g_autofree char *safe = sg_log_sanitize (helo, -1, REJECT_TEXT_MAX);
+      g_autofree char *safe = sg_log_sanitize (helo, -1, SG_LOG_FIELD_MAX);
       g_string_append_printf (out, " helo=<%s>", safe);
     }
   return g_string_free (out, FALSE);
@@ -53,10 +52,10 @@ sg_reject_rcpt (const SgRejectClient *client, const char *action, const char *re
                 const char *proto, const SgReply *r)
 {
   guint code = r->code;
-  g_autofree char *helo = client->helo ? sg_log_sanitize (client->helo, -1, REJECT_TEXT_MAX) : NULL;
-  g_autofree char *sender = sg_log_sanitize (client->sender ? client->sender : "", -1, REJECT_TEXT_MAX);
-  g_autofree char *rcpt = sg_log_sanitize (recipient, -1, REJECT_TEXT_MAX);
-  g_autofree char *safe = sg_log_sanitize (sg_reply_log_text (r), -1, 2 * REJECT_TEXT_MAX);
+  g_autofree char *helo = client->helo ? sg_log_sanitize (client->helo, -1, SG_LOG_FIELD_MAX) : NULL;
+  g_autofree char *sender = sg_log_sanitize (client->sender ? client->sender : "", -1, SG_LOG_FIELD_MAX);
+  g_autofree char *rcpt = sg_log_sanitize (recipient, -1, SG_LOG_FIELD_MAX);
+  g_autofree char *safe = sg_log_sanitize (sg_reply_log_text (r), -1, 2 * SG_LOG_FIELD_MAX);
   g_autofree char *reply = code ? g_strdup_printf ("%03u %s ", code, r->enhanced) : g_strdup ("");
   /* Postfix writes the queue ID once the message has a queue file; at RCPT
    * it has none, so "NOQUEUE" (and the client name is "unknown": no

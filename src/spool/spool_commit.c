@@ -8,7 +8,6 @@
 #include "metrics/metrics.h"
 #include "common/log.h"
 
-#define SG_SPOOL_LOG_ADDRESS_MAX 256   /* bytes of an address in a log line */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -374,13 +373,13 @@ static void
 log_arrival (const SgMeta *meta)
 {
   SgLogHeld *held = sg_log_unhold (meta->queue_id);
-  g_autofree char *sender = sg_log_sanitize (meta->sender, -1, SG_SPOOL_LOG_ADDRESS_MAX);
+  g_autofree char *sender = sg_log_sanitize (meta->sender, -1, SG_LOG_FIELD_MAX);
   if (meta->log_client)
     sg_log_info (SG_LOG_SMTPD, "%s: client=%s", meta->queue_id, meta->log_client);
   if (meta->message_id || meta->log_client)
     {
       g_autofree char *id = meta->message_id
-                          ? sg_log_sanitize (meta->message_id, -1, SG_SPOOL_LOG_ADDRESS_MAX)
+                          ? sg_log_sanitize (meta->message_id, -1, SG_LOG_FIELD_MAX)
                           : g_strdup ("<>");
       sg_log_info (SG_LOG_CLEANUP, "%s: message-id=%s", meta->queue_id, id);
     }

@@ -23,7 +23,7 @@ sg_verify_probe (SgSmarthostDial *dial, const char *address, gboolean smtputf8,
   out->reply = reply;
   out->status = code / 100 == 2 ? SG_VERIFY_DELIVERABLE
               : code / 100 == 5 ? SG_VERIFY_UNDELIVERABLE : SG_VERIFY_UNKNOWN;
-  g_autofree char *safe = sg_log_sanitize (address, -1, 256);
+  g_autofree char *safe = sg_log_sanitize (address, -1, SG_LOG_FIELD_MAX);
   g_message ("verify: <%s>: %s via %s (%s)", safe,
              out->status == SG_VERIFY_DELIVERABLE ? "deliverable"
              : out->status == SG_VERIFY_UNDELIVERABLE ? "undeliverable" : "unverified",

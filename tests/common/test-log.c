@@ -117,11 +117,24 @@ test_client (void)
   g_assert_false (sg_log_target_parse ("journal", &t));
 }
 
+/* proto= as Postfix writes it: only a HELO session is SMTP; every RFC 3848
+ * WITH value that began with EHLO (UTF8SMTP included) is ESMTP. */
+static void
+test_proto (void)
+{
+  g_assert_cmpstr (sg_log_proto ("SMTP"), ==, "SMTP");
+  const char *ehlo[] = { "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA", "UTF8SMTP", "UTF8SMTPS", "UTF8SMTPA", NULL };
+  for (guint i = 0; ehlo[i]; i++)
+    g_assert_cmpstr (sg_log_proto (ehlo[i]), ==, "ESMTP");
+  g_assert_cmpstr (sg_log_proto (NULL), ==, "ESMTP");
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/log/sanitize/utf8-kept", test_utf8_kept);
+  g_test_add_func ("/log/proto", test_proto);
   g_test_add_func ("/log/sanitize/invalid-escaped", test_invalid_escaped);
   g_test_add_func ("/log/sanitize/controls-escaped", test_controls_escaped);
   g_test_add_func ("/log/sanitize/cut-at-character", test_cut_at_character);

@@ -148,7 +148,8 @@ test_reject_client (void)
 {
   g_autoptr(SgEnvelope) env = envelope ((const char *[]) { "b@example.org", "c@example.org", NULL });
   const struct { const char *protocol, *logged; } cases[] = {
-    { "SMTP", "SMTP" }, { "ESMTP", "ESMTP" }, { "ESMTPS", "ESMTP" }, { NULL, "SMTP" },
+    { "SMTP", "SMTP" }, { "ESMTP", "ESMTP" }, { "ESMTPS", "ESMTP" }, { "UTF8SMTP", "ESMTP" },
+    { "UTF8SMTPS", "ESMTP" }, { NULL, "ESMTP" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
