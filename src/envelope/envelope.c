@@ -26,6 +26,18 @@ sg_envelope_reset (SgEnvelope *env)
   g_clear_pointer (&env->hold_reason, g_free);
 }
 
+SgEnvelope *
+sg_envelope_next (const SgEnvelope *env)
+{
+  SgEnvelope *next = sg_envelope_new ();
+  next->client_address = g_strdup (env->client_address);
+  next->client_port = env->client_port;
+  next->helo = g_strdup (env->helo);
+  next->tls_protocol = g_strdup (env->tls_protocol);
+  next->tls_cipher = g_strdup (env->tls_cipher);
+  return next;
+}
+
 void
 sg_envelope_add_recipient (SgEnvelope *env, char *address, SgSmtpPath *params)
 {

@@ -49,6 +49,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SgEnvelope, sg_envelope_free)
 /* sg_envelope_reset - forget the transaction (queue ID, sender, recipients,
  * hold); who the client is stays. */
 void        sg_envelope_reset (SgEnvelope *env);
+/* sg_envelope_next - a new envelope for the same client's next
+ * transaction: client address and port, HELO name and TLS copied from env,
+ * nothing of its transaction (transfer full). */
+SgEnvelope *sg_envelope_next (const SgEnvelope *env);
 /* sg_envelope_add_recipient - one more forward-path with its RCPT
  * parameters (both transfer full; params nullable). */
 void        sg_envelope_add_recipient (SgEnvelope *env, char *address, SgSmtpPath *params);

@@ -34,12 +34,9 @@ struct _SgSession {
   const SgSessionHooks *hooks;
   gpointer             user_data;
   SgSessionState       state;
-  char                *client_address;
-  guint16              client_port;
   char                *client;     /* "NAME[ADDR]" for the log (sg_log_client) */
   guint                cmd_total[CMD_N];  /* commands received, for the disconnect line */
   guint                cmd_ok[CMD_N];     /* of those, answered 2xx/3xx */
-  char                *helo;
   gboolean             esmtp;
   guint                errors;
   guint                junk;      /* VERB_LIMIT commands since the last message accepted */
@@ -49,13 +46,12 @@ struct _SgSession {
   gboolean             skipping_long_line;
   gboolean             processing;  /* inside process(): no re-entry */
   gboolean             discard_input; /* STARTTLS accepted: drop the rest (CVE-2011-0411) */
-  char                *tls_protocol;  /* (nullable) set once TLS is on */
-  char                *tls_cipher;
   gboolean             relay_allowed; /* client in [access] allowed_networks */
   GByteArray          *in;       /* received, not yet processed */
   GString             *out;      /* replies not yet sent */
-  /* the transaction: queue ID, MAIL, each RCPT and a HOLD, handed over
-   * whole at the end of data (envelope/envelope.h) */
+  /* who the client is (address, HELO name, TLS), which every envelope of
+   * the session carries, and the transaction: queue ID, MAIL, each RCPT
+   * and a HOLD, handed over whole at the end of data (envelope/envelope.h) */
   SgEnvelope          *env;
   SgDataReader         data;
   gint64               data_end_us;  /* monotonic end of DATA, 0 once answered */
@@ -217,11 +213,11 @@ reject_client (const SgSession *s)
 {
   /* Like Postfix, a transaction has a queue ID in the log once it has a
    * recipient; until then its refusals are NOQUEUE. */
-  return (SgRejectClient) { .queue_id = s->env->recipients->len ? s->env->queue_id : NULL,
-                            .helo = s->helo, .address = s->client_address,
-                            .sender = s->env->mail.address,
-                            .recipient = sg_envelope_first_recipient (s->env),
-                            .protocol = session_protocol_name (s) };
+  SgRejectClient who = sg_envelope_reject_client (s->env);
+  if (!s->env->recipients->len)
+    who.queue_id = NULL;
+  who.protocol = session_protocol_name (s);   /* as of now: the envelope's is set at DATA */
+  return who;
 }
 
 /* reply_send - a reply object as the reply line. */
@@ -271,10 +267,10 @@ stage_query (const SgSession *s)
   return (SgRcptQuery) { .sender = s->env->mail.address ? s->env->mail.address : "",
                          .smtputf8 = s->env->mail.smtputf8,
                          .queue_id = s->env->queue_id[0] ? s->env->queue_id : "NOQUEUE",
-                         .client_address = s->client_address,
-                         .client_port = s->client_port, .helo = s->helo,
-                         .protocol = session_protocol (s), .tls_protocol = s->tls_protocol,
-                         .tls_cipher = s->tls_cipher };
+                         .client_address = s->env->client_address,
+                         .client_port = s->env->client_port, .helo = s->env->helo,
+                         .protocol = session_protocol (s), .tls_protocol = s->env->tls_protocol,
+                         .tls_cipher = s->env->tls_cipher };
 }
 
 /* stage_wait - the verdict at stage comes later: hold input until it does. */
@@ -357,8 +353,8 @@ greeting_apply (SgSession *s, SgRcptVerdict *v)
 static void
 greet_finish (SgSession *s, const char *arg, gboolean esmtp)
 {
-  g_free (s->helo);
-  s->helo = g_strdup (arg);
+  g_free (s->env->helo);
+  s->env->helo = g_strdup (arg);
   s->esmtp = esmtp;
   session_enter_state (s, SG_SESSION_READY);
   transaction_reset (s);
@@ -377,7 +373,7 @@ greet_finish (SgSession *s, const char *arg, gboolean esmtp)
    * its CRLF lines (bare CR and LF are refused), so it cannot honestly
    * accept binary content. */
   g_string_append (s->out, "250-CHUNKING\r\n");
-  if (s->config->tls_cert_file && !s->tls_protocol)
+  if (s->config->tls_cert_file && !s->env->tls_protocol)
     g_string_append (s->out, "250-STARTTLS\r\n");
   g_string_append (s->out, "250 ENHANCEDSTATUSCODES\r\n");
 }
@@ -485,7 +481,7 @@ smtp_mail (SgSession *s, const char *arg)
   SgRejectClient who = reject_client (s);
   g_auto(SgReply) r = { 0 };
 
-  if (s->config->tls_require && !s->tls_protocol)
+  if (s->config->tls_require && !s->env->tls_protocol)
     {
       sg_reply_set (&r, 530, "5.7.0", SG_RULE_TLS_REQUIRED, "Must issue a STARTTLS command first");
       refuse (s, &who, "MAIL", &r);
@@ -632,7 +628,7 @@ smtp_rcpt (SgSession *s, const char *arg)
   g_autofree char *address = g_steal_pointer (&path.address);
   if (!s->relay_allowed && !recipient_accepted (s, address))
     {
-      g_autofree char *safe = sg_log_sanitize (address, -1, 256);
+      g_autofree char *safe = sg_log_sanitize (address, -1, SG_LOG_FIELD_MAX);
       SgRejectClient who = reject_client (s);
       g_auto(SgReply) r = { 0 };
       who.recipient = address;
@@ -657,7 +653,7 @@ smtp_rcpt (SgSession *s, const char *arg)
                     s->config->max_recipients);
       if (!s->rcpt_limit_hit)
         {
-          g_autofree char *safe = sg_log_sanitize (address, -1, 256);
+          g_autofree char *safe = sg_log_sanitize (address, -1, SG_LOG_FIELD_MAX);
           SgRejectClient who = reject_client (s);
           who.recipient = address;
           sg_reply_set_log (&r, "<%s>: too many recipients (at most %u)", safe, s->config->max_recipients);
@@ -674,10 +670,10 @@ smtp_rcpt (SgSession *s, const char *arg)
       SgRcptQuery q = { .sender = s->env->mail.address, .recipient = address,
                         .smtputf8 = s->env->mail.smtputf8,
                         .accepted_domain = recipient_in_accepted_domain (s, address),
-                        .queue_id = s->env->queue_id, .client_address = s->client_address,
-                        .client_port = s->client_port, .helo = s->helo,
-                        .protocol = session_protocol (s), .tls_protocol = s->tls_protocol,
-                        .tls_cipher = s->tls_cipher };
+                        .queue_id = s->env->queue_id, .client_address = s->env->client_address,
+                        .client_port = s->env->client_port, .helo = s->env->helo,
+                        .protocol = session_protocol (s), .tls_protocol = s->env->tls_protocol,
+                        .tls_cipher = s->env->tls_cipher };
       if (!s->hooks->check_rcpt (s, &q, &verdict, s->user_data))
         {
           /* The verdict needs the network (an address probe): wait for it,
@@ -779,7 +775,7 @@ sg_session_rcpt_done (SgSession *s, SgRcptVerdict *verdict)
 static const char *
 session_protocol (const SgSession *s)
 {
-  if (s->tls_protocol)
+  if (s->env->tls_protocol)
     return s->env->mail.smtputf8 ? "UTF8SMTPS" : "ESMTPS";
   return s->env->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
 }
@@ -799,18 +795,8 @@ open_draft (gpointer user_data, GError **error)
 static void
 content_start (SgSession *s)
 {
-  SgEnvelope *env = s->env;
-  /* the session's part of the envelope: who the client is, as of now */
-  g_free (env->helo);
-  env->helo = g_strdup (s->helo);
+  SgEnvelope *env = s->env;   /* the client is in it already */
   env->protocol = session_protocol (s);
-  g_free (env->tls_protocol);
-  env->tls_protocol = g_strdup (s->tls_protocol);
-  g_free (env->tls_cipher);
-  env->tls_cipher = g_strdup (s->tls_cipher);
-  g_free (env->client_address);
-  env->client_address = g_strdup (s->client_address);
-  env->client_port = s->client_port;
   env->arrival_us = g_get_real_time ();
   g_autoptr(GBytes) received = sg_envelope_received (env, s->config->hostname);
   SgDataSpill spill = {
@@ -879,7 +865,7 @@ smtp_starttls (SgSession *s, const char *arg)
       reply_error (s, 502, "5.5.1", "STARTTLS not available");
       return;
     }
-  if (s->tls_protocol)
+  if (s->env->tls_protocol)
     {
       reply_error (s, 503, "5.5.1", "TLS already active");
       return;
@@ -904,11 +890,11 @@ sg_session_tls_started (SgSession *s, const char *protocol, const char *cipher)
                state_names[s->state]);
       return FALSE;
     }
-  g_free (s->tls_protocol);
-  g_free (s->tls_cipher);
-  s->tls_protocol = g_strdup (protocol);
-  s->tls_cipher = g_strdup (cipher);
-  g_clear_pointer (&s->helo, g_free);
+  g_free (s->env->tls_protocol);
+  g_free (s->env->tls_cipher);
+  s->env->tls_protocol = g_strdup (protocol);
+  s->env->tls_cipher = g_strdup (cipher);
+  g_clear_pointer (&s->env->helo, g_free);
   s->esmtp = FALSE;
   transaction_reset (s);
   session_enter_state (s, SG_SESSION_CONNECTED);
@@ -919,7 +905,7 @@ sg_session_tls_started (SgSession *s, const char *protocol, const char *cipher)
 gboolean
 sg_session_tls_active (const SgSession *s)
 {
-  return s->tls_protocol != NULL;
+  return s->env->tls_protocol != NULL;
 }
 
 /* bdat_feed - chunk bytes into the DATA reader with a dot stuffed before
@@ -1097,9 +1083,9 @@ finish_data (SgSession *s)
       return;
     }
 
-  /* the envelope goes with the message (content_start filled in the client) */
+  /* the envelope goes with the message; the next one is the same client's */
   SgEnvelope *env = g_steal_pointer (&s->env);
-  s->env = sg_envelope_new ();
+  s->env = sg_envelope_next (env);
   env->arrival_us = g_get_real_time ();
   env->received = g_bytes_ref (data->spill.header);
   env->draft = sg_data_reader_steal_draft (data);
@@ -1415,12 +1401,12 @@ sg_session_new (SgConfig *config, const char *client_address, guint16 client_por
   s->hooks = hooks;
   s->user_data = user_data;
   s->state = SG_SESSION_CONNECTED;
-  s->client_address = g_strdup (client_address);
-  s->client_port = client_port;
+  s->env = sg_envelope_new ();
+  s->env->client_address = g_strdup (client_address);
+  s->env->client_port = client_port;
   s->client = sg_log_client (NULL, client_address);
   s->in = g_byte_array_new ();
   s->out = g_string_sized_new (256);
-  s->env = sg_envelope_new ();
   s->relay_allowed = TRUE;
   return s;
 }
@@ -1440,11 +1426,7 @@ sg_session_free (SgSession *s)
   sg_data_reader_clear (&s->data);
   g_byte_array_unref (s->in);
   g_string_free (s->out, TRUE);
-  g_free (s->helo);
-  g_free (s->client_address);
   g_free (s->client);
-  g_free (s->tls_protocol);
-  g_free (s->tls_cipher);
   g_free (s->rcpt_pending);
   sg_smtp_path_free (s->rcpt_pending_params);
   sg_rcpt_verdict_clear (&s->milter_session);
