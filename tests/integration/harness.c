@@ -126,13 +126,42 @@ sg_test_server_restart (SgTestServer *s)
   launch (s);
 }
 
+/* exited - the child has been reaped (GLib's worker thread reaps it and
+ * clears the identifier). */
+static gboolean
+exited (gpointer p)
+{
+  return g_subprocess_get_identifier (p) == NULL;
+}
+
+/* wait_exit - wait up to SG_TEST_EXIT_MS for p to exit; FALSE (then
+ * killed and reaped) if it did not. */
+static gboolean
+wait_exit (GSubprocess *p, const char *what)
+{
+  if (sg_test_wait_until (exited, p, SG_TEST_EXIT_MS, "%s to exit after SIGTERM", what))
+    {
+      g_subprocess_wait (p, NULL, NULL);
+      return TRUE;
+    }
+  g_subprocess_force_exit (p);
+  g_subprocess_wait (p, NULL, NULL);
+  return FALSE;
+}
+
 int
 sg_test_server_stop (SgTestServer *s)
 {
   if (!s->proc)
     return -1;
   g_subprocess_send_signal (s->proc, SIGTERM);
-  g_subprocess_wait (s->proc, NULL, NULL);
+  if (!wait_exit (s->proc, "spoolgate"))
+    {
+      g_test_fail_printf ("spoolgate did not exit within %u ms of SIGTERM (killed); its log is %s",
+                          SG_TEST_EXIT_MS, s->log);
+      g_clear_object (&s->proc);
+      return -1;
+    }
   int status = g_subprocess_get_if_exited (s->proc) ? g_subprocess_get_exit_status (s->proc) : -1;
   g_clear_object (&s->proc);
   return status;
@@ -492,7 +521,10 @@ sg_test_stop_process (GSubprocess *p)
   if (!p)
     return;
   g_subprocess_send_signal (p, SIGTERM);
-  g_subprocess_wait (p, NULL, NULL);
+  /* a peer (aiosmtpd's Controller.stop, a milter) that does not stop is
+   * killed: it is a tool here, not what is tested */
+  if (!wait_exit (p, "a test peer"))
+    g_test_message ("a test peer did not exit within %u ms of SIGTERM: killed", SG_TEST_EXIT_MS);
   g_object_unref (p);
 }
 

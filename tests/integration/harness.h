@@ -136,6 +136,9 @@ void         sg_test_make_cert (const char *cert, const char *key, const char *c
  * generous ceiling, never a measurement. On timeout the wait says in the
  * test log what it waited for, and returns FALSE for the caller to fail. */
 #define SG_TEST_WAIT_MS 30000
+/* how long a stopped process (spoolgate, a peer) may take to exit after
+ * SIGTERM before it is killed; spoolgate's own stop deadline is 30 s */
+#define SG_TEST_EXIT_MS 60000
 typedef gboolean (*SgTestCondition) (gpointer data);
 /* sg_test_wait_until - poll cond (data) until TRUE; what (printf format)
  * names it in the message on timeout. */

@@ -217,7 +217,14 @@ def serve(args):
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     while not stop.wait(0.2):
         pass
-    controller.stop()
+    # aiosmtpd's Controller.stop() can wait forever on a session it cannot
+    # cancel; what was recorded is on disk already, so give it a few
+    # seconds and then leave regardless.
+    stopper = threading.Thread(target=controller.stop, daemon=True)
+    stopper.start()
+    stopper.join(5)
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def main():
