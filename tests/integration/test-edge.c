@@ -119,6 +119,34 @@ rcpts_seen (Edge *e)
   return n;
 }
 
+/* send_body - DATA with BODY on c, whose RCPTs are accepted: the queue ID
+ * of the 250 (transfer full). */
+static char *
+send_body (SgTestClient *c)
+{
+  g_autofree char *data = sg_test_client_command (c, "DATA");
+  g_assert_true (g_str_has_prefix (data, "354"));
+  g_autofree char *msg = g_strconcat (BODY, ".\r\n", NULL);
+  sg_test_client_send (c, msg, -1);
+  g_autofree char *queued = sg_test_client_reply (c);
+  g_assert_true (g_str_has_prefix (queued, "250 2.0.0 Ok: queued as "));
+  return g_strdup (queued + strlen ("250 2.0.0 Ok: queued as "));
+}
+
+/* hop_never_greets - a next hop that listens and never accepts: the
+ * kernel completes each handshake, and no greeting ever comes. */
+static GSocketListener *
+hop_never_greets (Edge *e)
+{
+  GSocketListener *l = g_socket_listener_new ();
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) sa = g_inet_socket_address_new (lo, e->hop);
+  g_autoptr(GError) error = NULL;
+  g_socket_listener_add_address (l, sa, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return l;
+}
+
 /* start - spoolgate with extra config (an [access] group first). */
 static void
 start (Edge *e, const char *conf)
@@ -222,19 +250,14 @@ test_tables (void)
   expect (c, "held@example.org", "250 2.1.5 Recipient OK");
   /* outside accepted_domains from outside allowed_networks: still relay denied */
   expect (c, "vip@example.com", "550 5.7.1 Relay access denied");
-  g_autofree char *data = sg_test_client_command (c, "DATA");
-  g_assert_true (g_str_has_prefix (data, "354"));
-  g_autofree char *msg = g_strconcat (BODY, ".\r\n", NULL);
-  sg_test_client_send (c, msg, -1);
-  g_autofree char *queued = sg_test_client_reply (c);
-  g_assert_true (g_str_has_prefix (queued, "250 2.0.0 Ok: queued as "));
+  g_autofree char *id = send_body (c);
   /* held: the HOLD of one recipient holds the message */
-  g_autofree char *meta_path = g_strdup_printf ("%s/queue/%s.json", e.s.spool, queued + strlen ("250 2.0.0 Ok: queued as "));
+  g_autofree char *meta_path = sg_test_queue_file (&e.s, id, ".json");
   g_autofree char *meta = sg_test_read_file (meta_path, NULL);
   g_assert_nonnull (strstr (meta, "\"state\" : \"held\""));
   /* and stays so until an administrator releases it */
   const char *release[] = { sg_test_spoolgate (), "release", "--spool", e.s.spool,
-                            queued + strlen ("250 2.0.0 Ok: queued as "), NULL };
+                            id, NULL };
   g_autofree char *rel_out = NULL, *rel_err = NULL;
   g_assert_cmpint (sg_test_run (release, &rel_out, &rel_err), ==, 0);
   g_autofree char *released = sg_test_read_file (meta_path, NULL);
@@ -382,12 +405,7 @@ test_verify (void)
             "undeliverable address: 550 5.1.1 No such user here");
     /* one probe each, the cache answered the third */
     g_assert_cmpuint (rcpts_seen (&e), ==, 2);
-    g_autofree char *data = sg_test_client_command (c, "DATA");
-    g_assert_true (g_str_has_prefix (data, "354"));
-    g_autofree char *msg = g_strconcat (BODY, ".\r\n", NULL);
-    sg_test_client_send (c, msg, -1);
-    g_autofree char *queued = sg_test_client_reply (c);
-    g_assert_true (g_str_has_prefix (queued, "250 2.0.0 Ok: queued as "));
+    g_free (send_body (c));
   }
   /* delivered to alice only; nothing left to bounce */
   g_autofree char *rec = g_build_filename (e.out, "msg-001.json", NULL);
@@ -546,12 +564,7 @@ test_max_probes (void)
 {
   Edge e;
   edge_init (&e);
-  g_autoptr(GSocketListener) l = g_socket_listener_new ();
-  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) sa = g_inet_socket_address_new (lo, e.hop);
-  g_autoptr(GError) error = NULL;
-  g_socket_listener_add_address (l, sa, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL, NULL, &error);
-  g_assert_no_error (error);   /* listening, never accepting */
+  g_autoptr(GSocketListener) l = hop_never_greets (&e);
   g_autofree char *conf = g_strdup_printf ("[server]\nhostname = mx.example\n"
                                            "[access]\naccepted_domains = example.org\n"
                                            "verify_recipients = yes\nverify_timeout = 5\nverify_max_probes = 1\n"
@@ -579,12 +592,7 @@ test_next_hop_hangs (void)
 {
   Edge e;
   edge_init (&e);
-  g_autoptr(GSocketListener) l = g_socket_listener_new ();
-  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) sa = g_inet_socket_address_new (lo, e.hop);
-  g_autoptr(GError) error = NULL;
-  g_socket_listener_add_address (l, sa, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL, NULL, &error);
-  g_assert_no_error (error);   /* listening, never accepting: the kernel completes the handshake */
+  g_autoptr(GSocketListener) l = hop_never_greets (&e);
   g_autofree char *conf = verify_conf (e.hop, NULL);
   start (&e, conf);
   g_autoptr(SgTestClient) c = session (&e, "s@client.example");
@@ -642,13 +650,8 @@ test_milter_rcpt (void)
   g_autoptr(SgTestClient) c = session (&e, "s@client.example");
   expect (c, "alice@example.org", "250 2.1.5 Recipient OK");
   expect (c, "nobody@example.org", "550 5.7.1 nobody@example.org is not welcome here");
-  g_autofree char *data = sg_test_client_command (c, "DATA");
-  g_assert_true (g_str_has_prefix (data, "354"));
-  g_autofree char *msg = g_strconcat (BODY, ".\r\n", NULL);
-  sg_test_client_send (c, msg, -1);
-  g_autofree char *queued = sg_test_client_reply (c);
-  g_assert_true (g_str_has_prefix (queued, "250 2.0.0 Ok: queued as "));
-  g_autofree char *meta_path = g_strdup_printf ("%s/queue/%s.json", e.s.spool, queued + strlen ("250 2.0.0 Ok: queued as "));
+  g_autofree char *id = send_body (c);
+  g_autofree char *meta_path = sg_test_queue_file (&e.s, id, ".json");
   g_autofree char *meta = sg_test_read_file (meta_path, NULL);
   g_assert_nonnull (strstr (meta, "alice@example.org"));
   g_assert_null (strstr (meta, "nobody@example.org"));
@@ -813,12 +816,7 @@ test_postfix_backend (void)
     expect (c, "nosuchuser@example.org", "550 5.1.1 <nosuchuser@example.org>: Recipient address rejected: "
             "undeliverable address: 550 5.1.1 <nosuchuser@example.org>: Recipient address rejected: "
             "User unknown in relay recipient table");
-    g_autofree char *data = sg_test_client_command (c, "DATA");
-    g_assert_true (g_str_has_prefix (data, "354"));
-    g_autofree char *msg = g_strconcat (BODY, ".\r\n", NULL);
-    sg_test_client_send (c, msg, -1);
-    g_autofree char *queued = sg_test_client_reply (c);
-    g_assert_true (g_str_has_prefix (queued, "250 2.0.0 Ok: queued as "));
+    g_free (send_body (c));
   }
   g_autofree char *rec = g_build_filename (e.out, "msg-001.json", NULL);
   gboolean arrived = sg_test_wait_file (rec, WAIT_MS);
