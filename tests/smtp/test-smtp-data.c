@@ -340,11 +340,93 @@ test_spill_too_big (void)
   fixture_clear (&f);
 }
 
+/* The run-of-lines fast path against the byte machine: random DATA (long
+ * ordinary runs, with bare CR and LF, stuffed dots and the end marker
+ * sprinkled in) fed in random chunks must give exactly what feeding it one
+ * byte at a time gives - content, size, line count, first bare CR and LF
+ * line, where it ended. One byte at a time never has a whole line to find
+ * with memchr, so only the byte machine runs. */
+typedef struct {
+  gboolean done;
+  gsize    consumed;
+  guint64  size, line, bare_lf_line, bare_cr_line;
+  GBytes  *content;
+} FeedResult;
+
+static FeedResult
+feed_in_chunks (const char *input, gsize len, gboolean one_byte)
+{
+  SgDataReader r;
+  FeedResult out = { 0 };
+  sg_data_reader_init (&r, 1 << 22);
+  gsize pos = 0;
+  while (pos < len && r.state != SG_DATA_DONE)
+    {
+      gsize chunk = one_byte ? 1 : (gsize) g_test_rand_int_range (1, 700);
+      pos += sg_data_reader_feed (&r, input + pos, MIN (chunk, len - pos));
+    }
+  out.done = r.state == SG_DATA_DONE;
+  out.consumed = pos;
+  out.size = r.size;
+  out.line = r.line;
+  out.bare_lf_line = r.bare_lf_line;
+  out.bare_cr_line = r.bare_cr_line;
+  out.content = sg_data_reader_steal (&r);
+  sg_data_reader_clear (&r);
+  return out;
+}
+
+static void
+append_random_data (GString *s)
+{
+  static const char *const odd[] = { "\n", "\r", ".", "..", "\r\r\n", "\n.", ".\r\n",
+                                     "\r\n.\r\n", "\r\n.", "\r\n..", ".\n", "\r.\r" };
+  guint lines = (guint) g_test_rand_int_range (1, 120);
+  for (guint i = 0; i < lines; i++)
+    {
+      guint n = (guint) g_test_rand_int_range (0, 200);
+      for (guint k = 0; k < n; k++)
+        {
+          if (g_test_rand_int_range (0, 400) == 0)
+            g_string_append (s, odd[g_test_rand_int_range (0, G_N_ELEMENTS (odd))]);
+          else
+            g_string_append_c (s, (char) g_test_rand_int_range ('A', 'z'));
+        }
+      if (g_test_rand_int_range (0, 6) == 0)
+        g_string_append_c (s, '.');   /* a line starting with a dot, stuffed or not */
+      g_string_append (s, "\r\n");
+    }
+}
+
+static void
+test_fast_path (void)
+{
+  for (guint iter = 0; iter < 1500; iter++)
+    {
+      g_autoptr(GString) s = g_string_new (NULL);
+      append_random_data (s);
+      if (g_test_rand_bit ())
+        g_string_append (s, ".\r\nMAIL FROM:<a@b>\r\n");
+      FeedResult want = feed_in_chunks (s->str, s->len, TRUE);
+      FeedResult got = feed_in_chunks (s->str, s->len, FALSE);
+      g_assert_cmpint (got.done, ==, want.done);
+      g_assert_cmpuint (got.consumed, ==, want.consumed);
+      g_assert_cmpuint (got.size, ==, want.size);
+      g_assert_cmpuint (got.line, ==, want.line);
+      g_assert_cmpuint (got.bare_lf_line, ==, want.bare_lf_line);
+      g_assert_cmpuint (got.bare_cr_line, ==, want.bare_cr_line);
+      g_assert_true (g_bytes_equal (got.content, want.content));
+      g_bytes_unref (got.content);
+      g_bytes_unref (want.content);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/smtp/data/cases", test_cases);
+  g_test_add_func ("/smtp/data/fast-path", test_fast_path);
   g_test_add_func ("/smtp/data/size-cap", test_size_cap);
   g_test_add_func ("/smtp/data/spill/threshold", test_spill_threshold);
   g_test_add_func ("/smtp/data/spill/large", test_spill_large);
