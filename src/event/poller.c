@@ -1,7 +1,11 @@
 /* poller.c - the epoll GSource. The epoll fd itself is the only fd GLib
  * polls; dispatch drains up to POLLER_BATCH ready events per iteration.
- * A pfd removed during dispatch is only marked dead and freed afterwards,
- * so a callback may remove any pfd, including its own. */
+ * A pfd removed during dispatch is only marked dead and freed once the
+ * outermost dispatch is over, so a callback may remove any pfd, including
+ * its own. The source may recurse: GLib blocks a source that may not while
+ * it dispatches, by taking its fd out of the context's poll set and putting
+ * it back, and each of those wakes the context (an eventfd write, and one
+ * more loop iteration to read it) - twice for every batch of events. */
 #include "event/poller.h"
 
 #include <errno.h>
@@ -30,7 +34,7 @@ struct _SgPoller {
   int        epfd;
   GSource   *source;
   gpointer   tag;
-  gboolean   dispatching;
+  guint      dispatching;  /* depth of nested dispatches */
   GPtrArray *graveyard;   /* pfds removed during dispatch */
 };
 
@@ -55,7 +59,7 @@ poller_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
         g_warning ("epoll_wait: %s", g_strerror (errno));
       return G_SOURCE_CONTINUE;
     }
-  p->dispatching = TRUE;
+  p->dispatching++;
   for (int i = 0; i < n; i++)
     {
       SgPollFd *pfd = ev[i].data.ptr;
@@ -67,8 +71,8 @@ poller_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
                          | ((ev[i].events & (EPOLLHUP | EPOLLRDHUP)) ? G_IO_HUP : 0);
       pfd->func (pfd, ready, pfd->user_data);
     }
-  p->dispatching = FALSE;
-  g_ptr_array_set_size (p->graveyard, 0);
+  if (--p->dispatching == 0)
+    g_ptr_array_set_size (p->graveyard, 0);
   return G_SOURCE_CONTINUE;
 }
 
@@ -92,6 +96,7 @@ sg_poller_new (GMainContext *context, GError **error)
   p->source = g_source_new (&poller_funcs, sizeof (PollerSource));
   ((PollerSource *) p->source)->poller = p;
   g_source_set_static_name (p->source, "spoolgate-epoll");
+  g_source_set_can_recurse (p->source, TRUE);   /* see the top of this file */
   p->tag = g_source_add_unix_fd (p->source, epfd, G_IO_IN);
   g_source_attach (p->source, context);
   return p;

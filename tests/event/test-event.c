@@ -62,6 +62,112 @@ test_poller (void)
   g_main_loop_unref (d.loop);
 }
 
+/* A poll function that counts the descriptors poll() found ready. */
+static GPollFunc real_poll;
+static guint polled_ready;
+
+static gint
+counting_poll (GPollFD *fds, guint n, gint timeout)
+{
+  gint r = real_poll (fds, n, timeout);
+  if (r > 0)
+    polled_ready += (guint) r;
+  return r;
+}
+
+typedef struct {
+  guint     calls;
+  SgPollFd *remove;       /* (nullable) removed from a nested iteration */
+  gboolean  nested;
+} CountData;
+
+static void
+on_count (SgPollFd *pfd, GIOCondition ready, gpointer user_data)
+{
+  CountData *d = user_data;
+  char buf[16];
+  g_assert_cmpint (read (sg_poller_fd (pfd), buf, sizeof buf), >, 0);
+  d->calls++;
+  if (d->nested)
+    {
+      /* a callback that iterates the context: the poller runs again inside
+       * itself, and a pfd removed there lives until the outer dispatch ends */
+      d->nested = FALSE;
+      g_main_context_iteration (g_main_context_get_thread_default (), FALSE);
+      if (d->remove)
+        sg_poller_remove (g_steal_pointer (&d->remove));
+    }
+}
+
+/* Dispatching the poller must not wake its own context: a source that may
+ * not recurse is taken out of the poll set while it runs and put back,
+ * which signals the context each time. Then the next poll() finds the
+ * context's wakeup fd ready although nothing happened. */
+static void
+test_poller_no_self_wakeup (void)
+{
+  g_autoptr(GMainContext) ctx = g_main_context_new ();
+  g_main_context_push_thread_default (ctx);
+  real_poll = g_main_context_get_poll_func (ctx);
+  g_main_context_set_poll_func (ctx, counting_poll);
+  int a[2];
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, a), ==, 0);
+  CountData d = { 0 };
+  g_autoptr(SgPoller) p = sg_poller_new (ctx, NULL);
+  SgPollFd *pa = sg_poller_add (p, a[0], G_IO_IN, on_count, &d, NULL);
+  while (g_main_context_iteration (ctx, FALSE))
+    ;
+  for (guint round = 0; round < 5; round++)
+    {
+      g_assert_cmpint (write (a[1], "x", 1), ==, 1);
+      polled_ready = 0;
+      g_assert_true (g_main_context_iteration (ctx, TRUE));   /* the event */
+      g_assert_cmpuint (d.calls, ==, round + 1);
+      g_assert_cmpuint (polled_ready, ==, 1);                 /* the epoll fd only */
+      polled_ready = 0;
+      g_main_context_iteration (ctx, FALSE);
+      g_assert_cmpuint (polled_ready, ==, 0);                 /* no wakeup left behind */
+    }
+  sg_poller_remove (pa);
+  close (a[0]);
+  close (a[1]);
+  g_main_context_pop_thread_default (ctx);
+}
+
+/* The poller recurses: a nested iteration dispatches other ready fds, and
+ * a pfd removed in the middle is not freed under the outer dispatch. */
+static void
+test_poller_nested (void)
+{
+  g_autoptr(GMainContext) ctx = g_main_context_new ();
+  g_main_context_push_thread_default (ctx);
+  int a[2], b[2];
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, a), ==, 0);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, b), ==, 0);
+  CountData d = { .nested = TRUE };
+  g_autoptr(SgPoller) p = sg_poller_new (ctx, NULL);
+  SgPollFd *pa = sg_poller_add (p, a[0], G_IO_IN, on_count, &d, NULL);
+  SgPollFd *pb = sg_poller_add (p, b[0], G_IO_IN, on_count, &d, NULL);
+  d.remove = pb;
+  g_assert_cmpint (write (a[1], "x", 1), ==, 1);
+  g_assert_cmpint (write (b[1], "y", 1), ==, 1);
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration (ctx, FALSE);
+  g_assert_null (d.remove);
+  g_assert_cmpuint (d.calls, >=, 1);
+  g_assert_cmpuint (d.calls, <=, 2);
+  /* pb is gone; pa still works */
+  guint before = d.calls;
+  g_assert_cmpint (write (b[1], "y", 1), ==, 1);
+  g_assert_cmpint (write (a[1], "x", 1), ==, 1);
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration (ctx, FALSE);
+  g_assert_cmpuint (d.calls, ==, before + 1);
+  sg_poller_remove (pa);
+  close (a[0]); close (a[1]); close (b[0]); close (b[1]);
+  g_main_context_pop_thread_default (ctx);
+}
+
 typedef struct {
   GMainLoop *loop;
   guint      fired;
@@ -111,6 +217,8 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/event/poller", test_poller);
+  g_test_add_func ("/event/poller/no-self-wakeup", test_poller_no_self_wakeup);
+  g_test_add_func ("/event/poller/nested", test_poller_nested);
   g_test_add_func ("/event/timer-wheel", test_wheel);
   return g_test_run ();
 }
