@@ -24,9 +24,10 @@
  *  2. the files' bytes and sizes are made durable, and only then is anything
  *     renamed, so nothing reaches queue/ before its bytes are on stable
  *     storage:
- *     - fdatasync: every file is fdatasync()ed, all at once on the helper
- *       threads of spool_sync.c (a single session's .eml and .json no longer
- *       pay two flushes in a row). For a freshly written or truncated file
+ *     - fdatasync: every file is fdatasync()ed, a group's files at once on
+ *       the helper threads of spool_sync.c (a lone message's two on the
+ *       committer: their write-back began together in step 1, and a helper
+ *       would cost more than it saves). For a freshly written or truncated file
  *       fdatasync covers the data and the size, which is all the file itself
  *       needs; its name is the directory's business;
  *     - syncfs: one syncfs() of the spool's file system writes back every

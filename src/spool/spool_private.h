@@ -36,6 +36,7 @@ G_BEGIN_DECLS
 /* Group-commit bounds: see spool_commit.c for the design. */
 #define SG_SPOOL_MAX_BATCH         64u    /* messages per flush round (2 fds each) */
 #define SG_SPOOL_SYNC_THREADS      4u     /* helpers fdatasyncing a round's files at once (spool_sync.c) */
+#define SG_SPOOL_SYNC_SERIAL_MAX   2u     /* rounds of this many files (one message) are synced on the caller, one after the other */
 #define SG_SPOOL_COMMITTERS        2u     /* committer threads: one batch syncs its names while the next syncs its files */
 #define SG_SPOOL_MAX_PENDING       SG_DEF_COMMIT_QUEUE_MESSAGES  /* [spool] commit_queue_messages */
 #define SG_SPOOL_MAX_PENDING_BYTES SG_DEF_COMMIT_QUEUE_BYTES     /* [spool] commit_queue_bytes */
