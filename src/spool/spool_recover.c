@@ -405,7 +405,7 @@ gboolean
 sg_spool_recover_finish (SgSpool *spool, SgSpoolBacklog *backlog, SgSpoolRecovery *report,
                          SgSpoolFoundFunc found, gpointer user_data, GError **error)
 {
-  g_autoptr(SgSpoolBacklog) owned = backlog;
+  g_autoptr(SgSpoolBacklog) owned G_GNUC_UNUSED = backlog;   /* freed on every way out */
   SgSpoolRecovery local = { 0 };
   GArray *a = backlog->found;
 
