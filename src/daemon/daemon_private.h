@@ -27,6 +27,7 @@ struct _SgDaemon {
   SgMetricsHttp  *metrics;       /* (nullable) [metrics] listen */
   char           *listen_bound;  /* [server] listen as bound at start-up */
   guint           stop_timer;
+  guint           stop_poll;     /* a stop's idle check (daemon_signals.c); 0 = none */
   guint           signal_ids[3];
 };
 

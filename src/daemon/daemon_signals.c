@@ -19,6 +19,7 @@ stop_when_idle (gpointer data)
   SgDaemon *daemon = data;
   if (sg_connections_busy (&daemon->ctx) == 0 && sg_intake_pending (daemon->ctx.intake) == 0)
     {
+      daemon->stop_poll = 0;
       g_main_loop_quit (daemon->loop);
       return G_SOURCE_REMOVE;
     }
@@ -50,7 +51,7 @@ sg_daemon_stop (SgDaemon *daemon)
                     g_hash_table_size (ctx->connections));
   sg_listener_close (ctx->listener);
   sg_connections_shutdown (ctx, FALSE);
-  g_timeout_add (STOP_POLL_MS, stop_when_idle, daemon);
+  daemon->stop_poll = g_timeout_add (STOP_POLL_MS, stop_when_idle, daemon);
   daemon->stop_timer = g_timeout_add_seconds (ctx->config->shutdown_timeout, shutdown_deadline, daemon);
 }
 
@@ -70,11 +71,14 @@ sg_daemon_signals_watch (SgDaemon *daemon)
   daemon->signal_ids[2] = g_unix_signal_add (SIGHUP, sg_daemon_hangup, daemon);
 }
 
-/* sg_daemon_signals_unwatch - also drops a stop's shutdown_timeout deadline. */
+/* sg_daemon_signals_unwatch - also drops a stop's shutdown_timeout deadline
+ * and its idle check, which would otherwise outlive the daemon when the
+ * deadline ended the loop. */
 void
 sg_daemon_signals_unwatch (SgDaemon *daemon)
 {
   for (guint i = 0; i < G_N_ELEMENTS (daemon->signal_ids); i++)
     g_clear_handle_id (&daemon->signal_ids[i], g_source_remove);
   g_clear_handle_id (&daemon->stop_timer, g_source_remove);
+  g_clear_handle_id (&daemon->stop_poll, g_source_remove);
 }
