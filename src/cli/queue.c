@@ -60,9 +60,8 @@ is_active (SgSpool *spool, GHashTable *locks, const char *id)
 {
   if (g_hash_table_size (locks) == 0)
     return FALSE;
-  g_autofree char *path = sg_spool_message_path (spool, id);
   struct stat st;
-  if (stat (path, &st) != 0)
+  if (!sg_spool_message_stat (spool, id, &st))
     return FALSE;
   g_autofree char *key = g_strdup_printf ("%u:%u:%llu", major (st.st_dev), minor (st.st_dev),
                                           (unsigned long long) st.st_ino);

@@ -331,6 +331,15 @@ sg_spool_remove (SgSpool *spool, const char *queue_id, GError **error)
   return sg_spool_fsync_dir (spool->queue_fd, SG_SPOOL_QUEUE_DIR, error);
 }
 
+/* sg_spool_message_stat - see spool.h. */
+gboolean
+sg_spool_message_stat (SgSpool *spool, const char *queue_id, struct stat *st)
+{
+  g_autofree char *name = sg_spool_file_name (queue_id, SG_SPOOL_EML_SUFFIX);
+
+  return fstatat (spool->queue_fd, name, st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 /* sg_spool_message_path - path of queue/<ID>.eml (transfer full). */
 char *
 sg_spool_message_path (SgSpool *spool, const char *queue_id)

@@ -19,6 +19,7 @@
  */
 #pragma once
 #include <glib.h>
+#include <sys/stat.h>
 #include "spool/meta.h"
 
 G_BEGIN_DECLS
@@ -186,6 +187,9 @@ void     sg_spool_set_recycling (SgSpool *spool, guint max_files);
 guint    sg_spool_pool_size (SgSpool *spool);
 /* sg_spool_message_path - path of queue/<ID>.eml (transfer full). */
 char *sg_spool_message_path (SgSpool *spool, const char *queue_id);
+/* sg_spool_message_stat - fstat of queue/<ID>.eml, not following a
+ * symbolic link; FALSE (errno set) if it is not there. */
+gboolean sg_spool_message_stat (SgSpool *spool, const char *queue_id, struct stat *st);
 
 /* --- The layout for those outside src/spool/ (spool_layout.c) --- */
 
