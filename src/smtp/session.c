@@ -191,6 +191,21 @@ session_transaction_reset (SgSession *s)
     session_enter_state (s, SG_SESSION_READY);
 }
 
+/* session_verdict_arrived - see session_private.h. */
+gboolean
+session_verdict_arrived (SgSession *s, SgSessionState waiting, SgSessionState back,
+                         SgRcptVerdict *verdict)
+{
+  if (s->state != waiting)
+    {
+      sg_rcpt_verdict_clear (verdict);
+      return FALSE;
+    }
+  session_enter_state (s, back);
+  s->progress++;
+  return TRUE;
+}
+
 /* session_resume - a deferred verdict is answered: stopping, 421 now;
  * otherwise the commands pipelined after it were held: answer them. */
 void

@@ -279,14 +279,8 @@ sg_rcpt_verdict_clear (SgRcptVerdict *v)
 void
 sg_session_rcpt_done (SgSession *s, SgRcptVerdict *verdict)
 {
-  if (s->state != SG_SESSION_RCPT_WAIT)
-    {
-      /* the session stopped waiting (a timeout, a shutdown): nobody to tell */
-      sg_rcpt_verdict_clear (verdict);
-      return;
-    }
-  session_enter_state (s, s->rcpt_return);
-  s->progress++;
+  if (!session_verdict_arrived (s, SG_SESSION_RCPT_WAIT, s->rcpt_return, verdict))
+    return;
   rcpt_apply (s, g_steal_pointer (&s->rcpt_pending), g_steal_pointer (&s->rcpt_pending_params),
               verdict);
   session_resume (s);

@@ -92,6 +92,12 @@ void session_refuse (SgSession *s, const SgRejectClient *who, const char *stage,
 void session_data_replied (SgSession *s);
 /* session_transaction_reset - forget MAIL, RCPT and content (RSET, EHLO, after DATA). */
 void session_transaction_reset (SgSession *s);
+/* session_verdict_arrived - a deferred verdict came for a session that
+ * waits in state waiting: leave that state for back and count progress.
+ * FALSE (and the verdict cleared) if it no longer waits: a timeout or a
+ * shutdown came first, and nobody is left to tell. */
+gboolean session_verdict_arrived (SgSession *s, SgSessionState waiting, SgSessionState back,
+                                  SgRcptVerdict *verdict);
 /* session_resume - a deferred verdict is answered: stopping, 421 now;
  * otherwise the commands pipelined after it were held: answer them. */
 void session_resume (SgSession *s);

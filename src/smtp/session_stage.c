@@ -190,14 +190,8 @@ smtp_helo (SgSession *s, const char *arg)
 void
 sg_session_stage_done (SgSession *s, SgRcptVerdict *v)
 {
-  if (s->state != SG_SESSION_STAGE_WAIT)
-    {
-      /* the session stopped waiting (a timeout, a shutdown): nobody to tell */
-      sg_rcpt_verdict_clear (v);
-      return;
-    }
-  session_enter_state (s, s->stage_return);
-  s->progress++;
+  if (!session_verdict_arrived (s, SG_SESSION_STAGE_WAIT, s->stage_return, v))
+    return;
   gsize mark = s->out->len;
   CmdCount count = CMD_N;
   switch (s->stage_pending)

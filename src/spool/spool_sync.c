@@ -44,6 +44,17 @@ round_unref (SyncRound *r)
   g_free (r);
 }
 
+/* sync_one - fdatasync fd, retrying on EINTR; 0 or the errno. */
+static int
+sync_one (int fd)
+{
+  int rc;
+  do
+    rc = fdatasync (fd);
+  while (rc != 0 && errno == EINTR);
+  return rc == 0 ? 0 : errno;
+}
+
 /* round_work - take descriptors off the round until none is left. */
 static void
 round_work (SyncRound *r)
@@ -54,11 +65,7 @@ round_work (SyncRound *r)
 
       if (i >= r->n)
         return;
-      int rc;
-      do
-        rc = fdatasync (r->fds[i]);
-      while (rc != 0 && errno == EINTR);
-      r->errs[i] = rc == 0 ? 0 : errno;
+      r->errs[i] = sync_one (r->fds[i]);
       g_mutex_lock (&r->lock);
       if (++r->completed == r->n)
         g_cond_broadcast (&r->done);
@@ -100,15 +107,18 @@ sg_spool_syncers_stop (SgSpool *spool)
 void
 sg_spool_fdatasync_all (SgSpool *spool, const int *fds, int *errs, guint n)
 {
-  if (n == 0)
-    return;
-  SyncRound *r = g_new0 (SyncRound, 1);
   /* One message's two files: waking a helper and waiting for it costs more
    * than it saves (bench/disk-sync, one message at a time: "serial" 713
    * msgs/s against "group-threads" 657 on 2026-12-07), and a flush does not
-   * wait for another flush's writes either way. */
-  guint helpers = spool->syncers != NULL && n > SG_SPOOL_SYNC_SERIAL_MAX
-                  ? MIN (n - 1, SG_SPOOL_SYNC_THREADS) : 0;
+   * wait for another flush's writes either way. Nothing to share then. */
+  if (spool->syncers == NULL || n <= SG_SPOOL_SYNC_SERIAL_MAX)
+    {
+      for (guint i = 0; i < n; i++)
+        errs[i] = sync_one (fds[i]);
+      return;
+    }
+  SyncRound *r = g_new0 (SyncRound, 1);
+  guint helpers = MIN (n - 1, SG_SPOOL_SYNC_THREADS);
 
   r->refs = 1;
   r->fds = fds;
