@@ -32,15 +32,20 @@
  *       needs; its name is the directory's business;
  *     - syncfs: one syncfs() of the spool's file system writes back every
  *       dirty page and inode on it, ours included, and flushes the device
- *       cache. Since Linux 5.8 it also reports any write-back error on the
+ *       cache; one more flush follows it, because without a journal the
+ *       inode blocks are written after syncfs's own flush (see
+ *       sg_spool_syncfs). Since Linux 5.8 it also reports any write-back error on the
  *       file system since the last call, so a failed write of ours fails
  *       the whole group (never a false 250; at worst a needless 451);
  *  3. each job renames .eml then .json into queue/ with RENAME_NOREPLACE
  *     (an ID collision fails instead of overwriting);
  *  4. the names are made durable: fdatasync does ONE fsync() of queue/;
- *     syncfs does a second syncfs(), which writes the directory's blocks
- *     (and, on a journalled file system, commits the journal) and flushes
- *     the device cache again; nothing else is needed for the directory.
+ *     syncfs does a second syncfs() and flush, which write the directory's
+ *     blocks (and, on a journalled file system, commit the journal) and
+ *     flush the device cache after them; nothing else is needed for the
+ *     directory. tests/spool/test-spool-flush.c traces both methods at the
+ *     block layer: every write completes before a flush that completes
+ *     before the commit returns.
  *     Only after this succeeds does any job report success, and only then
  *     may SMTP say 250.
  * So before 250, with either method: the .eml's bytes, the .json's bytes,
