@@ -1,11 +1,14 @@
-/* test-spool-flush.c - what is on stable storage when a commit returns, seen
- * at the block layer. A spool on a loop-mounted ext4 image of our own (with
- * and without a journal) commits messages while a tracefs instance of ours
- * records the kernel's block_rq_issue/block_rq_complete events; every write
- * a commit caused must have completed before a cache flush was issued, and that flush must have completed, before the commit returned.
- * A write that completes after the last flush sits in the device's volatile
- * cache when SMTP would say 250. Needs root (loop mount, tracefs): skipped
- * otherwise. */
+/* test-spool-flush.c - what is on stable storage when a spool operation
+ * returns, seen at the block layer. A spool on a loop-mounted ext4 image of
+ * our own (with and without a journal) commits messages (in memory and as
+ * drafts), rewrites their metadata, retires and removes them, while a
+ * tracefs instance of ours records the kernel's block_rq_issue and
+ * block_rq_complete events. For each operation, every write it caused must
+ * have completed before a cache flush was issued, and that flush must have
+ * completed, before the call returned: a write that completes after the last
+ * flush sits in the device's volatile cache when SMTP says 250 (or when the
+ * queue runner goes on as if a delivery or removal were recorded). Needs
+ * root (loop mount, tracefs): skipped otherwise. */
 #include "spool_test_util.h"
 
 #include <errno.h>
@@ -21,8 +24,9 @@
 
 #define TRACEFS          "/sys/kernel/tracing"
 #define IMAGE_BYTES      (64 * 1024 * 1024)
-#define COMMITS          32                   /* traced, after one untraced */
+#define ROUNDS           16                   /* traced, after one untraced */
 #define SMALL_BODY       (4u * 1024u)
+#define DRAFT_BODY       (2u * 1024u * 1024u) /* past data_spill_size: a draft */
 
 typedef struct {
   gboolean journal;
@@ -139,23 +143,28 @@ mark (const char *inst, const char *text)
   g_assert_true (write_file (path, text));
 }
 
-/* check_window - in the trace between "BEGIN n" and "END n": every write
- * to dev (the file system is ours alone, and clean at BEGIN, so every write
- * is the commit's) completed before some flush of dev was issued, and that flush completed before END (with a journal, only the
+/* check_window - in the trace between "BEGIN label" and "END label": every
+ * write to dev (the file system is ours alone, and clean at BEGIN, so every
+ * write is the operation's) completed before some flush of dev was issued, and that flush completed before END (with a journal, only the
  * writes that are not metadata). Counts what it saw. */
 static void
-check_window (GPtrArray *lines, guint n, const char *dev, gboolean journal,
+check_window (GPtrArray *lines, const char *label, const char *dev, gboolean journal,
               guint *writes, guint *flushes)
 {
   g_autoptr(GRegex) re = g_regex_new ("-\\d+\\s+\\[\\d+\\]\\s+\\S+\\s+([0-9.]+): "
                                       "(block_rq_issue|block_rq_complete|tracing_mark_write): (.*)$",
                                       0, 0, NULL);
-  g_autofree char *begin = g_strdup_printf ("BEGIN %u", n), *end = g_strdup_printf ("END %u", n);
+  g_autofree char *begin = g_strconcat ("BEGIN ", label, NULL), *end = g_strconcat ("END ", label, NULL);
+  g_autofree char *begin_line = g_strconcat (": ", begin, NULL);
   g_autoptr(GArray) reqs = g_array_new (FALSE, FALSE, sizeof (Request));
   gboolean in = FALSE;
   gdouble end_at = -1;
+  guint i = 0;
 
-  for (guint i = 0; i < lines->len && end_at < 0; i++)
+  /* skip to the window's marker without the regex: the trace is long */
+  while (i < lines->len && !g_str_has_suffix (lines->pdata[i], begin_line))
+    i++;
+  for (; i < lines->len && end_at < 0; i++)
     {
       g_autoptr(GMatchInfo) m = NULL;
       if (!g_regex_match (re, lines->pdata[i], 0, &m))
@@ -226,20 +235,74 @@ check_window (GPtrArray *lines, guint n, const char *dev, gboolean journal,
                     && f->completed >= 0 && f->completed <= end_at;
         }
       if (!covered)
-        g_error ("commit %u: the write (%s) of sector %" G_GUINT64_FORMAT " (issued %.6f, completed %.6f) "
-                 "is not followed by a completed cache flush before the commit returned (%.6f)",
-                 n, w->rwbs, w->sector, w->issued, w->completed, end_at);
+        g_error ("%s: the write (%s) of sector %" G_GUINT64_FORMAT " (issued %.6f, completed %.6f) "
+                 "is not followed by a completed cache flush before the call returned (%.6f)",
+                 label, w->rwbs, w->sector, w->issued, w->completed, end_at);
     }
 }
 
-/* test_flush_order - COMMITS commits on a fresh file system, traced. */
+static const char *const ops[] = { "commit", "draft", "update", "retire", "remove" };
+
+/* traced_op - run operation op (one of ops) on message n between markers:
+ * metas[n] is committed, updated and retired, drafts[n] committed and
+ * removed. */
+static void
+traced_op (SgSpool *spool, const char *inst, const char *op, guint n, GBytes *header,
+           GBytes *small, GBytes *large, SgMeta **metas, SgMeta **drafts)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *label = g_strdup_printf ("%s %u", op, n);
+  g_autofree char *b = g_strconcat ("BEGIN ", label, NULL), *e = g_strconcat ("END ", label, NULL);
+  g_autoptr(SgSpoolDraft) draft = NULL;
+  gboolean ok;
+
+  if (strcmp (op, "draft") == 0)
+    {
+      /* the draft is written as DATA arrives, before the final dot */
+      draft = sg_spool_draft_new (spool, &error);
+      g_assert_no_error (error);
+      g_assert_true (sg_spool_draft_write (draft, g_bytes_get_data (header, NULL),
+                                           g_bytes_get_size (header), &error));
+      g_assert_true (sg_spool_draft_write (draft, g_bytes_get_data (large, NULL),
+                                           g_bytes_get_size (large), &error));
+      g_assert_no_error (error);
+    }
+  /* start clean: nothing of an earlier operation is left for write-back */
+  sync ();
+  if (n > 0)
+    mark (inst, b);
+  if (strcmp (op, "commit") == 0)
+    {
+      metas[n] = sg_test_sample_meta ();
+      ok = sg_spool_commit (spool, metas[n], header, small, &error);
+    }
+  else if (strcmp (op, "draft") == 0)
+    {
+      drafts[n] = sg_test_sample_meta ();
+      ok = sg_spool_commit_draft (spool, drafts[n], g_steal_pointer (&draft), &error);
+    }
+  else if (strcmp (op, "update") == 0)
+    ok = sg_spool_update_meta (spool, metas[n], &error);
+  else if (strcmp (op, "retire") == 0)
+    ok = sg_spool_retire (spool, metas[n]->queue_id, &error);
+  else
+    ok = sg_spool_remove (spool, drafts[n]->queue_id, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  if (n > 0)
+    mark (inst, e);
+}
+
+/* test_flush_order - ROUNDS of each operation on a fresh file system, traced. */
 static void
 test_flush_order (gconstpointer data)
 {
   const Case *c = data;
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = NULL, *mnt = NULL, *inst = NULL, *trace = NULL, *trace_path = NULL;
-  g_autofree char *body = g_malloc (SMALL_BODY);
+  g_autofree char *body = g_malloc (DRAFT_BODY);
+  SgMeta *metas[ROUNDS + 1] = { NULL }, *drafts[ROUNDS + 1] = { NULL };
+  gsize trace_len = 0;
   struct stat st;
 
   if (geteuid () != 0)
@@ -258,48 +321,57 @@ test_flush_order (gconstpointer data)
     }
   g_assert_cmpint (stat (mnt, &st), ==, 0);
   g_autofree char *dev = g_strdup_printf ("%u,%u", major (st.st_dev), minor (st.st_dev));
-  g_autofree char *spool_dir = g_build_filename (mnt, NULL);
-  memset (body, 'x', SMALL_BODY);
-  for (gsize i = 77; i < SMALL_BODY; i += 78)
+  memset (body, 'x', DRAFT_BODY);
+  for (gsize i = 77; i < DRAFT_BODY; i += 78)
     body[i - 1] = '\r', body[i] = '\n';
   g_autoptr(GBytes) header = g_bytes_new_static ("Received: by test\r\n", 19);
-  g_autoptr(GBytes) payload = g_bytes_new (body, SMALL_BODY);
+  g_autoptr(GBytes) small = g_bytes_new (body, SMALL_BODY);
+  g_autoptr(GBytes) large = g_bytes_new (body, DRAFT_BODY);
   {
-    SgSpool *spool = sg_spool_open (spool_dir, &error);
+    /* the mount point itself: a file system of its own, as syncfs wants */
+    SgSpool *spool = sg_spool_open (mnt, &error);
     g_assert_no_error (error);
-    sg_spool_set_sync_method (spool, c->method);  /* the mount point: a file system of its own */
-    for (guint n = 0; n <= COMMITS; n++)
-      {
-        g_autoptr(SgMeta) meta = sg_test_sample_meta ();
-        g_autofree char *b = g_strdup_printf ("BEGIN %u", n), *e = g_strdup_printf ("END %u", n);
-        /* start clean: nothing of an earlier commit is left for write-back */
-        sync ();
-        if (n > 0)
-          mark (inst, b);
-        g_assert_true (sg_spool_commit (spool, meta, header, payload, &error));
-        g_assert_no_error (error);
-        if (n > 0)
-          mark (inst, e);
-      }
+    sg_spool_set_sync_method (spool, c->method);
+    for (guint o = 0; o < G_N_ELEMENTS (ops); o++)
+      for (guint n = 0; n <= ROUNDS; n++)
+        traced_op (spool, inst, ops[o], n, header, small, large, metas, drafts);
     sg_spool_free (spool);
   }
+  for (guint n = 0; n <= ROUNDS; n++)
+    {
+      sg_meta_free (metas[n]);
+      sg_meta_free (drafts[n]);
+    }
   trace_path = g_build_filename (inst, "trace", NULL);
-  g_assert_true (g_file_get_contents (trace_path, &trace, NULL, &error));
+  g_assert_true (g_file_get_contents (trace_path, &trace, &trace_len, &error));
   g_assert_no_error (error);
   trace_close (g_steal_pointer (&inst));
+  /* split in place (not g_strsplit: under ASan its strstr checks the whole
+   * rest of the trace on every line) */
   g_autoptr(GPtrArray) lines = g_ptr_array_new ();
-  g_auto(GStrv) split = g_strsplit (trace, "\n", -1);
-  for (guint i = 0; split[i] != NULL; i++)
-    g_ptr_array_add (lines, split[i]);
+  for (char *p = trace, *nl; p < trace + trace_len; p = nl + 1)
+    {
+      nl = memchr (p, '\n', trace + trace_len - p);
+      if (nl == NULL)
+        nl = trace + trace_len;
+      *nl = '\0';
+      g_ptr_array_add (lines, p);
+    }
 
-  guint writes = 0, flushes = 0;
-  for (guint n = 1; n <= COMMITS; n++)
-    check_window (lines, n, dev, c->journal, &writes, &flushes);
-  g_test_message ("%u commits: %u writes, %u flushes", COMMITS, writes, flushes);
-  /* not vacuous: the commits' writes and flushes were seen */
-  g_assert_cmpuint (writes, >=, COMMITS);
-  g_assert_cmpuint (flushes, >=, 2 * COMMITS);
-
+  for (guint o = 0; o < G_N_ELEMENTS (ops); o++)
+    {
+      guint writes = 0, flushes = 0;
+      for (guint n = 1; n <= ROUNDS; n++)
+        {
+          g_autofree char *label = g_strdup_printf ("%s %u", ops[o], n);
+          check_window (lines, label, dev, c->journal, &writes, &flushes);
+        }
+      g_test_message ("%u x %s: %u writes, %u flushes", ROUNDS, ops[o], writes, flushes);
+      /* not vacuous: each operation was seen to write and to flush */
+      g_assert_cmpuint (flushes, >=, ROUNDS);
+      if (!c->journal)
+        g_assert_cmpuint (writes, >=, ROUNDS);
+    }
   g_assert_cmpint (umount2 (mnt, 0), ==, 0);
   sg_test_rmtree (dir);
 }
