@@ -2,7 +2,7 @@
  * sync_method): per-file fdatasync spread over a few helper threads, so
  * that a group's files are flushed at once instead of one after another
  * (a lone message's two files on the committer itself), or one syncfs of
- * the spool's file system;
+ * the spool's file system followed by one more cache flush;
  * and the start-up check of whether the spool is a file system of its own,
  * which syncfs needs to be cheap. What is durable when, and why that is
  * enough before 250, is explained beside sg_spool_commit_batch. */
