@@ -277,7 +277,8 @@ sg_spool_set_sync_method (SgSpool *spool, SgSpoolSyncMethod method)
   g_atomic_int_set (&spool->sync_method, (gint) method);
   if (method == SG_SPOOL_SYNC_SYNCFS && own)
     g_message ("spool: sync_method=syncfs: %s is a file system of its own, %s; "
-               "a commit group is made durable by two syncfs calls", dir, where);
+               "a commit group is made durable by two syncfs calls, each followed by a cache flush",
+               dir, where);
   else if (method == SG_SPOOL_SYNC_SYNCFS)
     g_warning ("spool: sync_method=syncfs: %s is not a file system of its own but part of %s; "
                "every commit group also flushes whatever else is written there. "

@@ -27,6 +27,7 @@
 #define ROUNDS           16                   /* traced, after one untraced */
 #define SMALL_BODY       (4u * 1024u)
 #define DRAFT_BODY       (2u * 1024u * 1024u) /* past data_spill_size: a draft */
+#define GROUP            12                   /* commits submitted at once: group commit */
 
 typedef struct {
   gboolean journal;
@@ -241,11 +242,31 @@ check_window (GPtrArray *lines, const char *label, const char *dev, gboolean jou
     }
 }
 
-static const char *const ops[] = { "commit", "draft", "update", "retire", "remove" };
+static const char *const ops[] = { "commit", "group", "draft", "update", "retire", "remove" };
+
+typedef struct {
+  guint done, failed;
+} GroupWait;
+
+/* on_group_done - one of a group's commits reported (in the default context). */
+static void
+on_group_done (SgMeta *meta, const GError *error, gpointer user_data)
+{
+  GroupWait *w = user_data;
+
+  w->done++;
+  if (error != NULL)
+    {
+      w->failed++;
+      g_test_message ("group commit failed: %s", error->message);
+    }
+}
 
 /* traced_op - run operation op (one of ops) on message n between markers:
  * metas[n] is committed, updated and retired, drafts[n] committed and
- * removed. */
+ * removed; "group" is GROUP commits submitted at once to the committer
+ * threads (batches, helper threads), the window closing when the last has
+ * reported. */
 static void
 traced_op (SgSpool *spool, const char *inst, const char *op, guint n, GBytes *header,
            GBytes *small, GBytes *large, SgMeta **metas, SgMeta **drafts)
@@ -275,6 +296,15 @@ traced_op (SgSpool *spool, const char *inst, const char *op, guint n, GBytes *he
     {
       metas[n] = sg_test_sample_meta ();
       ok = sg_spool_commit (spool, metas[n], header, small, &error);
+    }
+  else if (strcmp (op, "group") == 0)
+    {
+      GroupWait w = { 0, 0 };
+      for (guint i = 0; i < GROUP; i++)
+        sg_spool_commit_async (spool, sg_test_sample_meta (), header, small, NULL, on_group_done, &w);
+      while (w.done < GROUP)
+        g_main_context_iteration (NULL, TRUE);
+      ok = w.failed == 0;
     }
   else if (strcmp (op, "draft") == 0)
     {
