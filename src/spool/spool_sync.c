@@ -156,8 +156,10 @@ sg_spool_fdatasync_all (SgSpool *spool, const int *fds, int *errs, guint n)
  * the block layer, they complete after syncfs's flush (tests/spool/
  * test-spool-flush.c), so without a second flush they may sit in a volatile
  * device cache when SMTP says 250. fdatasync of the spool directory, which
- * nothing dirties, is that flush: on ext4 (with or without a journal), XFS
- * and btrfs it ends in a cache flush even when it has nothing to write. */
+ * nothing dirties, is that flush: on ext2 and ext4 it ends in a cache flush
+ * even when it has nothing to write (the test sees it). File systems with a
+ * journal or log order their own writes, and for them it costs at most one
+ * flush more. */
 int
 sg_spool_syncfs (SgSpool *spool)
 {
