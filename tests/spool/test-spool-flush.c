@@ -1,7 +1,8 @@
 /* test-spool-flush.c - what is on stable storage when a spool operation
  * returns, seen at the block layer. A spool on a loop-mounted ext4 image of
- * our own (with and without a journal) commits messages (in memory and as
- * drafts), rewrites their metadata, retires and removes them, while a
+ * our own (with and without a journal) commits messages (in memory, in
+ * groups and as drafts), rewrites their metadata, retires and removes them,
+ * and releases refused copies from rejected/ into the queue, while a
  * tracefs instance of ours records the kernel's block_rq_issue and
  * block_rq_complete events. For each operation, every write it caused must
  * have completed before a cache flush was issued, and that flush must have
@@ -11,6 +12,7 @@
  * root (loop mount, tracefs): skipped otherwise. */
 #include "spool_test_util.h"
 #include "flush_trace.h"
+#include "spool/spool_rejected.h"
 
 #include <string.h>
 #include <sys/mount.h>
@@ -26,7 +28,17 @@ typedef struct {
   SgSpoolSyncMethod method;
 } Case;
 
-static const char *const ops[] = { "commit", "group", "draft", "update", "retire", "remove" };
+static const char *const ops[] = { "commit", "group", "draft", "update", "retire", "remove", "release" };
+
+/* What the operations work on. */
+typedef struct {
+  SgSpool    *spool;
+  SgRejected *rejected;
+  const char *inst;
+  GBytes     *header, *small, *large;
+  SgMeta     *metas[ROUNDS + 1];    /* committed, updated, retired */
+  SgMeta     *drafts[ROUNDS + 1];   /* committed as drafts, removed */
+} Ops;
 
 typedef struct {
   guint done, failed;
@@ -50,11 +62,15 @@ on_group_done (SgMeta *meta, const GError *error, gpointer user_data)
  * metas[n] is committed, updated and retired, drafts[n] committed and
  * removed; "group" is GROUP commits submitted at once to the committer
  * threads (batches, helper threads), the window closing when the last has
- * reported. */
+ * reported; "release" queues a refused copy kept in rejected/ before the
+ * window (`spoolgate release`). */
 static void
-traced_op (SgSpool *spool, const char *inst, const char *op, guint n, GBytes *header,
-           GBytes *small, GBytes *large, SgMeta **metas, SgMeta **drafts)
+traced_op (Ops *o, const char *op, guint n)
 {
+  SgSpool *spool = o->spool;
+  GBytes *header = o->header, *small = o->small;
+  SgMeta **metas = o->metas, **drafts = o->drafts;
+  g_autofree char *refused = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *label = g_strdup_printf ("%s %u", op, n);
   g_autofree char *b = g_strconcat ("BEGIN ", label, NULL), *e = g_strconcat ("END ", label, NULL);
@@ -68,14 +84,26 @@ traced_op (SgSpool *spool, const char *inst, const char *op, guint n, GBytes *he
       g_assert_no_error (error);
       g_assert_true (sg_spool_draft_write (draft, g_bytes_get_data (header, NULL),
                                            g_bytes_get_size (header), &error));
-      g_assert_true (sg_spool_draft_write (draft, g_bytes_get_data (large, NULL),
-                                           g_bytes_get_size (large), &error));
+      g_assert_true (sg_spool_draft_write (draft, g_bytes_get_data (o->large, NULL),
+                                           g_bytes_get_size (o->large), &error));
       g_assert_no_error (error);
+    }
+  else if (strcmp (op, "release") == 0)
+    {
+      g_autoptr(SgRejectedMeta) m = sg_rejected_meta_new ();
+      sg_meta_free (m->envelope);
+      m->envelope = sg_test_sample_meta ();
+      m->rejected_time_us = g_get_real_time ();
+      m->rule = g_strdup ("header.date.missing");
+      m->reply = g_strdup ("550 5.6.0 no Date");
+      g_assert_true (sg_rejected_keep (o->rejected, m, header, small, &error));
+      g_assert_no_error (error);
+      refused = g_strdup (m->envelope->queue_id);
     }
   /* start clean: nothing of an earlier operation is left for write-back */
   sync ();
   if (n > 0)
-    sg_flush_trace_mark (inst, b);
+    sg_flush_trace_mark (o->inst, b);
   if (strcmp (op, "commit") == 0)
     {
       metas[n] = sg_test_sample_meta ();
@@ -99,12 +127,17 @@ traced_op (SgSpool *spool, const char *inst, const char *op, guint n, GBytes *he
     ok = sg_spool_update_meta (spool, metas[n], &error);
   else if (strcmp (op, "retire") == 0)
     ok = sg_spool_retire (spool, metas[n]->queue_id, &error);
-  else
+  else if (strcmp (op, "remove") == 0)
     ok = sg_spool_remove (spool, drafts[n]->queue_id, &error);
+  else
+    {
+      g_autoptr(SgMeta) queued = sg_rejected_release (o->rejected, spool, refused, &error);
+      ok = queued != NULL;
+    }
   g_assert_no_error (error);
   g_assert_true (ok);
   if (n > 0)
-    sg_flush_trace_mark (inst, e);
+    sg_flush_trace_mark (o->inst, e);
 }
 
 /* test_flush_order - ROUNDS of each operation on a fresh file system, traced. */
@@ -115,7 +148,7 @@ test_flush_order (gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = NULL, *mnt = NULL, *inst = NULL, *trace = NULL;
   g_autofree char *body = g_malloc (DRAFT_BODY);
-  SgMeta *metas[ROUNDS + 1] = { NULL }, *drafts[ROUNDS + 1] = { NULL };
+  Ops o = { 0 };
 
   if (geteuid () != 0)
     {
@@ -140,30 +173,37 @@ test_flush_order (gconstpointer data)
   g_autoptr(GBytes) large = g_bytes_new (body, DRAFT_BODY);
   {
     /* the mount point itself: a file system of its own, as syncfs wants */
-    SgSpool *spool = sg_spool_open (mnt, &error);
+    o.spool = sg_spool_open (mnt, &error);
     g_assert_no_error (error);
-    sg_spool_set_sync_method (spool, c->method);
-    for (guint o = 0; o < G_N_ELEMENTS (ops); o++)
+    o.rejected = sg_rejected_open (mnt, 64u << 20, &error);
+    g_assert_no_error (error);
+    o.inst = inst;
+    o.header = header;
+    o.small = small;
+    o.large = large;
+    sg_spool_set_sync_method (o.spool, c->method);
+    for (guint k = 0; k < G_N_ELEMENTS (ops); k++)
       for (guint n = 0; n <= ROUNDS; n++)
-        traced_op (spool, inst, ops[o], n, header, small, large, metas, drafts);
-    sg_spool_free (spool);
+        traced_op (&o, ops[k], n);
+    sg_rejected_free (o.rejected);
+    sg_spool_free (o.spool);
   }
   for (guint n = 0; n <= ROUNDS; n++)
     {
-      sg_meta_free (metas[n]);
-      sg_meta_free (drafts[n]);
+      sg_meta_free (o.metas[n]);
+      sg_meta_free (o.drafts[n]);
     }
   g_autoptr(GPtrArray) lines = sg_flush_trace_finish (g_steal_pointer (&inst), &trace);
 
-  for (guint o = 0; o < G_N_ELEMENTS (ops); o++)
+  for (guint k = 0; k < G_N_ELEMENTS (ops); k++)
     {
       guint writes = 0, flushes = 0;
       for (guint n = 1; n <= ROUNDS; n++)
         {
-          g_autofree char *label = g_strdup_printf ("%s %u", ops[o], n);
+          g_autofree char *label = g_strdup_printf ("%s %u", ops[k], n);
           sg_flush_trace_check (lines, label, dev, c->journal, &writes, &flushes);
         }
-      g_test_message ("%u x %s: %u writes, %u flushes", ROUNDS, ops[o], writes, flushes);
+      g_test_message ("%u x %s: %u writes, %u flushes", ROUNDS, ops[k], writes, flushes);
       if (g_test_failed ())
         break;          /* a write was not flushed: said above */
       /* not vacuous: each operation was seen to write and to flush */
