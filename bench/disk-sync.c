@@ -170,7 +170,7 @@ batch (Msg *msgs, guint k, Mode mode)
   else
     {
       if (syncfs (tmp_fd) != 0 || fdatasync (tmp_fd) != 0)
-        die ("syncfs");
+        die ("syncfs and flush");
       for (guint i = 0; i < k; i++)
         msg_close (&msgs[i]);
     }
@@ -180,7 +180,7 @@ batch (Msg *msgs, guint k, Mode mode)
    * without a journal, syncfs writes the inode and directory blocks after
    * its own flush, so spoolgate's syncfs method pays that flush too */
   if (mode == MODE_SYNCFS ? syncfs (queue_fd) != 0 || fdatasync (tmp_fd) != 0 : fsync (queue_fd) != 0)
-    die (mode == MODE_SYNCFS ? "syncfs" : "fsync queue/");
+    die (mode == MODE_SYNCFS ? "syncfs and flush" : "fsync queue/");
 }
 
 /* next_queue - a fresh queue.N/ for the next test. Files are only removed at

@@ -34,9 +34,10 @@
  *       dirty page and inode on it, ours included, and flushes the device
  *       cache; one more flush follows it, because without a journal the
  *       inode blocks are written after syncfs's own flush (see
- *       sg_spool_syncfs). Since Linux 5.8 it also reports any write-back error on the
- *       file system since the last call, so a failed write of ours fails
- *       the whole group (never a false 250; at worst a needless 451);
+ *       sg_spool_syncfs). Since Linux 5.8 syncfs also reports any
+ *       write-back error on the file system since the last call, so a
+ *       failed write of ours fails the whole group (never a false 250; at
+ *       worst a needless 451);
  *  3. each job renames .eml then .json into queue/ with RENAME_NOREPLACE
  *     (an ID collision fails instead of overwriting);
  *  4. the names are made durable: fdatasync does ONE fsync() of queue/;

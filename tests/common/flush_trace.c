@@ -76,6 +76,17 @@ sg_flush_trace_mount (gboolean journal, const char *dir)
   return mnt;
 }
 
+/* set_events - switch the instance's two block events on ("1") or off ("0"). */
+static gboolean
+set_events (const char *inst, const char *on)
+{
+  g_autofree char *issue = g_build_filename (inst, "events/block/block_rq_issue/enable", NULL);
+  g_autofree char *complete = g_build_filename (inst, "events/block/block_rq_complete/enable", NULL);
+  gboolean ok = write_file (issue, on);
+
+  return write_file (complete, on) && ok;
+}
+
 /* sg_flush_trace_open - see flush_trace.h. */
 char *
 sg_flush_trace_open (void)
@@ -95,12 +106,9 @@ sg_flush_trace_open (void)
       g_free (inst);
       return NULL;
     }
-  g_autofree char *issue = g_build_filename (inst, "events/block/block_rq_issue/enable", NULL);
-  g_autofree char *complete = g_build_filename (inst, "events/block/block_rq_complete/enable", NULL);
   g_autofree char *size = g_build_filename (inst, "buffer_size_kb", NULL);
   g_assert_true (write_file (size, "4096"));
-  g_assert_true (write_file (issue, "1"));
-  g_assert_true (write_file (complete, "1"));
+  g_assert_true (set_events (inst, "1"));
   return inst;
 }
 
@@ -108,11 +116,7 @@ sg_flush_trace_open (void)
 static void
 trace_close (char *inst)
 {
-  g_autofree char *issue = g_build_filename (inst, "events/block/block_rq_issue/enable", NULL);
-  g_autofree char *complete = g_build_filename (inst, "events/block/block_rq_complete/enable", NULL);
-
-  write_file (issue, "0");
-  write_file (complete, "0");
+  set_events (inst, "0");
   if (rmdir (inst) != 0)
     g_test_message ("rmdir %s: %s", inst, g_strerror (errno));
   g_free (inst);
@@ -130,21 +134,21 @@ sg_flush_trace_mark (const char *inst, const char *text)
 /* sg_flush_trace_check - see flush_trace.h. */
 void
 sg_flush_trace_check (GPtrArray *lines, const char *label, const char *dev, gboolean journal,
-                      guint *writes, guint *flushes){
+                      guint *writes, guint *flushes)
+{
   g_autoptr(GRegex) re = g_regex_new ("-\\d+\\s+\\[\\d+\\]\\s+\\S+\\s+([0-9.]+): "
                                       "(block_rq_issue|block_rq_complete|tracing_mark_write): (.*)$",
                                       0, 0, NULL);
-  g_autofree char *begin = g_strconcat ("BEGIN ", label, NULL), *end = g_strconcat ("END ", label, NULL);
-  g_autofree char *begin_line = g_strconcat (": ", begin, NULL);
+  g_autofree char *begin_line = g_strconcat (": BEGIN ", label, NULL);
+  g_autofree char *end = g_strconcat ("END ", label, NULL);
   g_autoptr(GArray) reqs = g_array_new (FALSE, FALSE, sizeof (Request));
-  gboolean in = FALSE;
   gdouble end_at = -1;
   guint i = 0;
 
   /* skip to the window's marker without the regex: the trace is long */
   while (i < lines->len && !g_str_has_suffix (lines->pdata[i], begin_line))
     i++;
-  for (; i < lines->len && end_at < 0; i++)
+  for (i++; i < lines->len && end_at < 0; i++)
     {
       g_autoptr(GMatchInfo) m = NULL;
       if (!g_regex_match (re, lines->pdata[i], 0, &m))
@@ -158,24 +162,20 @@ sg_flush_trace_check (GPtrArray *lines, const char *label, const char *dev, gboo
 
       if (strcmp (event, "tracing_mark_write") == 0)
         {
-          if (strcmp (rest, begin) == 0)
-            in = TRUE;
-          else if (in && strcmp (rest, end) == 0)
+          if (strcmp (rest, end) == 0)
             end_at = t;
           continue;
         }
-      if (!in)
-        continue;
       gboolean issue = strcmp (event, "block_rq_issue") == 0;
       /* issue:    DEV RWBS BYTES () SECTOR + N ...
        * complete: DEV RWBS () SECTOR + N ... (a flush: sector 2^64-1) */
       int got = issue ? sscanf (rest, "%31s %15s %*u () %" G_GUINT64_FORMAT " + %u", rdev, rwbs, &sector, &nsect)
                       : sscanf (rest, "%31s %15s () %" G_GUINT64_FORMAT " + %u", rdev, rwbs, &sector, &nsect);
-      if (got != 4 || strcmp (rdev, dev) != 0 || (strchr (rwbs, 'W') == NULL && strchr (rwbs, 'F') == NULL))
+      if (got != 4 || strcmp (rdev, dev) != 0)
         continue;
       gboolean flush = nsect == 0 && strchr (rwbs, 'F') != NULL;
       if (!flush && strchr (rwbs, 'W') == NULL)
-        continue;
+        continue;       /* a read */
       if (issue)
         {
           Request r = { flush, flush ? 0 : sector, "", t, -1 };
